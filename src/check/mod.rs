@@ -1,0 +1,276 @@
+//! Stage 4, check: rendered values into the typed [`Config`], with every finding diagnosed.
+//!
+//! Entry point: [`check`]. Each task is split into its keywords and its type's fields, both
+//! type-checked through the node deserializer ([`de`]); then each type's own rules
+//! ([`rules`]) and the rules across tasks ([`graph`]: unique ids, known references, no cycles,
+//! no two tasks managing one path) run. A task with errors is left out of the model but still
+//! counts as declared, so one mistake does not cascade into "unknown id" errors elsewhere.
+
+mod de;
+mod graph;
+mod rules;
+
+use std::path::Path;
+
+use crate::config::{Key, Node, Value};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
+use crate::model::apply::ApplySpec;
+use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
+use crate::model::meta::{KEYWORDS, TaskKeywords};
+use crate::model::{
+    ApplyTask, Config, FactsTask, LogPipeline, RenderedContent, Settings, Spanned, TaskMeta,
+};
+use crate::template::{RenderedConfig, RenderedTask};
+use de::DeContext;
+
+/// Ids every task declared, checked or not.
+pub struct Declared {
+    pub ids: Vec<String>,
+}
+
+/// Type-checks the rendered config. The returned model is complete only when no error was
+/// found; callers look at `diagnostics` first.
+pub fn check(
+    rendered: RenderedConfig,
+    config_dir: &Path,
+    sources: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Config {
+    let mut found = Vec::new();
+    let mut declared = Declared { ids: Vec::new() };
+    let mut apply = Vec::new();
+    for task in &rendered.apply {
+        if let Some(task) = check_apply_task(task, config_dir, &mut declared, &mut found) {
+            apply.push(task);
+        }
+    }
+    let facts = rendered
+        .facts
+        .iter()
+        .filter_map(|task| check_facts_task(task, &mut found))
+        .collect();
+    let logs = rendered
+        .logs
+        .iter()
+        .filter_map(|task| check_log_pipeline(task, &mut found))
+        .collect();
+    let settings = check_settings(&rendered.settings, sources, &mut found);
+    let config = Config {
+        apply,
+        facts,
+        logs,
+        settings,
+        skipped: rendered
+            .skipped
+            .iter()
+            .map(|s| (s.section, s.id.clone().unwrap_or_default()))
+            .collect(),
+    };
+    graph::check_apply_graph(&config.apply, &declared, sources, &mut found);
+    graph::check_unique_ids(
+        config.facts.iter().map(|t| (&t.meta.id, t.meta.id_span)),
+        "facts",
+        sources,
+        &mut found,
+    );
+    graph::check_unique_ids(
+        config.logs.iter().map(|p| (&p.id.value, p.id.span)),
+        "logs",
+        sources,
+        &mut found,
+    );
+    found.into_iter().for_each(|d| diagnostics.push(d));
+    config
+}
+
+/// The task's mapping split into the keywords (`keywords` names) and the type's own fields.
+fn split(node: &Node, keywords: &[&str]) -> Option<(Node, Node)> {
+    let entries = node.as_map()?;
+    let (kw, body): (Vec<(Key, Node)>, Vec<(Key, Node)>) = entries
+        .iter()
+        .cloned()
+        .partition(|(k, _)| keywords.contains(&k.name.as_str()));
+    let map = |entries| Node {
+        value: Value::Map(entries),
+        ..node.clone()
+    };
+    Some((map(kw), map(body)))
+}
+
+/// `depends_on: a` is short for `depends_on: [a]`.
+fn one_or_many(node: &mut Node, names: &[&str]) {
+    if let Value::Map(entries) = &mut node.value {
+        for (key, value) in entries.iter_mut() {
+            if names.contains(&key.name.as_str()) && matches!(value.value, Value::Str(_)) {
+                *value = Node {
+                    value: Value::Seq(vec![value.clone()]),
+                    ..value.clone()
+                };
+            }
+        }
+    }
+}
+
+fn type_name(body: &Node) -> String {
+    body.get("type")
+        .and_then(Node::as_str)
+        .map_or_else(|| "a".to_owned(), |t| format!("a `{t}`"))
+}
+
+/// The id a task declares: given (with the loop key), or `<type>:<primary key>`.
+fn task_id(
+    given: Option<&Spanned<String>>,
+    derived: impl FnOnce() -> String,
+    task: &RenderedTask,
+) -> String {
+    match (given, &task.loop_key) {
+        (Some(id), Some(key)) => format!("{}[{key}]", id.value),
+        (Some(id), None) => id.value.clone(),
+        (None, _) => derived(),
+    }
+}
+
+fn check_apply_task(
+    task: &RenderedTask,
+    config_dir: &Path,
+    declared: &mut Declared,
+    found: &mut Vec<Diagnostic>,
+) -> Option<ApplyTask> {
+    let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
+    one_or_many(&mut keywords_node, &["depends_on", "notify"]);
+    let what = format!("{} task", type_name(&body));
+    let keywords_cx = DeContext::new(what.clone(), &[], task.failed_fields.clone());
+    let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
+    let body_cx = DeContext::new(what, KEYWORDS, task.failed_fields.clone());
+    let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
+    // Declared even when it failed, so references to it are not reported as unknown.
+    let raw_id = task.node.get("id").and_then(Node::as_str);
+    let raw_path = ["path", "dest"].iter().find_map(|f| body.get(f)?.as_str());
+    let raw_type = body.get("type").and_then(Node::as_str);
+    let (keywords, spec) = match (keywords, spec) {
+        (Some(k), Some(s)) if task.failed_fields.is_empty() => (k, s),
+        _ => {
+            if let Some(id) = raw_id
+                .map(str::to_owned)
+                .or_else(|| Some(format!("{}:{}", raw_type?, raw_path?)))
+            {
+                declared.ids.push(id);
+            }
+            return None;
+        }
+    };
+    let id = task_id(
+        keywords.id.as_ref(),
+        || format!("{}:{}", spec.type_name(), spec.path().value),
+        task,
+    );
+    declared.ids.push(id.clone());
+    rules::check_apply_spec(&spec, config_dir, found);
+    if let Some(id_node) = &keywords.id {
+        rules::check_id(id_node, found);
+    }
+    Some(ApplyTask {
+        meta: TaskMeta {
+            id,
+            id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
+            span: task.node.span,
+            depends_on: keywords.depends_on,
+            notify: keywords.notify,
+            noop: keywords.noop,
+            loop_key: task.loop_key.clone(),
+        },
+        spec,
+        rendered: task.template_file.as_ref().map(|f| RenderedContent {
+            text: f.content.clone(),
+            sensitive: f.sensitive,
+        }),
+    })
+}
+
+fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<FactsTask> {
+    let (keywords_node, body) = split(&task.node, FACTS_KEYWORDS)?;
+    let what = format!("{} collector", type_name(&body));
+    let keywords_cx = DeContext::new(what.clone(), &[], task.failed_fields.clone());
+    let keywords: Option<FactsKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
+    let body_cx = DeContext::new(what, FACTS_KEYWORDS, task.failed_fields.clone());
+    let collector: Option<CollectorSpec> = de::deserialize(&body, &body_cx, found);
+    let (keywords, collector) = (keywords?, collector?);
+    if !task.failed_fields.is_empty() {
+        return None;
+    }
+    rules::check_collector(&collector, found);
+    let id = task_id(
+        keywords.id.as_ref(),
+        || collector.type_name().to_owned(),
+        task,
+    );
+    Some(FactsTask {
+        meta: TaskMeta {
+            id,
+            id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
+            span: task.node.span,
+            depends_on: Vec::new(),
+            notify: Vec::new(),
+            noop: false,
+            loop_key: task.loop_key.clone(),
+        },
+        keywords,
+        collector,
+    })
+}
+
+fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<LogPipeline> {
+    let cx = DeContext::new("a log pipeline".to_owned(), &[], task.failed_fields.clone());
+    let mut pipeline: LogPipeline = de::deserialize(&task.node, &cx, found)?;
+    if !task.failed_fields.is_empty() {
+        return None;
+    }
+    if let Some(key) = &task.loop_key {
+        pipeline.id.value = format!("{}[{key}]", pipeline.id.value);
+    }
+    rules::check_log_pipeline(&pipeline, found);
+    Some(pipeline)
+}
+
+/// All files' `settings` merged into one; a key set in two files is an error.
+fn check_settings(nodes: &[Node], sources: &SourceMap, found: &mut Vec<Diagnostic>) -> Settings {
+    let mut merged: Vec<(Key, Node)> = Vec::new();
+    let mut span = None;
+    for node in nodes {
+        let Some(entries) = node.as_map() else {
+            found.push(
+                Diagnostic::error(format!(
+                    "`settings` must be a mapping, found {}",
+                    node.kind()
+                ))
+                .at(node.span),
+            );
+            continue;
+        };
+        span.get_or_insert(node.span);
+        for (key, value) in entries {
+            if let Some((first, _)) = merged.iter().find(|(k, _)| k.name == key.name) {
+                let (line, _) = sources.line_col(first.span.file, first.span.start);
+                found.push(
+                    Diagnostic::error(format!("setting `{}` is set twice", key.name))
+                        .at(key.span)
+                        .help(format!(
+                            "first set in {}:{line}; each setting belongs in one file",
+                            sources.path(first.span.file)
+                        )),
+                );
+                continue;
+            }
+            merged.push((key.clone(), value.clone()));
+        }
+    }
+    let Some(span) = span else {
+        return Settings::default();
+    };
+    let cx = DeContext::new("`settings`".to_owned(), &[], Vec::new());
+    let settings: Option<Settings> =
+        de::deserialize(&Node::new(Value::Map(merged), span), &cx, found);
+    let settings = settings.unwrap_or_default();
+    rules::check_settings(&settings, found);
+    settings
+}

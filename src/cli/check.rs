@@ -1,0 +1,64 @@
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+use super::Globals;
+use crate::diagnostics::{render_human, render_json};
+use crate::facts::HostFacts;
+use crate::pipeline;
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Output format of the diagnostics
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// Fail on warnings too
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// rustc-style snippets on stderr
+    Human,
+    /// One JSON document on stdout, for editors and CI annotations
+    Json,
+}
+
+pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
+    let facts = HostFacts::gather();
+    let compiled = pipeline::compile(&globals.inputs, &facts);
+    let diagnostics = &compiled.diagnostics;
+    match args.format {
+        Format::Json => println!("{}", render_json(diagnostics, &compiled.sources)),
+        Format::Human => {
+            eprint!(
+                "{}",
+                render_human(diagnostics, &compiled.sources, globals.color)
+            );
+            if !diagnostics.has_errors() {
+                let config = &compiled.config;
+                let skipped = if config.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} skipped by `when`", config.skipped.len())
+                };
+                eprintln!(
+                    "ok: {} apply tasks, {} facts collectors, {} log pipelines in {} files{skipped}",
+                    config.apply.len(),
+                    config.facts.len(),
+                    config.logs.len(),
+                    compiled.files.len(),
+                );
+            }
+        }
+    }
+    let failed =
+        diagnostics.has_errors() || (args.deny_warnings && diagnostics.warning_count() > 0);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,162 @@
+//! The command line: parsing (clap) and one function per subcommand.
+
+mod check;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+use crate::pipeline;
+
+#[derive(Parser)]
+#[command(
+    name = "driftless",
+    version,
+    about = "Configuration management, host metrics and log shipping in one binary",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The config directory [default: $DRIFTLESS_CONFIG, else ~/.config/driftless/config]
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "DRIFTLESS_CONFIG"
+    )]
+    config: Option<PathBuf>,
+
+    /// Env file with secrets, dotenv syntax [default: ~/.config/driftless/env]
+    #[arg(long, global = true, value_name = "PATH")]
+    env_file: Option<PathBuf>,
+
+    /// More log output (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load, render and type-check the config; report every problem
+    Check(check::CheckArgs),
+    /// Observe the host and write the plan (JSON) to stdout
+    Plan(PendingArgs),
+    /// Show a plan for humans
+    Show(PendingArgs),
+    /// Apply a reviewed plan
+    Execute(PendingArgs),
+    /// Plan and execute in one step
+    Apply(PendingArgs),
+    /// Print host facts, or serve them as Prometheus metrics
+    Facts(PendingArgs),
+    /// Run the log pipelines
+    Logs(PendingArgs),
+    /// Pull, converge, collect and ship continuously
+    Agent(PendingArgs),
+    /// Print the JSON Schema of config files
+    Schema,
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// Arguments of subcommands that later issues build; accepted so the message is the same.
+#[derive(clap::Args)]
+struct PendingArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// Global options every subcommand shares.
+pub struct Globals {
+    pub inputs: pipeline::Inputs,
+    /// Colored output on stderr.
+    pub color: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let globals = Globals {
+        inputs: pipeline::Inputs {
+            config_dir: cli
+                .config
+                .unwrap_or_else(|| pipeline::default_path("config")),
+            env_file: cli
+                .env_file
+                .unwrap_or_else(|| pipeline::default_path("env")),
+        },
+        color: std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    match cli.command {
+        Command::Check(args) => check::run(&globals, &args),
+        Command::Schema => {
+            print!("{}", crate::grammar::config_schema_text());
+            ExitCode::SUCCESS
+        }
+        Command::Completions { shell } => {
+            let shell = match shell {
+                CompletionShell::Bash => Shell::Bash,
+                CompletionShell::Zsh => Shell::Zsh,
+                CompletionShell::Fish => Shell::Fish,
+            };
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "driftless",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Plan(_) => pending("plan"),
+        Command::Show(_) => pending("show"),
+        Command::Execute(_) => pending("execute"),
+        Command::Apply(_) => pending("apply"),
+        Command::Facts(_) => pending("facts"),
+        Command::Logs(_) => pending("logs"),
+        Command::Agent(_) => pending("agent"),
+    }
+}
+
+/// A subcommand this build does not have yet: said plainly, never a fake success.
+fn pending(name: &str) -> ExitCode {
+    eprintln!("error: `driftless {name}` is not available in this version of driftless yet");
+    ExitCode::FAILURE
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DRIFTLESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

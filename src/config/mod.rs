@@ -1,0 +1,229 @@
+//! Stage 1, load: a config directory into spanned documents.
+//!
+//! Entry point: [`load`]. Reads every `*.yaml`, `*.yml`, `*.toml`, `*.json` file under the
+//! directory (sorted path order; `templates/`, `files/` and hidden entries are assets, not
+//! config), parses each by its extension into a [`Node`] tree and splits it into the top-level
+//! sections. Nothing here looks at what a task means.
+
+mod json;
+pub mod node;
+mod toml;
+mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use node::{Key, Node, Value};
+
+use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, did_you_mean, one_of};
+
+/// The top-level keys a config file may hold.
+pub const SECTIONS: &[&str] = &["vars", "apply", "facts", "logs", "settings"];
+
+/// One config file, split into its sections.
+#[derive(Debug, Default)]
+pub struct Document {
+    pub vars: Option<Node>,
+    pub apply: Option<Node>,
+    pub facts: Option<Node>,
+    pub logs: Option<Node>,
+    pub settings: Option<Node>,
+}
+
+/// What `load` hands on: the parsed documents (their text is in the [`SourceMap`]).
+pub struct LoadedConfig {
+    pub dir: PathBuf,
+    pub documents: Vec<Document>,
+    /// Paths relative to the config dir, in read order: the config's identity in a plan.
+    pub files: Vec<String>,
+}
+
+/// Reads and parses the config dir. Syntax errors of every file are reported together; a file
+/// with errors contributes no document.
+pub fn load(dir: &Path, sources: &mut SourceMap, diagnostics: &mut Diagnostics) -> LoadedConfig {
+    let mut files = Vec::new();
+    let mut paths = Vec::new();
+    if let Err(e) = discover(dir, dir, &mut paths) {
+        diagnostics.push(
+            Diagnostic::error(format!(
+                "cannot read the config directory {}: {e}",
+                dir.display()
+            ))
+            .help("point -c/--config (or DRIFTLESS_CONFIG) at a directory of config files"),
+        );
+    }
+    paths.sort();
+    let mut to_parse = Vec::new();
+    for path in paths {
+        let display = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let format = Format::of(&path);
+                let id = sources.add(display.clone(), path, text);
+                files.push(display);
+                to_parse.push((id, format));
+            }
+            Err(e) => diagnostics.push(Diagnostic::error(format!("cannot read {display}: {e}"))),
+        }
+    }
+    let parsed: Vec<Result<Node, Vec<Diagnostic>>> = to_parse
+        .par_iter()
+        .map(|&(id, format)| format.parse(sources.text(id), id))
+        .collect();
+    let mut documents = Vec::new();
+    for result in parsed {
+        match result {
+            Ok(root) => {
+                if let Some(document) = split_sections(root, diagnostics) {
+                    documents.push(document);
+                }
+            }
+            Err(errors) => errors.into_iter().for_each(|d| diagnostics.push(d)),
+        }
+    }
+    LoadedConfig {
+        dir: dir.to_path_buf(),
+        documents,
+        files,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Yaml,
+    Toml,
+    Json,
+}
+
+impl Format {
+    fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Format::Toml,
+            Some("json") => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+
+    fn parse(self, text: &str, file: FileId) -> Result<Node, Vec<Diagnostic>> {
+        match self {
+            Format::Yaml => yaml::parse(text, file, "YAML"),
+            Format::Toml => toml::parse(text, file),
+            Format::Json => json::parse(text, file),
+        }
+    }
+}
+
+fn is_config_file(name: &str) -> bool {
+    [".yaml", ".yml", ".toml", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Collects config files; `templates/` and `files/` hold assets, hidden entries are never config
+/// (`.git`, editor files). Symlinked directories are not entered, so a link loop cannot hang it.
+fn discover(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type()?;
+        let path = entry.path();
+        if file_type.is_dir() {
+            if !(dir == root && (name == "templates" || name == "files")) {
+                discover(root, &path, out)?;
+            }
+        } else if is_config_file(name) && path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn split_sections(root: Node, diagnostics: &mut Diagnostics) -> Option<Document> {
+    let span = root.span;
+    let entries = match root.value {
+        Value::Null => return Some(Document::default()),
+        Value::Map(entries) => entries,
+        _ => {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "a config file must be a mapping of sections, found {}",
+                    root.kind()
+                ))
+                .at(span)
+                .help(format!(
+                    "use the top-level keys {}",
+                    one_of(SECTIONS.iter().copied())
+                )),
+            );
+            return None;
+        }
+    };
+    let mut document = Document::default();
+    for (key, value) in entries {
+        let slot = match key.name.as_str() {
+            "vars" => &mut document.vars,
+            "apply" => &mut document.apply,
+            "facts" => &mut document.facts,
+            "logs" => &mut document.logs,
+            "settings" => &mut document.settings,
+            other => {
+                let help = did_you_mean(other, SECTIONS.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "the top-level keys are {}",
+                        one_of(SECTIONS.iter().copied())
+                    )
+                });
+                diagnostics.push(
+                    Diagnostic::error(format!("unknown top-level key `{other}`"))
+                        .at(key.span)
+                        .help(help),
+                );
+                continue;
+            }
+        };
+        *slot = Some(value);
+    }
+    Some(document)
+}
+
+/// A file the config names (a template, a `copy` source): relative to the config dir and inside
+/// it, also through symlinks.
+pub fn resolve_asset(dir: &Path, relative: &str) -> Result<std::path::PathBuf, String> {
+    let path = Path::new(relative);
+    if path.is_absolute() {
+        return Err(format!(
+            "`{relative}` is an absolute path; files of the config are named relative to the \
+             config directory"
+        ));
+    }
+    let mut depth = 0i32;
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(format!("`{relative}` leaves the config directory"));
+        }
+    }
+    let full = dir.join(path);
+    // A symlink inside the config dir must not lead out of it either.
+    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&full), std::fs::canonicalize(dir))
+        && !real.starts_with(&real_dir)
+    {
+        return Err(format!(
+            "`{relative}` leads out of the config directory through a symlink"
+        ));
+    }
+    Ok(full)
+}

@@ -1,0 +1,324 @@
+//! YAML (1.2 core schema) into [`Node`]s, from saphyr-parser's spanned event stream.
+//!
+//! The event stream is used instead of serde-saphyr's typed deserialization because later
+//! stages need a generic tree with a span on every value, not a fixed Rust type.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
+
+use super::node::{Key, Node, Value};
+use crate::diagnostics::{Diagnostic, FileId, Span};
+
+/// Parses one YAML document. An empty file is `Null`. A second document in the stream is an
+/// error: one file holds one config document.
+pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnostic>> {
+    let offsets = CharOffsets::new(text);
+    let mut builder = Builder {
+        file,
+        offsets: &offsets,
+        anchors: HashMap::new(),
+        stack: Vec::new(),
+        root: None,
+        documents: 0,
+        diagnostics: Vec::new(),
+    };
+    for event in Parser::new_from_str(text) {
+        match event {
+            Ok((event, span)) => builder.event(event, span, format),
+            Err(e) => {
+                let at = offsets.byte(e.marker().index());
+                let mut message = e.info().to_owned();
+                if let Some(first) = message.get(..1) {
+                    message = first.to_uppercase() + &message[1..];
+                }
+                builder.diagnostics.push(
+                    Diagnostic::error(format!("{format} syntax error: {message}")).at(Span::new(
+                        file,
+                        at,
+                        at + 1,
+                    )),
+                );
+                break;
+            }
+        }
+        if !builder.diagnostics.is_empty() {
+            break;
+        }
+    }
+    if builder.diagnostics.is_empty() {
+        Ok(builder
+            .root
+            .unwrap_or_else(|| Node::new(Value::Null, Span::new(file, 0, 0))))
+    } else {
+        Err(builder.diagnostics)
+    }
+}
+
+/// saphyr reports positions in characters; spans are in bytes.
+struct CharOffsets {
+    /// Byte offset of each character, only built for non-ASCII text.
+    bytes: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(text: &str) -> Self {
+        let bytes = (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
+        CharOffsets {
+            bytes,
+            len: text.len(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.bytes {
+            None => char_index.min(self.len),
+            Some(table) => table.get(char_index).copied().unwrap_or(self.len),
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        span: Span,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Key, Node)>,
+        pending_key: Option<Node>,
+        span: Span,
+        anchor: usize,
+    },
+}
+
+struct Builder<'a> {
+    file: FileId,
+    offsets: &'a CharOffsets,
+    anchors: HashMap<usize, Node>,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    documents: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder<'_> {
+    fn span(&self, span: YamlSpan) -> Span {
+        Span::new(
+            self.file,
+            self.offsets.byte(span.start.index()),
+            self.offsets.byte(span.end.index()),
+        )
+    }
+
+    fn event(&mut self, event: Event<'_>, span: YamlSpan, format: &str) {
+        let at = self.span(span);
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.diagnostics.push(
+                        Diagnostic::error(format!("a second {format} document in one file"))
+                            .at(at)
+                            .help("put each document in a file of its own"),
+                    );
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let node = Node::new(resolve_scalar(text, style, tag.as_deref()), at);
+                self.finish(node, anchor);
+            }
+            Event::Alias(anchor) => match self.anchors.get(&anchor) {
+                Some(node) => {
+                    let node = node.clone();
+                    self.finish(node, 0);
+                }
+                None => self
+                    .diagnostics
+                    .push(Diagnostic::error("alias to an unknown anchor").at(at)),
+            },
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                items: Vec::new(),
+                span: at,
+                anchor,
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                entries: Vec::new(),
+                pending_key: None,
+                span: at,
+                anchor,
+            }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    let (node, anchor) = match frame {
+                        Frame::Seq {
+                            items,
+                            span,
+                            anchor,
+                        } => {
+                            let span = block_span(span, items.first().map(|n| n.span));
+                            (Node::new(Value::Seq(items), span), anchor)
+                        }
+                        Frame::Map {
+                            entries,
+                            span,
+                            anchor,
+                            ..
+                        } => {
+                            let span = block_span(span, entries.first().map(|(k, _)| k.span));
+                            (Node::new(Value::Map(entries), span), anchor)
+                        }
+                    };
+                    self.finish(node, anchor);
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+    }
+
+    /// A complete node: record its anchor and hand it to the enclosing collection.
+    fn finish(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    let key = Key {
+                        name: key_name(&key),
+                        span: key.span,
+                    };
+                    if key.name == "<<" {
+                        merge_into(entries, node);
+                    } else if entries.iter().any(|(k, _)| k.name == key.name) {
+                        self.diagnostics.push(
+                            Diagnostic::error(format!("duplicate key `{}`", key.name))
+                                .at(key.span)
+                                .label("defined again here")
+                                .help("each key may appear once in a mapping; remove one of them"),
+                        );
+                    } else {
+                        entries.push((key, node));
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// A collection's span: its start marker, or its first key or item when the start is empty
+/// (block collections start where their first entry does).
+fn block_span(start: Span, first: Option<Span>) -> Span {
+    match first {
+        Some(first) if start.start == start.end => first,
+        _ => Span {
+            end: start.end.max(start.start + 1),
+            ..start
+        },
+    }
+}
+
+/// `<<: *defaults` merges the entries of a mapping (or a list of mappings) the map lacks.
+fn merge_into(entries: &mut Vec<(Key, Node)>, merged: Node) {
+    let sources = match merged.value {
+        Value::Seq(items) => items,
+        _ => vec![merged],
+    };
+    for source in sources {
+        if let Value::Map(more) = source.value {
+            for (key, value) in more {
+                if !entries.iter().any(|(k, _)| k.name == key.name) {
+                    entries.push((key, value));
+                }
+            }
+        }
+    }
+}
+
+fn key_name(key: &Node) -> String {
+    match &key.value {
+        Value::Str(s) => s.clone(),
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Seq(_) | Value::Map(_) => "<complex key>".to_owned(),
+    }
+}
+
+/// The YAML 1.2 core schema: plain scalars may be null, booleans or numbers; quoted and block
+/// scalars are strings; `!!str` and friends force a type.
+fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    let forced = tag
+        .filter(|t| t.is_yaml_core_schema())
+        .map(|t| t.suffix.as_str());
+    if forced == Some("str") || (style != ScalarStyle::Plain && forced.is_none()) {
+        return Value::Str(text.into_owned());
+    }
+    let s = text.as_ref();
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(int) = parse_int(s) {
+        return Value::Int(int);
+    }
+    if is_float(s)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    Value::Str(text.into_owned())
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    if let Some(octal) = s.strip_prefix("0o") {
+        return i64::from_str_radix(octal, 8).ok();
+    }
+    if let Some(hex) = s.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
+fn is_float(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = digits(int)
+        && frac.is_none_or(digits)
+        && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()));
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}

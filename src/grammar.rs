@@ -1,0 +1,148 @@
+//! The JSON Schema of config files, generated from the model's types. `grammar/` holds the
+//! committed copy (a test fails when it is out of date); `driftless schema` prints it.
+
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use crate::model::apply::ApplySpec;
+use crate::model::facts::{CollectorSpec, FactsKeywords};
+use crate::model::logs::LogPipeline;
+use crate::model::meta::TaskKeywords;
+use crate::model::settings::Settings;
+
+pub const CONFIG_SCHEMA_ID: &str = "https://driftless.dev/schema/config.schema.json";
+
+/// The keywords the template stage reads from every task.
+fn template_keywords() -> Value {
+    json!({
+        "when": {
+            "description": "A condition (minijinja expression without braces); the task exists only when it is true.",
+            "type": ["string", "boolean"]
+        },
+        "loop": {
+            "description": "One task per item of a list, or per entry of a mapping; `{{ item }}` in templates.",
+            "type": ["array", "string"]
+        },
+        "vars": {
+            "description": "Variables for this task's templates only.",
+            "type": "object"
+        }
+    })
+}
+
+/// Adds the task keywords to every variant of a `type`-tagged enum's schema, so that one
+/// variant describes a whole task.
+fn with_keywords(variants: &mut Value, keywords: &Value) {
+    let Some(list) = variants.get_mut("oneOf").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for variant in list {
+        if let Some(props) = variant.get_mut("properties").and_then(Value::as_object_mut) {
+            if let Some(extra) = keywords.as_object() {
+                for (name, schema) in extra {
+                    props.entry(name.clone()).or_insert_with(|| schema.clone());
+                }
+            }
+        }
+    }
+}
+
+fn properties(schema: &Value) -> Value {
+    schema
+        .get("properties")
+        .cloned()
+        .unwrap_or_else(|| json!({}))
+}
+
+pub fn config_schema() -> Value {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let apply = generator.root_schema_for::<ApplySpec>().to_value();
+    let task_keywords = generator.root_schema_for::<TaskKeywords>().to_value();
+    let facts = generator.root_schema_for::<CollectorSpec>().to_value();
+    let facts_keywords = generator.root_schema_for::<FactsKeywords>().to_value();
+    let mut defs = Map::new();
+    let mut collect_defs = |schema: &mut Value| {
+        if let Some(Value::Object(found)) = schema.as_object_mut().and_then(|o| o.remove("$defs")) {
+            defs.extend(found);
+        }
+        if let Some(o) = schema.as_object_mut() {
+            o.remove("$schema");
+            o.remove("title");
+        }
+    };
+    let mut apply = apply;
+    let mut facts = facts;
+    let mut logs = generator.root_schema_for::<LogPipeline>().to_value();
+    let mut settings = generator.root_schema_for::<Settings>().to_value();
+    let mut task_keywords = task_keywords;
+    let mut facts_keywords = facts_keywords;
+    for schema in [
+        &mut apply,
+        &mut facts,
+        &mut logs,
+        &mut settings,
+        &mut task_keywords,
+        &mut facts_keywords,
+    ] {
+        collect_defs(schema);
+    }
+    let mut apply_keywords = properties(&task_keywords);
+    merge(&mut apply_keywords, &template_keywords());
+    with_keywords(&mut apply, &apply_keywords);
+    let mut collector_keywords = properties(&facts_keywords);
+    merge(&mut collector_keywords, &template_keywords());
+    with_keywords(&mut facts, &collector_keywords);
+    if let Some(props) = logs.get_mut("properties") {
+        merge(props, &template_keywords());
+    }
+    defs.insert("ApplyTask".into(), apply);
+    defs.insert("FactsTask".into(), facts);
+    defs.insert("LogPipeline".into(), logs);
+    defs.insert("Settings".into(), settings);
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": CONFIG_SCHEMA_ID,
+        "title": "driftless config file",
+        "description": "One file of a driftless config directory (YAML, TOML or JSON).",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "vars": {
+                "description": "Variables for templates; one namespace over all files.",
+                "type": "object"
+            },
+            "apply": {
+                "description": "Idempotent system configuration tasks.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/ApplyTask" }
+            },
+            "facts": {
+                "description": "Facts and metrics collectors.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/FactsTask" }
+            },
+            "logs": {
+                "description": "Log pipelines: a source, a parser, filters and outputs.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/LogPipeline" }
+            },
+            "settings": { "$ref": "#/$defs/Settings" }
+        },
+        "$defs": defs
+    })
+}
+
+fn merge(into: &mut Value, extra: &Value) {
+    if let (Some(into), Some(extra)) = (into.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            into.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// The schema as committed in `grammar/`: pretty JSON with a final newline.
+pub fn config_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&config_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,44 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::spanned::Spanned;
+use super::values::Duration;
+
+/// `settings:`, merged over all files (each key set in one file only).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where run reports go.
+    #[serde(default)]
+    pub audit: Vec<AuditSink>,
+    pub metrics: Option<MetricsSettings>,
+    pub agent: Option<AgentSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(tag = "type")]
+pub enum AuditSink {
+    /// A local directory of JSON run reports.
+    Directory(DirectorySink),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySink {
+    pub path: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Listen address of `/metrics`, e.g. "127.0.0.1:9100".
+    pub listen: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettings {
+    /// How often the agent pulls and converges.
+    pub interval: Spanned<Duration>,
+}

@@ -1,0 +1,255 @@
+//! Value types shared by many task types, each with the diagnostics a user needs when it is
+//! written wrong.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+/// A file mode, written as an octal string ("0644"). An integer is refused: YAML reads `0644`
+/// as the decimal number 644, a classic way to get mode 01204.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode(pub u32);
+
+impl JsonSchema for Mode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(0o)?[0-7]{3,4}$",
+            "description": "Octal permission bits as a quoted string, e.g. \"0644\"."
+        })
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+impl serde::Serialize for Mode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+
+        impl Visitor<'_> for ModeVisitor {
+            type Value = Mode;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an octal mode as a string, e.g. \"0644\"")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Mode, E> {
+                let digits = s.strip_prefix("0o").unwrap_or(s);
+                let valid = (3..=4).contains(&digits.len())
+                    && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+                match u32::from_str_radix(digits, 8) {
+                    Ok(bits) if valid => Ok(Mode(bits)),
+                    _ => Err(E::custom(format!(
+                        "invalid mode `{s}`{HELP}write the permission bits as 3 or 4 octal \
+                         digits, e.g. \"0644\" or \"0755\""
+                    ))),
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Mode, E> {
+                let written = if n.to_string().bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                    format!("{n:04}")
+                } else {
+                    "0644".to_owned()
+                };
+                Err(E::custom(format!(
+                    "mode must be a quoted string, found the integer {n}{HELP}quote octal modes: \
+                     mode: \"{written}\" (unquoted, YAML reads {written} as a decimal number)"
+                )))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Mode, E> {
+                self.visit_i64(n as i64)
+            }
+        }
+
+        deserializer.deserialize_any(ModeVisitor)
+    }
+}
+
+/// Separates a message from its help line in serde's one-string errors.
+pub const HELP: &str = "\u{1}help:";
+
+/// A user or group: a name, or a numeric id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Principal {
+    Id(u32),
+    Name(String),
+}
+
+impl JsonSchema for Principal {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Principal".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["string", "integer"],
+            "description": "A name, or a numeric id."
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Principal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PrincipalVisitor;
+
+        impl Visitor<'_> for PrincipalVisitor {
+            type Value = Principal;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name or a numeric id")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Principal, E> {
+                if let Ok(id) = s.parse() {
+                    return Ok(Principal::Id(id));
+                }
+                let valid = !s.is_empty()
+                    && s.len() <= 32
+                    && !s.starts_with('-')
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-$".contains(&b));
+                if valid {
+                    Ok(Principal::Name(s.to_owned()))
+                } else {
+                    Err(E::custom(format!(
+                        "invalid user or group name `{s}`{HELP}names use letters, digits, `.`, \
+                         `_` and `-`, at most 32 characters"
+                    )))
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Principal, E> {
+                u32::try_from(n).map(Principal::Id).map_err(|_| {
+                    E::custom(format!(
+                        "invalid id {n}{HELP}ids are between 0 and 4294967295"
+                    ))
+                })
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Principal, E> {
+                self.visit_i64(n as i64)
+            }
+        }
+
+        deserializer.deserialize_any(PrincipalVisitor)
+    }
+}
+
+/// A time span: "30s", "5m", "1h30m", "500ms", "1d".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub std::time::Duration);
+
+impl JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "A duration with units, e.g. \"30s\", \"5m\", \"1h30m\"."
+        })
+    }
+}
+
+impl serde::Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", self.0.as_millis()))
+    }
+}
+
+impl Duration {
+    pub fn parse(s: &str) -> Option<Duration> {
+        let mut total = std::time::Duration::ZERO;
+        let mut rest = s;
+        if rest.is_empty() {
+            return None;
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let number: u64 = rest[..digits].parse().ok()?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let millis = match &rest[..unit_len] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return None,
+            };
+            rest = &rest[unit_len..];
+            total += std::time::Duration::from_millis(number.checked_mul(millis)?);
+        }
+        Some(Duration(total))
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+
+        impl Visitor<'_> for DurationVisitor {
+            type Value = Duration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\"")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+                Duration::parse(s).ok_or_else(|| {
+                    E::custom(format!(
+                        "invalid duration `{s}`{HELP}write a number with a unit (ms, s, m, h, d), \
+                         e.g. \"30s\" or \"1h30m\""
+                    ))
+                })
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit, found the number {n}{HELP}write \"{n}s\" for \
+                     seconds"
+                )))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
+                self.visit_i64(n as i64)
+            }
+        }
+
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_sum_their_parts() {
+        assert_eq!(Duration::parse("1h30m").map(|d| d.0.as_secs()), Some(5400));
+        assert_eq!(Duration::parse("500ms").map(|d| d.0.as_millis()), Some(500));
+        assert_eq!(Duration::parse("30"), None);
+        assert_eq!(Duration::parse("s"), None);
+        assert_eq!(Duration::parse("3w"), None);
+    }
+}

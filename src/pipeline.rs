@@ -1,0 +1,65 @@
+//! The front half of the pipeline in one call: load → template (+ secrets) → check.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
+use crate::facts::HostFacts;
+use crate::model::Config;
+use crate::secrets::Secrets;
+use crate::{check, config, template};
+
+/// Where the front end reads from.
+pub struct Inputs {
+    pub config_dir: PathBuf,
+    pub env_file: PathBuf,
+}
+
+/// What the front end produced: the model (complete only without errors), every diagnostic,
+/// and the sources they point into.
+pub struct Compiled {
+    pub config: Config,
+    pub diagnostics: Diagnostics,
+    pub sources: SourceMap,
+    pub files: Vec<String>,
+}
+
+pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
+    let mut diagnostics = Diagnostics::default();
+    let mut sources = SourceMap::default();
+    let loaded = config::load(&inputs.config_dir, &mut sources, &mut diagnostics);
+    let secrets = match Secrets::standard(&inputs.env_file, &inputs.config_dir) {
+        Ok(secrets) => secrets,
+        Err(why) => {
+            diagnostics
+                .push(Diagnostic::error(why).help(
+                    "keep the env file outside the repository, e.g. ~/.config/driftless/env",
+                ));
+            Secrets::new(Vec::new())
+        }
+    };
+    let rendered = template::render(
+        &loaded,
+        facts,
+        Arc::new(secrets),
+        &mut sources,
+        &mut diagnostics,
+    );
+    let config = check::check(rendered, &loaded.dir, &sources, &mut diagnostics);
+    Compiled {
+        config,
+        diagnostics,
+        sources,
+        files: loaded.files,
+    }
+}
+
+/// `~/.config/driftless/<name>`.
+pub fn default_path(name: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("driftless").join(name)
+}

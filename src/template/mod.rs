@@ -1,0 +1,246 @@
+//! Stage 2, template: every string field of every task rendered with minijinja.
+//!
+//! Entry point: [`render`]. Merges the vars of all files, then for each task of `apply`,
+//! `facts` and `logs`: evaluates `when` (a false task is skipped), expands `loop` (one task per
+//! item), and renders every string (strict undefined). A string whose rendering read a secret
+//! is marked sensitive. Template files named by a task (`template: src`, `file: template`) are
+//! rendered here too, so `check` sees their final content. `settings` strings are rendered with
+//! the top-level context.
+
+mod scope;
+mod task;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
+
+use crate::config::{LoadedConfig, Node, Value};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
+use crate::facts::HostFacts;
+use crate::secrets::Secrets;
+pub use scope::RESERVED;
+use scope::{GlobalVar, Globals};
+
+/// A task after templating: `when`, `loop` and `vars` are consumed, every string is final.
+#[derive(Debug, Clone)]
+pub struct RenderedTask {
+    pub node: Node,
+    /// The loop item's index (lists) or key (mappings) when the task came from a `loop`.
+    pub loop_key: Option<String>,
+    /// The rendered template file, for tasks that name one.
+    pub template_file: Option<RenderedFile>,
+    /// Top-level fields whose rendering failed (already diagnosed). The task is still
+    /// type-checked without them, so its other mistakes are reported too, but it is not used.
+    pub failed_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    /// Relative to the config dir, as written in the task.
+    pub path: String,
+    pub content: String,
+    pub sensitive: bool,
+}
+
+/// A task whose `when` was false: not in the model, but a plan can say it was skipped.
+#[derive(Debug, Clone)]
+pub struct SkippedTask {
+    pub section: &'static str,
+    pub span: Span,
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct RenderedConfig {
+    pub apply: Vec<RenderedTask>,
+    pub facts: Vec<RenderedTask>,
+    pub logs: Vec<RenderedTask>,
+    /// One rendered `settings` mapping per file that has one.
+    pub settings: Vec<Node>,
+    pub skipped: Vec<SkippedTask>,
+}
+
+/// Renders the loaded config. Template files read are added to `sources`, so diagnostics can
+/// point into them.
+pub fn render(
+    loaded: &LoadedConfig,
+    facts: &HostFacts,
+    secrets: Arc<Secrets>,
+    sources: &mut SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> RenderedConfig {
+    let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
+    let renderer = task::Renderer::new(globals.clone(), secrets, &loaded.dir);
+    let mut out = RenderedConfig::default();
+    for document in &loaded.documents {
+        let sections = [
+            ("apply", &document.apply, &mut out.apply),
+            ("facts", &document.facts, &mut out.facts),
+            ("logs", &document.logs, &mut out.logs),
+        ];
+        for (section, node, tasks) in sections {
+            let Some(node) = node else { continue };
+            let Value::Seq(items) = &node.value else {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`{section}` must be a list of tasks, found {}",
+                        node.kind()
+                    ))
+                    .at(node.span)
+                    .help(format!("write `{section}:` followed by `- type: …` items")),
+                );
+                continue;
+            };
+            for item in items {
+                renderer.task(section, item, tasks, &mut out.skipped, sources, diagnostics);
+            }
+        }
+        if let Some(settings) = &document.settings {
+            if let Some(node) = renderer.settings(settings, diagnostics) {
+                out.settings.push(node);
+            }
+        }
+    }
+    // A failed render stops at its first error, so the vars it would have used look unused:
+    // the warning is only trustworthy when every template rendered.
+    if !diagnostics.has_errors() {
+        warn_unused_vars(&globals, diagnostics);
+    }
+    out
+}
+
+/// All files' `vars` into one namespace; a name defined twice is an error.
+fn merge_vars(
+    loaded: &LoadedConfig,
+    facts: &HostFacts,
+    sources: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Globals {
+    let mut vars: HashMap<String, GlobalVar> = HashMap::new();
+    for node in loaded.documents.iter().filter_map(|d| d.vars.as_ref()) {
+        let Value::Map(entries) = &node.value else {
+            diagnostics.push(
+                Diagnostic::error(format!("`vars` must be a mapping, found {}", node.kind()))
+                    .at(node.span)
+                    .help("write `vars:` followed by `name: value` lines"),
+            );
+            continue;
+        };
+        for (key, value) in entries {
+            if let Some(reserved) = check_var_name(&key.name) {
+                diagnostics.push(reserved.at(key.span));
+                continue;
+            }
+            if let Some(first) = vars.get(&key.name) {
+                let (line, _) = sources.line_col(first.span.file, first.span.start);
+                diagnostics.push(
+                    Diagnostic::error(format!("var `{}` is defined twice", key.name))
+                        .at(key.span)
+                        .label("defined again here")
+                        .help(format!(
+                            "first defined in {}:{line}; vars of all files share one namespace, \
+                             rename or remove one",
+                            sources.path(first.span.file)
+                        )),
+                );
+                continue;
+            }
+            vars.insert(
+                key.name.clone(),
+                GlobalVar {
+                    value: node_to_value(value),
+                    span: key.span,
+                    used: AtomicBool::new(false),
+                },
+            );
+        }
+    }
+    Globals {
+        vars,
+        facts: facts_value(facts),
+    }
+}
+
+/// `facts`, `secrets` and `item` are the context's own names.
+fn check_var_name(name: &str) -> Option<Diagnostic> {
+    RESERVED.contains(&name).then(|| {
+        Diagnostic::error(format!("`{name}` cannot be a var name")).help(format!(
+            "`{name}` is a built-in name in templates; choose another name"
+        ))
+    })
+}
+
+fn warn_unused_vars(globals: &Globals, diagnostics: &mut Diagnostics) {
+    let mut unused: Vec<(&String, &GlobalVar)> = globals
+        .vars
+        .iter()
+        .filter(|(_, v)| !v.used.load(Ordering::Relaxed))
+        .collect();
+    unused.sort_by_key(|(name, _)| name.as_str());
+    for (name, var) in unused {
+        diagnostics.push(
+            Diagnostic::warning(format!("var `{name}` is never used"))
+                .at(var.span)
+                .help("remove it, or use it in a template"),
+        );
+    }
+}
+
+/// A config value as a template value. Vars are literal: they are not rendered themselves.
+pub(crate) fn node_to_value(node: &Node) -> JinjaValue {
+    match &node.value {
+        Value::Null => JinjaValue::from(()),
+        Value::Bool(b) => JinjaValue::from(*b),
+        Value::Int(i) => JinjaValue::from(*i),
+        Value::Float(f) => JinjaValue::from(*f),
+        Value::Str(s) => JinjaValue::from(s.as_str()),
+        Value::Seq(items) => JinjaValue::from(items.iter().map(node_to_value).collect::<Vec<_>>()),
+        Value::Map(entries) => JinjaValue::from(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), node_to_value(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+fn json_to_value(json: &serde_json::Value) -> JinjaValue {
+    match json {
+        serde_json::Value::Null => JinjaValue::from(()),
+        serde_json::Value::Bool(b) => JinjaValue::from(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => JinjaValue::from(i),
+            (None, Some(u)) => JinjaValue::from(u),
+            _ => JinjaValue::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => JinjaValue::from(s.as_str()),
+        serde_json::Value::Array(items) => {
+            JinjaValue::from(items.iter().map(json_to_value).collect::<Vec<_>>())
+        }
+        serde_json::Value::Object(map) => JinjaValue::from(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+fn facts_value(facts: &HostFacts) -> JinjaValue {
+    json_to_value(&serde_json::to_value(facts).unwrap_or_default())
+}
+
+/// The minijinja environment every render uses: strict undefined (a typo is an error, not an
+/// empty string) and a trailing newline kept (file contents end with one).
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env
+}

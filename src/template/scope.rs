@@ -1,0 +1,130 @@
+//! What a template sees: the vars at top level, `facts`, `secrets`, and per task its own `vars`
+//! and the loop's `item`. Lookups are recorded: which vars were used (for the unused-var
+//! warning) and whether a secret was read (which makes the rendered value sensitive).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use minijinja::Value;
+use minijinja::value::{Enumerator, Object};
+use secrecy::ExposeSecret;
+
+use crate::diagnostics::Span;
+use crate::secrets::Secrets;
+
+/// Names a var may not take: the template context gives them another meaning.
+pub const RESERVED: &[&str] = &["facts", "secrets", "item"];
+
+pub struct GlobalVar {
+    pub value: Value,
+    pub span: Span,
+    pub used: AtomicBool,
+}
+
+/// Shared by every task: the merged vars and the facts.
+pub struct Globals {
+    pub vars: HashMap<String, GlobalVar>,
+    pub facts: Value,
+}
+
+impl Globals {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+}
+
+/// The secrets as a template sees them: reading one marks the render sensitive; a name that
+/// cannot be read is remembered so the error can say why.
+pub struct SecretsView {
+    secrets: Arc<Secrets>,
+    touched: AtomicBool,
+    pub failures: Mutex<Vec<(String, String)>>,
+}
+
+impl fmt::Debug for SecretsView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("secrets")
+    }
+}
+
+impl SecretsView {
+    pub fn new(secrets: Arc<Secrets>) -> Arc<Self> {
+        Arc::new(SecretsView {
+            secrets,
+            touched: AtomicBool::new(false),
+            failures: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether a secret was read since the last call.
+    pub fn take_touched(&self) -> bool {
+        self.touched.swap(false, Ordering::Relaxed)
+    }
+
+    pub fn failure(&self, name: &str) -> Option<String> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, why)| why.clone())
+    }
+}
+
+impl Object for SecretsView {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let failure = match self.secrets.get(name) {
+            Ok(Some(value)) => {
+                self.touched.store(true, Ordering::Relaxed);
+                return Some(Value::from(value.expose_secret()));
+            }
+            Ok(None) => format!("it is not set in {}", self.secrets.describe()),
+            Err(why) => why,
+        };
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.push((name.to_owned(), failure));
+        None
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        // Listing names would read every secret source; templates only look names up.
+        Enumerator::NonEnumerable
+    }
+}
+
+/// The root of one task's template context.
+pub struct TaskScope {
+    pub globals: Arc<Globals>,
+    pub locals: BTreeMap<String, Value>,
+    pub item: Option<Value>,
+    pub secrets: Arc<SecretsView>,
+}
+
+impl fmt::Debug for TaskScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("context")
+    }
+}
+
+impl Object for TaskScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        match key {
+            "facts" => Some(self.globals.facts.clone()),
+            "secrets" => Some(Value::from_dyn_object(self.secrets.clone())),
+            "item" => self.item.clone(),
+            _ => self.locals.get(key).cloned().or_else(|| {
+                let var = self.globals.vars.get(key)?;
+                var.used.store(true, Ordering::Relaxed);
+                Some(var.value.clone())
+            }),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::NonEnumerable
+    }
+}

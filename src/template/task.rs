@@ -1,0 +1,467 @@
+//! Rendering one task: `when`, `loop`, task `vars`, every string, and its template file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::value::ValueKind;
+use minijinja::{Environment, ErrorKind, Value as JinjaValue};
+
+use super::scope::{Globals, SecretsView, TaskScope};
+use super::{RenderedFile, RenderedTask, SkippedTask, check_var_name, environment, node_to_value};
+use crate::config::{Key, Node, Value, resolve_asset};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean};
+use crate::secrets::Secrets;
+
+/// Keys the template stage consumes; every other key of a task is rendered and passed on.
+const TEMPLATE_KEYWORDS: &[&str] = &["when", "loop", "vars"];
+
+/// Task types that name a template file, and the field that names it.
+const TEMPLATE_FILE_FIELDS: &[(&str, &str)] = &[("template", "src"), ("file", "template")];
+
+pub struct Renderer {
+    env: Environment<'static>,
+    globals: Arc<Globals>,
+    secrets: Arc<Secrets>,
+    config_dir: PathBuf,
+}
+
+/// One task's context and the secrets view whose flag says whether a render read a secret.
+struct Scope {
+    root: JinjaValue,
+    secrets: Arc<SecretsView>,
+}
+
+impl Renderer {
+    pub fn new(globals: Arc<Globals>, secrets: Arc<Secrets>, config_dir: &Path) -> Self {
+        Renderer {
+            env: environment(),
+            globals,
+            secrets,
+            config_dir: config_dir.to_path_buf(),
+        }
+    }
+
+    fn scope(&self, locals: BTreeMap<String, JinjaValue>, item: Option<JinjaValue>) -> Scope {
+        let secrets = SecretsView::new(self.secrets.clone());
+        let root = JinjaValue::from_object(TaskScope {
+            globals: self.globals.clone(),
+            locals,
+            item,
+            secrets: secrets.clone(),
+        });
+        Scope { root, secrets }
+    }
+
+    /// Renders one list entry of `apply`/`facts`/`logs` into zero (when false), one, or one per
+    /// loop item tasks.
+    pub fn task(
+        &self,
+        section: &'static str,
+        node: &Node,
+        out: &mut Vec<RenderedTask>,
+        skipped: &mut Vec<SkippedTask>,
+        sources: &mut SourceMap,
+        diagnostics: &mut Diagnostics,
+    ) {
+        let Value::Map(entries) = &node.value else {
+            diagnostics.push(
+                Diagnostic::error(format!("a task must be a mapping, found {}", node.kind()))
+                    .at(node.span)
+                    .help("write each task as `- type: …` followed by its fields"),
+            );
+            return;
+        };
+        let locals = match node.get("vars") {
+            Some(vars) => match self.task_vars(vars, diagnostics) {
+                Some(locals) => locals,
+                None => return,
+            },
+            None => BTreeMap::new(),
+        };
+        let items = match node.get("loop") {
+            None => vec![(None, None)],
+            Some(loop_node) => {
+                let scope = self.scope(locals.clone(), None);
+                match self.loop_items(loop_node, &scope, diagnostics) {
+                    Some(items) => items.into_iter().map(|(k, v)| (Some(k), Some(v))).collect(),
+                    None => return,
+                }
+            }
+        };
+        let id = node.get("id").and_then(Node::as_str).map(str::to_owned);
+        for (loop_key, item) in items {
+            let scope = self.scope(locals.clone(), item);
+            if let Some(when) = node.get("when") {
+                match self.when(when, &scope, diagnostics) {
+                    Some(true) => {}
+                    Some(false) => {
+                        skipped.push(SkippedTask {
+                            section,
+                            span: node.span,
+                            id: id.clone(),
+                        });
+                        continue;
+                    }
+                    None => return,
+                }
+            }
+            let mut failed_fields = Vec::new();
+            let rendered: Vec<(Key, Node)> = entries
+                .iter()
+                .filter(|(k, _)| !TEMPLATE_KEYWORDS.contains(&k.name.as_str()))
+                .map(|(k, v)| {
+                    let mut failed = false;
+                    let value = self.node(v, &scope, &mut failed, diagnostics);
+                    if failed {
+                        failed_fields.push(k.name.clone());
+                    }
+                    (k.clone(), value)
+                })
+                .collect();
+            let rendered = Node::new(Value::Map(rendered), node.span);
+            let template_file = if failed_fields.is_empty() {
+                self.template_file(&rendered, &scope, sources, diagnostics)
+            } else {
+                None
+            };
+            let failed = !failed_fields.is_empty();
+            out.push(RenderedTask {
+                node: rendered,
+                loop_key,
+                template_file,
+                failed_fields,
+            });
+            if failed {
+                // The other loop items would repeat the same errors.
+                return;
+            }
+        }
+    }
+
+    /// `settings`: every string rendered with the top-level context.
+    pub fn settings(&self, node: &Node, diagnostics: &mut Diagnostics) -> Option<Node> {
+        let scope = self.scope(BTreeMap::new(), None);
+        let mut failed = false;
+        let rendered = self.node(node, &scope, &mut failed, diagnostics);
+        (!failed).then_some(rendered)
+    }
+
+    fn task_vars(
+        &self,
+        vars: &Node,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<BTreeMap<String, JinjaValue>> {
+        let Value::Map(entries) = &vars.value else {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "task `vars` must be a mapping, found {}",
+                    vars.kind()
+                ))
+                .at(vars.span),
+            );
+            return None;
+        };
+        let mut locals = BTreeMap::new();
+        for (key, value) in entries {
+            if let Some(reserved) = check_var_name(&key.name) {
+                diagnostics.push(reserved.at(key.span));
+                return None;
+            }
+            locals.insert(key.name.clone(), node_to_value(value));
+        }
+        Some(locals)
+    }
+
+    /// `loop:` a list (items rendered), or a string naming a list or mapping: `"{{ users }}"`.
+    fn loop_items(
+        &self,
+        node: &Node,
+        scope: &Scope,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<Vec<(String, JinjaValue)>> {
+        let value = match &node.value {
+            Value::Seq(_) => {
+                let mut failed = false;
+                let rendered = self.node(node, scope, &mut failed, diagnostics);
+                if failed {
+                    return None;
+                }
+                node_to_value(&rendered)
+            }
+            Value::Str(text) => {
+                let expr = text.trim();
+                let expr = expr
+                    .strip_prefix("{{")
+                    .and_then(|e| e.strip_suffix("}}"))
+                    .unwrap_or(expr);
+                match self.eval(expr, scope) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        diagnostics.push(self.error(e, expr, node.span, None, scope));
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`loop` must be a list or a template naming one, found {}",
+                        node.kind()
+                    ))
+                    .at(node.span)
+                    .help("write `loop: [a, b]` or `loop: \"{{ names }}\"`"),
+                );
+                return None;
+            }
+        };
+        let items = match value.kind() {
+            ValueKind::Seq | ValueKind::Iterable => value
+                .try_iter()
+                .map(|it| it.enumerate().map(|(i, v)| (i.to_string(), v)).collect()),
+            ValueKind::Map => value.try_iter().map(|it| {
+                it.map(|key| {
+                    let item = JinjaValue::from(BTreeMap::from([
+                        ("key", key.clone()),
+                        ("value", value.get_item(&key).unwrap_or_default()),
+                    ]));
+                    (key.to_string(), item)
+                })
+                .collect()
+            }),
+            _ => {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`loop` must give a list or a mapping, it gave {}",
+                        value.kind()
+                    ))
+                    .at(node.span),
+                );
+                return None;
+            }
+        };
+        items.ok()
+    }
+
+    fn eval(&self, expr: &str, scope: &Scope) -> Result<JinjaValue, minijinja::Error> {
+        self.env.compile_expression(expr)?.eval(scope.root.clone())
+    }
+
+    /// `when:` an expression without braces, or a boolean.
+    fn when(&self, node: &Node, scope: &Scope, diagnostics: &mut Diagnostics) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            Value::Str(expr) => match self.eval(expr, scope) {
+                Ok(value) => Some(value.is_true()),
+                Err(e) => {
+                    diagnostics.push(self.error(e, expr, node.span, None, scope));
+                    None
+                }
+            },
+            _ => {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`when` must be an expression or a boolean, found {}",
+                        node.kind()
+                    ))
+                    .at(node.span)
+                    .help(
+                        "write a condition without braces: `when: facts.os.family == \"debian\"`",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Renders every string in the subtree; keys are not rendered.
+    fn node(&self, node: &Node, scope: &Scope, failed: &mut bool, d: &mut Diagnostics) -> Node {
+        match &node.value {
+            Value::Str(text) if is_template(text) => {
+                let rendered = self
+                    .env
+                    .render_str(text, scope.root.clone())
+                    .map_err(|e| self.error(e, text, node.span, None, scope));
+                let sensitive = scope.secrets.take_touched();
+                match rendered {
+                    Ok(value) => Node {
+                        value: Value::Str(value),
+                        span: node.span,
+                        sensitive,
+                        templated: true,
+                    },
+                    Err(diagnostic) => {
+                        *failed = true;
+                        d.push(diagnostic);
+                        node.clone()
+                    }
+                }
+            }
+            Value::Seq(items) => Node {
+                value: Value::Seq(
+                    items
+                        .iter()
+                        .map(|n| self.node(n, scope, failed, d))
+                        .collect(),
+                ),
+                ..node.clone()
+            },
+            Value::Map(entries) => Node {
+                value: Value::Map(
+                    entries
+                        .iter()
+                        .map(|(k, v)| (k.clone(), self.node(v, scope, failed, d)))
+                        .collect(),
+                ),
+                ..node.clone()
+            },
+            _ => node.clone(),
+        }
+    }
+
+    /// For `template` and `file` tasks: reads and renders the template file they name.
+    fn template_file(
+        &self,
+        task: &Node,
+        scope: &Scope,
+        sources: &mut SourceMap,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<RenderedFile> {
+        let task_type = task.get("type")?.as_str()?;
+        let (_, field) = TEMPLATE_FILE_FIELDS.iter().find(|(t, _)| *t == task_type)?;
+        let src = task.get(field)?;
+        let relative = src.as_str()?;
+        let path = match resolve_asset(&self.config_dir, relative) {
+            Ok(path) => path,
+            Err(why) => {
+                diagnostics.push(
+                    Diagnostic::error(format!("template file refused: {why}"))
+                        .at(src.span)
+                        .help(
+                            "keep template files in the config directory, e.g. templates/motd.j2",
+                        ),
+                );
+                return None;
+            }
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                diagnostics.push(
+                    Diagnostic::error(format!("cannot read template file `{relative}`: {e}"))
+                        .at(src.span)
+                        .help(format!(
+                            "template files are named relative to the config directory {}",
+                            self.config_dir.display()
+                        )),
+                );
+                return None;
+            }
+        };
+        match self.env.render_str(&text, scope.root.clone()) {
+            Ok(content) => Some(RenderedFile {
+                path: relative.to_owned(),
+                content,
+                sensitive: scope.secrets.take_touched(),
+            }),
+            Err(e) => {
+                let file = sources.add(relative.to_owned(), path, text.clone());
+                let span = Span::new(file, 0, 0);
+                let diagnostic = self.error(e, &text, span, Some(src.span), scope);
+                diagnostics.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    /// A diagnostic for a failed render. `span` is the template's text (a field's value or a
+    /// whole template file); an undefined name is found and named, with a suggestion.
+    fn error(
+        &self,
+        error: minijinja::Error,
+        source: &str,
+        span: Span,
+        used_at: Option<Span>,
+        scope: &Scope,
+    ) -> Diagnostic {
+        let at = match (error.range(), used_at) {
+            // Inside a template file, the range is exact.
+            (Some(range), Some(_)) => Span::new(span.file, range.start, range.end),
+            _ => span,
+        };
+        let in_file = used_at.map_or(String::new(), |_| " in template file".to_owned());
+        if error.kind() == ErrorKind::UndefinedError
+            && let Some(diagnostic) = self.undefined(source, scope, &in_file)
+        {
+            return diagnostic.at(at);
+        }
+        let detail = error.detail().map_or(String::new(), |d| format!(": {d}"));
+        let what = match error.kind() {
+            ErrorKind::SyntaxError => "template syntax error",
+            ErrorKind::UndefinedError => "undefined value",
+            _ => "template error",
+        };
+        Diagnostic::error(format!("{what}{in_file}{detail}")).at(at)
+    }
+
+    /// Which name of the template is undefined, and what was probably meant.
+    fn undefined(&self, source: &str, scope: &Scope, in_file: &str) -> Option<Diagnostic> {
+        let template = self.env.template_from_str(source).ok()?;
+        let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        names.sort();
+        for name in names {
+            let mut parts = name.split('.');
+            let head = parts.next()?;
+            if head == "secrets"
+                && let Some(secret) = parts.next()
+            {
+                if let Some(why) = scope.secrets.failure(secret) {
+                    return Some(
+                        Diagnostic::error(format!("secret `{secret}` cannot be read{in_file}: {why}"))
+                            .help(format!(
+                                "export {secret}=… in the environment, or add a `{secret}=…` line to the env file"
+                            )),
+                    );
+                }
+                continue;
+            }
+            let Some(mut value) = scope.root.get_attr(head).ok().filter(|v| !v.is_undefined())
+            else {
+                let candidates = self
+                    .globals
+                    .names()
+                    .chain(super::RESERVED.iter().copied())
+                    .collect::<Vec<_>>();
+                return Some(
+                    Diagnostic::error(format!("undefined variable `{head}`{in_file}"))
+                        .label("not defined")
+                        .help(did_you_mean(head, candidates).unwrap_or_else(|| {
+                            format!("define `{head}` under `vars:` or in the task's `vars:`")
+                        })),
+                );
+            };
+            let mut path = head.to_owned();
+            for part in parts {
+                let next = value.get_attr(part).ok().filter(|v| !v.is_undefined());
+                let Some(next) = next else {
+                    let fields: Vec<String> = value
+                        .try_iter()
+                        .map(|it| it.map(|k| k.to_string()).collect())
+                        .unwrap_or_default();
+                    return Some(
+                        Diagnostic::error(format!("`{path}` has no field `{part}`{in_file}"))
+                            .label("not defined")
+                            .maybe_help(did_you_mean(part, fields.iter().map(String::as_str))),
+                    );
+                };
+                path = format!("{path}.{part}");
+                value = next;
+            }
+        }
+        None
+    }
+}
+
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
