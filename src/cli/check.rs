@@ -45,11 +45,11 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
                     format!(", {} skipped by `when`", config.skipped.len())
                 };
                 eprintln!(
-                    "ok: {} apply tasks, {} facts collectors, {} log pipelines in {} files{skipped}",
-                    config.apply.len(),
-                    config.facts.len(),
-                    config.logs.len(),
-                    compiled.files.len(),
+                    "ok: {}, {}, {} in {}{skipped}",
+                    count(config.apply.len(), "apply task"),
+                    count(config.facts.len(), "facts collector"),
+                    count(config.logs.len(), "log pipeline"),
+                    count(compiled.files.len(), "file"),
                 );
             }
         }
@@ -61,4 +61,8 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
