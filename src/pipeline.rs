@@ -13,6 +13,8 @@ use crate::{check, config, template};
 pub struct Inputs {
     pub config_dir: PathBuf,
     pub env_file: PathBuf,
+    /// `-e NAME=VALUE` pairs.
+    pub extra_vars: Vec<String>,
 }
 
 /// What the front end produced: the model (complete only without errors), every diagnostic,
@@ -27,7 +29,7 @@ pub struct Compiled {
 pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
     let mut diagnostics = Diagnostics::default();
     let mut sources = SourceMap::default();
-    let loaded = config::load(&inputs.config_dir, &mut sources, &mut diagnostics);
+    let loaded = config::load(&inputs.config_dir, &inputs.extra_vars, &mut sources, &mut diagnostics);
     let secrets = match Secrets::standard(&inputs.env_file, &inputs.config_dir) {
         Ok(secrets) => secrets,
         Err(why) => {

@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     env_file: Option<PathBuf>,
 
+    /// Set a var, overriding the config's (repeatable): -e root=/srv/app
+    #[arg(short = 'e', long = "extra-var", global = true, value_name = "NAME=VALUE")]
+    extra_vars: Vec<String>,
+
     /// More log output (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -104,6 +108,7 @@ pub fn main() -> ExitCode {
             env_file: cli
                 .env_file
                 .unwrap_or_else(|| pipeline::default_path("env")),
+            extra_vars: cli.extra_vars,
         },
         color: std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),

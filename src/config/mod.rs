@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 pub use node::{Key, Node, Value};
 
-use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, did_you_mean, one_of};
+use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean, one_of};
 
 /// The top-level keys a config file may hold.
 pub const SECTIONS: &[&str] = &["vars", "apply", "facts", "logs", "settings"];
@@ -35,13 +35,20 @@ pub struct Document {
 pub struct LoadedConfig {
     pub dir: PathBuf,
     pub documents: Vec<Document>,
+    /// `-e NAME=VALUE` from the command line: vars that override the config's.
+    pub extra_vars: Vec<(Key, Node)>,
     /// Paths relative to the config dir, in read order: the config's identity in a plan.
     pub files: Vec<String>,
 }
 
 /// Reads and parses the config dir. Syntax errors of every file are reported together; a file
 /// with errors contributes no document.
-pub fn load(dir: &Path, sources: &mut SourceMap, diagnostics: &mut Diagnostics) -> LoadedConfig {
+pub fn load(
+    dir: &Path,
+    extra_vars: &[String],
+    sources: &mut SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> LoadedConfig {
     let mut files = Vec::new();
     let mut paths = Vec::new();
     if let Err(e) = discover(dir, dir, &mut paths) {
@@ -89,8 +96,48 @@ pub fn load(dir: &Path, sources: &mut SourceMap, diagnostics: &mut Diagnostics) 
     LoadedConfig {
         dir: dir.to_path_buf(),
         documents,
+        extra_vars: parse_extra_vars(extra_vars, sources, diagnostics),
         files,
     }
+}
+
+/// `NAME=VALUE` pairs become string vars whose spans point into a `<command line>` source, so
+/// diagnostics about them look like any other.
+fn parse_extra_vars(
+    pairs: &[String],
+    sources: &mut SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Vec<(Key, Node)> {
+    if pairs.is_empty() {
+        return Vec::new();
+    }
+    let text: String = pairs.iter().map(|p| format!("-e {p}\n")).collect();
+    let file = sources.add("<command line>".to_owned(), PathBuf::new(), text);
+    let mut vars = Vec::new();
+    let mut offset = 0;
+    for pair in pairs {
+        let start = offset + 3;
+        offset += pair.len() + 4;
+        let Some((name, value)) = pair.split_once('=').filter(|(n, _)| !n.is_empty()) else {
+            diagnostics.push(
+                Diagnostic::error(format!("`-e {pair}` is not NAME=VALUE"))
+                    .at(Span::new(file, start, start + pair.len()))
+                    .help("write extra vars as `-e name=value`"),
+            );
+            continue;
+        };
+        let key = Key {
+            name: name.to_owned(),
+            span: Span::new(file, start, start + name.len()),
+        };
+        let value_start = start + name.len() + 1;
+        let value = Node::new(
+            Value::Str(value.to_owned()),
+            Span::new(file, value_start, value_start + value.len()),
+        );
+        vars.push((key, value));
+    }
+    vars
 }
 
 #[derive(Clone, Copy)]

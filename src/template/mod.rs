@@ -153,9 +153,26 @@ fn merge_vars(
                     value: node_to_value(value),
                     span: key.span,
                     used: AtomicBool::new(false),
+                    extra: false,
                 },
             );
         }
+    }
+    // Extra vars from the command line override the config's, as in Ansible.
+    for (key, value) in &loaded.extra_vars {
+        if let Some(reserved) = check_var_name(&key.name) {
+            diagnostics.push(reserved.at(key.span));
+            continue;
+        }
+        vars.insert(
+            key.name.clone(),
+            GlobalVar {
+                value: node_to_value(value),
+                span: key.span,
+                used: AtomicBool::new(false),
+                extra: true,
+            },
+        );
     }
     Globals {
         vars,
@@ -176,7 +193,7 @@ fn warn_unused_vars(globals: &Globals, diagnostics: &mut Diagnostics) {
     let mut unused: Vec<(&String, &GlobalVar)> = globals
         .vars
         .iter()
-        .filter(|(_, v)| !v.used.load(Ordering::Relaxed))
+        .filter(|(_, v)| !v.extra && !v.used.load(Ordering::Relaxed))
         .collect();
     unused.sort_by_key(|(name, _)| name.as_str());
     for (name, var) in unused {

@@ -22,6 +22,8 @@ pub struct GlobalVar {
     pub value: Value,
     pub span: Span,
     pub used: AtomicBool,
+    /// From `-e` on the command line: overrides the config, never reported unused.
+    pub extra: bool,
 }
 
 /// Shared by every task: the merged vars and the facts.

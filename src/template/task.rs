@@ -436,7 +436,7 @@ impl Renderer {
                     Diagnostic::error(format!("undefined variable `{head}`{in_file}"))
                         .label("not defined")
                         .help(did_you_mean(head, candidates).unwrap_or_else(|| {
-                            format!("define `{head}` under `vars:` or in the task's `vars:`")
+                            format!("define `{head}` under `vars:`, in the task's `vars:`, or with `-e {head}=…`")
                         })),
                 );
             };
