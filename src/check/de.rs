@@ -75,10 +75,12 @@ pub fn deserialize<T: de::DeserializeOwned>(
                     .any(|k| Some(k.as_str()) == error.missing_field);
                 let top_key = error.top_key.clone();
                 if !skipped {
-                    diagnostics.push(error.into_diagnostic());
+                    diagnostics.push(error.in_context(cx).into_diagnostic());
                 }
                 match top_key {
-                    Some(key) if !cx.skip.borrow().contains(&key) => cx.skip.borrow_mut().push(key),
+                    Some(key) if !cx.skip.borrow().iter().any(|k| **k == *key) => {
+                        cx.skip.borrow_mut().push(key.into_string())
+                    }
                     _ => break,
                 }
             }
@@ -96,7 +98,8 @@ pub struct DeError {
     help: Option<String>,
     span: Option<Span>,
     missing_field: Option<&'static str>,
-    top_key: Option<String>,
+    /// A boxed str keeps the error small: every deserializer call returns it.
+    top_key: Option<Box<str>>,
 }
 
 impl DeError {
@@ -127,6 +130,15 @@ impl DeError {
                     .unwrap_or_else(|| "invalid value (sensitive)".to_owned());
                 self.help = None;
             }
+        }
+        self
+    }
+
+    /// A field missing from the task itself names the task: "missing field `path` in a `file`
+    /// task" (a deeper one is clear from its place).
+    fn in_context(mut self, cx: &DeContext<'_>) -> Self {
+        if self.missing_field.is_some() && self.top_key.is_none() {
+            self.message = format!("{} in {}", self.message, cx.what);
         }
         self
     }
@@ -166,6 +178,35 @@ fn found(unexp: &Unexpected<'_>, with_value: bool) -> String {
     }
 }
 
+/// serde's names for what a type expects, in the words of a config file.
+fn expected(exp: &dyn de::Expected) -> String {
+    match exp.to_string().as_str() {
+        "a sequence" => "a list".to_owned(),
+        "a map" => "a mapping".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// How to write the value the field wanted, for the usual mix-ups.
+fn type_help(unexp: &Unexpected<'_>, exp: &str) -> Option<String> {
+    let help = match (unexp, exp) {
+        (
+            Unexpected::Signed(_)
+            | Unexpected::Unsigned(_)
+            | Unexpected::Float(_)
+            | Unexpected::Bool(_),
+            "a string",
+        ) => "quote the value to make it a string".to_owned(),
+        (Unexpected::Str(_), "a boolean") => "write `true` or `false`, without quotes".to_owned(),
+        (Unexpected::Str(s), "a list") => format!("write a list, even of one item: [\"{s}\"]"),
+        (Unexpected::Seq, "a string") => {
+            "this field takes one value; for several, use one task per value or `loop:`".to_owned()
+        }
+        _ => return None,
+    };
+    Some(help)
+}
+
 impl de::Error for DeError {
     fn custom<T: Display>(msg: T) -> Self {
         let text = msg.to_string();
@@ -178,22 +219,15 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = expected(exp);
         let mut error = DeError::new(format!("expected {exp}, found {}", found(&unexp, true)));
         error.redacted = Some(format!("expected {exp}, found {}", found(&unexp, false)));
-        if matches!(
-            unexp,
-            Unexpected::Signed(_)
-                | Unexpected::Unsigned(_)
-                | Unexpected::Float(_)
-                | Unexpected::Bool(_)
-        ) && exp.to_string() == "a string"
-        {
-            error.help = Some("quote the value to make it a string".to_owned());
-        }
+        error.help = type_help(&unexp, &exp);
         error
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = expected(exp);
         let mut error = DeError::new(format!(
             "invalid value {}, expected {exp}",
             found(&unexp, true)
@@ -225,7 +259,8 @@ impl de::Error for DeError {
     }
 
     fn missing_field(field: &'static str) -> Self {
-        let mut error = DeError::new(format!("missing field `{field}`"));
+        let mut error = DeError::new(format!("missing field `{field}`"))
+            .help(Some(format!("add `{field}: …`")));
         error.missing_field = Some(field);
         error
     }
@@ -290,6 +325,19 @@ impl<'a, 'c> NodeDe<'a, 'c> {
         })
     }
 
+    /// The fields a mapping takes, for an unknown one that resembles none of them.
+    fn fields_help(&self, fields: &[&str], keywords: &[&str]) -> String {
+        match (fields.is_empty(), keywords.is_empty()) {
+            (false, _) => format!("the fields here are {}", one_of(fields.iter().copied())),
+            (true, false) => format!(
+                "{} has no fields of its own, only {}",
+                self.cx.what,
+                one_of(keywords.iter().copied())
+            ),
+            (true, true) => "this takes no fields".to_owned(),
+        }
+    }
+
     fn report_unknown(&self, entries: &[(Key, Node)], fields: &[&str], skip: &[String]) {
         if !self.cx.first_pass.get() {
             return;
@@ -309,9 +357,8 @@ impl<'a, 'c> NodeDe<'a, 'c> {
             } else {
                 String::new()
             };
-            let help = did_you_mean(&key.name, candidates.clone()).unwrap_or_else(|| {
-                format!("the fields here are {}", one_of(fields.iter().copied()))
-            });
+            let help = did_you_mean(&key.name, candidates.clone())
+                .unwrap_or_else(|| self.fields_help(fields, keywords));
             self.cx.soft.borrow_mut().push(
                 Diagnostic::error(format!("unknown field `{}`{place}", key.name))
                     .at(key.span)
@@ -367,9 +414,10 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
 
     fn deserialize_bool<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, DeError> {
         let node = self.node;
+        // minijinja renders booleans the Python way, `True` and `False`.
         match self.templated_str() {
-            Some("true") => visitor.visit_bool(true).map_err(|e: DeError| e.at(node)),
-            Some("false") => visitor.visit_bool(false).map_err(|e: DeError| e.at(node)),
+            Some("true" | "True") => visitor.visit_bool(true).map_err(|e: DeError| e.at(node)),
+            Some("false" | "False") => visitor.visit_bool(false).map_err(|e: DeError| e.at(node)),
             _ => self.deserialize_any(visitor),
         }
     }
@@ -554,7 +602,7 @@ impl<'a> MapAccess<'a> for MapDe<'a, '_> {
         };
         seed.deserialize(self.de.child(value)).map_err(|mut e| {
             if self.de.depth == 0 && e.top_key.is_none() {
-                e.top_key = Some(key.name.clone());
+                e.top_key = Some(key.name.as_str().into());
             }
             e
         })

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
+use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -17,27 +18,42 @@ fn place(sources: &SourceMap, span: Span) -> String {
     format!("{}:{line}:{column}", sources.path(span.file))
 }
 
+/// One task's id for the uniqueness check.
+pub struct IdUse<'a> {
+    pub id: &'a String,
+    pub span: Span,
+    /// Derived from the type and primary key, not written.
+    pub derived: bool,
+}
+
 pub fn check_unique_ids<'a>(
-    ids: impl Iterator<Item = (&'a String, Span)>,
+    ids: impl Iterator<Item = IdUse<'a>>,
     section: &str,
     sources: &SourceMap,
     found: &mut Vec<Diagnostic>,
 ) {
     let mut seen: HashMap<&String, Span> = HashMap::new();
-    for (id, span) in ids {
-        if let Some(first) = seen.get(id) {
-            found.push(
-                Diagnostic::error(format!("duplicate id `{id}` in `{section}`"))
-                    .at(span)
-                    .label("used again here")
-                    .help(format!(
-                        "first used at {}; give one of the tasks another `id`",
-                        place(sources, *first)
-                    )),
-            );
-        } else {
+    for IdUse { id, span, derived } in ids {
+        let Some(first) = seen.get(id) else {
             seen.insert(id, span);
-        }
+            continue;
+        };
+        let diagnostic = Diagnostic::error(format!("duplicate id `{id}` in `{section}`")).at(span);
+        found.push(if derived {
+            // Nobody wrote this id: say where it comes from, or the message is a riddle.
+            diagnostic
+                .label(format!("this task's default id, the same as the task at {}", place(sources, *first)))
+                .help(if section == "apply" {
+                    "a task without an `id` is named `<type>:<path>`; give each of these tasks an `id`"
+                } else {
+                    "a collector without an `id` is named by its type; give each of these collectors an `id`"
+                })
+        } else {
+            diagnostic.label("used again here").help(format!(
+                "first used at {}; give one of the tasks another `id`",
+                place(sources, *first)
+            ))
+        });
     }
 }
 
@@ -48,16 +64,26 @@ pub fn check_apply_graph(
     sources: &SourceMap,
     found: &mut Vec<Diagnostic>,
 ) {
+    // Two tasks on one path are one finding, not also a duplicate default id.
+    let conflicting = check_paths(tasks, sources, found);
     check_unique_ids(
-        tasks.iter().map(|t| (&t.meta.id, t.meta.id_span)),
+        tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| !(conflicting.contains(i) && t.meta.id_span == t.meta.span))
+            .map(|(_, t)| IdUse {
+                id: &t.meta.id,
+                span: t.meta.id_span,
+                derived: t.meta.id_span == t.meta.span,
+            }),
         "apply",
         sources,
         found,
     );
-    check_paths(tasks, sources, found);
     let index = TaskIndex::new(tasks);
     let declared_ids: HashSet<&str> = declared.ids.iter().map(String::as_str).collect();
-    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    // Edges run in execution order; each remembers the reference that made it.
+    let mut graph: DiGraph<usize, Reference> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..tasks.len()).map(|i| graph.add_node(i)).collect();
     for (i, task) in tasks.iter().enumerate() {
         let references = [
@@ -92,7 +118,11 @@ pub fn check_apply_graph(
                     } else {
                         (i, target)
                     };
-                    graph.add_edge(nodes[from], nodes[to], ());
+                    let edge = Reference {
+                        keyword,
+                        span: reference.span,
+                    };
+                    graph.add_edge(nodes[from], nodes[to], edge);
                 }
             }
         }
@@ -106,22 +136,45 @@ pub fn check_apply_graph(
             continue;
         }
         let path = cycle_path(&graph, &component);
-        let names: Vec<&str> = path
-            .iter()
-            .map(|&n| tasks[graph[n]].meta.id.as_str())
+        let steps: Vec<(String, Span)> = path
+            .windows(2)
+            .filter_map(|pair| {
+                let edge = graph.find_edge(pair[1], pair[0])?;
+                let (task, other) = (
+                    &tasks[graph[pair[0]]].meta.id,
+                    &tasks[graph[pair[1]]].meta.id,
+                );
+                let reference = &graph[edge];
+                let step = if reference.keyword == "depends_on" {
+                    format!("`{task}` depends on `{other}`")
+                } else {
+                    format!("`{other}` notifies `{task}`")
+                };
+                Some((step, reference.span))
+            })
             .collect();
-        let first = &tasks[graph[path[0]]];
+        let Some((_, first_span)) = steps.first() else {
+            continue;
+        };
+        let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
         found.push(
-            Diagnostic::error(format!("dependency cycle: {}", names.join(" → ")))
-                .at(first.meta.id_span)
+            Diagnostic::error(format!("dependency cycle: {}", names.join(", ")))
+                .at(*first_span)
                 .help("a task cannot (even indirectly) depend on or notify itself; remove one of the `depends_on`/`notify` entries"),
         );
     }
 }
 
+/// A `depends_on` or `notify` entry, as an edge of the task graph.
+struct Reference {
+    keyword: &'static str,
+    span: Span,
+}
+
 /// One cycle through a strongly connected component, as a closed path (first node repeated
-/// at the end), starting at the component's earliest task.
-fn cycle_path(graph: &DiGraph<usize, ()>, component: &[NodeIndex]) -> Vec<NodeIndex> {
+/// at the end), starting at the component's earliest task and walking edges backwards, so a
+/// chain of `depends_on` reads in the order it was written.
+fn cycle_path(graph: &DiGraph<usize, Reference>, component: &[NodeIndex]) -> Vec<NodeIndex> {
     let members: HashSet<NodeIndex> = component.iter().copied().collect();
     let Some(&start) = component.iter().min_by_key(|&&n| graph[n]) else {
         return Vec::new();
@@ -131,7 +184,7 @@ fn cycle_path(graph: &DiGraph<usize, ()>, component: &[NodeIndex]) -> Vec<NodeIn
     let mut current = start;
     loop {
         let mut next: Vec<NodeIndex> = graph
-            .neighbors(current)
+            .neighbors_directed(current, Direction::Incoming)
             .filter(|n| members.contains(n))
             .collect();
         next.sort_by_key(|&n| graph[n]);
@@ -186,11 +239,17 @@ fn normalize(path: &str) -> PathBuf {
 
 /// A task that owns a path shares it with no other task; blocks share a file unless their
 /// markers are equal.
-fn check_paths(tasks: &[ApplyTask], sources: &SourceMap, found: &mut Vec<Diagnostic>) {
+/// Returns the indices of the tasks found in conflict.
+fn check_paths(
+    tasks: &[ApplyTask],
+    sources: &SourceMap,
+    found: &mut Vec<Diagnostic>,
+) -> HashSet<usize> {
+    let mut conflicting = HashSet::new();
     let mut owners: HashMap<PathBuf, &ApplyTask> = HashMap::new();
     let mut editors: HashMap<PathBuf, &ApplyTask> = HashMap::new();
     let mut blocks: HashMap<(PathBuf, String), &ApplyTask> = HashMap::new();
-    for task in tasks {
+    for (i, task) in tasks.iter().enumerate() {
         let path = task.spec.path();
         let key = normalize(&path.value);
         let conflict = if task.spec.owns_path() {
@@ -225,6 +284,7 @@ fn check_paths(tasks: &[ApplyTask], sources: &SourceMap, found: &mut Vec<Diagnos
                     place(sources, first.spec.path().span)
                 )),
             );
+            conflicting.insert(i);
             continue;
         }
         if task.spec.owns_path() {
@@ -240,4 +300,5 @@ fn check_paths(tasks: &[ApplyTask], sources: &SourceMap, found: &mut Vec<Diagnos
             editors.entry(key).or_insert(task);
         }
     }
+    conflicting
 }

@@ -68,13 +68,21 @@ pub fn check(
     };
     graph::check_apply_graph(&config.apply, &declared, sources, &mut found);
     graph::check_unique_ids(
-        config.facts.iter().map(|t| (&t.meta.id, t.meta.id_span)),
+        config.facts.iter().map(|t| graph::IdUse {
+            id: &t.meta.id,
+            span: t.meta.id_span,
+            derived: t.keywords.id.is_none(),
+        }),
         "facts",
         sources,
         &mut found,
     );
     graph::check_unique_ids(
-        config.logs.iter().map(|p| (&p.id.value, p.id.span)),
+        config.logs.iter().map(|p| graph::IdUse {
+            id: &p.id.value,
+            span: p.id.span,
+            derived: false,
+        }),
         "logs",
         sources,
         &mut found,
@@ -86,7 +94,7 @@ pub fn check(
 /// The task's mapping split into the keywords (`keywords` names) and the type's own fields.
 fn split(node: &Node, keywords: &[&str]) -> Option<(Node, Node)> {
     let entries = node.as_map()?;
-    let (kw, body): (Vec<(Key, Node)>, Vec<(Key, Node)>) = entries
+    let (kw, body): (Vec<_>, Vec<_>) = entries
         .iter()
         .cloned()
         .partition(|(k, _)| keywords.contains(&k.name.as_str()));
@@ -243,7 +251,8 @@ fn check_settings(nodes: &[Node], sources: &SourceMap, found: &mut Vec<Diagnosti
                     "`settings` must be a mapping, found {}",
                     node.kind()
                 ))
-                .at(node.span),
+                .at(node.span)
+                .help("write `settings:` followed by `name: value` lines, e.g. `metrics:`"),
             );
             continue;
         };

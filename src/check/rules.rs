@@ -84,7 +84,7 @@ fn exclusive(fields: &[(&str, Option<&Spanned<String>>)], found: &mut Vec<Diagno
             Diagnostic::error(format!("`{first}` and `{second}` cannot both be set"))
                 .at(value.span)
                 .help(format!(
-                    "give the content one way: keep `{first}` or `{second}`"
+                    "keep only one of them: remove `{first}` or `{second}`"
                 )),
         );
     }
@@ -119,7 +119,11 @@ fn config_file(path: Option<&Spanned<String>>, config_dir: &Path, found: &mut Ve
                 .at(path.span)
                 .help("files of the config are named relative to the config directory, e.g. files/app.conf"),
         ),
-        Err(why) => found.push(Diagnostic::error(format!("file refused: {why}")).at(path.span)),
+        Err(why) => found.push(
+            Diagnostic::error(format!("file refused: {why}"))
+                .at(path.span)
+                .help("keep the files a task copies in the config directory, e.g. files/app.conf"),
+        ),
     }
 }
 
@@ -195,7 +199,8 @@ pub fn check_apply_spec(spec: &ApplySpec, config_dir: &Path, found: &mut Vec<Dia
                     Diagnostic::error(
                         "`state: absent` needs `regexp` or `line` to know what to remove",
                     )
-                    .at(t.path.span),
+                    .at(t.path.span)
+                    .help("add `regexp: …` matching the lines to remove"),
                 );
             }
         }

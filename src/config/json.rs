@@ -14,12 +14,13 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Vec<Diagnostic>> {
         let message = message
             .rsplit_once(" at line ")
             .map_or(message.as_str(), |(m, _)| m);
+        let diagnostic = Diagnostic::error(format!("JSON syntax error: {message}")).at(Span::new(
+            file,
+            offset,
+            offset + 1,
+        ));
         return Err(vec![
-            Diagnostic::error(format!("JSON syntax error: {message}")).at(Span::new(
-                file,
-                offset,
-                offset + 1,
-            )),
+            diagnostic.maybe_help(trailing_comma_help(text, offset)),
         ]);
     }
     yaml::parse(text, file, "JSON")
@@ -39,4 +40,13 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
         .nth(column.saturating_sub(1))
         .map_or(rest.len(), |(i, _)| i);
     (line_start + col).min(text.len())
+}
+
+/// serde_json reports a comma before `}` as "key must be a string"; YAML and TOML users write
+/// one without thinking, so the cause is named.
+fn trailing_comma_help(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?.trim_end();
+    let at = text.get(offset..)?.chars().next()?;
+    (before.ends_with(',') && matches!(at, '}' | ']'))
+        .then(|| "JSON allows no comma after the last entry: remove it".to_owned())
 }

@@ -14,8 +14,18 @@ pub fn parse(text: &str, file: FileId) -> Result<Node, Vec<Diagnostic>> {
             .iter()
             .map(|e| {
                 let range = e.span().unwrap_or(0..0);
-                Diagnostic::error(format!("TOML syntax error: {}", e.message().trim_end()))
-                    .at(Span::new(file, range.start, range.end))
+                let mut message = e.message().trim_end().to_owned();
+                // toml does not name the key; the span is the key as written.
+                if message == "duplicate key"
+                    && let Some(key) = text.get(range.clone())
+                {
+                    message = format!("duplicate key `{key}`");
+                }
+                Diagnostic::error(format!("TOML syntax error: {message}")).at(Span::new(
+                    file,
+                    range.start,
+                    range.end,
+                ))
             })
             .collect());
     }

@@ -16,6 +16,7 @@ use crate::diagnostics::{Diagnostic, FileId, Span};
 pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnostic>> {
     let offsets = CharOffsets::new(text);
     let mut builder = Builder {
+        text,
         file,
         offsets: &offsets,
         anchors: HashMap::new(),
@@ -33,12 +34,11 @@ pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnos
                 if let Some(first) = message.get(..1) {
                     message = first.to_uppercase() + &message[1..];
                 }
+                let help = syntax_help(&message, format);
                 builder.diagnostics.push(
-                    Diagnostic::error(format!("{format} syntax error: {message}")).at(Span::new(
-                        file,
-                        at,
-                        at + 1,
-                    )),
+                    Diagnostic::error(format!("{format} syntax error: {message}"))
+                        .at(Span::new(file, at, at + 1))
+                        .maybe_help(help),
                 );
                 break;
             }
@@ -53,6 +53,28 @@ pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnos
             .unwrap_or_else(|| Node::new(Value::Null, Span::new(file, 0, 0))))
     } else {
         Err(builder.diagnostics)
+    }
+}
+
+/// What saphyr's terse messages usually mean. Its messages for a line indented wrong speak of
+/// block collections and keys.
+fn syntax_help(message: &str, format: &str) -> Option<String> {
+    let indentation = [
+        "block collection",
+        "block mapping",
+        "expected key",
+        "mapping values are not allowed",
+    ];
+    if message.contains("unknown anchor") {
+        Some("an alias `*name` needs an anchor `&name` earlier in the same file".to_owned())
+    } else if format == "YAML" && indentation.iter().any(|m| message.contains(m)) {
+        Some(
+            "check this line's indentation: the fields of one task (one mapping) start in the \
+             same column"
+                .to_owned(),
+        )
+    } else {
+        None
     }
 }
 
@@ -95,6 +117,7 @@ enum Frame {
 }
 
 struct Builder<'a> {
+    text: &'a str,
     file: FileId,
     offsets: &'a CharOffsets,
     anchors: HashMap<usize, Node>,
@@ -158,7 +181,8 @@ impl Builder<'_> {
                             span,
                             anchor,
                         } => {
-                            let span = block_span(span, items.first().map(|n| n.span));
+                            let span =
+                                self.collection_span(span, items.first().map(|n| n.span), at);
                             (Node::new(Value::Seq(items), span), anchor)
                         }
                         Frame::Map {
@@ -167,7 +191,11 @@ impl Builder<'_> {
                             anchor,
                             ..
                         } => {
-                            let span = block_span(span, entries.first().map(|(k, _)| k.span));
+                            let span = self.collection_span(
+                                span,
+                                entries.first().map(|(k, _)| k.span),
+                                at,
+                            );
                             (Node::new(Value::Map(entries), span), anchor)
                         }
                     };
@@ -175,6 +203,21 @@ impl Builder<'_> {
                 }
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+    }
+
+    /// A collection's span from its start, first entry and end event: a flow collection on one
+    /// line (`[a, b]`, `{ k: v }`) is underlined whole, any other by its start.
+    fn collection_span(&self, start: Span, first: Option<Span>, end: Span) -> Span {
+        let span = block_span(start, first);
+        let flow = start.start != start.end;
+        let whole = self.text.get(span.start as usize..end.end as usize);
+        match whole {
+            Some(text) if flow && !text.contains('\n') => Span {
+                end: end.end,
+                ..span
+            },
+            _ => span,
         }
     }
 

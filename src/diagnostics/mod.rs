@@ -70,6 +70,14 @@ impl Diagnostic {
         self
     }
 
+    /// Sets a general help line unless a more specific one is already there.
+    pub fn or_help(mut self, help: impl Into<String>) -> Self {
+        if self.help.is_none() {
+            self.help = Some(help.into());
+        }
+        self
+    }
+
     /// Sets the help line when there is one.
     pub fn maybe_help(mut self, help: Option<String>) -> Self {
         if help.is_some() {

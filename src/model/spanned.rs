@@ -22,8 +22,8 @@ pub const FIELD_SPAN: &str = "$span";
 pub const FIELD_SENSITIVE: &str = "$sensitive";
 pub const FIELDS: &[&str] = &[FIELD_SPAN, FIELD_SENSITIVE, FIELD_VALUE];
 
-impl<T> Spanned<T> {
-    pub fn as_ref(&self) -> &T {
+impl<T> AsRef<T> for Spanned<T> {
+    fn as_ref(&self) -> &T {
         &self.value
     }
 }

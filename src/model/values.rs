@@ -62,14 +62,10 @@ impl<'de> Deserialize<'de> for Mode {
             }
 
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Mode, E> {
-                let written = if n.to_string().bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                    format!("{n:04}")
-                } else {
-                    "0644".to_owned()
-                };
                 Err(E::custom(format!(
                     "mode must be a quoted string, found the integer {n}{HELP}quote octal modes: \
-                     mode: \"{written}\" (unquoted, YAML reads {written} as a decimal number)"
+                     mode: \"{}\" (a bare number is not read as octal permission bits)",
+                    meant_mode(n)
                 )))
             }
 
@@ -79,6 +75,19 @@ impl<'de> Deserialize<'de> for Mode {
         }
 
         deserializer.deserialize_any(ModeVisitor)
+    }
+}
+
+/// The quoted mode an integer most likely meant: its digits when they are octal digits (`644`,
+/// or YAML's `0644` read as 644), else its value in octal (`0o755` read as 493).
+fn meant_mode(n: i64) -> String {
+    let digits = n.to_string();
+    if (1..=4).contains(&digits.len()) && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        format!("{n:04}")
+    } else if (0..=0o7777).contains(&n) {
+        format!("{n:04o}")
+    } else {
+        "0644".to_owned()
     }
 }
 

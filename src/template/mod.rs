@@ -97,10 +97,10 @@ pub fn render(
                 renderer.task(section, item, tasks, &mut out.skipped, sources, diagnostics);
             }
         }
-        if let Some(settings) = &document.settings {
-            if let Some(node) = renderer.settings(settings, diagnostics) {
-                out.settings.push(node);
-            }
+        if let Some(settings) = &document.settings
+            && let Some(node) = renderer.settings(settings, diagnostics)
+        {
+            out.settings.push(node);
         }
     }
     // A failed render stops at its first error, so the vars it would have used look unused:

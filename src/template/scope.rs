@@ -83,7 +83,7 @@ impl Object for SecretsView {
                 self.touched.store(true, Ordering::Relaxed);
                 return Some(Value::from(value.expose_secret()));
             }
-            Ok(None) => format!("it is not set in {}", self.secrets.describe()),
+            Ok(None) => format!("it is not set in {}", tilde(&self.secrets.describe())),
             Err(why) => why,
         };
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,5 +128,16 @@ impl Object for TaskScope {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::NonEnumerable
+    }
+}
+
+/// Paths under the home directory as `~/…`, the way the docs and the defaults name them: the
+/// message is shorter and the same on every machine.
+fn tilde(text: &str) -> String {
+    match std::env::var("HOME") {
+        Ok(home) if home.len() > 1 => {
+            text.replace(&format!("{}/", home.trim_end_matches('/')), "~/")
+        }
+        _ => text.to_owned(),
     }
 }

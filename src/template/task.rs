@@ -10,11 +10,14 @@ use minijinja::{Environment, ErrorKind, Value as JinjaValue};
 use super::scope::{Globals, SecretsView, TaskScope};
 use super::{RenderedFile, RenderedTask, SkippedTask, check_var_name, environment, node_to_value};
 use crate::config::{Key, Node, Value, resolve_asset};
-use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean, one_of};
 use crate::secrets::Secrets;
 
 /// Keys the template stage consumes; every other key of a task is rendered and passed on.
 const TEMPLATE_KEYWORDS: &[&str] = &["when", "loop", "vars"];
+
+/// How a `when` is written, for every diagnostic about one.
+const WHEN_HELP: &str = "write a condition without braces, e.g. `when: facts.os.family == \"debian\"` (compare with `==`)";
 
 /// Task types that name a template file, and the field that names it.
 const TEMPLATE_FILE_FIELDS: &[(&str, &str)] = &[("template", "src"), ("file", "template")];
@@ -189,20 +192,15 @@ impl Renderer {
                 }
                 node_to_value(&rendered)
             }
-            Value::Str(text) => {
-                let expr = text.trim();
-                let expr = expr
-                    .strip_prefix("{{")
-                    .and_then(|e| e.strip_suffix("}}"))
-                    .unwrap_or(expr);
-                match self.eval(expr, scope) {
-                    Ok(value) => value,
-                    Err(e) => {
-                        diagnostics.push(self.error(e, expr, node.span, None, scope));
-                        return None;
-                    }
+            Value::Str(text) => match self.expression(text, node.span, scope) {
+                Ok(value) => value,
+                Err(diagnostic) => {
+                    diagnostics.push(diagnostic.or_help(
+                        "`loop` names a list or mapping: `loop: \"{{ names }}\"` or `loop: names`",
+                    ));
+                    return None;
                 }
-            }
+            },
             _ => {
                 diagnostics.push(
                     Diagnostic::error(format!(
@@ -233,9 +231,10 @@ impl Renderer {
                 diagnostics.push(
                     Diagnostic::error(format!(
                         "`loop` must give a list or a mapping, it gave {}",
-                        value.kind()
+                        kind_phrase(value.kind())
                     ))
-                    .at(node.span),
+                    .at(node.span)
+                    .help("`loop` needs a list, e.g. `[alice, bob]`, or a mapping, e.g. `{ blog: 8080 }`"),
                 );
                 return None;
             }
@@ -243,18 +242,39 @@ impl Renderer {
         items.ok()
     }
 
-    fn eval(&self, expr: &str, scope: &Scope) -> Result<JinjaValue, minijinja::Error> {
-        self.env.compile_expression(expr)?.eval(scope.root.clone())
+    /// Evaluates an expression (`when`, a `loop` string); `{{ … }}` around it is allowed.
+    /// Strict undefined does not stop an expression that merely yields an undefined value, so
+    /// that is checked here: a misspelt `when: is_prod` must not silently skip its task.
+    fn expression(&self, text: &str, span: Span, scope: &Scope) -> Result<JinjaValue, Diagnostic> {
+        let trimmed = text.trim();
+        let expr = trimmed
+            .strip_prefix("{{")
+            .and_then(|e| e.strip_suffix("}}"))
+            .unwrap_or(trimmed);
+        // The undefined-name analysis reads templates, so it is given the expression as one.
+        let as_template = format!("{{{{ {expr} }}}}");
+        let value = self
+            .env
+            .compile_expression(expr)
+            .and_then(|e| e.eval(scope.root.clone()))
+            .map_err(|e| self.error(e, &as_template, span, None, scope))?;
+        if !value.is_undefined() {
+            return Ok(value);
+        }
+        Err(self
+            .undefined(&as_template, scope, "")
+            .unwrap_or_else(|| Diagnostic::error(format!("`{expr}` is undefined")))
+            .at(span))
     }
 
     /// `when:` an expression without braces, or a boolean.
     fn when(&self, node: &Node, scope: &Scope, diagnostics: &mut Diagnostics) -> Option<bool> {
         match &node.value {
             Value::Bool(b) => Some(*b),
-            Value::Str(expr) => match self.eval(expr, scope) {
+            Value::Str(expr) => match self.expression(expr, node.span, scope) {
                 Ok(value) => Some(value.is_true()),
-                Err(e) => {
-                    diagnostics.push(self.error(e, expr, node.span, None, scope));
+                Err(diagnostic) => {
+                    diagnostics.push(diagnostic.or_help(WHEN_HELP));
                     None
                 }
             },
@@ -265,9 +285,7 @@ impl Renderer {
                         node.kind()
                     ))
                     .at(node.span)
-                    .help(
-                        "write a condition without braces: `when: facts.os.family == \"debian\"`",
-                    ),
+                    .help(WHEN_HELP),
                 );
                 None
             }
@@ -347,14 +365,15 @@ impl Renderer {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) => {
-                diagnostics.push(
-                    Diagnostic::error(format!("cannot read template file `{relative}`: {e}"))
-                        .at(src.span)
-                        .help(format!(
-                            "template files are named relative to the config directory {}",
-                            self.config_dir.display()
-                        )),
-                );
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("no template file `{relative}` in the config directory")
+                } else {
+                    format!("cannot read template file `{relative}`: {e}")
+                };
+                diagnostics.push(Diagnostic::error(message).at(src.span).help(
+                    "template files are named relative to the config directory, e.g. \
+                     templates/motd.j2",
+                ));
                 return None;
             }
         };
@@ -419,7 +438,7 @@ impl Renderer {
                     return Some(
                         Diagnostic::error(format!("secret `{secret}` cannot be read{in_file}: {why}"))
                             .help(format!(
-                                "export {secret}=… in the environment, or add a `{secret}=…` line to the env file"
+                                "export {secret}=… in the environment, or add the line `{secret}=…` to the env file"
                             )),
                     );
                 }
@@ -451,7 +470,7 @@ impl Renderer {
                     return Some(
                         Diagnostic::error(format!("`{path}` has no field `{part}`{in_file}"))
                             .label("not defined")
-                            .maybe_help(did_you_mean(part, fields.iter().map(String::as_str))),
+                            .help(field_help(&path, part, &fields)),
                     );
                 };
                 path = format!("{path}.{part}");
@@ -459,6 +478,28 @@ impl Renderer {
             }
         }
         None
+    }
+}
+
+/// What to write instead of `path.part`: a near field, else the fields there are.
+fn field_help(path: &str, part: &str, fields: &[String]) -> String {
+    if fields.is_empty() {
+        return format!("`{path}` is a single value, it has no fields");
+    }
+    did_you_mean(part, fields.iter().map(String::as_str)).unwrap_or_else(|| {
+        format!(
+            "the fields of `{path}` are {}",
+            one_of(fields.iter().map(String::as_str))
+        )
+    })
+}
+
+/// "a string", "a number": a value kind as a message says it.
+fn kind_phrase(kind: ValueKind) -> String {
+    let name = kind.to_string();
+    match name.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {name}"),
+        _ => format!("a {name}"),
     }
 }
 
