@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::facts::HostFacts;
@@ -29,7 +30,14 @@ pub struct Compiled {
 pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
     let mut diagnostics = Diagnostics::default();
     let mut sources = SourceMap::default();
-    let loaded = config::load(&inputs.config_dir, &inputs.extra_vars, &mut sources, &mut diagnostics);
+    let started = Instant::now();
+    let loaded = config::load(
+        &inputs.config_dir,
+        &inputs.extra_vars,
+        &mut sources,
+        &mut diagnostics,
+    );
+    tracing::debug!(elapsed = ?started.elapsed(), files = loaded.documents.len(), "loaded");
     let secrets = match Secrets::standard(&inputs.env_file, &inputs.config_dir) {
         Ok(secrets) => secrets,
         Err(why) => {
@@ -40,14 +48,13 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
             Secrets::new(Vec::new())
         }
     };
-    let rendered = template::render(
-        &loaded,
-        facts,
-        Arc::new(secrets),
-        &mut sources,
-        &mut diagnostics,
-    );
+    let started = Instant::now();
+    let secrets = Arc::new(secrets);
+    let rendered = template::render(&loaded, facts, secrets, &mut sources, &mut diagnostics);
+    tracing::debug!(elapsed = ?started.elapsed(), "rendered");
+    let started = Instant::now();
     let config = check::check(rendered, &loaded.dir, &sources, &mut diagnostics);
+    tracing::debug!(elapsed = ?started.elapsed(), "checked");
     Compiled {
         config,
         diagnostics,

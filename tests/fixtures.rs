@@ -35,7 +35,10 @@ fn run_check(dir: &Path) -> String {
         .expect("run driftless");
     format!(
         "exit: {}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code().map_or("signal".to_owned(), |c| c.to_string()),
+        output
+            .status
+            .code()
+            .map_or("signal".to_owned(), |c| c.to_string()),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     )
@@ -58,10 +61,17 @@ fn fixtures() {
     let count = cases.len();
     settings.bind(|| {
         for case in cases {
-            let name = case.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let name = case
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
             insta::assert_snapshot!(format!("check__{name}"), run_check(&case));
         }
     });
     // The issue asks for a broad corpus; a shrinking one should be noticed.
-    assert!(count >= 40, "expected at least 40 fixture cases, found {count}");
+    assert!(
+        count >= 40,
+        "expected at least 40 fixture cases, found {count}"
+    );
 }

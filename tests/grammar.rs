@@ -3,8 +3,11 @@
 
 #[test]
 fn config_schema_is_up_to_date() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/grammar/config.schema.json"))
-        .expect("grammar/config.schema.json");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/grammar/config.schema.json"
+    ))
+    .expect("grammar/config.schema.json");
     let generated = driftless::grammar::config_schema_text();
     assert!(
         committed == generated,
@@ -19,7 +22,10 @@ fn schema_command_prints_the_committed_schema() {
         .output()
         .expect("run driftless schema");
     assert!(output.status.success());
-    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/grammar/config.schema.json"))
-        .expect("grammar/config.schema.json");
+    let committed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/grammar/config.schema.json"
+    ))
+    .expect("grammar/config.schema.json");
     assert_eq!(output.stdout, committed);
 }

@@ -30,7 +30,9 @@ fn seeds() -> &'static Vec<(String, Vec<u8>)> {
 }
 
 fn collect(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -104,10 +106,42 @@ fn apply(bytes: &mut Vec<u8>, edit: &Edit) {
 /// A random config tree in the vocabulary of the config language.
 fn tree() -> impl Strategy<Value = serde_json::Value> {
     let words = prop::sample::select(vec![
-        "vars", "apply", "facts", "logs", "settings", "type", "file", "directory", "link", "copy",
-        "template", "lineinfile", "blockinfile", "path", "dest", "src", "content", "mode", "owner",
-        "state", "absent", "id", "depends_on", "notify", "when", "loop", "item", "{{ item }}",
-        "{{ x }}", "{% if %}", "0644", "/etc/motd", "source", "outputs", "interval", "30s",
+        "vars",
+        "apply",
+        "facts",
+        "logs",
+        "settings",
+        "type",
+        "file",
+        "directory",
+        "link",
+        "copy",
+        "template",
+        "lineinfile",
+        "blockinfile",
+        "path",
+        "dest",
+        "src",
+        "content",
+        "mode",
+        "owner",
+        "state",
+        "absent",
+        "id",
+        "depends_on",
+        "notify",
+        "when",
+        "loop",
+        "item",
+        "{{ item }}",
+        "{{ x }}",
+        "{% if %}",
+        "0644",
+        "/etc/motd",
+        "source",
+        "outputs",
+        "interval",
+        "30s",
     ]);
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),

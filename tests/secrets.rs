@@ -77,14 +77,21 @@ fn planted_secret_appears_in_no_output() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config");
     write(&config, "main.yaml", LEAKY_CONFIG);
-    write(&config, "templates/secret.j2", "{{ secrets.DB_PASSWORD }} {{ nope }}\n");
+    write(
+        &config,
+        "templates/secret.j2",
+        "{{ secrets.DB_PASSWORD }} {{ nope }}\n",
+    );
     let env_file = dir.path().join("env");
     for args in [&["check"][..], &["check", "--format", "json"]] {
         let output = driftless(&config, &env_file, &[("DB_PASSWORD", SECRET)], args);
         let all = text(&output);
         assert_eq!(output.status.code(), Some(1), "{all}");
         assert!(!all.contains(SECRET), "secret leaked by `{args:?}`:\n{all}");
-        assert!(all.contains("(sensitive)"), "redacted errors say so:\n{all}");
+        assert!(
+            all.contains("(sensitive)"),
+            "redacted errors say so:\n{all}"
+        );
     }
 }
 
@@ -98,7 +105,11 @@ fn secret_comes_from_the_env_file_when_not_in_the_environment() {
         "apply:\n  - type: file\n    path: /tmp/x\n    content: \"{{ secrets.API_TOKEN }}\"\n",
     );
     let env_file = dir.path().join("env");
-    write(dir.path(), "env", &format!("# tokens\nAPI_TOKEN={SECRET}\nOTHER='x'\n"));
+    write(
+        dir.path(),
+        "env",
+        &format!("# tokens\nAPI_TOKEN={SECRET}\nOTHER='x'\n"),
+    );
     std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let output = driftless(&config, &env_file, &[], &["check"]);
     assert!(output.status.success(), "{}", text(&output));
@@ -116,7 +127,10 @@ fn missing_secret_is_an_error_naming_it() {
     let output = driftless(dir.path(), &dir.path().join("../no-env"), &[], &["check"]);
     assert_eq!(output.status.code(), Some(1));
     let all = text(&output);
-    assert!(all.contains("secret `NOT_SET_ANYWHERE` cannot be read"), "{all}");
+    assert!(
+        all.contains("secret `NOT_SET_ANYWHERE` cannot be read"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -128,7 +142,11 @@ fn group_readable_env_file_is_refused_only_when_read() {
     std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
 
     // No secret referenced: the env file is never opened.
-    write(&config, "main.yaml", "apply:\n  - type: file\n    path: /tmp/x\n    content: hi\n");
+    write(
+        &config,
+        "main.yaml",
+        "apply:\n  - type: file\n    path: /tmp/x\n    content: hi\n",
+    );
     let output = driftless(&config, &env_file, &[], &["check"]);
     assert!(output.status.success(), "{}", text(&output));
 
@@ -140,7 +158,10 @@ fn group_readable_env_file_is_refused_only_when_read() {
     let output = driftless(&config, &env_file, &[], &["check"]);
     let all = text(&output);
     assert_eq!(output.status.code(), Some(1), "{all}");
-    assert!(all.contains("readable by group or others (mode 0640)"), "{all}");
+    assert!(
+        all.contains("readable by group or others (mode 0640)"),
+        "{all}"
+    );
     assert!(all.contains("chmod 600"), "{all}");
     assert!(!all.contains(SECRET));
 }
