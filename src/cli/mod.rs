@@ -1,6 +1,7 @@
 //! The command line: parsing (clap) and one function per subcommand.
 
 mod check;
+mod facts;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -62,7 +63,7 @@ enum Command {
     /// Plan and execute in one step
     Apply(PendingArgs),
     /// Print host facts, or serve them as Prometheus metrics
-    Facts(PendingArgs),
+    Facts(facts::FactsArgs),
     /// Run the log pipelines
     Logs(PendingArgs),
     /// Pull, converge, collect and ship continuously
@@ -137,7 +138,7 @@ pub fn main() -> ExitCode {
         Command::Show(_) => pending("show"),
         Command::Execute(_) => pending("execute"),
         Command::Apply(_) => pending("apply"),
-        Command::Facts(_) => pending("facts"),
+        Command::Facts(args) => facts::run(&globals, &args),
         Command::Logs(_) => pending("logs"),
         Command::Agent(_) => pending("agent"),
     }

@@ -1,0 +1,339 @@
+//! `textfile`: node_exporter's textfile collector — every `*.prom` file of a directory, in the
+//! Prometheus text format, exposed as written — plus `node_textfile_mtime_seconds{file}` and
+//! `node_textfile_scrape_error`.
+//!
+//! As in node_exporter, a file with client-side timestamps or a parse error is skipped whole
+//! (and `node_textfile_scrape_error` is 1). Counters keep their names; one whose name does not
+//! end in `_total`, and the samples of histograms and summaries, are exposed untyped, since
+//! OpenMetrics would rename them otherwise.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::{CollectError, Collector, Output, WatchedValue};
+use crate::facts::metrics::{Family, Kind, Label, labels, valid_label_name, valid_metric_name};
+use crate::facts::procfs;
+
+pub struct TextfileCollector {
+    directory: PathBuf,
+}
+
+impl TextfileCollector {
+    pub fn new(directory: PathBuf) -> Self {
+        TextfileCollector { directory }
+    }
+}
+
+impl Collector for TextfileCollector {
+    fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        let mut error = false;
+        let mut mtimes = Family::gauge(
+            "node_textfile_mtime_seconds",
+            "Unixtime mtime of textfiles successfully read.",
+        );
+        let mut paths: Vec<PathBuf> = match std::fs::read_dir(&self.directory) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "prom"))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(directory = %self.directory.display(), error = %e, "cannot read the textfile directory");
+                error = true;
+                Vec::new()
+            }
+        };
+        paths.sort();
+        for path in paths {
+            let shown = path.display().to_string();
+            let text = match procfs::read(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    tracing::warn!(file = %shown, error = %e, "cannot read a textfile");
+                    error = true;
+                    continue;
+                }
+            };
+            match parse(&text) {
+                Ok(families) => {
+                    for family in &families {
+                        for sample in &family.samples {
+                            out.values.push(WatchedValue {
+                                name: family.name.clone(),
+                                labels: sample.labels.clone(),
+                                value: sample.value,
+                            });
+                        }
+                    }
+                    for family in families {
+                        out.family(family);
+                    }
+                    let mtime = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0.0, |d| d.as_secs() as f64);
+                    mtimes.push(labels([("file", &shown)]), mtime);
+                }
+                Err(e) => {
+                    tracing::warn!(file = %shown, error = %e, "skipping a textfile");
+                    error = true;
+                }
+            }
+        }
+        out.family(mtimes);
+        out.family(
+            Family::gauge(
+                "node_textfile_scrape_error",
+                "1 if there was an error opening or reading a file, 0 otherwise",
+            )
+            .with_value(if error { 1.0 } else { 0.0 }),
+        );
+        Ok(())
+    }
+}
+
+/// Parses the Prometheus text exposition format (0.0.4) into families. Errors name the line.
+pub fn parse(text: &str) -> Result<Vec<Family>, String> {
+    let mut families: Vec<Family> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut declared: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = |msg: String| format!("line {}: {msg}", n + 1);
+        let line = line.trim_start();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            let mut parts = comment.trim_start().splitn(3, [' ', '\t']);
+            let keyword = parts.next().unwrap_or("");
+            if keyword != "HELP" && keyword != "TYPE" {
+                continue;
+            }
+            let name = parts.next().unwrap_or("").to_owned();
+            if !valid_metric_name(&name) {
+                return Err(at(format!("invalid metric name {name:?}")));
+            }
+            let rest = parts.next().unwrap_or("").trim_end();
+            let entry = declared.entry(name.clone()).or_default();
+            if keyword == "HELP" {
+                if entry.0.is_some() {
+                    return Err(at(format!("second HELP line for {name}")));
+                }
+                entry.0 = Some(unescape_help(rest));
+            } else {
+                if entry.1.is_some() {
+                    return Err(at(format!("second TYPE line for {name}")));
+                }
+                if !matches!(
+                    rest,
+                    "counter" | "gauge" | "untyped" | "summary" | "histogram"
+                ) {
+                    return Err(at(format!("unknown type {rest:?} for {name}")));
+                }
+                entry.1 = Some(rest.to_owned());
+            }
+            continue;
+        }
+        let (name, labels, rest) = parse_sample_head(line).map_err(at)?;
+        let mut fields = rest.split_ascii_whitespace();
+        let value = fields
+            .next()
+            .ok_or_else(|| at("missing value".into()))
+            .and_then(|v| parse_value(v).ok_or_else(|| at(format!("invalid value {v:?}"))))?;
+        if fields.next().is_some() {
+            return Err(at(format!(
+                "{name} has a client-side timestamp, which textfiles may not have"
+            )));
+        }
+        let family_type = family_type(name, &declared);
+        let kind = match family_type.as_deref() {
+            Some("counter") if name.ends_with("_total") => Kind::Counter,
+            Some("gauge") => Kind::Gauge,
+            _ => Kind::Untyped,
+        };
+        let i = match index.get(name) {
+            Some(i) => *i,
+            None => {
+                let help = declared
+                    .get(name)
+                    .and_then(|(h, _)| h.clone())
+                    .unwrap_or_else(|| format!("Metric read from a textfile: {name}"));
+                families.push(Family::new(name.to_owned(), help, kind));
+                index.insert(name.to_owned(), families.len() - 1);
+                families.len() - 1
+            }
+        };
+        let family = &mut families[i];
+        let mut sorted: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_str()))
+            .collect();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(at(format!("{name} has a label twice")));
+        }
+        let duplicate = family.samples.iter().any(|s| {
+            let mut other: Vec<(&str, &str)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_ref(), v.as_str()))
+                .collect();
+            other.sort_unstable();
+            other == sorted
+        });
+        if duplicate {
+            return Err(at(format!("{name} has the same series twice")));
+        }
+        family.push(labels, value);
+    }
+    Ok(families)
+}
+
+/// The declared type of the family a sample belongs to (`x_bucket` belongs to histogram `x`).
+fn family_type(
+    name: &str,
+    declared: &HashMap<String, (Option<String>, Option<String>)>,
+) -> Option<String> {
+    if let Some((_, Some(t))) = declared.get(name) {
+        return Some(t.clone());
+    }
+    for suffix in ["_bucket", "_sum", "_count"] {
+        if let Some(base) = name.strip_suffix(suffix)
+            && let Some((_, Some(t))) = declared.get(base)
+            && (t == "histogram" || t == "summary")
+        {
+            return Some(t.clone());
+        }
+    }
+    None
+}
+
+fn unescape_help(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('\\') => out.push('\\'),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn parse_value(v: &str) -> Option<f64> {
+    match v {
+        "NaN" | "nan" => Some(f64::NAN),
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => v.parse().ok(),
+    }
+}
+
+/// Splits `name{a="b",c="d"} rest` into its name, labels and the text after them.
+fn parse_sample_head(line: &str) -> Result<(&str, Vec<Label>, &str), String> {
+    let end = line
+        .find(|c: char| c == '{' || c.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let name = &line[..end];
+    if !valid_metric_name(name) {
+        return Err(format!("invalid metric name {name:?}"));
+    }
+    let rest = &line[end..];
+    let Some(body) = rest.strip_prefix('{') else {
+        return Ok((name, Vec::new(), rest));
+    };
+    let mut labels: Vec<Label> = Vec::new();
+    let mut chars = body.char_indices().peekable();
+    loop {
+        while chars
+            .next_if(|(_, c)| c.is_ascii_whitespace() || *c == ',')
+            .is_some()
+        {}
+        let Some(&(start, c)) = chars.peek() else {
+            return Err(format!("unterminated label set of {name}"));
+        };
+        if c == '}' {
+            return Ok((name, labels, &body[start + 1..]));
+        }
+        let mut key_end = start;
+        while let Some(&(i, c)) = chars.peek() {
+            if c == '=' || c.is_ascii_whitespace() {
+                break;
+            }
+            key_end = i + c.len_utf8();
+            chars.next();
+        }
+        let key = &body[start..key_end];
+        if !valid_label_name(key) {
+            return Err(format!("invalid label name {key:?} in {name}"));
+        }
+        while chars.next_if(|(_, c)| c.is_ascii_whitespace()).is_some() {}
+        if chars.next().map(|(_, c)| c) != Some('=') {
+            return Err(format!("expected `=` after label {key} in {name}"));
+        }
+        while chars.next_if(|(_, c)| c.is_ascii_whitespace()).is_some() {}
+        if chars.next().map(|(_, c)| c) != Some('"') {
+            return Err(format!("expected a quoted value for label {key} in {name}"));
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next() {
+                Some((_, '"')) => break,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    Some((_, other)) => {
+                        value.push('\\');
+                        value.push(other);
+                    }
+                    None => return Err(format!("unterminated label value in {name}")),
+                },
+                Some((_, c)) => value.push(c),
+                None => return Err(format!("unterminated label value in {name}")),
+            }
+        }
+        labels.push((Cow::Owned(key.to_owned()), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_labels_with_escapes() {
+        let text = "# HELP my_metric A help\\nline.\n# TYPE my_metric gauge\n\
+                    my_metric{path=\"a\\\"b\\\\c\\nd\",x=\"1\"} 3.5\nmy_metric 1\n\
+                    # TYPE jobs counter\njobs 4\n# TYPE jobs_done_total counter\njobs_done_total 7\n";
+        let families = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(families[0].name, "my_metric");
+        assert_eq!(families[0].help, "A help\nline.");
+        assert_eq!(families[0].kind, Kind::Gauge);
+        assert_eq!(families[0].samples[0].labels[0].1, "a\"b\\c\nd");
+        assert_eq!(families[0].samples[0].value, 3.5);
+        assert_eq!(families[1].kind, Kind::Untyped);
+        assert_eq!(families[2].kind, Kind::Counter);
+    }
+
+    #[test]
+    fn rejects_timestamps_and_garbage() {
+        assert!(parse("x 1 1700000000000\n").is_err());
+        assert!(parse("x{a=\"1\" 1\n").is_err());
+        assert!(parse("1x 1\n").is_err());
+        assert!(parse("x{a=\"1\"} 1\nx{a=\"1\"} 2\n").is_err());
+        assert!(parse("x abc\n").is_err());
+        assert_eq!(parse("x NaN\n").map(|f| f.len()), Ok(1));
+    }
+}

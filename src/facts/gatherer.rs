@@ -1,0 +1,400 @@
+//! The running set of collectors: collects on scrape or on each task's interval, caches values
+//! between runs, evaluates thresholds, and adds driftless's own metrics.
+//!
+//! Shared by the `/metrics` server's threads (every method takes `&self`): each collector sits
+//! behind its own mutex, so concurrent scrapes never run one collector twice at once, and a
+//! collector with an interval is run at most once per interval however many scrapes arrive.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::collectors::{self, Collector, Output};
+use super::metrics::{Family, labels};
+use super::procfs;
+use super::thresholds::{EventLog, ThresholdEvent, Thresholds};
+use crate::model::FactsTask;
+use crate::model::facts::{CollectorSpec, DiskCollector, Filter, NetworkCollector, NoFields};
+
+/// One configured collector.
+struct Entry {
+    id: String,
+    type_name: &'static str,
+    interval: Option<Duration>,
+    state: Mutex<EntryState>,
+}
+
+struct EntryState {
+    collector: Box<dyn Collector>,
+    thresholds: Thresholds,
+    families: Arc<Vec<Family>>,
+    last_run: Option<Instant>,
+    last_run_unix: f64,
+    duration: f64,
+    success: bool,
+}
+
+/// The collectors of a run and their cached values.
+pub struct Gatherer {
+    entries: Vec<Entry>,
+    events: Mutex<EventLog>,
+    started_unix: f64,
+}
+
+/// What one gathering produced: every collector's families (shared with the cache, not
+/// copied) and driftless's own metrics.
+pub struct Gathered {
+    pub collected: Vec<Arc<Vec<Family>>>,
+    pub own: Vec<Family>,
+}
+
+impl Gathered {
+    pub fn families(&self) -> impl Iterator<Item = &Family> {
+        self.collected
+            .iter()
+            .flat_map(|f| f.iter())
+            .chain(&self.own)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The collectors `driftless facts` runs when the config has no `facts:` tasks: the families
+/// node_exporter enables by default.
+pub fn default_specs() -> Vec<(String, CollectorSpec)> {
+    vec![
+        ("cpu".into(), CollectorSpec::Cpu(NoFields {})),
+        ("memory".into(), CollectorSpec::Memory(NoFields {})),
+        (
+            "disk".into(),
+            CollectorSpec::Disk(DiskCollector {
+                mountpoints: Filter::default(),
+                fs_types: Filter::default(),
+                devices: Filter::default(),
+            }),
+        ),
+        (
+            "network".into(),
+            CollectorSpec::Network(NetworkCollector {
+                interfaces: Filter::default(),
+            }),
+        ),
+        ("load".into(), CollectorSpec::Load(NoFields {})),
+        ("system".into(), CollectorSpec::System(NoFields {})),
+    ]
+}
+
+impl Gatherer {
+    /// The collectors of the config's `facts:` tasks, or the defaults when there are none.
+    /// Errors (a bad filter glob, a threshold on a value the collector does not have) are
+    /// collected and returned together.
+    pub fn from_tasks(tasks: &[FactsTask]) -> Result<Gatherer, Vec<String>> {
+        if tasks.is_empty() {
+            return Gatherer::from_specs(
+                default_specs()
+                    .iter()
+                    .map(|(id, spec)| (id.as_str(), spec, None, None)),
+            );
+        }
+        Gatherer::from_specs(tasks.iter().map(|t| {
+            (
+                t.meta.id.as_str(),
+                &t.collector,
+                t.keywords.interval.as_ref().map(|i| i.value.0),
+                Some(&t.keywords.thresholds),
+            )
+        }))
+    }
+
+    pub fn from_specs<'a>(
+        specs: impl IntoIterator<
+            Item = (
+                &'a str,
+                &'a CollectorSpec,
+                Option<Duration>,
+                Option<&'a std::collections::BTreeMap<String, crate::model::facts::Threshold>>,
+            ),
+        >,
+    ) -> Result<Gatherer, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut entries = Vec::new();
+        for (id, spec, interval, thresholds) in specs {
+            let empty = std::collections::BTreeMap::new();
+            let thresholds = thresholds.unwrap_or(&empty);
+            if let Some(known) = collectors::value_names(spec) {
+                for name in thresholds.keys() {
+                    if !known.contains(&name.as_str()) {
+                        errors.push(format!(
+                            "facts.{id}: the {} collector has no value `{name}` to put a threshold on (it has: {})",
+                            spec.type_name(),
+                            known.join(", ")
+                        ));
+                    }
+                }
+            }
+            match collectors::build(id, spec) {
+                Ok(collector) => entries.push(Entry {
+                    id: id.to_owned(),
+                    type_name: spec.type_name(),
+                    interval: interval.filter(|i| !i.is_zero()),
+                    state: Mutex::new(EntryState {
+                        collector,
+                        thresholds: Thresholds::new(id, thresholds),
+                        families: Arc::new(Vec::new()),
+                        last_run: None,
+                        last_run_unix: 0.0,
+                        duration: 0.0,
+                        success: false,
+                    }),
+                }),
+                Err(e) => errors.push(format!("facts.{id}: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Gatherer {
+            entries,
+            events: Mutex::new(EventLog::default()),
+            started_unix: procfs::unix_now(),
+        })
+    }
+
+    /// Runs one collector now if it is due (always, without an interval).
+    fn refresh(&self, entry: &Entry, state: &mut EntryState, force: bool) {
+        let due = match (entry.interval, state.last_run) {
+            (Some(interval), Some(last)) => force || last.elapsed() >= interval,
+            _ => true,
+        };
+        if !due {
+            return;
+        }
+        let mut out = Output::default();
+        let started = Instant::now();
+        let result = state.collector.collect(&mut out);
+        state.duration = started.elapsed().as_secs_f64();
+        state.last_run = Some(Instant::now());
+        state.last_run_unix = procfs::unix_now();
+        state.success = result.is_ok();
+        if let Err(e) = result {
+            tracing::warn!(collector = %entry.id, error = %e, "collector failed");
+        }
+        state.families = Arc::new(out.families);
+        if !state.thresholds.is_empty() {
+            let events = state.thresholds.evaluate(&out.values, state.last_run_unix);
+            if !events.is_empty() {
+                let mut log = lock(&self.events);
+                for event in events {
+                    log.record(event);
+                }
+            }
+        }
+    }
+
+    /// Collects what is due and returns every family, ready to expose.
+    pub fn gather(&self) -> Gathered {
+        let mut collected = Vec::with_capacity(self.entries.len());
+        let mut duration = Family::gauge(
+            "driftless_collector_duration_seconds",
+            "Duration of the last run of a collector.",
+        );
+        let mut success = Family::gauge(
+            "driftless_collector_success",
+            "Whether the last run of a collector succeeded.",
+        );
+        let mut last_run = Family::gauge(
+            "driftless_collector_last_run_timestamp_seconds",
+            "When a collector last ran, in seconds since the epoch.",
+        );
+        let mut ne_duration = Family::gauge(
+            "node_scrape_collector_duration_seconds",
+            "node_exporter: Duration of a collector scrape.",
+        );
+        let mut ne_success = Family::gauge(
+            "node_scrape_collector_success",
+            "node_exporter: Whether a collector succeeded.",
+        );
+        let mut state_family = Family::gauge(
+            "driftless_threshold_state",
+            "Current threshold level of a watched value: 0 ok, 1 warning, 2 critical.",
+        );
+        for entry in &self.entries {
+            let mut state = lock(&entry.state);
+            self.refresh(entry, &mut state, false);
+            collected.push(Arc::clone(&state.families));
+            let id = entry.id.as_str();
+            let ok = if state.success { 1.0 } else { 0.0 };
+            duration.push(
+                labels([("collector", id), ("type", entry.type_name)]),
+                state.duration,
+            );
+            success.push(labels([("collector", id), ("type", entry.type_name)]), ok);
+            last_run.push(
+                labels([("collector", id), ("type", entry.type_name)]),
+                state.last_run_unix,
+            );
+            ne_duration.push(labels([("collector", id)]), state.duration);
+            ne_success.push(labels([("collector", id)]), ok);
+            for (value_name, series, level) in state.thresholds.states() {
+                let mut l = labels([("collector", id), ("value", value_name)]);
+                for (k, v) in series {
+                    let key = if k == "collector" || k == "value" {
+                        format!("series_{k}").into()
+                    } else {
+                        k.clone()
+                    };
+                    l.push((key, v.clone()));
+                }
+                state_family.push(l, level.as_number());
+            }
+        }
+        let mut events_total = Family::counter(
+            "driftless_threshold_events_total",
+            "Threshold level changes, by the level reached.",
+        );
+        for ((collector, value, level), count) in &lock(&self.events).totals {
+            events_total.push(
+                labels([
+                    ("collector", collector),
+                    ("level", level.as_str()),
+                    ("value", value),
+                ]),
+                *count as f64,
+            );
+        }
+        let mut own = vec![
+            Family::gauge(
+                "driftless_build_info",
+                "A metric with a constant '1' value labeled by the driftless version and target.",
+            )
+            .with_labels(labels([
+                ("arch", std::env::consts::ARCH),
+                ("os", std::env::consts::OS),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ])),
+            duration,
+            success,
+            last_run,
+            ne_duration,
+            ne_success,
+            state_family,
+            events_total,
+        ];
+        own.extend(self_process_metrics(self.started_unix));
+        Gathered { collected, own }
+    }
+
+    /// Runs the collectors with an interval that are due, so thresholds are evaluated on
+    /// schedule even when nobody scrapes. Returns how long until the next one is due.
+    pub fn run_due(&self) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        for entry in &self.entries {
+            let Some(interval) = entry.interval else {
+                continue;
+            };
+            let mut state = lock(&entry.state);
+            self.refresh(entry, &mut state, false);
+            let left = state
+                .last_run
+                .map_or(Duration::ZERO, |l| interval.saturating_sub(l.elapsed()));
+            next = Some(next.map_or(left, |n| n.min(left)));
+        }
+        next
+    }
+
+    /// Threshold events recorded since sequence number `since` (0: all kept), and the number
+    /// to pass next time. For the run report.
+    pub fn events_since(&self, since: u64) -> (Vec<ThresholdEvent>, u64) {
+        lock(&self.events).since(since)
+    }
+
+    /// The task ids of the collectors, in order.
+    pub fn collector_ids(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.id.as_str()).collect()
+    }
+}
+
+/// The standard `process_*` metrics of the exporter itself, as every Prometheus client
+/// library exposes them.
+fn self_process_metrics(started_unix: f64) -> Vec<Family> {
+    let mut out = Vec::new();
+    let Ok(stat) = procfs::read("/proc/self/stat") else {
+        return out;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return out;
+    };
+    let fields: Vec<&str> = stat[close + 1..].split_ascii_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| procfs::parse_u64(v));
+    let hz = procfs::clock_ticks();
+    if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+        out.push(
+            Family::counter(
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+            )
+            .with_value((utime + stime) as f64 / hz),
+        );
+    }
+    if let Some(vsize) = field(23) {
+        out.push(
+            Family::gauge(
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+            )
+            .with_value(vsize as f64),
+        );
+    }
+    if let Some(rss) = field(24) {
+        out.push(
+            Family::gauge(
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+            )
+            .with_value(rss as f64 * procfs::page_size()),
+        );
+    }
+    out.push(
+        Family::gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+        )
+        .with_value(started_unix.floor()),
+    );
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        out.push(
+            Family::gauge("process_open_fds", "Number of open file descriptors.")
+                .with_value(fds.count() as f64),
+        );
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        out.push(
+            Family::gauge(
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+            )
+            .with_value(limit.rlim_cur as f64),
+        );
+    }
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0 {
+        out.push(
+            Family::gauge(
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
+            )
+            .with_value(if limit.rlim_cur == libc::RLIM_INFINITY {
+                -1.0
+            } else {
+                limit.rlim_cur as f64
+            }),
+        );
+    }
+    out
+}

@@ -1,0 +1,201 @@
+//! Small, allocation-light readers for `/proc` and `/sys` files.
+//!
+//! node_exporter reads these files directly, and so does driftless: a scrape is a handful of
+//! `read(2)` calls and a little parsing, far cheaper than a general system-information layer
+//! that refreshes more than one metric needs.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Reads a whole file into `buf` (cleared first), reusing its allocation.
+pub fn read_into(path: impl AsRef<Path>, buf: &mut String) -> io::Result<()> {
+    buf.clear();
+    File::open(path)?.read_to_string(buf)?;
+    Ok(())
+}
+
+/// Reads a whole small file.
+pub fn read(path: impl AsRef<Path>) -> io::Result<String> {
+    let mut buf = String::new();
+    read_into(path, &mut buf)?;
+    Ok(buf)
+}
+
+/// A file's content without surrounding whitespace, or `None` when it cannot be read.
+pub fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
+    read(path).ok().map(|s| s.trim().to_owned())
+}
+
+/// A file holding one number (decimal, or hex with `0x`).
+pub fn read_number(path: impl AsRef<Path>) -> Option<f64> {
+    let text = read(path).ok()?;
+    parse_number(text.trim())
+}
+
+pub fn parse_number(s: &str) -> Option<f64> {
+    if let Some(hex) = s.strip_prefix("0x") {
+        return u64::from_str_radix(hex, 16).ok().map(|v| v as f64);
+    }
+    if let Ok(v) = s.parse::<i64>() {
+        return Some(v as f64);
+    }
+    s.parse::<f64>().ok()
+}
+
+/// Parses an unsigned decimal quickly; `None` on anything else.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
+/// Clock ticks per second (`USER_HZ`), the unit of `/proc/stat` and `/proc/<pid>/stat` times.
+pub fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if ticks > 0 { ticks as f64 } else { 100.0 }
+    })
+}
+
+/// The page size in bytes.
+pub fn page_size() -> f64 {
+    static PAGE: OnceLock<f64> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if page > 0 { page as f64 } else { 4096.0 }
+    })
+}
+
+/// Seconds since the Unix epoch, as a float.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Undoes the octal escapes the kernel writes in `/proc/*/mounts` fields (`\040` for a space).
+pub fn unescape_mount_field(field: &str) -> String {
+    if !field.contains('\\') {
+        return field.to_owned();
+    }
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One line of `/proc/<pid>/mounts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mount {
+    pub device: String,
+    pub mountpoint: String,
+    pub fstype: String,
+    pub options: String,
+}
+
+/// The mount table: `/proc/1/mounts` as node_exporter reads it (the host's view when
+/// driftless runs in a container with the host's `/proc`), else `/proc/self/mounts`.
+pub fn mounts() -> io::Result<Vec<Mount>> {
+    let text = read("/proc/1/mounts").or_else(|_| read("/proc/self/mounts"))?;
+    Ok(parse_mounts(&text))
+}
+
+pub fn parse_mounts(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let device = fields.next()?;
+            let mountpoint = fields.next()?;
+            let fstype = fields.next()?;
+            let options = fields.next().unwrap_or("");
+            Some(Mount {
+                device: unescape_mount_field(device),
+                mountpoint: unescape_mount_field(mountpoint),
+                fstype: fstype.to_owned(),
+                options: options.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// What `statfs(2)` says about a mounted filesystem, in node_exporter's units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FsStats {
+    pub size_bytes: f64,
+    pub free_bytes: f64,
+    pub avail_bytes: f64,
+    pub files: f64,
+    pub files_free: f64,
+}
+
+/// `statfs(2)` of a mount point. Sizes use `f_bsize`, as node_exporter does.
+pub fn statfs(path: &str) -> io::Result<FsStats> {
+    let c_path = std::ffi::CString::new(path)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    let mut buf = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: c_path is a valid NUL-terminated string and buf points to writable memory of the
+    // right size; statfs fills it on success.
+    let rc = unsafe { libc::statfs(c_path.as_ptr(), buf.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statfs returned 0, so buf was initialised.
+    let st = unsafe { buf.assume_init() };
+    let bsize = st.f_bsize as f64;
+    Ok(FsStats {
+        size_bytes: st.f_blocks as f64 * bsize,
+        free_bytes: st.f_bfree as f64 * bsize,
+        avail_bytes: st.f_bavail as f64 * bsize,
+        files: st.f_files as f64,
+        files_free: st.f_ffree as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_fields_are_unescaped() {
+        let m = parse_mounts("/dev/sda1 /mnt/my\\040disk ext4 rw,relatime 0 0\n");
+        assert_eq!(m[0].mountpoint, "/mnt/my disk");
+        assert_eq!(unescape_mount_field("a\\134b"), "a\\b");
+        assert_eq!(unescape_mount_field("trailing\\"), "trailing\\");
+    }
+
+    #[test]
+    fn numbers_parse() {
+        assert_eq!(parse_u64("12345"), Some(12345));
+        assert_eq!(parse_u64("-1"), None);
+        assert_eq!(parse_number("0x1003"), Some(4099.0));
+        assert_eq!(parse_number("-1"), Some(-1.0));
+    }
+}

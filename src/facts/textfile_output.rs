@@ -1,0 +1,51 @@
+//! Push instead of scrape: write the metrics into a directory that node_exporter's textfile
+//! collector reads, atomically (a temporary file in the same directory, fsync, rename), so the
+//! reader never sees half a file.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes `text` to `dir/name` atomically. The temporary file starts with `.` and does not end
+/// in `.prom`, so the textfile collector never reads it.
+pub fn write_atomically(dir: &Path, name: &str, text: &str) -> io::Result<PathBuf> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &target)?;
+        // Make the rename itself durable.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(target.clone())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_replaces() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = write_atomically(dir.path(), "driftless.prom", "a 1\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        write_atomically(dir.path(), "driftless.prom", "a 2\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fs::read_to_string(&path).unwrap_or_default(), "a 2\n");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+}
