@@ -12,6 +12,8 @@ mod rules;
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::config::{Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::model::apply::ApplySpec;
@@ -39,10 +41,21 @@ pub fn check(
     let mut found = Vec::new();
     let mut declared = Declared { ids: Vec::new() };
     let mut apply = Vec::new();
-    for task in &rendered.apply {
-        if let Some(task) = check_apply_task(task, config_dir, &mut declared, &mut found) {
-            apply.push(task);
-        }
+    // Tasks check independently: in parallel, joined in order.
+    let checked: Vec<_> = rendered
+        .apply
+        .par_iter()
+        .map(|task| {
+            let mut task_found = Vec::new();
+            let mut task_declared = Declared { ids: Vec::new() };
+            let task = check_apply_task(task, config_dir, &mut task_declared, &mut task_found);
+            (task, task_declared, task_found)
+        })
+        .collect();
+    for (task, task_declared, task_found) in checked {
+        apply.extend(task);
+        declared.ids.extend(task_declared.ids);
+        found.extend(task_found);
     }
     let facts = rendered
         .facts

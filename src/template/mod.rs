@@ -11,12 +11,14 @@ mod scope;
 mod task;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
 
-use crate::config::{LoadedConfig, Node, Value};
+use rayon::prelude::*;
+
+use crate::config::{Document, LoadedConfig, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::facts::HostFacts;
 use crate::secrets::Secrets;
@@ -73,35 +75,22 @@ pub fn render(
 ) -> RenderedConfig {
     let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
     let renderer = task::Renderer::new(globals.clone(), secrets, &loaded.dir);
+    // Files render independently: in parallel, then joined in file order. Template files
+    // with errors are added to `sources` under the lock (only on the error path).
+    let sources = Mutex::new(sources);
+    let parts: Vec<(RenderedConfig, Diagnostics)> = loaded
+        .documents
+        .par_iter()
+        .map(|document| render_document(&renderer, document, &sources))
+        .collect();
     let mut out = RenderedConfig::default();
-    for document in &loaded.documents {
-        let sections = [
-            ("apply", &document.apply, &mut out.apply),
-            ("facts", &document.facts, &mut out.facts),
-            ("logs", &document.logs, &mut out.logs),
-        ];
-        for (section, node, tasks) in sections {
-            let Some(node) = node else { continue };
-            let Value::Seq(items) = &node.value else {
-                diagnostics.push(
-                    Diagnostic::error(format!(
-                        "`{section}` must be a list of tasks, found {}",
-                        node.kind()
-                    ))
-                    .at(node.span)
-                    .help(format!("write `{section}:` followed by `- type: …` items")),
-                );
-                continue;
-            };
-            for item in items {
-                renderer.task(section, item, tasks, &mut out.skipped, sources, diagnostics);
-            }
-        }
-        if let Some(settings) = &document.settings
-            && let Some(node) = renderer.settings(settings, diagnostics)
-        {
-            out.settings.push(node);
-        }
+    for (part, found) in parts {
+        out.apply.extend(part.apply);
+        out.facts.extend(part.facts);
+        out.logs.extend(part.logs);
+        out.settings.extend(part.settings);
+        out.skipped.extend(part.skipped);
+        diagnostics.extend(found);
     }
     // A failed render stops at its first error, so the vars it would have used look unused:
     // the warning is only trustworthy when every template rendered.
@@ -109,6 +98,43 @@ pub fn render(
         warn_unused_vars(&globals, diagnostics);
     }
     out
+}
+
+fn render_document(
+    renderer: &task::Renderer,
+    document: &Document,
+    sources: &Mutex<&mut SourceMap>,
+) -> (RenderedConfig, Diagnostics) {
+    let mut out = RenderedConfig::default();
+    let mut diagnostics = Diagnostics::default();
+    let sections = [
+        ("apply", &document.apply, &mut out.apply),
+        ("facts", &document.facts, &mut out.facts),
+        ("logs", &document.logs, &mut out.logs),
+    ];
+    for (section, node, tasks) in sections {
+        let Some(node) = node else { continue };
+        let Value::Seq(items) = &node.value else {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`{section}` must be a list of tasks, found {}",
+                    node.kind()
+                ))
+                .at(node.span)
+                .help(format!("write `{section}:` followed by `- type: …` items")),
+            );
+            continue;
+        };
+        for item in items {
+            renderer.task(section, item, tasks, &mut out.skipped, sources, &mut diagnostics);
+        }
+    }
+    if let Some(settings) = &document.settings
+        && let Some(node) = renderer.settings(settings, &mut diagnostics)
+    {
+        out.settings.push(node);
+    }
+    (out, diagnostics)
 }
 
 /// All files' `vars` into one namespace; a name defined twice is an error.

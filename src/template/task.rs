@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value as JinjaValue};
@@ -64,7 +64,7 @@ impl Renderer {
         node: &Node,
         out: &mut Vec<RenderedTask>,
         skipped: &mut Vec<SkippedTask>,
-        sources: &mut SourceMap,
+        sources: &Mutex<&mut SourceMap>,
         diagnostics: &mut Diagnostics,
     ) {
         let Value::Map(entries) = &node.value else {
@@ -342,7 +342,7 @@ impl Renderer {
         &self,
         task: &Node,
         scope: &Scope,
-        sources: &mut SourceMap,
+        sources: &Mutex<&mut SourceMap>,
         diagnostics: &mut Diagnostics,
     ) -> Option<RenderedFile> {
         let task_type = task.get("type")?.as_str()?;
@@ -384,7 +384,10 @@ impl Renderer {
                 sensitive: scope.secrets.take_touched(),
             }),
             Err(e) => {
-                let file = sources.add(relative.to_owned(), path, text.clone());
+                let file = sources
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .add(relative.to_owned(), path, text.clone());
                 let span = Span::new(file, 0, 0);
                 let diagnostic = self.error(e, &text, span, Some(src.span), scope);
                 diagnostics.push(diagnostic);
