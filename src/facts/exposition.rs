@@ -79,14 +79,24 @@ impl Format {
     }
 }
 
-/// The prometheus-client side: a registry with one collector that gathers per encode.
+/// The prometheus-client side: one registry per format, each with one collector that gathers
+/// per encode (the two encoders need slightly different input, see [`GatherCollector`]).
 pub struct Exposition {
-    registry: Registry,
+    text: Registry,
+    openmetrics: Registry,
 }
 
+/// Feeds the gathered families to a prometheus-client encoder.
+///
+/// For OpenMetrics it works around two things: prometheus-client 0.26's OpenMetrics encoder
+/// writes HELP text unescaped (a newline in a textfile's HELP would break the exposition), so
+/// the help is escaped here; and untyped families are declared `gauge` rather than `unknown`,
+/// which Prometheus ingests the same way but which `promtool check metrics` (a text-format
+/// parser) can read.
 #[derive(Debug)]
 struct GatherCollector {
     gatherer: Arc<Gatherer>,
+    openmetrics: bool,
     /// Leave out the exporter's own `process_*` and `node_scrape_collector_*` metrics (for a
     /// textfile read by a node_exporter, which has its own).
     for_textfile: bool,
@@ -127,7 +137,17 @@ impl Collector for GatherCollector {
                 Kind::Gauge => (family.name.as_ref(), MetricType::Gauge),
                 Kind::Untyped => (family.name.as_ref(), MetricType::Unknown),
             };
-            let mut metric = encoder.encode_descriptor(name, &family.help, None, metric_type)?;
+            let metric_type = if self.openmetrics && metric_type == MetricType::Unknown {
+                MetricType::Gauge
+            } else {
+                metric_type
+            };
+            let help = if self.openmetrics {
+                escape_openmetrics_help(&family.help)
+            } else {
+                std::borrow::Cow::Borrowed(family.help.as_ref())
+            };
+            let mut metric = encoder.encode_descriptor(name, &help, None, metric_type)?;
             for sample in m.samples {
                 let mut series = metric.encode_family(&sample.labels)?;
                 match metric_type {
@@ -154,22 +174,29 @@ impl Exposition {
     }
 
     fn build(gatherer: Arc<Gatherer>, for_textfile: bool) -> Exposition {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(GatherCollector {
-            gatherer,
-            for_textfile,
-        }));
-        Exposition { registry }
+        let registry = |openmetrics: bool| {
+            let mut registry = Registry::default();
+            registry.register_collector(Box::new(GatherCollector {
+                gatherer: Arc::clone(&gatherer),
+                openmetrics,
+                for_textfile,
+            }));
+            registry
+        };
+        Exposition {
+            text: registry(false),
+            openmetrics: registry(true),
+        }
     }
 
     /// Gathers and encodes into `out` (cleared first).
     pub fn encode(&self, format: Format, out: &mut String) -> Result<(), std::fmt::Error> {
         out.clear();
         match format {
-            Format::Text => {
-                prometheus_client::encoding::prometheus_text::encode(out, &self.registry)
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(out, &self.text),
+            Format::OpenMetrics => {
+                prometheus_client::encoding::text::encode(out, &self.openmetrics)
             }
-            Format::OpenMetrics => prometheus_client::encoding::text::encode(out, &self.registry),
         }
     }
 
@@ -178,6 +205,23 @@ impl Exposition {
         self.encode(format, &mut out)?;
         Ok(out)
     }
+}
+
+/// OpenMetrics escapes `\\`, `\n` and `"` in HELP text.
+fn escape_openmetrics_help(help: &str) -> std::borrow::Cow<'_, str> {
+    if !help.contains(['\\', '\n', '"']) {
+        return std::borrow::Cow::Borrowed(help);
+    }
+    let mut out = String::with_capacity(help.len() + 8);
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether an `Accept-Encoding` header accepts gzip (with a non-zero q).

@@ -1,10 +1,12 @@
-//! The `/metrics` HTTP server: synchronous, `std::net`, a small fixed pool of worker threads.
+//! The `/metrics` HTTP server: synchronous, `std::net` + `poll(2)`, a small fixed pool of
+//! worker threads.
 //!
 //! Bounded everywhere a client could exhaust it: at most `max_connections` connections are
-//! handled or queued at once (more are answered 503 and closed), a request head larger than
-//! `max_request_bytes` is refused (431), the whole head must arrive within `read_timeout`
-//! (a slow client cannot hold a worker longer), idle keep-alive connections are closed after
-//! `idle_timeout`, and one connection serves at most `max_requests_per_connection` requests.
+//! open at once (more are answered 503 and closed), a request head larger than
+//! `max_request_bytes` is refused (431), the whole head must arrive within `read_timeout`,
+//! idle connections (new or keep-alive) wait in one poller thread, not in workers, and are
+//! closed after `read_timeout` / `idle_timeout`, and one connection serves at most
+//! `max_requests_per_connection` requests.
 //! `GET`/`HEAD /metrics` answers; `/` is a small landing page; other paths are 404.
 
 use std::io::{self, Read, Write};
@@ -35,65 +37,166 @@ impl Default for ServerOptions {
             workers: 4,
             max_connections: 64,
             max_request_bytes: 8 * 1024,
-            read_timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
             max_requests_per_connection: 1000,
         }
     }
 }
 
-/// Serves until the listener fails. Blocks the calling thread (it accepts connections).
+/// A client connection between requests: its socket and any bytes read ahead.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    served: usize,
+    since: Instant,
+}
+
+/// Serves until the listener fails. Blocks the calling thread.
+///
+/// One poller thread (this one) owns the listening socket and every idle connection and waits
+/// for them with `poll(2)`; a connection goes to a worker only once it has bytes to read, and
+/// comes back after its request when the client does not send the next one at once. So idle
+/// or silent clients cost no worker; only a client that trickles a partial request head holds
+/// one, at most `read_timeout`.
 pub fn serve(
     listener: TcpListener,
     exposition: Arc<Exposition>,
     options: ServerOptions,
 ) -> io::Result<()> {
-    let workers = options.workers.max(1);
-    let queue = options.max_connections.saturating_sub(workers).max(1);
-    let (tx, rx) = mpsc::sync_channel::<TcpStream>(queue);
-    let rx = Arc::new(std::sync::Mutex::new(rx));
-    for n in 0..workers {
-        let rx = Arc::clone(&rx);
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    listener.set_nonblocking(true)?;
+    let (mut wake_rx, wake_tx) = UnixStream::pair()?;
+    wake_rx.set_nonblocking(true)?;
+    wake_tx.set_nonblocking(true)?;
+    let (back_tx, back_rx) = mpsc::channel::<Conn>();
+    let (work_tx, work_rx) = mpsc::sync_channel::<Conn>(options.max_connections.max(1));
+    let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
+    let busy = Arc::new(AtomicUsize::new(0));
+    for n in 0..options.workers.max(1) {
+        let work_rx = Arc::clone(&work_rx);
         let exposition = Arc::clone(&exposition);
         let options = options.clone();
+        let back_tx = back_tx.clone();
+        let wake_tx = wake_tx.try_clone()?;
+        let busy = Arc::clone(&busy);
         std::thread::Builder::new()
             .name(format!("metrics-{n}"))
             .spawn(move || {
                 let mut worker = Worker::new(exposition, options);
                 loop {
-                    let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                    match next {
-                        Ok(stream) => worker.connection(stream),
-                        Err(_) => return,
+                    let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(conn) = next else { return };
+                    let back = worker.connection(conn);
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    if let Some(conn) = back
+                        && back_tx.send(conn).is_ok()
+                    {
+                        let _ = (&wake_tx).write(&[1]);
                     }
                 }
             })?;
     }
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                // EMFILE and friends: back off a little instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                std::thread::sleep(Duration::from_millis(50));
+    drop(back_tx);
+    let mut pending: Vec<Conn> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    loop {
+        while let Ok(mut conn) = back_rx.try_recv() {
+            conn.since = Instant::now();
+            pending.push(conn);
+        }
+        let now = Instant::now();
+        pending.retain(|c| {
+            let limit = if c.served == 0 {
+                options.read_timeout
+            } else {
+                options.idle_timeout
+            };
+            now.duration_since(c.since) < limit
+        });
+        fds.clear();
+        for fd in [listener.as_raw_fd(), wake_rx.as_raw_fd()]
+            .into_iter()
+            .chain(pending.iter().map(|c| c.stream.as_raw_fd()))
+        {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: fds is a valid array of pollfd of the given length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-        };
-        match tx.try_send(stream) {
-            Ok(()) => {}
-            Err(TrySendError::Full(mut stream)) => {
-                let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-                let _ = stream.write_all(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections",
-                );
+            return Err(e);
+        }
+        if fds[1].revents != 0 {
+            let mut sink = [0u8; 256];
+            while matches!(wake_rx.read(&mut sink), Ok(n) if n > 0) {}
+        }
+        // Hand ready connections to the workers (in reverse so removal keeps indices valid).
+        for i in (0..pending.len()).rev() {
+            if fds[i + 2].revents == 0 {
+                continue;
             }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(io::Error::other("all metrics workers stopped"));
+            let conn = pending.swap_remove(i);
+            busy.fetch_add(1, Ordering::SeqCst);
+            if let Err(e) = work_tx.try_send(conn) {
+                busy.fetch_sub(1, Ordering::SeqCst);
+                match e {
+                    TrySendError::Full(conn) => pending.push(conn),
+                    TrySendError::Disconnected(_) => {
+                        return Err(io::Error::other("all metrics workers stopped"));
+                    }
+                }
+            }
+        }
+        if fds[0].revents != 0 {
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if stream.set_nonblocking(false).is_err() {
+                            continue;
+                        }
+                        if pending.len() + busy.load(Ordering::SeqCst) >= options.max_connections {
+                            refuse(stream);
+                            continue;
+                        }
+                        pending.push(Conn {
+                            stream,
+                            buf: Vec::new(),
+                            served: 0,
+                            since: Instant::now(),
+                        });
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        // EMFILE and friends: back off a little instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        std::thread::sleep(Duration::from_millis(50));
+                        break;
+                    }
+                }
             }
         }
     }
-    Ok(())
+}
+
+/// Over the connection limit: a short 503 and close.
+fn refuse(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n",
+    );
 }
 
 /// A parsed request head: only what the server uses.
@@ -174,27 +277,27 @@ impl Worker {
         }
     }
 
-    fn connection(&mut self, mut stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_write_timeout(Some(self.options.write_timeout));
-        self.head.clear();
-        for served in 0.. {
-            let first_wait = if served == 0 {
-                self.options.read_timeout
-            } else {
-                self.options.idle_timeout
-            };
-            let (len, request) = match self.read_head(&mut stream, first_wait) {
+    /// Serves requests on a connection while the client sends them back to back; returns the
+    /// connection when it goes idle (for the poller), `None` when it is closed.
+    fn connection(&mut self, mut conn: Conn) -> Option<Conn> {
+        let _ = conn.stream.set_nodelay(true);
+        let _ = conn
+            .stream
+            .set_write_timeout(Some(self.options.write_timeout));
+        self.head = std::mem::take(&mut conn.buf);
+        let stream = &mut conn.stream;
+        loop {
+            let (len, request) = match self.read_head(stream, self.options.read_timeout) {
                 ReadHead::Head(len) => {
                     let parsed = std::str::from_utf8(&self.head[..len])
                         .ok()
                         .and_then(parse_head);
                     (len, parsed)
                 }
-                ReadHead::Closed | ReadHead::TimedOut => return,
+                ReadHead::Closed | ReadHead::TimedOut => return None,
                 ReadHead::TooLarge => {
                     let _ = respond(
-                        &mut stream,
+                        stream,
                         "431 Request Header Fields Too Large",
                         "text/plain",
                         None,
@@ -202,13 +305,14 @@ impl Worker {
                         true,
                         false,
                     );
-                    return;
+                    close_gracefully(stream);
+                    return None;
                 }
             };
             self.head.drain(..len);
             let Some(request) = request else {
                 let _ = respond(
-                    &mut stream,
+                    stream,
                     "400 Bad Request",
                     "text/plain",
                     None,
@@ -216,14 +320,37 @@ impl Worker {
                     true,
                     false,
                 );
-                return;
+                close_gracefully(stream);
+                return None;
             };
+            conn.served += 1;
             let close = request.connection_close
                 || (request.http10 && !request.keep_alive)
                 || request.has_body
-                || served + 1 >= self.options.max_requests_per_connection;
-            if self.answer(&mut stream, &request, close).is_err() || close {
-                return;
+                || conn.served >= self.options.max_requests_per_connection;
+            if self.answer(stream, &request, close).is_err() || close {
+                return None;
+            }
+            if find_head_end(&self.head).is_some() {
+                continue;
+            }
+            // A client that scrapes in a loop sends the next request at once; anything else
+            // waits in the poller, not in a worker.
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+            let mut probe = [0u8; 1];
+            match stream.peek(&mut probe) {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => return None,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    conn.buf = std::mem::take(&mut self.head);
+                    return Some(conn);
+                }
+                Err(_) => return None,
             }
         }
     }
@@ -335,6 +462,21 @@ impl Worker {
 }
 
 const LANDING: &str = "<!doctype html><html><head><title>driftless</title></head><body><h1>driftless</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
+
+/// After refusing a request: stop writing, then read (and drop) what the client is still
+/// sending for a moment, so closing does not reset the connection before it reads the answer.
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 256 * 1024;
+    while left > 0 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+}
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
