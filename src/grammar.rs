@@ -37,11 +37,11 @@ fn with_keywords(variants: &mut Value, keywords: &Value) {
         return;
     };
     for variant in list {
-        if let Some(props) = variant.get_mut("properties").and_then(Value::as_object_mut) {
-            if let Some(extra) = keywords.as_object() {
-                for (name, schema) in extra {
-                    props.entry(name.clone()).or_insert_with(|| schema.clone());
-                }
+        if let Some(props) = variant.get_mut("properties").and_then(Value::as_object_mut)
+            && let Some(extra) = keywords.as_object()
+        {
+            for (name, schema) in extra {
+                props.entry(name.clone()).or_insert_with(|| schema.clone());
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::facts::HostFacts;
 use crate::model::Config;
-use crate::secrets::Secrets;
+use crate::secrets::{EnvVarSource, Secrets};
 use crate::{check, config, template};
 
 /// Where the front end reads from.
@@ -45,7 +45,8 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
                 .push(Diagnostic::error(why).help(
                     "keep the env file outside the repository, e.g. ~/.config/driftless/env",
                 ));
-            Secrets::new(Vec::new())
+            // The environment is still a safe source; only the env file is refused.
+            Secrets::new(vec![Box::new(EnvVarSource)])
         }
     };
     let started = Instant::now();

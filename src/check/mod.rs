@@ -79,6 +79,16 @@ pub fn check(
             .map(|s| (s.section, s.id.clone().unwrap_or_default()))
             .collect(),
     };
+    // A reference to a task skipped by `when` is not an error: like Ansible, a skipped task
+    // counts as done, so the dependency on it holds trivially.
+    for skipped in rendered.skipped.iter().filter(|s| s.section == "apply") {
+        if let Some(id) = &skipped.id {
+            declared.ids.push(id.clone());
+            if let Some(key) = &skipped.loop_key {
+                declared.ids.push(format!("{id}[{key}]"));
+            }
+        }
+    }
     graph::check_apply_graph(&config.apply, &declared, sources, &mut found);
     graph::check_unique_ids(
         config.facts.iter().map(|t| graph::IdUse {

@@ -28,7 +28,12 @@ enum Format {
 
 pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
     let facts = HostFacts::gather();
-    let compiled = pipeline::compile(&globals.inputs, &facts);
+    let mut compiled = pipeline::compile(&globals.inputs, &facts);
+    let failed = compiled.diagnostics.has_errors()
+        || (args.deny_warnings && compiled.diagnostics.warning_count() > 0);
+    if globals.quiet {
+        compiled.diagnostics.retain_errors();
+    }
     let diagnostics = &compiled.diagnostics;
     match args.format {
         Format::Json => println!("{}", render_json(diagnostics, &compiled.sources)),
@@ -37,7 +42,7 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
                 "{}",
                 render_human(diagnostics, &compiled.sources, globals.color)
             );
-            if !diagnostics.has_errors() {
+            if !failed && !globals.quiet {
                 let config = &compiled.config;
                 let skipped = if config.skipped.is_empty() {
                     String::new()
@@ -54,8 +59,6 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
             }
         }
     }
-    let failed =
-        diagnostics.has_errors() || (args.deny_warnings && diagnostics.warning_count() > 0);
     if failed {
         ExitCode::FAILURE
     } else {

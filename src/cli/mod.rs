@@ -35,7 +35,12 @@ pub struct Cli {
     env_file: Option<PathBuf>,
 
     /// Set a var, overriding the config's (repeatable): -e root=/srv/app
-    #[arg(short = 'e', long = "extra-var", global = true, value_name = "NAME=VALUE")]
+    #[arg(
+        short = 'e',
+        long = "extra-var",
+        global = true,
+        value_name = "NAME=VALUE"
+    )]
     extra_vars: Vec<String>,
 
     /// More log output (-v info, -vv debug, -vvv trace)
@@ -96,6 +101,8 @@ pub struct Globals {
     pub inputs: pipeline::Inputs,
     /// Colored output on stderr.
     pub color: bool,
+    /// `-q`: only errors.
+    pub quiet: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -111,6 +118,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|| pipeline::default_path("env")),
             extra_vars: cli.extra_vars,
         },
+        quiet: cli.quiet,
         color: std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };

@@ -51,7 +51,7 @@ pub fn load(
 ) -> LoadedConfig {
     let mut files = Vec::new();
     let mut paths = Vec::new();
-    if let Err(e) = discover(dir, dir, &mut paths) {
+    if let Err(e) = discover(dir, &mut paths) {
         diagnostics.push(
             Diagnostic::error(format!(
                 "cannot read the config directory {}: {e}",
@@ -173,7 +173,7 @@ fn is_config_file(name: &str) -> bool {
 
 /// Collects config files; `templates/` and `files/` hold assets, hidden entries are never config
 /// (`.git`, editor files). Symlinked directories are not entered, so a link loop cannot hang it.
-fn discover(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -184,8 +184,8 @@ fn discover(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<
         let file_type = entry.file_type()?;
         let path = entry.path();
         if file_type.is_dir() {
-            if !(dir == root && (name == "templates" || name == "files")) {
-                discover(root, &path, out)?;
+            if name != "templates" && name != "files" {
+                discover(&path, out)?;
             }
         } else if is_config_file(name) && path.is_file() {
             out.push(path);

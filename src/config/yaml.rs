@@ -110,6 +110,8 @@ enum Frame {
     },
     Map {
         entries: Vec<(Key, Node)>,
+        /// Keys that came from a `<<` merge.
+        merged: Vec<String>,
         pending_key: Option<Node>,
         span: Span,
         anchor: usize,
@@ -169,6 +171,7 @@ impl Builder<'_> {
             }),
             Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
                 entries: Vec::new(),
+                merged: Vec::new(),
                 pending_key: None,
                 span: at,
                 anchor,
@@ -231,6 +234,7 @@ impl Builder<'_> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
+                merged,
                 pending_key,
                 ..
             }) => match pending_key.take() {
@@ -241,7 +245,12 @@ impl Builder<'_> {
                         span: key.span,
                     };
                     if key.name == "<<" {
-                        merge_into(entries, node);
+                        merge_into(entries, node, merged);
+                    } else if let Some(i) = merged.iter().position(|m| *m == key.name) {
+                        // An explicit key overrides what `<<` merged in, wherever it stands.
+                        merged.remove(i);
+                        entries.retain(|(k, _)| k.name != key.name);
+                        entries.push((key, node));
                     } else if entries.iter().any(|(k, _)| k.name == key.name) {
                         self.diagnostics.push(
                             Diagnostic::error(format!("duplicate key `{}`", key.name))
@@ -271,15 +280,17 @@ fn block_span(start: Span, first: Option<Span>) -> Span {
 }
 
 /// `<<: *defaults` merges the entries of a mapping (or a list of mappings) the map lacks.
-fn merge_into(entries: &mut Vec<(Key, Node)>, merged: Node) {
-    let sources = match merged.value {
+/// Records the merged keys, which a later explicit key may override.
+fn merge_into(entries: &mut Vec<(Key, Node)>, source: Node, merged: &mut Vec<String>) {
+    let sources = match source.value {
         Value::Seq(items) => items,
-        _ => vec![merged],
+        _ => vec![source],
     };
     for source in sources {
         if let Value::Map(more) = source.value {
             for (key, value) in more {
                 if !entries.iter().any(|(k, _)| k.name == key.name) {
+                    merged.push(key.name.clone());
                     entries.push((key, value));
                 }
             }

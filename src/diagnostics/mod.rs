@@ -94,12 +94,21 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// Adds a finding; the same finding at the same place twice (loop items repeating an
+    /// error) is kept once, so counts match what is shown.
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        self.items.push(diagnostic);
+        if !self.items.contains(&diagnostic) {
+            self.items.push(diagnostic);
+        }
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
-        self.items.extend(other.items);
+        other.items.into_iter().for_each(|d| self.push(d));
+    }
+
+    /// Drops the warnings (`-q`).
+    pub fn retain_errors(&mut self) {
+        self.items.retain(|d| d.severity == Severity::Error);
     }
 
     pub fn has_errors(&self) -> bool {

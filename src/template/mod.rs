@@ -11,8 +11,8 @@ mod scope;
 mod task;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
 
@@ -51,7 +51,9 @@ pub struct RenderedFile {
 pub struct SkippedTask {
     pub section: &'static str,
     pub span: Span,
+    /// The `id` as written (a skipped task's fields are not rendered, so no default id).
     pub id: Option<String>,
+    pub loop_key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -126,7 +128,14 @@ fn render_document(
             continue;
         };
         for item in items {
-            renderer.task(section, item, tasks, &mut out.skipped, sources, &mut diagnostics);
+            renderer.task(
+                section,
+                item,
+                tasks,
+                &mut out.skipped,
+                sources,
+                &mut diagnostics,
+            );
         }
     }
     if let Some(settings) = &document.settings

@@ -118,11 +118,18 @@ impl Object for TaskScope {
             "facts" => Some(self.globals.facts.clone()),
             "secrets" => Some(Value::from_dyn_object(self.secrets.clone())),
             "item" => self.item.clone(),
-            _ => self.locals.get(key).cloned().or_else(|| {
-                let var = self.globals.vars.get(key)?;
-                var.used.store(true, Ordering::Relaxed);
-                Some(var.value.clone())
-            }),
+            _ => {
+                // Precedence, as in Ansible: `-e` vars, then the task's vars, then the config's.
+                let global = self.globals.vars.get(key);
+                if let Some(var) = global.filter(|v| v.extra) {
+                    return Some(var.value.clone());
+                }
+                self.locals.get(key).cloned().or_else(|| {
+                    let var = global?;
+                    var.used.store(true, Ordering::Relaxed);
+                    Some(var.value.clone())
+                })
+            }
         }
     }
 

@@ -103,6 +103,7 @@ impl Renderer {
                             section,
                             span: node.span,
                             id: id.clone(),
+                            loop_key: loop_key.clone(),
                         });
                         continue;
                     }
@@ -384,10 +385,11 @@ impl Renderer {
                 sensitive: scope.secrets.take_touched(),
             }),
             Err(e) => {
-                let file = sources
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .add(relative.to_owned(), path, text.clone());
+                let file = sources.lock().unwrap_or_else(|e| e.into_inner()).add(
+                    relative.to_owned(),
+                    path,
+                    text.clone(),
+                );
                 let span = Span::new(file, 0, 0);
                 let diagnostic = self.error(e, &text, span, Some(src.span), scope);
                 diagnostics.push(diagnostic);
