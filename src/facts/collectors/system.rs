@@ -125,7 +125,7 @@ fn time_zone(now: i64) -> Option<(String, i64)> {
             .to_string_lossy()
             .into_owned()
     };
-    Some((zone, tm.tm_gmtoff as i64))
+    Some((zone, tm.tm_gmtoff))
 }
 
 /// `VERSION_ID` as node_exporter parses it: the major.minor part as a number.
