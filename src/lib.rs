@@ -4,13 +4,19 @@
 //! and data flows one way (see `docs/architecture.md`):
 //! [`config::load`] → [`template::render`] (with [`secrets`]) → [`check::check`] → model.
 
+pub mod apply;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod diagnostics;
+pub mod execute;
 pub mod facts;
+pub mod fsutil;
 pub mod grammar;
 pub mod model;
 pub mod pipeline;
+pub mod plan;
 pub mod secrets;
+pub mod sinks;
 pub mod template;

@@ -11,6 +11,7 @@ use crate::secrets::{EnvVarSource, Secrets};
 use crate::{check, config, template};
 
 /// Where the front end reads from.
+#[derive(Clone)]
 pub struct Inputs {
     pub config_dir: PathBuf,
     pub env_file: PathBuf,

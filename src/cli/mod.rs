@@ -1,7 +1,11 @@
 //! The command line: parsing (clap) and one function per subcommand.
 
+mod apply;
 mod check;
+mod execute;
 mod facts;
+mod plan;
+mod show;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -60,13 +64,13 @@ enum Command {
     /// Load, render and type-check the config; report every problem
     Check(check::CheckArgs),
     /// Observe the host and write the plan (JSON) to stdout
-    Plan(PendingArgs),
+    Plan(plan::PlanArgs),
     /// Show a plan for humans
-    Show(PendingArgs),
-    /// Apply a reviewed plan
-    Execute(PendingArgs),
+    Show(show::ShowArgs),
+    /// Apply a reviewed plan, or refuse it
+    Execute(execute::ExecuteArgs),
     /// Plan and execute in one step
-    Apply(PendingArgs),
+    Apply(apply::ApplyArgs),
     /// Print host facts, or serve them as Prometheus metrics
     Facts(facts::FactsArgs),
     /// Run the log pipelines
@@ -97,10 +101,15 @@ enum CompletionShell {
 }
 
 /// Global options every subcommand shares.
+#[derive(Clone)]
 pub struct Globals {
     pub inputs: pipeline::Inputs,
+    /// `-c` or `DRIFTLESS_CONFIG` was given (not the default).
+    pub explicit_config: Option<PathBuf>,
     /// Colored output on stderr.
     pub color: bool,
+    /// Colored output on stdout.
+    pub stdout_color: bool,
     /// `-q`: only errors.
     pub quiet: bool,
 }
@@ -108,7 +117,10 @@ pub struct Globals {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let globals = Globals {
+        explicit_config: cli.config.clone(),
+        stdout_color: std::io::stdout().is_terminal() && !no_color,
         inputs: pipeline::Inputs {
             config_dir: cli
                 .config
@@ -119,8 +131,7 @@ pub fn main() -> ExitCode {
             extra_vars: cli.extra_vars,
         },
         quiet: cli.quiet,
-        color: std::io::stderr().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        color: std::io::stderr().is_terminal() && !no_color,
     };
     match cli.command {
         Command::Check(args) => check::run(&globals, &args),
@@ -142,14 +153,69 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Plan(_) => pending("plan"),
-        Command::Show(_) => pending("show"),
-        Command::Execute(_) => pending("execute"),
-        Command::Apply(_) => pending("apply"),
+        Command::Plan(args) => plan::run(&globals, &args),
+        Command::Show(args) => show::run(&globals, &args),
+        Command::Execute(args) => execute::run(&globals, &args),
+        Command::Apply(args) => apply::run(&globals, &args),
         Command::Facts(args) => facts::run(&globals, &args),
         Command::Logs(_) => pending("logs"),
         Command::Agent(_) => pending("agent"),
     }
+}
+
+/// Gathers facts and compiles the config; on errors prints the diagnostics (as `check` does)
+/// and returns `None`.
+fn compile_config(globals: &Globals) -> Option<(pipeline::Compiled, crate::facts::HostFacts)> {
+    let facts = crate::facts::HostFacts::gather();
+    let mut compiled = pipeline::compile(&globals.inputs, &facts);
+    if globals.quiet || !compiled.diagnostics.has_errors() {
+        compiled.diagnostics.retain_errors();
+    }
+    if !compiled.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            crate::diagnostics::render_human(
+                &compiled.diagnostics,
+                &compiled.sources,
+                globals.color
+            )
+        );
+    }
+    (!compiled.diagnostics.has_errors()).then_some((compiled, facts))
+}
+
+/// The run report sinks: `settings.audit`, else the default directory
+/// (`/var/lib/driftless/runs` as root, `~/.local/state/driftless/runs` otherwise).
+fn audit_sinks(settings: Option<&crate::model::Settings>) -> Vec<Box<dyn crate::sinks::Sink>> {
+    use crate::model::settings::AuditSink;
+    use crate::sinks::DirectorySink;
+    let configured: Vec<Box<dyn crate::sinks::Sink>> = settings
+        .map(|s| {
+            s.audit
+                .iter()
+                .map(|sink| match sink {
+                    AuditSink::Directory(d) => Box::new(DirectorySink {
+                        path: PathBuf::from(&d.path.value),
+                    })
+                        as Box<dyn crate::sinks::Sink>,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !configured.is_empty() {
+        return configured;
+    }
+    let default = if crate::apply::principals::current().0 == 0 {
+        PathBuf::from("/var/lib/driftless/runs")
+    } else {
+        std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("driftless/runs")
+    };
+    vec![Box::new(DirectorySink { path: default })]
 }
 
 /// A subcommand this build does not have yet: said plainly, never a fake success.

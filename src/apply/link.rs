@@ -1,0 +1,49 @@
+//! `link`: a symbolic or hard link at `path` to `src`, or its removal.
+
+use super::{EntryKind, Observed, Wanted, attributes};
+use crate::apply::FsState;
+use crate::model::apply::{LinkKind, LinkTask, State};
+
+pub fn want(task: &LinkTask, observed: &Observed) -> Result<Wanted, String> {
+    let path = &task.path.value;
+    let mut state = FsState::absent(path);
+    if task.state == State::Absent {
+        let is_link = matches!(observed.state.state, EntryKind::Link | EntryKind::HardLink);
+        if !is_link && observed.state.state != EntryKind::Absent && !task.force {
+            return Err(format!(
+                "{path} is not a link; set `force: true` to remove it anyway"
+            ));
+        }
+        return Ok(Wanted {
+            state,
+            sensitive: false,
+        });
+    }
+    let src = task
+        .src
+        .as_ref()
+        .map(|s| s.value.clone())
+        .ok_or_else(|| format!("link {path} has no `src`"))?;
+    state.state = match task.kind {
+        LinkKind::Symbolic => EntryKind::Link,
+        LinkKind::Hard => EntryKind::HardLink,
+    };
+    state.target = Some(src);
+    state.force = task.force;
+    if task.owner.is_some() || task.group.is_some() {
+        attributes(
+            &mut state,
+            &observed.state,
+            None,
+            task.owner.as_ref(),
+            task.group.as_ref(),
+            0o777,
+        )?;
+    }
+    // A link's own mode means nothing on Linux: never compared, never set.
+    state.mode = None;
+    Ok(Wanted {
+        state,
+        sensitive: false,
+    })
+}

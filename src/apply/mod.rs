@@ -1,0 +1,242 @@
+//! The resource contract, and the file family's implementation of it.
+//!
+//! Every apply type answers the same questions (compare mgmt's CheckApply):
+//! - **address**: the thing it manages (a path) — [`crate::model::ApplySpec::path`];
+//! - **requires**: what must exist first — [`requires`] (the parent directory, a link's
+//!   target), matched by the lowering against what other tasks manage;
+//! - **observe**: read the current state, no side effects — [`fs_state::observe`];
+//! - **diff**: the wanted state from the observed one, the action, before/after and a text
+//!   diff — [`plan_task`] with one `want` function per type (one file each). This *is* the
+//!   dry run, so a dry run is exact for every type;
+//! - **apply**: make it so — [`fs_state::converge`], shared by the whole family because each
+//!   type reduces to a wanted [`FsState`].
+
+mod blockinfile;
+mod copy;
+mod directory;
+mod file;
+pub mod fs_state;
+mod lineinfile;
+mod link;
+pub mod principals;
+mod template;
+mod text;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use fs_state::{EntryKind, FsState, Observed};
+
+use crate::model::apply::ApplySpec;
+use crate::model::values::{Mode, Principal};
+use crate::model::{ApplyTask, Spanned};
+use principals::Db;
+
+/// What a node will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Delete,
+    Run,
+}
+
+impl Action {
+    pub fn changes(self) -> bool {
+        self != Action::NoOp
+    }
+}
+
+/// A wanted state and whether any part of it came from a secret.
+pub struct Wanted {
+    pub state: FsState,
+    pub sensitive: bool,
+}
+
+/// The outcome of observe + diff for one task.
+pub struct Planned {
+    pub action: Action,
+    pub before: FsState,
+    pub after: FsState,
+    /// The wanted content came from a secret: plan.json and diffs must not show it.
+    pub sensitive: bool,
+    pub diff: Option<String>,
+    /// Of `before`: `execute` refuses the node when the path no longer looks like this.
+    pub fingerprint: String,
+    /// The state this node leaves, for the next task editing the same file.
+    pub leaves: Observed,
+}
+
+/// What must exist before a task: paths other tasks may manage.
+pub fn requires(spec: &ApplySpec) -> Vec<String> {
+    let mut paths = Vec::new();
+    if let Some(parent) = Path::new(&spec.path().value).parent()
+        && parent != Path::new("/")
+        && !parent.as_os_str().is_empty()
+    {
+        paths.push(parent.to_string_lossy().into_owned());
+    }
+    if let ApplySpec::Link(link) = spec
+        && let Some(src) = &link.src
+    {
+        paths.push(src.value.clone());
+    }
+    paths
+}
+
+/// Observes the task's path and computes the wanted state. `chained` is the state an earlier
+/// task editing the same file leaves: then nothing is read from disk.
+pub fn plan_task(
+    task: &ApplyTask,
+    config_dir: &Path,
+    chained: Option<&Observed>,
+) -> Result<Planned, String> {
+    let spec = &task.spec;
+    let path = &spec.path().value;
+    let observed = match chained {
+        Some(state) => state.clone(),
+        None => observe_for(spec, path).map_err(|e| format!("cannot read {path}: {e}"))?,
+    };
+    let context = Context { config_dir };
+    let wanted = match spec {
+        ApplySpec::File(t) => file::want(t, task.rendered.as_ref(), &context, &observed)?,
+        ApplySpec::Directory(t) => directory::want(t, &observed)?,
+        ApplySpec::Link(t) => link::want(t, &observed)?,
+        ApplySpec::Copy(t) => copy::want(t, &context, &observed)?,
+        ApplySpec::Template(t) => template::want(t, task.rendered.as_ref(), &observed)?,
+        ApplySpec::LineInFile(t) => lineinfile::want(t, &observed)?,
+        ApplySpec::BlockInFile(t) => blockinfile::want(t, &observed)?,
+    };
+    let before = observed.state.clone();
+    let after = wanted.state;
+    let action = action(&before, &after);
+    let diff = text::diff(&observed, &after, wanted.sensitive, action);
+    let leaves = Observed {
+        content: match after.state {
+            EntryKind::File => after.content_bytes()?.or_else(|| observed.content.clone()),
+            _ => None,
+        },
+        state: after.without_content(),
+    };
+    Ok(Planned {
+        action,
+        fingerprint: fs_state::fingerprint(&before),
+        before: before.without_content(),
+        after,
+        sensitive: wanted.sensitive,
+        diff,
+        leaves,
+    })
+}
+
+/// Observes the path the way the task's type looks at it.
+pub fn observe_for(spec: &ApplySpec, path: &str) -> std::io::Result<Observed> {
+    match spec {
+        ApplySpec::File(t) => fs_state::observe(path, t.follow, None),
+        ApplySpec::Link(t) if t.kind == crate::model::apply::LinkKind::Hard => {
+            fs_state::observe(path, false, t.src.as_ref().map(|s| s.value.as_str()))
+        }
+        _ => fs_state::observe(path, false, None),
+    }
+}
+
+/// Re-observes a planned node's path for `execute`, from its wanted state.
+pub fn observe_wanted(after: &FsState) -> std::io::Result<Observed> {
+    let hard_link_to = (after.state == EntryKind::HardLink)
+        .then_some(after.target.as_deref())
+        .flatten();
+    fs_state::observe(&after.path, after.follow, hard_link_to)
+}
+
+fn action(before: &FsState, after: &FsState) -> Action {
+    match (before.state, after.state) {
+        (EntryKind::Absent, EntryKind::Absent) => Action::NoOp,
+        (EntryKind::Absent, _) => Action::Create,
+        (_, EntryKind::Absent) => Action::Delete,
+        _ => {
+            let differs = before.state != after.state
+                || (after.sha256.is_some() && after.sha256 != before.sha256)
+                || (after.mode.is_some() && after.mode != before.mode)
+                || (after.uid.is_some() && after.uid != before.uid)
+                || (after.gid.is_some() && after.gid != before.gid)
+                || after.target != before.target;
+            if differs {
+                Action::Update
+            } else {
+                Action::NoOp
+            }
+        }
+    }
+}
+
+/// What the type functions need besides the task and the observation.
+pub struct Context<'a> {
+    pub config_dir: &'a Path,
+}
+
+/// Mode, owner and group of a wanted entry: the task's when given, else what is there, else
+/// `default_mode` and the running user (for new entries).
+fn attributes(
+    want: &mut FsState,
+    observed: &FsState,
+    mode: Option<&Spanned<Mode>>,
+    owner: Option<&Spanned<Principal>>,
+    group: Option<&Spanned<Principal>>,
+    default_mode: u32,
+) -> Result<(), String> {
+    let existing = observed.state == want.state;
+    match (mode, existing) {
+        (Some(mode), _) => want.set_mode(mode.value.0),
+        (None, true) => want.mode = observed.mode.clone(),
+        (None, false) => want.set_mode(default_mode),
+    }
+    // Unset: what is there, or for a new entry the user running driftless (who creates it).
+    let (uid, gid) = principals::current();
+    match owner {
+        Some(owner) => want.set_owner(principals::resolve(Db::User, &owner.value)?),
+        None => want.set_owner(observed.uid.filter(|_| existing).unwrap_or(uid)),
+    }
+    match group {
+        Some(group) => want.set_group(principals::resolve(Db::Group, &group.value)?),
+        None => want.set_group(observed.gid.filter(|_| existing).unwrap_or(gid)),
+    }
+    Ok(())
+}
+
+/// A wanted regular file with the given content (`None`: keep what is there).
+fn regular_file(path: &str, content: Option<&[u8]>, observed: &Observed) -> FsState {
+    let mut want = FsState::absent(path);
+    want.state = EntryKind::File;
+    want.follow = observed.state.follow;
+    match content {
+        Some(bytes) => want.set_content(bytes),
+        None => match (&observed.content, observed.state.state) {
+            (Some(_), EntryKind::File) => {
+                want.sha256 = observed.state.sha256.clone();
+                want.size = observed.state.size;
+            }
+            _ => want.set_content(b""),
+        },
+    }
+    want
+}
+
+/// A symlink at a path the task manages is refused unless the task follows links.
+fn refuse_symlink(observed: &Observed, path: &str) -> Result<(), String> {
+    if observed.state.state == EntryKind::Link {
+        return Err(format!(
+            "{path} is a symbolic link; driftless does not write through links it was not told \
+             to follow (set `follow: true` on a `file` task, or manage the link with `link`)"
+        ));
+    }
+    Ok(())
+}
+
+/// A file of the config dir, as bytes.
+fn config_file(context: &Context<'_>, relative: &str) -> Result<Vec<u8>, String> {
+    let path = crate::config::resolve_asset(context.config_dir, relative)?;
+    std::fs::read(&path).map_err(|e| format!("cannot read {relative} in the config directory: {e}"))
+}

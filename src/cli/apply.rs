@@ -1,0 +1,53 @@
+use std::process::ExitCode;
+
+use super::execute::{RunArgs, run_plan};
+use super::{Globals, compile_config, show};
+use crate::plan::{self, PlanInputs};
+
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    /// Show what would change, with diffs, and change nothing
+    #[arg(long)]
+    dry_run: bool,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
+    let Some((compiled, facts)) = compile_config(globals) else {
+        return ExitCode::FAILURE;
+    };
+    let inputs = PlanInputs {
+        config: &compiled.config,
+        sources: &compiled.sources,
+        config_dir: &globals.inputs.config_dir,
+        facts: &facts,
+        extra_vars: &globals.inputs.extra_vars,
+    };
+    let mut plan = match plan::build(&inputs) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    // The digest is what the run report names, as for a plan file.
+    plan::json::to_json(&mut plan);
+    if args.dry_run {
+        print!("{}", show::render(&plan, globals.stdout_color, true));
+        return match (args.run.detailed_exitcode, plan.summary.changes()) {
+            (true, 1..) => ExitCode::from(2),
+            _ => ExitCode::SUCCESS,
+        };
+    }
+    run_plan(
+        globals,
+        &args.run,
+        &plan,
+        Some(&compiled),
+        &globals.inputs.config_dir,
+    )
+}

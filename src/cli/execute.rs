@@ -1,0 +1,147 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use super::{Globals, audit_sinks, compile_config, show};
+use crate::execute::{self, RunReport, Sensitive, Status};
+use crate::facts::HostFacts;
+use crate::pipeline::Compiled;
+use crate::plan::{HostIdentity, Plan, address, source};
+
+#[derive(clap::Args)]
+pub struct ExecuteArgs {
+    /// The reviewed plan (plan.json)
+    plan: PathBuf,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Options of every command that changes the host.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Worker threads [default: the number of CPUs]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Exit 0 when nothing changed, 2 when something did, 1 on errors
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
+    let plan = match show::read_plan(&args.plan) {
+        Ok(plan) => plan,
+        Err(e) => return refuse(&e),
+    };
+    let facts = HostFacts::gather();
+    if let Err(e) = execute::verify_host(&plan, &HostIdentity::of(&facts)) {
+        return refuse(&e);
+    }
+    // The config the plan was made from: for its sensitive values and audit settings.
+    let config_dir = globals
+        .explicit_config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&plan.config.dir));
+    let needs_config = plan.nodes.iter().any(|n| n.is_sensitive());
+    let compiled = if needs_config {
+        if source::digest_dir(&config_dir) != plan.config.digest {
+            return refuse(&format!(
+                "the plan has sensitive values, which are rendered again from the config at {}, \
+                 but that config is not the one the plan was made from; make a new plan",
+                config_dir.display()
+            ));
+        }
+        let inputs = crate::pipeline::Inputs {
+            config_dir: config_dir.clone(),
+            env_file: globals.inputs.env_file.clone(),
+            extra_vars: plan.config.extra_vars.clone(),
+        };
+        match compile_config(&Globals {
+            inputs,
+            ..globals.clone()
+        }) {
+            Some((compiled, _)) => Some(compiled),
+            None => return ExitCode::FAILURE,
+        }
+    } else {
+        None
+    };
+    let stale = execute::stale_nodes(&plan);
+    if !stale.is_empty() {
+        eprintln!("error: the plan is stale; nothing was changed:");
+        for line in &stale {
+            eprintln!("  {line}");
+        }
+        eprintln!("help: make a new plan from the host's current state");
+        return ExitCode::FAILURE;
+    }
+    run_plan(globals, &args.run, &plan, compiled.as_ref(), &config_dir)
+}
+
+fn refuse(why: &str) -> ExitCode {
+    eprintln!("error: {why}");
+    eprintln!("nothing was changed");
+    ExitCode::FAILURE
+}
+
+/// Runs a verified plan, reports and recaps: shared by `execute` and `apply`.
+pub fn run_plan(
+    globals: &Globals,
+    args: &RunArgs,
+    plan: &Plan,
+    compiled: Option<&Compiled>,
+    config_dir: &std::path::Path,
+) -> ExitCode {
+    let sensitive = compiled.map(|c| Sensitive {
+        tasks: c
+            .config
+            .apply
+            .iter()
+            .map(|t| (address(t), t))
+            .collect::<HashMap<_, _>>(),
+        config_dir,
+    });
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let started_at = crate::clock::now();
+    let started = Instant::now();
+    let outcomes = match execute::run(plan, jobs, sensitive.as_ref()) {
+        Ok(outcomes) => outcomes,
+        Err(e) => return refuse(&e),
+    };
+    let run_id = crate::fsutil::random_hex(8).unwrap_or_else(|_| "run".to_owned());
+    let report = RunReport::new(
+        run_id,
+        started_at,
+        started.elapsed().as_millis() as u64,
+        plan,
+        outcomes,
+    );
+    for node in &report.nodes {
+        let line = match &node.outcome.status {
+            Status::Changed => format!("changed    {}", node.outcome.address),
+            Status::Unchanged if globals.quiet => continue,
+            Status::Unchanged => format!("unchanged  {}", node.outcome.address),
+            Status::Failed(why) => format!("failed     {}: {why}", node.outcome.address),
+            Status::Skipped(why) => format!("skipped    {}: {why}", node.outcome.address),
+        };
+        println!("{line}");
+    }
+    let sinks = audit_sinks(compiled.map(|c| &c.config.settings));
+    for failure in execute::write_report(&report, &sinks) {
+        eprintln!("warning: the run report was not saved: {failure}");
+    }
+    let r = &report.recap;
+    println!(
+        "Recap: {} changed, {} unchanged, {} failed, {} skipped.",
+        r.changed, r.unchanged, r.failed, r.skipped
+    );
+    match (r.failed, args.detailed_exitcode, r.changed) {
+        (1.., _, _) => ExitCode::FAILURE,
+        (0, true, 1..) => ExitCode::from(2),
+        _ => ExitCode::SUCCESS,
+    }
+}

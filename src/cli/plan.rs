@@ -1,0 +1,60 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{Globals, compile_config, show};
+use crate::plan::{self, PlanInputs, json};
+
+#[derive(clap::Args)]
+pub struct PlanArgs {
+    /// Write the plan to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Exit 0 when nothing would change, 2 when something would, 1 on errors
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
+    let Some((compiled, facts)) = compile_config(globals) else {
+        return ExitCode::FAILURE;
+    };
+    let inputs = PlanInputs {
+        config: &compiled.config,
+        sources: &compiled.sources,
+        config_dir: &globals.inputs.config_dir,
+        facts: &facts,
+        extra_vars: &globals.inputs.extra_vars,
+    };
+    let mut plan = match plan::build(&inputs) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = json::to_json(&mut plan);
+    let written = match &args.output {
+        Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o644, (None, None))
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| format!("cannot write the plan to stdout: {e}"))
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    if !globals.quiet {
+        eprint!("{}", show::render(&plan, globals.color, false));
+    }
+    match (args.detailed_exitcode, plan.summary.changes()) {
+        (true, 0) | (false, _) => ExitCode::SUCCESS,
+        (true, _) => ExitCode::from(2),
+    }
+}

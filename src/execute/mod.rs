@@ -1,0 +1,197 @@
+//! Stage 6, execute: apply exactly a reviewed plan, or refuse it.
+//!
+//! Entry points: [`verify`] (before anything changes: the host, and that no observed node's
+//! path changed since the plan) and [`run`] (the DAG on rayon workers). A node starts when its
+//! dependencies are done; dependents of a failed node are skipped; independent nodes go on.
+//! Every node checks its precondition again right before it changes anything.
+
+mod report;
+mod scheduler;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use report::{RunReport, write_report};
+
+use crate::apply::{self, Action, FsState, fs_state};
+use crate::model::ApplyTask;
+use crate::plan::{HostIdentity, Plan, PlanNode, Precondition};
+
+/// How a node ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "status", content = "reason")]
+pub enum Status {
+    Changed,
+    Unchanged,
+    Failed(String),
+    /// Not run: `noop`, a handler nobody notified, or a dependency that failed.
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeOutcome {
+    pub address: String,
+    #[serde(flatten)]
+    pub status: Status,
+    pub duration_ms: u64,
+    /// Whether this outcome blocks dependents (a failure, or a skip caused by one).
+    #[serde(skip)]
+    pub blocks: bool,
+}
+
+/// Refuses a plan made for another host.
+pub fn verify_host(plan: &Plan, here: &HostIdentity) -> Result<(), String> {
+    let same_machine = plan.host.machine_id.is_empty()
+        || here.machine_id.is_empty()
+        || plan.host.machine_id == here.machine_id;
+    if plan.host.hostname != here.hostname || !same_machine {
+        return Err(format!(
+            "this plan was made on host `{}` (machine id {}), not on this host `{}` (machine id \
+             {}); make the plan on the host that executes it",
+            plan.host.hostname,
+            display_id(&plan.host.machine_id),
+            here.hostname,
+            display_id(&here.machine_id)
+        ));
+    }
+    Ok(())
+}
+
+fn display_id(id: &str) -> &str {
+    if id.is_empty() { "unknown" } else { id }
+}
+
+/// The state a node's `before` records, as plan.json has it.
+fn planned_before(node: &PlanNode) -> Result<FsState, String> {
+    serde_json::from_value(node.before.clone())
+        .map_err(|e| format!("{}: unreadable `before`: {e}", node.address))
+}
+
+fn planned_after(node: &PlanNode) -> Result<FsState, String> {
+    serde_json::from_value(node.after.clone())
+        .map_err(|e| format!("{}: unreadable `after`: {e}", node.address))
+}
+
+/// Every node whose observed state no longer matches its fingerprint, with what changed.
+/// Chained nodes are checked when they run (their state is made by an earlier node).
+pub fn stale_nodes(plan: &Plan) -> Vec<String> {
+    use rayon::prelude::*;
+    plan.nodes
+        .par_iter()
+        .filter(|n| n.precondition == Precondition::Observed)
+        .filter_map(|node| check_precondition(node).err())
+        .collect()
+}
+
+/// Observes a node's path now and compares it with the plan's fingerprint.
+fn check_precondition(node: &PlanNode) -> Result<apply::Observed, String> {
+    let after = planned_after(node)?;
+    let now = apply::observe_wanted(&after)
+        .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
+    if fs_state::fingerprint(&now.state) != node.fingerprint {
+        let before = planned_before(node)?;
+        return Err(format!(
+            "{}: {} changed since the plan ({})",
+            node.address,
+            after.path,
+            fs_state::describe_change(&before, &now.state)
+        ));
+    }
+    Ok(now)
+}
+
+/// Where sensitive values come from at execute time: the config compiled again, by address.
+pub struct Sensitive<'a> {
+    pub tasks: HashMap<String, &'a ApplyTask>,
+    pub config_dir: &'a Path,
+}
+
+/// Runs one node: the precondition, then the change.
+fn run_node(node: &PlanNode, notified: bool, sensitive: Option<&Sensitive<'_>>) -> Status {
+    if node.noop {
+        return Status::Skipped("noop".to_owned());
+    }
+    if node.handler && !notified {
+        return Status::Skipped("not notified: no task it is a handler for changed".to_owned());
+    }
+    let now = match check_precondition(node) {
+        Ok(now) => now,
+        Err(e) => return Status::Failed(e),
+    };
+    if node.action == Action::NoOp {
+        return Status::Unchanged;
+    }
+    let want = if node.is_sensitive() {
+        match resolve_sensitive(node, &now, sensitive) {
+            Ok(want) => want,
+            Err(e) => return Status::Failed(e),
+        }
+    } else {
+        match planned_after(node) {
+            Ok(want) => want,
+            Err(e) => return Status::Failed(e),
+        }
+    };
+    match fs_state::converge(&now.state, &want) {
+        Ok(()) => Status::Changed,
+        Err(e) => Status::Failed(e),
+    }
+}
+
+/// A sensitive node's wanted state, re-rendered from the secret sources: the plan holds only
+/// `(sensitive)`. The rest of the wanted state must be what the plan says.
+fn resolve_sensitive(
+    node: &PlanNode,
+    now: &apply::Observed,
+    sensitive: Option<&Sensitive<'_>>,
+) -> Result<FsState, String> {
+    let source = sensitive.ok_or_else(|| {
+        format!(
+            "{}: has sensitive values, but no config to render them from",
+            node.address
+        )
+    })?;
+    let task = source
+        .tasks
+        .get(&node.address)
+        .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
+    let planned = apply::plan_task(task, source.config_dir, Some(now))
+        .map_err(|e| format!("{}: {e}", node.address))?;
+    let mut recomputed = serde_json::to_value(&planned.after).unwrap_or_default();
+    let mut reviewed = node.after.clone();
+    for value in [&mut recomputed, &mut reviewed] {
+        if let Some(map) = value.as_object_mut() {
+            for field in ["content", "content_base64", "sha256", "size"] {
+                map.remove(field);
+            }
+        }
+    }
+    if recomputed != reviewed {
+        return Err(format!(
+            "{}: the config renders differently than when the plan was made; make a new plan",
+            node.address
+        ));
+    }
+    Ok(planned.after)
+}
+
+/// Runs the plan's nodes on `jobs` workers and returns every node's outcome, in plan order.
+pub fn run(
+    plan: &Plan,
+    jobs: usize,
+    sensitive: Option<&Sensitive<'_>>,
+) -> Result<Vec<NodeOutcome>, String> {
+    scheduler::run(plan, jobs, |node, notified| {
+        let started = Instant::now();
+        let status = run_node(node, notified, sensitive);
+        NodeOutcome {
+            address: node.address.clone(),
+            blocks: matches!(status, Status::Failed(_)),
+            status,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    })
+}

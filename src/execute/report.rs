@@ -1,0 +1,93 @@
+//! The run report: what an `execute` or `apply` did, written to the audit sinks.
+
+use serde::Serialize;
+
+use super::{NodeOutcome, Status};
+use crate::plan::{HostIdentity, Plan};
+use crate::sinks::Sink;
+
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub host: HostIdentity,
+    pub plan_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_commit: Option<String>,
+    pub recap: Recap,
+    pub nodes: Vec<NodeReport>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Recap {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeReport {
+    #[serde(flatten)]
+    pub outcome: NodeOutcome,
+    /// The plan's diff (already redacted), for nodes that changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl RunReport {
+    pub fn new(
+        run_id: String,
+        started_at: String,
+        duration_ms: u64,
+        plan: &Plan,
+        outcomes: Vec<NodeOutcome>,
+    ) -> Self {
+        let mut recap = Recap::default();
+        let nodes = outcomes
+            .into_iter()
+            .zip(&plan.nodes)
+            .map(|(outcome, node)| {
+                match outcome.status {
+                    Status::Changed => recap.changed += 1,
+                    Status::Unchanged => recap.unchanged += 1,
+                    Status::Failed(_) => recap.failed += 1,
+                    Status::Skipped(_) => recap.skipped += 1,
+                }
+                let diff = (outcome.status == Status::Changed)
+                    .then(|| node.diff.clone())
+                    .flatten();
+                NodeReport { outcome, diff }
+            })
+            .collect();
+        RunReport {
+            run_id,
+            started_at,
+            finished_at: crate::clock::now(),
+            duration_ms,
+            host: plan.host.clone(),
+            plan_digest: plan.digest.clone(),
+            config_commit: plan.config.git_commit.clone(),
+            recap,
+            nodes,
+        }
+    }
+}
+
+/// Writes the report to every sink; returns the failures (a lost report is worth a warning,
+/// not a failed run: the changes are made).
+pub fn write_report(report: &RunReport, sinks: &[Box<dyn Sink>]) -> Vec<String> {
+    let mut text = serde_json::to_vec_pretty(report).unwrap_or_default();
+    text.push(b'\n');
+    let name = format!(
+        "{}-{}.json",
+        report.started_at.replace(':', ""),
+        report.run_id
+    );
+    sinks
+        .iter()
+        .filter_map(|sink| sink.put(&name, &text).err())
+        .collect()
+}

@@ -1,0 +1,59 @@
+//! Atomic file writes, shared by the file resources and the sinks.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A fresh name in `path`'s directory for a temp file; the leading dot hides it from globs.
+pub fn temp_path(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let suffix = random_hex(8)?;
+    Ok(path.with_file_name(format!(".{}.driftless-{suffix}", name.to_string_lossy())))
+}
+
+/// `bytes` random bytes from the kernel, as hex.
+pub fn random_hex(bytes: usize) -> io::Result<String> {
+    let mut random = vec![0u8; bytes];
+    fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut random))?;
+    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `path` so that a crash at any point leaves the old file or the new one: a temp file
+/// in the same directory with the final mode and owner, fsync, rename, fsync of the directory.
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    (uid, gid): (Option<u32>, Option<u32>),
+) -> io::Result<()> {
+    let temp = temp_path(path)?;
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::fchown(&file, uid, gid)?;
+        }
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        sync_parent(path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// A rename is durable only once its directory is synced.
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}

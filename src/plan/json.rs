@@ -1,0 +1,58 @@
+//! plan.json: writing it with its digest, and reading it back with every check `execute`
+//! makes before trusting it.
+
+use serde_json::Value;
+
+use super::{FORMAT_VERSION, Plan};
+use crate::apply::fs_state::sha256_hex;
+
+/// The digest of a plan document: SHA-256 of its JSON without `digest` and `created_at`.
+fn digest_of(document: &Value) -> String {
+    let mut document = document.clone();
+    if let Some(map) = document.as_object_mut() {
+        map.remove("digest");
+        map.remove("created_at");
+    }
+    sha256_hex(&serde_json::to_vec(&document).unwrap_or_default())
+}
+
+/// The plan as pretty JSON with its digest set, ending in a newline.
+pub fn to_json(plan: &mut Plan) -> String {
+    plan.digest = String::new();
+    let value = serde_json::to_value(&*plan).unwrap_or(Value::Null);
+    plan.digest = digest_of(&value);
+    let mut text = serde_json::to_string_pretty(&*plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Parses and verifies a plan document: a format this version reads, and an unedited body.
+/// Unknown fields (from a newer minor format) are ignored, but they count in the digest.
+pub fn from_json(text: &str) -> Result<Plan, String> {
+    let document: Value =
+        serde_json::from_str(text).map_err(|e| format!("not a plan: invalid JSON: {e}"))?;
+    let version = document
+        .get("format_version")
+        .and_then(Value::as_str)
+        .ok_or("not a plan: no `format_version`")?;
+    let major = |v: &str| v.split('.').next().unwrap_or_default().to_owned();
+    if major(version) != major(FORMAT_VERSION) {
+        return Err(format!(
+            "plan format {version} is not supported: this driftless reads format {}.x; \
+             make the plan with this version of driftless",
+            major(FORMAT_VERSION)
+        ));
+    }
+    let recorded = document
+        .get("digest")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if recorded != digest_of(&document) {
+        return Err(
+            "the plan's digest does not match its content: it was edited after `driftless plan` \
+             made it; make a new plan instead of editing one"
+                .to_owned(),
+        );
+    }
+    serde_json::from_value(document).map_err(|e| format!("not a plan: {e}"))
+}

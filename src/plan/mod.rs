@@ -1,0 +1,304 @@
+//! Stage 5, plan: lower the model to a DAG, observe the host (read-only), and record for every
+//! node what it saw and what it will do — plan.json, the artifact reviewed in pull requests.
+//!
+//! Entry point: [`build`]. Same config and same host state give the same plan, byte for byte,
+//! except `created_at`. Nothing here changes the host.
+
+pub mod json;
+mod lower;
+pub mod source;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::apply::{self, Action, FsState, Observed, Planned};
+use crate::diagnostics::SourceMap;
+use crate::facts::HostFacts;
+use crate::model::{ApplyTask, Config};
+pub use source::{ConfigSource, HostIdentity};
+
+/// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
+/// refused by `execute`.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// How a sensitive value is written wherever it would appear.
+pub const SENSITIVE: &str = "(sensitive)";
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Plan {
+    pub format_version: String,
+    /// The driftless version that made the plan.
+    pub tool_version: String,
+    /// RFC 3339 UTC; the only field that differs between two plans of the same state, and the
+    /// only one outside the digest.
+    pub created_at: String,
+    pub host: HostIdentity,
+    pub config: ConfigSource,
+    pub summary: Summary,
+    /// In execution order: every node after the nodes it depends on.
+    pub nodes: Vec<PlanNode>,
+    /// SHA-256 of this document without `digest` and `created_at`: an edited plan is refused.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub no_op: usize,
+    pub run: usize,
+}
+
+impl Summary {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.delete + self.run
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    Apply,
+    Facts,
+    Logs,
+}
+
+/// Where the node's task is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Dependency {
+    pub address: String,
+    /// `depends_on`, `notify`, `parent directory`, `link target` or `same file`.
+    pub reason: String,
+}
+
+/// What the node's `before` was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Precondition {
+    /// Read from the host when planning; checked again before anything is changed.
+    Observed,
+    /// The state the previous task on the same file leaves; checked when the node runs.
+    Chained,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PlanNode {
+    /// `apply.<id>`.
+    pub address: String,
+    pub kind: NodeKind,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub source: SourceLocation,
+    pub depends_on: Vec<Dependency>,
+    /// Handlers this node triggers when it changes something.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifies: Vec<String>,
+    /// Notified by other nodes: runs only when one of them changed something.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub handler: bool,
+    /// Planned but never executed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noop: bool,
+    pub action: Action,
+    pub precondition: Precondition,
+    pub before: Value,
+    pub after: Value,
+    /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
+    pub before_sensitive: Value,
+    pub after_sensitive: Value,
+    /// SHA-256 of the state `before` describes: `execute` refuses a node whose path changed.
+    pub fingerprint: String,
+    /// Unified diff of a content change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl PlanNode {
+    pub fn is_sensitive(&self) -> bool {
+        self.after_sensitive != Value::Bool(false)
+    }
+}
+
+/// Addresses of `apply` tasks.
+pub fn address(task: &ApplyTask) -> String {
+    format!("apply.{}", task.meta.id)
+}
+
+/// What planning needs besides the model.
+pub struct PlanInputs<'a> {
+    pub config: &'a Config,
+    pub sources: &'a SourceMap,
+    pub config_dir: &'a Path,
+    pub facts: &'a HostFacts,
+    pub extra_vars: &'a [String],
+}
+
+/// Lowers, observes and diffs. Errors are per node (`apply.x: why`), all reported together.
+pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
+    let tasks = &inputs.config.apply;
+    let lowered = lower::lower(tasks).map_err(|e| vec![e])?;
+    let planned = observe_all(tasks, &lowered, inputs.config_dir)?;
+    let mut summary = Summary::default();
+    let mut nodes = Vec::with_capacity(tasks.len());
+    for &i in &lowered.order {
+        let task = &tasks[i];
+        let planned = &planned[i];
+        match planned.action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            Action::Delete => summary.delete += 1,
+            Action::NoOp => summary.no_op += 1,
+            Action::Run => summary.run += 1,
+        }
+        let (line, column) = inputs
+            .sources
+            .line_col(task.meta.span.file, task.meta.span.start);
+        let (before, before_sensitive, after, after_sensitive) = redact(planned);
+        nodes.push(PlanNode {
+            address: address(task),
+            kind: NodeKind::Apply,
+            type_name: task.spec.type_name().to_owned(),
+            source: SourceLocation {
+                file: inputs.sources.path(task.meta.span.file).to_owned(),
+                line,
+                column,
+            },
+            depends_on: lowered.depends_on[i]
+                .iter()
+                .map(|&(t, reason)| Dependency {
+                    address: address(&tasks[t]),
+                    reason: reason.as_str().to_owned(),
+                })
+                .collect(),
+            notifies: lowered.notifies[i]
+                .iter()
+                .map(|&t| address(&tasks[t]))
+                .collect(),
+            handler: lowered.depends_on[i]
+                .iter()
+                .any(|(_, r)| *r == lower::Reason::Notify),
+            noop: task.meta.noop,
+            action: planned.action,
+            precondition: if lowered.chained_after[i].is_some() {
+                Precondition::Chained
+            } else {
+                Precondition::Observed
+            },
+            before,
+            after,
+            before_sensitive,
+            after_sensitive,
+            fingerprint: planned.fingerprint.clone(),
+            diff: planned.diff.clone(),
+        });
+    }
+    Ok(Plan {
+        format_version: FORMAT_VERSION.to_owned(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: crate::clock::now(),
+        host: HostIdentity::of(inputs.facts),
+        config: ConfigSource::of(inputs.config_dir, inputs.extra_vars),
+        summary,
+        nodes,
+        digest: String::new(),
+    })
+}
+
+/// Observes every task: independent paths in parallel, editors of one file in a chain, each
+/// starting from the state the previous one leaves.
+fn observe_all(
+    tasks: &[ApplyTask],
+    lowered: &lower::Lowered,
+    config_dir: &Path,
+) -> Result<Vec<Planned>, Vec<String>> {
+    let heads: Vec<usize> = (0..tasks.len())
+        .filter(|&i| lowered.chained_after[i].is_none())
+        .collect();
+    let mut next: Vec<Option<usize>> = vec![None; tasks.len()];
+    for (i, previous) in lowered.chained_after.iter().enumerate() {
+        if let Some(p) = previous {
+            next[*p] = Some(i);
+        }
+    }
+    let chains: Vec<Vec<(usize, Result<Planned, String>)>> = heads
+        .par_iter()
+        .map(|&head| {
+            let mut out = Vec::new();
+            let mut current = Some(head);
+            let mut leaves: Option<Observed> = None;
+            while let Some(i) = current {
+                let planned = apply::plan_task(&tasks[i], config_dir, leaves.as_ref());
+                leaves = planned.as_ref().ok().map(|p| p.leaves.clone());
+                let failed = planned.is_err();
+                out.push((i, planned));
+                // A chain stops at its first error: later edits have nothing to start from.
+                current = if failed { None } else { next[i] };
+            }
+            out
+        })
+        .collect();
+    let mut planned: Vec<Option<Planned>> = (0..tasks.len()).map(|_| None).collect();
+    let mut errors = Vec::new();
+    for (i, result) in chains.into_iter().flatten() {
+        match result {
+            Ok(p) => planned[i] = Some(p),
+            Err(e) => errors.push(format!("{}: {e}", address(&tasks[i]))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    planned
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.ok_or_else(|| {
+                format!(
+                    "{}: not planned (an earlier edit of its file failed)",
+                    address(&tasks[i])
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|e| vec![e])
+}
+
+/// `before`/`after` as plan.json shows them, with sensitive leaves replaced and their masks.
+fn redact(planned: &Planned) -> (Value, Value, Value, Value) {
+    let to_value = |s: &FsState| serde_json::to_value(s).unwrap_or(Value::Null);
+    let mut before = to_value(&planned.before);
+    let mut after = to_value(&planned.after);
+    if !planned.sensitive {
+        return (before, Value::Bool(false), after, Value::Bool(false));
+    }
+    // The content, and the hashes that would let a guess be confirmed, are left out.
+    for field in ["sha256", "size"] {
+        if let Some(map) = before.as_object_mut() {
+            map.remove(field);
+        }
+    }
+    if let Some(map) = after.as_object_mut() {
+        for field in ["sha256", "size", "content_base64"] {
+            map.remove(field);
+        }
+        map.insert("content".to_owned(), Value::from(SENSITIVE));
+    }
+    (
+        before,
+        json!({ "sha256": true }),
+        after,
+        json!({ "content": true }),
+    )
+}
