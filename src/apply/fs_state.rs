@@ -314,13 +314,10 @@ pub fn converge(have: &FsState, want: &FsState) -> Result<(), String> {
         EntryKind::Link | EntryKind::HardLink => {
             let target = want.target.as_deref().unwrap_or_default();
             let wrong = have.state != want.state || have.target.as_deref() != Some(target);
+            // Replacing something that is not a link was refused by the plan unless forced
+            // (or foreseen, for a hard link whose target is rewritten), and the precondition
+            // check made sure the path is still what the plan saw.
             if wrong {
-                if !matches!(have.state, EntryKind::Absent | EntryKind::Link) && !want.force {
-                    return Err(format!(
-                        "{} exists and is not a link; set `force: true` to replace it",
-                        want.path
-                    ));
-                }
                 link_atomic(path, target, want.state == EntryKind::HardLink)
                     .map_err(|e| fail("cannot link", e))?;
             }

@@ -24,6 +24,17 @@ pub fn want(task: &LinkTask, observed: &Observed) -> Result<Wanted, String> {
         .as_ref()
         .map(|s| s.value.clone())
         .ok_or_else(|| format!("link {path} has no `src`"))?;
+    // Refused here, not when executing: the plan shows every failure it can foresee.
+    let replaceable = matches!(
+        observed.state.state,
+        EntryKind::Absent | EntryKind::Link | EntryKind::HardLink
+    );
+    if !replaceable && !task.force {
+        return Err(format!(
+            "{path} exists and is not a link (it is a {}); set `force: true` to replace it",
+            format!("{:?}", observed.state.state).to_lowercase()
+        ));
+    }
     state.state = match task.kind {
         LinkKind::Symbolic => EntryKind::Link,
         LinkKind::Hard => EntryKind::HardLink,

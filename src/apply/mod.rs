@@ -151,7 +151,8 @@ pub fn observe_wanted(after: &FsState) -> std::io::Result<Observed> {
     fs_state::observe(&after.path, after.follow, hard_link_to)
 }
 
-fn action(before: &FsState, after: &FsState) -> Action {
+/// The action that turns `before` into `after`.
+pub fn action(before: &FsState, after: &FsState) -> Action {
     match (before.state, after.state) {
         (EntryKind::Absent, EntryKind::Absent) => Action::NoOp,
         (EntryKind::Absent, _) => Action::Create,

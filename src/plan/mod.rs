@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::apply::{self, Action, FsState, Observed, Planned};
+use crate::apply::{self, Action, EntryKind, FsState, Observed, Planned};
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
 use crate::model::{ApplyTask, Config};
@@ -89,7 +89,8 @@ pub struct Dependency {
 pub enum Precondition {
     /// Read from the host when planning; checked again before anything is changed.
     Observed,
-    /// The state the previous task on the same file leaves; checked when the node runs.
+    /// The state earlier tasks leave (the previous edit of the same file, or the rewrite of a
+    /// hard link's target); checked when the node runs.
     Chained,
 }
 
@@ -148,8 +149,13 @@ pub struct PlanInputs<'a> {
 /// Lowers, observes and diffs. Errors are per node (`apply.x: why`), all reported together.
 pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let tasks = &inputs.config.apply;
+    let started = std::time::Instant::now();
     let lowered = lower::lower(tasks).map_err(|e| vec![e])?;
-    let planned = observe_all(tasks, &lowered, inputs.config_dir)?;
+    tracing::debug!(elapsed = ?started.elapsed(), nodes = tasks.len(), "lowered");
+    let started = std::time::Instant::now();
+    let mut planned = observe_all(tasks, &lowered, inputs.config_dir)?;
+    let predicted = predict_hard_links(&lowered, &mut planned);
+    tracing::debug!(elapsed = ?started.elapsed(), "observed");
     let mut summary = Summary::default();
     let mut nodes = Vec::with_capacity(tasks.len());
     for &i in &lowered.order {
@@ -191,7 +197,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
                 .any(|(_, r)| *r == lower::Reason::Notify),
             noop: task.meta.noop,
             action: planned.action,
-            precondition: if lowered.chained_after[i].is_some() {
+            precondition: if lowered.chained_after[i].is_some() || predicted[i] {
                 Precondition::Chained
             } else {
                 Precondition::Observed
@@ -204,12 +210,15 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             diff: planned.diff.clone(),
         });
     }
+    let started = std::time::Instant::now();
+    let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars);
+    tracing::debug!(elapsed = ?started.elapsed(), "identified the config");
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at: crate::clock::now(),
         host: HostIdentity::of(inputs.facts),
-        config: ConfigSource::of(inputs.config_dir, inputs.extra_vars),
+        config,
         summary,
         nodes,
         digest: String::new(),
@@ -273,6 +282,64 @@ fn observe_all(
         })
         .collect::<Result<Vec<_>, String>>()
         .map_err(|e| vec![e])
+}
+
+/// A hard link shares its inode with its target, so the tasks managing the target change what
+/// the link's node finds when it runs: an attribute change shows through the link, and a
+/// content change replaces the target's inode (writes are atomic renames), leaving the link a
+/// separate file with the old content. Such a link's `before` is that predicted state, checked
+/// when the node runs, and re-linking it is its planned update. Returns which nodes were
+/// predicted.
+fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<bool> {
+    let mut predicted = vec![false; planned.len()];
+    for &i in &lowered.order {
+        let linked = planned[i].after.state == EntryKind::HardLink
+            && planned[i].before.state == EntryKind::HardLink;
+        if !linked {
+            continue;
+        }
+        // The target's managers, in execution order (editors of one file form a chain).
+        let managers: Vec<usize> = lowered
+            .order
+            .iter()
+            .copied()
+            .filter(|m| lowered.depends_on[i].contains(&(*m, lower::Reason::LinkTarget)))
+            .collect();
+        let (Some(&first), Some(&last)) = (managers.first(), managers.last()) else {
+            continue;
+        };
+        let replaced = managers.iter().any(|&m| {
+            let p = &planned[m];
+            p.action.changes()
+                && (p.before.state != EntryKind::File
+                    || p.after.state != EntryKind::File
+                    || p.before.sha256 != p.after.sha256)
+        });
+        let mut state = planned[i].before.clone();
+        if replaced {
+            // The link's inode keeps the target's old content and attributes.
+            let old = &planned[first].before;
+            state.state = EntryKind::File;
+            state.target = None;
+            state.sha256 = old.sha256.clone();
+            state.size = old.size;
+        } else if planned[last].action.changes() {
+            let new = &planned[last].after;
+            state.mode = new.mode.clone();
+            state.owner = new.owner.clone();
+            state.uid = new.uid;
+            state.group = new.group.clone();
+            state.gid = new.gid;
+        } else {
+            continue;
+        }
+        let node = &mut planned[i];
+        node.action = apply::action(&state, &node.after);
+        node.fingerprint = apply::fs_state::fingerprint(&state);
+        node.before = state;
+        predicted[i] = true;
+    }
+    predicted
 }
 
 /// `before`/`after` as plan.json shows them, with sensitive leaves replaced and their masks.

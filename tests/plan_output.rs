@@ -1,0 +1,141 @@
+//! `plan` and `apply --dry-run`: read-only, JSON only on stdout, deterministic, and their exit
+//! codes.
+
+mod common;
+
+use common::{World, tree};
+
+#[test]
+fn plan_stdout_is_only_json_and_summary_is_on_stderr() {
+    let world = World::all_types();
+    let run = world.run(&["plan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = run.json();
+    assert_eq!(plan["format_version"], "1.0");
+    assert!(
+        run.stderr.contains("Plan: 7 to create, 1 to update"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stdout.contains("Plan:"));
+}
+
+#[test]
+fn plan_leaves_the_tree_byte_identical() {
+    let world = World::all_types();
+    world.apply();
+    // Some drift, so the plan has changes to compute.
+    common::write(&world.path("d/file"), b"drifted\n");
+    common::set_mode(&world.path("d/copied"), 0o644);
+    std::fs::remove_file(world.path("d/current")).expect("rm link");
+    let before = tree(&world.root);
+    let run = world.run(&["plan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(before, tree(&world.root));
+}
+
+#[test]
+fn plan_of_an_empty_root_leaves_it_empty() {
+    let world = World::all_types();
+    let before = tree(&world.root);
+    assert_eq!(world.run(&["plan"]).code, 0);
+    assert_eq!(before, tree(&world.root));
+}
+
+#[test]
+fn dry_run_shows_diffs_and_leaves_the_tree_byte_identical() {
+    let world = World::all_types();
+    world.apply();
+    common::write(&world.path("d/file"), b"drifted\n");
+    common::write(&world.path("d/lines"), b"key = old\n");
+    let before = tree(&world.root);
+    let run = world.run(&["apply", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("-drifted"), "{}", run.all());
+    assert!(run.stdout.contains("+hello world"), "{}", run.all());
+    assert!(run.stdout.contains("+key = value"), "{}", run.all());
+    assert_eq!(before, tree(&world.root));
+    assert!(world.reports().len() == 1, "a dry run writes no run report");
+}
+
+#[test]
+fn two_plans_of_the_same_state_differ_only_in_created_at() {
+    let world = World::all_types();
+    world.apply();
+    let first = world.run(&["plan"]);
+    let second = world.run(&["plan"]);
+    let strip = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with("\"created_at\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&first.stdout), strip(&second.stdout));
+    assert_eq!(first.json()["digest"], second.json()["digest"]);
+}
+
+#[test]
+fn two_plans_of_a_fresh_root_are_identical() {
+    let world = World::all_types();
+    let first = world.run(&["plan"]).json();
+    let second = world.run(&["plan"]).json();
+    let without_time = |mut v: serde_json::Value| {
+        v.as_object_mut().expect("object").remove("created_at");
+        v
+    };
+    assert_eq!(without_time(first), without_time(second));
+}
+
+#[test]
+fn plan_detailed_exitcode() {
+    let world = World::all_types();
+    assert_eq!(world.run(&["plan", "--detailed-exitcode"]).code, 2);
+    assert_eq!(world.run(&["plan"]).code, 0);
+    world.apply();
+    assert_eq!(world.run(&["plan", "--detailed-exitcode"]).code, 0);
+    world.set_config("apply:\n  - {id: x, type: file, path: relative}\n");
+    assert_eq!(world.run(&["plan", "--detailed-exitcode"]).code, 1);
+}
+
+#[test]
+fn apply_detailed_exitcode() {
+    let world = World::all_types();
+    assert_eq!(
+        world
+            .run(&["apply", "--dry-run", "--detailed-exitcode"])
+            .code,
+        2
+    );
+    assert_eq!(world.run(&["apply", "--detailed-exitcode"]).code, 2);
+    assert_eq!(world.run(&["apply", "--detailed-exitcode"]).code, 0);
+    assert_eq!(
+        world
+            .run(&["apply", "--dry-run", "--detailed-exitcode"])
+            .code,
+        0
+    );
+    // A node that fails at execute: 1.
+    world.set_config(
+        "apply:\n  - {id: x, type: file, path: \"{{ root }}/d/file/under-a-file\", content: x}\n",
+    );
+    let run = world.run(&["apply", "--detailed-exitcode"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+}
+
+#[test]
+fn execute_detailed_exitcode() {
+    let world = World::all_types();
+    let (plan, _) = world.plan();
+    assert_eq!(world.execute(&plan, &["--detailed-exitcode"]).code, 2);
+    let (plan, _) = world.plan();
+    assert_eq!(world.execute(&plan, &["--detailed-exitcode"]).code, 0);
+    // Without the flag, changes exit 0 too.
+    common::write(&world.path("d/file"), b"drifted\n");
+    let (plan, _) = world.plan();
+    assert_eq!(world.execute(&plan, &[]).code, 0);
+    // A refused plan: 1.
+    common::write(&world.path("d/file"), b"drifted\n");
+    let (plan, _) = world.plan();
+    common::write(&world.path("d/file"), b"drifted again\n");
+    assert_eq!(world.execute(&plan, &["--detailed-exitcode"]).code, 1);
+}
