@@ -1,5 +1,6 @@
-//! The JSON Schema of config files, generated from the model's types. `grammar/` holds the
-//! committed copy (a test fails when it is out of date); `driftless schema` prints it.
+//! The JSON Schemas of config files and of plan.json, generated from the Rust types. `grammar/`
+//! holds the committed copies (a test fails when one is out of date); `driftless schema
+//! [config|plan]` prints them.
 
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
@@ -9,8 +10,10 @@ use crate::model::facts::{CollectorSpec, FactsKeywords};
 use crate::model::logs::LogPipeline;
 use crate::model::meta::TaskKeywords;
 use crate::model::settings::Settings;
+use crate::plan::{FORMAT_VERSION, Plan};
 
 pub const CONFIG_SCHEMA_ID: &str = "https://driftless.dev/schema/config.schema.json";
+pub const PLAN_SCHEMA_ID: &str = "https://driftless.dev/schema/plan.schema.json";
 
 /// The keywords the template stage reads from every task.
 fn template_keywords() -> Value {
@@ -142,7 +145,59 @@ fn merge(into: &mut Value, extra: &Value) {
 
 /// The schema as committed in `grammar/`: pretty JSON with a final newline.
 pub fn config_schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&config_schema()).unwrap_or_default();
+    pretty(&config_schema())
+}
+
+/// The schema of plan.json (`driftless plan`), from [`Plan`]. It names no
+/// `additionalProperties: false`: a newer minor format adds fields, and readers ignore them.
+/// `before`/`after` and their masks are free-form here: their shape depends on the node's
+/// `type` (docs/plan-format.md describes the file family's).
+pub fn plan_schema() -> Value {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.root_schema_for::<Plan>().to_value();
+    // Free-form fields whose Rust type (`serde_json::Value`) has no doc comment to carry.
+    let notes = [
+        (
+            "before",
+            "The observed state the action was computed against; its shape depends on `type`.",
+        ),
+        (
+            "after",
+            "The wanted state; sensitive content is `(sensitive)`.",
+        ),
+        (
+            "after_sensitive",
+            "Parallel to `after`: `true` at sensitive leaves, `false` when none.",
+        ),
+    ];
+    if let Some(props) = schema.pointer_mut("/$defs/PlanNode/properties") {
+        for (field, note) in notes {
+            if props.get(field) == Some(&Value::Bool(true)) {
+                props[field] = json!({ "description": note });
+            }
+        }
+    }
+    if let Some(map) = schema.as_object_mut() {
+        map.insert("$id".into(), Value::from(PLAN_SCHEMA_ID));
+        map.insert("title".into(), Value::from("driftless plan"));
+        map.insert(
+            "description".into(),
+            Value::from(format!(
+                "plan.json as `driftless plan` writes it, format {FORMAT_VERSION} \
+                 (docs/plan-format.md)."
+            )),
+        );
+    }
+    schema
+}
+
+/// The plan schema as committed in `grammar/`.
+pub fn plan_schema_text() -> String {
+    pretty(&plan_schema())
+}
+
+fn pretty(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
     text.push('\n');
     text
 }

@@ -77,8 +77,11 @@ enum Command {
     Logs(PendingArgs),
     /// Pull, converge, collect and ship continuously
     Agent(PendingArgs),
-    /// Print the JSON Schema of config files
-    Schema,
+    /// Print the JSON Schema of config files, or of plan.json
+    Schema {
+        #[arg(value_enum, default_value = "config")]
+        which: SchemaKind,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -91,6 +94,15 @@ enum Command {
 struct PendingArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     args: Vec<String>,
+}
+
+/// Which schema `driftless schema` prints.
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    /// Config files (grammar/config.schema.json)
+    Config,
+    /// plan.json (grammar/plan.schema.json)
+    Plan,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,8 +147,14 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => check::run(&globals, &args),
-        Command::Schema => {
-            print!("{}", crate::grammar::config_schema_text());
+        Command::Schema { which } => {
+            print!(
+                "{}",
+                match which {
+                    SchemaKind::Config => crate::grammar::config_schema_text(),
+                    SchemaKind::Plan => crate::grammar::plan_schema_text(),
+                }
+            );
             ExitCode::SUCCESS
         }
         Command::Completions { shell } => {
@@ -166,7 +184,9 @@ pub fn main() -> ExitCode {
 /// Gathers facts and compiles the config; on errors prints the diagnostics (as `check` does)
 /// and returns `None`.
 fn compile_config(globals: &Globals) -> Option<(pipeline::Compiled, crate::facts::HostFacts)> {
+    let started = std::time::Instant::now();
     let facts = crate::facts::HostFacts::gather();
+    tracing::debug!(elapsed = ?started.elapsed(), "gathered facts");
     let mut compiled = pipeline::compile(&globals.inputs, &facts);
     if globals.quiet || !compiled.diagnostics.has_errors() {
         compiled.diagnostics.retain_errors();
