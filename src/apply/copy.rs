@@ -1,13 +1,15 @@
 //! `copy`: a file from the config dir (or from the host with `remote_src`), or inline content.
 
 use super::{
-    Context, EntryKind, Observed, Wanted, attributes, config_file, refuse_symlink, regular_file,
+    Context, EntryKind, Observed, Wanted, attributes, config_file, refuse_non_file, refuse_symlink,
+    regular_file,
 };
 use crate::model::apply::CopyTask;
 
 pub fn want(task: &CopyTask, context: &Context<'_>, observed: &Observed) -> Result<Wanted, String> {
     let path = &task.dest.value;
     refuse_symlink(observed, path)?;
+    refuse_non_file(observed, path)?;
     let (content, sensitive) = match (&task.content, &task.src) {
         (Some(content), _) => (content.value.as_bytes().to_vec(), content.sensitive),
         (None, Some(src)) if task.remote_src => (

@@ -1,7 +1,10 @@
 //! `file`: a regular file with content given inline, rendered from a template file, or copied
 //! from the config dir — or its absence.
 
-use super::{Context, Observed, Wanted, attributes, config_file, refuse_symlink, regular_file};
+use super::{
+    Context, Observed, Wanted, attributes, config_file, refuse_non_file, refuse_symlink,
+    regular_file,
+};
 use crate::apply::FsState;
 use crate::model::RenderedContent;
 use crate::model::apply::{FileTask, State};
@@ -22,6 +25,7 @@ pub fn want(
             sensitive: false,
         });
     }
+    refuse_non_file(observed, path)?;
     let (content, sensitive) = match (&task.content, rendered, &task.source) {
         (Some(content), _, _) => (Some(content.value.as_bytes().to_vec()), content.sensitive),
         (None, Some(rendered), _) => (Some(rendered.text.as_bytes().to_vec()), rendered.sensitive),

@@ -8,7 +8,17 @@ pub fn want(task: &LinkTask, observed: &Observed) -> Result<Wanted, String> {
     let path = &task.path.value;
     let mut state = FsState::absent(path);
     if task.state == State::Absent {
-        let is_link = matches!(observed.state.state, EntryKind::Link | EntryKind::HardLink);
+        // Without `src` a hard link cannot be told by its target: any regular file that has
+        // other names is one.
+        let other_names = || {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::symlink_metadata(path).is_ok_and(|m| m.nlink() > 1)
+        };
+        let is_link = match observed.state.state {
+            EntryKind::Link | EntryKind::HardLink => true,
+            EntryKind::File => task.kind == LinkKind::Hard && other_names(),
+            _ => false,
+        };
         if !is_link && observed.state.state != EntryKind::Absent && !task.force {
             return Err(format!(
                 "{path} is not a link; set `force: true` to remove it anyway"

@@ -236,6 +236,21 @@ fn refuse_symlink(observed: &Observed, path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A directory or special file at a path that should be a regular file is refused: replacing
+/// it would lose what is there (a rename cannot replace a directory anyway).
+fn refuse_non_file(observed: &Observed, path: &str) -> Result<(), String> {
+    match observed.state.state {
+        EntryKind::Directory | EntryKind::Other => Err(format!(
+            "{path} exists and is not a regular file (it is a {}); remove it first",
+            match observed.state.state {
+                EntryKind::Directory => "directory",
+                _ => "special file",
+            }
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A file of the config dir, as bytes.
 fn config_file(context: &Context<'_>, relative: &str) -> Result<Vec<u8>, String> {
     let path = crate::config::resolve_asset(context.config_dir, relative)?;

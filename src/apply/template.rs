@@ -1,7 +1,9 @@
 //! `template`: a file rendered from a template file of the config dir (rendered by the
 //! template stage, so undefined variables are found by `check`).
 
-use super::{EntryKind, Observed, Wanted, attributes, refuse_symlink, regular_file};
+use super::{
+    EntryKind, Observed, Wanted, attributes, refuse_non_file, refuse_symlink, regular_file,
+};
 use crate::model::RenderedContent;
 use crate::model::apply::TemplateTask;
 
@@ -12,6 +14,7 @@ pub fn want(
 ) -> Result<Wanted, String> {
     let path = &task.dest.value;
     refuse_symlink(observed, path)?;
+    refuse_non_file(observed, path)?;
     let rendered =
         rendered.ok_or_else(|| format!("template {} was not rendered", task.src.value))?;
     let keep = !task.force && observed.state.state == EntryKind::File;

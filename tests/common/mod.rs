@@ -319,3 +319,32 @@ impl World {
         world
     }
 }
+
+impl World {
+    /// The action a fresh plan gives `address`.
+    pub fn planned_action(&self, address: &str) -> String {
+        action(&self.plan().1, address)
+    }
+
+    /// Plans, checks `address` gets `expected`, applies, and checks the result is converged.
+    pub fn step(&self, address: &str, expected: &str) {
+        assert_eq!(
+            self.planned_action(address),
+            expected,
+            "planned action of {address}"
+        );
+        let run = self.apply();
+        let status = if expected == "no-op" {
+            "unchanged"
+        } else {
+            "changed"
+        };
+        assert_eq!(
+            run.status_of(address).as_deref(),
+            Some(status),
+            "{}",
+            run.all()
+        );
+        self.assert_converged();
+    }
+}
