@@ -168,7 +168,9 @@ pub fn observe(path: &str, follow: bool, hard_link_to: Option<&str>) -> io::Resu
     let mut state = FsState::absent(path);
     let metadata = match fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        // Under a regular file nothing exists either; making it fails when executed, like
+        // under a missing directory.
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
             return Ok(Observed {
                 state,
                 content: None,

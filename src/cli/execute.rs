@@ -7,7 +7,8 @@ use super::{Globals, audit_sinks, compile_config, show};
 use crate::execute::{self, RunReport, Sensitive, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
-use crate::plan::{HostIdentity, Plan, address, source};
+use crate::plan::{AuditDestination, HostIdentity, Plan, address, source};
+use crate::sinks::{DirectorySink, Sink};
 
 #[derive(clap::Args)]
 pub struct ExecuteArgs {
@@ -80,6 +81,22 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
     run_plan(globals, &args.run, &plan, compiled.as_ref(), &config_dir)
 }
 
+/// The plan's `settings.audit` (recorded in it: a plan executes without its config), else the
+/// default directory.
+fn report_sinks(plan: &Plan) -> Vec<Box<dyn Sink>> {
+    if plan.audit.is_empty() {
+        return audit_sinks(None);
+    }
+    plan.audit
+        .iter()
+        .map(|destination| match destination {
+            AuditDestination::Directory { path } => Box::new(DirectorySink {
+                path: PathBuf::from(path),
+            }) as Box<dyn Sink>,
+        })
+        .collect()
+}
+
 fn refuse(why: &str) -> ExitCode {
     eprintln!("error: {why}");
     eprintln!("nothing was changed");
@@ -130,7 +147,7 @@ pub fn run_plan(
         };
         println!("{line}");
     }
-    let sinks = audit_sinks(compiled.map(|c| &c.config.settings));
+    let sinks = report_sinks(plan);
     for failure in execute::write_report(&report, &sinks) {
         eprintln!("warning: the run report was not saved: {failure}");
     }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::apply::{self, Action, EntryKind, FsState, Observed, Planned};
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
+use crate::model::settings::AuditSink;
 use crate::model::{ApplyTask, Config};
 pub use source::{ConfigSource, HostIdentity};
 
@@ -39,10 +40,31 @@ pub struct Plan {
     pub host: HostIdentity,
     pub config: ConfigSource,
     pub summary: Summary,
+    /// Where the run reports of this plan go (`settings.audit`), so that `execute` needs no
+    /// config to find them; empty: the default directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<AuditDestination>,
     /// In execution order: every node after the nodes it depends on.
     pub nodes: Vec<PlanNode>,
     /// SHA-256 of this document without `digest` and `created_at`: an edited plan is refused.
     pub digest: String,
+}
+
+/// A run report destination, from `settings.audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditDestination {
+    Directory { path: String },
+}
+
+impl AuditDestination {
+    fn of(sink: &AuditSink) -> Self {
+        match sink {
+            AuditSink::Directory(d) => AuditDestination::Directory {
+                path: d.path.value.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -220,6 +242,13 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
         host: HostIdentity::of(inputs.facts),
         config,
         summary,
+        audit: inputs
+            .config
+            .settings
+            .audit
+            .iter()
+            .map(AuditDestination::of)
+            .collect(),
         nodes,
         digest: String::new(),
     })
