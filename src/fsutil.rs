@@ -36,10 +36,11 @@ pub fn write_atomic(
             .create_new(true)
             .open(&temp)?;
         file.write_all(bytes)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        // Owner first: a chown clears the setuid and setgid bits the mode may set.
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::fchown(&file, uid, gid)?;
         }
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.sync_all()?;
         fs::rename(&temp, path)?;
         sync_parent(path)

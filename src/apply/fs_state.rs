@@ -356,15 +356,17 @@ fn link_atomic(path: &Path, target: &str, hard: bool) -> io::Result<()> {
 }
 
 fn set_attributes(path: &Path, have: &FsState, want: &FsState) -> io::Result<()> {
-    if let Some(mode) = want.mode_bits()
-        && have.mode_bits() != Some(mode)
-    {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-    }
     let uid = want.uid.filter(|u| have.uid != Some(*u));
     let gid = want.gid.filter(|g| have.gid != Some(*g));
-    if uid.is_some() || gid.is_some() {
+    let chown = uid.is_some() || gid.is_some();
+    if chown {
         std::os::unix::fs::chown(path, uid, gid)?;
+    }
+    // After the owner: a chown clears the setuid and setgid bits, which the mode sets again.
+    if let Some(mode) = want.mode_bits()
+        && (chown || have.mode_bits() != Some(mode))
+    {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     }
     Ok(())
 }
