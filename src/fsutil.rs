@@ -23,7 +23,14 @@ pub fn random_hex(bytes: usize) -> io::Result<String> {
 
 /// Writes `path` so that a crash at any point leaves the old file or the new one: a temp file
 /// in the same directory with the final mode and owner, fsync, rename, fsync of the directory.
-pub fn write_atomic(
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: (Option<u32>, Option<u32>)) -> io::Result<()> {
+    replace_file(path, bytes, mode, owner)?;
+    sync_parent(path)
+}
+
+/// [`write_atomic`] without the directory fsync: the caller syncs each directory once after a
+/// batch (the rename is atomic either way; the directory sync only makes it durable).
+pub fn replace_file(
     path: &Path,
     bytes: &[u8],
     mode: u32,
@@ -31,19 +38,17 @@ pub fn write_atomic(
 ) -> io::Result<()> {
     let temp = temp_path(path)?;
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
         file.write_all(bytes)?;
         // Owner first: a chown clears the setuid and setgid bits the mode may set.
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::fchown(&file, uid, gid)?;
         }
         file.set_permissions(fs::Permissions::from_mode(mode))?;
+        // The data must be on disk before the new name is, or a power loss could leave an
+        // empty file under the new name.
         file.sync_all()?;
-        fs::rename(&temp, path)?;
-        sync_parent(path)
+        fs::rename(&temp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);

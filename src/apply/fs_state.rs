@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::principals::{self, Db};
-use crate::fsutil::{sync_parent, temp_path, write_atomic};
+use crate::fsutil::{replace_file, temp_path};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -271,8 +271,8 @@ pub fn describe_change(planned: &FsState, now: &FsState) -> String {
 }
 
 /// Makes `want` true of the file system, given `have` (observed just before). Writes are
-/// atomic: a temp file in the same directory, fsync, rename, fsync of the directory; a crash
-/// leaves the old file or the new one, never a mix.
+/// atomic: a temp file in the same directory, fsync, rename; a crash leaves the old file or
+/// the new one, never a mix. The caller syncs the parent directory (once per batch).
 pub fn converge(have: &FsState, want: &FsState) -> Result<(), String> {
     let path = Path::new(&want.path);
     let fail = |what: &str, e: io::Error| format!("{what} {}: {e}", want.path);
@@ -291,7 +291,7 @@ pub fn converge(have: &FsState, want: &FsState) -> Result<(), String> {
                 };
                 let owner = (want.uid, want.gid);
                 let mode = want.mode_bits().unwrap_or(0o644);
-                write_atomic(&target, &bytes, mode, owner).map_err(|e| fail("cannot write", e))
+                replace_file(&target, &bytes, mode, owner).map_err(|e| fail("cannot write", e))
             } else {
                 set_attributes(path, have, want).map_err(|e| fail("cannot set attributes of", e))
             }
@@ -337,8 +337,7 @@ fn remove(have: &FsState, want: &FsState) -> io::Result<()> {
         EntryKind::Directory if want.force => fs::remove_dir_all(path),
         EntryKind::Directory => fs::remove_dir(path),
         _ => fs::remove_file(path),
-    }?;
-    sync_parent(path)
+    }
 }
 
 fn link_atomic(path: &Path, target: &str, hard: bool) -> io::Result<()> {
@@ -348,11 +347,9 @@ fn link_atomic(path: &Path, target: &str, hard: bool) -> io::Result<()> {
     } else {
         std::os::unix::fs::symlink(target, &temp)?;
     }
-    if let Err(e) = fs::rename(&temp, path) {
+    fs::rename(&temp, path).inspect_err(|_| {
         let _ = fs::remove_file(&temp);
-        return Err(e);
-    }
-    sync_parent(path)
+    })
 }
 
 fn set_attributes(path: &Path, have: &FsState, want: &FsState) -> io::Result<()> {

@@ -22,7 +22,7 @@ pub struct ExecuteArgs {
 /// Options of every command that changes the host.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Worker threads [default: the number of CPUs]
+    /// Worker threads [default: 4 per CPU]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 
@@ -120,9 +120,11 @@ pub fn run_plan(
             .collect::<HashMap<_, _>>(),
         config_dir,
     });
+    // File work waits on fsync more than on the CPU: several workers per CPU keep the disk
+    // queue full.
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started_at = crate::clock::now();
     let started = Instant::now();
     let outcomes = match execute::run(plan, jobs, sensitive.as_ref()) {

@@ -184,7 +184,7 @@ pub fn run(
     jobs: usize,
     sensitive: Option<&Sensitive<'_>>,
 ) -> Result<Vec<NodeOutcome>, String> {
-    scheduler::run(plan, jobs, |node, notified| {
+    let outcomes = scheduler::run(plan, jobs, |node, notified| {
         let started = Instant::now();
         let status = run_node(node, notified, sensitive);
         NodeOutcome {
@@ -193,5 +193,26 @@ pub fn run(
             status,
             duration_ms: started.elapsed().as_millis() as u64,
         }
-    })
+    })?;
+    sync_changed_directories(plan, &outcomes);
+    Ok(outcomes)
+}
+
+/// Makes the run's renames and removals durable: each changed path's directory is synced
+/// once, after all nodes ran, instead of once per file.
+fn sync_changed_directories(plan: &Plan, outcomes: &[NodeOutcome]) {
+    use rayon::prelude::*;
+    let directories: std::collections::BTreeSet<&Path> = plan
+        .nodes
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| o.status == Status::Changed)
+        .filter_map(|(n, _)| n.after.get("path")?.as_str())
+        .filter_map(|p| Path::new(p).parent())
+        .collect();
+    directories.par_iter().for_each(|dir| {
+        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            tracing::warn!("cannot sync directory {}: {e}", dir.display());
+        }
+    });
 }

@@ -37,8 +37,22 @@ struct Scope {
 
 impl Renderer {
     pub fn new(globals: Arc<Globals>, secrets: Arc<Secrets>, config_dir: &Path) -> Self {
+        let mut env = environment();
+        let dir = config_dir.to_path_buf();
+        // Template files (and what they include) load from the config dir, once each.
+        env.set_loader(move |name| match resolve_asset(&dir, name) {
+            Ok(path) => match std::fs::read_to_string(path) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("cannot read template file `{name}`: {e}"),
+                )),
+            },
+            Err(_) => Ok(None),
+        });
         Renderer {
-            env: environment(),
+            env,
             globals,
             secrets,
             config_dir: config_dir.to_path_buf(),
@@ -363,28 +377,32 @@ impl Renderer {
                 return None;
             }
         };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) => {
-                let message = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("no template file `{relative}` in the config directory")
-                } else {
-                    format!("cannot read template file `{relative}`: {e}")
-                };
-                diagnostics.push(Diagnostic::error(message).at(src.span).help(
-                    "template files are named relative to the config directory, e.g. \
-                     templates/motd.j2",
-                ));
-                return None;
-            }
-        };
-        match self.env.render_str(&text, scope.root.clone()) {
+        // Compiled once per run through the environment's loader, whatever the loop count.
+        let rendered = self
+            .env
+            .get_template(relative)
+            .and_then(|template| template.render(scope.root.clone()));
+        match rendered {
             Ok(content) => Some(RenderedFile {
                 path: relative.to_owned(),
                 content,
                 sensitive: scope.secrets.take_touched(),
             }),
+            Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "no template file `{relative}` in the config directory"
+                    ))
+                    .at(src.span)
+                    .help(
+                        "template files are named relative to the config directory, e.g. \
+                         templates/motd.j2",
+                    ),
+                );
+                None
+            }
             Err(e) => {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
                 let file = sources.lock().unwrap_or_else(|e| e.into_inner()).add(
                     relative.to_owned(),
                     path,
