@@ -41,7 +41,7 @@ mod tests {
     #[test]
     fn known_dates() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_741_323);
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_654_923);
         assert_eq!(rfc3339(t), "2026-11-26T01:02:03Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
