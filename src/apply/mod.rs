@@ -114,12 +114,17 @@ pub fn plan_task(
     let after = wanted.state;
     let action = action(&before, &after);
     let diff = text::diff(&observed, &after, wanted.sensitive, action);
-    let leaves = Observed {
-        content: match after.state {
-            EntryKind::File => after.content_bytes()?.or_else(|| observed.content.clone()),
-            _ => None,
-        },
-        state: after.without_content(),
+    // A `noop` task never runs, so the next edit of the same file starts from what is there.
+    let leaves = if task.meta.noop {
+        observed.clone()
+    } else {
+        Observed {
+            content: match after.state {
+                EntryKind::File => after.content_bytes()?.or_else(|| observed.content.clone()),
+                _ => None,
+            },
+            state: after.without_content(),
+        }
     };
     Ok(Planned {
         action,
