@@ -10,7 +10,7 @@ fn edit_after_a_noop_edit_of_the_same_file_applies() {
     std::fs::create_dir(&root).expect("root");
     std::fs::write(
         dir.path().join("config.yaml"),
-        "apply:\n  - id: a\n    type: lineinfile\n    path: \"{{ root }}/f\"\n    line: first\n    create: true\n    noop: true\n  - id: b\n    type: lineinfile\n    path: \"{{ root }}/f\"\n    line: second\n    create: true\n",
+        "apply:\n  - id: a\n    type: lineinfile\n    path: \"{{ root }}/f\"\n    line: first\n    create: true\n    noop: true\n  - id: b\n    type: lineinfile\n    path: \"{{ root }}/f\"\n    line: second\n    create: true\nsettings:\n  audit:\n    - type: directory\n      path: \"{{ root }}/../runs\"\n",
     )
     .expect("config");
     let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
@@ -19,7 +19,6 @@ fn edit_after_a_noop_edit_of_the_same_file_applies() {
         .arg("-e")
         .arg(format!("root={}", root.display()))
         .args(["--env-file", "/nonexistent", "apply"])
-        .env("XDG_STATE_HOME", dir.path().join("state"))
         .output()
         .expect("run driftless");
     let stdout = String::from_utf8_lossy(&output.stdout);
