@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use super::execute::{RunArgs, run_plan};
-use super::{Globals, compile_config, show};
-use crate::plan::{self, PlanInputs};
+use super::{Globals, show};
+use crate::plan;
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {
@@ -15,24 +15,8 @@ pub struct ApplyArgs {
 }
 
 pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
-    let Some((compiled, facts)) = compile_config(globals) else {
+    let Some((compiled, mut plan)) = super::plan::build(globals) else {
         return ExitCode::FAILURE;
-    };
-    let inputs = PlanInputs {
-        config: &compiled.config,
-        sources: &compiled.sources,
-        config_dir: &globals.inputs.config_dir,
-        facts: &facts,
-        extra_vars: &globals.inputs.extra_vars,
-    };
-    let mut plan = match plan::build(&inputs) {
-        Ok(plan) => plan,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::FAILURE;
-        }
     };
     // The digest is what the run report names, as for a plan file.
     plan::json::to_json(&mut plan);

@@ -16,24 +16,8 @@ pub struct PlanArgs {
 }
 
 pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
-    let Some((compiled, facts)) = compile_config(globals) else {
+    let Some((_, mut plan)) = build(globals) else {
         return ExitCode::FAILURE;
-    };
-    let inputs = PlanInputs {
-        config: &compiled.config,
-        sources: &compiled.sources,
-        config_dir: &globals.inputs.config_dir,
-        facts: &facts,
-        extra_vars: &globals.inputs.extra_vars,
-    };
-    let mut plan = match plan::build(&inputs) {
-        Ok(plan) => plan,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::FAILURE;
-        }
     };
     let text = json::to_json(&mut plan);
     let written = match &args.output {
@@ -56,5 +40,27 @@ pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
     match (args.detailed_exitcode, plan.summary.changes()) {
         (true, 0) | (false, _) => ExitCode::SUCCESS,
         (true, _) => ExitCode::from(2),
+    }
+}
+
+/// Compiles the config and plans it, printing diagnostics and plan errors; shared by `plan`
+/// and `apply`. The compiled config comes along for `apply`'s sensitive values.
+pub fn build(globals: &Globals) -> Option<(crate::pipeline::Compiled, plan::Plan)> {
+    let (compiled, facts) = compile_config(globals)?;
+    let inputs = PlanInputs {
+        config: &compiled.config,
+        sources: &compiled.sources,
+        config_dir: &globals.inputs.config_dir,
+        facts: &facts,
+        extra_vars: &globals.inputs.extra_vars,
+    };
+    match plan::build(&inputs) {
+        Ok(plan) => Some((compiled, plan)),
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            None
+        }
     }
 }
