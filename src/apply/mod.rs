@@ -82,7 +82,11 @@ pub fn requires(spec: &ApplySpec) -> Vec<String> {
     if let ApplySpec::Link(link) = spec
         && let Some(src) = &link.src
     {
-        paths.push(src.value.clone());
+        // A relative target is resolved from the link's directory, as the kernel does.
+        let link_dir = Path::new(&spec.path().value)
+            .parent()
+            .unwrap_or(Path::new("/"));
+        paths.push(link_dir.join(&src.value).to_string_lossy().into_owned());
     }
     paths
 }

@@ -45,11 +45,20 @@ pub struct Lowered {
     pub chained_after: Vec<Option<usize>>,
 }
 
+/// `.` and `..` resolved lexically: enough to match a path with the task managing it (a
+/// relative link target such as `../sites-available/shop` included).
 fn normalize(path: &str) -> PathBuf {
-    Path::new(path)
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect()
+    let mut out = PathBuf::new();
+    for component in Path::new(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Builds the DAG. Fails with the cycle's path when implicit edges close a cycle (explicit
