@@ -144,3 +144,36 @@ fn sensitive_plan_is_refused_without_the_secret() {
     assert!(run.stderr.contains("DB_PASSWORD"), "{}", run.all());
     assert_eq!(before, tree(&world.root));
 }
+
+/// Edits of one file share its content: when one of them writes a secret, the others' content
+/// and diffs would show it (from the chain, or from the file once written).
+#[test]
+fn secret_line_is_hidden_in_every_edit_of_its_file() {
+    let mut world = World::new(
+        r#"
+apply:
+  - {id: before-secret, type: lineinfile, path: "{{ root }}/f", line: "plain0 = {{ n }}", regexp: "^plain0", create: true}
+  - {id: secret, type: lineinfile, path: "{{ root }}/f", line: "token={{ secrets.DB_PASSWORD }}", regexp: "^token="}
+  - {id: after-secret, type: lineinfile, path: "{{ root }}/f", line: "plain1 = {{ n }}", regexp: "^plain1"}
+"#,
+    );
+    world
+        .envs
+        .push(("DB_PASSWORD".to_owned(), SECRET.to_owned()));
+    let first = world.run(&["-e", "n=1", "plan"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_clean("the plan of a chain", &first.all());
+    assert_eq!(world.run(&["-e", "n=1", "apply"]).code, 0);
+    assert!(read(&world.path("f")).contains(SECRET));
+    // The secret is on disk now; the plain edits change again.
+    let second = world.run(&["-e", "n=2", "plan"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_clean("the plan of a file holding the secret", &second.all());
+    let applied = world.run(&["-e", "n=2", "apply"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert_clean("apply", &applied.all());
+    assert_eq!(
+        read(&world.path("f")),
+        format!("plain0 = 2\ntoken={SECRET}\nplain1 = 2\n")
+    );
+}

@@ -70,6 +70,17 @@ pub struct Planned {
     pub leaves: Observed,
 }
 
+impl Planned {
+    /// Marks the content sensitive although this task's own values are not: another edit of
+    /// the same file writes a secret into it, which this one's content and diff would show.
+    pub fn hide_content(&mut self) {
+        self.sensitive = true;
+        if self.diff.is_some() {
+            self.diff = Some(text::hidden(&self.after.path));
+        }
+    }
+}
+
 /// What must exist before a task: paths other tasks may manage.
 pub fn requires(spec: &ApplySpec) -> Vec<String> {
     let mut paths = Vec::new();

@@ -31,9 +31,7 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
     }
     let path = &after.path;
     if sensitive {
-        return Some(format!(
-            "--- {path}\n+++ {path}\n(sensitive content changed; not shown)\n"
-        ));
+        return Some(hidden(path));
     }
     let (Ok(old_text), Ok(new_text)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
         return Some(format!("--- {path}\n+++ {path}\nBinary content differs\n"));
@@ -53,4 +51,9 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
             .missing_newline_hint(true)
             .to_string(),
     )
+}
+
+/// What a diff of sensitive content says instead.
+pub fn hidden(path: &str) -> String {
+    format!("--- {path}\n+++ {path}\n(sensitive content changed; not shown)\n")
 }

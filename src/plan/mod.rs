@@ -177,6 +177,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let started = std::time::Instant::now();
     let mut planned = observe_all(tasks, &lowered, inputs.config_dir)?;
     let predicted = predict_hard_links(&lowered, &mut planned);
+    share_sensitivity(&lowered, &mut planned);
     tracing::debug!(elapsed = ?started.elapsed(), "observed");
     let mut summary = Summary::default();
     let mut nodes = Vec::with_capacity(tasks.len());
@@ -311,6 +312,26 @@ fn observe_all(
         })
         .collect::<Result<Vec<_>, String>>()
         .map_err(|e| vec![e])
+}
+
+/// Editors of one file (a chain) see each other's lines, in the chain and on disk once
+/// written: when one of them writes a secret, all of them are sensitive.
+fn share_sensitivity(lowered: &lower::Lowered, planned: &mut [Planned]) {
+    let head = |mut i: usize| {
+        while let Some(previous) = lowered.chained_after[i] {
+            i = previous;
+        }
+        i
+    };
+    let sensitive_heads: std::collections::HashSet<usize> = (0..planned.len())
+        .filter(|&i| planned[i].sensitive)
+        .map(head)
+        .collect();
+    for (i, node) in planned.iter_mut().enumerate() {
+        if !node.sensitive && sensitive_heads.contains(&head(i)) {
+            node.hide_content();
+        }
+    }
 }
 
 /// A hard link shares its inode with its target, so the tasks managing the target change what
