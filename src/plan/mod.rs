@@ -54,6 +54,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditDestination {
+    /// A local directory, absolute.
     Directory { path: String },
 }
 
