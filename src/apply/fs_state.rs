@@ -170,7 +170,12 @@ pub fn observe(path: &str, follow: bool, hard_link_to: Option<&str>) -> io::Resu
         Ok(m) => m,
         // Under a regular file nothing exists either; making it fails when executed, like
         // under a missing directory.
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
             return Ok(Observed {
                 state,
                 content: None,
