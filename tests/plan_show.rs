@@ -14,11 +14,16 @@ fn show_lists_changes_with_diffs_and_the_summary_without_color_in_a_pipe() {
     assert!(run.stdout.contains("+ apply.file create"), "{}", run.all());
     assert!(run.stdout.contains("+hello world"), "{}", run.all());
     assert!(
-        run.stdout.contains("Plan: 7 to create, 1 to update, 0 to delete, 0 unchanged."),
+        run.stdout
+            .contains("Plan: 7 to create, 1 to update, 0 to delete, 0 unchanged."),
         "{}",
         run.all()
     );
-    assert!(!run.stdout.contains('\u{1b}'), "color in a pipe:\n{}", run.stdout);
+    assert!(
+        !run.stdout.contains('\u{1b}'),
+        "color in a pipe:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -39,5 +44,9 @@ fn show_refuses_an_edited_plan() {
     common::write(&path, text.as_bytes());
     let run = world.run(&["show", path.to_str().expect("utf-8")]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("digest does not match"), "{}", run.all());
+    assert!(
+        run.stderr.contains("digest does not match"),
+        "{}",
+        run.all()
+    );
 }
