@@ -23,7 +23,12 @@ pub fn random_hex(bytes: usize) -> io::Result<String> {
 
 /// Writes `path` so that a crash at any point leaves the old file or the new one: a temp file
 /// in the same directory with the final mode and owner, fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: (Option<u32>, Option<u32>)) -> io::Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: (Option<u32>, Option<u32>),
+) -> io::Result<()> {
     replace_file(path, bytes, mode, owner)?;
     sync_parent(path)
 }
@@ -38,7 +43,10 @@ pub fn replace_file(
 ) -> io::Result<()> {
     let temp = temp_path(path)?;
     let result = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
         file.write_all(bytes)?;
         // Owner first: a chown clears the setuid and setgid bits the mode may set.
         if uid.is_some() || gid.is_some() {

@@ -22,7 +22,14 @@ fn edit_after_a_noop_edit_of_the_same_file_applies() {
         .output()
         .expect("run driftless");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("skipped    apply.a: noop"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(root.join("f")).expect("f"), "second\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("f")).expect("f"),
+        "second\n"
+    );
 }
