@@ -127,3 +127,20 @@ fn setuid_mode_survives_an_owner_change() {
     assert_eq!(mode(&world.path("f")), 0o4755);
     assert_eq!(owner(&world.path("f")), (65534, 65534));
 }
+
+#[test]
+fn follow_true_creates_the_target_of_a_dangling_symlink() {
+    let world = World::new(
+        "apply:\n  - {id: f, type: file, path: \"{{ root }}/f\", content: \"new\\n\", follow: true}\n",
+    );
+    std::os::unix::fs::symlink("target", world.path("f")).expect("symlink");
+    world.step("apply.f", "create");
+    assert!(
+        std::fs::symlink_metadata(world.path("f"))
+            .expect("meta")
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert_eq!(read(&world.path("target")), "new\n");
+}

@@ -290,7 +290,7 @@ pub fn converge(have: &FsState, want: &FsState) -> Result<(), String> {
             if rewrite {
                 let bytes = content.unwrap_or_default();
                 let target = if want.follow {
-                    fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+                    followed(path)
                 } else {
                     path.to_path_buf()
                 };
@@ -332,6 +332,15 @@ pub fn converge(have: &FsState, want: &FsState) -> Result<(), String> {
         }
         EntryKind::Other => Err(format!("{}: cannot create special files", want.path)),
     }
+}
+
+/// Where a followed symlink leads: the file it resolves to, or for a dangling link the path it
+/// names (relative to the link's directory), which the write creates.
+fn followed(path: &Path) -> std::path::PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| match fs::read_link(path) {
+        Ok(target) => path.parent().unwrap_or(Path::new("/")).join(target),
+        Err(_) => path.to_path_buf(),
+    })
 }
 
 fn remove(have: &FsState, want: &FsState) -> io::Result<()> {
