@@ -19,13 +19,14 @@ pub fn want(
     if !task.follow {
         refuse_symlink(observed, path)?;
     }
+    // A `file` task never removes or replaces a directory, even an empty one.
+    refuse_non_file(observed, path)?;
     if task.state == State::Absent {
         return Ok(Wanted {
             state: FsState::absent(path),
             sensitive: false,
         });
     }
-    refuse_non_file(observed, path)?;
     let (content, sensitive) = match (&task.content, rendered, &task.source) {
         (Some(content), _, _) => (Some(content.value.as_bytes().to_vec()), content.sensitive),
         (None, Some(rendered), _) => (Some(rendered.text.as_bytes().to_vec()), rendered.sensitive),

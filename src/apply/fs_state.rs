@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::principals::{self, Db};
 use crate::fsutil::{replace_file, temp_path};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     Absent,
@@ -30,7 +30,7 @@ pub enum EntryKind {
 }
 
 /// One path's state as plan.json shows it in `before` and `after`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FsState {
     pub path: String,
     pub state: EntryKind,
@@ -233,12 +233,17 @@ pub fn observe(path: &str, follow: bool, hard_link_to: Option<&str>) -> io::Resu
 /// The fingerprint of an observed state: what `execute` compares to refuse a stale plan. Only
 /// what observing can see counts (not the wanted-state flags), so the state a planned change
 /// leaves fingerprints like the same state observed after the change.
-pub fn fingerprint(state: &FsState) -> String {
+///
+/// For a sensitive node (`with_content` false) the content hash is left out: a hash of a file
+/// holding a secret would let anyone with the plan confirm a guess of the secret. Such a node
+/// is re-rendered against the file as it is when it runs, so a content change since the plan
+/// is still handled; only the refusal is lost.
+pub fn fingerprint(state: &FsState, with_content: bool) -> String {
     let observable = (
         &state.path,
         state.state,
-        &state.sha256,
-        state.size,
+        state.sha256.as_ref().filter(|_| with_content),
+        state.size.filter(|_| with_content),
         &state.target,
         &state.mode,
         state.uid,

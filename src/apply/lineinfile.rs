@@ -10,6 +10,8 @@ use crate::model::apply::{LineInFileTask, State};
 /// Lines of a text file, and where a new line goes.
 pub struct Lines {
     pub lines: Vec<String>,
+    /// The file ends its lines with CRLF: edits keep it that way.
+    pub crlf: bool,
 }
 
 /// Where to insert when nothing matches.
@@ -26,15 +28,18 @@ impl Lines {
             .map_err(|_| format!("{path} is not a text file (not UTF-8)"))?;
         Ok(Lines {
             lines: text.lines().map(str::to_owned).collect(),
+            crlf: text.contains("\r\n"),
         })
     }
 
-    /// Joined with a newline after every line (files end with one).
+    /// Joined with a line ending after every line (files end with one), CRLF when the file
+    /// used CRLF.
     pub fn render(&self) -> Vec<u8> {
+        let ending = if self.crlf { "\r\n" } else { "\n" };
         let mut out = String::new();
         for line in &self.lines {
             out.push_str(line);
-            out.push('\n');
+            out.push_str(ending);
         }
         out.into_bytes()
     }
@@ -69,7 +74,10 @@ pub fn anchor(after: Option<&str>, before: Option<&str>) -> Result<Anchor, Strin
 pub fn current_lines(observed: &Observed, path: &str, create: bool) -> Result<Lines, String> {
     match (observed.state.state, &observed.content) {
         (EntryKind::File, Some(content)) => Lines::parse(content, path),
-        (EntryKind::Absent, _) if create => Ok(Lines { lines: Vec::new() }),
+        (EntryKind::Absent, _) if create => Ok(Lines {
+            lines: Vec::new(),
+            crlf: false,
+        }),
         (EntryKind::Absent, _) => Err(format!(
             "{path} does not exist; set `create: true` to create it"
         )),
@@ -148,6 +156,9 @@ pub fn lines_equal(observed: &Observed, rendered: &[u8]) -> bool {
     observed.content.as_deref().is_some_and(|c| {
         let mut c = c.to_vec();
         if !c.is_empty() && !c.ends_with(b"\n") {
+            if rendered.ends_with(b"\r\n") {
+                c.push(b'\r');
+            }
             c.push(b'\n');
         }
         c == rendered
@@ -233,6 +244,12 @@ mod tests {
         let mut t = task(None, Some("^tmp"));
         t.state = State::Absent;
         assert_eq!(result(&t, "tmp1\nkeep\ntmp2\n"), "keep\n");
+    }
+
+    #[test]
+    fn crlf_line_endings_are_kept() {
+        let t = task(Some("b"), None);
+        assert_eq!(result(&t, "a\r\n"), "a\r\nb\r\n");
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub fn plan_task(
     };
     Ok(Planned {
         action,
-        fingerprint: fs_state::fingerprint(&before),
+        fingerprint: fs_state::fingerprint(&before, !wanted.sensitive),
         before: before.without_content(),
         after,
         sensitive: wanted.sensitive,

@@ -91,7 +91,7 @@ fn check_precondition(node: &PlanNode) -> Result<apply::Observed, String> {
     let after = planned_after(node)?;
     let now = apply::observe_wanted(&after)
         .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
-    if fs_state::fingerprint(&now.state) != node.fingerprint {
+    if fs_state::fingerprint(&now.state, !node.is_sensitive()) != node.fingerprint {
         let before = planned_before(node)?;
         return Err(format!(
             "{}: {} changed since the plan ({})",

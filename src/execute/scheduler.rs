@@ -71,7 +71,7 @@ where
     let roots: Vec<usize> = (0..nodes.len())
         .filter(|&i| state.dependencies[i].is_empty())
         .collect();
-    pool.scope(|scope| {
+    pool.scope_fifo(|scope| {
         for &i in &roots {
             spawn(scope, &state, i);
         }
@@ -91,11 +91,12 @@ where
         .collect())
 }
 
-fn spawn<'s, 'p: 's, F>(scope: &rayon::Scope<'s>, state: &'s State<'p, F>, i: usize)
+fn spawn<'s, 'p: 's, F>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p, F>, i: usize)
 where
     F: Fn(&PlanNode, bool) -> NodeOutcome + Sync,
 {
-    scope.spawn(move |scope| {
+    // FIFO: with one worker, nodes run in plan order.
+    scope.spawn_fifo(move |scope| {
         let failed_dependency = state.dependencies[i]
             .iter()
             .find(|&&d| state.outcomes[d].get().is_some_and(|o| o.blocks));

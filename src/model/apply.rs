@@ -218,7 +218,8 @@ pub struct LineInFileTask {
 pub struct BlockInFileTask {
     /// Absolute path of the file.
     pub path: Spanned<String>,
-    /// The lines between the markers (empty: only the markers).
+    /// The lines between the markers; empty or unset removes the block and its markers, as
+    /// in Ansible.
     pub block: Option<Spanned<String>>,
     /// The marker line; `{mark}` becomes `marker_begin` or `marker_end`. Default
     /// `# {mark} DRIFTLESS MANAGED BLOCK`.
