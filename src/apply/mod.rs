@@ -75,6 +75,8 @@ impl Planned {
     /// the same file writes a secret into it, which this one's content and diff would show.
     pub fn hide_content(&mut self) {
         self.sensitive = true;
+        // As for any sensitive node, the fingerprint holds no hash of the content.
+        self.fingerprint = fs_state::fingerprint(&self.before, false);
         if self.diff.is_some() {
             self.diff = Some(text::hidden(&self.after.path));
         }
