@@ -137,10 +137,15 @@ pub struct PlanNode {
     pub noop: bool,
     pub action: Action,
     pub precondition: Precondition,
+    /// The observed state (for the file family, the shape of `FsState`).
+    #[schemars(with = "FsState")]
     pub before: Value,
+    /// The wanted state, same shape; sensitive leaves are `(sensitive)`.
+    #[schemars(with = "FsState")]
     pub after: Value,
     /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
     pub before_sensitive: Value,
+    /// Parallel to `after`: `true` at sensitive leaves, `false` when none.
     pub after_sensitive: Value,
     /// SHA-256 of the state `before` describes: `execute` refuses a node whose path changed.
     pub fingerprint: String,
