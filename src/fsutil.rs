@@ -14,6 +14,33 @@ pub fn temp_path(path: &Path) -> io::Result<PathBuf> {
     Ok(path.with_file_name(format!(".{}.driftless-{suffix}", name.to_string_lossy())))
 }
 
+/// Whether `name` is one of our temp names: `.<name>.driftless-<16 hex digits>`.
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name.rsplit_once(".driftless-").is_some_and(|(_, suffix)| {
+            suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
+/// Removes temp files left in `dir` by a run killed before its rename, if they are older than
+/// `before` (a concurrent run's temp files are younger).
+pub fn remove_stale_temp_files(dir: &Path, before: std::time::SystemTime) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let stale = name.to_str().is_some_and(is_temp_name)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified < before);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// `bytes` random bytes from the kernel, as hex.
 pub fn random_hex(bytes: usize) -> io::Result<String> {
     let mut random = vec![0u8; bytes];
@@ -69,5 +96,33 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(parent) => fs::File::open(parent)?.sync_all(),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_temp_names_are_swept() {
+        assert!(is_temp_name(".motd.driftless-0123456789abcdef"));
+        assert!(!is_temp_name("motd.driftless-0123456789abcdef"));
+        assert!(!is_temp_name(".motd.driftless-0123"));
+        assert!(!is_temp_name(".motd.swp"));
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let temp = dir.path().join(".f.driftless-00112233aabbccdd");
+        let other = dir.path().join("f");
+        fs::write(&temp, "partial").unwrap_or_else(|e| panic!("{e}"));
+        fs::write(&other, "whole").unwrap_or_else(|e| panic!("{e}"));
+        remove_stale_temp_files(
+            dir.path(),
+            std::time::SystemTime::now() + std::time::Duration::from_secs(1),
+        );
+        assert!(!temp.exists());
+        assert!(other.exists());
     }
 }

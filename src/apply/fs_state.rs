@@ -258,7 +258,8 @@ pub fn describe_change(planned: &FsState, now: &FsState) -> String {
         return format!("{:?} → {:?}", planned.state, now.state).to_lowercase();
     }
     let mut changes = Vec::new();
-    if planned.sha256 != now.sha256 {
+    // A sensitive node's `before` has no hash: its content is not compared.
+    if planned.sha256.is_some() && planned.sha256 != now.sha256 {
         changes.push("content changed".to_owned());
     }
     let fields = [

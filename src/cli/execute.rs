@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::{Globals, audit_sinks, compile_config, show};
+use super::{Globals, compile_config, default_audit_dir, show};
 use crate::execute::{self, RunReport, Sensitive, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
@@ -85,7 +85,9 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
 /// default directory.
 fn report_sinks(plan: &Plan) -> Vec<Box<dyn Sink>> {
     if plan.audit.is_empty() {
-        return audit_sinks(None);
+        return vec![Box::new(DirectorySink {
+            path: default_audit_dir(),
+        })];
     }
     plan.audit
         .iter()

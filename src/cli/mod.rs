@@ -204,38 +204,19 @@ fn compile_config(globals: &Globals) -> Option<(pipeline::Compiled, crate::facts
     (!compiled.diagnostics.has_errors()).then_some((compiled, facts))
 }
 
-/// The run report sinks: `settings.audit`, else the default directory
-/// (`/var/lib/driftless/runs` as root, `~/.local/state/driftless/runs` otherwise).
-fn audit_sinks(settings: Option<&crate::model::Settings>) -> Vec<Box<dyn crate::sinks::Sink>> {
-    use crate::model::settings::AuditSink;
-    use crate::sinks::DirectorySink;
-    let configured: Vec<Box<dyn crate::sinks::Sink>> = settings
-        .map(|s| {
-            s.audit
-                .iter()
-                .map(|sink| match sink {
-                    AuditSink::Directory(d) => Box::new(DirectorySink {
-                        path: PathBuf::from(&d.path.value),
-                    })
-                        as Box<dyn crate::sinks::Sink>,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if !configured.is_empty() {
-        return configured;
+/// Where run reports go when the config names no `settings.audit`:
+/// `/var/lib/driftless/runs` as root, `$XDG_STATE_HOME/driftless/runs` (default
+/// `~/.local/state/driftless/runs`) otherwise.
+fn default_audit_dir() -> PathBuf {
+    if crate::apply::principals::current().0 == 0 {
+        return PathBuf::from("/var/lib/driftless/runs");
     }
-    let default = if crate::apply::principals::current().0 == 0 {
-        PathBuf::from("/var/lib/driftless/runs")
-    } else {
-        std::env::var_os("XDG_STATE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("driftless/runs")
-    };
-    vec![Box::new(DirectorySink { path: default })]
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("driftless/runs")
 }
 
 /// A subcommand this build does not have yet: said plainly, never a fake success.

@@ -81,7 +81,8 @@ pub fn stale_nodes(plan: &Plan) -> Vec<String> {
     use rayon::prelude::*;
     plan.nodes
         .par_iter()
-        .filter(|n| n.precondition == Precondition::Observed)
+        // A noop node never runs: what happened to its path cannot make the plan wrong.
+        .filter(|n| n.precondition == Precondition::Observed && !n.noop)
         .filter_map(|node| check_precondition(node).err())
         .collect()
 }
@@ -184,6 +185,7 @@ pub fn run(
     jobs: usize,
     sensitive: Option<&Sensitive<'_>>,
 ) -> Result<Vec<NodeOutcome>, String> {
+    let run_started = std::time::SystemTime::now();
     let outcomes = scheduler::run(plan, jobs, |node, notified| {
         let started = Instant::now();
         let status = run_node(node, notified, sensitive);
@@ -195,7 +197,22 @@ pub fn run(
         }
     })?;
     sync_changed_directories(plan, &outcomes);
+    remove_leftover_temp_files(plan, run_started);
     Ok(outcomes)
+}
+
+/// Temp files of an earlier run that was killed between writing and renaming are hidden
+/// (`.name.driftless-…`) but still take space: each directory the plan touches is swept once.
+fn remove_leftover_temp_files(plan: &Plan, run_started: std::time::SystemTime) {
+    let directories: std::collections::BTreeSet<&Path> = plan
+        .nodes
+        .iter()
+        .filter_map(|n| n.after.get("path")?.as_str())
+        .filter_map(|p| Path::new(p).parent())
+        .collect();
+    for dir in directories {
+        crate::fsutil::remove_stale_temp_files(dir, run_started);
+    }
 }
 
 /// Makes the run's renames and removals durable: each changed path's directory is synced
