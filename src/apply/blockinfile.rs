@@ -1,8 +1,8 @@
 //! `blockinfile`: lines between two marker lines, inserted, replaced or removed, with
 //! Ansible's semantics (an empty block removes the markers too).
 
-use super::lineinfile::{Lines, anchor, current_lines, lines_equal};
-use super::{EntryKind, Observed, Wanted, attributes, refuse_symlink, regular_file};
+use super::lineinfile::{anchor, current_lines, edited_file};
+use super::{EntryKind, Observed, Wanted, refuse_symlink};
 use crate::model::apply::{BlockInFileTask, DEFAULT_BLOCK_MARKER, State};
 
 pub fn want(task: &BlockInFileTask, observed: &Observed) -> Result<Wanted, String> {
@@ -50,23 +50,7 @@ pub fn want(task: &BlockInFileTask, observed: &Observed) -> Result<Wanted, Strin
             lines.lines.splice(at..at, new_block);
         }
     }
-    let content = Lines::render(&lines);
-    let mut state = regular_file(path, Some(&content), observed);
-    if observed.state.state == EntryKind::File && lines_equal(observed, &content) {
-        state.sha256 = observed.state.sha256.clone();
-        state.size = observed.state.size;
-        state.content = None;
-        state.content_base64 = None;
-    }
-    attributes(
-        &mut state,
-        &observed.state,
-        task.mode.as_ref(),
-        task.owner.as_ref(),
-        task.group.as_ref(),
-        0o644,
-    )?;
-    Ok(Wanted { state, sensitive })
+    edited_file(path, &lines, observed, task, sensitive)
 }
 
 #[cfg(test)]

@@ -22,14 +22,7 @@ pub fn want(task: &CopyTask, context: &Context<'_>, observed: &Observed) -> Resu
     // `force: false` only creates the file; an existing one keeps its content.
     let keep = !task.force && observed.state.state == EntryKind::File;
     let mut state = regular_file(path, (!keep).then_some(content.as_slice()), observed);
-    attributes(
-        &mut state,
-        &observed.state,
-        task.mode.as_ref(),
-        task.owner.as_ref(),
-        task.group.as_ref(),
-        0o644,
-    )?;
+    attributes(&mut state, &observed.state, task, 0o644)?;
     Ok(Wanted {
         state,
         sensitive: sensitive && !keep,

@@ -36,14 +36,7 @@ pub fn want(task: &DirectoryTask, observed: &Observed) -> Result<Wanted, String>
     }
     state.state = EntryKind::Directory;
     state.parents = task.parents;
-    attributes(
-        &mut state,
-        &observed.state,
-        task.mode.as_ref(),
-        task.owner.as_ref(),
-        task.group.as_ref(),
-        0o755,
-    )?;
+    attributes(&mut state, &observed.state, task, 0o755)?;
     Ok(Wanted {
         state,
         sensitive: false,

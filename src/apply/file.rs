@@ -34,13 +34,6 @@ pub fn want(
         (None, None, None) => (None, false),
     };
     let mut state = regular_file(path, content.as_deref(), observed);
-    attributes(
-        &mut state,
-        &observed.state,
-        task.mode.as_ref(),
-        task.owner.as_ref(),
-        task.group.as_ref(),
-        0o644,
-    )?;
+    attributes(&mut state, &observed.state, task, 0o644)?;
     Ok(Wanted { state, sensitive })
 }

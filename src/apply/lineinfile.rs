@@ -5,7 +5,7 @@
 use regex::Regex;
 
 use super::{EntryKind, Observed, Wanted, attributes, refuse_symlink, regular_file};
-use crate::model::apply::{LineInFileTask, State};
+use crate::model::apply::{Attributes, LineInFileTask, State};
 
 /// Lines of a text file, and where a new line goes.
 pub struct Lines {
@@ -129,30 +129,32 @@ pub fn want(task: &LineInFileTask, observed: &Observed) -> Result<Wanted, String
             (None, None) => {}
         },
     }
+    edited_file(path, &lines, observed, task, sensitive)
+}
+
+/// The wanted state of a file after line edits. Unchanged lines keep the file byte for byte
+/// (a missing final newline stays missing).
+pub fn edited_file(
+    path: &str,
+    lines: &Lines,
+    observed: &Observed,
+    task: &dyn Attributes,
+    sensitive: bool,
+) -> Result<Wanted, String> {
     let content = lines.render();
     let mut state = regular_file(path, Some(&content), observed);
-    if observed.content.as_deref() == Some(content.as_slice())
-        || (observed.state.state == EntryKind::File && lines_equal(observed, &content))
-    {
-        // Unchanged lines: keep the file byte for byte (a missing final newline stays missing).
+    if observed.state.state == EntryKind::File && lines_equal(observed, &content) {
         state.sha256 = observed.state.sha256.clone();
         state.size = observed.state.size;
         state.content = None;
         state.content_base64 = None;
     }
-    attributes(
-        &mut state,
-        &observed.state,
-        task.mode.as_ref(),
-        task.owner.as_ref(),
-        task.group.as_ref(),
-        0o644,
-    )?;
+    attributes(&mut state, &observed.state, task, 0o644)?;
     Ok(Wanted { state, sensitive })
 }
 
 /// Whether the file's lines are these, ignoring only a missing final newline.
-pub fn lines_equal(observed: &Observed, rendered: &[u8]) -> bool {
+fn lines_equal(observed: &Observed, rendered: &[u8]) -> bool {
     observed.content.as_deref().is_some_and(|c| {
         let mut c = c.to_vec();
         if !c.is_empty() && !c.ends_with(b"\n") {

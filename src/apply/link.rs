@@ -52,14 +52,7 @@ pub fn want(task: &LinkTask, observed: &Observed) -> Result<Wanted, String> {
     state.target = Some(src);
     state.force = task.force;
     if task.owner.is_some() || task.group.is_some() {
-        attributes(
-            &mut state,
-            &observed.state,
-            None,
-            task.owner.as_ref(),
-            task.group.as_ref(),
-            0o777,
-        )?;
+        attributes(&mut state, &observed.state, task, 0o777)?;
     }
     // A link's own mode means nothing on Linux: never compared, never set.
     state.mode = None;

@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 
 pub use fs_state::{EntryKind, FsState, Observed};
 
+use crate::model::ApplyTask;
 use crate::model::apply::ApplySpec;
-use crate::model::values::{Mode, Principal};
-use crate::model::{ApplyTask, Spanned};
+use crate::model::apply::Attributes;
 use principals::Db;
 
 /// What a node will do.
@@ -205,11 +205,10 @@ pub struct Context<'a> {
 fn attributes(
     want: &mut FsState,
     observed: &FsState,
-    mode: Option<&Spanned<Mode>>,
-    owner: Option<&Spanned<Principal>>,
-    group: Option<&Spanned<Principal>>,
+    task: &dyn Attributes,
     default_mode: u32,
 ) -> Result<(), String> {
+    let (mode, owner, group) = (task.mode(), task.owner(), task.group());
     let existing = observed.state == want.state;
     match (mode, existing) {
         (Some(mode), _) => want.set_mode(mode.value.0),

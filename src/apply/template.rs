@@ -20,14 +20,7 @@ pub fn want(
     let keep = !task.force && observed.state.state == EntryKind::File;
     let content = (!keep).then_some(rendered.text.as_bytes());
     let mut state = regular_file(path, content, observed);
-    attributes(
-        &mut state,
-        &observed.state,
-        task.mode.as_ref(),
-        task.owner.as_ref(),
-        task.group.as_ref(),
-        0o644,
-    )?;
+    attributes(&mut state, &observed.state, task, 0o644)?;
     Ok(Wanted {
         state,
         sensitive: rendered.sensitive && !keep,

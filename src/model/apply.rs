@@ -69,6 +69,54 @@ impl ApplySpec {
     }
 }
 
+/// Mode, owner and group as a task type gives them: what the file family sets on what it
+/// manages.
+pub trait Attributes {
+    fn mode(&self) -> Option<&Spanned<Mode>>;
+    fn owner(&self) -> Option<&Spanned<Principal>>;
+    fn group(&self) -> Option<&Spanned<Principal>>;
+}
+
+macro_rules! attributes {
+    ($($task:ty),*) => {
+        $(
+            impl Attributes for $task {
+                fn mode(&self) -> Option<&Spanned<Mode>> {
+                    self.mode.as_ref()
+                }
+                fn owner(&self) -> Option<&Spanned<Principal>> {
+                    self.owner.as_ref()
+                }
+                fn group(&self) -> Option<&Spanned<Principal>> {
+                    self.group.as_ref()
+                }
+            }
+        )*
+    };
+}
+
+attributes!(
+    FileTask,
+    DirectoryTask,
+    CopyTask,
+    TemplateTask,
+    LineInFileTask,
+    BlockInFileTask
+);
+
+/// A link has no mode of its own on Linux.
+impl Attributes for LinkTask {
+    fn mode(&self) -> Option<&Spanned<Mode>> {
+        None
+    }
+    fn owner(&self) -> Option<&Spanned<Principal>> {
+        self.owner.as_ref()
+    }
+    fn group(&self) -> Option<&Spanned<Principal>> {
+        self.group.as_ref()
+    }
+}
+
 /// `present` (the default) or `absent`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -11,7 +11,7 @@ mod scope;
 mod task;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
@@ -182,15 +182,7 @@ fn merge_vars(
                 );
                 continue;
             }
-            vars.insert(
-                key.name.clone(),
-                GlobalVar {
-                    value: node_to_value(value),
-                    span: key.span,
-                    used: AtomicBool::new(false),
-                    extra: false,
-                },
-            );
+            vars.insert(key.name.clone(), GlobalVar::new(key, value, false));
         }
     }
     // Extra vars from the command line override the config's, as in Ansible.
@@ -199,15 +191,7 @@ fn merge_vars(
             diagnostics.push(reserved.at(key.span));
             continue;
         }
-        vars.insert(
-            key.name.clone(),
-            GlobalVar {
-                value: node_to_value(value),
-                span: key.span,
-                used: AtomicBool::new(false),
-                extra: true,
-            },
-        );
+        vars.insert(key.name.clone(), GlobalVar::new(key, value, true));
     }
     Globals {
         vars,

@@ -26,6 +26,17 @@ pub struct GlobalVar {
     pub extra: bool,
 }
 
+impl GlobalVar {
+    pub fn new(key: &crate::config::Key, value: &crate::config::Node, extra: bool) -> Self {
+        GlobalVar {
+            value: super::node_to_value(value),
+            span: key.span,
+            used: AtomicBool::new(false),
+            extra,
+        }
+    }
+}
+
 /// Shared by every task: the merged vars and the facts.
 pub struct Globals {
     pub vars: HashMap<String, GlobalVar>,
