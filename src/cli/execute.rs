@@ -64,7 +64,7 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
             ..globals.clone()
         }) {
             Some((compiled, _)) => Some(compiled),
-            None => return ExitCode::FAILURE,
+            None => return refuse("the config the plan's sensitive values come from has errors"),
         }
     } else {
         None

@@ -121,6 +121,7 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
             }
         }
     }
+    refuse_handlers_in_chains(tasks, &depends_on, &chained_after)?;
     let order = order(n, &depends_on, tasks)?;
     Ok(Lowered {
         order,
@@ -128,6 +129,28 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
         notifies,
         chained_after,
     })
+}
+
+/// A handler may not run, so an edit of the same file planned after it would start from a
+/// state that may never exist: a handler must have its file to itself.
+fn refuse_handlers_in_chains(
+    tasks: &[ApplyTask],
+    depends_on: &[BTreeSet<(usize, Reason)>],
+    chained_after: &[Option<usize>],
+) -> Result<(), String> {
+    for (i, deps) in depends_on.iter().enumerate() {
+        let handler = deps.iter().any(|(_, r)| *r == Reason::Notify);
+        let shared = chained_after[i].is_some() || chained_after.contains(&Some(i));
+        if handler && shared {
+            return Err(format!(
+                "`{}` is a handler (it runs only when notified) and edits {} with other tasks; \
+                 a handler must be the only task editing its file",
+                tasks[i].meta.id,
+                tasks[i].spec.path().value
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Kahn's algorithm, always taking the earliest-declared ready task: deterministic, and as
