@@ -229,7 +229,7 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
     if !task.failed_fields.is_empty() {
         return None;
     }
-    rules::check_collector(&collector, found);
+    rules::check_collector(&collector, keywords_node.get("thresholds"), found);
     let id = task_id(
         keywords.id.as_ref(),
         || collector.type_name().to_owned(),

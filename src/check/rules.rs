@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use crate::config::Node;
 use crate::config::resolve_asset;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::apply::{ApplySpec, LinkKind, State};
 use crate::model::facts::CollectorSpec;
@@ -228,7 +229,31 @@ pub fn check_apply_spec(spec: &ApplySpec, config_dir: &Path, found: &mut Vec<Dia
     }
 }
 
-pub fn check_collector(collector: &CollectorSpec, found: &mut Vec<Diagnostic>) {
+/// `thresholds` is the task's `thresholds:` mapping as written, for the spans of its keys.
+pub fn check_collector(
+    collector: &CollectorSpec,
+    thresholds: Option<&Node>,
+    found: &mut Vec<Diagnostic>,
+) {
+    let known = crate::facts::collectors::value_names(collector);
+    for (key, _) in known.and_then(|_| thresholds?.as_map()).unwrap_or_default() {
+        let known = known.unwrap_or_default();
+        if !known.contains(&key.name.as_str()) {
+            found.push(
+                Diagnostic::error(format!(
+                    "the {} collector has no value `{}` to put a threshold on",
+                    collector.type_name(),
+                    key.name
+                ))
+                .at(key.span)
+                .help(
+                    did_you_mean(&key.name, known.iter().copied()).unwrap_or_else(|| {
+                        format!("its values are {}", one_of(known.iter().copied()))
+                    }),
+                ),
+            );
+        }
+    }
     match collector {
         CollectorSpec::Process(p) => {
             regex(p.pattern.as_ref(), found);

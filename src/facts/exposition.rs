@@ -4,7 +4,6 @@
 //! One prometheus-client `Registry` holds one `Collector` that gathers on each encode, so a
 //! metric is never registered twice; [`metrics::merge`] guarantees no series appears twice.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
@@ -241,12 +240,54 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 
 /// gzip at the fast level: a scrape is compressed once and thrown away.
 pub fn gzip(body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-    out.clear();
-    let mut encoder =
-        flate2::write::GzEncoder::new(std::mem::take(out), flate2::Compression::fast());
-    encoder.write_all(body)?;
-    *out = encoder.finish()?;
-    Ok(())
+    Gzip::new().compress(body, out)
+}
+
+/// A gzip encoder kept across responses: the deflate state (tens of KiB of tables) is reset,
+/// not allocated and zeroed again, for each body.
+pub struct Gzip {
+    deflate: flate2::Compress,
+}
+
+impl Default for Gzip {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Gzip {
+    pub fn new() -> Gzip {
+        Gzip {
+            deflate: flate2::Compress::new(flate2::Compression::fast(), false),
+        }
+    }
+
+    /// `body` as one gzip member (RFC 1952: header, raw deflate, CRC-32, size) into `out`.
+    pub fn compress(&mut self, body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=4 (fastest) OS=255 (unknown), as flate2 writes.
+        const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
+        out.clear();
+        out.extend_from_slice(&HEADER);
+        self.deflate.reset();
+        let mut input = body;
+        loop {
+            out.reserve((input.len() / 2).max(4096));
+            let before = self.deflate.total_in();
+            let status = self
+                .deflate
+                .compress_vec(input, out, flate2::FlushCompress::Finish)
+                .map_err(std::io::Error::other)?;
+            input = &input[(self.deflate.total_in() - before) as usize..];
+            if status == flate2::Status::StreamEnd {
+                break;
+            }
+        }
+        let mut crc = flate2::Crc::new();
+        crc.update(body);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -281,6 +322,25 @@ mod tests {
             )),
             Format::Text
         );
+    }
+
+    #[test]
+    fn gzip_round_trips_and_the_encoder_is_reusable() {
+        use std::io::Read;
+        let mut encoder = Gzip::new();
+        let mut out = Vec::new();
+        for body in [
+            "node_load1 0.5\n".repeat(5000),
+            String::new(),
+            "x".repeat(10),
+        ] {
+            encoder.compress(body.as_bytes(), &mut out).expect("gzip");
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&out[..])
+                .read_to_string(&mut text)
+                .expect("valid gzip");
+            assert_eq!(text, body);
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod collectors;
 pub mod exposition;
 pub mod gatherer;
 pub mod metrics;
+pub mod netlink;
 pub mod procfs;
 pub mod server;
 pub mod textfile_output;

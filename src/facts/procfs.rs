@@ -16,6 +16,52 @@ pub fn read_into(path: impl AsRef<Path>, buf: &mut String) -> io::Result<()> {
     Ok(())
 }
 
+/// A directory held open so that its files are opened by name relative to it (`openat(2)`):
+/// the kernel then walks one path component per file instead of the whole path, which is
+/// most of the cost of reading a small sysfs attribute through `/sys/class/net/<iface>`.
+pub struct Dir(std::os::fd::OwnedFd);
+
+impl Dir {
+    pub fn open(path: &str) -> io::Result<Dir> {
+        let c_path = std::ffi::CString::new(path)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        // SAFETY: c_path is a valid NUL-terminated string; the result is checked below.
+        let fd = unsafe {
+            libc::open(
+                c_path.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a freshly opened descriptor that nothing else owns.
+        Ok(Dir(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+    }
+
+    /// Reads the file `name` of this directory into `buf` (cleared first).
+    pub fn read_into(&self, name: &std::ffi::CStr, buf: &mut String) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        buf.clear();
+        // SAFETY: the directory fd is open for the life of self and name is NUL-terminated;
+        // the result is checked below.
+        let fd = unsafe {
+            libc::openat(
+                self.0.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a freshly opened descriptor that nothing else owns.
+        let mut file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        file.read_to_string(buf)?;
+        Ok(())
+    }
+}
+
 /// Reads a whole small file.
 pub fn read(path: impl AsRef<Path>) -> io::Result<String> {
     let mut buf = String::new();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::exposition::{Exposition, Format, accepts_gzip, gzip};
+use super::exposition::{Exposition, Format, Gzip, accepts_gzip};
 
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -256,6 +256,7 @@ struct Worker {
     options: ServerOptions,
     text: String,
     compressed: Vec<u8>,
+    gzip: Gzip,
     head: Vec<u8>,
 }
 
@@ -273,6 +274,7 @@ impl Worker {
             options,
             text: String::with_capacity(64 * 1024),
             compressed: Vec::with_capacity(16 * 1024),
+            gzip: Gzip::new(),
             head: Vec::with_capacity(1024),
         }
     }
@@ -417,7 +419,8 @@ impl Worker {
                     );
                 }
                 if accepts_gzip(request.accept_encoding.as_deref()) {
-                    gzip(self.text.as_bytes(), &mut self.compressed)?;
+                    self.gzip
+                        .compress(self.text.as_bytes(), &mut self.compressed)?;
                     respond(
                         stream,
                         "200 OK",
