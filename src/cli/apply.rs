@@ -19,7 +19,7 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     // The digest is what the run report names, as for a plan file.
-    plan::json::to_json(&mut plan);
+    plan::json::seal(&mut plan);
     if args.dry_run {
         print!("{}", show::render(&plan, globals.stdout_color, true));
         return match (args.run.detailed_exitcode, plan.summary.changes()) {

@@ -118,13 +118,15 @@ fn run_node(node: &PlanNode, notified: bool, sensitive: Option<&Sensitive<'_>>) 
     if node.handler && !notified {
         return Status::Skipped("not notified: no task it is a handler for changed".to_owned());
     }
+    // A node with nothing to do changes nothing, whatever its path looks like now (`execute`
+    // checked every observed node before the run).
+    if node.action == Action::NoOp {
+        return Status::Unchanged;
+    }
     let now = match check_precondition(node) {
         Ok(now) => now,
         Err(e) => return Status::Failed(e),
     };
-    if node.action == Action::NoOp {
-        return Status::Unchanged;
-    }
     let want = if node.is_sensitive() {
         match resolve_sensitive(node, &now, sensitive) {
             Ok(want) => want,

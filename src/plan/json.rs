@@ -6,21 +6,34 @@ use serde_json::Value;
 use super::{FORMAT_VERSION, Plan};
 use crate::apply::fs_state::sha256_hex;
 
-/// The digest of a plan document: SHA-256 of its JSON without `digest` and `created_at`.
-fn digest_of(document: &Value) -> String {
-    let mut document = document.clone();
-    if let Some(map) = document.as_object_mut() {
-        map.remove("digest");
-        map.remove("created_at");
+/// The digest of a plan document: SHA-256 of its compact JSON without `digest` and
+/// `created_at` (keys in sorted order, as `serde_json::Value` keeps them). Those two keys are
+/// taken out of `document` and put back, so a large plan is not copied.
+fn digest_of(document: &mut Value) -> String {
+    let Some(map) = document.as_object_mut() else {
+        return sha256_hex(&serde_json::to_vec(document).unwrap_or_default());
+    };
+    let digest = map.remove("digest");
+    let created_at = map.remove("created_at");
+    let hash = sha256_hex(&serde_json::to_vec(map).unwrap_or_default());
+    for (key, value) in [("digest", digest), ("created_at", created_at)] {
+        if let Some(value) = value {
+            map.insert(key.to_owned(), value);
+        }
     }
-    sha256_hex(&serde_json::to_vec(&document).unwrap_or_default())
+    hash
+}
+
+/// Sets the plan's digest.
+pub fn seal(plan: &mut Plan) {
+    plan.digest = String::new();
+    let mut value = serde_json::to_value(&*plan).unwrap_or(Value::Null);
+    plan.digest = digest_of(&mut value);
 }
 
 /// The plan as pretty JSON with its digest set, ending in a newline.
 pub fn to_json(plan: &mut Plan) -> String {
-    plan.digest = String::new();
-    let value = serde_json::to_value(&*plan).unwrap_or(Value::Null);
-    plan.digest = digest_of(&value);
+    seal(plan);
     let mut text = serde_json::to_string_pretty(&*plan).unwrap_or_default();
     text.push('\n');
     text
@@ -29,7 +42,7 @@ pub fn to_json(plan: &mut Plan) -> String {
 /// Parses and verifies a plan document: a format this version reads, and an unedited body.
 /// Unknown fields (from a newer minor format) are ignored, but they count in the digest.
 pub fn from_json(text: &str) -> Result<Plan, String> {
-    let document: Value =
+    let mut document: Value =
         serde_json::from_str(text).map_err(|e| format!("not a plan: invalid JSON: {e}"))?;
     let version = document
         .get("format_version")
@@ -46,8 +59,9 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
     let recorded = document
         .get("digest")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    if recorded != digest_of(&document) {
+        .unwrap_or_default()
+        .to_owned();
+    if recorded != digest_of(&mut document) {
         return Err(
             "the plan's digest does not match its content: it was edited after `driftless plan` \
              made it; make a new plan instead of editing one"

@@ -1,6 +1,6 @@
 //! Rendering one task: `when`, `loop`, task `vars`, every string, and its template file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +27,8 @@ pub struct Renderer {
     globals: Arc<Globals>,
     secrets: Arc<Secrets>,
     config_dir: PathBuf,
+    /// Template file names already resolved: a loop renders the same file many times.
+    resolved: Mutex<HashMap<String, Result<PathBuf, String>>>,
 }
 
 /// One task's context and the secrets view whose flag says whether a render read a secret.
@@ -56,6 +58,7 @@ impl Renderer {
             globals,
             secrets,
             config_dir: config_dir.to_path_buf(),
+            resolved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -364,7 +367,14 @@ impl Renderer {
         let (_, field) = TEMPLATE_FILE_FIELDS.iter().find(|(t, _)| *t == task_type)?;
         let src = task.get(field)?;
         let relative = src.as_str()?;
-        let path = match resolve_asset(&self.config_dir, relative) {
+        let resolved = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(relative.to_owned())
+            .or_insert_with(|| resolve_asset(&self.config_dir, relative))
+            .clone();
+        let path = match resolved {
             Ok(path) => path,
             Err(why) => {
                 diagnostics.push(
