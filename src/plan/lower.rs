@@ -140,8 +140,8 @@ fn refuse_handlers_in_chains(
 ) -> Result<(), String> {
     for (i, deps) in depends_on.iter().enumerate() {
         let handler = deps.iter().any(|(_, r)| *r == Reason::Notify);
-        let shared = chained_after[i].is_some() || chained_after.contains(&Some(i));
-        if handler && shared {
+        // Only handlers pay for the search of a follower.
+        if handler && (chained_after[i].is_some() || chained_after.contains(&Some(i))) {
             return Err(format!(
                 "`{}` is a handler (it runs only when notified) and edits {} with other tasks; \
                  a handler must be the only task editing its file",
