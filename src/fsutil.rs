@@ -10,8 +10,31 @@ pub fn temp_path(path: &Path) -> io::Result<PathBuf> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let suffix = random_hex(8)?;
-    Ok(path.with_file_name(format!(".{}.driftless-{suffix}", name.to_string_lossy())))
+    Ok(path.with_file_name(format!(
+        ".{}.driftless-{}",
+        name.to_string_lossy(),
+        temp_suffix()?
+    )))
+}
+
+/// 16 hex digits unique in this process: a random base read once, plus a counter. The file
+/// is created with `create_new`, so a name that exists anyway is an error, never a clobber.
+fn temp_suffix() -> io::Result<String> {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = match BASE.get() {
+        Some(base) => *base,
+        None => {
+            let hex = random_hex(8)?;
+            *BASE.get_or_init(|| {
+                u64::from_str_radix(&hex, 16).unwrap_or(u64::from(std::process::id()))
+            })
+        }
+    };
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(format!("{:016x}", base.wrapping_add(n)))
 }
 
 /// Whether `name` is one of our temp names: `.<name>.driftless-<16 hex digits>`.
@@ -80,9 +103,9 @@ pub fn replace_file(
             std::os::unix::fs::fchown(&file, uid, gid)?;
         }
         file.set_permissions(fs::Permissions::from_mode(mode))?;
-        // The data must be on disk before the new name is, or a power loss could leave an
-        // empty file under the new name.
-        file.sync_all()?;
+        // The data (and the size, which fdatasync includes) must be on disk before the new
+        // name is, or a power loss could leave an empty file under the new name.
+        file.sync_data()?;
         fs::rename(&temp, path)
     })();
     if result.is_err() {
