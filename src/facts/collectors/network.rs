@@ -635,7 +635,10 @@ mod tests {
             interfaces: Filter::default(),
         };
         let mut c = NetworkCollector::new(&config).expect("collector");
-        assert!(c.dump_links(), "the netlink dump failed: this test compares it with sysfs");
+        assert!(
+            c.dump_links(),
+            "the netlink dump failed: this test compares it with sysfs"
+        );
         let mut via_netlink = Output::default();
         c.netdev_netlink(&mut via_netlink);
         c.netclass_netlink(&mut via_netlink);
