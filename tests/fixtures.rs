@@ -6,6 +6,8 @@
 //! the run (secrets, for instance). The env file is always one that does not exist, so only
 //! `.case-env` supplies secrets.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -46,32 +48,6 @@ fn run_check(dir: &Path) -> String {
 
 #[test]
 fn fixtures() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
-        .expect("tests/fixtures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    let count = cases.len();
-    settings.bind(|| {
-        for case in cases {
-            let name = case
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            insta::assert_snapshot!(format!("check__{name}"), run_check(&case));
-        }
-    });
-    // The issue asks for a broad corpus; a shrinking one should be noticed.
-    assert!(
-        count >= 40,
-        "expected at least 40 fixture cases, found {count}"
-    );
+    // The issue asks for a broad corpus of at least 40 cases.
+    common::snapshot_each_case("fixtures", "check", 40, run_check);
 }

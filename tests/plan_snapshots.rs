@@ -5,6 +5,8 @@
 //! between machines and runs redacted: time, host, config location and digest, Git, the temp
 //! root, fingerprints, owners, the tool version and the plan digest (Git fields are dropped).
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -123,31 +125,5 @@ fn snapshot_tree(root: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn plan_fixtures() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plan-fixtures");
-    let mut cases: Vec<_> = std::fs::read_dir(&fixtures)
-        .expect("tests/plan-fixtures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    let count = cases.len();
-    settings.bind(|| {
-        for case in cases {
-            let name = case
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            insta::assert_snapshot!(format!("plan__{name}"), plan_case(&case));
-        }
-    });
-    assert!(
-        count >= 8,
-        "expected at least 8 plan fixtures, found {count}"
-    );
+    common::snapshot_each_case("plan-fixtures", "plan", 8, plan_case);
 }

@@ -348,3 +348,38 @@ impl World {
         self.assert_converged();
     }
 }
+
+/// Data-driven snapshot tests: every directory under `tests/<dir>` is a case; `run` turns it
+/// into text snapshotted as `snapshots/<prefix>__<case>.snap`. At least `min` cases must exist,
+/// so a corpus that shrinks by accident is noticed.
+pub fn snapshot_each_case(dir: &str, prefix: &str, min: usize, run: impl Fn(&Path) -> String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("tests/{dir}: {e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let count = cases.len();
+    settings.bind(|| {
+        for case in cases {
+            let name = case
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            insta::assert_snapshot!(format!("{prefix}__{name}"), run(&case));
+        }
+    });
+    assert!(
+        count >= min,
+        "expected at least {min} cases in tests/{dir}, found {count}"
+    );
+}
