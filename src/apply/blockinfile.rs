@@ -57,15 +57,10 @@ pub fn want(task: &BlockInFileTask, observed: &Observed) -> Result<Wanted, Strin
 mod tests {
     use super::*;
     use crate::apply::FsState;
-    use crate::diagnostics::{FileId, Span};
     use crate::model::Spanned;
 
     fn spanned(s: &str) -> Spanned<String> {
-        Spanned {
-            value: s.to_owned(),
-            span: Span::new(FileId(0), 0, 0),
-            sensitive: false,
-        }
+        Spanned::unplaced(s.to_owned())
     }
 
     fn task(block: &str) -> BlockInFileTask {

@@ -171,15 +171,10 @@ fn lines_equal(observed: &Observed, rendered: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::apply::FsState;
-    use crate::diagnostics::{FileId, Span};
     use crate::model::Spanned;
 
     fn spanned(s: &str) -> Spanned<String> {
-        Spanned {
-            value: s.to_owned(),
-            span: Span::new(FileId(0), 0, 0),
-            sensitive: false,
-        }
+        Spanned::unplaced(s.to_owned())
     }
 
     fn task(line: Option<&str>, regexp: Option<&str>) -> LineInFileTask {

@@ -361,18 +361,6 @@ const PSEUDO_FS: &[&str] = &[
     "tracefs",
     "efivarfs",
 ];
-const NETWORK_FS: &[&str] = &[
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smb3",
-    "smbfs",
-    "ceph",
-    "glusterfs",
-    "fuse.sshfs",
-    "9p",
-    "afs",
-];
 
 fn mounts() -> BTreeMap<String, MountFacts> {
     let text = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
@@ -381,7 +369,7 @@ fn mounts() -> BTreeMap<String, MountFacts> {
         if PSEUDO_FS.contains(&m.fstype.as_str()) {
             continue;
         }
-        let stats = if NETWORK_FS.contains(&m.fstype.as_str()) {
+        let stats = if crate::facts::collectors::disk::NETWORK_FS.contains(&m.fstype.as_str()) {
             None
         } else {
             procfs::statfs(&m.mountpoint).ok()

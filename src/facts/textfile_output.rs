@@ -2,36 +2,21 @@
 //! collector reads, atomically (a temporary file in the same directory, fsync, rename), so the
 //! reader never sees half a file.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Writes `text` to `dir/name` atomically. The temporary file starts with `.` and does not end
 /// in `.prom`, so the textfile collector never reads it.
 pub fn write_atomically(dir: &Path, name: &str, text: &str) -> io::Result<PathBuf> {
     let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, &target)?;
-        // Make the rename itself durable.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(target.clone())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    crate::fsutil::write_atomic(&target, text.as_bytes(), 0o644, (None, None))?;
+    Ok(target)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn writes_and_replaces() {

@@ -28,6 +28,18 @@ impl<T> AsRef<T> for Spanned<T> {
     }
 }
 
+#[cfg(test)]
+impl<T> Spanned<T> {
+    /// A value with no place in a file, for unit tests that build the model by hand.
+    pub fn unplaced(value: T) -> Self {
+        Spanned {
+            value,
+            span: Span::new(FileId(0), 0, 0),
+            sensitive: false,
+        }
+    }
+}
+
 impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
     fn inline_schema() -> bool {
         T::inline_schema()

@@ -84,7 +84,7 @@ pub const DEFAULT_DEVICE_EXCLUDE: &[&str] = &[
 ];
 
 /// Filesystem types whose `statfs` may hang on a dead server.
-const NETWORK_FS: &[&str] = &[
+pub const NETWORK_FS: &[&str] = &[
     "nfs",
     "nfs4",
     "cifs",
