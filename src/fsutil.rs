@@ -205,6 +205,36 @@ mod tests {
     }
 
     #[test]
+    fn replace_file_creates_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("f");
+        replace_file(&path, b"one", 0o640, (None, None)).unwrap_or_else(|e| panic!("{e}"));
+        replace_file(&path, b"two", 0o600, (None, None)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fs::read(&path).unwrap_or_default(), b"two");
+        let mode = fs::metadata(&path).map(|m| m.permissions().mode() & 0o7777);
+        assert_eq!(mode.ok(), Some(0o600));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("f")]);
+    }
+
+    #[test]
+    fn replace_file_replaces_a_symlink_instead_of_following_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let target = dir.path().join("target");
+        let link = dir.path().join("link");
+        fs::write(&target, "kept").unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(&target, &link).unwrap_or_else(|e| panic!("{e}"));
+        replace_file(&link, b"new", 0o644, (None, None)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fs::read(&target).unwrap_or_default(), b"kept");
+        assert!(fs::symlink_metadata(&link).is_ok_and(|m| m.is_file()));
+        assert_eq!(fs::read(&link).unwrap_or_default(), b"new");
+    }
+
+    #[test]
     fn stale_temp_files_are_removed_and_others_kept() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let temp = dir.path().join(".f.driftless-00112233aabbccdd");
