@@ -42,11 +42,15 @@ pub enum Action {
     Update,
     Delete,
     Run,
+    /// A facts node: run a collector once and report its values and threshold events; changes
+    /// nothing on the host.
+    Collect,
 }
 
 impl Action {
+    /// Whether the node changes the host.
     pub fn changes(self) -> bool {
-        self != Action::NoOp
+        !matches!(self, Action::NoOp | Action::Collect)
     }
 }
 

@@ -10,8 +10,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::Declared;
 use crate::diagnostics::{Diagnostic, SourceMap, Span, did_you_mean};
-use crate::model::ApplyTask;
 use crate::model::apply::{ApplySpec, DEFAULT_BLOCK_MARKER};
+use crate::model::{ApplyTask, FactsTask, TaskIndex};
 
 fn place(sources: &SourceMap, span: Span) -> String {
     let (line, column) = sources.line_col(span.file, span.start);
@@ -80,7 +80,7 @@ pub fn check_apply_graph(
         sources,
         found,
     );
-    let index = TaskIndex::new(tasks);
+    let index = TaskIndex::new(tasks.iter().map(|t| &t.meta));
     let declared_ids: HashSet<&str> = declared.ids.iter().map(String::as_str).collect();
     // Edges run in execution order; each remembers the reference that made it.
     let mut graph: DiGraph<usize, Reference> = DiGraph::new();
@@ -95,23 +95,11 @@ pub fn check_apply_graph(
                 let targets = index.resolve(&reference.value);
                 if targets.is_empty() {
                     if !declared_ids.contains(reference.value.as_str()) {
-                        let help =
-                            did_you_mean(&reference.value, declared.ids.iter().map(String::as_str))
-                                .unwrap_or_else(|| {
-                                    "refer to the `id` of a task in `apply`".to_owned()
-                                });
-                        found.push(
-                            Diagnostic::error(format!(
-                                "`{keyword}` names an unknown task `{}`",
-                                reference.value
-                            ))
-                            .at(reference.span)
-                            .help(help),
-                        );
+                        found.push(unknown_reference(keyword, reference, declared));
                     }
                     continue;
                 }
-                for target in targets {
+                for &target in targets {
                     // depends_on: the target runs first; notify: the handler runs after.
                     let (from, to) = if keyword == "depends_on" {
                         (target, i)
@@ -165,6 +153,40 @@ pub fn check_apply_graph(
     }
 }
 
+fn unknown_reference(
+    keyword: &str,
+    reference: &crate::model::Spanned<String>,
+    declared: &Declared,
+) -> Diagnostic {
+    let help = did_you_mean(&reference.value, declared.ids.iter().map(String::as_str))
+        .unwrap_or_else(|| "refer to the `id` of a task in `apply`".to_owned());
+    Diagnostic::error(format!(
+        "`{keyword}` names an unknown task `{}`",
+        reference.value
+    ))
+    .at(reference.span)
+    .help(help)
+}
+
+/// A collector's `depends_on` names `apply` tasks (the file it reads, the script it runs):
+/// each must exist. Collectors never depend on each other, so they close no cycle.
+pub fn check_facts_references(
+    collectors: &[FactsTask],
+    tasks: &[ApplyTask],
+    declared: &Declared,
+    found: &mut Vec<Diagnostic>,
+) {
+    let index = TaskIndex::new(tasks.iter().map(|t| &t.meta));
+    let declared_ids: HashSet<&str> = declared.ids.iter().map(String::as_str).collect();
+    for reference in collectors.iter().flat_map(|c| &c.meta.depends_on) {
+        let known = !index.resolve(&reference.value).is_empty()
+            || declared_ids.contains(reference.value.as_str());
+        if !known {
+            found.push(unknown_reference("depends_on", reference, declared));
+        }
+    }
+}
+
 /// A `depends_on` or `notify` entry, as an edge of the task graph.
 struct Reference {
     keyword: &'static str,
@@ -202,30 +224,6 @@ fn cycle_path(graph: &DiGraph<usize, Reference>, component: &[NodeIndex]) -> Vec
             // partial path is still a useful message.
             None => return path,
         }
-    }
-}
-
-/// Resolves references: an exact id, or the id of a loop task meaning all its items.
-struct TaskIndex<'a> {
-    by_id: HashMap<&'a str, Vec<usize>>,
-}
-
-impl<'a> TaskIndex<'a> {
-    fn new(tasks: &'a [ApplyTask]) -> Self {
-        let mut by_id: HashMap<&'a str, Vec<usize>> = HashMap::new();
-        for (i, task) in tasks.iter().enumerate() {
-            by_id.entry(task.meta.id.as_str()).or_default().push(i);
-            if let Some(key) = &task.meta.loop_key
-                && let Some(base) = task.meta.id.strip_suffix(&format!("[{key}]"))
-            {
-                by_id.entry(base).or_default().push(i);
-            }
-        }
-        TaskIndex { by_id }
-    }
-
-    fn resolve(&self, id: &str) -> Vec<usize> {
-        self.by_id.get(id).cloned().unwrap_or_default()
     }
 }
 

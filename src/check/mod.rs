@@ -90,6 +90,7 @@ pub fn check(
         }
     }
     graph::check_apply_graph(&config.apply, &declared, sources, &mut found);
+    graph::check_facts_references(&config.facts, &config.apply, &declared, &mut found);
     graph::check_unique_ids(
         config.facts.iter().map(|t| graph::IdUse {
             id: &t.meta.id,
@@ -219,7 +220,8 @@ fn check_apply_task(
 }
 
 fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<FactsTask> {
-    let (keywords_node, body) = split(&task.node, FACTS_KEYWORDS)?;
+    let (mut keywords_node, body) = split(&task.node, FACTS_KEYWORDS)?;
+    one_or_many(&mut keywords_node, &["depends_on"]);
     let what = format!("{} collector", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], task.failed_fields.clone());
     let keywords: Option<FactsKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
@@ -240,13 +242,14 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
             id,
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
             span: task.node.span,
-            depends_on: Vec::new(),
+            depends_on: keywords.depends_on.clone(),
             notify: Vec::new(),
             noop: false,
             loop_key: task.loop_key.clone(),
         },
         keywords,
         collector,
+        sensitive: task.node.any_sensitive(),
     })
 }
 

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use super::{Globals, compile_config, default_audit_dir, show};
-use crate::execute::{self, RunReport, Sensitive, Status};
+use crate::execute::{self, Recompiled, RunReport, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
-use crate::plan::{AuditDestination, HostIdentity, Plan, address, source};
+use crate::plan::{AuditDestination, HostIdentity, NodeKind, Plan, address, facts_address, source};
 use crate::sinks::{DirectorySink, Sink};
 
 #[derive(clap::Args)]
@@ -45,12 +45,16 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
         .explicit_config
         .clone()
         .unwrap_or_else(|| PathBuf::from(&plan.config.dir));
-    let needs_config = plan.nodes.iter().any(|n| n.is_sensitive());
+    // Sensitive values are rendered again, and collectors built, from the config.
+    let needs_config = plan
+        .nodes
+        .iter()
+        .any(|n| n.is_sensitive() || n.kind == NodeKind::Facts);
     let compiled = if needs_config {
         if source::digest_dir(&config_dir) != plan.config.digest {
             return refuse(&format!(
-                "the plan has sensitive values, which are rendered again from the config at {}, \
-                 but that config is not the one the plan was made from; make a new plan",
+                "the plan has sensitive values or collectors, which come again from the config \
+                 at {}, but that config is not the one the plan was made from; make a new plan",
                 config_dir.display()
             ));
         }
@@ -64,7 +68,7 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
             ..globals.clone()
         }) {
             Some((compiled, _)) => Some(compiled),
-            None => return refuse("the config the plan's sensitive values come from has errors"),
+            None => return refuse("the config the plan was made from has errors"),
         }
     } else {
         None
@@ -113,12 +117,18 @@ pub fn run_plan(
     compiled: Option<&Compiled>,
     config_dir: &std::path::Path,
 ) -> ExitCode {
-    let sensitive = compiled.map(|c| Sensitive {
+    let recompiled = compiled.map(|c| Recompiled {
         tasks: c
             .config
             .apply
             .iter()
             .map(|t| (address(t), t))
+            .collect::<HashMap<_, _>>(),
+        collectors: c
+            .config
+            .facts
+            .iter()
+            .map(|t| (facts_address(t), t))
             .collect::<HashMap<_, _>>(),
         config_dir,
     });
@@ -129,7 +139,7 @@ pub fn run_plan(
         .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started_at = crate::clock::now();
     let started = Instant::now();
-    let outcomes = match execute::run(plan, jobs, sensitive.as_ref()) {
+    let outcomes = match execute::run(plan, jobs, recompiled.as_ref()) {
         Ok(outcomes) => outcomes,
         Err(e) => return refuse(&e),
     };
@@ -142,14 +152,15 @@ pub fn run_plan(
         outcomes,
     );
     for node in &report.nodes {
-        let line = match &node.outcome.status {
-            Status::Changed => format!("changed    {}", node.outcome.address),
-            Status::Unchanged if globals.quiet => continue,
-            Status::Unchanged => format!("unchanged  {}", node.outcome.address),
-            Status::Failed(why) => format!("failed     {}: {why}", node.outcome.address),
-            Status::Skipped(why) => format!("skipped    {}: {why}", node.outcome.address),
+        let line = match (&node.outcome.status, &node.outcome.facts) {
+            (Status::Unchanged, Some(collected)) => {
+                collected_lines(&node.outcome.address, collected)
+            }
+            (status, _) => status_line(globals, &node.outcome.address, status),
         };
-        println!("{line}");
+        if !line.is_empty() {
+            println!("{line}");
+        }
     }
     let sinks = report_sinks(plan);
     for failure in execute::write_report(&report, &sinks) {
@@ -165,4 +176,35 @@ pub fn run_plan(
         (0, true, 1..) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// A node's recap line; empty for unchanged nodes under `--quiet`.
+fn status_line(globals: &Globals, address: &str, status: &Status) -> String {
+    match status {
+        Status::Changed => format!("changed    {address}"),
+        Status::Unchanged if globals.quiet => String::new(),
+        Status::Unchanged => format!("unchanged  {address}"),
+        Status::Failed(why) => format!("failed     {address}: {why}"),
+        Status::Skipped(why) => format!("skipped    {address}: {why}"),
+    }
+}
+
+/// A collector's line and one line per threshold event (always shown: an event is news).
+fn collected_lines(address: &str, collected: &execute::Collected) -> String {
+    let mut text = format!("collected  {address}: {} samples", collected.samples);
+    for event in &collected.events {
+        let labels: Vec<String> = event
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        text.push_str(&format!(
+            "\n  {}: {}{{{}}} = {}",
+            event.to.as_str(),
+            event.value_name,
+            labels.join(","),
+            event.value
+        ));
+    }
+    text
 }

@@ -128,8 +128,12 @@ pub struct Globals {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    init_tracing(
+        cli.verbose,
+        cli.quiet,
+        std::io::stderr().is_terminal() && !no_color,
+    );
     let globals = Globals {
         explicit_config: cli.config.clone(),
         stdout_color: std::io::stdout().is_terminal() && !no_color,
@@ -225,7 +229,8 @@ fn pending(name: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+/// Log lines on stderr, colored only on a terminal and without `NO_COLOR`.
+fn init_tracing(verbose: u8, quiet: bool, color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -239,5 +244,6 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(color)
         .try_init();
 }

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use super::Globals;
 use crate::apply::Action;
-use crate::plan::{Plan, json};
+use crate::plan::{NodeKind, Plan, json};
 
 #[derive(clap::Args)]
 pub struct ShowArgs {
@@ -52,13 +52,18 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
             Action::Update => ("~", YELLOW),
             Action::Delete => ("-", RED),
             Action::Run => ("!", CYAN),
+            Action::Collect => ("=", CYAN),
             Action::NoOp => continue,
         };
-        let what = node
-            .after
-            .get("path")
-            .and_then(|p| p.as_str())
-            .unwrap_or_default();
+        let what = match node.kind {
+            NodeKind::Facts => collector_summary(node),
+            _ => node
+                .after
+                .get("path")
+                .and_then(|p| p.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        };
         let mut notes = Vec::new();
         if node.noop {
             notes.push("noop: will not run");
@@ -103,11 +108,34 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         }
     }
     let s = &plan.summary;
+    let collect = match s.collect {
+        0 => String::new(),
+        1 => ", 1 collector to run".to_owned(),
+        n => format!(", {n} collectors to run"),
+    };
     out.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to delete, {} unchanged.\n",
+        "Plan: {} to create, {} to update, {} to delete, {} unchanged{collect}.\n",
         s.create, s.update, s.delete, s.no_op
     ));
     out
+}
+
+/// "disk every 30s, thresholds on used_ratio" for a facts node.
+fn collector_summary(node: &crate::plan::PlanNode) -> String {
+    let mut text = node.type_name.clone();
+    if let Some(interval) = node.after.get("interval").and_then(|i| i.as_str()) {
+        text.push_str(&format!(" every {interval}"));
+    }
+    let watched: Vec<&str> = node
+        .after
+        .get("thresholds")
+        .and_then(|t| t.as_object())
+        .map(|t| t.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    if !watched.is_empty() {
+        text.push_str(&format!(", thresholds on {}", watched.join(", ")));
+    }
+    text
 }
 
 /// "mode 0644 → 0600" lines for an update's metadata.

@@ -5,6 +5,7 @@
 //! dependencies are done; dependents of a failed node are skipped; independent nodes go on.
 //! Every node checks its precondition again right before it changes anything.
 
+mod collect;
 mod report;
 mod scheduler;
 
@@ -14,11 +15,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+pub use collect::Collected;
 pub use report::{RunReport, write_report};
 
 use crate::apply::{self, Action, FsState, fs_state};
-use crate::model::ApplyTask;
-use crate::plan::{HostIdentity, Plan, PlanNode, Precondition};
+use crate::model::{ApplyTask, FactsTask};
+use crate::plan::{HostIdentity, NodeKind, Plan, PlanNode, Precondition};
 
 /// How a node ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,9 +39,25 @@ pub struct NodeOutcome {
     #[serde(flatten)]
     pub status: Status,
     pub duration_ms: u64,
+    /// A facts node's samples and threshold events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts: Option<Collected>,
     /// Whether this outcome blocks dependents (a failure, or a skip caused by one).
     #[serde(skip)]
     pub blocks: bool,
+}
+
+impl NodeOutcome {
+    /// Skipped because a dependency did not succeed: blocks its own dependents in turn.
+    fn blocked(address: &str, why: String) -> Self {
+        NodeOutcome {
+            address: address.to_owned(),
+            status: Status::Skipped(why),
+            duration_ms: 0,
+            facts: None,
+            blocks: true,
+        }
+    }
 }
 
 /// Refuses a plan made for another host.
@@ -104,14 +122,17 @@ fn check_precondition(node: &PlanNode) -> Result<apply::Observed, String> {
     Ok(now)
 }
 
-/// Where sensitive values come from at execute time: the config compiled again, by address.
-pub struct Sensitive<'a> {
+/// The config compiled again at execute time, by address: where sensitive values and
+/// collectors come from (the plan holds `(sensitive)`, and a collector is not rebuilt from
+/// JSON), each checked against what the plan says.
+pub struct Recompiled<'a> {
     pub tasks: HashMap<String, &'a ApplyTask>,
+    pub collectors: HashMap<String, &'a FactsTask>,
     pub config_dir: &'a Path,
 }
 
 /// Runs one node: the precondition, then the change.
-fn run_node(node: &PlanNode, notified: bool, sensitive: Option<&Sensitive<'_>>) -> Status {
+fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) -> Status {
     if node.noop {
         return Status::Skipped("noop".to_owned());
     }
@@ -128,7 +149,7 @@ fn run_node(node: &PlanNode, notified: bool, sensitive: Option<&Sensitive<'_>>) 
         Err(e) => return Status::Failed(e),
     };
     let want = if node.is_sensitive() {
-        match resolve_sensitive(node, &now, sensitive) {
+        match resolve_sensitive(node, &now, config) {
             Ok(want) => want,
             Err(e) => return Status::Failed(e),
         }
@@ -149,9 +170,9 @@ fn run_node(node: &PlanNode, notified: bool, sensitive: Option<&Sensitive<'_>>) 
 fn resolve_sensitive(
     node: &PlanNode,
     now: &apply::Observed,
-    sensitive: Option<&Sensitive<'_>>,
+    config: Option<&Recompiled<'_>>,
 ) -> Result<FsState, String> {
-    let source = sensitive.ok_or_else(|| {
+    let source = config.ok_or_else(|| {
         format!(
             "{}: has sensitive values, but no config to render them from",
             node.address
@@ -185,17 +206,21 @@ fn resolve_sensitive(
 pub fn run(
     plan: &Plan,
     jobs: usize,
-    sensitive: Option<&Sensitive<'_>>,
+    config: Option<&Recompiled<'_>>,
 ) -> Result<Vec<NodeOutcome>, String> {
     let run_started = std::time::SystemTime::now();
     let outcomes = scheduler::run(plan, jobs, |node, notified| {
         let started = Instant::now();
-        let status = run_node(node, notified, sensitive);
+        let (status, facts) = match node.kind {
+            NodeKind::Facts => collect::run(node, config),
+            _ => (run_node(node, notified, config), None),
+        };
         NodeOutcome {
             address: node.address.clone(),
             blocks: matches!(status, Status::Failed(_)),
             status,
             duration_ms: started.elapsed().as_millis() as u64,
+            facts,
         }
     })?;
     sync_changed_directories(plan, &outcomes);

@@ -81,11 +81,11 @@ where
         .into_iter()
         .enumerate()
         .map(|(i, o)| {
-            o.into_inner().unwrap_or_else(|| NodeOutcome {
-                address: nodes[i].address.clone(),
-                status: Status::Skipped("not reached (a dependency never finished)".to_owned()),
-                duration_ms: 0,
-                blocks: true,
+            o.into_inner().unwrap_or_else(|| {
+                NodeOutcome::blocked(
+                    &nodes[i].address,
+                    "not reached (a dependency never finished)".to_owned(),
+                )
             })
         })
         .collect())
@@ -101,15 +101,10 @@ where
             .iter()
             .find(|&&d| state.outcomes[d].get().is_some_and(|o| o.blocks));
         let outcome = match failed_dependency {
-            Some(&d) => NodeOutcome {
-                address: state.nodes[i].address.clone(),
-                status: Status::Skipped(format!(
-                    "dependency {} did not succeed",
-                    state.nodes[d].address
-                )),
-                duration_ms: 0,
-                blocks: true,
-            },
+            Some(&d) => NodeOutcome::blocked(
+                &state.nodes[i].address,
+                format!("dependency {} did not succeed", state.nodes[d].address),
+            ),
             None => (state.work)(&state.nodes[i], state.notified[i].load(Ordering::Acquire)),
         };
         if outcome.status == Status::Changed {

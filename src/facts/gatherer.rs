@@ -30,7 +30,16 @@ struct EntryState {
     last_run: Option<Instant>,
     last_run_unix: f64,
     duration: f64,
-    success: bool,
+    /// Why the last run failed; `None` when it succeeded.
+    error: Option<String>,
+}
+
+/// How one run of a collector went.
+pub struct CollectorRun {
+    /// Samples collected (all series of all its families).
+    pub samples: usize,
+    /// Why the run failed; `None` when it succeeded.
+    pub error: Option<String>,
 }
 
 /// The collectors of a run and their cached values.
@@ -145,7 +154,7 @@ impl Gatherer {
                         last_run: None,
                         last_run_unix: 0.0,
                         duration: 0.0,
-                        success: false,
+                        error: Some("not run yet".to_owned()),
                     }),
                 }),
                 Err(e) => errors.push(format!("facts.{id}: {e}")),
@@ -176,8 +185,8 @@ impl Gatherer {
         state.duration = started.elapsed().as_secs_f64();
         state.last_run = Some(Instant::now());
         state.last_run_unix = procfs::unix_now();
-        state.success = result.is_ok();
-        if let Err(e) = result {
+        state.error = result.err().map(|e| e.to_string());
+        if let Some(e) = &state.error {
             tracing::warn!(collector = %entry.id, error = %e, "collector failed");
         }
         state.families = Arc::new(out.families);
@@ -224,7 +233,7 @@ impl Gatherer {
             self.refresh(entry, &mut state, false);
             collected.push(Arc::clone(&state.families));
             let id = entry.id.as_str();
-            let ok = if state.success { 1.0 } else { 0.0 };
+            let ok = if state.error.is_none() { 1.0 } else { 0.0 };
             duration.push(
                 labels([("collector", id), ("type", entry.type_name)]),
                 state.duration,
@@ -307,6 +316,22 @@ impl Gatherer {
     /// to pass next time. For the run report.
     pub fn events_since(&self, since: u64) -> (Vec<ThresholdEvent>, u64) {
         lock(&self.events).since(since)
+    }
+
+    /// Runs every collector now, whatever its interval, and says how each run went: what
+    /// `execute` does with a plan's facts nodes.
+    pub fn collect_once(&self) -> Vec<CollectorRun> {
+        self.entries
+            .iter()
+            .map(|entry| {
+                let mut state = lock(&entry.state);
+                self.refresh(entry, &mut state, true);
+                CollectorRun {
+                    samples: state.families.iter().map(|f| f.samples.len()).sum(),
+                    error: state.error.clone(),
+                }
+            })
+            .collect()
     }
 
     /// The task ids of the collectors, in order.

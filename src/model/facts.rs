@@ -15,6 +15,9 @@ pub struct FactsTask {
     pub meta: TaskMeta,
     pub keywords: FactsKeywords,
     pub collector: CollectorSpec,
+    /// Some field was rendered from a secret (e.g. a token in a `command`): plan.json shows
+    /// the collector's settings as `(sensitive)`.
+    pub sensitive: bool,
 }
 
 /// What every collector accepts besides its own fields.
@@ -23,6 +26,10 @@ pub struct FactsTask {
 pub struct FactsKeywords {
     /// Unique id; default the collector type (`facts.disk`).
     pub id: Option<Spanned<String>>,
+    /// Ids of `apply` tasks that must succeed before this collector runs in `execute`/`apply`
+    /// (the file a `textfile` collector reads, the script a `command` collector runs).
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
     /// How often to collect, e.g. "30s". Unset: on every scrape.
     pub interval: Option<Spanned<Duration>>,
     /// Levels per value name that raise warning and critical events.
@@ -31,7 +38,7 @@ pub struct FactsKeywords {
 }
 
 /// The keyword names of a facts task.
-pub const FACTS_KEYWORDS: &[&str] = &["id", "interval", "thresholds"];
+pub const FACTS_KEYWORDS: &[&str] = &["id", "depends_on", "interval", "thresholds"];
 
 /// Warning and critical levels of one value; an event clears only once the value is back past
 /// the level by `hysteresis`.

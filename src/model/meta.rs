@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -41,3 +43,29 @@ pub struct TaskKeywords {
 /// The keyword names, for splitting a task into keywords and type fields. (`when`, `loop` and
 /// `vars` are consumed by the template stage.)
 pub const KEYWORDS: &[&str] = &["id", "depends_on", "notify", "noop"];
+
+/// Resolves `depends_on`/`notify` references to tasks: an exact id, or the id of a loop task
+/// meaning all its items (`conf` → `conf[0]`, `conf[1]`, …).
+pub struct TaskIndex<'a> {
+    by_id: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> TaskIndex<'a> {
+    pub fn new(metas: impl Iterator<Item = &'a TaskMeta>) -> Self {
+        let mut by_id: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        for (i, meta) in metas.enumerate() {
+            by_id.entry(meta.id.as_str()).or_default().push(i);
+            if let Some(key) = &meta.loop_key
+                && let Some(base) = meta.id.strip_suffix(&format!("[{key}]"))
+            {
+                by_id.entry(base).or_default().push(i);
+            }
+        }
+        TaskIndex { by_id }
+    }
+
+    /// The indexes of the tasks `id` names; empty when none.
+    pub fn resolve(&self, id: &str) -> &[usize] {
+        self.by_id.get(id).map_or(&[], Vec::as_slice)
+    }
+}

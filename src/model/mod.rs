@@ -11,7 +11,7 @@ pub mod values;
 pub use apply::{ApplySpec, ApplyTask};
 pub use facts::FactsTask;
 pub use logs::LogPipeline;
-pub use meta::TaskMeta;
+pub use meta::{TaskIndex, TaskMeta};
 pub use settings::Settings;
 pub use spanned::Spanned;
 pub(crate) use spanned::{FIELD_SENSITIVE, FIELD_SPAN, FIELD_VALUE, MAGIC};

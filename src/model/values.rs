@@ -182,7 +182,30 @@ impl JsonSchema for Duration {
 
 impl serde::Serialize for Duration {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", self.0.as_millis()))
+        s.collect_str(self)
+    }
+}
+
+/// The form [`Duration::parse`] reads, largest units first: "1h30m", "30s", "1s500ms".
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut millis = self.0.as_millis();
+        if millis == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ] {
+            if millis >= size {
+                write!(f, "{}{unit}", millis / size)?;
+                millis %= size;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -260,5 +283,19 @@ mod tests {
         assert_eq!(Duration::parse("30"), None);
         assert_eq!(Duration::parse("s"), None);
         assert_eq!(Duration::parse("3w"), None);
+    }
+
+    #[test]
+    fn durations_print_as_they_parse() {
+        for text in ["30s", "1h30m", "1s500ms", "2d", "0s"] {
+            assert_eq!(
+                Duration::parse(text).map(|d| d.to_string()).as_deref(),
+                Some(text)
+            );
+        }
+        assert_eq!(
+            Duration::parse("90s").map(|d| d.to_string()).as_deref(),
+            Some("1m30s")
+        );
     }
 }

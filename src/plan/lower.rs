@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use crate::apply;
-use crate::model::ApplyTask;
+use crate::model::{ApplyTask, TaskIndex};
 
 /// Why one node waits for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,15 +65,9 @@ fn normalize(path: &str) -> PathBuf {
 /// cycles were already refused by `check`).
 pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
     let n = tasks.len();
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    let by_id = TaskIndex::new(tasks.iter().map(|t| &t.meta));
     let mut by_path: HashMap<PathBuf, Vec<usize>> = HashMap::new();
     for (i, task) in tasks.iter().enumerate() {
-        by_id.entry(task.meta.id.as_str()).or_default().push(i);
-        if let Some(key) = &task.meta.loop_key
-            && let Some(base) = task.meta.id.strip_suffix(&format!("[{key}]"))
-        {
-            by_id.entry(base).or_default().push(i);
-        }
         by_path
             .entry(normalize(&task.spec.path().value))
             .or_default()
@@ -84,12 +78,12 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
     let mut chained_after = vec![None; n];
     for (i, task) in tasks.iter().enumerate() {
         for reference in &task.meta.depends_on {
-            for &target in by_id.get(reference.value.as_str()).into_iter().flatten() {
+            for &target in by_id.resolve(&reference.value) {
                 depends_on[i].insert((target, Reason::DependsOn));
             }
         }
         for reference in &task.meta.notify {
-            for &handler in by_id.get(reference.value.as_str()).into_iter().flatten() {
+            for &handler in by_id.resolve(&reference.value) {
                 notifies[i].insert(handler);
                 depends_on[handler].insert((i, Reason::Notify));
             }

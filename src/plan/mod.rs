@@ -4,6 +4,7 @@
 //! Entry point: [`build`]. Same config and same host state give the same plan, byte for byte,
 //! except `created_at`. Nothing here changes the host.
 
+mod facts_nodes;
 pub mod json;
 mod lower;
 pub mod source;
@@ -20,11 +21,12 @@ use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
 use crate::model::settings::AuditSink;
 use crate::model::{ApplyTask, Config};
+pub use facts_nodes::{address as facts_address, collector_after};
 pub use source::{ConfigSource, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// How a sensitive value is written wherever it would appear.
 pub const SENSITIVE: &str = "(sensitive)";
@@ -75,6 +77,9 @@ pub struct Summary {
     pub delete: usize,
     pub no_op: usize,
     pub run: usize,
+    /// Facts nodes: collectors run once (format 1.1).
+    #[serde(default)]
+    pub collect: usize,
 }
 
 impl Summary {
@@ -99,6 +104,17 @@ pub struct SourceLocation {
     pub column: usize,
 }
 
+impl SourceLocation {
+    fn of(sources: &SourceMap, span: crate::diagnostics::Span) -> Self {
+        let (line, column) = sources.line_col(span.file, span.start);
+        SourceLocation {
+            file: sources.path(span.file).to_owned(),
+            line,
+            column,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Dependency {
     pub address: String,
@@ -115,11 +131,13 @@ pub enum Precondition {
     /// The state earlier tasks leave (the previous edit of the same file, or the rewrite of a
     /// hard link's target); checked when the node runs.
     Chained,
+    /// Nothing to check: the node changes nothing on the host (a facts node).
+    None,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PlanNode {
-    /// `apply.<id>`.
+    /// `apply.<id>` or `facts.<id>`.
     pub address: String,
     pub kind: NodeKind,
     #[serde(rename = "type")]
@@ -137,11 +155,13 @@ pub struct PlanNode {
     pub noop: bool,
     pub action: Action,
     pub precondition: Precondition,
-    /// The observed state (for the file family, the shape of `FsState`).
-    #[schemars(with = "FsState")]
+    /// The observed state: for the file family, the shape of `FsState`; `null` for a facts
+    /// node.
+    #[schemars(with = "Option<FsState>")]
     pub before: Value,
-    /// The wanted state, same shape; sensitive leaves are `(sensitive)`.
-    #[schemars(with = "FsState")]
+    /// The wanted state, same shape; sensitive leaves are `(sensitive)`. For a facts node, the
+    /// collector as it will run.
+    #[schemars(with = "NodeAfter")]
     pub after: Value,
     /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
     pub before_sensitive: Value,
@@ -157,6 +177,26 @@ pub struct PlanNode {
 impl PlanNode {
     pub fn is_sensitive(&self) -> bool {
         self.after_sensitive != Value::Bool(false)
+    }
+}
+
+/// What a node's `after` holds, by kind, for the plan schema: the wanted `FsState` of an
+/// apply node, the collector of a facts node, or `(sensitive)` for a collector with secrets.
+struct NodeAfter;
+
+impl JsonSchema for NodeAfter {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeAfter".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                generator.subschema_for::<FsState>(),
+                generator.subschema_for::<facts_nodes::CollectorAfter>(),
+                { "const": SENSITIVE },
+            ]
+        })
     }
 }
 
@@ -196,20 +236,14 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             Action::Delete => summary.delete += 1,
             Action::NoOp => summary.no_op += 1,
             Action::Run => summary.run += 1,
+            Action::Collect => summary.collect += 1,
         }
-        let (line, column) = inputs
-            .sources
-            .line_col(task.meta.span.file, task.meta.span.start);
         let (before, before_sensitive, after, after_sensitive) = redact(planned);
         nodes.push(PlanNode {
             address: address(task),
             kind: NodeKind::Apply,
             type_name: task.spec.type_name().to_owned(),
-            source: SourceLocation {
-                file: inputs.sources.path(task.meta.span.file).to_owned(),
-                line,
-                column,
-            },
+            source: SourceLocation::of(inputs.sources, task.meta.span),
             depends_on: lowered.depends_on[i]
                 .iter()
                 .map(|&(t, reason)| Dependency {
@@ -238,6 +272,10 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             fingerprint: planned.fingerprint.clone(),
             diff: planned.diff.clone(),
         });
+    }
+    for node in facts_nodes::lower(&inputs.config.facts, tasks, inputs.sources) {
+        summary.collect += 1;
+        nodes.push(node);
     }
     let started = std::time::Instant::now();
     let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars);
