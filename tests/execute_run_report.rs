@@ -26,6 +26,15 @@ fn execute_writes_a_report_into_settings_audit() {
     let report = &reports[0];
     assert!(report["run_id"].as_str().is_some_and(|id| !id.is_empty()));
     assert_eq!(report["host"], plan["host"]);
+    // The host's built-in facts at the time of the run, for the audit trail.
+    assert_eq!(report["facts"]["hostname"], plan["host"]["hostname"]);
+    assert!(
+        report["facts"]["kernel"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
+        "{report:#}"
+    );
+    assert!(report["facts"]["cpu"]["count"].as_u64() >= Some(1));
     assert_eq!(report["plan_digest"], plan["digest"]);
     assert_eq!(report["recap"]["changed"], 1);
     assert_eq!(report["recap"]["unchanged"], 1);

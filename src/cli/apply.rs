@@ -15,7 +15,12 @@ pub struct ApplyArgs {
 }
 
 pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
-    let Some((compiled, mut plan)) = super::plan::build(globals) else {
+    let Some(super::plan::Built {
+        compiled,
+        facts,
+        mut plan,
+    }) = super::plan::build(globals)
+    else {
         return ExitCode::FAILURE;
     };
     // The digest is what the run report names, as for a plan file.
@@ -33,5 +38,6 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
         &plan,
         Some(&compiled),
         &globals.inputs.config_dir,
+        &facts,
     )
 }

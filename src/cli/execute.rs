@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::{Globals, compile_config, default_audit_dir, show};
+use super::{Globals, compile_config, default_audit_dir, gather_facts, show};
 use crate::execute::{self, Recompiled, RunReport, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
@@ -36,7 +36,7 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return refuse(&e),
     };
-    let facts = HostFacts::gather();
+    let facts = gather_facts();
     if let Err(e) = execute::verify_host(&plan, &HostIdentity::of(&facts)) {
         return refuse(&e);
     }
@@ -63,11 +63,14 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
             env_file: globals.inputs.env_file.clone(),
             extra_vars: plan.config.extra_vars.clone(),
         };
-        match compile_config(&Globals {
-            inputs,
-            ..globals.clone()
-        }) {
-            Some((compiled, _)) => Some(compiled),
+        match compile_config(
+            &Globals {
+                inputs,
+                ..globals.clone()
+            },
+            &facts,
+        ) {
+            Some(compiled) => Some(compiled),
             None => return refuse("the config the plan was made from has errors"),
         }
     } else {
@@ -82,7 +85,14 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
         eprintln!("help: make a new plan from the host's current state");
         return ExitCode::FAILURE;
     }
-    run_plan(globals, &args.run, &plan, compiled.as_ref(), &config_dir)
+    run_plan(
+        globals,
+        &args.run,
+        &plan,
+        compiled.as_ref(),
+        &config_dir,
+        &facts,
+    )
 }
 
 /// The plan's `settings.audit` (recorded in it: a plan executes without its config), else the
@@ -116,6 +126,7 @@ pub fn run_plan(
     plan: &Plan,
     compiled: Option<&Compiled>,
     config_dir: &std::path::Path,
+    facts: &HostFacts,
 ) -> ExitCode {
     let recompiled = compiled.map(|c| Recompiled {
         tasks: c
@@ -149,6 +160,7 @@ pub fn run_plan(
         started_at,
         started.elapsed().as_millis() as u64,
         plan,
+        facts,
         outcomes,
     );
     for node in &report.nodes {

@@ -185,13 +185,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Gathers facts and compiles the config; on errors prints the diagnostics (as `check` does)
-/// and returns `None`.
-fn compile_config(globals: &Globals) -> Option<(pipeline::Compiled, crate::facts::HostFacts)> {
+/// Gathers the built-in facts once for the run.
+fn gather_facts() -> crate::facts::HostFacts {
     let started = std::time::Instant::now();
     let facts = crate::facts::HostFacts::gather();
     tracing::debug!(elapsed = ?started.elapsed(), "gathered facts");
-    let mut compiled = pipeline::compile(&globals.inputs, &facts);
+    facts
+}
+
+/// Compiles the config against the host's facts; on errors prints the diagnostics (as `check`
+/// does) and returns `None`.
+fn compile_config(
+    globals: &Globals,
+    facts: &crate::facts::HostFacts,
+) -> Option<pipeline::Compiled> {
+    let mut compiled = pipeline::compile(&globals.inputs, facts);
     if globals.quiet || !compiled.diagnostics.has_errors() {
         compiled.diagnostics.retain_errors();
     }
@@ -205,7 +213,7 @@ fn compile_config(globals: &Globals) -> Option<(pipeline::Compiled, crate::facts
             )
         );
     }
-    (!compiled.diagnostics.has_errors()).then_some((compiled, facts))
+    (!compiled.diagnostics.has_errors()).then_some(compiled)
 }
 
 /// Where run reports go when the config names no `settings.audit`:

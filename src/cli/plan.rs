@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{Globals, compile_config, show};
+use super::{Globals, compile_config, gather_facts, show};
 use crate::plan::{self, PlanInputs, json};
 
 #[derive(clap::Args)]
@@ -16,7 +16,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
-    let Some((_, mut plan)) = build(globals) else {
+    let Some(Built { mut plan, .. }) = build(globals) else {
         return ExitCode::FAILURE;
     };
     let text = json::to_json(&mut plan);
@@ -43,10 +43,20 @@ pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
     }
 }
 
+/// A plan with what it was made from.
+pub struct Built {
+    /// For `apply`: sensitive values and collectors come from it.
+    pub compiled: crate::pipeline::Compiled,
+    /// The host's facts the config was rendered with, for the run report.
+    pub facts: crate::facts::HostFacts,
+    pub plan: plan::Plan,
+}
+
 /// Compiles the config and plans it, printing diagnostics and plan errors; shared by `plan`
-/// and `apply`. The compiled config comes along for `apply`'s sensitive values.
-pub fn build(globals: &Globals) -> Option<(crate::pipeline::Compiled, plan::Plan)> {
-    let (compiled, facts) = compile_config(globals)?;
+/// and `apply`.
+pub fn build(globals: &Globals) -> Option<Built> {
+    let facts = gather_facts();
+    let compiled = compile_config(globals, &facts)?;
     let inputs = PlanInputs {
         config: &compiled.config,
         sources: &compiled.sources,
@@ -55,7 +65,11 @@ pub fn build(globals: &Globals) -> Option<(crate::pipeline::Compiled, plan::Plan
         extra_vars: &globals.inputs.extra_vars,
     };
     match plan::build(&inputs) {
-        Ok(plan) => Some((compiled, plan)),
+        Ok(plan) => Some(Built {
+            compiled,
+            facts,
+            plan,
+        }),
         Err(errors) => {
             for e in errors {
                 eprintln!("error: {e}");

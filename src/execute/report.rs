@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{NodeOutcome, Status};
+use crate::facts::HostFacts;
 use crate::plan::{HostIdentity, Plan};
 use crate::sinks::Sink;
 
@@ -13,6 +14,9 @@ pub struct RunReport {
     pub finished_at: String,
     pub duration_ms: u64,
     pub host: HostIdentity,
+    /// The built-in facts of the host at the time of the run (OS, kernel, addresses, mounts
+    /// …): what an audit needs to know about where the changes were made.
+    pub facts: HostFacts,
     pub plan_digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_commit: Option<String>,
@@ -43,6 +47,7 @@ impl RunReport {
         started_at: String,
         duration_ms: u64,
         plan: &Plan,
+        facts: &HostFacts,
         outcomes: Vec<NodeOutcome>,
     ) -> Self {
         let mut recap = Recap::default();
@@ -68,6 +73,7 @@ impl RunReport {
             finished_at: crate::clock::now(),
             duration_ms,
             host: plan.host.clone(),
+            facts: facts.clone(),
             plan_digest: plan.digest.clone(),
             config_commit: plan.config.git_commit.clone(),
             recap,
