@@ -185,3 +185,57 @@ fn listen_address_comes_from_settings() {
     // Only the configured collector runs.
     assert!(!text.contains("node_cpu_seconds_total"));
 }
+
+/// A watched value moves up and down between scrapes of the real server: the level follows
+/// with hysteresis (critical holds until the value is below 0.95 − 0.05), and each change is
+/// counted once.
+#[test]
+fn thresholds_fire_and_clear_with_hysteresis_across_scrapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let value = dir.path().join("value");
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).expect("mkdir");
+    std::fs::write(
+        config.join("main.yaml"),
+        format!(
+            "facts:\n  - id: level\n    type: command\n    command: [cat, \"{}\"]\n    \
+             thresholds: {{ value: {{ warn: 0.8, critical: 0.95, hysteresis: 0.05 }} }}\n",
+            value.display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8");
+    std::fs::write(&value, "0.5\n").expect("value");
+    let (_guard, port) = serve(&["-c", config]);
+    let scrape = |v: &str| {
+        std::fs::write(&value, v).expect("value");
+        samples(&http(port, "GET", "/metrics", &[]).text())
+    };
+    let level = |parsed: &[Sample]| {
+        find(
+            parsed,
+            "driftless_threshold_state",
+            &[("collector", "level"), ("value", "value")],
+        )
+        .map(|s| s.value)
+    };
+    let events = |parsed: &[Sample], to: &str| {
+        find(
+            parsed,
+            "driftless_threshold_events_total",
+            &[("collector", "level"), ("level", to)],
+        )
+        .map_or(0.0, |s| s.value)
+    };
+    assert_eq!(level(&scrape("0.5\n")), Some(0.0));
+    assert_eq!(level(&scrape("0.97\n")), Some(2.0), "past critical");
+    // Below the level but within the hysteresis: still critical.
+    assert_eq!(level(&scrape("0.93\n")), Some(2.0), "held by hysteresis");
+    // Past critical − hysteresis, still above warn: down to warning.
+    assert_eq!(level(&scrape("0.85\n")), Some(1.0), "down to warning");
+    let parsed = scrape("0.1\n");
+    assert_eq!(level(&parsed), Some(0.0), "cleared");
+    assert_eq!(events(&parsed, "critical"), 1.0);
+    assert_eq!(events(&parsed, "warning"), 1.0);
+    assert_eq!(events(&parsed, "ok"), 1.0);
+}
