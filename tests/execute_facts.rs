@@ -64,7 +64,7 @@ fn collector_runs_after_the_task_it_depends_on_and_reports_threshold_events() {
     );
     assert!(
         run.stdout
-            .contains("Recap: 1 changed, 1 unchanged, 0 failed, 0 skipped.")
+            .contains("Recap: 1 changed, 0 unchanged, 1 collected, 0 failed, 0 skipped.")
     );
 
     let reports = world.reports();

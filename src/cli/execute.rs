@@ -179,8 +179,12 @@ pub fn run_plan(
         eprintln!("warning: the run report was not saved: {failure}");
     }
     let r = &report.recap;
+    let collected = match r.collected {
+        0 => String::new(),
+        n => format!(", {n} collected"),
+    };
     println!(
-        "Recap: {} changed, {} unchanged, {} failed, {} skipped.",
+        "Recap: {} changed, {} unchanged{collected}, {} failed, {} skipped.",
         r.changed, r.unchanged, r.failed, r.skipped
     );
     match (r.failed, args.detailed_exitcode, r.changed) {

@@ -28,6 +28,8 @@ pub struct RunReport {
 pub struct Recap {
     pub changed: usize,
     pub unchanged: usize,
+    /// Facts nodes whose collector ran (their status is `unchanged`: they change nothing).
+    pub collected: usize,
     pub failed: usize,
     pub skipped: usize,
 }
@@ -57,6 +59,7 @@ impl RunReport {
             .map(|(outcome, node)| {
                 match outcome.status {
                     Status::Changed => recap.changed += 1,
+                    Status::Unchanged if outcome.facts.is_some() => recap.collected += 1,
                     Status::Unchanged => recap.unchanged += 1,
                     Status::Failed(_) => recap.failed += 1,
                     Status::Skipped(_) => recap.skipped += 1,
