@@ -6,6 +6,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::model::apply::ApplySpec;
+use crate::model::assert::AssertSpec;
 use crate::model::facts::{CollectorSpec, FactsKeywords};
 use crate::model::logs::LogPipeline;
 use crate::model::meta::TaskKeywords;
@@ -75,12 +76,14 @@ pub fn config_schema() -> Value {
     };
     let mut apply = apply;
     let mut facts = facts;
+    let mut assert = generator.root_schema_for::<AssertSpec>().to_value();
     let mut logs = generator.root_schema_for::<LogPipeline>().to_value();
     let mut settings = generator.root_schema_for::<Settings>().to_value();
     let mut task_keywords = task_keywords;
     let mut facts_keywords = facts_keywords;
     for schema in [
         &mut apply,
+        &mut assert,
         &mut facts,
         &mut logs,
         &mut settings,
@@ -92,6 +95,16 @@ pub fn config_schema() -> Value {
     let mut apply_keywords = properties(&task_keywords);
     merge(&mut apply_keywords, &template_keywords());
     with_keywords(&mut apply, &apply_keywords);
+    // An assert orders and triggers nothing: of the task keywords it takes `id` only.
+    let mut assert_keywords = json!({ "id": apply_keywords["id"].clone() });
+    merge(&mut assert_keywords, &template_keywords());
+    with_keywords(&mut assert, &assert_keywords);
+    if let (Some(list), Some(asserts)) = (
+        apply.get_mut("oneOf").and_then(Value::as_array_mut),
+        assert.get("oneOf").and_then(Value::as_array),
+    ) {
+        list.extend(asserts.iter().cloned());
+    }
     let mut collector_keywords = properties(&facts_keywords);
     merge(&mut collector_keywords, &template_keywords());
     with_keywords(&mut facts, &collector_keywords);

@@ -29,6 +29,9 @@ pub struct DeContext<'a> {
     pub skip: RefCell<Vec<String>>,
     /// Findings that do not stop the check (unknown fields), recorded on the first pass only.
     pub soft: RefCell<Vec<Diagnostic>>,
+    /// `type` values the check stage handles before deserializing (`assert`), offered with
+    /// the enum's own when a `type` is unknown.
+    pub other_types: &'a [&'a str],
     first_pass: Cell<bool>,
 }
 
@@ -39,7 +42,15 @@ impl<'a> DeContext<'a> {
             keywords,
             skip: RefCell::new(skip),
             soft: RefCell::new(Vec::new()),
+            other_types: &[],
             first_pass: Cell::new(true),
+        }
+    }
+
+    pub fn with_other_types(self, other_types: &'a [&'a str]) -> Self {
+        DeContext {
+            other_types,
+            ..self
         }
     }
 }
@@ -482,7 +493,8 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let node = self.node;
-        let choices = || one_of(variants.iter().copied());
+        let all_types = || variants.iter().chain(self.cx.other_types).copied();
+        let choices = || one_of(all_types());
         match &node.value {
             Value::Str(s) if variants.contains(&s.as_str()) => {
                 visitor.visit_enum(s.as_str().into_deserializer())
@@ -499,7 +511,7 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
                         .visit_enum(TypedVariant { name: t, de: self })
                         .map_err(|e| e.at(node)),
                     Some(t) => {
-                        let help = did_you_mean(t, variants.iter().copied())
+                        let help = did_you_mean(t, all_types())
                             .unwrap_or_else(|| format!("the types here are {}", choices()));
                         Err(DeError::new(format!("unknown type `{t}`"))
                             .help(Some(help))

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::config::{Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::model::apply::ApplySpec;
+use crate::model::assert::{ASSERT, AssertSpec};
 use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
 use crate::model::meta::{KEYWORDS, TaskKeywords};
 use crate::model::{
@@ -48,12 +49,21 @@ pub fn check(
         .map(|task| {
             let mut task_found = Vec::new();
             let mut task_declared = Declared { ids: Vec::new() };
-            let task = check_apply_task(task, config_dir, &mut task_declared, &mut task_found);
-            (task, task_declared, task_found)
+            let mut held = 0;
+            let task = check_apply_task(
+                task,
+                config_dir,
+                &mut task_declared,
+                &mut held,
+                &mut task_found,
+            );
+            (task, task_declared, held, task_found)
         })
         .collect();
-    for (task, task_declared, task_found) in checked {
+    let mut assertions_held = 0;
+    for (task, task_declared, held, task_found) in checked {
         apply.extend(task);
+        assertions_held += held;
         declared.ids.extend(task_declared.ids);
         found.extend(task_found);
     }
@@ -78,6 +88,7 @@ pub fn check(
             .iter()
             .map(|s| (s.section, s.id.clone().unwrap_or_default()))
             .collect(),
+        assertions_held,
     };
     // A reference to a task skipped by `when` is not an error: like Ansible, a skipped task
     // counts as done, so the dependency on it holds trivially.
@@ -166,14 +177,20 @@ fn check_apply_task(
     task: &RenderedTask,
     config_dir: &Path,
     declared: &mut Declared,
+    assertions_held: &mut usize,
     found: &mut Vec<Diagnostic>,
 ) -> Option<ApplyTask> {
     let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
+    if body.get("type").and_then(Node::as_str) == Some(ASSERT) {
+        *assertions_held += check_assert(task, &keywords_node, &body, declared, found);
+        return None;
+    }
     one_or_many(&mut keywords_node, &["depends_on", "notify"]);
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], task.failed_fields.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx = DeContext::new(what, KEYWORDS, task.failed_fields.clone());
+    let body_cx =
+        DeContext::new(what, KEYWORDS, task.failed_fields.clone()).with_other_types(&[ASSERT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
     let raw_id = task.node.get("id").and_then(Node::as_str);
@@ -217,6 +234,66 @@ fn check_apply_task(
             sensitive: f.sensitive,
         }),
     })
+}
+
+/// An assert: every condition must be true on this host; returns how many held. It plans
+/// nothing, so it takes none
+/// of the keywords that order or trigger tasks; its id is declared (a `depends_on` naming it
+/// holds trivially: it is checked before any task runs).
+fn check_assert(
+    task: &RenderedTask,
+    keywords_node: &Node,
+    body: &Node,
+    declared: &mut Declared,
+    found: &mut Vec<Diagnostic>,
+) -> usize {
+    for keyword in ["depends_on", "notify", "noop"] {
+        if let Some(key) = keywords_node.key(keyword) {
+            found.push(
+                Diagnostic::error(format!("`{keyword}` has no meaning on an `assert` task"))
+                    .at(key.span)
+                    .help("an assert is checked when the config is compiled, before any task runs; remove it"),
+            );
+        }
+    }
+    let id = keywords_node.get("id").and_then(|id| {
+        let cx = DeContext::new(
+            "an `assert` task".to_owned(),
+            &[],
+            task.failed_fields.clone(),
+        );
+        de::deserialize::<Spanned<String>>(id, &cx, found)
+    });
+    if let Some(id) = &id {
+        rules::check_id(id, found);
+        declared.ids.push(task_id(Some(id), String::new, task));
+    }
+    let cx = DeContext::new(
+        "an `assert` task".to_owned(),
+        KEYWORDS,
+        task.failed_fields.clone(),
+    );
+    let spec: Option<AssertSpec> = de::deserialize(body, &cx, found);
+    let Some(AssertSpec::Assert(assert)) = spec.filter(|_| task.failed_fields.is_empty()) else {
+        return 0;
+    };
+    let help = match &assert.fail_msg {
+        // A message rendered from a secret would print it.
+        Some(message) if message.sensitive => crate::plan::SENSITIVE.to_owned(),
+        Some(message) => message.value.clone(),
+        None => "the config requires this of the host; `driftless facts` shows the facts \
+                 conditions are evaluated with"
+            .to_owned(),
+    };
+    for condition in assert.that.iter().filter(|c| !c.value) {
+        found.push(
+            Diagnostic::error("assertion failed")
+                .at(condition.span)
+                .label("false on this host")
+                .help(help.clone()),
+        );
+    }
+    assert.that.iter().filter(|c| c.value).count()
 }
 
 fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<FactsTask> {

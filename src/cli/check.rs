@@ -44,13 +44,17 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
             );
             if !failed && !globals.quiet {
                 let config = &compiled.config;
+                let held = match config.assertions_held {
+                    0 => String::new(),
+                    n => format!(", {} held", count(n, "assertion")),
+                };
                 let skipped = if config.skipped.is_empty() {
                     String::new()
                 } else {
                     format!(", {} skipped by `when`", config.skipped.len())
                 };
                 eprintln!(
-                    "ok: {}, {}, {} in {}{skipped}",
+                    "ok: {}, {}, {} in {}{held}{skipped}",
                     count(config.apply.len(), "apply task"),
                     count(config.facts.len(), "facts collector"),
                     count(config.logs.len(), "log pipeline"),

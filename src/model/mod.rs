@@ -1,6 +1,7 @@
 //! The typed model: what the check stage produces and every later stage consumes.
 
 pub mod apply;
+pub mod assert;
 pub mod facts;
 pub mod logs;
 pub mod meta;
@@ -32,4 +33,6 @@ pub struct Config {
     pub settings: Settings,
     /// Tasks whose `when` was false, by section and id.
     pub skipped: Vec<(&'static str, String)>,
+    /// Conditions of `assert` tasks that held (a false one is an error).
+    pub assertions_held: usize,
 }

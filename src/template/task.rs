@@ -16,8 +16,15 @@ use crate::secrets::Secrets;
 /// Keys the template stage consumes; every other key of a task is rendered and passed on.
 const TEMPLATE_KEYWORDS: &[&str] = &["when", "loop", "vars"];
 
-/// How a `when` is written, for every diagnostic about one.
-const WHEN_HELP: &str = "write a condition without braces, e.g. `when: facts.os.family == \"debian\"` (compare with `==`)";
+/// How a condition (`when`, an assert's `that`) is written, for every diagnostic about one.
+fn condition_help(keyword: &str) -> String {
+    format!(
+        "write a condition without braces, e.g. `{keyword}: facts.os.family == \"debian\"` (compare with `==`)"
+    )
+}
+
+/// Task types with a field of conditions, evaluated like `when` (an assert's `that`).
+const CONDITION_FIELDS: &[(&str, &str)] = &[("assert", "that")];
 
 /// Task types that name a template file, and the field that names it.
 const TEMPLATE_FILE_FIELDS: &[(&str, &str)] = &[("template", "src"), ("file", "template")];
@@ -113,7 +120,7 @@ impl Renderer {
         for (loop_key, item) in items {
             let scope = self.scope(locals.clone(), item);
             if let Some(when) = node.get("when") {
-                match self.when(when, &scope, diagnostics) {
+                match self.condition("when", when, &scope, diagnostics) {
                     Some(true) => {}
                     Some(false) => {
                         skipped.push(SkippedTask {
@@ -128,12 +135,22 @@ impl Renderer {
                 }
             }
             let mut failed_fields = Vec::new();
+            let conditions_field = CONDITION_FIELDS
+                .iter()
+                .find(|(t, _)| {
+                    section == "apply" && node.get("type").and_then(Node::as_str) == Some(*t)
+                })
+                .map(|(_, field)| *field);
             let rendered: Vec<(Key, Node)> = entries
                 .iter()
                 .filter(|(k, _)| !TEMPLATE_KEYWORDS.contains(&k.name.as_str()))
                 .map(|(k, v)| {
                     let mut failed = false;
-                    let value = self.node(v, &scope, &mut failed, diagnostics);
+                    let value = if conditions_field == Some(k.name.as_str()) {
+                        self.assertions(v, &scope, &mut failed, diagnostics)
+                    } else {
+                        self.node(v, &scope, &mut failed, diagnostics)
+                    };
                     if failed {
                         failed_fields.push(k.name.clone());
                     }
@@ -285,29 +302,65 @@ impl Renderer {
             .at(span))
     }
 
-    /// `when:` an expression without braces, or a boolean.
-    fn when(&self, node: &Node, scope: &Scope, diagnostics: &mut Diagnostics) -> Option<bool> {
+    /// A condition (`when:`, an item of an assert's `that:`): an expression without braces, or
+    /// a boolean.
+    fn condition(
+        &self,
+        keyword: &str,
+        node: &Node,
+        scope: &Scope,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<bool> {
         match &node.value {
             Value::Bool(b) => Some(*b),
             Value::Str(expr) => match self.expression(expr, node.span, scope) {
                 Ok(value) => Some(value.is_true()),
                 Err(diagnostic) => {
-                    diagnostics.push(diagnostic.or_help(WHEN_HELP));
+                    diagnostics.push(diagnostic.or_help(condition_help(keyword)));
                     None
                 }
             },
             _ => {
                 diagnostics.push(
                     Diagnostic::error(format!(
-                        "`when` must be an expression or a boolean, found {}",
+                        "`{keyword}` must be an expression or a boolean, found {}",
                         node.kind()
                     ))
                     .at(node.span)
-                    .help(WHEN_HELP),
+                    .help(condition_help(keyword)),
                 );
                 None
             }
         }
+    }
+
+    /// An assert's `that:` (one condition or a list), evaluated here like `when`: the check
+    /// stage receives a list of booleans, each at the place its condition is written.
+    fn assertions(
+        &self,
+        node: &Node,
+        scope: &Scope,
+        failed: &mut bool,
+        diagnostics: &mut Diagnostics,
+    ) -> Node {
+        let items = match &node.value {
+            Value::Seq(items) => items.clone(),
+            _ => vec![node.clone()],
+        };
+        let results = items
+            .iter()
+            .map(|item| {
+                let value = match self.condition("that", item, scope, diagnostics) {
+                    Some(holds) => Value::Bool(holds),
+                    None => {
+                        *failed = true;
+                        Value::Null
+                    }
+                };
+                Node::new(value, item.span)
+            })
+            .collect();
+        Node::new(Value::Seq(results), node.span)
     }
 
     /// Renders every string in the subtree; keys are not rendered.
