@@ -57,29 +57,35 @@ pub fn check_unique_ids<'a>(
     }
 }
 
-/// Ids, references, cycles and path conflicts of the `apply` tasks.
+/// Ids (with those of the asserts), references, cycles and path conflicts of the `apply`
+/// tasks.
 pub fn check_apply_graph(
     tasks: &[ApplyTask],
+    assert_ids: &[(String, Span)],
     declared: &Declared,
     sources: &SourceMap,
     found: &mut Vec<Diagnostic>,
 ) {
     // Two tasks on one path are one finding, not also a duplicate default id.
     let conflicting = check_paths(tasks, sources, found);
-    check_unique_ids(
-        tasks
-            .iter()
-            .enumerate()
-            .filter(|(i, t)| !(conflicting.contains(i) && t.meta.id_span == t.meta.span))
-            .map(|(_, t)| IdUse {
-                id: &t.meta.id,
-                span: t.meta.id_span,
-                derived: t.meta.id_span == t.meta.span,
-            }),
-        "apply",
-        sources,
-        found,
-    );
+    let mut ids: Vec<IdUse> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| !(conflicting.contains(i) && t.meta.id_span == t.meta.span))
+        .map(|(_, t)| IdUse {
+            id: &t.meta.id,
+            span: t.meta.id_span,
+            derived: t.meta.id_span == t.meta.span,
+        })
+        .chain(assert_ids.iter().map(|(id, span)| IdUse {
+            id,
+            span: *span,
+            derived: false,
+        }))
+        .collect();
+    // In the order written, so "first used" is the first in the files.
+    ids.sort_by_key(|u| (u.span.file, u.span.start));
+    check_unique_ids(ids.into_iter(), "apply", sources, found);
     let index = TaskIndex::new(tasks.iter().map(|t| &t.meta));
     let declared_ids: HashSet<&str> = declared.ids.iter().map(String::as_str).collect();
     // Edges run in execution order; each remembers the reference that made it.

@@ -15,7 +15,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::config::{Key, Node, Value};
-use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::model::apply::ApplySpec;
 use crate::model::assert::{ASSERT, AssertSpec};
 use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
@@ -49,21 +49,22 @@ pub fn check(
         .map(|task| {
             let mut task_found = Vec::new();
             let mut task_declared = Declared { ids: Vec::new() };
-            let mut held = 0;
+            let mut task_asserts = Asserts::default();
             let task = check_apply_task(
                 task,
                 config_dir,
                 &mut task_declared,
-                &mut held,
+                &mut task_asserts,
                 &mut task_found,
             );
-            (task, task_declared, held, task_found)
+            (task, task_declared, task_asserts, task_found)
         })
         .collect();
-    let mut assertions_held = 0;
-    for (task, task_declared, held, task_found) in checked {
+    let mut asserts = Asserts::default();
+    for (task, task_declared, task_asserts, task_found) in checked {
         apply.extend(task);
-        assertions_held += held;
+        asserts.held += task_asserts.held;
+        asserts.ids.extend(task_asserts.ids);
         declared.ids.extend(task_declared.ids);
         found.extend(task_found);
     }
@@ -88,7 +89,7 @@ pub fn check(
             .iter()
             .map(|s| (s.section, s.id.clone().unwrap_or_default()))
             .collect(),
-        assertions_held,
+        assertions_held: asserts.held,
     };
     // A reference to a task skipped by `when` is not an error: like Ansible, a skipped task
     // counts as done, so the dependency on it holds trivially.
@@ -100,7 +101,7 @@ pub fn check(
             }
         }
     }
-    graph::check_apply_graph(&config.apply, &declared, sources, &mut found);
+    graph::check_apply_graph(&config.apply, &asserts.ids, &declared, sources, &mut found);
     graph::check_facts_references(&config.facts, &config.apply, &declared, &mut found);
     graph::check_unique_ids(
         config.facts.iter().map(|t| graph::IdUse {
@@ -177,12 +178,12 @@ fn check_apply_task(
     task: &RenderedTask,
     config_dir: &Path,
     declared: &mut Declared,
-    assertions_held: &mut usize,
+    asserts: &mut Asserts,
     found: &mut Vec<Diagnostic>,
 ) -> Option<ApplyTask> {
     let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
     if body.get("type").and_then(Node::as_str) == Some(ASSERT) {
-        *assertions_held += check_assert(task, &keywords_node, &body, declared, found);
+        check_assert(task, &keywords_node, &body, declared, asserts, found);
         return None;
     }
     one_or_many(&mut keywords_node, &["depends_on", "notify"]);
@@ -236,8 +237,17 @@ fn check_apply_task(
     })
 }
 
-/// An assert: every condition must be true on this host; returns how many held. It plans
-/// nothing, so it takes none
+/// What the `assert` tasks leave for the model and the cross-task rules.
+#[derive(Default)]
+struct Asserts {
+    /// Conditions that held.
+    held: usize,
+    /// Given ids (with a loop item's key) and where each is written: unique among all
+    /// `apply` ids.
+    ids: Vec<(String, Span)>,
+}
+
+/// An assert: every condition must be true on this host. It plans nothing, so it takes none
 /// of the keywords that order or trigger tasks; its id is declared (a `depends_on` naming it
 /// holds trivially: it is checked before any task runs).
 fn check_assert(
@@ -245,8 +255,9 @@ fn check_assert(
     keywords_node: &Node,
     body: &Node,
     declared: &mut Declared,
+    asserts: &mut Asserts,
     found: &mut Vec<Diagnostic>,
-) -> usize {
+) {
     for keyword in ["depends_on", "notify", "noop"] {
         if let Some(key) = keywords_node.key(keyword) {
             found.push(
@@ -266,7 +277,9 @@ fn check_assert(
     });
     if let Some(id) = &id {
         rules::check_id(id, found);
-        declared.ids.push(task_id(Some(id), String::new, task));
+        let id_value = task_id(Some(id), String::new, task);
+        declared.ids.push(id_value.clone());
+        asserts.ids.push((id_value, id.span));
     }
     let cx = DeContext::new(
         "an `assert` task".to_owned(),
@@ -275,7 +288,7 @@ fn check_assert(
     );
     let spec: Option<AssertSpec> = de::deserialize(body, &cx, found);
     let Some(AssertSpec::Assert(assert)) = spec.filter(|_| task.failed_fields.is_empty()) else {
-        return 0;
+        return;
     };
     let help = match &assert.fail_msg {
         // A message rendered from a secret would print it.
@@ -293,7 +306,7 @@ fn check_assert(
                 .help(help.clone()),
         );
     }
-    assert.that.iter().filter(|c| c.value).count()
+    asserts.held += assert.that.iter().filter(|c| c.value).count();
 }
 
 fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<FactsTask> {
