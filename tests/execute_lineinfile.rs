@@ -96,3 +96,40 @@ fn two_tasks_editing_one_file_chain() {
     assert_eq!(read(&world.path("f")), "a\nb\n");
     world.assert_converged();
 }
+
+/// As in Ansible, line edits of one file need no ids: each default id adds the edit's regexp
+/// (else its line), and a line read from a secret never goes into an address.
+#[test]
+fn line_edits_of_one_file_without_ids_get_distinct_addresses() {
+    const SECRET: &str = "pw-5b0e93c2";
+    let mut world = World::new(
+        r#"
+apply:
+  - {type: lineinfile, path: "{{ root }}/f", regexp: "^#?Port ", line: "Port 2222", create: true}
+  - {type: lineinfile, path: "{{ root }}/f", line: "UseDNS no"}
+  - {type: lineinfile, path: "{{ root }}/f", line: "Token {{ secrets.TOKEN }}"}
+"#,
+    );
+    world.envs.push(("TOKEN".to_owned(), SECRET.to_owned()));
+    let (_, plan) = world.plan();
+    let root = world.root.display().to_string();
+    let addresses: Vec<String> = common::nodes(&plan)
+        .iter()
+        .filter_map(|n| n["address"].as_str())
+        .map(|a| a.replace(&root, "ROOT"))
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "apply.lineinfile:ROOT/f:^#?Port ",
+            "apply.lineinfile:ROOT/f:UseDNS no",
+            "apply.lineinfile:ROOT/f",
+        ]
+    );
+    world.apply();
+    assert_eq!(
+        read(&world.path("f")),
+        format!("Port 2222\nUseDNS no\nToken {SECRET}\n")
+    );
+    world.assert_converged();
+}

@@ -44,7 +44,7 @@ pub fn check_unique_ids<'a>(
             diagnostic
                 .label(format!("this task's default id, the same as the task at {}", place(sources, *first)))
                 .help(if section == "apply" {
-                    "a task without an `id` is named `<type>:<path>`; give each of these tasks an `id`"
+                    "a task without an `id` is named `<type>:<path>` (a line edit adds its `regexp` or `line`, a block edit its marker); give each of these tasks an `id`"
                 } else {
                     "a collector without an `id` is named by its type; give each of these collectors an `id`"
                 })

@@ -209,11 +209,7 @@ fn check_apply_task(
             return None;
         }
     };
-    let id = task_id(
-        keywords.id.as_ref(),
-        || format!("{}:{}", spec.type_name(), spec.path().value),
-        task,
-    );
+    let id = task_id(keywords.id.as_ref(), || spec.default_id(), task);
     declared.ids.push(id.clone());
     rules::check_apply_spec(&spec, config_dir, found);
     if let Some(id_node) = &keywords.id {

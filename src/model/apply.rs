@@ -62,6 +62,26 @@ impl ApplySpec {
         }
     }
 
+    /// The id of a task that gives none: `<type>:<path>`. A line or block edit, which may
+    /// share its file with others, adds what tells it apart: its `regexp` (else its `line`),
+    /// or its marker when it is not the default — never a value read from a secret, since
+    /// addresses are shown everywhere.
+    pub fn default_id(&self) -> String {
+        let base = format!("{}:{}", self.type_name(), self.path().value);
+        let visible = |v: &Option<Spanned<String>>| v.clone().filter(|v| !v.sensitive);
+        let distinct = match self {
+            ApplySpec::LineInFile(t) => visible(&t.regexp).or_else(|| visible(&t.line)),
+            ApplySpec::BlockInFile(t) => {
+                visible(&t.marker).filter(|m| m.value != DEFAULT_BLOCK_MARKER)
+            }
+            _ => None,
+        };
+        match distinct {
+            Some(key) => format!("{base}:{}", key.value),
+            None => base,
+        }
+    }
+
     /// Whether the task owns the whole path. Line and block edits share a file with each
     /// other; a task that owns the path shares it with nothing.
     pub fn owns_path(&self) -> bool {
