@@ -139,3 +139,45 @@ fn execute_detailed_exitcode() {
     common::write(&world.path("d/file"), b"drifted again\n");
     assert_eq!(world.execute(&plan, &["--detailed-exitcode"]).code, 1);
 }
+
+/// Every stage before `execute` only reads: `check`, `plan` and `apply --dry-run` run no
+/// collector command and leave no process behind; `execute` does run it (the control).
+#[test]
+fn check_plan_and_dry_run_start_no_process() {
+    let marker = format!("driftless-no-process-{}", std::process::id());
+    let world = World::new(&format!(
+        r#"
+apply:
+  - {{id: f, type: file, path: "{{{{ root }}}}/f", content: "x\n"}}
+facts:
+  - id: probe
+    type: command
+    command: [sh, -c, 'touch "$1"/ran; sh -c "sleep 3" "$0" >/dev/null 2>&1 & echo 1', "{marker}", "{{{{ root }}}}"]
+"#
+    ));
+    let running = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&marker))
+            .collect()
+    };
+    for command in [&["check"][..], &["plan"][..], &["apply", "--dry-run"][..]] {
+        let run = world.run(command);
+        assert_eq!(run.code, 0, "{command:?}: {}", run.all());
+        assert!(!world.path("ran").exists(), "{command:?} ran the collector");
+        assert!(running().is_empty(), "{command:?} left {:?}", running());
+    }
+    assert!(!world.path("f").exists());
+    let (plan, _) = world.plan();
+    let run = world.execute(&plan, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(world.path("ran").exists(), "execute runs the collector");
+    // The control for the process check: the collector's background process is visible.
+    assert!(
+        !running().is_empty(),
+        "the marker finds the process execute started"
+    );
+}
