@@ -5,6 +5,7 @@ mod facts_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use facts_support::*;
@@ -160,7 +161,7 @@ fn listen_address_comes_from_settings() {
     let config = config_dir(&format!(
         "settings:\n  metrics:\n    listen: \"127.0.0.1:{port}\"\nfacts:\n  - type: load\n"
     ));
-    let child = std::process::Command::new(driftless())
+    let child = Command::new(driftless())
         .args([
             "-c",
             config.path().to_str().expect("utf-8"),
@@ -238,4 +239,35 @@ fn thresholds_fire_and_clear_with_hysteresis_across_scrapes() {
     assert_eq!(events(&parsed, "critical"), 1.0);
     assert_eq!(events(&parsed, "warning"), 1.0);
     assert_eq!(events(&parsed, "ok"), 1.0);
+}
+
+/// `systemctl stop` sends SIGTERM: the server stops accepting, answers what is in flight and
+/// exits 0, promptly.
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let (mut guard, port) = serve(&["--no-config"]);
+        assert_eq!(http(port, "GET", "/metrics", &[]).status, 200);
+        let status = Command::new("kill")
+            .args([signal, &guard.0.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let started = Instant::now();
+        let exit = loop {
+            if let Some(exit) = guard.0.try_wait().expect("wait") {
+                break exit;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "still running 5 s after kill {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(exit.code(), Some(0), "kill {signal}: {exit:?}");
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing listens after the stop"
+        );
+    }
 }

@@ -145,6 +145,7 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, String> {
     let local = listener
         .local_addr()
         .map_or(addr.clone(), |a| a.to_string());
+    server::stop_on_signals().map_err(|e| format!("cannot handle stop signals: {e}"))?;
     eprintln!("serving metrics on http://{local}/metrics");
     start_scheduler(Arc::clone(&gatherer));
     let options = ServerOptions {
@@ -152,6 +153,7 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, String> {
         ..ServerOptions::default()
     };
     server::serve(listener, exposition, options).map_err(|e| format!("metrics server: {e}"))?;
+    eprintln!("stopped serving metrics");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,10 +8,14 @@
 //! closed after `read_timeout` / `idle_timeout`, and one connection serves at most
 //! `max_requests_per_connection` requests.
 //! `GET`/`HEAD /metrics` answers; `/` is a small landing page; other paths are 404.
+//!
+//! With [`stop_on_signals`], SIGTERM and SIGINT stop it gracefully: no new connections, idle
+//! ones closed, requests in flight answered, then [`serve`] returns.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TrySendError};
 use std::time::{Duration, Instant};
 
@@ -45,6 +49,32 @@ impl Default for ServerOptions {
     }
 }
 
+/// Set by SIGTERM or SIGINT once [`stop_on_signals`] installed the handlers.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGTERM and SIGINT stop [`serve`] gracefully instead of ending the process in the
+/// middle of a response.
+pub fn stop_on_signals() -> io::Result<()> {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe). Without
+        // SA_RESTART, the poller's poll(2) returns EINTR at once and sees the flag.
+        let installed = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = request_stop as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// A client connection between requests: its socket and any bytes read ahead.
 struct Conn {
     stream: TcpStream,
@@ -53,7 +83,8 @@ struct Conn {
     since: Instant,
 }
 
-/// Serves until the listener fails. Blocks the calling thread.
+/// Serves until the listener fails, or until a stop signal (see [`stop_on_signals`]).
+/// Blocks the calling thread.
 ///
 /// One poller thread (this one) owns the listening socket and every idle connection and waits
 /// for them with `poll(2)`; a connection goes to a worker only once it has bytes to read, and
@@ -67,7 +98,6 @@ pub fn serve(
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     listener.set_nonblocking(true)?;
     let (mut wake_rx, wake_tx) = UnixStream::pair()?;
@@ -105,6 +135,16 @@ pub fn serve(
     let mut pending: Vec<Conn> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     loop {
+        if STOP.load(Ordering::SeqCst) {
+            // No new connections or requests; those in flight get their answers.
+            drop((listener, pending, work_tx));
+            let deadline = Instant::now() + options.read_timeout + options.write_timeout;
+            while busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            tracing::info!("metrics server stopped");
+            return Ok(());
+        }
         while let Ok(mut conn) = back_rx.try_recv() {
             conn.since = Instant::now();
             pending.push(conn);
