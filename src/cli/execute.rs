@@ -209,16 +209,11 @@ fn status_line(globals: &Globals, address: &str, status: &Status) -> String {
 fn collected_lines(address: &str, collected: &execute::Collected) -> String {
     let mut text = format!("collected  {address}: {} samples", collected.samples);
     for event in &collected.events {
-        let labels: Vec<String> = event
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v:?}"))
-            .collect();
         text.push_str(&format!(
             "\n  {}: {}{{{}}} = {}",
             event.to.as_str(),
             event.value_name,
-            labels.join(","),
+            event.labels_text(),
             event.value
         ));
     }

@@ -58,6 +58,18 @@ pub struct ThresholdEvent {
     pub value: f64,
 }
 
+impl ThresholdEvent {
+    /// The series' labels as `k="v",…`, for log lines and the recap.
+    pub fn labels_text(&self) -> String {
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        labels.join(",")
+    }
+}
+
 /// The levels of one value name, as configured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Levels {
@@ -218,12 +230,7 @@ const EVENT_LOG_CAPACITY: usize = 1024;
 
 impl EventLog {
     pub fn record(&mut self, event: ThresholdEvent) {
-        let labels: Vec<String> = event
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v:?}"))
-            .collect();
-        let labels = labels.join(",");
+        let labels = event.labels_text();
         if event.to > event.from {
             tracing::warn!(
                 collector = %event.collector,

@@ -83,6 +83,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// How many nodes have each action.
+    fn of(nodes: &[PlanNode]) -> Self {
+        let mut summary = Summary::default();
+        for node in nodes {
+            match node.action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Delete => summary.delete += 1,
+                Action::NoOp => summary.no_op += 1,
+                Action::Run => summary.run += 1,
+                Action::Collect => summary.collect += 1,
+            }
+        }
+        summary
+    }
+
     pub fn changes(&self) -> usize {
         self.create + self.update + self.delete + self.run
     }
@@ -225,19 +241,10 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let predicted = predict_hard_links(&lowered, &mut planned);
     share_sensitivity(&lowered, &mut planned);
     tracing::debug!(elapsed = ?started.elapsed(), "observed");
-    let mut summary = Summary::default();
     let mut nodes = Vec::with_capacity(tasks.len());
     for &i in &lowered.order {
         let task = &tasks[i];
         let planned = &planned[i];
-        match planned.action {
-            Action::Create => summary.create += 1,
-            Action::Update => summary.update += 1,
-            Action::Delete => summary.delete += 1,
-            Action::NoOp => summary.no_op += 1,
-            Action::Run => summary.run += 1,
-            Action::Collect => summary.collect += 1,
-        }
         let (before, before_sensitive, after, after_sensitive) = redact(planned);
         nodes.push(PlanNode {
             address: address(task),
@@ -273,10 +280,12 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             diff: planned.diff.clone(),
         });
     }
-    for node in facts_nodes::lower(&inputs.config.facts, tasks, inputs.sources) {
-        summary.collect += 1;
-        nodes.push(node);
-    }
+    nodes.extend(facts_nodes::lower(
+        &inputs.config.facts,
+        tasks,
+        inputs.sources,
+    ));
+    let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();
     let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars);
     tracing::debug!(elapsed = ?started.elapsed(), "identified the config");

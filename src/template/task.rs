@@ -117,6 +117,12 @@ impl Renderer {
             }
         };
         let id = node.get("id").and_then(Node::as_str).map(str::to_owned);
+        let conditions_field = CONDITION_FIELDS
+            .iter()
+            .find(|(t, _)| {
+                section == "apply" && node.get("type").and_then(Node::as_str) == Some(*t)
+            })
+            .map(|(_, field)| *field);
         for (loop_key, item) in items {
             let scope = self.scope(locals.clone(), item);
             if let Some(when) = node.get("when") {
@@ -135,12 +141,6 @@ impl Renderer {
                 }
             }
             let mut failed_fields = Vec::new();
-            let conditions_field = CONDITION_FIELDS
-                .iter()
-                .find(|(t, _)| {
-                    section == "apply" && node.get("type").and_then(Node::as_str) == Some(*t)
-                })
-                .map(|(_, field)| *field);
             let rendered: Vec<(Key, Node)> = entries
                 .iter()
                 .filter(|(k, _)| !TEMPLATE_KEYWORDS.contains(&k.name.as_str()))
