@@ -9,6 +9,7 @@
 mod de;
 mod graph;
 mod rules;
+mod secret_fields;
 
 use std::path::Path;
 
@@ -161,6 +162,18 @@ fn type_name(body: &Node) -> String {
         .map_or_else(|| "a".to_owned(), |t| format!("a `{t}`"))
 }
 
+/// The fields of a task left out of its type-check: those whose rendering failed (already
+/// diagnosed) and those holding a secret where none may go (diagnosed here).
+fn failed_fields(section: &str, task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Vec<String> {
+    let mut failed = task.failed_fields.clone();
+    for field in secret_fields::misplaced_secrets(section, &task.node, found) {
+        if !failed.contains(&field) {
+            failed.push(field);
+        }
+    }
+    failed
+}
+
 /// The id a task declares: given (with the loop key), or `<type>:<primary key>`.
 fn task_id(
     given: Option<&Spanned<String>>,
@@ -182,23 +195,38 @@ fn check_apply_task(
     found: &mut Vec<Diagnostic>,
 ) -> Option<ApplyTask> {
     let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
+    let failed = failed_fields("apply", task, found);
     if body.get("type").and_then(Node::as_str) == Some(ASSERT) {
-        check_assert(task, &keywords_node, &body, declared, asserts, found);
+        check_assert(
+            task,
+            &failed,
+            &keywords_node,
+            &body,
+            declared,
+            asserts,
+            found,
+        );
         return None;
     }
     one_or_many(&mut keywords_node, &["depends_on", "notify"]);
     let what = format!("{} task", type_name(&body));
-    let keywords_cx = DeContext::new(what.clone(), &[], task.failed_fields.clone());
+    let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx =
-        DeContext::new(what, KEYWORDS, task.failed_fields.clone()).with_other_types(&[ASSERT]);
+    let body_cx = DeContext::new(what, KEYWORDS, failed.clone()).with_other_types(&[ASSERT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
-    let raw_id = task.node.get("id").and_then(Node::as_str);
-    let raw_path = ["path", "dest"].iter().find_map(|f| body.get(f)?.as_str());
-    let raw_type = body.get("type").and_then(Node::as_str);
+    // A name read from a secret is not declared: it would be printed as a known id.
+    let public = |f: &str| {
+        task.node
+            .get(f)
+            .or_else(|| body.get(f))
+            .filter(|n| !n.sensitive)
+    };
+    let raw_id = public("id").and_then(Node::as_str);
+    let raw_path = ["path", "dest"].iter().find_map(|f| public(f)?.as_str());
+    let raw_type = public("type").and_then(Node::as_str);
     let (keywords, spec) = match (keywords, spec) {
-        (Some(k), Some(s)) if task.failed_fields.is_empty() => (k, s),
+        (Some(k), Some(s)) if failed.is_empty() => (k, s),
         _ => {
             if let Some(id) = raw_id
                 .map(str::to_owned)
@@ -248,6 +276,7 @@ struct Asserts {
 /// holds trivially: it is checked before any task runs).
 fn check_assert(
     task: &RenderedTask,
+    failed: &[String],
     keywords_node: &Node,
     body: &Node,
     declared: &mut Declared,
@@ -264,11 +293,7 @@ fn check_assert(
         }
     }
     let id = keywords_node.get("id").and_then(|id| {
-        let cx = DeContext::new(
-            "an `assert` task".to_owned(),
-            &[],
-            task.failed_fields.clone(),
-        );
+        let cx = DeContext::new("an `assert` task".to_owned(), &[], failed.to_vec());
         de::deserialize::<Spanned<String>>(id, &cx, found)
     });
     if let Some(id) = &id {
@@ -277,13 +302,9 @@ fn check_assert(
         declared.ids.push(id_value.clone());
         asserts.ids.push((id_value, id.span));
     }
-    let cx = DeContext::new(
-        "an `assert` task".to_owned(),
-        KEYWORDS,
-        task.failed_fields.clone(),
-    );
+    let cx = DeContext::new("an `assert` task".to_owned(), KEYWORDS, failed.to_vec());
     let spec: Option<AssertSpec> = de::deserialize(body, &cx, found);
-    let Some(AssertSpec::Assert(assert)) = spec.filter(|_| task.failed_fields.is_empty()) else {
+    let Some(AssertSpec::Assert(assert)) = spec.filter(|_| failed.is_empty()) else {
         return;
     };
     let help = match &assert.fail_msg {
@@ -307,14 +328,15 @@ fn check_assert(
 
 fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<FactsTask> {
     let (mut keywords_node, body) = split(&task.node, FACTS_KEYWORDS)?;
+    let failed = failed_fields("facts", task, found);
     one_or_many(&mut keywords_node, &["depends_on"]);
     let what = format!("{} collector", type_name(&body));
-    let keywords_cx = DeContext::new(what.clone(), &[], task.failed_fields.clone());
+    let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<FactsKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx = DeContext::new(what, FACTS_KEYWORDS, task.failed_fields.clone());
+    let body_cx = DeContext::new(what, FACTS_KEYWORDS, failed.clone());
     let collector: Option<CollectorSpec> = de::deserialize(&body, &body_cx, found);
     let (keywords, collector) = (keywords?, collector?);
-    if !task.failed_fields.is_empty() {
+    if !failed.is_empty() {
         return None;
     }
     rules::check_collector(&collector, keywords_node.get("thresholds"), found);
@@ -340,9 +362,10 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
 }
 
 fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<LogPipeline> {
-    let cx = DeContext::new("a log pipeline".to_owned(), &[], task.failed_fields.clone());
+    let failed = failed_fields("logs", task, found);
+    let cx = DeContext::new("a log pipeline".to_owned(), &[], failed.clone());
     let mut pipeline: LogPipeline = de::deserialize(&task.node, &cx, found)?;
-    if !task.failed_fields.is_empty() {
+    if !failed.is_empty() {
         return None;
     }
     if let Some(key) = &task.loop_key {
@@ -388,9 +411,10 @@ fn check_settings(nodes: &[Node], sources: &SourceMap, found: &mut Vec<Diagnosti
     let Some(span) = span else {
         return Settings::default();
     };
-    let cx = DeContext::new("`settings`".to_owned(), &[], Vec::new());
-    let settings: Option<Settings> =
-        de::deserialize(&Node::new(Value::Map(merged), span), &cx, found);
+    let merged = Node::new(Value::Map(merged), span);
+    let misplaced = secret_fields::misplaced_secrets("settings", &merged, found);
+    let cx = DeContext::new("`settings`".to_owned(), &[], misplaced);
+    let settings: Option<Settings> = de::deserialize(&merged, &cx, found);
     let settings = settings.unwrap_or_default();
     rules::check_settings(&settings, found);
     settings

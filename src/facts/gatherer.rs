@@ -19,6 +19,9 @@ use crate::model::facts::{CollectorSpec, DiskCollector, Filter, NetworkCollector
 struct Entry {
     id: String,
     type_name: &'static str,
+    /// Its settings were rendered from a secret: its error messages, which may quote its
+    /// command or what the command printed, are not shown.
+    sensitive: bool,
     interval: Option<Duration>,
     state: Mutex<EntryState>,
 }
@@ -94,6 +97,18 @@ pub fn default_specs() -> Vec<(String, CollectorSpec)> {
     ]
 }
 
+/// A collector's error as messages, logs and reports show it: not at all when the collector
+/// was rendered from a secret (the message may quote the secret or what a command printed).
+fn shown_error(sensitive: bool, error: &dyn std::fmt::Display) -> String {
+    if sensitive {
+        "it failed; the reason is not shown because the collector's settings were rendered \
+         from a secret (run its command by hand to see why)"
+            .to_owned()
+    } else {
+        error.to_string()
+    }
+}
+
 impl Gatherer {
     /// The collectors of the config's `facts:` tasks, or the defaults when there are none.
     /// Errors (a bad filter glob, a threshold on a value the collector does not have) are
@@ -103,7 +118,7 @@ impl Gatherer {
             return Gatherer::from_specs(
                 default_specs()
                     .iter()
-                    .map(|(id, spec)| (id.as_str(), spec, None, None)),
+                    .map(|(id, spec)| (id.as_str(), spec, None, None, false)),
             );
         }
         Gatherer::from_specs(tasks.iter().map(|t| {
@@ -112,6 +127,7 @@ impl Gatherer {
                 &t.collector,
                 t.keywords.interval.as_ref().map(|i| i.value.0),
                 Some(&t.keywords.thresholds),
+                t.sensitive,
             )
         }))
     }
@@ -123,12 +139,13 @@ impl Gatherer {
                 &'a CollectorSpec,
                 Option<Duration>,
                 Option<&'a std::collections::BTreeMap<String, crate::model::facts::Threshold>>,
+                bool,
             ),
         >,
     ) -> Result<Gatherer, Vec<String>> {
         let mut errors = Vec::new();
         let mut entries = Vec::new();
-        for (id, spec, interval, thresholds) in specs {
+        for (id, spec, interval, thresholds, sensitive) in specs {
             let empty = std::collections::BTreeMap::new();
             let thresholds = thresholds.unwrap_or(&empty);
             if let Some(known) = collectors::value_names(spec) {
@@ -146,6 +163,7 @@ impl Gatherer {
                 Ok(collector) => entries.push(Entry {
                     id: id.to_owned(),
                     type_name: spec.type_name(),
+                    sensitive,
                     interval: interval.filter(|i| !i.is_zero()),
                     state: Mutex::new(EntryState {
                         collector,
@@ -157,7 +175,7 @@ impl Gatherer {
                         error: Some("not run yet".to_owned()),
                     }),
                 }),
-                Err(e) => errors.push(format!("facts.{id}: {e}")),
+                Err(e) => errors.push(format!("facts.{id}: {}", shown_error(sensitive, &e))),
             }
         }
         if !errors.is_empty() {
@@ -185,7 +203,7 @@ impl Gatherer {
         state.duration = started.elapsed().as_secs_f64();
         state.last_run = Some(Instant::now());
         state.last_run_unix = procfs::unix_now();
-        state.error = result.err().map(|e| e.to_string());
+        state.error = result.err().map(|e| shown_error(entry.sensitive, &e));
         if let Some(e) = &state.error {
             tracing::warn!(collector = %entry.id, error = %e, "collector failed");
         }

@@ -8,6 +8,7 @@
 //! the top-level context.
 
 mod scope;
+mod taint;
 mod task;
 
 use std::collections::{BTreeMap, HashMap};
@@ -267,11 +268,18 @@ fn facts_value(facts: &HostFacts) -> JinjaValue {
     json_to_value(&serde_json::to_value(facts).unwrap_or_default())
 }
 
+/// The work one render may do, in minijinja's fuel: about one unit per instruction and per
+/// 64 bytes of data made, so about a million instructions or 64 MiB. A config is not a
+/// program: a template that needs more is a mistake or an attack, and stops with an error
+/// naming this limit instead of running out of time or memory.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
 /// The minijinja environment every render uses: strict undefined (a typo is an error, not an
-/// empty string) and a trailing newline kept (file contents end with one).
+/// empty string), a trailing newline kept (file contents end with one), and a fuel budget.
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
         .build()

@@ -12,6 +12,7 @@ use minijinja::Value;
 use minijinja::value::{Enumerator, Object};
 use secrecy::ExposeSecret;
 
+use super::taint::{Taint, expose};
 use crate::diagnostics::Span;
 use crate::secrets::Secrets;
 
@@ -77,6 +78,16 @@ impl SecretsView {
         self.touched.swap(false, Ordering::Relaxed)
     }
 
+    /// Whether a secret was read since the last `take_touched`, leaving the flag as it is.
+    pub fn touched(&self) -> bool {
+        self.touched.load(Ordering::Relaxed)
+    }
+
+    /// Records that the render read a value that came from a secret.
+    pub fn mark_touched(&self) {
+        self.touched.store(true, Ordering::Relaxed);
+    }
+
     pub fn failure(&self, name: &str) -> Option<String> {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures
@@ -91,7 +102,7 @@ impl Object for SecretsView {
         let name = key.as_str()?;
         let failure = match self.secrets.get(name) {
             Ok(Some(value)) => {
-                self.touched.store(true, Ordering::Relaxed);
+                self.mark_touched();
                 return Some(Value::from(value.expose_secret()));
             }
             Ok(None) => format!("it is not set in {}", tilde(&self.secrets.describe())),
@@ -112,7 +123,8 @@ impl Object for SecretsView {
 pub struct TaskScope {
     pub globals: Arc<Globals>,
     pub locals: BTreeMap<String, Value>,
-    pub item: Option<Value>,
+    /// The loop's item, with the parts of it that came from a secret.
+    pub item: Option<(Value, Taint)>,
     pub secrets: Arc<SecretsView>,
 }
 
@@ -128,7 +140,10 @@ impl Object for TaskScope {
         match key {
             "facts" => Some(self.globals.facts.clone()),
             "secrets" => Some(Value::from_dyn_object(self.secrets.clone())),
-            "item" => self.item.clone(),
+            "item" => {
+                let (value, taint) = self.item.as_ref()?;
+                Some(expose(value.clone(), taint, &self.secrets))
+            }
             _ => {
                 // Precedence, as in Ansible: `-e` vars, then the task's vars, then the config's.
                 let global = self.globals.vars.get(key);

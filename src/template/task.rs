@@ -8,6 +8,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value as JinjaValue};
 
 use super::scope::{Globals, SecretsView, TaskScope};
+use super::taint::Taint;
 use super::{RenderedFile, RenderedTask, SkippedTask, check_var_name, environment, node_to_value};
 use crate::config::{Key, Node, Value, resolve_asset};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean, one_of};
@@ -69,7 +70,11 @@ impl Renderer {
         }
     }
 
-    fn scope(&self, locals: BTreeMap<String, JinjaValue>, item: Option<JinjaValue>) -> Scope {
+    fn scope(
+        &self,
+        locals: BTreeMap<String, JinjaValue>,
+        item: Option<(JinjaValue, Taint)>,
+    ) -> Scope {
         let secrets = SecretsView::new(self.secrets.clone());
         let root = JinjaValue::from_object(TaskScope {
             globals: self.globals.clone(),
@@ -111,7 +116,10 @@ impl Renderer {
             Some(loop_node) => {
                 let scope = self.scope(locals.clone(), None);
                 match self.loop_items(loop_node, &scope, diagnostics) {
-                    Some(items) => items.into_iter().map(|(k, v)| (Some(k), Some(v))).collect(),
+                    Some(items) => items
+                        .into_iter()
+                        .map(|(key, value, taint)| (Some(key), Some((value, taint))))
+                        .collect(),
                     None => return,
                 }
             }
@@ -212,23 +220,29 @@ impl Renderer {
     }
 
     /// `loop:` a list (items rendered), or a string naming a list or mapping: `"{{ users }}"`.
+    /// Each item comes with the parts of it that were read from a secret.
     fn loop_items(
         &self,
         node: &Node,
         scope: &Scope,
         diagnostics: &mut Diagnostics,
-    ) -> Option<Vec<(String, JinjaValue)>> {
-        let value = match &node.value {
+    ) -> Option<Vec<(String, JinjaValue, Taint)>> {
+        let (value, taints) = match &node.value {
             Value::Seq(_) => {
                 let mut failed = false;
                 let rendered = self.node(node, scope, &mut failed, diagnostics);
                 if failed {
                     return None;
                 }
-                node_to_value(&rendered)
+                let taints = match &rendered.value {
+                    Value::Seq(items) => items.iter().map(Taint::of).collect(),
+                    _ => Vec::new(),
+                };
+                (node_to_value(&rendered), Some(taints))
             }
             Value::Str(text) => match self.expression(text, node.span, scope) {
-                Ok(value) => value,
+                // Read from a secret: every item is sensitive, as a whole.
+                Ok(value) => (value, (!scope.secrets.take_touched()).then(Vec::new)),
                 Err(diagnostic) => {
                     diagnostics.push(diagnostic.or_help(
                         "`loop` names a list or mapping: `loop: \"{{ names }}\"` or `loop: names`",
@@ -248,17 +262,35 @@ impl Renderer {
                 return None;
             }
         };
+        // `None`: the loop value came from a secret; `Some`: per item (missing ones clean).
+        let taint_of = |index: usize| match &taints {
+            None => Taint::Secret,
+            Some(taints) => taints.get(index).cloned().unwrap_or(Taint::Clean),
+        };
         let items = match value.kind() {
-            ValueKind::Seq | ValueKind::Iterable => value
-                .try_iter()
-                .map(|it| it.enumerate().map(|(i, v)| (i.to_string(), v)).collect()),
+            ValueKind::Seq | ValueKind::Iterable => value.try_iter().map(|it| {
+                it.enumerate()
+                    .map(|(i, v)| (i.to_string(), v, taint_of(i)))
+                    .collect()
+            }),
+            ValueKind::Map if taints.is_none() => {
+                // A mapping's keys name the tasks (`id[key]`), and ids are shown everywhere.
+                diagnostics.push(
+                    Diagnostic::error(
+                        "`loop` over a mapping read from a secret: its keys would be shown in task ids",
+                    )
+                    .at(node.span)
+                    .help("loop over a list instead (`dict2items`-style `[{key: …, value: …}]`), so items are numbered"),
+                );
+                return None;
+            }
             ValueKind::Map => value.try_iter().map(|it| {
                 it.map(|key| {
                     let item = JinjaValue::from(BTreeMap::from([
                         ("key", key.clone()),
                         ("value", value.get_item(&key).unwrap_or_default()),
                     ]));
-                    (key.to_string(), item)
+                    (key.to_string(), item, Taint::Clean)
                 })
                 .collect()
             }),
@@ -314,7 +346,12 @@ impl Renderer {
         match &node.value {
             Value::Bool(b) => Some(*b),
             Value::Str(expr) => match self.expression(expr, node.span, scope) {
-                Ok(value) => Some(value.is_true()),
+                Ok(value) => {
+                    // The outcome is public (the plan shows whether a task runs); what the
+                    // condition read does not make the task's values sensitive.
+                    scope.secrets.take_touched();
+                    Some(value.is_true())
+                }
                 Err(diagnostic) => {
                     diagnostics.push(diagnostic.or_help(condition_help(keyword)));
                     None
@@ -419,6 +456,11 @@ impl Renderer {
         let task_type = task.get("type")?.as_str()?;
         let (_, field) = TEMPLATE_FILE_FIELDS.iter().find(|(t, _)| *t == task_type)?;
         let src = task.get(field)?;
+        // A file name read from a secret is refused by the check stage (a public field); it
+        // is not looked up, so no message here can name it.
+        if src.any_sensitive() {
+            return None;
+        }
         let relative = src.as_str()?;
         let resolved = self
             .resolved
@@ -500,7 +542,22 @@ impl Renderer {
         {
             return diagnostic.at(at);
         }
-        let detail = error.detail().map_or(String::new(), |d| format!(": {d}"));
+        // A failing expression that read a secret may quote the value it failed on.
+        let detail = match error.detail() {
+            Some(_) if scope.secrets.touched() => {
+                ": (details hidden: the template read a secret)".to_owned()
+            }
+            Some(d) => format!(": {d}"),
+            None => String::new(),
+        };
+        if error.kind() == ErrorKind::OutOfFuel {
+            return Diagnostic::error(format!(
+                "template{in_file} does too much work: it used up its budget of {} fuel units",
+                super::TEMPLATE_FUEL
+            ))
+            .at(at)
+            .help("a render may run about a million instructions or make about 64 MiB of data; loop over less, or split the template");
+        }
         let what = match error.kind() {
             ErrorKind::SyntaxError => "template syntax error",
             ErrorKind::UndefinedError => "undefined value",
