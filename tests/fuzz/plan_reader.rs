@@ -1,8 +1,7 @@
-//! No plan.json makes `show` or the checks of `execute` panic: real plans (the quickstart's,
-//! with every file-family action and collectors) with random values put in random places,
-//! then sealed again with a correct digest — as a tool rewriting plans would — are either
-//! refused with a message or read, shown and checked for staleness (which only reads the
-//! host).
+//! Target `plan_reader`: plan.json as a tool rewriting plans would make it — the quickstart's
+//! real plan (every file-family action and collectors) with random values put in random
+//! places, sealed again with a correct digest — is read and checked for staleness (which only
+//! reads the host) or refused with a message; `show` exits 0 or 1, never by a panic.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +12,10 @@ use driftless::facts::HostFacts;
 use driftless::pipeline::{Inputs, compile};
 use driftless::plan::{self, PlanInputs, json};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use serde_json::Value;
+
+use super::fuzz;
 
 /// The quickstart's plan as a JSON value (made once, in a temp root that lives as long as the
 /// test process).
@@ -166,13 +168,9 @@ fn apply(value: &mut Value, edit: &Edit, target: usize, seen: &mut usize) -> boo
     false
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
-
-    #[test]
-    fn resealed_mutated_plans_are_read_or_refused_never_a_panic(
-        edits in prop::collection::vec(edit(), 1..6),
-    ) {
+/// A mutated, resealed plan.
+fn mutated_plan() -> impl Strategy<Value = String> {
+    prop::collection::vec(edit(), 1..6).prop_map(|edits| {
         let mut document = seed().clone();
         for edit in &edits {
             let places = count(&document);
@@ -182,29 +180,39 @@ proptest! {
             apply(&mut document, edit, 1 + n % places.max(1), &mut 0);
         }
         reseal(&mut document);
-        let text = serde_json::to_string_pretty(&document).expect("serialize");
-        // The library: read (or refuse), then the staleness check, which only observes.
-        if let Ok(plan) = json::from_json(&text) {
-            let _ = driftless::execute::stale_nodes(&plan);
-        }
-        // The binary: `show` exits 0 or 1 with a message, never by a panic (101).
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("plan.json");
-        std::fs::write(&path, &text).expect("write plan");
-        let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .arg("show")
-            .arg(&path)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run driftless show");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        prop_assert!(
-            matches!(output.status.code(), Some(0 | 1)),
-            "show exited {:?}: {stderr}", output.status.code()
-        );
-        prop_assert!(!stderr.contains("panicked"), "{stderr}");
-        if output.status.code() == Some(1) {
-            prop_assert!(stderr.starts_with("error: "), "{stderr}");
-        }
+        serde_json::to_string_pretty(&document).expect("serialize")
+    })
+}
+
+fn read_show_and_check(text: &String) -> Result<(), TestCaseError> {
+    // The library: read (or refuse), then the staleness check, which only observes.
+    if let Ok(plan) = json::from_json(text) {
+        let _ = driftless::execute::stale_nodes(&plan);
     }
+    // The binary: `show` exits 0 or 1 with a message, never by a panic (101).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, text).expect("write plan");
+    let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .arg("show")
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run driftless show");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    prop_assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "show exited {:?}: {stderr}",
+        output.status.code()
+    );
+    prop_assert!(!stderr.contains("panicked"), "{stderr}");
+    if output.status.code() == Some(1) {
+        prop_assert!(stderr.starts_with("error: "), "{stderr}");
+    }
+    Ok(())
+}
+
+#[test]
+fn plan_reader() {
+    fuzz("plan_reader", mutated_plan(), read_show_and_check);
 }

@@ -1,18 +1,46 @@
-//! No input makes the front end panic: mutated configs (from the fixture corpus and the
-//! examples) and random config trees, in all three formats, go through load → template →
-//! check and come out as a model or as diagnostics.
+//! Target `loaders`: config files in the three formats — realistic ones (the fixture corpus
+//! and the examples) mutated at the byte and character level, and random trees in the config
+//! language's vocabulary — go through load → template → check. Never a panic; every
+//! diagnostic renders, and its columns are counted in characters of its line.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use driftless::diagnostics::render_human;
+use driftless::diagnostics::{render_human, render_json};
 use driftless::facts::HostFacts;
 use driftless::pipeline::{Inputs, compile};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+use super::mutate::{Edit, edit, mutated};
+use super::{Corpus, fuzz};
 
 fn facts() -> &'static HostFacts {
     static FACTS: OnceLock<HostFacts> = OnceLock::new();
     FACTS.get_or_init(HostFacts::gather)
+}
+
+/// One config file: its extension (the format) and its bytes.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    ext: String,
+    bytes: Vec<u8>,
+}
+
+impl Corpus for ConfigFile {
+    /// The extension on the first line, then the file.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{}\n", self.ext).into_bytes();
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let newline = bytes.iter().position(|&b| b == b'\n')?;
+        Some(ConfigFile {
+            ext: String::from_utf8(bytes[..newline].to_vec()).ok()?,
+            bytes: bytes[newline + 1..].to_vec(),
+        })
+    }
 }
 
 /// Every config file of the fixtures and examples: realistic starting points for mutation.
@@ -46,11 +74,11 @@ fn collect(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
     }
 }
 
-/// Runs the front end on one file of the given extension; must not panic, and every
-/// diagnostic must render.
-fn compile_one(ext: &str, bytes: &[u8]) {
+/// Runs the front end on one file; every diagnostic must render, with columns in characters.
+fn compile_one(file: &ConfigFile) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join(format!("config.{ext}")), bytes).expect("write config");
+    std::fs::write(dir.path().join(format!("config.{}", file.ext)), &file.bytes)
+        .expect("write config");
     std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
     std::fs::write(dir.path().join("templates/motd.j2"), "{{ greeting }}\n").expect("template");
     let inputs = Inputs {
@@ -60,47 +88,27 @@ fn compile_one(ext: &str, bytes: &[u8]) {
     };
     let compiled = compile(&inputs, facts());
     let _ = render_human(&compiled.diagnostics, &compiled.sources, false);
-    let _ = driftless::diagnostics::render_json(&compiled.diagnostics, &compiled.sources);
-}
-
-#[derive(Debug, Clone)]
-enum Edit {
-    Delete(usize),
-    Insert(usize, u8),
-    Replace(usize, u8),
-    Duplicate(usize, usize),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    // Bytes that matter to the three syntaxes, plus any byte.
-    let byte = prop_oneof![
-        prop::sample::select(b":-[]{}\"'#\n \t=,.{%}|>&*!\\0".to_vec()),
-        any::<u8>(),
-    ];
-    prop_oneof![
-        any::<usize>().prop_map(Edit::Delete),
-        (any::<usize>(), byte.clone()).prop_map(|(i, b)| Edit::Insert(i, b)),
-        (any::<usize>(), byte).prop_map(|(i, b)| Edit::Replace(i, b)),
-        (any::<usize>(), 1usize..40).prop_map(|(i, n)| Edit::Duplicate(i, n)),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, edit: &Edit) {
-    let len = bytes.len().max(1);
-    match *edit {
-        Edit::Delete(i) if !bytes.is_empty() => {
-            bytes.remove(i % bytes.len());
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(&compiled.diagnostics, &compiled.sources))
+            .map_err(|e| TestCaseError::fail(format!("render_json is not JSON: {e}")))?;
+    let text = String::from_utf8_lossy(&file.bytes);
+    let lines: Vec<&str> = text.split('\n').collect();
+    for item in json["diagnostics"].as_array().into_iter().flatten() {
+        if item["file"] != format!("config.{}", file.ext) {
+            continue;
         }
-        Edit::Insert(i, b) => bytes.insert(i % (bytes.len() + 1), b),
-        Edit::Replace(i, b) if !bytes.is_empty() => bytes[i % len] = b,
-        Edit::Duplicate(i, n) if !bytes.is_empty() => {
-            let start = i % bytes.len();
-            let end = (start + n).min(bytes.len());
-            let chunk = bytes[start..end].to_vec();
-            bytes.splice(start..start, chunk);
-        }
-        _ => {}
+        let (Some(line), Some(column)) = (item["line"].as_u64(), item["column"].as_u64()) else {
+            continue;
+        };
+        let width = lines
+            .get(line as usize - 1)
+            .map_or(0, |l| l.chars().count());
+        prop_assert!(
+            column as usize <= width + 1,
+            "column {column} is past the end of line {line} ({width} characters): {item}"
+        );
     }
+    Ok(())
 }
 
 /// A random config tree in the vocabulary of the config language.
@@ -159,29 +167,42 @@ fn tree() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+fn mutated_file() -> impl Strategy<Value = ConfigFile> {
+    (
+        any::<prop::sample::Index>(),
+        prop::collection::vec(edit(), 1..8),
+    )
+        .prop_map(|(seed, edits): (prop::sample::Index, Vec<Edit>)| {
+            let (ext, original) = seed.get(seeds());
+            ConfigFile {
+                ext: ext.clone(),
+                bytes: mutated(original, &edits),
+            }
+        })
+}
 
-    #[test]
-    fn mutated_configs_never_panic(
-        seed in any::<prop::sample::Index>(),
-        edits in prop::collection::vec(edit(), 1..8),
-    ) {
-        let (ext, original) = seed.get(seeds());
-        let mut bytes = original.clone();
-        for e in &edits {
-            apply(&mut bytes, e);
-        }
-        compile_one(ext, &bytes);
-    }
-
-    #[test]
-    fn random_trees_never_panic(tree in tree(), format in 0u8..3) {
+fn random_tree_file() -> impl Strategy<Value = ConfigFile> {
+    (tree(), 0u8..3).prop_map(|(tree, format)| {
         let (ext, text) = match format {
-            0 => ("json", serde_json::to_string_pretty(&tree).unwrap_or_default()),
+            0 => (
+                "json",
+                serde_json::to_string_pretty(&tree).unwrap_or_default(),
+            ),
             1 => ("toml", toml::to_string(&tree).unwrap_or_default()),
             _ => ("yaml", serde_json::to_string(&tree).unwrap_or_default()),
         };
-        compile_one(ext, text.as_bytes());
-    }
+        ConfigFile {
+            ext: ext.to_owned(),
+            bytes: text.into_bytes(),
+        }
+    })
+}
+
+#[test]
+fn loaders() {
+    fuzz(
+        "loaders",
+        prop_oneof![3 => mutated_file(), 1 => random_tree_file()],
+        compile_one,
+    );
 }
