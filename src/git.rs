@@ -25,10 +25,7 @@ use std::process::{Command, Stdio};
 pub const DIR_NAME: &str = ".git";
 
 /// Settings that stop git from running anything the repository names.
-const NO_CODE: &[(&str, &str)] = &[
-    ("core.fsmonitor", "false"),
-    ("core.hooksPath", "/dev/null"),
-];
+const NO_CODE: &[(&str, &str)] = &[("core.fsmonitor", "false"), ("core.hooksPath", "/dev/null")];
 
 fn no_code() -> Vec<(String, String)> {
     NO_CODE
@@ -59,7 +56,13 @@ fn filter_drivers(dir: &Path) -> Vec<String> {
     let Some(names) = run(
         dir,
         &no_code(),
-        &["config", "--null", "--name-only", "--get-regexp", r"^filter\."],
+        &[
+            "config",
+            "--null",
+            "--name-only",
+            "--get-regexp",
+            r"^filter\.",
+        ],
     ) else {
         return Vec::new();
     };

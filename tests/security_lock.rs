@@ -52,13 +52,19 @@ fn assert_refused(world: &World, run: &common::Run, waited_at_least: Duration) {
     let report = only_report(world);
     assert_eq!(report["lock"]["outcome"], "refused", "{report:#}");
     assert_eq!(report["lock"]["holder_pid"], 4242);
-    assert!(report["lock"]["waited_ms"].as_u64().expect("waited_ms") >= waited_at_least.as_millis() as u64);
+    assert!(
+        report["lock"]["waited_ms"].as_u64().expect("waited_ms")
+            >= waited_at_least.as_millis() as u64
+    );
     assert_eq!(report["recap"]["skipped"], 2, "{report:#}");
     assert_eq!(report["recap"]["changed"], 0);
     for node in report["nodes"].as_array().expect("nodes") {
         assert_eq!(node["status"], "skipped");
         assert!(
-            node["reason"].as_str().expect("reason").contains("holds the run lock"),
+            node["reason"]
+                .as_str()
+                .expect("reason")
+                .contains("holds the run lock"),
             "{node}"
         );
     }
@@ -134,6 +140,10 @@ fn a_lock_timeout_that_is_not_a_duration_is_refused() {
     let world = World::new(CONFIG);
     let run = world.run(&["apply", "--lock-timeout", "soon"]);
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stderr.contains("`soon` is not a duration"), "{}", run.all());
+    assert!(
+        run.stderr.contains("`soon` is not a duration"),
+        "{}",
+        run.all()
+    );
     assert!(!world.path("a").exists());
 }

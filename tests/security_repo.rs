@@ -96,7 +96,10 @@ fn plan_does_not_run_the_config_repos_hooks() {
 fn plan_does_not_run_the_config_repos_filter_drivers() {
     let world = World::new(PLAIN);
     // Two drivers, one whose name holds a dot; each set for some files.
-    world.config_file(".gitattributes", "*.yaml filter=evil\n*.j2 filter=evil.two\n");
+    world.config_file(
+        ".gitattributes",
+        "*.yaml filter=evil\n*.j2 filter=evil.two\n",
+    );
     world.config_file("templates/x.j2", "x\n");
     commit_config(&world);
     let marker = world.temp.path().join("filter-ran");
@@ -115,8 +118,15 @@ fn plan_does_not_run_the_config_repos_filter_drivers() {
     touch_config(&world);
     common::write(&template, b"x\n");
     let (_, plan) = world.plan();
-    assert!(!marker.exists(), "plan ran a filter driver of the repository");
-    assert!(plan["config"]["git_commit"].is_string(), "{}", plan["config"]);
+    assert!(
+        !marker.exists(),
+        "plan ran a filter driver of the repository"
+    );
+    assert!(
+        plan["config"]["git_commit"].is_string(),
+        "{}",
+        plan["config"]
+    );
 }
 
 #[test]
@@ -214,7 +224,10 @@ fn execute_refuses_a_plan_whose_template_directory_link_was_repointed() {
 #[test]
 fn a_template_inside_dot_git_is_refused() {
     // Named directly, and through a symlink to `.git`.
-    for (src, link) in [(".git/description", None), ("meta/description", Some("meta"))] {
+    for (src, link) in [
+        (".git/description", None),
+        ("meta/description", Some("meta")),
+    ] {
         let world = sensitive_template_world(src);
         commit_config(&world);
         if let Some(name) = link {

@@ -34,7 +34,7 @@ pub struct Cli {
     )]
     config: Option<PathBuf>,
 
-    /// Env file with secrets, dotenv syntax [default: ~/.config/driftless/env]
+    /// Env file with secrets, NAME=value lines [default: ~/.config/driftless/env]
     #[arg(long, global = true, value_name = "PATH")]
     env_file: Option<PathBuf>,
 

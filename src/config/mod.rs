@@ -16,8 +16,8 @@ use rayon::prelude::*;
 
 pub use node::{Key, Node, Value};
 
-use crate::git;
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean, one_of};
+use crate::git;
 
 /// The top-level keys a config file may hold.
 pub const SECTIONS: &[&str] = &["vars", "apply", "facts", "logs", "settings"];
@@ -270,8 +270,7 @@ pub fn resolve_asset(dir: &Path, relative: &str) -> Result<std::path::PathBuf, S
         return Err(git_dir_refused(relative));
     }
     // A symlink inside the config dir must not lead out of it, nor into `.git`, either.
-    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&full), std::fs::canonicalize(dir))
-    {
+    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&full), std::fs::canonicalize(dir)) {
         match real.strip_prefix(&real_dir) {
             Err(_) => {
                 return Err(format!(

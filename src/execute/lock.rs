@@ -42,10 +42,7 @@ pub enum LockOutcome {
 
 /// Takes the lock at `path`, waiting up to `timeout` for a run holding it. `Ok((None, record))`
 /// when another run still holds it after that; `Err` when the lock file cannot be used at all.
-pub fn acquire(
-    path: &Path,
-    timeout: Duration,
-) -> Result<(Option<RunLock>, LockRecord), String> {
+pub fn acquire(path: &Path, timeout: Duration) -> Result<(Option<RunLock>, LockRecord), String> {
     let fail = |e: std::io::Error| format!("cannot use the run lock {}: {e}", path.display());
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new()
@@ -75,7 +72,10 @@ pub fn acquire(
             Ok(()) => {
                 // Who holds it, for the message of a run that is refused meanwhile.
                 let _ = write_holder(&mut file);
-                return Ok((Some(RunLock { _file: file }), record(LockOutcome::Acquired, None)));
+                return Ok((
+                    Some(RunLock { _file: file }),
+                    record(LockOutcome::Acquired, None),
+                ));
             }
             Err(std::fs::TryLockError::WouldBlock) => {}
             Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
