@@ -88,8 +88,7 @@ fn run(dir: &Path, settings: &[(String, String)], args: &[&str]) -> Option<Strin
         .arg("-C")
         .arg(dir)
         .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null());
+        .stdin(Stdio::null());
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("GIT_") {
             command.env_remove(&name);
@@ -103,6 +102,24 @@ fn run(dir: &Path, settings: &[(String, String)], args: &[&str]) -> Option<Strin
         command.env(format!("GIT_CONFIG_VALUE_{i}"), value);
     }
     command.env("GIT_TERMINAL_PROMPT", "0");
-    let output = command.output().ok().filter(|o| o.status.success())?;
+    let output = command.output().ok()?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("dubious ownership") {
+            tracing::warn!(
+                "git does not trust the repository of {} (it is owned by another user), so \
+                 the plan records no commit; trust it in the system's or your own Git config \
+                 (safe.directory) if it should",
+                dir.display()
+            );
+        } else {
+            tracing::debug!(
+                "git {args:?} in {} failed: {}",
+                dir.display(),
+                stderr.trim()
+            );
+        }
+        return None;
+    }
     Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }

@@ -149,6 +149,37 @@ fn plan_describes_the_config_dirs_own_repository_whatever_the_git_environment_sa
     assert_ne!(own_commit, other_commit);
 }
 
+#[test]
+fn plan_takes_no_metadata_from_a_repository_owned_by_another_user_and_says_so() {
+    // The tests run as root: the config repository is handed to `nobody`.
+    let world = World::new(PLAIN);
+    commit_config(&world);
+    let marker = world.temp.path().join("fsmonitor-ran");
+    let script = marker_script(&world, &marker);
+    git(&world.config, &["config", "core.fsmonitor", &script]);
+    let status = Command::new("chown")
+        .args(["-R", "65534"])
+        .arg(&world.config)
+        .status()
+        .expect("run chown");
+    assert!(status.success(), "chown failed");
+    let run = world.run(&["plan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = run.json();
+    assert!(
+        plan["config"].get("git_commit").is_none(),
+        "{}",
+        plan["config"]
+    );
+    assert!(
+        run.stderr.contains("git does not trust the repository of")
+            && run.stderr.contains("safe.directory"),
+        "{}",
+        run.all()
+    );
+    assert!(!marker.exists(), "plan ran the repository's core.fsmonitor");
+}
+
 const SECRET: &str = "repo-digest-secret-5c1e";
 
 /// A world whose `template` task renders `src` with a secret, so that `execute` renders it

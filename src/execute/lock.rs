@@ -61,8 +61,9 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<(Option<RunLock>, LockR
         .open(path)
         .map_err(fail)?;
     let started = Instant::now();
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let record = |outcome, holder_pid| LockRecord {
-        path: path.display().to_string(),
+        path: shown.display().to_string(),
         outcome,
         waited_ms: started.elapsed().as_millis() as u64,
         holder_pid,
