@@ -273,3 +273,35 @@ fn a_template_inside_dot_git_is_refused() {
         );
     }
 }
+
+/// Every git call goes through `src/git.rs`, which turns off what would run the repository's
+/// code: a `Command::new("git")` anywhere else would bypass it.
+#[test]
+fn git_is_run_only_through_the_hardened_helper() {
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let helper = src.join("git.rs");
+    let offenders: Vec<_> = files
+        .iter()
+        .filter(|path| **path != helper)
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("read source");
+            text.contains(r#"Command::new("git")"#)
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "run git through driftless::git (src/git.rs), not directly: {offenders:?}"
+    );
+}
