@@ -147,3 +147,37 @@ fn a_lock_timeout_that_is_not_a_duration_is_refused() {
     );
     assert!(!world.path("a").exists());
 }
+
+#[test]
+fn two_applies_at_once_take_turns_and_each_file_is_changed_once() {
+    let mut config = String::from("apply:\n");
+    for i in 0..100 {
+        config.push_str(&format!(
+            "  - type: file\n    path: \"{{{{ root }}}}/f{i}\"\n    content: \"{i}\\n\"\n"
+        ));
+    }
+    let world = std::sync::Arc::new(World::new(&config));
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let world = world.clone();
+            std::thread::spawn(move || world.run(&["apply", "--lock-timeout", "60s"]))
+        })
+        .collect();
+    for run in runs {
+        let run = run.join().expect("apply thread");
+        assert_eq!(run.code, 0, "{}", run.all());
+    }
+    let reports = world.reports();
+    assert_eq!(reports.len(), 2);
+    // The run that waited planned after the other one finished: nothing left to change.
+    let changed: Vec<u64> = reports
+        .iter()
+        .map(|r| r["recap"]["changed"].as_u64().expect("changed"))
+        .collect();
+    assert_eq!(changed.iter().sum::<u64>(), 100, "{changed:?}");
+    assert!(changed.contains(&0), "{changed:?}");
+    for r in &reports {
+        assert_eq!(r["lock"]["outcome"], "acquired");
+        assert_eq!(r["recap"]["failed"], 0, "{r:#}");
+    }
+}
