@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod execute;
 pub mod facts;
 pub mod fsutil;
+pub mod git;
 pub mod grammar;
 pub mod model;
 pub mod pipeline;

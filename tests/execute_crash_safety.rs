@@ -84,6 +84,7 @@ fn sigkill_at_random_moments_never_leaves_a_partial_file() {
             .arg("execute")
             .arg(&plan)
             .env("HOME", world.temp.path())
+            .env("DRIFTLESS_STATE_DIR", world.state_dir())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

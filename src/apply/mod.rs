@@ -122,7 +122,7 @@ pub fn plan_task(
         None => observe_for(spec, path).map_err(|e| format!("cannot read {path}: {e}"))?,
     };
     let context = Context { config_dir };
-    let wanted = match spec {
+    let mut wanted = match spec {
         ApplySpec::File(t) => file::want(t, task.rendered.as_ref(), &context, &observed)?,
         ApplySpec::Directory(t) => directory::want(t, &observed)?,
         ApplySpec::Link(t) => link::want(t, &observed)?,
@@ -131,6 +131,7 @@ pub fn plan_task(
         ApplySpec::LineInFile(t) => lineinfile::want(t, &observed)?,
         ApplySpec::BlockInFile(t) => blockinfile::want(t, &observed)?,
     };
+    restrict_new_secret_file(&mut wanted, &observed.state, spec);
     let before = observed.state.clone();
     let after = wanted.state;
     let action = action(&before, &after);
@@ -156,6 +157,24 @@ pub fn plan_task(
         diff,
         leaves,
     })
+}
+
+/// A regular file created with content from a secret, by a task that gives no `mode`, is
+/// created `0600` instead of the `0644` default: the secret stays the owner's. An existing
+/// file keeps its mode, as for any task without `mode`.
+fn restrict_new_secret_file(wanted: &mut Wanted, observed: &FsState, spec: &ApplySpec) {
+    let attributes: &dyn Attributes = match spec {
+        ApplySpec::File(t) => t,
+        ApplySpec::Copy(t) => t,
+        ApplySpec::Template(t) => t,
+        ApplySpec::LineInFile(t) => t,
+        ApplySpec::BlockInFile(t) => t,
+        ApplySpec::Directory(_) | ApplySpec::Link(_) => return,
+    };
+    let created = wanted.state.state == EntryKind::File && observed.state != EntryKind::File;
+    if wanted.sensitive && created && attributes.mode().is_none() {
+        wanted.state.set_mode(0o600);
+    }
 }
 
 /// Observes the path the way the task's type looks at it.

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::{Globals, compile_config, default_audit_dir, gather_facts, show};
+use super::{Globals, compile_config, default_state_dir, gather_facts, show};
+use crate::execute::lock::{self, LockRecord, RunLock};
 use crate::execute::{self, Recompiled, RunReport, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
@@ -29,6 +30,82 @@ pub struct RunArgs {
     /// Exit 0 when nothing changed, 2 when something did, 1 on errors
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// How long to wait for another run holding the host's run lock before giving up
+    /// (30s, 5m) [default: 0s, refuse at once]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s", hide_default_value = true)]
+    pub lock_timeout: std::time::Duration,
+
+    /// Where the run lock and the default run reports live [default: $DRIFTLESS_STATE_DIR, else
+    /// /var/lib/driftless as root, else $XDG_STATE_HOME/driftless]
+    #[arg(long, value_name = "DIR", env = "DRIFTLESS_STATE_DIR", hide_env = true)]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(default_state_dir)
+    }
+
+    /// Tries the host's run lock in the state directory, waiting up to `--lock-timeout`.
+    pub fn acquire_lock(&self) -> Result<(Option<RunLock>, LockRecord), String> {
+        lock::acquire(&self.state_dir().join("lock"), self.lock_timeout)
+    }
+}
+
+/// `0`, or a duration with units: `30s`, `5m`, `1m30s`, `500ms`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    crate::model::values::Duration::parse(text)
+        .map(|d| d.0)
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 30s, 5m or 1m30s"))
+}
+
+/// The outcome of [`lock::acquire`] for a run of `plan`: the held lock, or the refusal of the
+/// run. A refused run writes a report saying so (every node `skipped`) and returns its exit
+/// code.
+pub fn lock_host(
+    args: &RunArgs,
+    acquired: Result<(Option<RunLock>, LockRecord), String>,
+    plan: &Plan,
+    facts: &HostFacts,
+) -> Result<(RunLock, LockRecord), ExitCode> {
+    let state_dir = args.state_dir();
+    match acquired {
+        Ok((Some(held), record)) => Ok((held, record)),
+        Ok((None, record)) => {
+            let why = record.refusal(args.lock_timeout);
+            let report = RunReport::new(
+                run_id(),
+                crate::clock::now(),
+                0,
+                plan,
+                facts,
+                execute::refused_outcomes(plan, &why),
+                record,
+            );
+            save_report(&report, plan, &state_dir);
+            eprintln!("error: {why}");
+            eprintln!("nothing was changed");
+            eprintln!(
+                "help: let that run finish, or wait for it with --lock-timeout (e.g. \
+                 --lock-timeout 5m)"
+            );
+            Err(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("nothing was changed");
+            eprintln!("help: choose a writable state directory with --state-dir");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn run_id() -> String {
+    crate::fsutil::random_hex(8).unwrap_or_else(|_| "run".to_owned())
 }
 
 pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
@@ -40,6 +117,13 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
     if let Err(e) = execute::verify_host(&plan, &HostIdentity::of(&facts)) {
         return refuse(&e);
     }
+    // Before anything about the host is checked: a run that waited must see what the run it
+    // waited for left.
+    let acquired = args.run.acquire_lock();
+    let (_held, lock) = match lock_host(&args.run, acquired, &plan, &facts) {
+        Ok(taken) => taken,
+        Err(code) => return code,
+    };
     // The config the plan was made from: for its sensitive values and audit settings.
     let config_dir = globals
         .explicit_config
@@ -92,15 +176,16 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
         compiled.as_ref(),
         &config_dir,
         &facts,
+        lock,
     )
 }
 
-/// The plan's `settings.audit` (recorded in it: a plan executes without its config), else the
-/// default directory.
-fn report_sinks(plan: &Plan) -> Vec<Box<dyn Sink>> {
+/// The plan's `settings.audit` (recorded in it: a plan executes without its config), else
+/// `runs/` in the state directory.
+fn report_sinks(plan: &Plan, state_dir: &std::path::Path) -> Vec<Box<dyn Sink>> {
     if plan.audit.is_empty() {
         return vec![Box::new(DirectorySink {
-            path: default_audit_dir(),
+            path: state_dir.join("runs"),
         })];
     }
     plan.audit
@@ -111,6 +196,12 @@ fn report_sinks(plan: &Plan) -> Vec<Box<dyn Sink>> {
             }) as Box<dyn Sink>,
         })
         .collect()
+}
+
+fn save_report(report: &RunReport, plan: &Plan, state_dir: &std::path::Path) {
+    for failure in execute::write_report(report, &report_sinks(plan, state_dir)) {
+        eprintln!("warning: the run report was not saved: {failure}");
+    }
 }
 
 fn refuse(why: &str) -> ExitCode {
@@ -127,6 +218,7 @@ pub fn run_plan(
     compiled: Option<&Compiled>,
     config_dir: &std::path::Path,
     facts: &HostFacts,
+    lock: LockRecord,
 ) -> ExitCode {
     let recompiled = compiled.map(|c| Recompiled {
         tasks: c
@@ -154,14 +246,14 @@ pub fn run_plan(
         Ok(outcomes) => outcomes,
         Err(e) => return refuse(&e),
     };
-    let run_id = crate::fsutil::random_hex(8).unwrap_or_else(|_| "run".to_owned());
     let report = RunReport::new(
-        run_id,
+        run_id(),
         started_at,
         started.elapsed().as_millis() as u64,
         plan,
         facts,
         outcomes,
+        lock,
     );
     for node in &report.nodes {
         let line = match (&node.outcome.status, &node.outcome.facts) {
@@ -174,10 +266,7 @@ pub fn run_plan(
             println!("{line}");
         }
     }
-    let sinks = report_sinks(plan);
-    for failure in execute::write_report(&report, &sinks) {
-        eprintln!("warning: the run report was not saved: {failure}");
-    }
+    save_report(&report, plan, &args.state_dir());
     let r = &report.recap;
     let collected = match r.collected {
         0 => String::new(),

@@ -34,7 +34,7 @@ pub struct Cli {
     )]
     config: Option<PathBuf>,
 
-    /// Env file with secrets, dotenv syntax [default: ~/.config/driftless/env]
+    /// Env file with secrets, NAME=value lines [default: ~/.config/driftless/env]
     #[arg(long, global = true, value_name = "PATH")]
     env_file: Option<PathBuf>,
 
@@ -216,19 +216,20 @@ fn compile_config(
     (!compiled.diagnostics.has_errors()).then_some(compiled)
 }
 
-/// Where run reports go when the config names no `settings.audit`:
-/// `/var/lib/driftless/runs` as root, `$XDG_STATE_HOME/driftless/runs` (default
-/// `~/.local/state/driftless/runs`) otherwise.
-fn default_audit_dir() -> PathBuf {
+/// Where driftless keeps its state when `--state-dir` (`DRIFTLESS_STATE_DIR`) is not given:
+/// `/var/lib/driftless` as root, `$XDG_STATE_HOME/driftless` (default
+/// `~/.local/state/driftless`) otherwise. It holds the run lock and, without `settings.audit`,
+/// the run reports (`runs/`).
+fn default_state_dir() -> PathBuf {
     if crate::apply::principals::current().0 == 0 {
-        return PathBuf::from("/var/lib/driftless/runs");
+        return PathBuf::from("/var/lib/driftless");
     }
     std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("."))
-        .join("driftless/runs")
+        .join("driftless")
 }
 
 /// A subcommand this build does not have yet: said plainly, never a fake success.

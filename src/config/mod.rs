@@ -17,6 +17,7 @@ use rayon::prelude::*;
 pub use node::{Key, Node, Value};
 
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean, one_of};
+use crate::git;
 
 /// The top-level keys a config file may hold.
 pub const SECTIONS: &[&str] = &["vars", "apply", "facts", "logs", "settings"];
@@ -264,13 +265,27 @@ pub fn resolve_asset(dir: &Path, relative: &str) -> Result<std::path::PathBuf, S
         }
     }
     let full = dir.join(path);
-    // A symlink inside the config dir must not lead out of it either.
-    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&full), std::fs::canonicalize(dir))
-        && !real.starts_with(&real_dir)
-    {
-        return Err(format!(
-            "`{relative}` leads out of the config directory through a symlink"
-        ));
+    let in_git_dir = |p: &Path| p.components().any(|c| c.as_os_str() == git::DIR_NAME);
+    if in_git_dir(path) {
+        return Err(git_dir_refused(relative));
+    }
+    // A symlink inside the config dir must not lead out of it, nor into `.git`, either.
+    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&full), std::fs::canonicalize(dir)) {
+        match real.strip_prefix(&real_dir) {
+            Err(_) => {
+                return Err(format!(
+                    "`{relative}` leads out of the config directory through a symlink"
+                ));
+            }
+            Ok(inside) if in_git_dir(inside) => return Err(git_dir_refused(relative)),
+            Ok(_) => {}
+        }
     }
     Ok(full)
+}
+
+/// `.git` is Git's metadata, not config: the plan's config digest leaves it out, so a run must
+/// not read from it.
+fn git_dir_refused(relative: &str) -> String {
+    format!("`{relative}` is in `.git`, Git's own directory, which is not part of the config")
 }

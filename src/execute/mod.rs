@@ -7,6 +7,7 @@
 //! runs its collector once (`collect.rs`).
 
 mod collect;
+pub mod lock;
 mod report;
 mod scheduler;
 
@@ -59,6 +60,14 @@ impl NodeOutcome {
             blocks: true,
         }
     }
+}
+
+/// Every node of a run that was refused before it started: skipped, for `why`.
+pub fn refused_outcomes(plan: &Plan, why: &str) -> Vec<NodeOutcome> {
+    plan.nodes
+        .iter()
+        .map(|node| NodeOutcome::blocked(&node.address, format!("not run: {why}")))
+        .collect()
 }
 
 /// Refuses a plan made for another host.

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::lock::LockRecord;
 use super::{NodeOutcome, Status};
 use crate::facts::HostFacts;
 use crate::plan::{HostIdentity, Plan};
@@ -20,6 +21,8 @@ pub struct RunReport {
     pub plan_digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_commit: Option<String>,
+    /// How the run got the host's run lock: at once, after waiting, or not (refused).
+    pub lock: LockRecord,
     pub recap: Recap,
     pub nodes: Vec<NodeReport>,
 }
@@ -51,6 +54,7 @@ impl RunReport {
         plan: &Plan,
         facts: &HostFacts,
         outcomes: Vec<NodeOutcome>,
+        lock: LockRecord,
     ) -> Self {
         let mut recap = Recap::default();
         let nodes = outcomes
@@ -79,6 +83,7 @@ impl RunReport {
             facts: facts.clone(),
             plan_digest: plan.digest.clone(),
             config_commit: plan.config.git_commit.clone(),
+            lock,
             recap,
             nodes,
         }

@@ -1,13 +1,15 @@
 //! Where a plan comes from: the host it was made on and the config it was made from.
 
-use std::path::Path;
-use std::process::Command;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::facts::HostFacts;
+use crate::git;
 
 /// The host a plan is for; `execute` refuses a plan made on another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -37,7 +39,8 @@ pub struct ConfigSource {
     /// Whether the work tree had uncommitted changes under the config dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_dirty: Option<bool>,
-    /// SHA-256 over every file of the config dir (config, templates, files), by path.
+    /// SHA-256 over every entry of the config dir but `.git` (config, templates, files,
+    /// hidden ones too): [`digest_dir`].
     pub digest: String,
     /// `-e` vars given to `plan`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -47,20 +50,22 @@ pub struct ConfigSource {
 impl ConfigSource {
     pub fn of(dir: &Path, extra_vars: &[String]) -> Self {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let git = |args: &[&str]| {
-            Command::new("git")
-                .arg("-C")
-                .arg(&dir)
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        };
-        let git_commit = git(&["rev-parse", "--verify", "-q", "HEAD"]).filter(|c| !c.is_empty());
+        let git_commit =
+            git::output(&dir, &["rev-parse", "--verify", "-q", "HEAD"]).filter(|c| !c.is_empty());
         let git_dirty = git_commit
             .as_ref()
-            .and_then(|_| git(&["status", "--porcelain", "--", "."]))
+            .and_then(|_| {
+                git::output(
+                    &dir,
+                    &[
+                        "status",
+                        "--porcelain",
+                        "--ignore-submodules=all",
+                        "--",
+                        ".",
+                    ],
+                )
+            })
             .map(|s| !s.is_empty());
         ConfigSource {
             digest: digest_dir(&dir),
@@ -72,46 +77,84 @@ impl ConfigSource {
     }
 }
 
-/// Every non-hidden file under `dir`, sorted by relative path, hashed with its path.
+/// The digest of everything a run may read from `dir`: every entry under it, hidden ones
+/// included, except `.git`. Entries are taken in byte order of their relative paths; each
+/// feeds its path, a zero byte, its kind and what it holds: a regular file its content's
+/// SHA-256; a symbolic link the SHA-256 of its target text and of the regular file it leads to
+/// (a re-pointed link changes what a run reads); anything else only its kind (a FIFO or a
+/// device is never opened).
 pub fn digest_dir(dir: &Path) -> String {
-    let mut files = Vec::new();
-    collect(dir, dir, &mut files);
-    files.sort();
+    let mut entries = Vec::new();
+    collect(dir, dir, &mut entries);
+    entries.sort();
     let mut hasher = Sha256::new();
-    for (relative, path) in files {
-        let content = std::fs::read(&path).unwrap_or_default();
-        hasher.update(relative.as_bytes());
+    for (relative, path) in entries {
+        hasher.update(&relative);
         hasher.update([0]);
-        hasher.update(Sha256::digest(&content));
+        hash_entry(&path, &mut hasher);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) {
+/// What one entry contributes after its path.
+fn hash_entry(path: &Path, hasher: &mut Sha256) {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        hasher.update(b"?");
+        return;
+    };
+    if metadata.file_type().is_symlink() {
+        hasher.update(b"l");
+        let target = std::fs::read_link(path).unwrap_or_default();
+        hasher.update(Sha256::digest(target.as_os_str().as_bytes()));
+        match std::fs::metadata(path) {
+            Ok(followed) if followed.is_file() => hasher.update(file_digest(path)),
+            _ => hasher.update([0; 32]),
+        }
+    } else if metadata.is_file() {
+        hasher.update(b"f");
+        hasher.update(file_digest(path));
+    } else {
+        hasher.update(b"o");
+    }
+}
+
+/// SHA-256 of a regular file's content, read in blocks; 32 zero bytes when unreadable (the
+/// run could not read it either).
+fn file_digest(path: &Path) -> [u8; 32] {
+    let read = || -> std::io::Result<[u8; 32]> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = Sha256::new();
+        let mut block = vec![0; 64 * 1024];
+        loop {
+            match file.read(&mut block)? {
+                0 => return Ok(hasher.finalize().into()),
+                n => hasher.update(&block[..n]),
+            }
+        }
+    };
+    read().unwrap_or([0; 32])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every entry under `dir` but `.git`, with its path relative to `root` as bytes. Only real
+/// directories are entered (a symbolic link is an entry of its own), so this ends.
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(Vec<u8>, PathBuf)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
+        if entry.file_name() == git::DIR_NAME {
             continue;
         }
         let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => collect(root, &path, out),
-            Ok(_) => {
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((relative, path));
-            }
-            Err(_) => {}
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect(root, &path, out);
+        } else {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            out.push((relative.as_os_str().as_bytes().to_vec(), path));
         }
     }
 }

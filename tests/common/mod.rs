@@ -1,8 +1,9 @@
 //! Helpers for the end-to-end tests of plan, show, execute and apply: the real binary, on a
 //! config dir and a managed root in temp dirs.
 //!
-//! Every config is written with `settings.audit` pointing into the temp dir, and `HOME` is the
-//! temp dir, so no test writes outside it.
+//! Every config is written with `settings.audit` pointing into the temp dir, `HOME` is the
+//! temp dir and so is the state dir (`DRIFTLESS_STATE_DIR`: the run lock), so no test writes
+//! outside it.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -58,6 +59,11 @@ impl World {
         write(&self.config.join(relative), content.as_bytes());
     }
 
+    /// The state directory of this world's runs (the run lock): tests never share the host's.
+    pub fn state_dir(&self) -> PathBuf {
+        self.temp.path().join("state")
+    }
+
     /// A path under the managed root.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
@@ -77,6 +83,7 @@ impl World {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.temp.path())
+            .env("DRIFTLESS_STATE_DIR", self.state_dir())
             .envs(self.envs.iter().map(|(k, v)| (k, v)));
         Run::of(command.output().expect("run driftless"))
     }
@@ -103,6 +110,7 @@ impl World {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.temp.path())
+            .env("DRIFTLESS_STATE_DIR", self.state_dir())
             .envs(self.envs.iter().map(|(k, v)| (k, v)));
         Run::of(command.output().expect("run driftless execute"))
     }

@@ -1,0 +1,125 @@
+//! Running `git` on a config repository without letting the repository run code.
+//!
+//! A repository's own `.git/config`, `.git/hooks` and `.gitattributes` are not reviewed with
+//! the config, yet git runs commands they name: `core.fsmonitor` on `git status`, hooks such as
+//! `post-index-change` when an index refresh is written, and `filter.<driver>.clean` /
+//! `.process` for every file whose stat data changed. Every git call of driftless goes through
+//! [`output`], which turns all of them off:
+//!
+//! - `core.fsmonitor=false`, `core.hooksPath=/dev/null` and an empty `clean`, `smudge` and
+//!   `process` command (with `required=false`) for every filter driver the configuration
+//!   defines, all set at command-line scope, which outranks the repository's own files;
+//! - `--no-optional-locks`: a read never writes the index (nor triggers what writing it runs);
+//! - the caller's `GIT_*` environment is dropped (no `GIT_DIR`, `GIT_WORK_TREE`,
+//!   `GIT_CONFIG_PARAMETERS` or `GIT_EXTERNAL_DIFF` surprise), so the repository is the one
+//!   that holds the directory;
+//! - `safe.directory` is left as git enforces it: a repository owned by another user than the
+//!   one running driftless is refused by git, and then driftless has no metadata for it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Git's own directory (or `gitdir:` file) in a work tree. It is not config: the plan's config
+/// digest leaves it out ([`crate::plan::source::digest_dir`]), so a run never reads from it
+/// ([`crate::config::resolve_asset`] refuses paths through it).
+pub const DIR_NAME: &str = ".git";
+
+/// Settings that stop git from running anything the repository names.
+const NO_CODE: &[(&str, &str)] = &[("core.fsmonitor", "false"), ("core.hooksPath", "/dev/null")];
+
+fn no_code() -> Vec<(String, String)> {
+    NO_CODE
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The trimmed stdout of `git ARGS` run in `dir`, hardened as the module says; `None` when git
+/// is missing or fails (not a repository, a repository git does not trust, …).
+pub fn output(dir: &Path, args: &[&str]) -> Option<String> {
+    let mut settings = no_code();
+    for driver in filter_drivers(dir) {
+        for (key, value) in [
+            ("clean", ""),
+            ("smudge", ""),
+            ("process", ""),
+            ("required", "false"),
+        ] {
+            settings.push((format!("filter.{driver}.{key}"), value.to_owned()));
+        }
+    }
+    run(dir, &settings, args)
+}
+
+/// The names of the filter drivers git's configuration (every scope) defines for `dir`.
+fn filter_drivers(dir: &Path) -> Vec<String> {
+    let Some(names) = run(
+        dir,
+        &no_code(),
+        &[
+            "config",
+            "--null",
+            "--name-only",
+            "--get-regexp",
+            r"^filter\.",
+        ],
+    ) else {
+        return Vec::new();
+    };
+    let mut drivers: Vec<String> = names
+        .split('\0')
+        .filter_map(|key| {
+            // `filter.<driver>.<variable>`: the driver name may itself hold dots.
+            let rest = key.strip_prefix("filter.")?;
+            let (driver, _) = rest.rsplit_once('.')?;
+            Some(driver.to_owned())
+        })
+        .collect();
+    drivers.sort();
+    drivers.dedup();
+    drivers
+}
+
+fn run(dir: &Path, settings: &[(String, String)], args: &[&str]) -> Option<String> {
+    let mut command = Command::new("git");
+    command
+        .arg("--no-optional-locks")
+        .arg("--no-pager")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GIT_") {
+            command.env_remove(&name);
+        }
+    }
+    // Command-line scope given through the environment: a key may hold any character (a
+    // driver named `a=b` would break `-c a=b`), and it outranks every config file.
+    command.env("GIT_CONFIG_COUNT", settings.len().to_string());
+    for (i, (key, value)) in settings.iter().enumerate() {
+        command.env(format!("GIT_CONFIG_KEY_{i}"), key);
+        command.env(format!("GIT_CONFIG_VALUE_{i}"), value);
+    }
+    command.env("GIT_TERMINAL_PROMPT", "0");
+    let output = command.output().ok()?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("dubious ownership") {
+            tracing::warn!(
+                "git does not trust the repository of {} (it is owned by another user), so \
+                 the plan records no commit; trust it in the system's or your own Git config \
+                 (safe.directory) if it should",
+                dir.display()
+            );
+        } else {
+            tracing::debug!(
+                "git {args:?} in {} failed: {}",
+                dir.display(),
+                stderr.trim()
+            );
+        }
+        return None;
+    }
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
