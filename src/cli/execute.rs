@@ -7,6 +7,7 @@ use super::{Globals, compile_config, default_audit_dir, gather_facts, show};
 use crate::execute::{self, Recompiled, RunReport, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
+use crate::printable::escape;
 use crate::plan::{AuditDestination, HostIdentity, NodeKind, Plan, address, facts_address, source};
 use crate::sinks::{DirectorySink, Sink};
 
@@ -80,7 +81,7 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
     if !stale.is_empty() {
         eprintln!("error: the plan is stale; nothing was changed:");
         for line in &stale {
-            eprintln!("  {line}");
+            eprintln!("  {}", escape(line));
         }
         eprintln!("help: make a new plan from the host's current state");
         return ExitCode::FAILURE;
@@ -114,7 +115,7 @@ fn report_sinks(plan: &Plan) -> Vec<Box<dyn Sink>> {
 }
 
 fn refuse(why: &str) -> ExitCode {
-    eprintln!("error: {why}");
+    eprintln!("error: {}", escape(why));
     eprintln!("nothing was changed");
     ExitCode::FAILURE
 }
@@ -176,7 +177,10 @@ pub fn run_plan(
     }
     let sinks = report_sinks(plan);
     for failure in execute::write_report(&report, &sinks) {
-        eprintln!("warning: the run report was not saved: {failure}");
+        eprintln!(
+            "warning: the run report was not saved: {}",
+            escape(&failure)
+        );
     }
     let r = &report.recap;
     let collected = match r.collected {
@@ -196,24 +200,29 @@ pub fn run_plan(
 
 /// A node's recap line; empty for unchanged nodes under `--quiet`.
 fn status_line(globals: &Globals, address: &str, status: &Status) -> String {
+    let address = escape(address);
     match status {
         Status::Changed => format!("changed    {address}"),
         Status::Unchanged if globals.quiet => String::new(),
         Status::Unchanged => format!("unchanged  {address}"),
-        Status::Failed(why) => format!("failed     {address}: {why}"),
-        Status::Skipped(why) => format!("skipped    {address}: {why}"),
+        Status::Failed(why) => format!("failed     {address}: {}", escape(why)),
+        Status::Skipped(why) => format!("skipped    {address}: {}", escape(why)),
     }
 }
 
 /// A collector's line and one line per threshold event (always shown: an event is news).
 fn collected_lines(address: &str, collected: &execute::Collected) -> String {
-    let mut text = format!("collected  {address}: {} samples", collected.samples);
+    let mut text = format!(
+        "collected  {}: {} samples",
+        escape(address),
+        collected.samples
+    );
     for event in &collected.events {
         text.push_str(&format!(
             "\n  {}: {}{{{}}} = {}",
             event.to.as_str(),
-            event.value_name,
-            event.labels_text(),
+            escape(&event.value_name),
+            escape(&event.labels_text()),
             event.value
         ));
     }
