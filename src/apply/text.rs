@@ -183,7 +183,7 @@ fn new_range_start(header: &str) -> Option<usize> {
 }
 
 /// Lines as the line diff sees them: each with its terminator (`\n`, `\r\n` or a lone `\r`).
-fn lines(text: &str) -> Vec<&str> {
+pub fn lines(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut lines = Vec::new();
     let mut start = 0;

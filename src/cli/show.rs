@@ -163,10 +163,9 @@ impl Detail {
 /// binary content differs and the wanted content is text, that text follows in full, so that
 /// no text is written that was not shown.
 fn diff_lines(diff: &str, after: Option<&FsState>) -> Vec<String> {
-    let mut lines: Vec<String> = diff
-        .split_inclusive('\n')
-        .map(|line| line.strip_suffix('\n').unwrap_or(line).to_owned())
-        .collect();
+    // A line's `\n` is the printed line break; any other terminator is shown escaped.
+    let printed = |line: &str| line.strip_suffix('\n').unwrap_or(line).to_owned();
+    let mut lines: Vec<String> = crate::apply::lines(diff).into_iter().map(printed).collect();
     let binary = lines.last().is_some_and(|l| l == "Binary content differs");
     if let Some(text) = after
         .filter(|_| binary)
@@ -174,9 +173,11 @@ fn diff_lines(diff: &str, after: Option<&FsState>) -> Vec<String> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
     {
         lines.push("New content:".to_owned());
-        lines.extend(text.split_inclusive('\n').map(|l| {
-            format!("+{}", l.strip_suffix('\n').unwrap_or(l))
-        }));
+        lines.extend(
+            crate::apply::lines(&text)
+                .into_iter()
+                .map(|l| format!("+{}", printed(l))),
+        );
     }
     lines
 }
