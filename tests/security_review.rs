@@ -491,3 +491,95 @@ fn facts_textfile_onto_a_fifo_is_refused() {
         "the FIFO was replaced"
     );
 }
+
+/// Plans `world`, then `show` and `execute` the plan file: both accept it (the checks of a
+/// plan's coherence hold for every real plan), and a second plan is converged.
+fn assert_read_back_and_executed(world: &World) {
+    let (path, _) = world.plan();
+    let show = world.run(&["show", path.to_str().expect("utf-8")]);
+    assert_eq!(show.code, 0, "show refused a real plan:\n{}", show.all());
+    let execute = world.execute(&path, &[]);
+    assert_eq!(
+        execute.code,
+        0,
+        "execute refused a real plan:\n{}",
+        execute.all()
+    );
+    world.assert_converged();
+}
+
+#[test]
+fn real_plans_of_every_kind_of_change_are_shown_and_executed() {
+    let config = r#"apply:
+  - id: secret
+    type: file
+    path: "{{ root }}/secret"
+    content: "token={{ secrets.TOKEN }}\n"
+  - id: crlf
+    type: file
+    path: "{{ root }}/crlf"
+    content: "one\r\ntwo\rthree\nno end"
+  - id: to-text
+    type: copy
+    dest: "{{ root }}/to-text"
+    src: files/text.txt
+  - id: to-binary
+    type: copy
+    dest: "{{ root }}/to-binary"
+    src: files/binary.bin
+  - id: large
+    type: copy
+    dest: "{{ root }}/large"
+    src: files/large.txt
+  - id: target
+    type: file
+    path: "{{ root }}/target"
+    content: "new target\n"
+  - id: hard
+    type: link
+    kind: hard
+    path: "{{ root }}/hard"
+    src: "{{ root }}/target"
+  - id: followed
+    type: file
+    path: "{{ root }}/via-link"
+    follow: true
+    content: "through the link\n"
+  - id: line
+    type: lineinfile
+    path: "{{ root }}/lines"
+    line: "key = new"
+    regexp: "^key ="
+  - id: block
+    type: blockinfile
+    path: "{{ root }}/lines"
+    block: "b\n"
+  - id: gone
+    type: directory
+    path: "{{ root }}/gone"
+    state: absent
+    recurse: true
+"#;
+    let mut world = World::new(config);
+    world.envs.push(("TOKEN".to_owned(), "first".to_owned()));
+    world.config_file("files/text.txt", "now text\n");
+    let binary: Vec<u8> = (0..=255u8).collect();
+    common::write(&world.config.join("files/binary.bin"), &binary);
+    let large = "a line of a large file\n".repeat(50_000);
+    world.config_file("files/large.txt", &large);
+    common::write(&world.path("to-text"), &binary);
+    common::write(&world.path("to-binary"), b"was text\n");
+    common::write(&world.path("large"), large.replacen("a line", "b line", 1).as_bytes());
+    common::write(&world.path("crlf"), b"one\r\ntwo\nthree\r\n");
+    common::write(&world.path("target"), b"old target\n");
+    std::fs::hard_link(world.path("target"), world.path("hard")).expect("hard link");
+    common::write(&world.path("linked-file"), b"before\n");
+    std::os::unix::fs::symlink(world.path("linked-file"), world.path("via-link"))
+        .expect("symlink");
+    common::write(&world.path("lines"), b"key = old\nother\n");
+    common::write(&world.path("gone/sub/file"), b"data\n");
+    assert_read_back_and_executed(&world);
+    // A sensitive content change alone: an update whose states look the same.
+    world.envs[0].1 = "second".to_owned();
+    assert_read_back_and_executed(&world);
+}
