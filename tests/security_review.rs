@@ -40,7 +40,9 @@ fn write_resealed(path: &Path, mut plan: Value) {
     reseal(&mut plan);
     common::write(
         path,
-        serde_json::to_string_pretty(&plan).expect("json").as_bytes(),
+        serde_json::to_string_pretty(&plan)
+            .expect("json")
+            .as_bytes(),
     );
 }
 
@@ -257,15 +259,12 @@ fn show_prints_mode_owner_and_group_of_every_create_and_flags_risky_modes() {
     let (uid, gid) = (root.uid(), root.gid());
     let out = &run.stdout;
     for expected in [
-        format!("file, mode 4755, owner "),
-        format!("directory (and its missing parents), mode 0777, owner "),
-        format!("file, mode 0644, owner "),
-        format!(
-            "symbolic link to {}",
-            world.path("plain").display()
-        ),
-        format!("warning: mode 4755 is setuid"),
-        format!("warning: mode 0777 is world-writable"),
+        "file, mode 4755, owner ".to_owned(),
+        "directory (and its missing parents), mode 0777, owner ".to_owned(),
+        "file, mode 0644, owner ".to_owned(),
+        format!("symbolic link to {}", world.path("plain").display()),
+        "warning: mode 4755 is setuid".to_owned(),
+        "warning: mode 0777 is world-writable".to_owned(),
         format!("({uid}), group "),
         format!("({gid})"),
     ] {
@@ -398,7 +397,11 @@ fn a_failure_message_holding_a_path_is_escaped() {
     let (path, _) = world.plan();
     let execute = world.execute(&path, &[]);
     assert_eq!(execute.code, 1, "{}", execute.all());
-    assert!(execute.stdout.contains("failed     apply.under"), "{}", execute.all());
+    assert!(
+        execute.stdout.contains("failed     apply.under"),
+        "{}",
+        execute.all()
+    );
     assert_escaped(&execute.stdout, "execute");
     assert_escaped(&execute.stderr, "execute");
 }
@@ -410,7 +413,11 @@ fn a_diagnostic_quoting_a_key_with_a_newline_is_escaped() {
     );
     let check = world.run(&["check"]);
     assert_eq!(check.code, 1, "{}", check.all());
-    assert!(check.stderr.contains("unknown field `mode\\n+ apply.fake"), "{}", check.all());
+    assert!(
+        check.stderr.contains("unknown field `mode\\n+ apply.fake"),
+        "{}",
+        check.all()
+    );
     assert_escaped(&check.stderr, "check");
 }
 
@@ -446,7 +453,9 @@ fn plan_output_to_a_fifo_symlink_or_directory_is_refused() {
         let run = world.run(&["plan", "-o", path.to_str().expect("utf-8")]);
         assert_eq!(run.code, 1, "{kind}: {}", run.all());
         assert!(
-            run.stderr.contains(&format!("is {kind}; driftless writes output only to a regular file")),
+            run.stderr.contains(&format!(
+                "is {kind}; driftless writes output only to a regular file"
+            )),
             "{kind}: {}",
             run.all()
         );
@@ -480,7 +489,12 @@ fn facts_textfile_onto_a_fifo_is_refused() {
         .status()
         .expect("run mkfifo");
     assert!(made.success(), "mkfifo failed");
-    let run = world.run(&["facts", "--no-config", "--textfile", dir.to_str().expect("utf-8")]);
+    let run = world.run(&[
+        "facts",
+        "--no-config",
+        "--textfile",
+        dir.to_str().expect("utf-8"),
+    ]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("is a FIFO"), "{}", run.all());
     assert!(
@@ -569,17 +583,64 @@ fn real_plans_of_every_kind_of_change_are_shown_and_executed() {
     world.config_file("files/large.txt", &large);
     common::write(&world.path("to-text"), &binary);
     common::write(&world.path("to-binary"), b"was text\n");
-    common::write(&world.path("large"), large.replacen("a line", "b line", 1).as_bytes());
+    common::write(
+        &world.path("large"),
+        large.replacen("a line", "b line", 1).as_bytes(),
+    );
     common::write(&world.path("crlf"), b"one\r\ntwo\nthree\r\n");
     common::write(&world.path("target"), b"old target\n");
     std::fs::hard_link(world.path("target"), world.path("hard")).expect("hard link");
     common::write(&world.path("linked-file"), b"before\n");
-    std::os::unix::fs::symlink(world.path("linked-file"), world.path("via-link"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(world.path("linked-file"), world.path("via-link")).expect("symlink");
     common::write(&world.path("lines"), b"key = old\nother\n");
     common::write(&world.path("gone/sub/file"), b"data\n");
     assert_read_back_and_executed(&world);
     // A sensitive content change alone: an update whose states look the same.
     world.envs[0].1 = "second".to_owned();
     assert_read_back_and_executed(&world);
+}
+
+#[test]
+fn show_prints_what_a_command_collector_runs() {
+    let world = World::new(
+        r#"facts:
+  - id: queue
+    type: command
+    command: [cat, "{{ root }}/queue"]
+"#,
+    );
+    let (path, _) = world.plan();
+    let show = world.run(&["show", path.to_str().expect("utf-8")]);
+    assert_eq!(show.code, 0, "{}", show.all());
+    let expected = format!("command: [\"cat\",\"{}\"]", world.path("queue").display());
+    assert!(show.stdout.contains(&expected), "{}", show.all());
+}
+
+#[test]
+fn a_collector_shown_as_another_type_does_not_run() {
+    let world = World::new(
+        r#"facts:
+  - id: probe
+    type: load
+"#,
+    );
+    let (path, mut plan) = world.plan();
+    // `after` has no type: only the node's `type` says what `show` names.
+    node_mut(&mut plan, "facts.probe")["type"] = Value::from("memory");
+    write_resealed(&path, plan);
+    let show = world.run(&["show", path.to_str().expect("utf-8")]);
+    assert!(show.stdout.contains("collect memory"), "{}", show.all());
+    let execute = world.execute(&path, &[]);
+    assert_eq!(execute.code, 1, "{}", execute.all());
+    assert_eq!(
+        execute.status_of("facts.probe").as_deref(),
+        Some("failed"),
+        "{}",
+        execute.all()
+    );
+    assert!(
+        execute.stdout.contains("other settings than the plan"),
+        "{}",
+        execute.all()
+    );
 }

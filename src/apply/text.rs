@@ -179,7 +179,11 @@ fn new_range_start(header: &str) -> Option<usize> {
         Some((line, length)) => (line.parse::<usize>().ok()?, length.parse::<usize>().ok()?),
         None => (range.parse::<usize>().ok()?, 1),
     };
-    if length == 0 { Some(line) } else { line.checked_sub(1) }
+    if length == 0 {
+        Some(line)
+    } else {
+        line.checked_sub(1)
+    }
 }
 
 /// Lines as the line diff sees them: each with its terminator (`\n`, `\r\n` or a lone `\r`).
@@ -276,7 +280,16 @@ mod tests {
             Ok(())
         );
         let kept_old_diff = contents_diff("/p", b"", b"one\n", false);
-        assert!(verify_diff(kept_old_diff.as_deref(), &before, &after, false, Action::Create).is_err());
+        assert!(
+            verify_diff(
+                kept_old_diff.as_deref(),
+                &before,
+                &after,
+                false,
+                Action::Create
+            )
+            .is_err()
+        );
         assert!(verify_diff(None, &before, &after, false, Action::Create).is_err());
     }
 
@@ -285,6 +298,9 @@ mod tests {
         let before = file("/p", Some(b"same"));
         let after = wanted("/p", b"same");
         assert!(verify_diff(Some(&binary("/p")), &before, &after, false, Action::Update).is_err());
-        assert_eq!(verify_diff(None, &before, &after, false, Action::Update), Ok(()));
+        assert_eq!(
+            verify_diff(None, &before, &after, false, Action::Update),
+            Ok(())
+        );
     }
 }

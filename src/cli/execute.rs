@@ -7,8 +7,8 @@ use super::{Globals, compile_config, default_audit_dir, gather_facts, show};
 use crate::execute::{self, Recompiled, RunReport, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
-use crate::printable::escape;
 use crate::plan::{AuditDestination, HostIdentity, NodeKind, Plan, address, facts_address, source};
+use crate::printable::escape;
 use crate::sinks::{DirectorySink, Sink};
 
 #[derive(clap::Args)]

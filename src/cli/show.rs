@@ -232,6 +232,10 @@ fn entry_details(node: &crate::plan::PlanNode, after: Option<&FsState>) -> Vec<D
     match (node.action, &before) {
         (Action::Create, _) => details.push(created(after)),
         (Action::Update, Some(before)) => details.extend(attribute_changes(before, after)),
+        // Removing a followed link removes the link, not what it points to.
+        (Action::Delete, Some(before)) if before.follow => details.push(Detail::plain(
+            "removes the symbolic link at this path (not what it points to)".to_owned(),
+        )),
         (Action::Delete, Some(before)) => details.push(Detail::plain(format!(
             "removes the {}{}",
             kind_name(before.state),
@@ -281,6 +285,9 @@ fn created(after: &FsState) -> Detail {
     if let Some(group) = principal(&after.group, after.gid) {
         parts.push(format!("group {group}"));
     }
+    if after.uid.is_none() && after.gid.is_none() {
+        parts.push("owned by the user who runs it".to_owned());
+    }
     Detail::plain(parts.join(", "))
 }
 
@@ -314,8 +321,16 @@ fn attribute_changes(before: &FsState, after: &FsState) -> Vec<Detail> {
         ));
     }
     let principals = [
-        ("owner", (&before.owner, before.uid), (&after.owner, after.uid)),
-        ("group", (&before.group, before.gid), (&after.group, after.gid)),
+        (
+            "owner",
+            (&before.owner, before.uid),
+            (&after.owner, after.uid),
+        ),
+        (
+            "group",
+            (&before.group, before.gid),
+            (&after.group, after.gid),
+        ),
     ];
     for (field, (before_name, before_id), (after_name, after_id)) in principals {
         if after_id.is_some() && (before_id != after_id || before_name != after_name) {

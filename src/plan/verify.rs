@@ -52,13 +52,15 @@ fn check_facts_node(node: &PlanNode) -> Result<(), String> {
         return Err("a facts node's action is `collect`".to_owned());
     }
     if node.noop || node.handler {
-        return Err("a facts node is never `noop` or a handler: its collector always runs".to_owned());
+        return Err(
+            "a facts node is never `noop` or a handler: its collector always runs".to_owned(),
+        );
     }
     if node.before != Value::Null || node.diff.is_some() {
         return Err("a facts node has no `before` and no `diff`".to_owned());
     }
     let sensitive = node.after_sensitive == Value::Bool(true);
-    if sensitive != (node.after == Value::from(SENSITIVE)) {
+    if sensitive != (node.after == SENSITIVE) {
         return Err("`after` and `after_sensitive` disagree".to_owned());
     }
     Ok(())
@@ -99,7 +101,13 @@ fn check_apply_node(node: &PlanNode) -> Result<(), String> {
     if node.fingerprint != fingerprint(&before, !sensitive) {
         return Err("its fingerprint is not the one of its `before`".to_owned());
     }
-    apply::verify_diff(node.diff.as_deref(), &before, &after, sensitive, node.action)
+    apply::verify_diff(
+        node.diff.as_deref(),
+        &before,
+        &after,
+        sensitive,
+        node.action,
+    )
 }
 
 /// Modes are written as `set_mode` writes them: four octal digits, nothing more.
