@@ -175,6 +175,18 @@ fn resealed_plan_hiding_a_change_from_show_is_refused() {
         "apply.motd",
         "mode spelled with a sign",
     );
+    // A mode left out: `execute` would use its default, which `show` cannot print.
+    assert_refused(
+        &world,
+        |plan| {
+            node_mut(plan, "apply.motd")["after"]
+                .as_object_mut()
+                .expect("after")
+                .remove("mode");
+        },
+        "apply.motd",
+        "mode left out",
+    );
     // An update turned into a removal that still says `update`.
     assert_refused(
         &world,

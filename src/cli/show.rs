@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use super::Globals;
 use crate::apply::{Action, EntryKind, FsState};
-use crate::plan::{AuditDestination, NodeKind, Plan, SENSITIVE, Summary, json};
+use crate::plan::{AuditDestination, NodeKind, Plan, PlanNode, SENSITIVE, Summary, json};
 use crate::printable::escape;
 
 #[derive(clap::Args)]
@@ -39,82 +39,12 @@ const RESET: &str = "\x1b[0m";
 
 /// The plan for humans: one line per node that changes something, what it creates (kind, mode,
 /// owner, group) or changes, its diff, and the summary counted from the nodes. Every value
-/// from the plan is escaped ([`escape`]); modes that grant more than read and write to others
-/// are named.
+/// from the plan is escaped ([`escape`]); setuid, setgid and world-writable modes get a
+/// warning line.
 pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
-    };
     let mut out = String::new();
     for node in &plan.nodes {
-        let (symbol, code) = match node.action {
-            Action::Create => ("+", GREEN),
-            Action::Update => ("~", YELLOW),
-            Action::Delete => ("-", RED),
-            Action::Run => ("!", CYAN),
-            Action::Collect => ("=", CYAN),
-            Action::NoOp => continue,
-        };
-        let state = (node.kind != NodeKind::Facts)
-            .then(|| serde_json::from_value::<FsState>(node.after.clone()).ok())
-            .flatten();
-        let what = match (&state, node.kind) {
-            (_, NodeKind::Facts) => collector_summary(node),
-            (Some(after), _) => escape(&after.path).into_owned(),
-            (None, _) => String::new(),
-        };
-        let mut notes = Vec::new();
-        if node.noop {
-            notes.push("noop: will not run");
-        }
-        if node.handler {
-            notes.push("handler: runs only when notified");
-        }
-        let notes = if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join(", "))
-        };
-        out.push_str(&format!(
-            "{} {} {} {what}{notes}\n",
-            paint(code, symbol),
-            paint(BOLD, &escape(&node.address)),
-            paint(code, action_name(node.action))
-        ));
-        let details = match node.kind {
-            NodeKind::Facts => collector_details(node),
-            _ => entry_details(node, state.as_ref()),
-        };
-        for detail in details {
-            let text = if detail.warning {
-                paint(RED, &detail.text)
-            } else {
-                detail.text
-            };
-            out.push_str(&format!("    {text}\n"));
-        }
-        if with_diffs && let Some(diff) = &node.diff {
-            for line in diff_lines(diff, state.as_ref()) {
-                let code = match line.as_bytes().first() {
-                    Some(b'+') => GREEN,
-                    Some(b'-') => RED,
-                    Some(b'@') => CYAN,
-                    _ => "",
-                };
-                let line = escape(&line);
-                out.push_str("    ");
-                out.push_str(&if code.is_empty() {
-                    line.into_owned()
-                } else {
-                    paint(code, &line)
-                });
-                out.push('\n');
-            }
-        }
+        render_node(&mut out, node, color, with_diffs);
     }
     // Counted here, not read from the plan's summary: the summary of what is shown.
     let s = Summary::of(&plan.nodes);
@@ -131,6 +61,71 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         out.push_str(&format!("Run reports go to {}.\n", escape(path)));
     }
     out
+}
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color && !code.is_empty() {
+        format!("{code}{text}{RESET}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A node's line, its details and (`with_diffs`) its diff; nothing for a `no-op`.
+fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool) {
+    let (symbol, code) = match node.action {
+        Action::Create => ("+", GREEN),
+        Action::Update => ("~", YELLOW),
+        Action::Delete => ("-", RED),
+        Action::Run => ("!", CYAN),
+        Action::Collect => ("=", CYAN),
+        Action::NoOp => return,
+    };
+    let state = (node.kind != NodeKind::Facts)
+        .then(|| serde_json::from_value::<FsState>(node.after.clone()).ok())
+        .flatten();
+    let what = match (&state, node.kind) {
+        (_, NodeKind::Facts) => collector_summary(node),
+        (Some(after), _) => escape(&after.path).into_owned(),
+        (None, _) => String::new(),
+    };
+    let mut notes = Vec::new();
+    if node.noop {
+        notes.push("noop: will not run");
+    }
+    if node.handler {
+        notes.push("handler: runs only when notified");
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join(", "))
+    };
+    out.push_str(&format!(
+        "{} {} {} {what}{notes}\n",
+        paint(color, code, symbol),
+        paint(color, BOLD, &escape(&node.address)),
+        paint(color, code, action_name(node.action))
+    ));
+    let details = match node.kind {
+        NodeKind::Facts => collector_details(node),
+        _ => entry_details(node, state.as_ref()),
+    };
+    for detail in details {
+        let code = if detail.warning { RED } else { "" };
+        out.push_str(&format!("    {}\n", paint(color, code, &detail.text)));
+    }
+    if with_diffs && let Some(diff) = &node.diff {
+        for line in diff_lines(diff, state.as_ref()) {
+            let code = match line.as_bytes().first() {
+                Some(b'+') => GREEN,
+                Some(b'-') => RED,
+                Some(b'@') => CYAN,
+                _ => "",
+            };
+            out.push_str(&format!("    {}\n", paint(color, code, &escape(&line))));
+        }
+    }
 }
 
 fn action_name(action: Action) -> &'static str {
@@ -183,7 +178,7 @@ fn diff_lines(diff: &str, after: Option<&FsState>) -> Vec<String> {
 }
 
 /// "disk every 30s, thresholds on used_ratio" for a facts node.
-fn collector_summary(node: &crate::plan::PlanNode) -> String {
+fn collector_summary(node: &PlanNode) -> String {
     let mut text = escape(&node.type_name).into_owned();
     if let Some(interval) = node.after.get("interval").and_then(|i| i.as_str()) {
         text.push_str(&format!(" every {}", escape(interval)));
@@ -201,7 +196,7 @@ fn collector_summary(node: &crate::plan::PlanNode) -> String {
 }
 
 /// The collector's own fields (the command it runs, the files it reads …), one per line.
-fn collector_details(node: &crate::plan::PlanNode) -> Vec<Detail> {
+fn collector_details(node: &PlanNode) -> Vec<Detail> {
     match node.after.get("collector").and_then(|c| c.as_object()) {
         Some(fields) => fields
             .iter()
@@ -223,7 +218,7 @@ fn show_value(value: &serde_json::Value) -> String {
 /// What a file-family node makes: for a create, the kind of entry with its mode, owner and
 /// group; for an update, each attribute that changes; for a delete, what is removed; and how
 /// the path is reached when that is not plain.
-fn entry_details(node: &crate::plan::PlanNode, after: Option<&FsState>) -> Vec<Detail> {
+fn entry_details(node: &PlanNode, after: Option<&FsState>) -> Vec<Detail> {
     let Some(after) = after else {
         return Vec::new();
     };
@@ -296,8 +291,8 @@ fn principal(name: &Option<String>, id: Option<u32>) -> Option<String> {
     match (name, id) {
         (Some(name), Some(id)) => Some(format!("{} ({id})", escape(name))),
         (None, Some(id)) => Some(id.to_string()),
-        (Some(name), None) => Some(escape(name).into_owned()),
-        (None, None) => None,
+        // Without an id nothing is set, whatever the name says.
+        (_, None) => None,
     }
 }
 

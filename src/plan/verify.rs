@@ -79,6 +79,10 @@ fn check_apply_node(node: &PlanNode) -> Result<(), String> {
     for mode in [&before.mode, &after.mode].into_iter().flatten() {
         check_mode(mode)?;
     }
+    // Without one, `execute` would pick a mode `show` cannot print.
+    if matches!(after.state, EntryKind::File | EntryKind::Directory) && after.mode.is_none() {
+        return Err("a wanted file or directory has no `mode`".to_owned());
+    }
     let sensitive = node.is_sensitive();
     check_sensitivity(node, &before, &after, sensitive)?;
     if !sensitive {
