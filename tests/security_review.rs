@@ -519,8 +519,9 @@ fn facts_textfile_onto_a_fifo_is_refused() {
 }
 
 /// Plans `world`, then `show` and `execute` the plan file: both accept it (the checks of a
-/// plan's coherence hold for every real plan), and a second plan is converged.
-fn assert_read_back_and_executed(world: &World) {
+/// plan's coherence hold for every real plan), and a second plan is converged. Returns what
+/// `show` printed.
+fn assert_read_back_and_executed(world: &World) -> String {
     let (path, _) = world.plan();
     let show = world.run(&["show", path.to_str().expect("utf-8")]);
     assert_eq!(show.code, 0, "show refused a real plan:\n{}", show.all());
@@ -532,6 +533,7 @@ fn assert_read_back_and_executed(world: &World) {
         execute.all()
     );
     world.assert_converged();
+    show.stdout
 }
 
 #[test]
@@ -606,7 +608,20 @@ fn real_plans_of_every_kind_of_change_are_shown_and_executed() {
     std::os::unix::fs::symlink(world.path("linked-file"), world.path("via-link")).expect("symlink");
     common::write(&world.path("lines"), b"key = old\nother\n");
     common::write(&world.path("gone/sub/file"), b"data\n");
-    assert_read_back_and_executed(&world);
+    let shown = assert_read_back_and_executed(&world);
+    for expected in [
+        // Line ends other than `\n` are shown, not acted on by the terminal.
+        " one\\r\n",
+        "-three\\r\n",
+        "+two\\r\n",
+        "+no end\n",
+        // Binary content replaced by text: the text is shown in full.
+        "Binary content differs\n    New content:\n    +now text\n",
+        "removes the directory with everything in it",
+        "through the symbolic link at this path (follow: true)",
+    ] {
+        assert!(shown.contains(expected), "no `{expected}` in:\n{shown}");
+    }
     // A sensitive content change alone: an update whose states look the same.
     world.envs[0].1 = "second".to_owned();
     assert_read_back_and_executed(&world);
