@@ -127,7 +127,8 @@ fn resealed_plan_whose_content_differs_from_its_diff_is_refused() {
         "apply.motd",
         "content changed, hash kept",
     );
-    // The diff made to match the new content, but not from what the host holds.
+    // The diff made to show a change from content the host does not hold: `before` is bound
+    // to the host by the fingerprint `execute` checks.
     assert_refused(
         &world,
         |plan| {
@@ -137,13 +138,14 @@ fn resealed_plan_whose_content_differs_from_its_diff_is_refused() {
             node["after"]["sha256"] = Value::from(sha256_hex(evil));
             node["after"]["size"] = Value::from(evil.len());
             let diff = node["diff"].as_str().expect("diff").to_owned();
-            node["diff"] = Value::from(diff.replace("+welcome", "+evil"));
-            // and `before` claiming old content whose diff this would be
-            let shown_old = b"welcome\n";
-            node["before"]["sha256"] = Value::from(sha256_hex(shown_old));
+            node["diff"] = Value::from(
+                diff.replace("-hello", "-welcome")
+                    .replace("+welcome", "+evil"),
+            );
+            node["before"]["sha256"] = Value::from(sha256_hex(b"welcome\n"));
         },
         "apply.motd",
-        "diff rewritten to the new content",
+        "diff and before rewritten to hide the old content",
     );
 }
 
