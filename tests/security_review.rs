@@ -624,6 +624,18 @@ fn real_plans_of_every_kind_of_change_are_shown_and_executed() {
     ] {
         assert!(shown.contains(expected), "no `{expected}` in:\n{shown}");
     }
+    // Content not shown line by line is named by its size and hash.
+    for (bytes, what) in [(&binary, "binary"), (&large.as_bytes().to_vec(), "large")] {
+        let expected = format!(
+            "New content: {} bytes, SHA-256 {}",
+            bytes.len(),
+            sha256_hex(bytes)
+        );
+        assert!(
+            shown.contains(&expected),
+            "{what}: no `{expected}` in:\n{shown}"
+        );
+    }
     // A sensitive content change alone: an update whose states look the same.
     world.envs[0].1 = "second".to_owned();
     assert_read_back_and_executed(&world);

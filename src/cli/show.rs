@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Globals;
+use crate::apply::fs_state::sha256_hex;
 use crate::apply::{Action, EntryKind, FsState};
 use crate::plan::{AuditDestination, NodeKind, Plan, PlanNode, SENSITIVE, Summary, json};
 use crate::printable::escape;
@@ -154,25 +155,41 @@ impl Detail {
     }
 }
 
-/// The lines of a diff, split where the line diff splits lines; when the diff only says that
+/// The lines of a diff, split where the line diff splits lines. When the diff only says that
 /// binary content differs and the wanted content is text, that text follows in full, so that
-/// no text is written that was not shown.
+/// no text is written that was not shown; other summarised content is named by its size and
+/// hash.
 fn diff_lines(diff: &str, after: Option<&FsState>) -> Vec<String> {
     // A line's `\n` is the printed line break; any other terminator is shown escaped.
     let printed = |line: &str| line.strip_suffix('\n').unwrap_or(line).to_owned();
     let mut lines: Vec<String> = crate::apply::lines(diff).into_iter().map(printed).collect();
     let binary = lines.last().is_some_and(|l| l == "Binary content differs");
-    if let Some(text) = after
-        .filter(|_| binary)
-        .and_then(|a| a.content_bytes().ok().flatten())
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-    {
-        lines.push("New content:".to_owned());
-        lines.extend(
-            crate::apply::lines(&text)
-                .into_iter()
-                .map(|l| format!("+{}", printed(l))),
-        );
+    let too_large = lines
+        .last()
+        .is_some_and(|l| l.starts_with("Content differs ("));
+    let new_content = after.and_then(|a| a.content_bytes().ok().flatten());
+    match new_content {
+        Some(bytes) if binary || too_large => match String::from_utf8(bytes) {
+            Ok(text) if binary => {
+                lines.push("New content:".to_owned());
+                lines.extend(
+                    crate::apply::lines(&text)
+                        .into_iter()
+                        .map(|l| format!("+{}", printed(l))),
+                );
+            }
+            // Not shown line by line: named by its size and hash (checked against the content
+            // when the plan was read).
+            text => {
+                let bytes = text.map_or_else(|e| e.into_bytes(), String::into_bytes);
+                lines.push(format!(
+                    "New content: {} bytes, SHA-256 {}",
+                    bytes.len(),
+                    sha256_hex(&bytes)
+                ));
+            }
+        },
+        _ => {}
     }
     lines
 }
