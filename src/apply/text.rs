@@ -120,7 +120,7 @@ fn file_diff_matches(diff: &str, before: &FsState, path: &str, new: &[u8]) -> bo
     }
     if let Some(old_size) = old_size
         && std::str::from_utf8(new).is_ok()
-        && old_size + new.len() > MAX_DIFF_BYTES
+        && old_size.saturating_add(new.len()) > MAX_DIFF_BYTES
         && diff == too_large(path, old_size, new.len())
     {
         return before.sha256.as_deref() != Some(&*sha256_hex(new));
