@@ -18,6 +18,7 @@ pub mod grammar;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod printable;
 pub mod secrets;
 pub mod sinks;
 pub mod template;

@@ -93,6 +93,12 @@ fn plan_case(case: &Path) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(before, snapshot_tree(&root), "plan changed the tree");
+    // What `plan` writes, `show` and `execute` read back: every check of a plan's coherence
+    // holds for a real one.
+    let text = String::from_utf8_lossy(&output.stdout);
+    if let Err(e) = driftless::plan::json::from_json(&text) {
+        panic!("the plan of {} is not read back: {e}", case.display());
+    }
     let mut plan: Value = serde_json::from_slice(&output.stdout).expect("plan is JSON");
     redact(&mut plan, &root.to_string_lossy());
     let mut text = serde_json::to_string_pretty(&plan).expect("json");

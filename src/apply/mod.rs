@@ -27,6 +27,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use fs_state::{EntryKind, FsState, Observed};
+pub use text::{lines, verify_diff};
 
 use crate::model::ApplyTask;
 use crate::model::apply::ApplySpec;

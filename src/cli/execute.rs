@@ -9,6 +9,7 @@ use crate::execute::{self, Recompiled, RunReport, Status};
 use crate::facts::HostFacts;
 use crate::pipeline::Compiled;
 use crate::plan::{AuditDestination, HostIdentity, NodeKind, Plan, address, facts_address, source};
+use crate::printable::escape;
 use crate::sinks::{DirectorySink, Sink};
 
 #[derive(clap::Args)]
@@ -164,7 +165,7 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
     if !stale.is_empty() {
         eprintln!("error: the plan is stale; nothing was changed:");
         for line in &stale {
-            eprintln!("  {line}");
+            eprintln!("  {}", escape(line));
         }
         eprintln!("help: make a new plan from the host's current state");
         return ExitCode::FAILURE;
@@ -200,12 +201,15 @@ fn report_sinks(plan: &Plan, state_dir: &std::path::Path) -> Vec<Box<dyn Sink>> 
 
 fn save_report(report: &RunReport, plan: &Plan, state_dir: &std::path::Path) {
     for failure in execute::write_report(report, &report_sinks(plan, state_dir)) {
-        eprintln!("warning: the run report was not saved: {failure}");
+        eprintln!(
+            "warning: the run report was not saved: {}",
+            escape(&failure)
+        );
     }
 }
 
 fn refuse(why: &str) -> ExitCode {
-    eprintln!("error: {why}");
+    eprintln!("error: {}", escape(why));
     eprintln!("nothing was changed");
     ExitCode::FAILURE
 }
@@ -285,24 +289,29 @@ pub fn run_plan(
 
 /// A node's recap line; empty for unchanged nodes under `--quiet`.
 fn status_line(globals: &Globals, address: &str, status: &Status) -> String {
+    let address = escape(address);
     match status {
         Status::Changed => format!("changed    {address}"),
         Status::Unchanged if globals.quiet => String::new(),
         Status::Unchanged => format!("unchanged  {address}"),
-        Status::Failed(why) => format!("failed     {address}: {why}"),
-        Status::Skipped(why) => format!("skipped    {address}: {why}"),
+        Status::Failed(why) => format!("failed     {address}: {}", escape(why)),
+        Status::Skipped(why) => format!("skipped    {address}: {}", escape(why)),
     }
 }
 
 /// A collector's line and one line per threshold event (always shown: an event is news).
 fn collected_lines(address: &str, collected: &execute::Collected) -> String {
-    let mut text = format!("collected  {address}: {} samples", collected.samples);
+    let mut text = format!(
+        "collected  {}: {} samples",
+        escape(address),
+        collected.samples
+    );
     for event in &collected.events {
         text.push_str(&format!(
             "\n  {}: {}{{{}}} = {}",
             event.to.as_str(),
-            event.value_name,
-            event.labels_text(),
+            escape(&event.value_name),
+            escape(&event.labels_text()),
             event.value
         ));
     }

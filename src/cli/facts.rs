@@ -110,7 +110,8 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, String> {
             let text = exposition
                 .render(Format::Text)
                 .map_err(|e| format!("encoding metrics failed: {e}"))?;
-            let path = textfile_output::write_atomically(dir, "driftless.prom", &text)
+            super::check_output_file(&dir.join(textfile_output::FILE_NAME))?;
+            let path = textfile_output::write_atomically(dir, textfile_output::FILE_NAME, &text)
                 .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
             tracing::info!(path = %path.display(), "wrote metrics");
             match every {

@@ -232,6 +232,37 @@ fn default_state_dir() -> PathBuf {
         .join("driftless")
 }
 
+/// A file the user names for output (`plan -o FILE`, the metrics textfile) is written only as a
+/// regular file or at a new path: the atomic write renames over what is there, which would
+/// replace a device (`/dev/null`), a FIFO or a symlink instead of writing into it.
+fn check_output_file(path: &std::path::Path) -> Result<(), String> {
+    let kind = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_file() => return Ok(()),
+        Ok(metadata) => {
+            use std::os::unix::fs::FileTypeExt;
+            let t = metadata.file_type();
+            if t.is_symlink() {
+                "a symbolic link"
+            } else if t.is_dir() {
+                "a directory"
+            } else if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_socket() {
+                "a socket"
+            } else {
+                "a device"
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+    };
+    Err(format!(
+        "{} is {kind}; driftless writes output only to a regular file or a new path (to \
+         send the output elsewhere, write it to stdout and redirect it)",
+        path.display()
+    ))
+}
+
 /// A subcommand this build does not have yet: said plainly, never a fake success.
 fn pending(name: &str) -> ExitCode {
     eprintln!("error: `driftless {name}` is not available in this version of driftless yet");

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use super::{Globals, compile_config, gather_facts, show};
 use crate::plan::{self, PlanInputs, json};
+use crate::printable::escape;
 
 #[derive(clap::Args)]
 pub struct PlanArgs {
@@ -21,8 +22,10 @@ pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
     };
     let text = json::to_json(&mut plan);
     let written = match &args.output {
-        Some(path) => crate::fsutil::write_atomic(path, text.as_bytes(), 0o644, (None, None))
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        Some(path) => super::check_output_file(path).and_then(|()| {
+            crate::fsutil::write_atomic(path, text.as_bytes(), 0o644, (None, None))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }),
         None => {
             use std::io::Write;
             std::io::stdout()
@@ -31,7 +34,7 @@ pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
         }
     };
     if let Err(e) = written {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", escape(&e));
         return ExitCode::FAILURE;
     }
     if !globals.quiet {
@@ -72,7 +75,7 @@ pub fn build(globals: &Globals) -> Option<Built> {
         }),
         Err(errors) => {
             for e in errors {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", escape(&e));
             }
             None
         }

@@ -2,6 +2,7 @@ use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde_json::json;
 
 use super::{Diagnostic, Diagnostics, Severity, SourceMap};
+use crate::printable::escape;
 
 /// rustc-style text: `error: message`, `--> file:line:col`, the source line with a caret, help.
 pub fn render_human(diagnostics: &Diagnostics, sources: &SourceMap, color: bool) -> String {
@@ -12,7 +13,8 @@ pub fn render_human(diagnostics: &Diagnostics, sources: &SourceMap, color: bool)
     };
     let mut out = String::new();
     for diagnostic in diagnostics.sorted(sources) {
-        out.push_str(&renderer.render(&report(diagnostic, sources)));
+        let printed = Printed::of(diagnostic, sources);
+        out.push_str(&renderer.render(&report(diagnostic, &printed, sources)));
         out.push_str("\n\n");
     }
     let (errors, warnings) = (diagnostics.error_count(), diagnostics.warning_count());
@@ -32,23 +34,49 @@ fn summary(errors: usize, warnings: usize) -> String {
     }
 }
 
-fn report<'a>(diagnostic: &'a Diagnostic, sources: &'a SourceMap) -> Vec<Group<'a>> {
+/// A diagnostic's texts as printed: escaped, so that a value quoted in a message (a key, a path)
+/// cannot start a line of its own or reach the terminal as a control sequence. The source
+/// lines are shown by annotate-snippets, which draws control characters as symbols.
+struct Printed {
+    message: String,
+    label: Option<String>,
+    help: Option<String>,
+    path: Option<String>,
+}
+
+impl Printed {
+    fn of(diagnostic: &Diagnostic, sources: &SourceMap) -> Self {
+        let escaped = |text: &str| escape(text).into_owned();
+        Printed {
+            message: escaped(&diagnostic.message),
+            label: diagnostic.label.as_deref().map(escaped),
+            help: diagnostic.help.as_deref().map(escaped),
+            path: diagnostic.span.map(|span| escaped(sources.path(span.file))),
+        }
+    }
+}
+
+fn report<'a>(
+    diagnostic: &'a Diagnostic,
+    printed: &'a Printed,
+    sources: &'a SourceMap,
+) -> Vec<Group<'a>> {
     let level = match diagnostic.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
-    let title = level.primary_title(diagnostic.message.as_str());
+    let title = level.primary_title(printed.message.as_str());
     let group = if let Some(span) = diagnostic.span {
         let text = sources.text(span.file);
         let start = (span.start as usize).min(text.len());
         let end = (span.end as usize).clamp(start, text.len());
         let mut annotation = AnnotationKind::Primary.span(start..end);
-        if let Some(label) = &diagnostic.label {
+        if let Some(label) = &printed.label {
             annotation = annotation.label(label.as_str());
         }
         title.element(
             Snippet::source(text)
-                .path(sources.path(span.file))
+                .path(printed.path.as_deref().unwrap_or_default())
                 .fold(true)
                 .annotation(annotation),
         )
@@ -56,7 +84,7 @@ fn report<'a>(diagnostic: &'a Diagnostic, sources: &'a SourceMap) -> Vec<Group<'
         Group::with_title(title)
     };
     let mut groups = vec![group];
-    if let Some(help) = &diagnostic.help {
+    if let Some(help) = &printed.help {
         groups.push(Group::with_title(
             Level::HELP.secondary_title(help.as_str()),
         ));

@@ -38,7 +38,8 @@ fn collect(
         .collectors
         .get(&node.address)
         .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
-    if collector_after(task) != node.after {
+    // The type too: `show` names the collector by the node's `type`, which `after` leaves out.
+    if collector_after(task) != node.after || task.collector.type_name() != node.type_name {
         return Err(format!(
             "{}: the config gives this collector other settings than the plan; make a new plan",
             node.address

@@ -266,7 +266,12 @@ fn sync_changed_directories(plan: &Plan, outcomes: &[NodeOutcome]) {
         .collect();
     directories.par_iter().for_each(|dir| {
         if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
-            tracing::warn!("cannot sync directory {}: {e}", dir.display());
+            let dir = dir.to_string_lossy();
+            tracing::warn!(
+                "cannot sync directory {}: {}",
+                crate::printable::escape(&dir),
+                crate::printable::escape(&e.to_string())
+            );
         }
     });
 }

@@ -5,6 +5,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// The file `driftless facts --textfile DIR` writes in DIR.
+pub const FILE_NAME: &str = "driftless.prom";
+
 /// Writes `text` to `dir/name` atomically. The temporary file starts with `.` and does not end
 /// in `.prom`, so the textfile collector never reads it.
 pub fn write_atomically(dir: &Path, name: &str, text: &str) -> io::Result<PathBuf> {

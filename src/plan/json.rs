@@ -39,7 +39,8 @@ pub fn to_json(plan: &mut Plan) -> String {
     text
 }
 
-/// Parses and verifies a plan document: a format this version reads, and an unedited body.
+/// Parses and verifies a plan document: a format this version reads, an unedited body, and
+/// nodes that hold together (`verify`), so that what `show` prints is what `execute` does.
 /// Unknown fields (from a newer minor format) are ignored, but they count in the digest.
 pub fn from_json(text: &str) -> Result<Plan, String> {
     let mut document: Value =
@@ -68,5 +69,14 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
                 .to_owned(),
         );
     }
-    serde_json::from_value(document).map_err(|e| format!("not a plan: {e}"))
+    let plan: Plan = serde_json::from_value(document).map_err(|e| format!("not a plan: {e}"))?;
+    let contradictions = super::verify::contradictions(&plan);
+    if !contradictions.is_empty() {
+        return Err(format!(
+            "the plan contradicts itself, so it was changed after `driftless plan` made it: {}; \
+             make a new plan instead of editing one",
+            contradictions.join("; ")
+        ));
+    }
+    Ok(plan)
 }

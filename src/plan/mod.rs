@@ -8,6 +8,7 @@ mod facts_nodes;
 pub mod json;
 mod lower;
 pub mod source;
+mod verify;
 
 use std::path::Path;
 
@@ -84,7 +85,7 @@ pub struct Summary {
 
 impl Summary {
     /// How many nodes have each action.
-    fn of(nodes: &[PlanNode]) -> Self {
+    pub fn of(nodes: &[PlanNode]) -> Self {
         let mut summary = Summary::default();
         for node in nodes {
             match node.action {
