@@ -13,10 +13,6 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
     if !action.changes() {
         return None;
     }
-    let old: &[u8] = match before.state.state {
-        EntryKind::File => before.content.as_deref().unwrap_or_default(),
-        _ => b"",
-    };
     let new_bytes = match after.state {
         EntryKind::File => after.content_bytes().ok().flatten(),
         _ => Some(Vec::new()),
@@ -25,6 +21,16 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
         Some(bytes) => bytes,
         // Content kept as is: nothing to diff.
         None => return None,
+    };
+    let old: &[u8] = match (before.state.state, &before.content) {
+        (EntryKind::File, Some(content)) => content,
+        // Too large to have been read (only hashed): nothing to diff against.
+        (EntryKind::File, None) if before.state.sha256 == after.sha256 => return None,
+        (EntryKind::File, None) if !sensitive => {
+            let old_size = before.state.size.unwrap_or_default();
+            return Some(too_large(&after.path, old_size, new.len()));
+        }
+        _ => b"",
     };
     if old == new {
         return None;
@@ -37,11 +43,7 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
         return Some(format!("--- {path}\n+++ {path}\nBinary content differs\n"));
     };
     if old.len() + new.len() > MAX_DIFF_BYTES {
-        return Some(format!(
-            "--- {path}\n+++ {path}\nContent differs ({} → {} bytes; too large to show)\n",
-            old.len(),
-            new.len()
-        ));
+        return Some(too_large(path, old.len() as u64, new.len()));
     }
     let diff = TextDiff::from_lines(old_text, new_text);
     Some(
@@ -51,6 +53,11 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
             .missing_newline_hint(true)
             .to_string(),
     )
+}
+
+/// What a diff of content too large to show says instead.
+fn too_large(path: &str, old: u64, new: usize) -> String {
+    format!("--- {path}\n+++ {path}\nContent differs ({old} → {new} bytes; too large to show)\n")
 }
 
 /// What a diff of sensitive content says instead.

@@ -438,7 +438,8 @@ fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<
         }
         let node = &mut planned[i];
         node.action = apply::action(&state, &node.after);
-        node.fingerprint = apply::fs_state::fingerprint(&state, !node.sensitive);
+        node.fingerprint =
+            apply::fs_state::fingerprint(&state, &node.route.digest(), !node.sensitive);
         node.before = state;
         predicted[i] = true;
     }
