@@ -521,3 +521,199 @@ fn set_link_owner(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! A directory on the path swapped for a link between the observation and the change (a
+    //! run racing an attacker): the change lands where the observation was made, never in the
+    //! link's target.
+
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// `base/real` (the observed directory) and `base/decoy`, both made by `prepare`.
+    struct Swap {
+        _temp: tempfile::TempDir,
+        base: PathBuf,
+    }
+
+    impl Swap {
+        fn new(prepare: impl Fn(&Path)) -> Swap {
+            let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+            for dir in ["real", "decoy"] {
+                fs::create_dir(base.join(dir)).unwrap_or_else(|e| panic!("{e}"));
+                prepare(&base.join(dir));
+            }
+            Swap { _temp: temp, base }
+        }
+
+        fn path(&self, relative: &str) -> String {
+            self.base.join("real").join(relative).display().to_string()
+        }
+
+        /// Observes `relative`, moves `real` to `moved` and links `real` to `decoy`, then
+        /// converges to what `want` makes of the observed state.
+        fn run(
+            &self,
+            relative: &str,
+            hard_link_to: Option<&str>,
+            want: impl Fn(&FsState) -> FsState,
+        ) -> Result<(), String> {
+            let source = hard_link_to.map(|s| self.path(s));
+            let (observed, place) =
+                observe_in_place(&self.path(relative), false, source.as_deref())
+                    .unwrap_or_else(|e| panic!("{e}"));
+            let want = want(&observed.state);
+            fs::rename(self.base.join("real"), self.base.join("moved"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            symlink(self.base.join("decoy"), self.base.join("real"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            converge(&observed.state, &want, &place)
+        }
+
+        fn moved(&self, relative: &str) -> PathBuf {
+            self.base.join("moved").join(relative)
+        }
+
+        fn decoy(&self, relative: &str) -> PathBuf {
+            self.base.join("decoy").join(relative)
+        }
+    }
+
+    fn old_file(dir: &Path) {
+        fs::write(dir.join("f"), "old\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(dir.join("f"), fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).map_or(0, |m| m.permissions().mode() & 0o7777)
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn content_is_written_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let result = swap.run("f", None, |have| {
+            let mut want = have.clone();
+            want.set_content(b"new\n");
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(read(&swap.moved("f")), "new\n");
+        assert_eq!(read(&swap.decoy("f")), "old\n");
+    }
+
+    #[test]
+    fn mode_and_owner_are_set_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let result = swap.run("f", None, |have| {
+            let mut want = have.clone();
+            want.set_mode(0o600);
+            want.uid = Some(1234);
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(mode(&swap.moved("f")), 0o600);
+        assert_eq!(mode(&swap.decoy("f")), 0o644);
+        let decoy_uid = fs::metadata(swap.decoy("f")).map(|m| m.uid()).ok();
+        assert_ne!(decoy_uid, Some(1234));
+    }
+
+    #[test]
+    fn directories_are_made_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(|_| {});
+        let result = swap.run("sub/deeper", None, |_| {
+            let mut want = FsState::absent(&swap.path("sub/deeper"));
+            want.state = EntryKind::Directory;
+            want.parents = true;
+            want.set_mode(0o750);
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert!(swap.moved("sub/deeper").is_dir());
+        assert_eq!(mode(&swap.moved("sub/deeper")), 0o750);
+        assert!(!swap.decoy("sub").exists());
+    }
+
+    #[test]
+    fn links_are_made_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let symbolic = swap.run("ln", None, |_| {
+            let mut want = FsState::absent(&swap.path("ln"));
+            want.state = EntryKind::Link;
+            want.target = Some("/nowhere".to_owned());
+            want
+        });
+        assert_eq!(symbolic, Ok(()));
+        assert!(fs::symlink_metadata(swap.moved("ln")).is_ok_and(|m| m.is_symlink()));
+        assert!(fs::symlink_metadata(swap.decoy("ln")).is_err());
+    }
+
+    #[test]
+    fn hard_links_are_made_from_the_observed_source_when_its_directory_is_swapped() {
+        let swap = Swap::new(old_file);
+        let source = swap.path("f");
+        let result = swap.run("hard", Some("f"), |_| {
+            let mut want = FsState::absent(&swap.path("hard"));
+            want.state = EntryKind::HardLink;
+            want.target = Some(source.clone());
+            want
+        });
+        assert_eq!(result, Ok(()));
+        let inode = |p: &Path| fs::metadata(p).map(|m| m.ino()).ok();
+        assert_eq!(inode(&swap.moved("hard")), inode(&swap.moved("f")));
+        assert!(!swap.decoy("hard").exists());
+    }
+
+    #[test]
+    fn files_are_removed_from_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let result = swap.run("f", None, |_| FsState::absent(&swap.path("f")));
+        assert_eq!(result, Ok(()));
+        assert!(!swap.moved("f").exists());
+        assert_eq!(read(&swap.decoy("f")), "old\n");
+    }
+
+    #[test]
+    fn trees_are_removed_from_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(|dir| {
+            fs::create_dir_all(dir.join("t/inner")).unwrap_or_else(|e| panic!("{e}"));
+            fs::write(dir.join("t/inner/x"), "x").unwrap_or_else(|e| panic!("{e}"));
+        });
+        let result = swap.run("t", None, |_| {
+            let mut want = FsState::absent(&swap.path("t"));
+            want.force = true;
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert!(!swap.moved("t").exists());
+        assert_eq!(read(&swap.decoy("t/inner/x")), "x");
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_link_after_observing_keeps_its_attributes_off_the_target() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        old_file(&base);
+        let outside = base.join("outside");
+        fs::write(&outside, "x").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path = base.join("f").display().to_string();
+        let (observed, place) =
+            observe_in_place(&path, false, None).unwrap_or_else(|e| panic!("{e}"));
+        fs::remove_file(base.join("f")).unwrap_or_else(|e| panic!("{e}"));
+        symlink(&outside, base.join("f")).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = observed.state.clone();
+        want.set_mode(0o666);
+        assert!(converge(&observed.state, &want, &place).is_err());
+        assert_eq!(mode(&outside), 0o644);
+    }
+}

@@ -484,3 +484,39 @@ pub fn display(name: &CStr) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    #[test]
+    fn remove_tree_removes_links_inside_it_not_what_they_point_at() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path();
+        std::fs::create_dir_all(base.join("tree/sub")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(base.join("outside")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(base.join("outside/kept"), "x").unwrap_or_else(|e| panic!("{e}"));
+        symlink(base.join("outside"), base.join("tree/sub/link")).unwrap_or_else(|e| panic!("{e}"));
+        let dir = File::open(base).unwrap_or_else(|e| panic!("{e}"));
+        remove_tree_at(dir.as_fd(), c"tree").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!base.join("tree").exists());
+        assert!(base.join("outside/kept").exists());
+    }
+
+    #[test]
+    fn set_attributes_refuses_a_link_at_the_name() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path();
+        std::fs::write(base.join("target"), "x").unwrap_or_else(|e| panic!("{e}"));
+        symlink(base.join("target"), base.join("link")).unwrap_or_else(|e| panic!("{e}"));
+        let before = std::fs::metadata(base.join("target")).map(|m| m.permissions().mode());
+        let dir = File::open(base).unwrap_or_else(|e| panic!("{e}"));
+        let set = set_attributes_at(dir.as_fd(), c"link", Kind::File, (None, None), Some(0o600));
+        assert!(set.is_err());
+        let after = std::fs::metadata(base.join("target")).map(|m| m.permissions().mode());
+        assert_eq!(before.ok(), after.ok());
+    }
+}
