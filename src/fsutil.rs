@@ -8,25 +8,14 @@ use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The largest file driftless reads into memory: a `copy` source (from the config dir or the
 /// host), a template file, a managed file whose lines are edited or whose diff is shown.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
-/// A fresh name in `path`'s directory for a temp file; the leading dot hides it from globs.
-pub fn temp_path(path: &Path) -> io::Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    Ok(path.with_file_name(format!(
-        ".{}.driftless-{}",
-        name.to_string_lossy(),
-        temp_suffix()?
-    )))
-}
-
-/// A fresh temp name beside the entry `name`, as [`temp_path`] makes.
+/// A fresh name for a temp file beside the entry `name`: `.<name>.driftless-<16 hex digits>`,
+/// the leading dot hiding it from globs.
 pub fn temp_name(name: &CStr) -> io::Result<CString> {
     let mut temp = b".".to_vec();
     temp.extend_from_slice(name.to_bytes());

@@ -190,8 +190,11 @@ pub fn observe_in_place(
     hard_link_to: Option<&str>,
 ) -> io::Result<(Observed, Place)> {
     let entry = walk::locate(Path::new(path), follow)?;
+    // A relative source (allowed only for `state: absent`) names nothing to compare with.
     let source = hard_link_to
-        .map(|source| walk::locate(Path::new(source), false))
+        .map(Path::new)
+        .filter(|source| source.is_absolute())
+        .map(|source| walk::locate(source, false))
         .transpose()?;
     let mut route = entry.route().clone();
     if let Some(source) = &source {

@@ -4,11 +4,10 @@
 //! The directory is one a [`super::walk::Location`] pinned: whatever the path names by the time
 //! a call runs, it acts in that directory, on the entry of that name.
 
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 
 use super::MAX_FILE_BYTES;
@@ -473,16 +472,6 @@ pub fn remove_tree_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
         }
     }
     unlink_at(dir, name, true)
-}
-
-pub fn os_string(name: &CStr) -> OsString {
-    OsString::from_vec(name.to_bytes().to_vec())
-}
-
-pub fn display(name: &CStr) -> String {
-    std::ffi::OsStr::from_bytes(name.to_bytes())
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[cfg(test)]
