@@ -182,6 +182,34 @@ apply:
 }
 
 #[test]
+fn link_further_down_a_followed_chain_re_pointed_after_plan_is_stale() {
+    let world = World::new(
+        r#"
+apply:
+  - {id: conf, type: file, path: "{{ root }}/current", follow: true, content: "new\n"}
+"#,
+    );
+    for name in ["planned", "other"] {
+        common::write(&world.path(name), b"old\n");
+        common::set_mode(&world.path(name), 0o644);
+    }
+    // current -> middle -> planned; the plan follows both links.
+    symlink("middle", world.path("current")).expect("symlink");
+    symlink("planned", world.path("middle")).expect("symlink");
+    let (plan, _) = world.plan();
+    std::fs::remove_file(world.path("middle")).expect("rm link");
+    symlink("other", world.path("middle")).expect("symlink");
+    let run = world.execute(&plan, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("the plan is stale") && run.stderr.contains("apply.conf"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(common::read(&world.path("other")), "old\n");
+}
+
+#[test]
 fn followed_link_is_still_written_through_when_unchanged() {
     let world = World::new(
         r#"

@@ -435,7 +435,7 @@ pub fn entry_names(dir: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
         // SAFETY: errno is thread-local.
         unsafe { *libc::__errno_location() = 0 };
         // SAFETY: `stream` is open until closedir below.
-        let entry = unsafe { libc::readdir64(stream) };
+        let entry = unsafe { libc::readdir(stream) };
         if entry.is_null() {
             let errno = io::Error::last_os_error();
             break if errno.raw_os_error() == Some(0) {
