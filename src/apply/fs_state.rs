@@ -202,51 +202,16 @@ pub fn observe_in_place(
     }
     let mut state = FsState::absent(path);
     state.follow = entry.link().is_some();
-    // A missing directory on the way, or a regular file where one should be: nothing is
-    // there, and making it fails when executed.
-    let stat = match entry.entry() {
-        Some((dir, name)) => at::stat_at(dir, name)?,
-        None => None,
-    };
     let mut content = None;
-    if let (Some(stat), Some((dir, name))) = (stat, entry.entry()) {
-        let stat = match at::file_type(&stat) {
-            libc::S_IFLNK => {
-                let target = at::read_link_at(dir, name)?;
-                state.target = Some(String::from_utf8_lossy(&target).into_owned());
-                state.state = EntryKind::Link;
-                stat
-            }
-            libc::S_IFDIR => {
-                state.state = EntryKind::Directory;
-                stat
-            }
-            libc::S_IFREG if same_inode(&stat, source.as_ref())? => {
-                state.target = hard_link_to.map(str::to_owned);
-                state.state = EntryKind::HardLink;
-                stat
-            }
-            libc::S_IFREG => {
-                let mut file = at::open_regular_at(dir, name)?;
-                // Mode and owner of the file whose content is read, should it change meanwhile.
-                let stat = at::fstat(file.as_fd())?;
-                let (sha256, size, bytes) = read_content(&mut file)?;
-                state.sha256 = Some(sha256);
-                state.size = Some(size);
-                content = bytes;
-                state.state = EntryKind::File;
-                stat
-            }
-            _ => {
-                state.state = EntryKind::Other;
-                stat
-            }
-        };
-        if state.state != EntryKind::Link {
-            state.set_mode(stat.st_mode & 0o7777);
+    // Without an entry (a missing directory on the way, or a regular file where one should
+    // be) nothing is there, and making it fails when executed.
+    if let Some((dir, name)) = entry.entry()
+        && let Some(stat) = at::stat_at(dir, name)?
+    {
+        content = read_entry(&mut state, (dir, name), stat, source.as_ref())?;
+        if state.state == EntryKind::HardLink {
+            state.target = hard_link_to.map(str::to_owned);
         }
-        state.set_owner(stat.st_uid);
-        state.set_group(stat.st_gid);
     }
     let observed = Observed {
         state,
@@ -254,6 +219,54 @@ pub fn observe_in_place(
         route,
     };
     Ok((observed, Place { entry, source }))
+}
+
+/// Fills `state` from the entry `name` in `dir` (whose `stat` was just taken) and returns a
+/// regular file's content.
+fn read_entry(
+    state: &mut FsState,
+    (dir, name): (BorrowedFd<'_>, &CStr),
+    stat: libc::stat,
+    source: Option<&Location>,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut content = None;
+    let stat = match at::file_type(&stat) {
+        libc::S_IFLNK => {
+            let target = at::read_link_at(dir, name)?;
+            state.target = Some(String::from_utf8_lossy(&target).into_owned());
+            state.state = EntryKind::Link;
+            stat
+        }
+        libc::S_IFDIR => {
+            state.state = EntryKind::Directory;
+            stat
+        }
+        libc::S_IFREG if same_inode(&stat, source)? => {
+            state.state = EntryKind::HardLink;
+            stat
+        }
+        libc::S_IFREG => {
+            let mut file = at::open_regular_at(dir, name)?;
+            // Mode and owner of the file whose content is read, should it change meanwhile.
+            let opened = at::fstat(file.as_fd())?;
+            let (sha256, size, bytes) = read_content(&mut file)?;
+            state.sha256 = Some(sha256);
+            state.size = Some(size);
+            content = bytes;
+            state.state = EntryKind::File;
+            opened
+        }
+        _ => {
+            state.state = EntryKind::Other;
+            stat
+        }
+    };
+    if state.state != EntryKind::Link {
+        state.set_mode(stat.st_mode & 0o7777);
+    }
+    state.set_owner(stat.st_uid);
+    state.set_group(stat.st_gid);
+    Ok(content)
 }
 
 /// Whether a regular file is the inode a hard link's source names.

@@ -26,9 +26,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::fsutil::walk::Route;
 pub use fs_state::{EntryKind, FsState, Observed, Place};
 
+use crate::fsutil::walk::Route;
 use crate::model::ApplyTask;
 use crate::model::apply::ApplySpec;
 use crate::model::apply::Attributes;
