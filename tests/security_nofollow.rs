@@ -19,6 +19,10 @@ use common::{World, tree};
 fn swapped_directory_is_refused(config: &str, swapped: &str, address: &str, prepare: fn(&World)) {
     let world = World::new(config);
     prepare(&world);
+    swap_and_execute(&world, swapped, address);
+}
+
+fn swap_and_execute(world: &World, swapped: &str, address: &str) {
     let (plan, _) = world.plan();
     let decoy = world.path("decoy");
     std::fs::rename(world.path(swapped), &decoy).expect("move aside");
@@ -151,6 +155,21 @@ apply:
         "apply.line",
         etc_app_conf,
     );
+}
+
+#[test]
+fn parent_directory_replaced_by_a_symlink_after_plan_is_stale_for_sensitive_content() {
+    let mut world = World::new(
+        r#"
+apply:
+  - {id: token, type: file, path: "{{ root }}/etc/app/conf", content: "{{ secrets.TOKEN }}"}
+"#,
+    );
+    world
+        .envs
+        .push(("TOKEN".to_owned(), "s3cret-token".to_owned()));
+    etc_app_conf(&world);
+    swap_and_execute(&world, "etc/app", "apply.token");
 }
 
 #[test]

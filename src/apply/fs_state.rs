@@ -385,7 +385,7 @@ pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), Str
         place
             .entry
             .entry()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
     };
     match want.state {
         EntryKind::Absent => remove(have, want, place).map_err(|e| fail("cannot remove", e)),
@@ -444,10 +444,10 @@ pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), Str
 fn make_directory(location: &Location, parents: bool) -> io::Result<(OwnedFd, &CStr)> {
     let (deepest, names) = location.deepest();
     let Some((name, above)) = names.split_last() else {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
     };
     if !above.is_empty() && !parents {
-        return Err(io::Error::from(io::ErrorKind::NotFound));
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }
     let mut dir = at::open_directory_at(deepest, c".")?;
     for missing in above {
@@ -476,7 +476,7 @@ fn link(
             .source
             .as_ref()
             .and_then(Location::entry)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
         at::link_at(dir, name, at::LinkTo::Hard(source_dir, source_name))
     } else {
         let target = at::cstring(target.as_bytes())?;
@@ -494,7 +494,7 @@ fn remove(have: &FsState, want: &FsState, place: &Place) -> io::Result<()> {
         _ => place
             .entry
             .entry()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?,
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?,
     };
     match have.state {
         EntryKind::Directory if have.follow => at::unlink_at(dir, name, false),
