@@ -127,18 +127,67 @@ pub fn replace_file(
     )
 }
 
-/// Reads a whole regular file of at most [`MAX_FILE_BYTES`] (a source to copy, a template):
-/// a FIFO, device or directory is refused without being read (`O_NONBLOCK`: a FIFO does not
-/// even block the open).
+/// Reads a whole regular file of at most [`MAX_FILE_BYTES`] (a source to copy, a template),
+/// by path: see [`open_regular_file`].
 pub fn read_regular_file(path: &Path) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
+    at::read_bounded(&mut open_regular_file(path)?)
+}
+
+/// An open file's SHA-256 and size, and its bytes when there are at most `keep` of them.
+pub struct Hashed {
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub content: Option<Vec<u8>>,
+}
+
+impl Hashed {
+    pub fn sha256_hex(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Streams an open file through SHA-256: a file of any size is hashed in constant memory, and
+/// its bytes are kept only up to `keep`.
+pub fn hash_file(file: &mut fs::File, keep: u64) -> io::Result<Hashed> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut hasher = Sha256::new();
+    let mut content = Some(Vec::new());
+    let mut size = 0u64;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+        if size > keep {
+            content = None;
+        } else if let Some(content) = &mut content {
+            content.extend_from_slice(&buffer[..n]);
+        }
+    }
+    Ok(Hashed {
+        sha256: hasher.finalize().into(),
+        size,
+        content,
+    })
+}
+
+/// Opens a regular file for reading, by path (links followed): a FIFO, device or directory is
+/// refused without being opened or, should it take the name meanwhile, read (`O_NONBLOCK`: a
+/// FIFO does not even block the open).
+pub fn open_regular_file(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     // Looked at before it is opened: opening a device can have effects of its own.
     let metadata = fs::metadata(path)?;
     if !metadata.is_file() {
-        use std::os::unix::fs::MetadataExt;
         return Err(at::not_regular(metadata.mode()));
     }
-    let mut file = fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
@@ -146,7 +195,7 @@ pub fn read_regular_file(path: &Path) -> io::Result<Vec<u8>> {
     if at::file_type(&stat) != libc::S_IFREG {
         return Err(at::not_regular(stat.st_mode));
     }
-    at::read_bounded(&mut file)
+    Ok(file)
 }
 
 /// A rename is durable only once its directory is synced.

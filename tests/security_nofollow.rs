@@ -479,3 +479,17 @@ apply:
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(common::read(&world.path("big")), "small now\n");
 }
+
+#[test]
+fn fifo_in_the_config_dir_does_not_hang_the_plan() {
+    let world = World::new(
+        r#"
+apply:
+  - {id: f, type: file, path: "{{ root }}/f", content: "x\n"}
+"#,
+    );
+    std::fs::create_dir_all(world.config.join("files")).expect("mkdir");
+    make_fifo(&world.config.join("files/pipe"));
+    let (code, stderr) = run_with_deadline(&world, &["plan"]);
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -6,8 +6,7 @@
 //! whole new content at plan time, so what `execute` writes is exactly what the plan showed.
 
 use std::ffi::CStr;
-use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -17,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::principals::{self, Db};
 use crate::fsutil::walk::{self, Location, Route};
-use crate::fsutil::{MAX_FILE_BYTES, at};
+use crate::fsutil::{MAX_FILE_BYTES, at, hash_file};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -249,10 +248,10 @@ fn read_entry(
             let mut file = at::open_regular_at(dir, name)?;
             // Mode and owner of the file whose content is read, should it change meanwhile.
             let opened = at::fstat(file.as_fd())?;
-            let (sha256, size, bytes) = read_content(&mut file)?;
-            state.sha256 = Some(sha256);
-            state.size = Some(size);
-            content = bytes;
+            let hashed = hash_file(&mut file, MAX_FILE_BYTES)?;
+            state.sha256 = Some(hashed.sha256_hex());
+            state.size = Some(hashed.size);
+            content = hashed.content;
             state.state = EntryKind::File;
             opened
         }
@@ -276,36 +275,6 @@ fn same_inode(stat: &libc::stat, source: Option<&Location>) -> io::Result<bool> 
     };
     Ok(at::stat_at(dir, name)?
         .is_some_and(|other| (other.st_dev, other.st_ino) == (stat.st_dev, stat.st_ino)))
-}
-
-/// The hash and size of a file's content, and the content itself when it is at most
-/// [`MAX_FILE_BYTES`] (a larger one is hashed as it streams by, not kept).
-fn read_content(file: &mut fs::File) -> io::Result<(String, u64, Option<Vec<u8>>)> {
-    let mut hasher = Sha256::new();
-    let mut kept = Some(Vec::new());
-    let mut size = 0u64;
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let n = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..n]);
-        size += n as u64;
-        if size > MAX_FILE_BYTES {
-            kept = None;
-        } else if let Some(kept) = &mut kept {
-            kept.extend_from_slice(&buffer[..n]);
-        }
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((sha256, size, kept))
 }
 
 /// The fingerprint of an observed state reached by the route whose digest is `route`: what
@@ -544,6 +513,7 @@ mod tests {
     //! run racing an attacker): the change lands where the observation was made, never in the
     //! link's target.
 
+    use std::fs;
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
     use std::path::{Path, PathBuf};
 

@@ -79,10 +79,13 @@ pub fn digest_dir(dir: &Path) -> String {
     files.sort();
     let mut hasher = Sha256::new();
     for (relative, path) in files {
-        let content = std::fs::read(&path).unwrap_or_default();
+        // Streamed, and only a regular file: a FIFO in the config dir must not hang the plan.
+        let content_sha256 = crate::fsutil::open_regular_file(&path)
+            .and_then(|mut file| crate::fsutil::hash_file(&mut file, 0))
+            .map_or_else(|_| Sha256::digest(b"").into(), |hashed| hashed.sha256);
         hasher.update(relative.as_bytes());
         hasher.update([0]);
-        hasher.update(Sha256::digest(&content));
+        hasher.update(content_sha256);
     }
     hasher
         .finalize()
