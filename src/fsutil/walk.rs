@@ -180,8 +180,7 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
         if last && !follow {
             return Ok(found(dir, vec![name], link, route));
         }
-        // O_PATH with O_NOFOLLOW opens a link itself, so what is looked at is what is used.
-        let entry = match open_at(dir.as_fd(), &name, libc::O_PATH) {
+        let entry = match open_component(dir.as_fd(), &name, last) {
             Ok(entry) => entry,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(found(dir, rest(name, pending), link, route));
@@ -228,6 +227,22 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
     }
     // The path ends on a directory reached by `..` or a link (or is `/`): the entry is `dir`.
     Ok(found(dir, vec![c".".to_owned()], link, route))
+}
+
+/// Opens one component of a path, a link itself rather than what it points at (`O_PATH` with
+/// `O_NOFOLLOW`), so that what is looked at is what is used. A directory on the way is opened
+/// as one first: that is what mounts an automounted directory (`/home` on autofs, say), which
+/// `O_PATH` alone would see unmounted.
+fn open_component(dir: BorrowedFd<'_>, name: &CStr, last: bool) -> io::Result<OwnedFd> {
+    if !last {
+        match at::open_directory_at(dir, name) {
+            Ok(directory) => return Ok(directory),
+            // A link (ELOOP under O_NOFOLLOW), or not a directory: looked at below.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    open_at(dir, name, libc::O_PATH)
 }
 
 fn found(
