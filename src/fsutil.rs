@@ -1,20 +1,26 @@
-//! Atomic file writes, shared by the file resources and the sinks.
+//! File system access shared by the file resources and the sinks: atomic writes, and paths
+//! resolved without following symbolic links nobody saw ([`walk`], [`at`]).
 
+pub mod at;
+pub mod walk;
+
+use std::ffi::{CStr, CString};
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::os::fd::AsFd;
+use std::path::Path;
 
-/// A fresh name in `path`'s directory for a temp file; the leading dot hides it from globs.
-pub fn temp_path(path: &Path) -> io::Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    Ok(path.with_file_name(format!(
-        ".{}.driftless-{}",
-        name.to_string_lossy(),
-        temp_suffix()?
-    )))
+/// The largest file driftless reads into memory: a `copy` source (from the config dir or the
+/// host), a template file, a managed file whose lines are edited or whose diff is shown.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// A fresh name for a temp file beside the entry `name`: `.<name>.driftless-<16 hex digits>`,
+/// the leading dot hiding it from globs.
+pub fn temp_name(name: &CStr) -> io::Result<CString> {
+    let mut temp = b".".to_vec();
+    temp.extend_from_slice(name.to_bytes());
+    temp.extend_from_slice(format!(".driftless-{}", temp_suffix()?).as_bytes());
+    at::cstring(&temp)
 }
 
 /// 16 hex digits unique in this process: a random base read once, plus a counter. The file
@@ -46,20 +52,27 @@ fn is_temp_name(name: &str) -> bool {
 }
 
 /// Removes temp files left in `dir` by a run killed before its rename, if they are older than
-/// `before` (a concurrent run's temp files are younger).
+/// `before` (a concurrent run's temp files are younger). A directory reached through a
+/// symbolic link is left alone: the sweep removes files, and has no route to check it against.
 pub fn remove_stale_temp_files(dir: &Path, before: std::time::SystemTime) {
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Ok(dir) = walk::open_directory_without_links(dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let stale = name.to_str().is_some_and(is_temp_name)
-            && entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|modified| modified < before);
+    let Ok(names) = at::entry_names(dir.as_fd()) else {
+        return;
+    };
+    let before = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for name in names {
+        let ours = name.to_str().is_ok_and(is_temp_name);
+        let stale = ours
+            && at::stat_at(dir.as_fd(), &name)
+                .ok()
+                .flatten()
+                .is_some_and(|stat| stat.st_mtime < before);
         if stale {
-            let _ = fs::remove_file(entry.path());
+            let _ = at::unlink_at(dir.as_fd(), &name, false);
         }
     }
 }
@@ -96,92 +109,93 @@ pub fn replace_file(
     mode: u32,
     owner: (Option<u32>, Option<u32>),
 ) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    if let Ok(mut file) = fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .mode(0o600)
-        .open(parent)
-    {
-        fill(&mut file, bytes, mode, owner)?;
-        match link_unnamed(&file, path) {
-            Ok(()) => return Ok(()),
-            // Replacing a file: link under a temp name, then rename over it (atomic).
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let temp = temp_path(path)?;
-                link_unnamed(&file, &temp)?;
-                return rename_or_remove(&temp, path);
-            }
-            // No /proc to name the inode by: write a named temp file instead.
-            Err(_) => {}
-        }
-    }
-    let temp = temp_path(path)?;
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .and_then(|mut file| fill(&mut file, bytes, mode, owner));
-    match written {
-        Ok(()) => rename_or_remove(&temp, path),
-        Err(e) => {
-            let _ = fs::remove_file(&temp);
-            Err(e)
-        }
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = fs::File::open(parent)?;
+    at::write_at(
+        dir.as_fd(),
+        &at::cstring(name.as_bytes())?,
+        bytes,
+        mode,
+        owner,
+    )
+}
+
+/// Reads a whole regular file of at most [`MAX_FILE_BYTES`] (a source to copy, a template),
+/// by path: see [`open_regular_file`].
+pub fn read_regular_file(path: &Path) -> io::Result<Vec<u8>> {
+    at::read_bounded(&mut open_regular_file(path)?)
+}
+
+/// An open file's SHA-256 and size, and its bytes when there are at most `keep` of them.
+pub struct Hashed {
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub content: Option<Vec<u8>>,
+}
+
+impl Hashed {
+    pub fn sha256_hex(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
-/// Content, owner and mode of a file not yet under its final name, flushed to disk.
-fn fill(
-    file: &mut fs::File,
-    bytes: &[u8],
-    mode: u32,
-    (uid, gid): (Option<u32>, Option<u32>),
-) -> io::Result<()> {
-    file.write_all(bytes)?;
-    // Owner first: a chown clears the setuid and setgid bits the mode may set.
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::fchown(&*file, uid, gid)?;
+/// Streams an open file through SHA-256: a file of any size is hashed in constant memory, and
+/// its bytes are kept only up to `keep`.
+pub fn hash_file(file: &mut fs::File, keep: u64) -> io::Result<Hashed> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut hasher = Sha256::new();
+    let mut content = Some(Vec::new());
+    let mut size = 0u64;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+        if size > keep {
+            content = None;
+        } else if let Some(content) = &mut content {
+            content.extend_from_slice(&buffer[..n]);
+        }
     }
-    file.set_permissions(fs::Permissions::from_mode(mode))?;
-    // The data (and the size, which fdatasync includes) must be on disk before the new
-    // name is, or a power loss could leave an empty file under the new name.
-    file.sync_data()
-}
-
-fn rename_or_remove(temp: &Path, path: &Path) -> io::Result<()> {
-    fs::rename(temp, path).inspect_err(|_| {
-        let _ = fs::remove_file(temp);
+    Ok(Hashed {
+        sha256: hasher.finalize().into(),
+        size,
+        content,
     })
 }
 
-/// Gives an `O_TMPFILE` inode the name `path` (never replacing an existing entry).
-fn link_unnamed(file: &fs::File, path: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let target = CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: both paths are NUL-terminated strings that outlive the call.
-    let linked = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            fd_path.as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    };
-    if linked == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+/// Opens a regular file for reading, by path (links followed): a FIFO, device or directory is
+/// refused without being opened or, should it take the name meanwhile, read (`O_NONBLOCK`: a
+/// FIFO does not even block the open).
+pub fn open_regular_file(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // Looked at before it is opened: opening a device can have effects of its own.
+    let metadata = fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(at::not_regular(metadata.mode()));
     }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let stat = at::fstat(file.as_fd())?;
+    if at::file_type(&stat) != libc::S_IFREG {
+        return Err(at::not_regular(stat.st_mode));
+    }
+    Ok(file)
 }
 
 /// A rename is durable only once its directory is synced.
@@ -195,6 +209,7 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn only_our_temp_names_are_swept() {

@@ -86,6 +86,7 @@ mod tests {
         let observed = Observed {
             state,
             content: Some(content.as_bytes().to_vec()),
+            route: Default::default(),
         };
         let wanted = want(task, &observed).expect("want");
         wanted.state.content.unwrap_or_else(|| content.to_owned())

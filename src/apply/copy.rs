@@ -13,7 +13,8 @@ pub fn want(task: &CopyTask, context: &Context<'_>, observed: &Observed) -> Resu
     let (content, sensitive) = match (&task.content, &task.src) {
         (Some(content), _) => (content.value.as_bytes().to_vec(), content.sensitive),
         (None, Some(src)) if task.remote_src => (
-            std::fs::read(&src.value).map_err(|e| format!("cannot read {}: {e}", src.value))?,
+            crate::fsutil::read_regular_file(std::path::Path::new(&src.value))
+                .map_err(|e| format!("cannot read {}: {e}", src.value))?,
             false,
         ),
         (None, Some(src)) => (config_file(context, &src.value)?, false),

@@ -5,9 +5,9 @@
 //! a directory, a symbolic or hard link, or nothing. `lineinfile` and `blockinfile` compute the
 //! whole new content at plan time, so what `execute` writes is exactly what the plan showed.
 
-use std::fs;
+use std::ffi::CStr;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use base64::Engine;
@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::principals::{self, Db};
-use crate::fsutil::{replace_file, temp_path};
+use crate::fsutil::walk::{self, Location, Route};
+use crate::fsutil::{MAX_FILE_BYTES, at, hash_file};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -153,92 +154,139 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What observing a path found: its state, and the content of a regular file (for diffs and
-/// line edits).
+/// What observing a path found: its state, the content of a regular file (for diffs and line
+/// edits; `None` when larger than [`MAX_FILE_BYTES`], whose hash is still taken), and how the
+/// path was reached.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub state: FsState,
     pub content: Option<Vec<u8>>,
+    /// The directories and links that led to the path: part of the fingerprint, so that a
+    /// directory replaced by a link (or a followed link re-pointed) makes the plan stale.
+    pub route: Route,
+}
+
+/// Where an observation was made, held open for the change that follows it: [`converge`]
+/// acts in the directories the observation went through, never where the path names now.
+#[derive(Debug)]
+pub struct Place {
+    entry: Location,
+    /// A hard link's source.
+    source: Option<Location>,
 }
 
 /// Reads the state of `path` without changing anything. A symlink is reported as a link unless
 /// `follow` asks for its target. `hard_link_to` makes a regular file that shares its inode with
 /// that path read as a hard link to it.
 pub fn observe(path: &str, follow: bool, hard_link_to: Option<&str>) -> io::Result<Observed> {
-    let mut state = FsState::absent(path);
-    let metadata = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        // Under a regular file nothing exists either; making it fails when executed, like
-        // under a missing directory.
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return Ok(Observed {
-                state,
-                content: None,
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    let metadata = if metadata.file_type().is_symlink() && follow {
-        state.follow = true;
-        match fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Observed {
-                    state,
-                    content: None,
-                });
-            }
-            Err(e) => return Err(e),
-        }
-    } else {
-        metadata
-    };
-    let file_type = metadata.file_type();
-    let mut content = None;
-    state.state = if file_type.is_symlink() {
-        state.target = Some(fs::read_link(path)?.to_string_lossy().into_owned());
-        EntryKind::Link
-    } else if file_type.is_dir() {
-        EntryKind::Directory
-    } else if file_type.is_file() {
-        let same_inode = hard_link_to
-            .and_then(|other| fs::metadata(other).ok())
-            .is_some_and(|o| o.dev() == metadata.dev() && o.ino() == metadata.ino());
-        if same_inode {
-            state.target = hard_link_to.map(str::to_owned);
-            EntryKind::HardLink
-        } else {
-            let bytes = fs::read(path)?;
-            state.sha256 = Some(sha256_hex(&bytes));
-            state.size = Some(bytes.len() as u64);
-            content = Some(bytes);
-            EntryKind::File
-        }
-    } else {
-        EntryKind::Other
-    };
-    if !file_type.is_symlink() {
-        state.set_mode(metadata.permissions().mode() & 0o7777);
-    }
-    state.set_owner(metadata.uid());
-    state.set_group(metadata.gid());
-    Ok(Observed { state, content })
+    observe_in_place(path, follow, hard_link_to).map(|(observed, _)| observed)
 }
 
-/// The fingerprint of an observed state: what `execute` compares to refuse a stale plan. Only
-/// what observing can see counts (not the wanted-state flags), so the state a planned change
-/// leaves fingerprints like the same state observed after the change.
+/// [`observe`], keeping the place it looked at open for [`converge`].
+pub fn observe_in_place(
+    path: &str,
+    follow: bool,
+    hard_link_to: Option<&str>,
+) -> io::Result<(Observed, Place)> {
+    let entry = walk::locate(Path::new(path), follow)?;
+    // A relative source (allowed only for `state: absent`) names nothing to compare with.
+    let source = hard_link_to
+        .map(Path::new)
+        .filter(|source| source.is_absolute())
+        .map(|source| walk::locate(source, false))
+        .transpose()?;
+    let mut route = entry.route().clone();
+    if let Some(source) = &source {
+        route = route.with_source(source.route().clone());
+    }
+    let mut state = FsState::absent(path);
+    state.follow = entry.link().is_some();
+    let mut content = None;
+    // Without an entry (a missing directory on the way, or a regular file where one should
+    // be) nothing is there, and making it fails when executed.
+    if let Some((dir, name)) = entry.entry()
+        && let Some(stat) = at::stat_at(dir, name)?
+    {
+        content = read_entry(&mut state, (dir, name), stat, source.as_ref())?;
+        if state.state == EntryKind::HardLink {
+            state.target = hard_link_to.map(str::to_owned);
+        }
+    }
+    let observed = Observed {
+        state,
+        content,
+        route,
+    };
+    Ok((observed, Place { entry, source }))
+}
+
+/// Fills `state` from the entry `name` in `dir` (whose `stat` was just taken) and returns a
+/// regular file's content.
+fn read_entry(
+    state: &mut FsState,
+    (dir, name): (BorrowedFd<'_>, &CStr),
+    stat: libc::stat,
+    source: Option<&Location>,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut content = None;
+    let stat = match at::file_type(&stat) {
+        libc::S_IFLNK => {
+            let target = at::read_link_at(dir, name)?;
+            state.target = Some(String::from_utf8_lossy(&target).into_owned());
+            state.state = EntryKind::Link;
+            stat
+        }
+        libc::S_IFDIR => {
+            state.state = EntryKind::Directory;
+            stat
+        }
+        libc::S_IFREG if same_inode(&stat, source)? => {
+            state.state = EntryKind::HardLink;
+            stat
+        }
+        libc::S_IFREG => {
+            let mut file = at::open_regular_at(dir, name)?;
+            // Mode and owner of the file whose content is read, should it change meanwhile.
+            let opened = at::fstat(file.as_fd())?;
+            let hashed = hash_file(&mut file, MAX_FILE_BYTES)?;
+            state.sha256 = Some(hashed.sha256_hex());
+            state.size = Some(hashed.size);
+            content = hashed.content;
+            state.state = EntryKind::File;
+            opened
+        }
+        _ => {
+            state.state = EntryKind::Other;
+            stat
+        }
+    };
+    if state.state != EntryKind::Link {
+        state.set_mode(stat.st_mode & 0o7777);
+    }
+    state.set_owner(stat.st_uid);
+    state.set_group(stat.st_gid);
+    Ok(content)
+}
+
+/// Whether a regular file is the inode a hard link's source names.
+fn same_inode(stat: &libc::stat, source: Option<&Location>) -> io::Result<bool> {
+    let Some((dir, name)) = source.and_then(Location::entry) else {
+        return Ok(false);
+    };
+    Ok(at::stat_at(dir, name)?
+        .is_some_and(|other| (other.st_dev, other.st_ino) == (stat.st_dev, stat.st_ino)))
+}
+
+/// The fingerprint of an observed state reached by the route whose digest is `route`: what
+/// `execute` compares to refuse a stale plan. Only what observing can see counts (not the
+/// wanted-state flags), so the state a planned change leaves fingerprints like the same state
+/// observed after the change.
 ///
 /// For a sensitive node (`with_content` false) the content hash is left out: a hash of a file
 /// holding a secret would let anyone with the plan confirm a guess of the secret. Such a node
 /// is re-rendered against the file as it is when it runs, so a content change since the plan
 /// is still handled; only the refusal is lost.
-pub fn fingerprint(state: &FsState, with_content: bool) -> String {
+pub fn fingerprint(state: &FsState, route: &str, with_content: bool) -> String {
     let observable = (
         &state.path,
         state.state,
@@ -248,8 +296,19 @@ pub fn fingerprint(state: &FsState, with_content: bool) -> String {
         &state.mode,
         state.uid,
         state.gid,
+        route,
     );
     sha256_hex(&serde_json::to_vec(&observable).unwrap_or_default())
+}
+
+/// Whether what is observed now is what a plan's `fingerprint` recorded: the same state,
+/// reached through the same directories and links — or through a route that only adds
+/// directories at its end, made since (by an earlier node of the plan, say), no links.
+pub fn fingerprint_matches(fingerprint: &str, now: &Observed, with_content: bool) -> bool {
+    now.route
+        .digests_allowing_new_directories()
+        .iter()
+        .any(|route| self::fingerprint(&now.state, route, with_content) == fingerprint)
 }
 
 /// What differs between two observations, for "stale plan" messages.
@@ -275,124 +334,372 @@ pub fn describe_change(planned: &FsState, now: &FsState) -> String {
         }
     }
     if changes.is_empty() {
-        "changed".to_owned()
+        // All that is left is the route.
+        "the way to it changed: a directory on its path was replaced, or a symbolic link on \
+         it was made or re-pointed"
+            .to_owned()
     } else {
         changes.join(", ")
     }
 }
 
-/// Makes `want` true of the file system, given `have` (observed just before). Writes are
-/// atomic: a temp file in the same directory, fsync, rename; a crash leaves the old file or
-/// the new one, never a mix. The caller syncs the parent directory (once per batch).
-pub fn converge(have: &FsState, want: &FsState) -> Result<(), String> {
-    let path = Path::new(&want.path);
+/// Makes `want` true of the file system at `place` (where `have` was observed just before).
+/// Every call acts in the directories that observation went through, by name below them, and
+/// never follows a link there: a directory replaced by a link since cannot redirect it.
+/// Writes are atomic: a temp file in the same directory, fsync, rename; a crash leaves the old
+/// file or the new one, never a mix. The caller syncs the parent directory (once per batch).
+pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), String> {
     let fail = |what: &str, e: io::Error| format!("{what} {}: {e}", want.path);
+    let entry = || {
+        place
+            .entry
+            .entry()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+    };
     match want.state {
-        EntryKind::Absent => remove(have, want).map_err(|e| fail("cannot remove", e)),
+        EntryKind::Absent => remove(have, want, place).map_err(|e| fail("cannot remove", e)),
         EntryKind::File => {
             let content = want.content_bytes()?;
             let rewrite =
                 have.state != EntryKind::File || (content.is_some() && have.sha256 != want.sha256);
+            let (dir, name) = entry().map_err(|e| fail("cannot write", e))?;
             if rewrite {
                 let bytes = content.unwrap_or_default();
-                let target = if want.follow {
-                    followed(path)
-                } else {
-                    path.to_path_buf()
-                };
                 let owner = (want.uid, want.gid);
                 let mode = want.mode_bits().unwrap_or(0o644);
-                replace_file(&target, &bytes, mode, owner).map_err(|e| fail("cannot write", e))
+                at::write_at(dir, name, &bytes, mode, owner).map_err(|e| fail("cannot write", e))
             } else {
-                set_attributes(path, have, want).map_err(|e| fail("cannot set attributes of", e))
+                set_attributes(dir, name, at::Kind::File, have, want)
+                    .map_err(|e| fail("cannot set attributes of", e))
             }
         }
         EntryKind::Directory => {
-            if have.state == EntryKind::Absent {
-                let made = if want.parents {
-                    fs::create_dir_all(path)
-                } else {
-                    fs::create_dir(path)
-                };
-                made.map_err(|e| fail("cannot create directory", e))?;
+            let made;
+            let (dir, name) = if have.state == EntryKind::Absent {
+                made = make_directory(&place.entry, want.parents)
+                    .map_err(|e| fail("cannot create directory", e))?;
+                (made.0.as_fd(), made.1)
             } else if have.state != EntryKind::Directory {
                 return Err(format!(
                     "{} exists and is not a directory ({:?})",
                     want.path, have.state
                 )
                 .to_lowercase());
-            }
-            set_attributes(path, have, want).map_err(|e| fail("cannot set attributes of", e))
+            } else {
+                entry().map_err(|e| fail("cannot set attributes of", e))?
+            };
+            set_attributes(dir, name, at::Kind::Directory, have, want)
+                .map_err(|e| fail("cannot set attributes of", e))
         }
         EntryKind::Link | EntryKind::HardLink => {
             let target = want.target.as_deref().unwrap_or_default();
             let wrong = have.state != want.state || have.target.as_deref() != Some(target);
+            let (dir, name) = entry().map_err(|e| fail("cannot link", e))?;
             // Replacing something that is not a link was refused by the plan unless forced
             // (or foreseen, for a hard link whose target is rewritten), and the precondition
             // check made sure the path is still what the plan saw.
             if wrong {
-                link_atomic(path, target, want.state == EntryKind::HardLink)
-                    .map_err(|e| fail("cannot link", e))?;
+                link(dir, name, target, want.state, place).map_err(|e| fail("cannot link", e))?;
             }
-            set_link_owner(path, have, want).map_err(|e| fail("cannot set owner of", e))
+            set_link_owner(dir, name, have, want).map_err(|e| fail("cannot set owner of", e))
         }
         EntryKind::Other => Err(format!("{}: cannot create special files", want.path)),
     }
 }
 
-/// Where a followed symlink leads: the file it resolves to, or for a dangling link the path it
-/// names (relative to the link's directory), which the write creates.
-fn followed(path: &Path) -> std::path::PathBuf {
-    fs::canonicalize(path).unwrap_or_else(|_| match fs::read_link(path) {
-        Ok(target) => path.parent().unwrap_or(Path::new("/")).join(target),
-        Err(_) => path.to_path_buf(),
-    })
-}
-
-fn remove(have: &FsState, want: &FsState) -> io::Result<()> {
-    let path = Path::new(&want.path);
-    match have.state {
-        EntryKind::Absent => Ok(()),
-        EntryKind::Directory if have.follow => fs::remove_file(path),
-        EntryKind::Directory if want.force => fs::remove_dir_all(path),
-        EntryKind::Directory => fs::remove_dir(path),
-        _ => fs::remove_file(path),
+/// Creates the directory a location names, with the missing directories above it when
+/// `parents`, each below the one before, none followed if a link appears there. Returns the
+/// directory it is in, and its name.
+fn make_directory(location: &Location, parents: bool) -> io::Result<(OwnedFd, &CStr)> {
+    let (deepest, names) = location.deepest();
+    let Some((name, above)) = names.split_last() else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    if !above.is_empty() && !parents {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    let mut dir = at::open_directory_at(deepest, c".")?;
+    for missing in above {
+        match at::make_directory_at(dir.as_fd(), missing) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        dir = at::open_directory_at(dir.as_fd(), missing)?;
+    }
+    match at::make_directory_at(dir.as_fd(), name) {
+        // As `mkdir -p`: one that exists is fine (`set_attributes` checks it is a directory).
+        Err(e) if !(parents && e.kind() == io::ErrorKind::AlreadyExists) => Err(e),
+        _ => Ok((dir, name.as_c_str())),
     }
 }
 
-fn link_atomic(path: &Path, target: &str, hard: bool) -> io::Result<()> {
-    let temp = temp_path(path)?;
-    if hard {
-        fs::hard_link(target, &temp)?;
+fn link(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    target: &str,
+    kind: EntryKind,
+    place: &Place,
+) -> io::Result<()> {
+    if kind == EntryKind::HardLink {
+        let (source_dir, source_name) = place
+            .source
+            .as_ref()
+            .and_then(Location::entry)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        at::link_at(dir, name, at::LinkTo::Hard(source_dir, source_name))
     } else {
-        std::os::unix::fs::symlink(target, &temp)?;
+        let target = at::cstring(target.as_bytes())?;
+        at::link_at(dir, name, at::LinkTo::Symbolic(&target))
     }
-    fs::rename(&temp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&temp);
-    })
 }
 
-fn set_attributes(path: &Path, have: &FsState, want: &FsState) -> io::Result<()> {
+fn remove(have: &FsState, want: &FsState, place: &Place) -> io::Result<()> {
+    if have.state == EntryKind::Absent {
+        return Ok(());
+    }
+    // A followed link is removed itself, not what it points at.
+    let (dir, name) = match place.entry.link() {
+        Some(link) if have.follow => link,
+        _ => place
+            .entry
+            .entry()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?,
+    };
+    match have.state {
+        EntryKind::Directory if have.follow => at::unlink_at(dir, name, false),
+        EntryKind::Directory if want.force => at::remove_tree_at(dir, name),
+        EntryKind::Directory => at::unlink_at(dir, name, true),
+        _ => at::unlink_at(dir, name, false),
+    }
+}
+
+fn set_attributes(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    kind: at::Kind,
+    have: &FsState,
+    want: &FsState,
+) -> io::Result<()> {
     let uid = want.uid.filter(|u| have.uid != Some(*u));
     let gid = want.gid.filter(|g| have.gid != Some(*g));
     let chown = uid.is_some() || gid.is_some();
-    if chown {
-        std::os::unix::fs::chown(path, uid, gid)?;
-    }
-    // After the owner: a chown clears the setuid and setgid bits, which the mode sets again.
-    if let Some(mode) = want.mode_bits()
-        && (chown || have.mode_bits() != Some(mode))
-    {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    // With the owner: a chown clears the setuid and setgid bits, which the mode sets again.
+    let mode = want
+        .mode_bits()
+        .filter(|mode| chown || have.mode_bits() != Some(*mode));
+    if chown || mode.is_some() {
+        at::set_attributes_at(dir, name, kind, (uid, gid), mode)?;
     }
     Ok(())
 }
 
-fn set_link_owner(path: &Path, have: &FsState, want: &FsState) -> io::Result<()> {
+fn set_link_owner(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    have: &FsState,
+    want: &FsState,
+) -> io::Result<()> {
     let uid = want.uid.filter(|u| have.uid != Some(*u));
     let gid = want.gid.filter(|g| have.gid != Some(*g));
     if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::lchown(path, uid, gid)?;
+        at::chown_link_at(dir, name, uid, gid)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! A directory on the path swapped for a link between the observation and the change (a
+    //! run racing an attacker): the change lands where the observation was made, never in the
+    //! link's target.
+
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// `base/real` (the observed directory) and `base/decoy`, both made by `prepare`.
+    struct Swap {
+        _temp: tempfile::TempDir,
+        base: PathBuf,
+    }
+
+    impl Swap {
+        fn new(prepare: impl Fn(&Path)) -> Swap {
+            let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+            for dir in ["real", "decoy"] {
+                fs::create_dir(base.join(dir)).unwrap_or_else(|e| panic!("{e}"));
+                prepare(&base.join(dir));
+            }
+            Swap { _temp: temp, base }
+        }
+
+        fn path(&self, relative: &str) -> String {
+            self.base.join("real").join(relative).display().to_string()
+        }
+
+        /// Observes `relative`, moves `real` to `moved` and links `real` to `decoy`, then
+        /// converges to what `want` makes of the observed state.
+        fn run(
+            &self,
+            relative: &str,
+            hard_link_to: Option<&str>,
+            want: impl Fn(&FsState) -> FsState,
+        ) -> Result<(), String> {
+            let source = hard_link_to.map(|s| self.path(s));
+            let (observed, place) =
+                observe_in_place(&self.path(relative), false, source.as_deref())
+                    .unwrap_or_else(|e| panic!("{e}"));
+            let want = want(&observed.state);
+            fs::rename(self.base.join("real"), self.base.join("moved"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            symlink(self.base.join("decoy"), self.base.join("real"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            converge(&observed.state, &want, &place)
+        }
+
+        fn moved(&self, relative: &str) -> PathBuf {
+            self.base.join("moved").join(relative)
+        }
+
+        fn decoy(&self, relative: &str) -> PathBuf {
+            self.base.join("decoy").join(relative)
+        }
+    }
+
+    fn old_file(dir: &Path) {
+        fs::write(dir.join("f"), "old\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(dir.join("f"), fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).map_or(0, |m| m.permissions().mode() & 0o7777)
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn content_is_written_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let result = swap.run("f", None, |have| {
+            let mut want = have.clone();
+            want.set_content(b"new\n");
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(read(&swap.moved("f")), "new\n");
+        assert_eq!(read(&swap.decoy("f")), "old\n");
+    }
+
+    #[test]
+    fn mode_and_owner_are_set_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let result = swap.run("f", None, |have| {
+            let mut want = have.clone();
+            want.set_mode(0o600);
+            want.uid = Some(1234);
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(mode(&swap.moved("f")), 0o600);
+        assert_eq!(mode(&swap.decoy("f")), 0o644);
+        let decoy_uid = fs::metadata(swap.decoy("f")).map(|m| m.uid()).ok();
+        assert_ne!(decoy_uid, Some(1234));
+    }
+
+    #[test]
+    fn directories_are_made_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(|_| {});
+        let result = swap.run("sub/deeper", None, |_| {
+            let mut want = FsState::absent(&swap.path("sub/deeper"));
+            want.state = EntryKind::Directory;
+            want.parents = true;
+            want.set_mode(0o750);
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert!(swap.moved("sub/deeper").is_dir());
+        assert_eq!(mode(&swap.moved("sub/deeper")), 0o750);
+        assert!(!swap.decoy("sub").exists());
+    }
+
+    #[test]
+    fn links_are_made_in_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let symbolic = swap.run("ln", None, |_| {
+            let mut want = FsState::absent(&swap.path("ln"));
+            want.state = EntryKind::Link;
+            want.target = Some("/nowhere".to_owned());
+            want
+        });
+        assert_eq!(symbolic, Ok(()));
+        assert!(fs::symlink_metadata(swap.moved("ln")).is_ok_and(|m| m.is_symlink()));
+        assert!(fs::symlink_metadata(swap.decoy("ln")).is_err());
+    }
+
+    #[test]
+    fn hard_links_are_made_from_the_observed_source_when_its_directory_is_swapped() {
+        let swap = Swap::new(old_file);
+        let source = swap.path("f");
+        let result = swap.run("hard", Some("f"), |_| {
+            let mut want = FsState::absent(&swap.path("hard"));
+            want.state = EntryKind::HardLink;
+            want.target = Some(source.clone());
+            want
+        });
+        assert_eq!(result, Ok(()));
+        let inode = |p: &Path| fs::metadata(p).map(|m| m.ino()).ok();
+        assert_eq!(inode(&swap.moved("hard")), inode(&swap.moved("f")));
+        assert!(!swap.decoy("hard").exists());
+    }
+
+    #[test]
+    fn files_are_removed_from_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(old_file);
+        let result = swap.run("f", None, |_| FsState::absent(&swap.path("f")));
+        assert_eq!(result, Ok(()));
+        assert!(!swap.moved("f").exists());
+        assert_eq!(read(&swap.decoy("f")), "old\n");
+    }
+
+    #[test]
+    fn trees_are_removed_from_the_observed_directory_when_it_is_swapped_for_a_link() {
+        let swap = Swap::new(|dir| {
+            fs::create_dir_all(dir.join("t/inner")).unwrap_or_else(|e| panic!("{e}"));
+            fs::write(dir.join("t/inner/x"), "x").unwrap_or_else(|e| panic!("{e}"));
+        });
+        let result = swap.run("t", None, |_| {
+            let mut want = FsState::absent(&swap.path("t"));
+            want.force = true;
+            want
+        });
+        assert_eq!(result, Ok(()));
+        assert!(!swap.moved("t").exists());
+        assert_eq!(read(&swap.decoy("t/inner/x")), "x");
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_link_after_observing_keeps_its_attributes_off_the_target() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        old_file(&base);
+        let outside = base.join("outside");
+        fs::write(&outside, "x").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path = base.join("f").display().to_string();
+        let (observed, place) =
+            observe_in_place(&path, false, None).unwrap_or_else(|e| panic!("{e}"));
+        fs::remove_file(base.join("f")).unwrap_or_else(|e| panic!("{e}"));
+        symlink(&outside, base.join("f")).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = observed.state.clone();
+        want.set_mode(0o666);
+        assert!(converge(&observed.state, &want, &place).is_err());
+        assert_eq!(mode(&outside), 0o644);
+    }
 }

@@ -74,6 +74,10 @@ pub fn anchor(after: Option<&str>, before: Option<&str>) -> Result<Anchor, Strin
 pub fn current_lines(observed: &Observed, path: &str, create: bool) -> Result<Lines, String> {
     match (observed.state.state, &observed.content) {
         (EntryKind::File, Some(content)) => Lines::parse(content, path),
+        (EntryKind::File, None) => Err(format!(
+            "{path} is larger than {} MiB, the most driftless reads of one file to edit its lines",
+            crate::fsutil::MAX_FILE_BYTES >> 20
+        )),
         (EntryKind::Absent, _) if create => Ok(Lines {
             lines: Vec::new(),
             crlf: false,
@@ -199,6 +203,7 @@ mod tests {
         Observed {
             state,
             content: Some(content.as_bytes().to_vec()),
+            route: Default::default(),
         }
     }
 

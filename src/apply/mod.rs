@@ -26,9 +26,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use fs_state::{EntryKind, FsState, Observed};
+pub use fs_state::{EntryKind, FsState, Observed, Place};
 pub use text::{lines, verify_diff};
 
+use crate::fsutil::walk::Route;
 use crate::model::ApplyTask;
 use crate::model::apply::ApplySpec;
 use crate::model::apply::Attributes;
@@ -69,8 +70,11 @@ pub struct Planned {
     /// The wanted content came from a secret: plan.json and diffs must not show it.
     pub sensitive: bool,
     pub diff: Option<String>,
-    /// Of `before`: `execute` refuses the node when the path no longer looks like this.
+    /// Of `before` and `route`: `execute` refuses the node when the path no longer looks like
+    /// this, or is no longer reached the same way.
     pub fingerprint: String,
+    /// How the path was reached when observed.
+    pub route: Route,
     /// The state this node leaves, for the next task editing the same file.
     pub leaves: Observed,
 }
@@ -81,7 +85,7 @@ impl Planned {
     pub fn hide_content(&mut self) {
         self.sensitive = true;
         // As for any sensitive node, the fingerprint holds no hash of the content.
-        self.fingerprint = fs_state::fingerprint(&self.before, false);
+        self.fingerprint = fs_state::fingerprint(&self.before, &self.route.digest(), false);
         if self.diff.is_some() {
             self.diff = Some(text::hidden(&self.after.path));
         }
@@ -147,11 +151,13 @@ pub fn plan_task(
                 _ => None,
             },
             state: after.without_content(),
+            route: observed.route.clone(),
         }
     };
     Ok(Planned {
         action,
-        fingerprint: fs_state::fingerprint(&before, !wanted.sensitive),
+        fingerprint: fs_state::fingerprint(&before, &observed.route.digest(), !wanted.sensitive),
+        route: observed.route,
         before: before.without_content(),
         after,
         sensitive: wanted.sensitive,
@@ -189,12 +195,13 @@ pub fn observe_for(spec: &ApplySpec, path: &str) -> std::io::Result<Observed> {
     }
 }
 
-/// Re-observes a planned node's path for `execute`, from its wanted state.
-pub fn observe_wanted(after: &FsState) -> std::io::Result<Observed> {
+/// Re-observes a planned node's path for `execute`, from its wanted state, keeping the place
+/// observed open for the change.
+pub fn observe_wanted(after: &FsState) -> std::io::Result<(Observed, Place)> {
     let hard_link_to = (after.state == EntryKind::HardLink)
         .then_some(after.target.as_deref())
         .flatten();
-    fs_state::observe(&after.path, after.follow, hard_link_to)
+    fs_state::observe_in_place(&after.path, after.follow, hard_link_to)
 }
 
 /// The action that turns `before` into `after`.
@@ -259,13 +266,11 @@ fn regular_file(path: &str, content: Option<&[u8]>, observed: &Observed) -> FsSt
     want.follow = observed.state.follow;
     match content {
         Some(bytes) => want.set_content(bytes),
-        None => match (&observed.content, observed.state.state) {
-            (Some(_), EntryKind::File) => {
-                want.sha256 = observed.state.sha256.clone();
-                want.size = observed.state.size;
-            }
-            _ => want.set_content(b""),
-        },
+        None if observed.state.state == EntryKind::File => {
+            want.sha256 = observed.state.sha256.clone();
+            want.size = observed.state.size;
+        }
+        None => want.set_content(b""),
     }
     want
 }
@@ -296,8 +301,11 @@ fn refuse_non_file(observed: &Observed, path: &str) -> Result<(), String> {
     }
 }
 
-/// A file of the config dir, as bytes.
+/// A file of the config dir, as bytes: a regular file of at most [`MAX_FILE_BYTES`].
+///
+/// [`MAX_FILE_BYTES`]: crate::fsutil::MAX_FILE_BYTES
 fn config_file(context: &Context<'_>, relative: &str) -> Result<Vec<u8>, String> {
     let path = crate::config::resolve_asset(context.config_dir, relative)?;
-    std::fs::read(&path).map_err(|e| format!("cannot read {relative} in the config directory: {e}"))
+    crate::fsutil::read_regular_file(&path)
+        .map_err(|e| format!("cannot read {relative} in the config directory: {e}"))
 }

@@ -14,12 +14,18 @@ pub fn diff(before: &Observed, after: &FsState, sensitive: bool, action: Action)
     if !action.changes() {
         return None;
     }
-    let old: &[u8] = match before.state.state {
-        EntryKind::File => before.content.as_deref().unwrap_or_default(),
-        _ => b"",
-    };
     // Content kept as is: nothing to diff.
     let new = wanted_content(after).ok().flatten()?;
+    let old: &[u8] = match (before.state.state, &before.content) {
+        (EntryKind::File, Some(content)) => content,
+        // Too large to have been read (only hashed): nothing to diff against.
+        (EntryKind::File, None) if before.state.sha256 == after.sha256 => return None,
+        (EntryKind::File, None) if !sensitive => {
+            let old_size = before.state.size.unwrap_or_default();
+            return Some(too_large(&after.path, old_size, new.len()));
+        }
+        _ => b"",
+    };
     contents_diff(&after.path, old, &new, sensitive)
 }
 
@@ -44,7 +50,7 @@ fn contents_diff(path: &str, old: &[u8], new: &[u8], sensitive: bool) -> Option<
         return Some(binary(path));
     };
     if old.len() + new.len() > MAX_DIFF_BYTES {
-        return Some(too_large(path, old.len(), new.len()));
+        return Some(too_large(path, old.len() as u64, new.len()));
     }
     let diff = TextDiff::from_lines(old_text, new_text);
     Some(
@@ -60,7 +66,8 @@ fn binary(path: &str) -> String {
     format!("--- {path}\n+++ {path}\nBinary content differs\n")
 }
 
-fn too_large(path: &str, old: usize, new: usize) -> String {
+/// What a diff of content too large to show says instead.
+fn too_large(path: &str, old: u64, new: usize) -> String {
     format!("--- {path}\n+++ {path}\nContent differs ({old} → {new} bytes; too large to show)\n")
 }
 
@@ -112,7 +119,7 @@ pub fn verify_diff(
 
 /// Whether `diff` is the diff from the file `before` records to `new`.
 fn file_diff_matches(diff: &str, before: &FsState, path: &str, new: &[u8]) -> bool {
-    let old_size = before.size.and_then(|s| usize::try_from(s).ok());
+    let old_size = before.size;
     if diff == binary(path) {
         // Either side is not UTF-8; the old side cannot be checked, and `show` prints the
         // wanted content whenever it is text.
@@ -120,7 +127,7 @@ fn file_diff_matches(diff: &str, before: &FsState, path: &str, new: &[u8]) -> bo
     }
     if let Some(old_size) = old_size
         && std::str::from_utf8(new).is_ok()
-        && old_size.saturating_add(new.len()) > MAX_DIFF_BYTES
+        && usize::try_from(old_size).map_or(true, |old| old.saturating_add(new.len()) > MAX_DIFF_BYTES)
         && diff == too_large(path, old_size, new.len())
     {
         return before.sha256.as_deref() != Some(&*sha256_hex(new));

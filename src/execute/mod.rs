@@ -115,12 +115,13 @@ pub fn stale_nodes(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// Observes a node's path now and compares it with the plan's fingerprint.
-fn check_precondition(node: &PlanNode) -> Result<apply::Observed, String> {
+/// Observes a node's path now and compares it with the plan's fingerprint. The place observed
+/// stays open: the change is made there, so what was checked is what is changed.
+fn check_precondition(node: &PlanNode) -> Result<(apply::Observed, apply::Place), String> {
     let after = planned_after(node)?;
-    let now = apply::observe_wanted(&after)
+    let (now, place) = apply::observe_wanted(&after)
         .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
-    if fs_state::fingerprint(&now.state, !node.is_sensitive()) != node.fingerprint {
+    if !fs_state::fingerprint_matches(&node.fingerprint, &now, !node.is_sensitive()) {
         let before = planned_before(node)?;
         return Err(format!(
             "{}: {} changed since the plan ({})",
@@ -129,7 +130,7 @@ fn check_precondition(node: &PlanNode) -> Result<apply::Observed, String> {
             fs_state::describe_change(&before, &now.state)
         ));
     }
-    Ok(now)
+    Ok((now, place))
 }
 
 /// The config compiled again at execute time, by address: where sensitive values and
@@ -154,8 +155,8 @@ fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) ->
     if node.action == Action::NoOp {
         return Status::Unchanged;
     }
-    let now = match check_precondition(node) {
-        Ok(now) => now,
+    let (now, place) = match check_precondition(node) {
+        Ok(checked) => checked,
         Err(e) => return Status::Failed(e),
     };
     let want = if node.is_sensitive() {
@@ -169,7 +170,7 @@ fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) ->
             Err(e) => return Status::Failed(e),
         }
     };
-    match fs_state::converge(&now.state, &want) {
+    match fs_state::converge(&now.state, &want, &place) {
         Ok(()) => Status::Changed,
         Err(e) => Status::Failed(e),
     }

@@ -94,6 +94,7 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
                 before_sensitive: Value::Bool(false),
                 after_sensitive: Value::Bool(task.sensitive),
                 fingerprint: String::new(),
+                route: String::new(),
                 diff: None,
             }
         })

@@ -27,7 +27,7 @@ pub use source::{ConfigSource, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// How a sensitive value is written wherever it would appear.
 pub const SENSITIVE: &str = "(sensitive)";
@@ -184,8 +184,13 @@ pub struct PlanNode {
     pub before_sensitive: Value,
     /// Parallel to `after`: `true` at sensitive leaves, `false` when none.
     pub after_sensitive: Value,
-    /// SHA-256 of the state `before` describes: `execute` refuses a node whose path changed.
+    /// SHA-256 of the state `before` describes and of `route`: `execute` refuses a node whose
+    /// path changed, or is no longer reached the same way.
     pub fingerprint: String,
+    /// SHA-256 of the way to the path when it was observed: each directory passed and each
+    /// symbolic link followed (device, inode, target). Empty for a facts node.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub route: String,
     /// Unified diff of a content change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
@@ -278,6 +283,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             before_sensitive,
             after_sensitive,
             fingerprint: planned.fingerprint.clone(),
+            route: planned.route.digest(),
             diff: planned.diff.clone(),
         });
     }
@@ -439,7 +445,8 @@ fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<
         }
         let node = &mut planned[i];
         node.action = apply::action(&state, &node.after);
-        node.fingerprint = apply::fs_state::fingerprint(&state, !node.sensitive);
+        node.fingerprint =
+            apply::fs_state::fingerprint(&state, &node.route.digest(), !node.sensitive);
         node.before = state;
         predicted[i] = true;
     }

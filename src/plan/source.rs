@@ -1,6 +1,5 @@
 //! Where a plan comes from: the host it was made on and the config it was made from.
 
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -118,21 +117,13 @@ fn hash_entry(path: &Path, hasher: &mut Sha256) {
     }
 }
 
-/// SHA-256 of a regular file's content, read in blocks; 32 zero bytes when unreadable (the
-/// run could not read it either).
+/// SHA-256 of a regular file's content, streamed; 32 zero bytes when unreadable (the run
+/// could not read it either). Opened only as a regular file: a FIFO put in its place between
+/// the look and the open must not hang the plan.
 fn file_digest(path: &Path) -> [u8; 32] {
-    let read = || -> std::io::Result<[u8; 32]> {
-        let mut file = std::fs::File::open(path)?;
-        let mut hasher = Sha256::new();
-        let mut block = vec![0; 64 * 1024];
-        loop {
-            match file.read(&mut block)? {
-                0 => return Ok(hasher.finalize().into()),
-                n => hasher.update(&block[..n]),
-            }
-        }
-    };
-    read().unwrap_or([0; 32])
+    crate::fsutil::open_regular_file(path)
+        .and_then(|mut file| crate::fsutil::hash_file(&mut file, 0))
+        .map_or([0; 32], |hashed| hashed.sha256)
 }
 
 fn hex(bytes: &[u8]) -> String {

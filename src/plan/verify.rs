@@ -102,7 +102,7 @@ fn check_apply_node(node: &PlanNode) -> Result<(), String> {
             action_name(action)
         ));
     }
-    if node.fingerprint != fingerprint(&before, !sensitive) {
+    if node.fingerprint != fingerprint(&before, &node.route, !sensitive) {
         return Err("its fingerprint is not the one of its `before`".to_owned());
     }
     apply::verify_diff(

@@ -51,7 +51,7 @@ impl Renderer {
         let dir = config_dir.to_path_buf();
         // Template files (and what they include) load from the config dir, once each.
         env.set_loader(move |name| match resolve_asset(&dir, name) {
-            Ok(path) => match std::fs::read_to_string(path) {
+            Ok(path) => match read_template_file(&path) {
                 Ok(text) => Ok(Some(text)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
@@ -507,7 +507,7 @@ impl Renderer {
                 None
             }
             Err(e) => {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let text = read_template_file(&path).unwrap_or_default();
                 let file = sources.lock().unwrap_or_else(|e| e.into_inner()).add(
                     relative.to_owned(),
                     path,
@@ -648,4 +648,12 @@ fn kind_phrase(kind: ValueKind) -> String {
 
 fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// A template file's text: a regular file (a FIFO or device is refused, not read) of at most
+/// [`crate::fsutil::MAX_FILE_BYTES`], in UTF-8.
+fn read_template_file(path: &Path) -> std::io::Result<String> {
+    let bytes = crate::fsutil::read_regular_file(path)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }

@@ -1,0 +1,286 @@
+//! Paths resolved one component at a time, the way the kernel would, but in the open.
+//!
+//! A path string is resolved again by the kernel at every use, so a directory on it replaced
+//! by a symbolic link between two uses sends the second use elsewhere. [`locate`] opens each
+//! component with `O_NOFOLLOW` below the directory before it, follows a symbolic link only by
+//! reading it, and records every directory passed and every link followed (device and inode; a
+//! link also its target) in a [`Route`]. The [`Location`] it returns keeps the directory that
+//! holds the final entry open: what is done there happens where the route led, whatever the
+//! path names by then. Comparing routes tells whether a path still leads where it led.
+
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path};
+
+use sha2::{Digest, Sha256};
+
+use super::at::{self, cstring, file_type, fstat, open_at};
+
+/// Symbolic links followed in one resolution at most, as the kernel allows (then ELOOP).
+const MAX_LINKS: usize = 40;
+
+/// One step of a resolution: a directory passed through, or a symbolic link followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Directory { dev: u64, ino: u64 },
+    Link { dev: u64, ino: u64, target: Vec<u8> },
+}
+
+/// How a path was reached: every directory on it, from `/`, and every symbolic link followed
+/// (a link in a directory component, or the final one when asked to follow it); for a hard
+/// link, also how its source was reached. Directories missing when it was recorded are not in
+/// it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    steps: Vec<Step>,
+    source: Option<Box<Route>>,
+}
+
+impl Route {
+    /// Adds how a hard link's source was reached.
+    pub fn with_source(mut self, source: Route) -> Route {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Hex SHA-256 of the whole route.
+    pub fn digest(&self) -> String {
+        self.digest_of(self.steps.len(), self.source.as_ref().map(|s| s.digest()))
+    }
+
+    /// The digests this route matches: its own, and those of its shorter versions that lack
+    /// only directories at the end — as observed before those directories were made (by an
+    /// earlier node of the same plan, say). A link at the end cannot be left out: a link
+    /// there is a change of where the path leads.
+    pub fn digests_allowing_new_directories(&self) -> Vec<String> {
+        let shortest = self
+            .steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Link { .. }))
+            .map_or(1, |i| i + 1);
+        let sources: Vec<Option<String>> = match &self.source {
+            Some(source) => source
+                .digests_allowing_new_directories()
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => vec![None],
+        };
+        (shortest.min(self.steps.len())..=self.steps.len())
+            .rev()
+            .flat_map(|len| sources.iter().map(move |s| self.digest_of(len, s.clone())))
+            .collect()
+    }
+
+    fn digest_of(&self, len: usize, source: Option<String>) -> String {
+        let mut hasher = Sha256::new();
+        for step in &self.steps[..len] {
+            match step {
+                Step::Directory { dev, ino } => {
+                    hasher.update(b"d");
+                    hasher.update(dev.to_le_bytes());
+                    hasher.update(ino.to_le_bytes());
+                }
+                Step::Link { dev, ino, target } => {
+                    hasher.update(b"l");
+                    hasher.update(dev.to_le_bytes());
+                    hasher.update(ino.to_le_bytes());
+                    hasher.update((target.len() as u64).to_le_bytes());
+                    hasher.update(target);
+                }
+            }
+        }
+        if let Some(source) = source {
+            hasher.update(b"s");
+            hasher.update(source.as_bytes());
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn push_directory(&mut self, dir: BorrowedFd<'_>) -> io::Result<()> {
+        let stat = fstat(dir)?;
+        self.steps.push(Step::Directory {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+        });
+        Ok(())
+    }
+}
+
+/// Where a path led when it was resolved, held open.
+#[derive(Debug)]
+pub struct Location {
+    /// The deepest directory reached.
+    dir: OwnedFd,
+    /// What is left of the path below `dir`, the entry's own name last. More than one name: a
+    /// directory on the way is missing, or is not a directory.
+    rest: Vec<CString>,
+    /// The path's last component was a symbolic link that was followed: the link's directory
+    /// and name.
+    link: Option<(OwnedFd, CString)>,
+    route: Route,
+}
+
+impl Location {
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// The directory holding the entry and its name, when every directory on the way exists.
+    pub fn entry(&self) -> Option<(BorrowedFd<'_>, &CStr)> {
+        match self.rest.as_slice() {
+            [name] => Some((self.dir.as_fd(), name)),
+            _ => None,
+        }
+    }
+
+    /// The deepest directory that exists on the way, and the names below it to the entry.
+    pub fn deepest(&self) -> (BorrowedFd<'_>, &[CString]) {
+        (self.dir.as_fd(), &self.rest)
+    }
+
+    /// The followed link itself: its directory and name.
+    pub fn link(&self) -> Option<(BorrowedFd<'_>, &CStr)> {
+        self.link
+            .as_ref()
+            .map(|(dir, name)| (dir.as_fd(), name.as_c_str()))
+    }
+}
+
+/// Resolves an absolute `path` component by component from `/`, following symbolic links on
+/// the way (and the final one when `follow`), keeping the directory of the final entry open.
+/// A missing component ends the walk early: the location then names what is left.
+pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
+    if !path.is_absolute() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not an absolute path",
+        ));
+    }
+    let mut dir = at::open_root()?;
+    let mut route = Route::default();
+    route.push_directory(dir.as_fd())?;
+    let mut pending = names(path)?;
+    let mut links = 0;
+    let mut link = None;
+    while let Some(name) = pending.pop_front() {
+        if name.as_bytes() == b".." {
+            dir = at::open_directory_at(dir.as_fd(), &name)?;
+            route.push_directory(dir.as_fd())?;
+            continue;
+        }
+        let last = pending.is_empty();
+        if last && !follow {
+            return Ok(found(dir, vec![name], link, route));
+        }
+        let entry = match open_component(dir.as_fd(), &name, last) {
+            Ok(entry) => entry,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(found(dir, rest(name, pending), link, route));
+            }
+            Err(e) => return Err(e),
+        };
+        let stat = fstat(entry.as_fd())?;
+        match file_type(&stat) {
+            libc::S_IFLNK => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = at::read_link_at(entry.as_fd(), c"")?;
+                route.steps.push(Step::Link {
+                    dev: stat.st_dev,
+                    ino: stat.st_ino,
+                    target: target.clone(),
+                });
+                let target_path = Path::new(OsStr::from_bytes(&target));
+                if last {
+                    link = Some((dir.try_clone()?, name));
+                }
+                if target_path.is_absolute() {
+                    dir = at::open_root()?;
+                    route.push_directory(dir.as_fd())?;
+                }
+                for part in names(target_path)?.into_iter().rev() {
+                    pending.push_front(part);
+                }
+            }
+            libc::S_IFDIR if !last => {
+                route.steps.push(Step::Directory {
+                    dev: stat.st_dev,
+                    ino: stat.st_ino,
+                });
+                dir = entry;
+            }
+            // The entry itself (followed to something that is not a link).
+            _ if last => return Ok(found(dir, vec![name], link, route)),
+            // A file where a directory should be: nothing below it exists.
+            _ => return Ok(found(dir, rest(name, pending), link, route)),
+        }
+    }
+    // The path ends on a directory reached by `..` or a link (or is `/`): the entry is `dir`.
+    Ok(found(dir, vec![c".".to_owned()], link, route))
+}
+
+/// Opens one component of a path, a link itself rather than what it points at (`O_PATH` with
+/// `O_NOFOLLOW`), so that what is looked at is what is used. A directory on the way is opened
+/// as one first: that is what mounts an automounted directory (`/home` on autofs, say), which
+/// `O_PATH` alone would see unmounted.
+fn open_component(dir: BorrowedFd<'_>, name: &CStr, last: bool) -> io::Result<OwnedFd> {
+    if !last {
+        match at::open_directory_at(dir, name) {
+            Ok(directory) => return Ok(directory),
+            // A link (ELOOP under O_NOFOLLOW), or not a directory: looked at below.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    open_at(dir, name, libc::O_PATH)
+}
+
+fn found(
+    dir: OwnedFd,
+    rest: Vec<CString>,
+    link: Option<(OwnedFd, CString)>,
+    route: Route,
+) -> Location {
+    Location {
+        dir,
+        rest,
+        link,
+        route,
+    }
+}
+
+fn rest(name: CString, pending: VecDeque<CString>) -> Vec<CString> {
+    std::iter::once(name).chain(pending).collect()
+}
+
+/// The names of a path's components, `..` kept (it is resolved against the directory reached,
+/// as the kernel does), `/` and `.` left out.
+fn names(path: &Path) -> io::Result<VecDeque<CString>> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(cstring(name.as_bytes())),
+            Component::ParentDir => Some(Ok(c"..".to_owned())),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
+        .collect()
+}
+
+/// Opens the directory `path` following no symbolic link at all, in any component: for work
+/// on directories a plan only names, where no route was recorded.
+pub fn open_directory_without_links(path: &Path) -> io::Result<OwnedFd> {
+    let mut dir = at::open_root()?;
+    for name in names(path)? {
+        dir = at::open_directory_at(dir.as_fd(), &name)?;
+    }
+    Ok(dir)
+}
