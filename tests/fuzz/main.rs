@@ -14,9 +14,11 @@
 //! that it becomes a fixture once committed), and fails the test with the path.
 
 mod diagnostics;
+mod http_request;
 mod loaders;
 mod plan_reader;
 mod templates;
+mod textfile;
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
