@@ -6,10 +6,14 @@
 //! sections. Nothing here looks at what a task means.
 
 mod json;
+pub mod limits;
 pub mod node;
 mod toml;
 mod yaml;
 
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -61,21 +65,22 @@ pub fn load(
         );
     }
     paths.sort();
+    let real_dir = std::fs::canonicalize(dir).ok();
     let mut to_parse = Vec::new();
     for path in paths {
-        let display = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
-        match std::fs::read_to_string(&path) {
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let Some(display) = relative.to_str().map(str::to_owned) else {
+            diagnostics.push(not_utf8_name(relative));
+            continue;
+        };
+        match read_config_file(&path, &display, real_dir.as_deref()) {
             Ok(text) => {
                 let format = Format::of(&path);
                 let id = sources.add(display.clone(), path, text);
                 files.push(display);
                 to_parse.push((id, format));
             }
-            Err(e) => diagnostics.push(Diagnostic::error(format!("cannot read {display}: {e}"))),
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
     let parsed: Vec<Result<Node, Vec<Diagnostic>>> = to_parse
@@ -165,26 +170,28 @@ impl Format {
     }
 }
 
-fn is_config_file(name: &str) -> bool {
+fn is_config_file(name: &[u8]) -> bool {
     [".yaml", ".yml", ".toml", ".json"]
         .iter()
-        .any(|ext| name.ends_with(ext))
+        .any(|ext| name.ends_with(ext.as_bytes()))
 }
 
 /// Collects config files; `templates/` and `files/` hold assets, hidden entries are never config
 /// (`.git`, editor files). Symlinked directories are not entered, so a link loop cannot hang it.
+/// Names are compared as bytes: a config file whose name is not UTF-8 is collected, to be
+/// reported rather than skipped.
 fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') {
+        let name = name.as_bytes();
+        if name.starts_with(b".") {
             continue;
         }
         let file_type = entry.file_type()?;
         let path = entry.path();
         if file_type.is_dir() {
-            if name != "templates" && name != "files" {
+            if name != b"templates" && name != b"files" {
                 discover(&path, out)?;
             }
         } else if is_config_file(name) && path.is_file() {
@@ -192,6 +199,78 @@ fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The text of one config file. A symlink is read only when it leads to a file inside the
+/// config dir (checked before opening, so nothing of an outside target is read), and no file
+/// larger than [`limits::MAX_FILE_BYTES`] is read.
+fn read_config_file(
+    path: &Path,
+    display: &str,
+    real_dir: Option<&Path>,
+) -> Result<String, Diagnostic> {
+    let cannot_read = |e: std::io::Error| Diagnostic::error(format!("cannot read {display}: {e}"));
+    let is_link = std::fs::symlink_metadata(path)
+        .map_err(cannot_read)?
+        .file_type()
+        .is_symlink();
+    let target = if is_link {
+        let real = std::fs::canonicalize(path).map_err(cannot_read)?;
+        if !real_dir.is_some_and(|d| real.starts_with(d)) {
+            return Err(Diagnostic::error(format!(
+                "{display} is a symbolic link that leads out of the config directory; it is not \
+                 read"
+            ))
+            .help("config files must lie inside the config directory: copy the file in"));
+        }
+        real
+    } else {
+        path.to_path_buf()
+    };
+    // O_NOFOLLOW: a link swapped in after the check above is not followed.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&target)
+        .map_err(cannot_read)?;
+    let size = file.metadata().map_err(cannot_read)?.len();
+    if size > limits::MAX_FILE_BYTES {
+        return Err(limits::too_large(display, size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(limits::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(limits::too_large(display, bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        cannot_read(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
+/// A config file whose path is not UTF-8: named with its other bytes as `\xNN`.
+fn not_utf8_name(relative: &Path) -> Diagnostic {
+    let mut name = String::new();
+    for chunk in relative.as_os_str().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                name.extend(c.escape_default());
+            } else {
+                name.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            name.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    Diagnostic::error(format!(
+        "the name of the config file `{name}` is not UTF-8; it is not read"
+    ))
+    .help("rename it: config file names (and the directories they are in) must be UTF-8")
 }
 
 fn split_sections(root: Node, diagnostics: &mut Diagnostics) -> Option<Document> {
