@@ -133,9 +133,7 @@ enum Frame {
         anchor: usize,
     },
     Map {
-        entries: Vec<(Key, Node)>,
-        /// Keys that came from a `<<` merge.
-        merged: Vec<String>,
+        entries: Entries,
         pending_key: Option<Node>,
         span: Span,
         anchor: usize,
@@ -244,8 +242,7 @@ impl Builder<'_> {
             ),
             Event::MappingStart(anchor, _) => self.open(
                 Frame::Map {
-                    entries: Vec::new(),
-                    merged: Vec::new(),
+                    entries: Entries::default(),
                     pending_key: None,
                     span: at,
                     anchor,
@@ -272,10 +269,10 @@ impl Builder<'_> {
                         } => {
                             let span = self.collection_span(
                                 span,
-                                entries.first().map(|(k, _)| k.span),
+                                entries.first_key_span(),
                                 at,
                             );
-                            (Node::new(Value::Map(entries), span), anchor)
+                            (Node::new(Value::Map(entries.into_vec()), span), anchor)
                         }
                     };
                     self.finish(node, anchor);
@@ -366,7 +363,6 @@ impl Builder<'_> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
-                merged,
                 pending_key,
                 ..
             }) => match pending_key.take() {
@@ -377,25 +373,75 @@ impl Builder<'_> {
                         span: key.span,
                     };
                     if key.name == "<<" {
-                        merge_into(entries, node, merged);
-                    } else if let Some(i) = merged.iter().position(|m| *m == key.name) {
-                        // An explicit key overrides what `<<` merged in, wherever it stands.
-                        merged.remove(i);
-                        entries.retain(|(k, _)| k.name != key.name);
-                        entries.push((key, node));
-                    } else if entries.iter().any(|(k, _)| k.name == key.name) {
+                        entries.merge(node);
+                    } else if let Err(key) = entries.insert(key, node) {
                         self.diagnostics.push(
                             Diagnostic::error(format!("duplicate key `{}`", key.name))
                                 .at(key.span)
                                 .label("defined again here")
                                 .help("each key may appear once in a mapping; remove one of them"),
                         );
-                    } else {
-                        entries.push((key, node));
                     }
                 }
             },
         }
+    }
+}
+
+/// The entries of a mapping being built, found by name in constant time so that a mapping of
+/// many keys is built in linear time.
+#[derive(Default)]
+struct Entries {
+    /// In order; `None` where a merged entry was overridden.
+    slots: Vec<Option<(Key, Node)>>,
+    index: HashMap<String, usize>,
+    /// Keys that came from a `<<` merge, which an explicit key may override.
+    merged: HashSet<String>,
+}
+
+impl Entries {
+    /// An explicit `key: value`. It overrides a merged entry, wherever it stands; a key already
+    /// written explicitly is handed back as a duplicate.
+    fn insert(&mut self, key: Key, node: Node) -> Result<(), Key> {
+        if let Some(&i) = self.index.get(&key.name) {
+            if !self.merged.remove(&key.name) {
+                return Err(key);
+            }
+            self.slots[i] = None;
+        }
+        self.push(key, node);
+        Ok(())
+    }
+
+    /// `<<: *defaults` merges the entries of a mapping (or a list of mappings) the map lacks.
+    fn merge(&mut self, source: Node) {
+        let sources = match source.value {
+            Value::Seq(items) => items,
+            _ => vec![source],
+        };
+        for source in sources {
+            if let Value::Map(more) = source.value {
+                for (key, value) in more {
+                    if !self.index.contains_key(&key.name) {
+                        self.merged.insert(key.name.clone());
+                        self.push(key, value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, key: Key, node: Node) {
+        self.index.insert(key.name.clone(), self.slots.len());
+        self.slots.push(Some((key, node)));
+    }
+
+    fn first_key_span(&self) -> Option<Span> {
+        self.slots.iter().flatten().next().map(|(k, _)| k.span)
+    }
+
+    fn into_vec(self) -> Vec<(Key, Node)> {
+        self.slots.into_iter().flatten().collect()
     }
 }
 
@@ -408,25 +454,6 @@ fn block_span(start: Span, first: Option<Span>) -> Span {
             end: start.end.max(start.start + 1),
             ..start
         },
-    }
-}
-
-/// `<<: *defaults` merges the entries of a mapping (or a list of mappings) the map lacks.
-/// Records the merged keys, which a later explicit key may override.
-fn merge_into(entries: &mut Vec<(Key, Node)>, source: Node, merged: &mut Vec<String>) {
-    let sources = match source.value {
-        Value::Seq(items) => items,
-        _ => vec![source],
-    };
-    for source in sources {
-        if let Value::Map(more) = source.value {
-            for (key, value) in more {
-                if !entries.iter().any(|(k, _)| k.name == key.name) {
-                    merged.push(key.name.clone());
-                    entries.push((key, value));
-                }
-            }
-        }
     }
 }
 
