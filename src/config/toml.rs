@@ -31,14 +31,17 @@ fn syntax_errors(errors: &[toml::de::Error], text: &str, file: FileId) -> Vec<Di
             Span::on_chars(file, text, range.start, range.end)
         }
     };
+    // toml reports some errors in a later pass: the first in the file are the ones shown.
+    let mut errors: Vec<(&toml::de::Error, Span)> = errors.iter().map(|e| (e, at(e))).collect();
+    errors.sort_by_key(|(_, at)| at.start);
     let mut out: Vec<Diagnostic> = errors
         .iter()
         .take(MAX_SYNTAX_ERRORS)
-        .map(|e| syntax_error(e, text, at(e)))
+        .map(|&(e, at)| syntax_error(e, text, at))
         .collect();
-    if let Some(first_omitted) = errors.get(MAX_SYNTAX_ERRORS) {
+    if let Some(&(_, first_omitted)) = errors.get(MAX_SYNTAX_ERRORS) {
         let omitted = errors.len() - MAX_SYNTAX_ERRORS;
-        out.push(limits::more_syntax_errors("TOML", omitted, at(first_omitted)));
+        out.push(limits::more_syntax_errors("TOML", omitted, first_omitted));
     }
     out
 }

@@ -24,10 +24,13 @@ impl Span {
     }
 
     /// The character at byte `offset` of `text` (a caret on it), or an empty span at the end of
-    /// the text. An offset inside a multi-byte character means that character.
+    /// a line or of the text. An offset inside a multi-byte character means that character.
     pub fn char_at(file: FileId, text: &str, offset: usize) -> Self {
         let start = text.floor_char_boundary(offset);
-        let len = text[start..].chars().next().map_or(0, char::len_utf8);
+        let len = match text[start..].chars().next() {
+            Some('\n') | None => 0,
+            Some(c) => c.len_utf8(),
+        };
         Span::new(file, start, start + len)
     }
 
