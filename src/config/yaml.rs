@@ -267,11 +267,7 @@ impl Builder<'_> {
                             anchor,
                             ..
                         } => {
-                            let span = self.collection_span(
-                                span,
-                                entries.first_key_span(),
-                                at,
-                            );
+                            let span = self.collection_span(span, entries.first_key_span(), at);
                             (Node::new(Value::Map(entries.into_vec()), span), anchor)
                         }
                     };

@@ -45,8 +45,7 @@ fn report<'a>(diagnostic: &'a Diagnostic, sources: &'a SourceMap) -> Vec<Group<'
         let end = text.ceil_char_boundary((span.end as usize).max(start));
         // Only the lines the span touches go to the renderer, which scans what it is given.
         let (first_line, lines) = sources.lines_of(span.file, start, end);
-        let mut annotation =
-            AnnotationKind::Primary.span(start - lines.start..end - lines.start);
+        let mut annotation = AnnotationKind::Primary.span(start - lines.start..end - lines.start);
         if let Some(label) = &diagnostic.label {
             annotation = annotation.label(label.as_str());
         }
