@@ -298,14 +298,17 @@ impl Builder<'_> {
             self.diagnostics.push(limits::too_deep(at));
             return;
         }
-        let (cost, node) = (anchored.cost, anchored.node.clone());
-        if self.charge(cost) {
-            self.finish(node, 0);
-        } else {
+        if !self.charge(anchored.cost) {
             self.diagnostics.push(limits::too_many_alias_copies(
                 at,
                 "this alias goes over the limit",
             ));
+            return;
+        }
+        // Copied only once it is paid for.
+        if let Some(anchored) = self.anchors.get(&anchor) {
+            let node = anchored.node.clone();
+            self.finish(node, 0);
         }
     }
 
@@ -331,13 +334,15 @@ impl Builder<'_> {
         let span = block_span(start, first);
         let flow = start.start != start.end;
         let whole = self.text.get(span.start as usize..end.end as usize);
-        match whole {
+        let span = match whole {
             Some(text) if flow && !text.contains('\n') => Span {
                 end: end.end,
                 ..span
             },
             _ => span,
-        }
+        };
+        // `block_span` may widen an empty start by one byte: keep it on a character.
+        Span::on_chars(self.file, self.text, span.start as usize, span.end as usize)
     }
 
     /// A complete node: record its anchor and hand it to the enclosing collection.
