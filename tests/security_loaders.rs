@@ -173,6 +173,19 @@ fn deep_nesting_is_refused_in_every_format_without_stack_overflow() {
             run.stderr
         );
     }
+
+    // At the limit, every stage (templates, loop, check) takes it.
+    let list = |levels| format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+    let map = format!("{}1{}", "{a: ".repeat(62), "}".repeat(62));
+    let text = format!(
+        "vars:\n  list: {}\n  map: {map}\napply:\n  - type: file\n    path: /tmp/x\n    \
+         content: \"{{{{ list }}}} {{{{ map }}}} {{{{ item }}}}\"\n    loop: {}\n",
+        list(62),
+        list(61)
+    );
+    let dir = config_with("main.yaml", text.as_bytes());
+    let run = check(dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
 }
 
 /// Deterministic garbage in the alphabet of TOML, with multi-byte characters.
