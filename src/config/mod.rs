@@ -209,47 +209,73 @@ fn read_config_file(
     display: &str,
     real_dir: Option<&Path>,
 ) -> Result<String, Diagnostic> {
-    let cannot_read = |e: std::io::Error| Diagnostic::error(format!("cannot read {display}: {e}"));
-    let is_link = std::fs::symlink_metadata(path)
-        .map_err(cannot_read)?
-        .file_type()
-        .is_symlink();
-    let target = if is_link {
-        let real = std::fs::canonicalize(path).map_err(cannot_read)?;
-        if !real_dir.is_some_and(|d| real.starts_with(d)) {
-            return Err(Diagnostic::error(format!(
-                "{display} is a symbolic link that leads out of the config directory; it is not \
-                 read"
-            ))
-            .help("config files must lie inside the config directory: copy the file in"));
-        }
-        real
+    let target = resolve_inside(path, display, real_dir)?;
+    let bytes = read_bounded(&target, display)?;
+    String::from_utf8(bytes).map_err(|_| {
+        cannot_read(
+            display,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ),
+        )
+    })
+}
+
+fn cannot_read(display: &str, e: std::io::Error) -> Diagnostic {
+    Diagnostic::error(format!("cannot read {display}: {e}"))
+}
+
+/// The file to open for `path`: itself, or the target of a symlink that stays inside the
+/// config dir.
+fn resolve_inside(
+    path: &Path,
+    display: &str,
+    real_dir: Option<&Path>,
+) -> Result<PathBuf, Diagnostic> {
+    let metadata = std::fs::symlink_metadata(path).map_err(|e| cannot_read(display, e))?;
+    if !metadata.file_type().is_symlink() {
+        return Ok(path.to_path_buf());
+    }
+    let real = std::fs::canonicalize(path).map_err(|e| cannot_read(display, e))?;
+    if real_dir.is_some_and(|d| real.starts_with(d)) {
+        Ok(real)
     } else {
-        path.to_path_buf()
-    };
-    // O_NOFOLLOW: a link swapped in after the check above is not followed.
+        Err(Diagnostic::error(format!(
+            "{display} is a symbolic link that leads out of the config directory; it is not read"
+        ))
+        .help("config files must lie inside the config directory: copy the file in"))
+    }
+}
+
+/// The bytes of a regular file of at most [`limits::MAX_FILE_BYTES`].
+fn read_bounded(target: &Path, display: &str) -> Result<Vec<u8>, Diagnostic> {
+    let cannot_read = |e| cannot_read(display, e);
+    // A link swapped in after `resolve_inside` is not followed (O_NOFOLLOW), and a FIFO swapped
+    // in does not block the open (O_NONBLOCK) before it is refused below.
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&target)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(target)
         .map_err(cannot_read)?;
-    let size = file.metadata().map_err(cannot_read)?.len();
-    if size > limits::MAX_FILE_BYTES {
-        return Err(limits::too_large(display, size));
+    let metadata = file.metadata().map_err(cannot_read)?;
+    if !metadata.is_file() {
+        return Err(Diagnostic::error(format!(
+            "{display} is not a regular file; it is not read"
+        )));
     }
-    let mut bytes = Vec::with_capacity(size as usize);
+    if metadata.len() > limits::MAX_FILE_BYTES {
+        return Err(limits::too_large(display, metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may have grown since: never read past the limit.
     file.take(limits::MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(cannot_read)?;
     if bytes.len() as u64 > limits::MAX_FILE_BYTES {
         return Err(limits::too_large(display, bytes.len() as u64));
     }
-    String::from_utf8(bytes).map_err(|_| {
-        cannot_read(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
-    })
+    Ok(bytes)
 }
 
 /// A config file whose path is not UTF-8: named with its other bytes as `\xNN`.
