@@ -150,7 +150,7 @@ impl Diagnostics {
     pub fn sorted(&self, sources: &SourceMap) -> Vec<&Diagnostic> {
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
         items.sort_by(|a, b| {
-            let key = |d: &Diagnostic| d.span.map(|s| (sources.path(s.file).to_owned(), s.start));
+            let key = |d: &Diagnostic| d.span.map(|s| (sources.path(s.file), s.start));
             key(a).cmp(&key(b))
         });
         items.dedup_by(|a, b| a == b);
