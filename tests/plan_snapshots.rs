@@ -45,7 +45,9 @@ fn redact(value: &mut Value, root: &str) {
             map.remove("git_dirty");
             for (key, v) in map.iter_mut() {
                 let fixed = match key.as_str() {
-                    "created_at" | "host" | "dir" | "fingerprint" | "route" | "tool_version" => true,
+                    "created_at" | "host" | "dir" | "fingerprint" | "route" | "tool_version" => {
+                        true
+                    }
                     "digest" | "uid" | "gid" | "owner" | "group" => !v.is_object(),
                     _ => false,
                 };

@@ -127,7 +127,8 @@ fn file_diff_matches(diff: &str, before: &FsState, path: &str, new: &[u8]) -> bo
     }
     if let Some(old_size) = old_size
         && std::str::from_utf8(new).is_ok()
-        && usize::try_from(old_size).map_or(true, |old| old.saturating_add(new.len()) > MAX_DIFF_BYTES)
+        && usize::try_from(old_size)
+            .map_or(true, |old| old.saturating_add(new.len()) > MAX_DIFF_BYTES)
         && diff == too_large(path, old_size, new.len())
     {
         return before.sha256.as_deref() != Some(&*sha256_hex(new));

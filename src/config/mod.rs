@@ -6,10 +6,14 @@
 //! sections. Nothing here looks at what a task means.
 
 mod json;
+pub mod limits;
 pub mod node;
 mod toml;
 mod yaml;
 
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -62,21 +66,22 @@ pub fn load(
         );
     }
     paths.sort();
+    let real_dir = std::fs::canonicalize(dir).ok();
     let mut to_parse = Vec::new();
     for path in paths {
-        let display = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
-        match std::fs::read_to_string(&path) {
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let Some(display) = relative.to_str().map(str::to_owned) else {
+            diagnostics.push(not_utf8_name(relative));
+            continue;
+        };
+        match read_config_file(&path, &display, real_dir.as_deref()) {
             Ok(text) => {
                 let format = Format::of(&path);
                 let id = sources.add(display.clone(), path, text);
                 files.push(display);
                 to_parse.push((id, format));
             }
-            Err(e) => diagnostics.push(Diagnostic::error(format!("cannot read {display}: {e}"))),
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
     let parsed: Vec<Result<Node, Vec<Diagnostic>>> = to_parse
@@ -166,26 +171,28 @@ impl Format {
     }
 }
 
-fn is_config_file(name: &str) -> bool {
+fn is_config_file(name: &[u8]) -> bool {
     [".yaml", ".yml", ".toml", ".json"]
         .iter()
-        .any(|ext| name.ends_with(ext))
+        .any(|ext| name.ends_with(ext.as_bytes()))
 }
 
 /// Collects config files; `templates/` and `files/` hold assets, hidden entries are never config
 /// (`.git`, editor files). Symlinked directories are not entered, so a link loop cannot hang it.
+/// Names are compared as bytes: a config file whose name is not UTF-8 is collected, to be
+/// reported rather than skipped.
 fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') {
+        let name = name.as_bytes();
+        if name.starts_with(b".") {
             continue;
         }
         let file_type = entry.file_type()?;
         let path = entry.path();
         if file_type.is_dir() {
-            if name != "templates" && name != "files" {
+            if name != b"templates" && name != b"files" {
                 discover(&path, out)?;
             }
         } else if is_config_file(name) && path.is_file() {
@@ -193,6 +200,104 @@ fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The text of one config file. A symlink is read only when it leads to a file inside the
+/// config dir (checked before opening, so nothing of an outside target is read), and no file
+/// larger than [`limits::MAX_FILE_BYTES`] is read.
+fn read_config_file(
+    path: &Path,
+    display: &str,
+    real_dir: Option<&Path>,
+) -> Result<String, Diagnostic> {
+    let target = resolve_inside(path, display, real_dir)?;
+    let bytes = read_bounded(&target, display)?;
+    String::from_utf8(bytes).map_err(|_| {
+        cannot_read(
+            display,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ),
+        )
+    })
+}
+
+fn cannot_read(display: &str, e: std::io::Error) -> Diagnostic {
+    Diagnostic::error(format!("cannot read {display}: {e}"))
+}
+
+/// The file to open for `path`: itself, or the target of a symlink that stays inside the
+/// config dir.
+fn resolve_inside(
+    path: &Path,
+    display: &str,
+    real_dir: Option<&Path>,
+) -> Result<PathBuf, Diagnostic> {
+    let metadata = std::fs::symlink_metadata(path).map_err(|e| cannot_read(display, e))?;
+    if !metadata.file_type().is_symlink() {
+        return Ok(path.to_path_buf());
+    }
+    let real = std::fs::canonicalize(path).map_err(|e| cannot_read(display, e))?;
+    if real_dir.is_some_and(|d| real.starts_with(d)) {
+        Ok(real)
+    } else {
+        Err(Diagnostic::error(format!(
+            "{display} is a symbolic link that leads out of the config directory; it is not read"
+        ))
+        .help("config files must lie inside the config directory: copy the file in"))
+    }
+}
+
+/// The bytes of a regular file of at most [`limits::MAX_FILE_BYTES`].
+fn read_bounded(target: &Path, display: &str) -> Result<Vec<u8>, Diagnostic> {
+    let cannot_read = |e| cannot_read(display, e);
+    // A link swapped in after `resolve_inside` is not followed (O_NOFOLLOW), and a FIFO swapped
+    // in does not block the open (O_NONBLOCK) before it is refused below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(target)
+        .map_err(cannot_read)?;
+    let metadata = file.metadata().map_err(cannot_read)?;
+    if !metadata.is_file() {
+        return Err(Diagnostic::error(format!(
+            "{display} is not a regular file; it is not read"
+        )));
+    }
+    if metadata.len() > limits::MAX_FILE_BYTES {
+        return Err(limits::too_large(display, metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may have grown since: never read past the limit.
+    file.take(limits::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(limits::too_large(display, bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// A config file whose path is not UTF-8: named with its other bytes as `\xNN`.
+fn not_utf8_name(relative: &Path) -> Diagnostic {
+    let mut name = String::new();
+    for chunk in relative.as_os_str().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                name.extend(c.escape_default());
+            } else {
+                name.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            name.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    Diagnostic::error(format!(
+        "the name of the config file `{name}` is not UTF-8; it is not read"
+    ))
+    .help("rename it: config file names (and the directories they are in) must be UTF-8")
 }
 
 fn split_sections(root: Node, diagnostics: &mut Diagnostics) -> Option<Document> {

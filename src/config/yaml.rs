@@ -4,10 +4,11 @@
 //! stages need a generic tree with a span on every value, not a fixed Rust type.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
 
+use super::limits::{self, MAX_ALIAS_BYTES, MAX_ALIAS_VALUES, MAX_DEPTH};
 use super::node::{Key, Node, Value};
 use crate::diagnostics::{Diagnostic, FileId, Span};
 
@@ -19,7 +20,9 @@ pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnos
         text,
         file,
         offsets: &offsets,
+        referenced: referenced_anchors(text),
         anchors: HashMap::new(),
+        copied: Copied::default(),
         stack: Vec::new(),
         root: None,
         documents: 0,
@@ -29,17 +32,8 @@ pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnos
         match event {
             Ok((event, span)) => builder.event(event, span, format),
             Err(e) => {
-                let at = offsets.byte(e.marker().index());
-                let mut message = e.info().to_owned();
-                if let Some(first) = message.get(..1) {
-                    message = first.to_uppercase() + &message[1..];
-                }
-                let help = syntax_help(&message, format);
-                builder.diagnostics.push(
-                    Diagnostic::error(format!("{format} syntax error: {message}"))
-                        .at(Span::new(file, at, at + 1))
-                        .maybe_help(help),
-                );
+                let at = Span::char_at(file, text, offsets.byte(e.marker().index()));
+                builder.diagnostics.push(syntax_error(e.info(), format, at));
                 break;
             }
         }
@@ -54,6 +48,36 @@ pub fn parse(text: &str, file: FileId, format: &str) -> Result<Node, Vec<Diagnos
     } else {
         Err(builder.diagnostics)
     }
+}
+
+fn syntax_error(info: &str, format: &str, at: Span) -> Diagnostic {
+    // saphyr's own nesting limit (flow collections) is above ours: the text is too deep.
+    if info == "recursion limit exceeded" {
+        return limits::too_deep(at);
+    }
+    let mut message = info.to_owned();
+    if let Some(first) = message.get(..1) {
+        message = first.to_uppercase() + &message[1..];
+    }
+    let help = syntax_help(&message, format);
+    Diagnostic::error(format!("{format} syntax error: {message}"))
+        .at(at)
+        .maybe_help(help)
+}
+
+/// The anchors some alias uses: only those are kept for copying. A first pass over the events
+/// (skipped when the text has no `*` at all) so that an anchor no alias uses costs nothing.
+fn referenced_anchors(text: &str) -> HashSet<usize> {
+    if !text.contains('*') {
+        return HashSet::new();
+    }
+    Parser::new_from_str(text)
+        .map_while(Result::ok)
+        .filter_map(|(event, _)| match event {
+            Event::Alias(anchor) => Some(anchor),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What saphyr's terse messages usually mean. Its messages for a line indented wrong speak of
@@ -109,20 +133,72 @@ enum Frame {
         anchor: usize,
     },
     Map {
-        entries: Vec<(Key, Node)>,
-        /// Keys that came from a `<<` merge.
-        merged: Vec<String>,
+        entries: Entries,
         pending_key: Option<Node>,
         span: Span,
         anchor: usize,
     },
 }
 
+/// What copies of anchored nodes have cost so far, or what one node would cost to copy.
+#[derive(Default, Clone, Copy)]
+struct Copied {
+    values: usize,
+    /// Bytes of strings and keys.
+    bytes: usize,
+}
+
+/// A node kept for its aliases, with what one copy of it costs.
+struct Anchored {
+    node: Node,
+    cost: Copied,
+    /// Levels of lists and mappings in it (0 for a scalar).
+    height: usize,
+}
+
+impl Anchored {
+    fn new(node: Node) -> Self {
+        let (cost, height) = measure(&node);
+        Anchored { node, cost, height }
+    }
+}
+
+/// A node's copy cost and height. Recursion is bounded: nodes are built at most
+/// [`MAX_DEPTH`] deep.
+fn measure(node: &Node) -> (Copied, usize) {
+    let (own_bytes, children): (usize, Vec<&Node>) = match &node.value {
+        Value::Str(s) => (s.len(), Vec::new()),
+        Value::Seq(items) => (0, items.iter().collect()),
+        Value::Map(entries) => (
+            entries.iter().map(|(k, _)| k.name.len()).sum(),
+            entries.iter().map(|(_, v)| v).collect(),
+        ),
+        _ => (0, Vec::new()),
+    };
+    let is_collection = matches!(node.value, Value::Seq(_) | Value::Map(_));
+    let mut cost = Copied {
+        values: 1,
+        bytes: own_bytes,
+    };
+    let mut height = usize::from(is_collection);
+    for child in children {
+        let (c, h) = measure(child);
+        cost.values += c.values;
+        cost.bytes += c.bytes;
+        height = height.max(h + 1);
+    }
+    (cost, height)
+}
+
 struct Builder<'a> {
     text: &'a str,
     file: FileId,
     offsets: &'a CharOffsets,
-    anchors: HashMap<usize, Node>,
+    /// Anchors some alias uses (only those are kept).
+    referenced: HashSet<usize>,
+    anchors: HashMap<usize, Anchored>,
+    /// Charged against [`MAX_ALIAS_VALUES`] and [`MAX_ALIAS_BYTES`].
+    copied: Copied,
     stack: Vec<Frame>,
     root: Option<Node>,
     documents: usize,
@@ -155,27 +231,24 @@ impl Builder<'_> {
                 let node = Node::new(resolve_scalar(text, style, tag.as_deref()), at);
                 self.finish(node, anchor);
             }
-            Event::Alias(anchor) => match self.anchors.get(&anchor) {
-                Some(node) => {
-                    let node = node.clone();
-                    self.finish(node, 0);
-                }
-                None => self
-                    .diagnostics
-                    .push(Diagnostic::error("alias to an unknown anchor").at(at)),
-            },
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                span: at,
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                entries: Vec::new(),
-                merged: Vec::new(),
-                pending_key: None,
-                span: at,
-                anchor,
-            }),
+            Event::Alias(anchor) => self.alias(anchor, at),
+            Event::SequenceStart(anchor, _) => self.open(
+                Frame::Seq {
+                    items: Vec::new(),
+                    span: at,
+                    anchor,
+                },
+                at,
+            ),
+            Event::MappingStart(anchor, _) => self.open(
+                Frame::Map {
+                    entries: Entries::default(),
+                    pending_key: None,
+                    span: at,
+                    anchor,
+                },
+                at,
+            ),
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
                     let (node, anchor) = match frame {
@@ -194,12 +267,8 @@ impl Builder<'_> {
                             anchor,
                             ..
                         } => {
-                            let span = self.collection_span(
-                                span,
-                                entries.first().map(|(k, _)| k.span),
-                                at,
-                            );
-                            (Node::new(Value::Map(entries), span), anchor)
+                            let span = self.collection_span(span, entries.first_key_span(), at);
+                            (Node::new(Value::Map(entries.into_vec()), span), anchor)
                         }
                     };
                     self.finish(node, anchor);
@@ -209,32 +278,92 @@ impl Builder<'_> {
         }
     }
 
+    /// Starts a list or mapping, unless it would nest deeper than [`MAX_DEPTH`].
+    fn open(&mut self, frame: Frame, at: Span) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.diagnostics.push(limits::too_deep(self.caret(at)));
+        } else {
+            self.stack.push(frame);
+        }
+    }
+
+    /// A copy of an anchored node, within the nesting limit and the alias budget.
+    fn alias(&mut self, anchor: usize, at: Span) {
+        let Some(anchored) = self.anchors.get(&anchor) else {
+            self.diagnostics
+                .push(Diagnostic::error("alias to an unknown anchor").at(at));
+            return;
+        };
+        if self.stack.len() + anchored.height > MAX_DEPTH {
+            self.diagnostics.push(limits::too_deep(at));
+            return;
+        }
+        if !self.charge(anchored.cost) {
+            self.diagnostics.push(limits::too_many_alias_copies(
+                at,
+                "this alias goes over the limit",
+            ));
+            return;
+        }
+        // Copied only once it is paid for.
+        if let Some(anchored) = self.anchors.get(&anchor) {
+            let node = anchored.node.clone();
+            self.finish(node, 0);
+        }
+    }
+
+    /// Adds a copy's cost to the file's alias budget; false when that goes over it.
+    fn charge(&mut self, cost: Copied) -> bool {
+        self.copied.values += cost.values;
+        self.copied.bytes += cost.bytes;
+        self.copied.values <= MAX_ALIAS_VALUES && self.copied.bytes <= MAX_ALIAS_BYTES
+    }
+
+    /// A visible caret for a span that may be empty (block collections start nowhere).
+    fn caret(&self, at: Span) -> Span {
+        if at.start == at.end {
+            Span::char_at(self.file, self.text, at.start as usize)
+        } else {
+            at
+        }
+    }
+
     /// A collection's span from its start, first entry and end event: a flow collection on one
     /// line (`[a, b]`, `{ k: v }`) is underlined whole, any other by its start.
     fn collection_span(&self, start: Span, first: Option<Span>, end: Span) -> Span {
         let span = block_span(start, first);
         let flow = start.start != start.end;
         let whole = self.text.get(span.start as usize..end.end as usize);
-        match whole {
+        let span = match whole {
             Some(text) if flow && !text.contains('\n') => Span {
                 end: end.end,
                 ..span
             },
             _ => span,
-        }
+        };
+        // `block_span` may widen an empty start by one byte: keep it on a character.
+        Span::on_chars(self.file, self.text, span.start as usize, span.end as usize)
     }
 
     /// A complete node: record its anchor and hand it to the enclosing collection.
     fn finish(&mut self, node: Node, anchor: usize) {
-        if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+        // The copy kept for aliases is charged like the copies they make.
+        if anchor != 0 && self.referenced.contains(&anchor) {
+            let anchored = Anchored::new(node.clone());
+            if !self.charge(anchored.cost) {
+                self.diagnostics.push(limits::too_many_alias_copies(
+                    self.caret(anchored.node.span),
+                    "keeping this anchored value for its aliases goes over the limit",
+                ));
+                return;
+            }
+            self.anchors.insert(anchor, anchored);
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
-                merged,
                 pending_key,
                 ..
             }) => match pending_key.take() {
@@ -245,25 +374,75 @@ impl Builder<'_> {
                         span: key.span,
                     };
                     if key.name == "<<" {
-                        merge_into(entries, node, merged);
-                    } else if let Some(i) = merged.iter().position(|m| *m == key.name) {
-                        // An explicit key overrides what `<<` merged in, wherever it stands.
-                        merged.remove(i);
-                        entries.retain(|(k, _)| k.name != key.name);
-                        entries.push((key, node));
-                    } else if entries.iter().any(|(k, _)| k.name == key.name) {
+                        entries.merge(node);
+                    } else if let Err(key) = entries.insert(key, node) {
                         self.diagnostics.push(
                             Diagnostic::error(format!("duplicate key `{}`", key.name))
                                 .at(key.span)
                                 .label("defined again here")
                                 .help("each key may appear once in a mapping; remove one of them"),
                         );
-                    } else {
-                        entries.push((key, node));
                     }
                 }
             },
         }
+    }
+}
+
+/// The entries of a mapping being built, found by name in constant time so that a mapping of
+/// many keys is built in linear time.
+#[derive(Default)]
+struct Entries {
+    /// In order; `None` where a merged entry was overridden.
+    slots: Vec<Option<(Key, Node)>>,
+    index: HashMap<String, usize>,
+    /// Keys that came from a `<<` merge, which an explicit key may override.
+    merged: HashSet<String>,
+}
+
+impl Entries {
+    /// An explicit `key: value`. It overrides a merged entry, wherever it stands; a key already
+    /// written explicitly is handed back as a duplicate.
+    fn insert(&mut self, key: Key, node: Node) -> Result<(), Key> {
+        if let Some(&i) = self.index.get(&key.name) {
+            if !self.merged.remove(&key.name) {
+                return Err(key);
+            }
+            self.slots[i] = None;
+        }
+        self.push(key, node);
+        Ok(())
+    }
+
+    /// `<<: *defaults` merges the entries of a mapping (or a list of mappings) the map lacks.
+    fn merge(&mut self, source: Node) {
+        let sources = match source.value {
+            Value::Seq(items) => items,
+            _ => vec![source],
+        };
+        for source in sources {
+            if let Value::Map(more) = source.value {
+                for (key, value) in more {
+                    if !self.index.contains_key(&key.name) {
+                        self.merged.insert(key.name.clone());
+                        self.push(key, value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, key: Key, node: Node) {
+        self.index.insert(key.name.clone(), self.slots.len());
+        self.slots.push(Some((key, node)));
+    }
+
+    fn first_key_span(&self) -> Option<Span> {
+        self.slots.iter().flatten().next().map(|(k, _)| k.span)
+    }
+
+    fn into_vec(self) -> Vec<(Key, Node)> {
+        self.slots.into_iter().flatten().collect()
     }
 }
 
@@ -276,25 +455,6 @@ fn block_span(start: Span, first: Option<Span>) -> Span {
             end: start.end.max(start.start + 1),
             ..start
         },
-    }
-}
-
-/// `<<: *defaults` merges the entries of a mapping (or a list of mappings) the map lacks.
-/// Records the merged keys, which a later explicit key may override.
-fn merge_into(entries: &mut Vec<(Key, Node)>, source: Node, merged: &mut Vec<String>) {
-    let sources = match source.value {
-        Value::Seq(items) => items,
-        _ => vec![source],
-    };
-    for source in sources {
-        if let Value::Map(more) = source.value {
-            for (key, value) in more {
-                if !entries.iter().any(|(k, _)| k.name == key.name) {
-                    merged.push(key.name.clone());
-                    entries.push((key, value));
-                }
-            }
-        }
     }
 }
 

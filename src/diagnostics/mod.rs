@@ -6,11 +6,14 @@
 mod render;
 mod source_map;
 
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
 pub use render::{render_human, render_json};
 pub use source_map::{FileId, SourceMap, Span};
 
 /// How bad a diagnostic is: errors fail the run, warnings only with `--deny-warnings`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Error,
     Warning,
@@ -26,7 +29,7 @@ impl Severity {
 }
 
 /// One finding: a message, where it is, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub message: String,
@@ -91,13 +94,19 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// The hash of every item, to the items with that hash: finding a repeat costs constant
+    /// time, so many findings are collected in linear time.
+    by_hash: HashMap<u64, Vec<usize>>,
 }
 
 impl Diagnostics {
     /// Adds a finding; the same finding at the same place twice (loop items repeating an
     /// error) is kept once, so counts match what is shown.
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        if !self.items.contains(&diagnostic) {
+        let hash = self.by_hash.hasher().hash_one(&diagnostic);
+        let same_hash = self.by_hash.entry(hash).or_default();
+        if !same_hash.iter().any(|&i| self.items[i] == diagnostic) {
+            same_hash.push(self.items.len());
             self.items.push(diagnostic);
         }
     }
@@ -108,7 +117,12 @@ impl Diagnostics {
 
     /// Drops the warnings (`-q`).
     pub fn retain_errors(&mut self) {
-        self.items.retain(|d| d.severity == Severity::Error);
+        let items = std::mem::take(&mut self.items);
+        *self = Diagnostics::default();
+        items
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .for_each(|d| self.push(d));
     }
 
     pub fn has_errors(&self) -> bool {
@@ -136,7 +150,7 @@ impl Diagnostics {
     pub fn sorted(&self, sources: &SourceMap) -> Vec<&Diagnostic> {
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
         items.sort_by(|a, b| {
-            let key = |d: &Diagnostic| d.span.map(|s| (sources.path(s.file).to_owned(), s.start));
+            let key = |d: &Diagnostic| d.span.map(|s| (sources.path(s.file), s.start));
             key(a).cmp(&key(b))
         });
         items.dedup_by(|a, b| a == b);

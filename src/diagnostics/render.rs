@@ -68,14 +68,18 @@ fn report<'a>(
     let title = level.primary_title(printed.message.as_str());
     let group = if let Some(span) = diagnostic.span {
         let text = sources.text(span.file);
-        let start = (span.start as usize).min(text.len());
-        let end = (span.end as usize).clamp(start, text.len());
-        let mut annotation = AnnotationKind::Primary.span(start..end);
+        // Any span renders: clamped to the text and widened to whole characters.
+        let start = text.floor_char_boundary(span.start as usize);
+        let end = text.ceil_char_boundary((span.end as usize).max(start));
+        // Only the lines the span touches go to the renderer, which scans what it is given.
+        let (first_line, lines) = sources.lines_of(span.file, start, end);
+        let mut annotation = AnnotationKind::Primary.span(start - lines.start..end - lines.start);
         if let Some(label) = &printed.label {
             annotation = annotation.label(label.as_str());
         }
         title.element(
-            Snippet::source(text)
+            Snippet::source(&text[lines])
+                .line_start(first_line)
                 .path(printed.path.as_deref().unwrap_or_default())
                 .fold(true)
                 .annotation(annotation),

@@ -1,3 +1,4 @@
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Index of a file in the [`SourceMap`].
@@ -20,6 +21,23 @@ impl Span {
             start: start as u32,
             end: end.max(start) as u32,
         }
+    }
+
+    /// The character at byte `offset` of `text` (a caret on it), or an empty span at the end of
+    /// a line or of the text. An offset inside a multi-byte character means that character.
+    pub fn char_at(file: FileId, text: &str, offset: usize) -> Self {
+        let start = text.floor_char_boundary(offset);
+        let len = match text[start..].chars().next() {
+            Some('\n') | None => 0,
+            Some(c) => c.len_utf8(),
+        };
+        Span::new(file, start, start + len)
+    }
+
+    /// `start..end` of `text` widened to whole characters and clamped to the text.
+    pub fn on_chars(file: FileId, text: &str, start: usize, end: usize) -> Self {
+        let start = text.floor_char_boundary(start);
+        Span::new(file, start, text.ceil_char_boundary(end.max(start)))
     }
 }
 
@@ -72,13 +90,37 @@ impl SourceMap {
         (0..self.files.len() as u32).map(FileId)
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column (in characters) of a byte offset; an offset inside a character
+    /// counts as that character.
     pub fn line_col(&self, file: FileId, offset: u32) -> (usize, usize) {
         let f = &self.files[file.0 as usize];
-        let line = f.line_starts.partition_point(|&s| s <= offset).max(1) - 1;
+        let line = f.line_index(offset as usize);
         let start = f.line_starts[line] as usize;
-        let end = (offset as usize).min(f.text.len());
-        let col = f.text.get(start..end).map_or(0, |s| s.chars().count());
+        let end = f.text.floor_char_boundary(offset as usize).max(start);
+        let col = f.text[start..end].chars().count();
         (line + 1, col + 1)
+    }
+
+    /// The whole lines a byte range touches: the 1-based number of the first and their byte
+    /// range, found by binary search so that rendering a diagnostic costs the size of its lines,
+    /// not of the file.
+    pub fn lines_of(&self, file: FileId, start: usize, end: usize) -> (usize, Range<usize>) {
+        let f = &self.files[file.0 as usize];
+        let first = f.line_index(start);
+        let last = f.line_index(end);
+        let from = f.line_starts[first] as usize;
+        let to = f
+            .line_starts
+            .get(last + 1)
+            .map_or(f.text.len(), |&next| next as usize);
+        (first + 1, from..to)
+    }
+}
+
+impl SourceFile {
+    /// The 0-based line holding byte `offset` (offsets past the end are on the last line).
+    fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(u32::MAX as usize) as u32;
+        self.line_starts.partition_point(|&s| s <= offset).max(1) - 1
     }
 }
