@@ -252,11 +252,13 @@ impl Conn {
     fn advance(&mut self, now: Instant, options: &ServerOptions) -> Step {
         match &mut self.phase {
             Phase::Reading => {
-                if !self.read_available(now, options) {
-                    return Step::Close;
-                }
+                let open = self.read_available(now, options);
+                // A client may send its request and close its side at once: it is answered.
                 if self.head_end().is_some() {
                     return Step::Dispatch;
+                }
+                if !open {
+                    return Step::Close;
                 }
                 if self.buf.len() > options.max_request_bytes {
                     let head = plain_head("431 Request Header Fields Too Large", TOO_LARGE, true);

@@ -108,9 +108,13 @@ pub fn run_with_timeout(argv: &[String], timeout: Duration) -> RunResult {
             stop(&mut supervisor);
             return RunResult::Failed(format!("reading the output failed: {e}"));
         }
-        Err(_) => {
+        Err(mpsc::RecvTimeoutError::Timeout) => {
             stop(&mut supervisor);
             return RunResult::TimedOut;
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            stop(&mut supervisor);
+            return RunResult::Failed("the output reader stopped".into());
         }
     };
     // The supervisor needs a moment to kill what the program left running.
