@@ -26,9 +26,13 @@ pub const MAX_JOBS: usize = 256;
 /// Options of every command that changes the host.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Worker threads, at most 256 [default: 4 per CPU, at most 256]
-    #[arg(short, long, value_name = "N",
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_JOBS as u64))]
+    /// Worker threads, 1 to 256 [default: 4 per CPU, at most 256]
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_JOBS as u64)
+    )]
     pub jobs: Option<usize>,
 
     /// Exit 0 when nothing changed, 2 when something did, 1 on errors
