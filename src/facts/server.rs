@@ -169,14 +169,7 @@ impl Conn {
 
     /// The length of the first request head in `buf`, once it is complete.
     fn head_end(&mut self) -> Option<usize> {
-        let from = self.scanned.saturating_sub(3);
-        match self.buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            Some(at) => Some(from + at + 4),
-            None => {
-                self.scanned = self.buf.len();
-                None
-            }
-        }
+        find_head_end(&self.buf, &mut self.scanned)
     }
 
     /// Drops the first `len` bytes (a request head that was read).
@@ -313,6 +306,20 @@ impl Conn {
             Phase::Writing { .. } => 2,
         };
         (rank, self.since)
+    }
+}
+
+/// The length of the head (through the blank line) at the start of `buf`. Searching starts
+/// where the previous search of the same buffer stopped (`scanned`, updated), so a head that
+/// arrives one byte at a time is searched in linear, not quadratic, time.
+fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+    let from = (*scanned).min(buf.len()).saturating_sub(3);
+    match buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => Some(from + at + 4),
+        None => {
+            *scanned = buf.len();
+            None
+        }
     }
 }
 
@@ -833,5 +840,23 @@ mod tests {
         assert!(parse_head("garbage").is_none());
         assert!(parse_head("GET / SPDY/3\r\n\r\n").is_none());
         assert!(parse_head("GET / HTTP/1.1\r\nno colon\r\n\r\n").is_none());
+    }
+
+    #[test]
+    fn a_head_arriving_byte_by_byte_is_found_where_it_ends() {
+        let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next";
+        let end = request.len() - b"GET /next".len();
+        let mut buf = Vec::new();
+        let mut scanned = 0;
+        for (i, byte) in request.iter().enumerate() {
+            buf.push(*byte);
+            let found = find_head_end(&buf, &mut scanned);
+            assert_eq!(
+                found,
+                (i + 1 >= end).then_some(end),
+                "after {} bytes",
+                i + 1
+            );
+        }
     }
 }
