@@ -74,7 +74,11 @@ pub fn run_with_timeout(argv: &[String], timeout: Duration) -> RunResult {
         .spawn()
     {
         Ok(child) => child,
-        Err(e) => return RunResult::Failed(format!("cannot run {program}: {e}")),
+        Err(e) => {
+            return RunResult::Failed(format!(
+                "cannot start the supervisor of {program} (driftless itself, /proc/self/exe): {e}"
+            ));
+        }
     };
     let (Some(stdout), Some(stderr)) = (supervisor.stdout.take(), supervisor.stderr.take()) else {
         stop(&mut supervisor);
