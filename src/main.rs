@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
+    // A command collector runs its program under driftless itself, as its supervisor.
+    if let Some(code) = driftless::facts::supervisor::run_if_requested() {
+        return code;
+    }
     driftless::cli::main()
 }

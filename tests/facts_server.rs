@@ -94,6 +94,21 @@ fn other_paths_methods_and_oversized_requests_are_refused() {
     let _ = garbage.read_to_end(&mut raw);
     assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 400"));
 
+    // A request followed at once by the client closing its side is still answered.
+    let mut half_closed = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    half_closed
+        .write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .expect("write");
+    half_closed
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
+    half_closed
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut raw = Vec::new();
+    let _ = half_closed.read_to_end(&mut raw);
+    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"));
+
     // A client that connects and sends nothing does not block the others.
     let _idle: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))

@@ -141,7 +141,8 @@ fn execute_detailed_exitcode() {
 }
 
 /// Every stage before `execute` only reads: `check`, `plan` and `apply --dry-run` run no
-/// collector command and leave no process behind; `execute` does run it (the control).
+/// collector command and leave no process behind; `execute` does run it, and kills the
+/// process it left in the background when it exits.
 #[test]
 fn check_plan_and_dry_run_start_no_process() {
     let marker = format!("driftless-no-process-{}", std::process::id());
@@ -175,9 +176,24 @@ facts:
     let run = world.execute(&plan, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(world.path("ran").exists(), "execute runs the collector");
-    // The control for the process check: the collector's background process is visible.
-    assert!(
-        !running().is_empty(),
-        "the marker finds the process execute started"
-    );
+    // A collector's processes end with its run, the background one included.
+    assert!(running().is_empty(), "execute left {:?}", running());
+    // The control for the process check: a process with the marker is found.
+    let mut control = std::process::Command::new("sh")
+        .args(["-c", "sleep 3", &marker])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the control process");
+    // Until it has exec'd, its command line is this test's.
+    let found = (0..100)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            running()
+        })
+        .find(|found| !found.is_empty())
+        .unwrap_or_default();
+    let _ = control.kill();
+    let _ = control.wait();
+    assert!(!found.is_empty(), "the marker finds a running process");
 }

@@ -21,11 +21,20 @@ pub struct ExecuteArgs {
     run: RunArgs,
 }
 
+/// The most worker threads `-j` may ask for: file work is bound by the disk, not by threads,
+/// and a huge `-j` would only exhaust the host's thread limit.
+pub const MAX_JOBS: usize = 256;
+
 /// Options of every command that changes the host.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Worker threads [default: 4 per CPU]
-    #[arg(short, long, value_name = "N")]
+    /// Worker threads, 1 to 256 [default: 4 per CPU, at most 256]
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_JOBS as u64)
+    )]
     pub jobs: Option<usize>,
 
     /// Exit 0 when nothing changed, 2 when something did, 1 on errors
@@ -243,7 +252,8 @@ pub fn run_plan(
     // queue full.
     let jobs = args
         .jobs
-        .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_JOBS);
     let started_at = crate::clock::now();
     let started = Instant::now();
     let outcomes = match execute::run(plan, jobs, recompiled.as_ref()) {

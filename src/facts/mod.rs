@@ -9,6 +9,8 @@
 //! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0.0 through prometheus-client, with
 //!   content negotiation and gzip; [`server`]: the `/metrics` HTTP server;
 //!   [`textfile_output`]: the push alternative (an atomically written `*.prom` file).
+//! - [`supervisor`]: runs a command collector's program so that every process it starts is
+//!   killed with it.
 
 pub mod builtin;
 pub mod collectors;
@@ -18,6 +20,7 @@ pub mod metrics;
 pub mod netlink;
 pub mod procfs;
 pub mod server;
+pub mod supervisor;
 pub mod textfile_output;
 pub mod thresholds;
 

@@ -1,12 +1,24 @@
-//! The `/metrics` HTTP server: synchronous, `std::net` + `poll(2)`, a small fixed pool of
-//! worker threads.
+//! The `/metrics` HTTP server: synchronous, `std::net` + `poll(2)`, one poller thread and a
+//! small fixed pool of worker threads.
 //!
-//! Bounded everywhere a client could exhaust it: at most `max_connections` connections are
-//! open at once (more are answered 503 and closed), a request head larger than
-//! `max_request_bytes` is refused (431), the whole head must arrive within `read_timeout`,
-//! idle connections (new or keep-alive) wait in one poller thread, not in workers, and are
-//! closed after `read_timeout` / `idle_timeout`, and one connection serves at most
-//! `max_requests_per_connection` requests.
+//! Built so that slow, idle or hostile clients cannot keep scrapes out:
+//! - the poller owns every connection that is not being answered: it reads request heads,
+//!   writes answers that did not fit the socket at once, and lingers on closing ones, all
+//!   without blocking; a worker only ever gets a complete request head, answers it without
+//!   waiting on the client, and hands the connection back. A client that trickles its request
+//!   or reads slowly holds no worker.
+//! - every state has a total deadline that no trickle extends: the whole head within
+//!   `read_timeout` (from the connection, or from its first byte on a kept-alive one), an idle
+//!   kept-alive connection `idle_timeout`, a whole answer `write_timeout`, a request waiting for
+//!   a worker `queue_timeout` (then it gets a `503`), a closing connection [`LINGER`].
+//! - a request head larger than `max_request_bytes` is refused (`431`); one connection serves
+//!   at most `max_requests_per_connection` requests.
+//! - at most `max_connections` are open. At the limit a new connection evicts the one that has
+//!   waited longest (closing ones first, then those waiting for a request): a scrape sends its
+//!   request at once and is answered long before it could be the oldest, so sockets held open
+//!   by an attacker cannot lock scrapes out. Only when every connection is being answered is a
+//!   new one refused (`503`).
+//!
 //! `GET`/`HEAD /metrics` answers; `/` is a small landing page; other paths are 404.
 //!
 //! With [`stop_on_signals`], SIGTERM and SIGINT stop it gracefully: no new connections, idle
@@ -14,9 +26,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::exposition::{Exposition, Format, Gzip, accepts_gzip};
@@ -24,14 +38,17 @@ use super::exposition::{Exposition, Format, Gzip, accepts_gzip};
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub workers: usize,
-    /// Connections being served plus connections waiting for a worker.
+    /// Open connections, in every state.
     pub max_connections: usize,
     pub max_request_bytes: usize,
     /// Time allowed for a whole request head to arrive.
     pub read_timeout: Duration,
+    /// Time allowed for a whole answer to be sent.
     pub write_timeout: Duration,
     /// How long an idle keep-alive connection is kept.
     pub idle_timeout: Duration,
+    /// How long a complete request may wait for a worker before it is answered `503`.
+    pub queue_timeout: Duration,
     pub max_requests_per_connection: usize,
 }
 
@@ -39,15 +56,22 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             workers: 4,
-            max_connections: 64,
+            max_connections: 512,
             max_request_bytes: 8 * 1024,
             read_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
+            queue_timeout: Duration::from_secs(5),
             max_requests_per_connection: 1000,
         }
     }
 }
+
+/// How long a closing connection is read (and the bytes dropped) after its last answer, so
+/// closing does not reset the connection before the client has read that answer.
+pub const LINGER: Duration = Duration::from_millis(500);
+/// The most bytes read from a closing connection.
+const LINGER_BYTES: usize = 64 * 1024;
 
 /// Set by SIGTERM or SIGINT once [`stop_on_signals`] installed the handlers.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -75,102 +99,349 @@ pub fn stop_on_signals() -> io::Result<()> {
     Ok(())
 }
 
-/// A client connection between requests: its socket and any bytes read ahead.
+/// What a connection is waiting for.
+enum Phase {
+    /// The rest of a request head.
+    Reading,
+    /// The client to take the rest of an answer.
+    Writing {
+        out: Vec<u8>,
+        sent: usize,
+        then: AfterAnswer,
+    },
+    /// The client to close after its last answer (see [`LINGER`]).
+    Lingering { drained: usize },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum AfterAnswer {
+    /// Keep the connection for the next request.
+    KeepAlive,
+    Close,
+}
+
+/// A client connection (non-blocking socket) while the poller holds it.
 struct Conn {
     stream: TcpStream,
+    /// Bytes read and not yet consumed by a request.
     buf: Vec<u8>,
+    /// How much of `buf` is known not to hold the end of a head.
+    scanned: usize,
     served: usize,
+    phase: Phase,
+    /// When the connection is closed if it is still in this phase.
+    deadline: Instant,
+    /// When it entered this phase: at the connection limit the oldest is evicted.
     since: Instant,
 }
 
+impl Conn {
+    fn accepted(stream: TcpStream, now: Instant, options: &ServerOptions) -> Conn {
+        Conn {
+            stream,
+            buf: Vec::new(),
+            scanned: 0,
+            served: 0,
+            phase: Phase::Reading,
+            deadline: now + options.read_timeout,
+            since: now,
+        }
+    }
+
+    /// Waits for the next request: `idle_timeout` until it starts, then `read_timeout`.
+    fn await_request(&mut self, now: Instant, options: &ServerOptions) {
+        self.phase = Phase::Reading;
+        self.since = now;
+        self.deadline = now
+            + if self.buf.is_empty() {
+                options.idle_timeout
+            } else {
+                options.read_timeout
+            };
+    }
+
+    fn linger(&mut self, now: Instant) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        self.phase = Phase::Lingering { drained: 0 };
+        self.since = now;
+        self.deadline = now + LINGER;
+    }
+
+    /// The length of the first request head in `buf`, once it is complete.
+    fn head_end(&mut self) -> Option<usize> {
+        find_head_end(&self.buf, &mut self.scanned)
+    }
+
+    /// Drops the first `len` bytes (a request head that was read).
+    fn consume(&mut self, len: usize) {
+        self.buf.drain(..len);
+        self.scanned = 0;
+    }
+
+    /// Reads what the client sent, up to one byte past `max_request_bytes` buffered; `false`
+    /// when the client closed or the connection failed.
+    fn read_available(&mut self, now: Instant, options: &ServerOptions) -> bool {
+        let was_empty = self.buf.is_empty();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let room = (options.max_request_bytes + 1).saturating_sub(self.buf.len());
+            if room == 0 {
+                break;
+            }
+            match self.stream.read(&mut chunk[..room.min(4096)]) {
+                Ok(0) => return false,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        // The head deadline of a kept-alive connection starts with the head's first byte.
+        if was_empty && !self.buf.is_empty() && self.served > 0 {
+            self.deadline = now + options.read_timeout;
+        }
+        true
+    }
+
+    /// Sends `head` and `body`, as much as the socket takes now; the rest waits in the poller.
+    fn answer(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+        then: AfterAnswer,
+        now: Instant,
+        options: &ServerOptions,
+    ) -> io::Result<()> {
+        let mut written = write_now(&mut self.stream, head)?;
+        if written == head.len() {
+            written += write_now(&mut self.stream, body)?;
+        }
+        let total = head.len() + body.len();
+        if written == total {
+            self.answered(then, now, options);
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(total - written);
+        if written < head.len() {
+            out.extend_from_slice(&head[written..]);
+            out.extend_from_slice(body);
+        } else {
+            out.extend_from_slice(&body[written - head.len()..]);
+        }
+        self.phase = Phase::Writing { out, sent: 0, then };
+        self.since = now;
+        self.deadline = now + options.write_timeout;
+        Ok(())
+    }
+
+    fn answered(&mut self, then: AfterAnswer, now: Instant, options: &ServerOptions) {
+        match then {
+            AfterAnswer::KeepAlive => self.await_request(now, options),
+            AfterAnswer::Close => self.linger(now),
+        }
+    }
+
+    /// Goes on with whatever the connection waits for after poll(2) reported it ready.
+    fn advance(&mut self, now: Instant, options: &ServerOptions) -> Step {
+        match &mut self.phase {
+            Phase::Reading => {
+                let open = self.read_available(now, options);
+                // A client may send its request and close its side at once: it is answered.
+                if self.head_end().is_some() {
+                    return Step::Dispatch;
+                }
+                if !open {
+                    return Step::Close;
+                }
+                if self.buf.len() > options.max_request_bytes {
+                    let head = plain_head("431 Request Header Fields Too Large", TOO_LARGE, true);
+                    let refused =
+                        self.answer(head.as_bytes(), TOO_LARGE, AfterAnswer::Close, now, options);
+                    if refused.is_err() {
+                        return Step::Close;
+                    }
+                }
+                Step::Keep
+            }
+            Phase::Writing { out, sent, then } => {
+                match write_now(&mut self.stream, &out[*sent..]) {
+                    Ok(n) => *sent += n,
+                    Err(_) => return Step::Close,
+                }
+                if *sent == out.len() {
+                    let then = *then;
+                    self.answered(then, now, options);
+                    if matches!(self.phase, Phase::Reading) && self.head_end().is_some() {
+                        return Step::Dispatch;
+                    }
+                }
+                Step::Keep
+            }
+            Phase::Lingering { drained } => {
+                let mut sink = [0u8; 4096];
+                loop {
+                    match self.stream.read(&mut sink) {
+                        Ok(0) => return Step::Close,
+                        Ok(n) => {
+                            *drained += n;
+                            if *drained > LINGER_BYTES {
+                                return Step::Close;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Keep,
+                        Err(_) => return Step::Close,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Eviction order at the connection limit: closing connections first, then those waiting
+    /// for a request, then those being sent an answer; the oldest first within each.
+    fn eviction_rank(&self) -> (u8, Instant) {
+        let rank = match self.phase {
+            Phase::Lingering { .. } => 0,
+            Phase::Reading => 1,
+            Phase::Writing { .. } => 2,
+        };
+        (rank, self.since)
+    }
+}
+
+/// The length of the head (through the blank line) at the start of `buf`. Searching starts
+/// where the previous search of the same buffer stopped (`scanned`, updated), so a head that
+/// arrives one byte at a time is searched in linear, not quadratic, time.
+fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+    let from = (*scanned).min(buf.len()).saturating_sub(3);
+    match buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => Some(from + at + 4),
+        None => {
+            *scanned = buf.len();
+            None
+        }
+    }
+}
+
+/// What the poller does with a connection after [`Conn::advance`].
+enum Step {
+    Keep,
+    /// A complete request head is buffered: hand it to a worker.
+    Dispatch,
+    Close,
+}
+
+/// Writes what the socket takes without waiting; `Ok(0)` when it takes nothing now.
+fn write_now(stream: &mut TcpStream, mut bytes: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                written += n;
+                bytes = &bytes[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+/// A complete request waiting for a worker.
+struct Job {
+    conn: Conn,
+    queued: Instant,
+}
+
 /// Serves until the listener fails, or until a stop signal (see [`stop_on_signals`]).
-/// Blocks the calling thread.
-///
-/// One poller thread (this one) owns the listening socket and every idle connection and waits
-/// for them with `poll(2)`; a connection goes to a worker only once it has bytes to read, and
-/// comes back after its request when the client does not send the next one at once. So idle
-/// or silent clients cost no worker; only a client that trickles a partial request head holds
-/// one, at most `read_timeout`.
+/// Blocks the calling thread, which becomes the poller.
 pub fn serve(
     listener: TcpListener,
     exposition: Arc<Exposition>,
     options: ServerOptions,
 ) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::net::UnixStream;
-
     listener.set_nonblocking(true)?;
     let (mut wake_rx, wake_tx) = UnixStream::pair()?;
     wake_rx.set_nonblocking(true)?;
     wake_tx.set_nonblocking(true)?;
     let (back_tx, back_rx) = mpsc::channel::<Conn>();
-    let (work_tx, work_rx) = mpsc::sync_channel::<Conn>(options.max_connections.max(1));
-    let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
-    let busy = Arc::new(AtomicUsize::new(0));
+    // Never full: every queued request is an open connection, and those are capped.
+    let (work_tx, work_rx) = mpsc::sync_channel::<Job>(options.max_connections.max(1));
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    // Connections queued for or held by a worker.
+    let with_workers = Arc::new(AtomicUsize::new(0));
     for n in 0..options.workers.max(1) {
         let work_rx = Arc::clone(&work_rx);
-        let exposition = Arc::clone(&exposition);
-        let options = options.clone();
+        let mut worker = Worker::new(Arc::clone(&exposition), options.clone());
         let back_tx = back_tx.clone();
         let wake_tx = wake_tx.try_clone()?;
-        let busy = Arc::clone(&busy);
+        let with_workers = Arc::clone(&with_workers);
         std::thread::Builder::new()
             .name(format!("metrics-{n}"))
             .spawn(move || {
-                let mut worker = Worker::new(exposition, options);
                 loop {
                     let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                    let Ok(conn) = next else { return };
-                    let back = worker.connection(conn);
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                    if let Some(conn) = back
+                    let Ok(job) = next else { return };
+                    if let Some(conn) = worker.handle(job)
                         && back_tx.send(conn).is_ok()
                     {
                         let _ = (&wake_tx).write(&[1]);
                     }
+                    with_workers.fetch_sub(1, Ordering::SeqCst);
                 }
             })?;
     }
     drop(back_tx);
-    let mut pending: Vec<Conn> = Vec::new();
+    let mut poller = Poller {
+        options,
+        listener: Some(listener),
+        conns: Vec::new(),
+        work_tx,
+        with_workers,
+        stopping: None,
+    };
     let mut fds: Vec<libc::pollfd> = Vec::new();
     loop {
-        if STOP.load(Ordering::SeqCst) {
-            // No new connections or requests; those in flight get their answers.
-            drop((listener, pending, work_tx));
-            let deadline = Instant::now() + options.read_timeout + options.write_timeout;
-            while busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        let now = Instant::now();
+        if poller.stopping.is_none() && STOP.load(Ordering::SeqCst) {
+            poller.stop(now);
+        }
+        if let Some(give_up) = poller.stopping
+            && ((poller.conns.is_empty() && poller.with_workers.load(Ordering::SeqCst) == 0)
+                || now >= give_up)
+        {
             tracing::info!("metrics server stopped");
             return Ok(());
         }
-        while let Ok(mut conn) = back_rx.try_recv() {
-            conn.since = Instant::now();
-            pending.push(conn);
+        while let Ok(conn) = back_rx.try_recv() {
+            poller.adopt(conn, now)?;
         }
-        let now = Instant::now();
-        pending.retain(|c| {
-            let limit = if c.served == 0 {
-                options.read_timeout
-            } else {
-                options.idle_timeout
-            };
-            now.duration_since(c.since) < limit
-        });
+        poller.conns.retain(|c| now < c.deadline);
+
         fds.clear();
-        for fd in [listener.as_raw_fd(), wake_rx.as_raw_fd()]
-            .into_iter()
-            .chain(pending.iter().map(|c| c.stream.as_raw_fd()))
-        {
-            fds.push(libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+        fds.push(pollfd(wake_rx.as_raw_fd(), libc::POLLIN));
+        if let Some(listener) = &poller.listener {
+            fds.push(pollfd(listener.as_raw_fd(), libc::POLLIN));
         }
+        let first_conn = fds.len();
+        for conn in &poller.conns {
+            let events = match conn.phase {
+                Phase::Writing { .. } => libc::POLLOUT,
+                Phase::Reading | Phase::Lingering { .. } => libc::POLLIN,
+            };
+            fds.push(pollfd(conn.stream.as_raw_fd(), events));
+        }
+        let wait = poller.next_deadline(now).min(if poller.stopping.is_some() {
+            Duration::from_millis(10)
+        } else {
+            Duration::from_secs(1)
+        });
+        // Rounded up: waking before a deadline would spin.
+        let wait_ms = wait.as_micros().div_ceil(1000) as libc::c_int;
         // SAFETY: fds is a valid array of pollfd of the given length.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
         if ready < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -178,63 +449,163 @@ pub fn serve(
             }
             return Err(e);
         }
-        if fds[1].revents != 0 {
+        if fds[0].revents != 0 {
             let mut sink = [0u8; 256];
             while matches!(wake_rx.read(&mut sink), Ok(n) if n > 0) {}
         }
-        // Hand ready connections to the workers (in reverse so removal keeps indices valid).
-        for i in (0..pending.len()).rev() {
-            if fds[i + 2].revents == 0 {
-                continue;
-            }
-            let conn = pending.swap_remove(i);
-            busy.fetch_add(1, Ordering::SeqCst);
-            if let Err(e) = work_tx.try_send(conn) {
-                busy.fetch_sub(1, Ordering::SeqCst);
-                match e {
-                    TrySendError::Full(conn) => pending.push(conn),
-                    TrySendError::Disconnected(_) => {
-                        return Err(io::Error::other("all metrics workers stopped"));
-                    }
-                }
+        let now = Instant::now();
+        // In reverse, so that removing a connection keeps the lower indices valid.
+        for i in (0..poller.conns.len()).rev() {
+            if fds[first_conn + i].revents != 0 {
+                poller.advance(i, now)?;
             }
         }
-        if fds[0].revents != 0 {
-            loop {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if stream.set_nonblocking(false).is_err() {
-                            continue;
-                        }
-                        if pending.len() + busy.load(Ordering::SeqCst) >= options.max_connections {
-                            refuse(stream);
-                            continue;
-                        }
-                        pending.push(Conn {
-                            stream,
-                            buf: Vec::new(),
-                            served: 0,
-                            since: Instant::now(),
-                        });
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        // EMFILE and friends: back off a little instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        std::thread::sleep(Duration::from_millis(50));
-                        break;
+        if first_conn == 2 && fds[1].revents != 0 {
+            poller.accept_all(now)?;
+        }
+    }
+}
+
+fn pollfd(fd: std::os::fd::RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// The poller thread's state: the listener and every connection no worker holds.
+struct Poller {
+    options: ServerOptions,
+    /// `None` once stopping.
+    listener: Option<TcpListener>,
+    conns: Vec<Conn>,
+    work_tx: mpsc::SyncSender<Job>,
+    with_workers: Arc<AtomicUsize>,
+    /// When a graceful stop gives up waiting for answers in flight.
+    stopping: Option<Instant>,
+}
+
+impl Poller {
+    /// No new connections or requests; answers in flight are finished.
+    fn stop(&mut self, now: Instant) {
+        self.stopping = Some(now + self.options.read_timeout + self.options.write_timeout);
+        self.listener = None;
+        self.conns.retain(|c| !matches!(c.phase, Phase::Reading));
+    }
+
+    fn next_deadline(&self, now: Instant) -> Duration {
+        self.conns
+            .iter()
+            .map(|c| c.deadline.saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::MAX)
+    }
+
+    /// Takes back a connection from a worker.
+    fn adopt(&mut self, mut conn: Conn, now: Instant) -> io::Result<()> {
+        if matches!(conn.phase, Phase::Reading) {
+            if self.stopping.is_some() {
+                return Ok(());
+            }
+            // A request the client sent right behind the previous one.
+            if conn.head_end().is_some() {
+                return self.dispatch(conn, now);
+            }
+        }
+        self.conns.push(conn);
+        Ok(())
+    }
+
+    fn advance(&mut self, i: usize, now: Instant) -> io::Result<()> {
+        match self.conns[i].advance(now, &self.options) {
+            Step::Keep => Ok(()),
+            Step::Close => {
+                self.conns.swap_remove(i);
+                Ok(())
+            }
+            Step::Dispatch => {
+                let conn = self.conns.swap_remove(i);
+                self.dispatch(conn, now)
+            }
+        }
+    }
+
+    fn dispatch(&mut self, conn: Conn, now: Instant) -> io::Result<()> {
+        self.with_workers.fetch_add(1, Ordering::SeqCst);
+        match self.work_tx.try_send(Job { conn, queued: now }) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.with_workers.fetch_sub(1, Ordering::SeqCst);
+                match e {
+                    // Cannot happen (see the channel's size); closing is the safe answer.
+                    TrySendError::Full(_) => Ok(()),
+                    TrySendError::Disconnected(_) => {
+                        Err(io::Error::other("all metrics workers stopped"))
                     }
                 }
             }
         }
     }
+
+    fn accept_all(&mut self, now: Instant) -> io::Result<()> {
+        loop {
+            let Some(listener) = &self.listener else {
+                return Ok(());
+            };
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    std::thread::sleep(Duration::from_millis(50));
+                    return Ok(());
+                }
+            };
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let open = self.conns.len() + self.with_workers.load(Ordering::SeqCst);
+            if open >= self.options.max_connections && !self.evict_one() {
+                refuse(stream);
+                continue;
+            }
+            let mut conn = Conn::accepted(stream, now, &self.options);
+            // A scraper sends its request with the connection: often it is already here.
+            match conn.advance(now, &self.options) {
+                Step::Keep => self.conns.push(conn),
+                Step::Dispatch => self.dispatch(conn, now)?,
+                Step::Close => {}
+            }
+        }
+    }
+
+    /// Closes the connection that matters least (see [`Conn::eviction_rank`]); `false` when
+    /// the poller holds none.
+    fn evict_one(&mut self) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| c.eviction_rank())
+            .map(|(i, _)| i);
+        match oldest {
+            Some(i) => {
+                self.conns.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
-/// Over the connection limit: a short 503 and close.
+/// Every connection is being answered: a short 503, as much as the socket takes, and close.
 fn refuse(mut stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.write_all(
+    let _ = write_now(
+        &mut stream,
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n",
     );
 }
@@ -297,14 +668,6 @@ struct Worker {
     text: String,
     compressed: Vec<u8>,
     gzip: Gzip,
-    head: Vec<u8>,
-}
-
-enum ReadHead {
-    Head(usize),
-    Closed,
-    TooLarge,
-    TimedOut,
 }
 
 impl Worker {
@@ -315,228 +678,132 @@ impl Worker {
             text: String::with_capacity(64 * 1024),
             compressed: Vec::with_capacity(16 * 1024),
             gzip: Gzip::new(),
-            head: Vec::with_capacity(1024),
         }
     }
 
-    /// Serves requests on a connection while the client sends them back to back; returns the
-    /// connection when it goes idle (for the poller), `None` when it is closed.
-    fn connection(&mut self, mut conn: Conn) -> Option<Conn> {
-        let _ = conn.stream.set_nodelay(true);
-        let _ = conn
-            .stream
-            .set_write_timeout(Some(self.options.write_timeout));
-        self.head = std::mem::take(&mut conn.buf);
-        let stream = &mut conn.stream;
-        loop {
-            let (len, request) = match self.read_head(stream, self.options.read_timeout) {
-                ReadHead::Head(len) => {
-                    let parsed = std::str::from_utf8(&self.head[..len])
-                        .ok()
-                        .and_then(parse_head);
-                    (len, parsed)
-                }
-                ReadHead::Closed | ReadHead::TimedOut => return None,
-                ReadHead::TooLarge => {
-                    let _ = respond(
-                        stream,
-                        "431 Request Header Fields Too Large",
-                        "text/plain",
-                        None,
-                        b"request head too large\n",
-                        true,
-                        false,
-                    );
-                    close_gracefully(stream);
-                    return None;
-                }
-            };
-            self.head.drain(..len);
-            let Some(request) = request else {
-                let _ = respond(
-                    stream,
-                    "400 Bad Request",
+    /// Answers the request at the start of the connection's buffer; returns the connection
+    /// for the poller, `None` when it is to be closed at once.
+    fn handle(&mut self, job: Job) -> Option<Conn> {
+        let Job { mut conn, queued } = job;
+        let end = conn.head_end()?;
+        let request = std::str::from_utf8(&conn.buf[..end])
+            .ok()
+            .and_then(parse_head);
+        conn.consume(end);
+        conn.served += 1;
+        let now = Instant::now();
+        let answered = match request {
+            _ if now.duration_since(queued) > self.options.queue_timeout => {
+                let head = plain_head("503 Service Unavailable\r\nRetry-After: 1", BUSY, true);
+                conn.answer(
+                    head.as_bytes(),
+                    BUSY,
+                    AfterAnswer::Close,
+                    now,
+                    &self.options,
+                )
+            }
+            None => {
+                let head = plain_head("400 Bad Request", BAD_REQUEST, true);
+                conn.answer(
+                    head.as_bytes(),
+                    BAD_REQUEST,
+                    AfterAnswer::Close,
+                    now,
+                    &self.options,
+                )
+            }
+            Some(request) => {
+                let close = request.connection_close
+                    || (request.http10 && !request.keep_alive)
+                    || request.has_body
+                    || conn.served >= self.options.max_requests_per_connection
+                    || STOP.load(Ordering::SeqCst);
+                self.answer(&mut conn, &request, close)
+            }
+        };
+        answered.ok().map(|()| conn)
+    }
+
+    fn answer(&mut self, conn: &mut Conn, request: &Request, close: bool) -> io::Result<()> {
+        let then = if close {
+            AfterAnswer::Close
+        } else {
+            AfterAnswer::KeepAlive
+        };
+        let head_only = request.method == "HEAD";
+        let (status, content_type, encoding, body): (&str, &str, Option<&str>, &[u8]) =
+            if request.method != "GET" && !head_only {
+                (
+                    "405 Method Not Allowed\r\nAllow: GET, HEAD",
                     "text/plain",
                     None,
-                    b"bad request\n",
-                    true,
-                    false,
-                );
-                close_gracefully(stream);
-                return None;
-            };
-            conn.served += 1;
-            let close = request.connection_close
-                || (request.http10 && !request.keep_alive)
-                || request.has_body
-                || conn.served >= self.options.max_requests_per_connection;
-            if self.answer(stream, &request, close).is_err() || close {
-                return None;
-            }
-            if find_head_end(&self.head).is_some() {
-                continue;
-            }
-            // A client that scrapes in a loop sends the next request at once; anything else
-            // waits in the poller, not in a worker.
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-            let mut probe = [0u8; 1];
-            match stream.peek(&mut probe) {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => return None,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    conn.buf = std::mem::take(&mut self.head);
-                    return Some(conn);
-                }
-                Err(_) => return None,
-            }
-        }
-    }
-
-    /// Reads until a complete head is buffered; the whole head must arrive within `wait`.
-    fn read_head(&mut self, stream: &mut TcpStream, wait: Duration) -> ReadHead {
-        let deadline = Instant::now() + wait;
-        let mut chunk = [0u8; 2048];
-        loop {
-            if let Some(pos) = find_head_end(&self.head) {
-                return ReadHead::Head(pos);
-            }
-            if self.head.len() > self.options.max_request_bytes {
-                return ReadHead::TooLarge;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return ReadHead::TimedOut;
-            }
-            let _ = stream.set_read_timeout(Some(left));
-            match stream.read(&mut chunk) {
-                Ok(0) => return ReadHead::Closed,
-                Ok(n) => self.head.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return ReadHead::TimedOut;
-                }
-                Err(_) => return ReadHead::Closed,
-            }
-        }
-    }
-
-    fn answer(&mut self, stream: &mut TcpStream, request: &Request, close: bool) -> io::Result<()> {
-        let head_only = request.method == "HEAD";
-        if request.method != "GET" && !head_only {
-            return respond(
-                stream,
-                "405 Method Not Allowed\r\nAllow: GET, HEAD",
-                "text/plain",
-                None,
-                b"only GET and HEAD\n",
-                close,
-                false,
-            );
-        }
-        match request.path.as_str() {
-            "/metrics" => {
-                let format = Format::negotiate(request.accept.as_deref());
-                if let Err(e) = self.exposition.encode(format, &mut self.text) {
-                    tracing::error!(error = %e, "encoding metrics failed");
-                    return respond(
-                        stream,
-                        "500 Internal Server Error",
+                    b"only GET and HEAD\n",
+                )
+            } else {
+                match request.path.as_str() {
+                    "/metrics" => {
+                        let format = Format::negotiate(request.accept.as_deref());
+                        if let Err(e) = self.exposition.encode(format, &mut self.text) {
+                            tracing::error!(error = %e, "encoding metrics failed");
+                            let head =
+                                plain_head("500 Internal Server Error", ENCODING_FAILED, true);
+                            return conn.answer(
+                                head.as_bytes(),
+                                ENCODING_FAILED,
+                                AfterAnswer::Close,
+                                Instant::now(),
+                                &self.options,
+                            );
+                        }
+                        if accepts_gzip(request.accept_encoding.as_deref()) {
+                            self.gzip
+                                .compress(self.text.as_bytes(), &mut self.compressed)?;
+                            (
+                                "200 OK",
+                                format.content_type(),
+                                Some("gzip"),
+                                &self.compressed,
+                            )
+                        } else {
+                            ("200 OK", format.content_type(), None, self.text.as_bytes())
+                        }
+                    }
+                    "/" => (
+                        "200 OK",
+                        "text/html; charset=utf-8",
+                        None,
+                        LANDING.as_bytes(),
+                    ),
+                    _ => (
+                        "404 Not Found",
                         "text/plain",
                         None,
-                        b"encoding metrics failed\n",
-                        true,
-                        false,
-                    );
+                        b"not found; metrics are at /metrics\n",
+                    ),
                 }
-                if accepts_gzip(request.accept_encoding.as_deref()) {
-                    self.gzip
-                        .compress(self.text.as_bytes(), &mut self.compressed)?;
-                    respond(
-                        stream,
-                        "200 OK",
-                        format.content_type(),
-                        Some("gzip"),
-                        &self.compressed,
-                        close,
-                        head_only,
-                    )
-                } else {
-                    respond(
-                        stream,
-                        "200 OK",
-                        format.content_type(),
-                        None,
-                        self.text.as_bytes(),
-                        close,
-                        head_only,
-                    )
-                }
-            }
-            "/" => respond(
-                stream,
-                "200 OK",
-                "text/html; charset=utf-8",
-                None,
-                LANDING.as_bytes(),
-                close,
-                head_only,
-            ),
-            _ => respond(
-                stream,
-                "404 Not Found",
-                "text/plain",
-                None,
-                b"not found; metrics are at /metrics\n",
-                close,
-                head_only,
-            ),
-        }
+            };
+        let head = response_head(status, content_type, encoding, body.len(), close);
+        let body = if head_only { &[][..] } else { body };
+        conn.answer(head.as_bytes(), body, then, Instant::now(), &self.options)
     }
 }
 
+const TOO_LARGE: &[u8] = b"request head too large\n";
+const BUSY: &[u8] = b"busy\n";
+const BAD_REQUEST: &[u8] = b"bad request\n";
+const ENCODING_FAILED: &[u8] = b"encoding metrics failed\n";
 const LANDING: &str = "<!doctype html><html><head><title>driftless</title></head><body><h1>driftless</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
 
-/// After refusing a request: stop writing, then read (and drop) what the client is still
-/// sending for a moment, so closing does not reset the connection before it reads the answer.
-fn close_gracefully(stream: &mut TcpStream) {
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut sink = [0u8; 4096];
-    let mut left: usize = 256 * 1024;
-    while left > 0 {
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n),
-        }
-    }
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-fn respond(
-    stream: &mut TcpStream,
+fn response_head(
     status: &str,
     content_type: &str,
     encoding: Option<&str>,
-    body: &[u8],
+    length: usize,
     close: bool,
-    head_only: bool,
-) -> io::Result<()> {
+) -> String {
     let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n"
     );
     if let Some(encoding) = encoding {
         head.push_str("Content-Encoding: ");
@@ -548,14 +815,12 @@ fn respond(
     } else {
         "Connection: keep-alive\r\n\r\n"
     });
-    if head_only {
-        stream.write_all(head.as_bytes())?;
-    } else {
-        // One write for small answers, two for large ones; no copying of the body.
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
-    }
-    stream.flush()
+    head
+}
+
+/// The head of a short plain-text answer.
+fn plain_head(status: &str, body: &[u8], close: bool) -> String {
+    response_head(status, "text/plain", None, body.len(), close)
 }
 
 #[cfg(test)]
@@ -575,5 +840,23 @@ mod tests {
         assert!(parse_head("garbage").is_none());
         assert!(parse_head("GET / SPDY/3\r\n\r\n").is_none());
         assert!(parse_head("GET / HTTP/1.1\r\nno colon\r\n\r\n").is_none());
+    }
+
+    #[test]
+    fn a_head_arriving_byte_by_byte_is_found_where_it_ends() {
+        let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next";
+        let end = request.len() - b"GET /next".len();
+        let mut buf = Vec::new();
+        let mut scanned = 0;
+        for (i, byte) in request.iter().enumerate() {
+            buf.push(*byte);
+            let found = find_head_end(&buf, &mut scanned);
+            assert_eq!(
+                found,
+                (i + 1 >= end).then_some(end),
+                "after {} bytes",
+                i + 1
+            );
+        }
     }
 }

@@ -4,24 +4,27 @@
 //! `driftless_command_value{collector,key}` (gauge; `key` is empty for the `number` format,
 //! the JSON path — nested keys joined with `.` — for `json`), `driftless_command_success`,
 //! `driftless_command_exit_code`, `driftless_command_duration_seconds`, all labelled with the
-//! task id as `collector`. The program runs in its own process group; at its timeout (default
-//! 10s) the whole group is killed with SIGKILL and the collection fails.
+//! task id as `collector`. The program runs under a [`supervisor`]: when it exits, at its
+//! timeout (default 10s) and when its output passes [`MAX_OUTPUT`], every process it started is
+//! killed with SIGKILL — those that left its process group or session included — and a timeout
+//! or too much output fails the collection. A program ended by signal N reports exit code
+//! 128 + N.
 //!
 //! Threshold values: `value` for the number format, each key for JSON.
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{CollectError, Collector, Output};
 use crate::facts::metrics::{Family, labels};
+use crate::facts::supervisor;
 use crate::model::facts::{CommandCollector as CommandConfig, CommandFormat};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// More output than this is an error: a metric command prints a few bytes.
-const MAX_OUTPUT: u64 = 1 << 20;
+pub const MAX_OUTPUT: u64 = 1 << 20;
 
 pub struct CommandCollector {
     id: String,
@@ -57,63 +60,111 @@ pub enum RunResult {
     Failed(String),
 }
 
-/// Runs `argv` with a timeout, killing its whole process group when the time is up.
+/// Runs `argv` under a [`supervisor`] with a timeout. Every process the program starts —
+/// in its process group or not, `setsid` or not — is killed when the program exits, at the
+/// timeout, or when its output passes [`MAX_OUTPUT`].
 pub fn run_with_timeout(argv: &[String], timeout: Duration) -> RunResult {
-    let Some((program, args)) = argv.split_first() else {
+    let Some(program) = argv.first() else {
         return RunResult::Failed("empty command".into());
     };
-    let mut child = match Command::new(program)
-        .args(args)
+    let mut supervisor = match supervisor::command(argv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
+        .stderr(Stdio::piped())
         .spawn()
     {
         Ok(child) => child,
-        Err(e) => return RunResult::Failed(format!("cannot run {program}: {e}")),
+        Err(e) => {
+            return RunResult::Failed(format!(
+                "cannot start the supervisor of {program} (driftless itself, /proc/self/exe): {e}"
+            ));
+        }
     };
-    let pid = child.id() as libc::pid_t;
-    let Some(stdout) = child.stdout.take() else {
-        return RunResult::Failed("no stdout pipe".into());
+    let (Some(stdout), Some(stderr)) = (supervisor.stdout.take(), supervisor.stderr.take()) else {
+        stop(&mut supervisor);
+        return RunResult::Failed("no output pipes".into());
     };
+    // The output ends when the last process holding the pipe is gone; the supervisor makes
+    // sure that is the program's end.
     let (tx, rx) = mpsc::channel();
-    let waiter = std::thread::Builder::new()
-        .name("command".into())
+    let reader = std::thread::Builder::new()
+        .name("command-output".into())
         .spawn(move || {
             let mut output = Vec::new();
             let read = stdout.take(MAX_OUTPUT + 1).read_to_end(&mut output);
-            let status = child.wait();
-            let _ = tx.send((read, status, output));
+            let _ = tx.send(read.map(|_| output));
         });
-    if let Err(e) = waiter {
-        // SAFETY: kill(2) on the child's own process group, which we created.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        return RunResult::Failed(format!("cannot start a waiter thread: {e}"));
+    if let Err(e) = reader {
+        stop(&mut supervisor);
+        return RunResult::Failed(format!("cannot start a reader thread: {e}"));
     }
-    match rx.recv_timeout(timeout) {
-        Ok((read, status, output)) => {
-            if let Err(e) = read {
-                return RunResult::Failed(format!("reading the output failed: {e}"));
-            }
-            if output.len() as u64 > MAX_OUTPUT {
-                return RunResult::Failed(format!("output is larger than {MAX_OUTPUT} bytes"));
-            }
-            match status {
-                Ok(status) => RunResult::Exited {
-                    code: status.code().unwrap_or(-1),
-                    stdout: output,
-                },
-                Err(e) => RunResult::Failed(format!("waiting for the command failed: {e}")),
-            }
+    let deadline = Instant::now() + timeout;
+    let output = match rx.recv_timeout(timeout) {
+        Ok(Ok(output)) if output.len() as u64 > MAX_OUTPUT => {
+            stop(&mut supervisor);
+            return RunResult::Failed(format!(
+                "{program} wrote more than {} MiB, the limit of a command collector's output",
+                MAX_OUTPUT >> 20
+            ));
         }
-        Err(_) => {
-            // SAFETY: kill(2) on the child's own process group (pgid = child pid).
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            // Reap it so no zombie stays; give up after a second if a grandchild that left
-            // the group still holds the pipe open.
-            let _ = rx.recv_timeout(Duration::from_secs(1));
-            RunResult::TimedOut
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => {
+            stop(&mut supervisor);
+            return RunResult::Failed(format!("reading the output failed: {e}"));
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            stop(&mut supervisor);
+            return RunResult::TimedOut;
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            stop(&mut supervisor);
+            return RunResult::Failed("the output reader stopped".into());
+        }
+    };
+    // The supervisor needs a moment to kill what the program left running.
+    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+    let Some(status) = wait_briefly(&mut supervisor, left) else {
+        stop(&mut supervisor);
+        return RunResult::TimedOut;
+    };
+    let mut why = String::new();
+    let _ = stderr.take(4096).read_to_string(&mut why);
+    if status.code() == Some(i32::from(supervisor::CANNOT_START)) && !why.trim().is_empty() {
+        return RunResult::Failed(why.trim().to_owned());
+    }
+    RunResult::Exited {
+        code: status.code().unwrap_or(-1),
+        stdout: output,
+    }
+}
+
+/// Asks the supervisor to kill the program's processes and exit; kills it if it does not.
+fn stop(supervisor: &mut Child) {
+    // SAFETY: kill(2) on our own child, not yet reaped (its pid cannot have been reused).
+    unsafe { libc::kill(supervisor.id() as libc::pid_t, libc::SIGTERM) };
+    if wait_briefly(
+        supervisor,
+        supervisor::KILL_PATIENCE + Duration::from_secs(1),
+    )
+    .is_none()
+    {
+        let _ = supervisor.kill();
+        let _ = supervisor.wait();
+    }
+}
+
+/// Waits up to `patience` for the child to exit.
+fn wait_briefly(child: &mut Child, patience: Duration) -> Option<ExitStatus> {
+    let give_up = Instant::now() + patience;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < give_up => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            _ => return None,
         }
     }
 }
@@ -267,14 +318,5 @@ mod tests {
             ]
         );
         assert!(parse_output(CommandFormat::Json, "[1]").is_err());
-    }
-
-    #[test]
-    fn a_hanging_command_is_killed_at_its_timeout() {
-        let started = Instant::now();
-        let argv = vec!["sleep".to_owned(), "30".to_owned()];
-        let result = run_with_timeout(&argv, Duration::from_millis(300));
-        assert!(matches!(result, RunResult::TimedOut), "{result:?}");
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

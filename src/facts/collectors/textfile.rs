@@ -6,14 +6,24 @@
 //! (and `node_textfile_scrape_error` is 1). Counters keep their names; one whose name does not
 //! end in `_total`, and the samples of histograms and summaries, are exposed untyped, since
 //! OpenMetrics would rename them otherwise.
+//!
+//! Bounded for any file: only regular files are read (a FIFO named `x.prom` cannot block a
+//! scrape), each at most [`MAX_FILE_BYTES`], at most [`MAX_SERIES`] series in all, and parsing
+//! is linear in the file's size. A file over a limit is skipped with an error naming it.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use super::{CollectError, Collector, Output, WatchedValue};
 use crate::facts::metrics::{Family, Kind, Label, labels, valid_label_name, valid_metric_name};
-use crate::facts::procfs;
+
+/// The largest textfile read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The most series one textfile collector reads, all its files together.
+pub const MAX_SERIES: usize = 100_000;
 
 pub struct TextfileCollector {
     directory: PathBuf,
@@ -45,18 +55,20 @@ impl Collector for TextfileCollector {
             }
         };
         paths.sort();
+        let mut series = 0;
         for path in paths {
             let shown = path.display().to_string();
-            let text = match procfs::read(&path) {
-                Ok(text) => text,
+            let (text, mtime) = match read_textfile(&path) {
+                Ok(read) => read,
                 Err(e) => {
                     tracing::warn!(file = %shown, error = %e, "cannot read a textfile");
                     error = true;
                     continue;
                 }
             };
-            match parse(&text) {
+            match parse(&text, MAX_SERIES - series) {
                 Ok(families) => {
+                    series += families.iter().map(|f| f.samples.len()).sum::<usize>();
                     for family in &families {
                         for sample in &family.samples {
                             out.values.push(WatchedValue {
@@ -69,11 +81,6 @@ impl Collector for TextfileCollector {
                     for family in families {
                         out.family(family);
                     }
-                    let mtime = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map_or(0.0, |d| d.as_secs() as f64);
                     mtimes.push(labels([("file", &shown)]), mtime);
                 }
                 Err(e) => {
@@ -94,11 +101,53 @@ impl Collector for TextfileCollector {
     }
 }
 
-/// Parses the Prometheus text exposition format (0.0.4) into families. Errors name the line.
-pub fn parse(text: &str) -> Result<Vec<Family>, String> {
+/// Reads a textfile and its mtime (seconds) from one open file: a regular file of at most
+/// [`MAX_FILE_BYTES`].
+fn read_textfile(path: &Path) -> Result<(String, f64), String> {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let too_large = || {
+        format!(
+            "larger than {} MiB, the limit of a textfile",
+            MAX_FILE_BYTES >> 20
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow while it is read: read one byte past the limit to notice.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_owned())?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs() as f64);
+    Ok((text, mtime))
+}
+
+/// Parses the Prometheus text exposition format (0.0.4) into families, at most `max_series`
+/// series, in time linear in the text's size. Errors name the line.
+pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
     let mut families: Vec<Family> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut declared: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    // Every series seen (family index and sorted labels), to refuse one written twice.
+    let mut seen: HashSet<(usize, Vec<(String, String)>)> = HashSet::new();
     for (n, line) in text.lines().enumerate() {
         let at = |msg: String| format!("line {}: {msg}", n + 1);
         let line = line.trim_start();
@@ -165,28 +214,23 @@ pub fn parse(text: &str) -> Result<Vec<Family>, String> {
                 families.len() - 1
             }
         };
-        let family = &mut families[i];
-        let mut sorted: Vec<(&str, &str)> = labels
+        let mut sorted: Vec<(String, String)> = labels
             .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str()))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         sorted.sort_unstable();
         if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(at(format!("{name} has a label twice")));
         }
-        let duplicate = family.samples.iter().any(|s| {
-            let mut other: Vec<(&str, &str)> = s
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_ref(), v.as_str()))
-                .collect();
-            other.sort_unstable();
-            other == sorted
-        });
-        if duplicate {
+        if !seen.insert((i, sorted)) {
             return Err(at(format!("{name} has the same series twice")));
         }
-        family.push(labels, value);
+        if seen.len() > max_series {
+            return Err(at(format!(
+                "more than {MAX_SERIES} series, the limit of a textfile collector (all its files together)"
+            )));
+        }
+        families[i].push(labels, value);
     }
     Ok(families)
 }
@@ -317,7 +361,7 @@ mod tests {
         let text = "# HELP my_metric A help\\nline.\n# TYPE my_metric gauge\n\
                     my_metric{path=\"a\\\"b\\\\c\\nd\",x=\"1\"} 3.5\nmy_metric 1\n\
                     # TYPE jobs counter\njobs 4\n# TYPE jobs_done_total counter\njobs_done_total 7\n";
-        let families = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let families = parse(text, MAX_SERIES).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(families[0].name, "my_metric");
         assert_eq!(families[0].help, "A help\nline.");
         assert_eq!(families[0].kind, Kind::Gauge);
@@ -329,11 +373,23 @@ mod tests {
 
     #[test]
     fn rejects_timestamps_and_garbage() {
-        assert!(parse("x 1 1700000000000\n").is_err());
-        assert!(parse("x{a=\"1\" 1\n").is_err());
-        assert!(parse("1x 1\n").is_err());
-        assert!(parse("x{a=\"1\"} 1\nx{a=\"1\"} 2\n").is_err());
-        assert!(parse("x abc\n").is_err());
-        assert_eq!(parse("x NaN\n").map(|f| f.len()), Ok(1));
+        assert!(parse("x 1 1700000000000\n", MAX_SERIES).is_err());
+        assert!(parse("x{a=\"1\" 1\n", MAX_SERIES).is_err());
+        assert!(parse("1x 1\n", MAX_SERIES).is_err());
+        assert!(parse("x{a=\"1\"} 1\nx{a=\"1\"} 2\n", MAX_SERIES).is_err());
+        assert!(parse("x abc\n", MAX_SERIES).is_err());
+        assert_eq!(parse("x NaN\n", MAX_SERIES).map(|f| f.len()), Ok(1));
+    }
+
+    #[test]
+    fn series_past_the_limit_are_an_error_naming_it() {
+        let error = parse("a 1\nb{x=\"1\"} 1\nb{x=\"2\"} 1\n", 2).err();
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "line 3: more than 100000 series, the limit of a textfile collector (all its files together)"
+            )
+        );
+        assert!(parse("a 1\nb 1\n", 2).is_ok());
     }
 }

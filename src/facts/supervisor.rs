@@ -1,0 +1,253 @@
+//! The supervisor of a command collector's program: driftless itself, run as
+//! `driftless __supervise-command PROGRAM ARGS…` between driftless and the program, so that
+//! every process the program starts can be found and killed.
+//!
+//! A process group is not enough: a child that calls `setsid` leaves it, and one whose parent
+//! exits is reparented away from the tree. The supervisor is a child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`), so every descendant of the program that loses its parent
+//! becomes the supervisor's child, whatever its session or group: all of them stay below it.
+//! When the program exits, when driftless asks (SIGTERM, at the collector's timeout) or when
+//! driftless dies (the parent-death signal), the supervisor kills its whole subtree and exits
+//! with the program's status (128 + N when a signal N ended it, as a shell reports).
+//!
+//! A separate process, not driftless's own: a subreaper must reap every orphan it inherits, and
+//! in driftless that would race with the `wait` of every other child it runs.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// The first argument that makes driftless a supervisor instead of the CLI.
+pub const SUPERVISE_ARG: &str = "__supervise-command";
+
+/// The exit code of a supervisor that could not start the program (it prints why on stderr).
+pub const CANNOT_START: u8 = 127;
+
+/// How long killing the subtree may take before the supervisor gives up (a process stuck in
+/// uninterruptible sleep cannot die until its I/O ends).
+pub const KILL_PATIENCE: Duration = Duration::from_secs(5);
+
+/// When driftless was started as a supervisor (`argv[1]` is [`SUPERVISE_ARG`]), runs the
+/// program named by the remaining arguments and returns the exit code; otherwise `None`.
+pub fn run_if_requested() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != SUPERVISE_ARG {
+        return None;
+    }
+    Some(supervise(&args.collect::<Vec<_>>()))
+}
+
+/// The command that runs `argv` under a supervisor: driftless's own executable, which must
+/// be the running binary (a library user's own executable would not know the argument).
+pub fn command(argv: &[String]) -> Command {
+    let mut command = Command::new("/proc/self/exe");
+    command.arg(SUPERVISE_ARG).args(argv);
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            // If driftless dies, the supervisor is told to clean up.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // driftless died before the line above: nobody would send the signal.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+fn supervise(argv: &[OsString]) -> ExitCode {
+    let Some((program, args)) = argv.split_first() else {
+        eprintln!("{SUPERVISE_ARG} needs a program to run");
+        return ExitCode::from(CANNOT_START);
+    };
+    // Stop requests and child exits are taken from the queue by sigtimedwait below, so none
+    // is lost between two checks. The program gets an empty mask (std resets it at spawn).
+    let signals = signal_set(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD]);
+    // SAFETY: signals is an initialised sigset_t; blocking signals has no memory effects.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &signals, std::ptr::null_mut()) };
+    // SAFETY: prctl with integer arguments only changes this process's attributes.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+        eprintln!(
+            "cannot run {}: cannot become a child subreaper: {}",
+            program.to_string_lossy(),
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::from(CANNOT_START);
+    }
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    let child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("cannot run {}: {e}", program.to_string_lossy());
+            return ExitCode::from(CANNOT_START);
+        }
+    };
+    // The output pipe must close when the program's processes are gone, not when this one is.
+    release_stdout();
+    let status = wait_for(child.id() as libc::pid_t, &signals);
+    kill_subtree();
+    match status {
+        Some(status) => ExitCode::from(exit_code(status)),
+        // Stopped on request: the caller reports the timeout, not this code.
+        None => ExitCode::from(128 + libc::SIGKILL as u8),
+    }
+}
+
+/// Reaps children until `pid` exits (its wait status) or a stop signal arrives (`None`).
+fn wait_for(pid: libc::pid_t, signals: &libc::sigset_t) -> Option<i32> {
+    loop {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status of a child of this process into `status`.
+            let reaped = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if reaped == pid {
+                return Some(status);
+            }
+            if reaped <= 0 {
+                break;
+            }
+        }
+        let timeout = libc::timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        // SAFETY: signals and timeout are valid; the siginfo pointer may be null.
+        let signal = unsafe { libc::sigtimedwait(signals, std::ptr::null_mut(), &timeout) };
+        if matches!(signal, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) {
+            return None;
+        }
+    }
+}
+
+/// Kills every descendant of this process and reaps them, until none is left.
+fn kill_subtree() {
+    let me = std::process::id() as libc::pid_t;
+    let give_up = Instant::now() + KILL_PATIENCE;
+    loop {
+        // Killed processes cannot fork; a child forked before its parent died is reparented
+        // here and found by the next pass.
+        for pid in descendants(me) {
+            // SAFETY: kill(2) on a process found below this one a moment ago.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status of a child of this process into `status`.
+            let reaped = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if reaped > 0 {
+                continue;
+            }
+            if reaped < 0 {
+                // ECHILD: no child left, and so no descendant (orphans come here).
+                return;
+            }
+            break;
+        }
+        if Instant::now() >= give_up {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every process whose chain of parents leads to `root`, from `/proc/*/stat`.
+fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut children: HashMap<libc::pid_t, Vec<libc::pid_t>> = HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        if let Some(ppid) = parent_of(pid) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut next = vec![root];
+    while let Some(pid) = next.pop() {
+        if let Some(kids) = children.remove(&pid) {
+            found.extend_from_slice(&kids);
+            next.extend(kids);
+        }
+    }
+    found
+}
+
+/// The parent pid from `/proc/PID/stat` (the field after the state, after the `(comm)` that
+/// may itself contain spaces and parentheses).
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// Points this process's stdout at /dev/null, so only the program holds the output pipe.
+fn release_stdout() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1 of two valid descriptors; std's stdout is not used after this.
+        unsafe { libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO) };
+    }
+}
+
+/// A wait status as an exit code: the program's own, or 128 + N for signal N.
+fn exit_code(status: i32) -> u8 {
+    let status = std::process::ExitStatus::from_raw(status);
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => (128 + signal) as u8,
+        (None, None) => 255,
+    }
+}
+
+fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset uses it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signal in signals {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_pids_are_read_past_odd_command_names() {
+        let me = std::process::id() as libc::pid_t;
+        // SAFETY: getppid has no preconditions.
+        let parent = unsafe { libc::getppid() };
+        assert_eq!(parent_of(me), Some(parent));
+        assert!(descendants(parent).contains(&me));
+    }
+
+    #[test]
+    fn wait_statuses_become_shell_exit_codes() {
+        assert_eq!(exit_code(3 << 8), 3);
+        assert_eq!(exit_code(libc::SIGKILL), 128 + 9);
+    }
+}
