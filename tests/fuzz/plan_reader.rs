@@ -184,7 +184,7 @@ fn mutated_plan() -> impl Strategy<Value = String> {
     })
 }
 
-fn read_show_and_check(text: &String) -> Result<(), TestCaseError> {
+fn read_show_and_check(text: &str) -> Result<(), TestCaseError> {
     // The library: read (or refuse), then the staleness check, which only observes.
     if let Ok(plan) = json::from_json(text) {
         let _ = driftless::execute::stale_nodes(&plan);
@@ -214,5 +214,7 @@ fn read_show_and_check(text: &String) -> Result<(), TestCaseError> {
 
 #[test]
 fn plan_reader() {
-    fuzz("plan_reader", mutated_plan(), read_show_and_check);
+    fuzz("plan_reader", mutated_plan(), |input: &String| {
+        read_show_and_check(input)
+    });
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use driftless::facts::collectors::textfile::parse;
+use driftless::facts::collectors::textfile::{MAX_SERIES, parse};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -65,9 +65,9 @@ fn file() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..400).prop_map(|p| p.concat())
 }
 
-fn parse_file(text: &String) -> Result<(), TestCaseError> {
+fn parse_file(text: &str) -> Result<(), TestCaseError> {
     let started = Instant::now();
-    let _ = parse(text);
+    let _ = parse(text, MAX_SERIES);
     prop_assert!(
         started.elapsed() < MAX_PARSE,
         "parsing took {:?}",
@@ -78,5 +78,5 @@ fn parse_file(text: &String) -> Result<(), TestCaseError> {
 
 #[test]
 fn textfile() {
-    fuzz("textfile", file(), parse_file);
+    fuzz("textfile", file(), |input: &String| parse_file(input));
 }
