@@ -9,22 +9,9 @@ mod common;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use common::World;
+use common::{World, reseal};
 use driftless::apply::fs_state::sha256_hex;
 use serde_json::Value;
-
-/// Seals a plan document again the way plan-format.md defines the digest: SHA-256 of the
-/// compact document without `digest` and `created_at`.
-fn reseal(document: &mut Value) {
-    let map = document.as_object_mut().expect("a plan is an object");
-    map.remove("digest");
-    let created_at = map.remove("created_at");
-    let digest = sha256_hex(&serde_json::to_vec(&map).expect("serialize"));
-    if let Some(created_at) = created_at {
-        map.insert("created_at".into(), created_at);
-    }
-    map.insert("digest".into(), Value::from(digest));
-}
 
 fn node_mut<'p>(plan: &'p mut Value, address: &str) -> &'p mut Value {
     plan["nodes"]

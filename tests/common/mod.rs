@@ -392,3 +392,17 @@ pub fn snapshot_each_case(dir: &str, prefix: &str, min: usize, run: impl Fn(&Pat
         "expected at least {min} cases in tests/{dir}, found {count}"
     );
 }
+
+/// Seals a plan document again the way plan-format.md defines the digest: SHA-256 of the
+/// compact document without `digest` and `created_at`.
+pub fn reseal(document: &mut Value) {
+    let map = document.as_object_mut().expect("a plan is an object");
+    map.remove("digest");
+    let created_at = map.remove("created_at");
+    let digest =
+        driftless::apply::fs_state::sha256_hex(&serde_json::to_vec(&map).expect("serialize"));
+    if let Some(created_at) = created_at {
+        map.insert("created_at".into(), created_at);
+    }
+    map.insert("digest".into(), Value::from(digest));
+}

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde::{Deserialize, Serialize};
 
-use super::{Corpus, fuzz};
+use super::{Corpus, check_columns, fuzz};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Case {
@@ -83,25 +83,11 @@ fn render(case: &Case) -> Result<(), TestCaseError> {
     }
     let _ = render_human(&diagnostics, &sources, false);
     let _ = render_human(&diagnostics, &sources, true);
-    let json: serde_json::Value = serde_json::from_str(&render_json(&diagnostics, &sources))
-        .map_err(|e| TestCaseError::fail(format!("render_json is not JSON: {e}")))?;
-    let lines: Vec<&str> = case.text.split('\n').collect();
-    for item in json["diagnostics"].as_array().into_iter().flatten() {
-        for (line_key, column_key) in [("line", "column"), ("end_line", "end_column")] {
-            let (Some(line), Some(column)) = (item[line_key].as_u64(), item[column_key].as_u64())
-            else {
-                continue;
-            };
-            let width = lines
-                .get(line as usize - 1)
-                .map_or(0, |l| l.chars().count());
-            prop_assert!(
-                column as usize <= width + 1,
-                "{column_key} {column} is past the end of line {line} ({width} characters)"
-            );
-        }
-    }
-    Ok(())
+    check_columns(
+        &render_json(&diagnostics, &sources),
+        "fuzz.yaml",
+        &case.text,
+    )
 }
 
 #[test]

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use super::mutate::{Edit, edit, mutated};
-use super::{Corpus, fuzz};
+use super::{Corpus, check_columns, fuzz};
 
 fn facts() -> &'static HostFacts {
     static FACTS: OnceLock<HostFacts> = OnceLock::new();
@@ -88,27 +88,11 @@ fn compile_one(file: &ConfigFile) -> Result<(), TestCaseError> {
     };
     let compiled = compile(&inputs, facts());
     let _ = render_human(&compiled.diagnostics, &compiled.sources, false);
-    let json: serde_json::Value =
-        serde_json::from_str(&render_json(&compiled.diagnostics, &compiled.sources))
-            .map_err(|e| TestCaseError::fail(format!("render_json is not JSON: {e}")))?;
-    let text = String::from_utf8_lossy(&file.bytes);
-    let lines: Vec<&str> = text.split('\n').collect();
-    for item in json["diagnostics"].as_array().into_iter().flatten() {
-        if item["file"] != format!("config.{}", file.ext) {
-            continue;
-        }
-        let (Some(line), Some(column)) = (item["line"].as_u64(), item["column"].as_u64()) else {
-            continue;
-        };
-        let width = lines
-            .get(line as usize - 1)
-            .map_or(0, |l| l.chars().count());
-        prop_assert!(
-            column as usize <= width + 1,
-            "column {column} is past the end of line {line} ({width} characters): {item}"
-        );
-    }
-    Ok(())
+    check_columns(
+        &render_json(&compiled.diagnostics, &compiled.sources),
+        &format!("config.{}", file.ext),
+        &String::from_utf8_lossy(&file.bytes),
+    )
 }
 
 /// A random config tree in the vocabulary of the config language.

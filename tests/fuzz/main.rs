@@ -13,6 +13,8 @@
 //! A failing case is shrunk by proptest, written to the target's regression directory (so
 //! that it becomes a fixture once committed), and fails the test with the path.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod diagnostics;
 mod http_request;
 mod loaders;
@@ -125,6 +127,33 @@ where
         }
     }
     eprintln!("fuzz {target}: {cases} cases clean");
+}
+
+/// Checks `render_json`'s output: JSON, and every line/column (start and end) of a diagnostic
+/// in the file `file` within its line of `text`, counted in characters.
+pub fn check_columns(json: &str, file: &str, text: &str) -> Result<(), TestCaseError> {
+    let json: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| TestCaseError::fail(format!("render_json is not JSON: {e}")))?;
+    let lines: Vec<&str> = text.split('\n').collect();
+    for item in json["diagnostics"].as_array().into_iter().flatten() {
+        if item["file"] != file {
+            continue;
+        }
+        for (line_key, column_key) in [("line", "column"), ("end_line", "end_column")] {
+            let (Some(line), Some(column)) = (item[line_key].as_u64(), item[column_key].as_u64())
+            else {
+                continue;
+            };
+            let width = lines
+                .get(line as usize - 1)
+                .map_or(0, |l| l.chars().count());
+            proptest::prop_assert!(
+                column as usize <= width + 1,
+                "{column_key} {column} is past the end of line {line} ({width} characters): {item}"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Edits of a text at the byte or the character level, with the characters that break

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use driftless::apply::fs_state::sha256_hex;
 use driftless::facts::HostFacts;
 use driftless::pipeline::{Inputs, compile};
 use driftless::plan::{self, PlanInputs, json};
@@ -15,6 +14,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::Value;
 
+use super::common::reseal;
 use super::fuzz;
 
 /// The quickstart's plan as a JSON value (made once, in a temp root that lives as long as the
@@ -48,21 +48,6 @@ fn seed() -> &'static Value {
             (root, value)
         })
         .1
-}
-
-/// The digest as plan-format.md defines it: SHA-256 of the compact document without `digest`
-/// and `created_at`.
-fn reseal(document: &mut Value) {
-    let Some(map) = document.as_object_mut() else {
-        return;
-    };
-    map.remove("digest");
-    let created_at = map.remove("created_at");
-    let digest = sha256_hex(&serde_json::to_vec(&map).expect("serialize"));
-    if let Some(created_at) = created_at {
-        map.insert("created_at".into(), created_at);
-    }
-    map.insert("digest".into(), Value::from(digest));
 }
 
 fn leaf() -> impl Strategy<Value = Value> {
