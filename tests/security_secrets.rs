@@ -350,3 +350,58 @@ apply:
         run.all()
     );
 }
+
+/// "`item` has no field `x`" lists the fields there are; not when the item came from a secret
+/// (a secret string's "fields" would be its characters, a mapping's keys may be the secret).
+#[test]
+fn missing_field_of_a_secret_item_does_not_list_its_fields() {
+    let world = world(
+        r#"
+apply:
+  - type: file
+    path: "{{ root }}/a"
+    loop: ["{{ secrets.PLANTED }}"]
+    content: "{{ item.nope }}"
+  - type: file
+    path: "{{ root }}/b"
+    loop: "{{ [{secrets.PLANTED: 1}] }}"
+    content: "{{ item.nope }}"
+  - type: file
+    path: "{{ root }}/c"
+    when: item.nope
+    loop: ["{{ secrets.PLANTED }}"]
+    content: x
+"#,
+    );
+    world.config_file("templates/t.j2", "{{ item.zz }}");
+    let run = world.run(&["check"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_clean("check", &run.all());
+    assert_eq!(
+        run.stderr
+            .matches("are not listed: it was read from a secret")
+            .count(),
+        3,
+        "{}",
+        run.all()
+    );
+}
+
+/// An env file error names the place, never text of the file: a `$` in a mistyped
+/// double-quoted password is followed by the rest of the password.
+#[test]
+fn env_file_error_about_a_dollar_does_not_quote_what_follows_it() {
+    let world = World::new(
+        "apply:\n  - { type: file, path: \"{{ root }}/x\", content: \"{{ secrets.PW }}\" }\n",
+    );
+    common::write(&world.env_file, format!("PW=\"pa${SECRET}\"\n").as_bytes());
+    std::fs::set_permissions(
+        &world.env_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let run = world.run(&["check"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_clean("check", &run.all());
+    assert!(run.stderr.contains("line 1, column 7"), "{}", run.all());
+}

@@ -332,10 +332,10 @@ impl Parser<'_> {
             Some(value) => Ok(value),
             None => Err(self.error(
                 dollar,
-                &format!(
-                    "`{name}` is set neither earlier in the file nor in the environment; write \
-                     `\\$` for a literal `$`, or use single quotes"
-                ),
+                // The name is not quoted: in a mistyped password (`"pa$word"`) it is part
+                // of the secret.
+                "this `$` names a variable set neither earlier in the file nor in the \
+                 environment; write `\\$` for a literal `$`, or use single quotes",
             )),
         }
     }
@@ -447,7 +447,7 @@ mod tests {
             ("A=\"se\\qcret\"", "line 1, column 6: unknown escape"),
             (
                 "A=\"${UNSET_NAME}\"",
-                "line 1, column 4: `UNSET_NAME` is set neither",
+                "line 1, column 4: this `$` names a variable set neither",
             ),
             ("A=\"${open\"", "line 1, column 4: `${` must be followed"),
             (

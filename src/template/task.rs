@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::ValueKind;
@@ -9,7 +10,10 @@ use minijinja::{Environment, ErrorKind, Value as JinjaValue};
 
 use super::scope::{Globals, SecretsView, TaskScope};
 use super::taint::Taint;
-use super::{RenderedFile, RenderedTask, SkippedTask, check_var_name, environment, node_to_value};
+use super::{
+    RenderedFile, RenderedTask, SkippedTask, check_var_name, engine_trap, environment,
+    node_to_value,
+};
 use crate::config::{Key, Node, Value, resolve_asset};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean, one_of};
 use crate::secrets::Secrets;
@@ -37,6 +41,11 @@ pub struct Renderer {
     config_dir: PathBuf,
     /// Template file names already resolved: a loop renders the same file many times.
     resolved: Mutex<HashMap<String, Result<PathBuf, String>>>,
+    /// Bytes of text the tasks hold so far, every loop item counted, against
+    /// [`super::MAX_RENDERED_BYTES`].
+    rendered_bytes: AtomicU64,
+    /// Whether the budget's error was reported (once per run).
+    over_budget: AtomicBool,
 }
 
 /// One task's context and the secrets view whose flag says whether a render read a secret.
@@ -52,7 +61,10 @@ impl Renderer {
         // Template files (and what they include) load from the config dir, once each.
         env.set_loader(move |name| match resolve_asset(&dir, name) {
             Ok(path) => match read_template_file(&path) {
-                Ok(text) => Ok(Some(text)),
+                Ok(text) => match engine_trap(&text) {
+                    Some(why) => Err(minijinja::Error::new(ErrorKind::SyntaxError, why)),
+                    None => Ok(Some(text)),
+                },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
                     ErrorKind::InvalidOperation,
@@ -67,7 +79,34 @@ impl Renderer {
             secrets,
             config_dir: config_dir.to_path_buf(),
             resolved: Mutex::new(HashMap::new()),
+            rendered_bytes: AtomicU64::new(0),
+            over_budget: AtomicBool::new(false),
         }
+    }
+
+    /// Counts `bytes` more text against the run's budget. Past it, every render fails; the
+    /// first one says why (`None` after that: one error is enough).
+    fn charge(&self, bytes: usize, span: Span) -> Result<(), Option<Diagnostic>> {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        let total = self
+            .rendered_bytes
+            .fetch_add(bytes, Ordering::Relaxed)
+            .saturating_add(bytes);
+        if total <= super::MAX_RENDERED_BYTES {
+            return Ok(());
+        }
+        if self.over_budget.swap(true, Ordering::Relaxed) {
+            return Err(None);
+        }
+        Err(Some(
+            Diagnostic::error(format!(
+                "the config renders to more than {} MiB of text in all",
+                super::MAX_RENDERED_BYTES >> 20
+            ))
+            .at(span)
+            .label("the budget ran out here")
+            .help("loops multiply every field of their task; loop over fewer items, or make the fields smaller"),
+        ))
     }
 
     fn scope(
@@ -402,12 +441,21 @@ impl Renderer {
 
     /// Renders every string in the subtree; keys are not rendered.
     fn node(&self, node: &Node, scope: &Scope, failed: &mut bool, d: &mut Diagnostics) -> Node {
+        let with_value = |value| Node {
+            value,
+            span: node.span,
+            sensitive: node.sensitive,
+            templated: node.templated,
+        };
         match &node.value {
             Value::Str(text) if is_template(text) => {
-                let rendered = self
-                    .env
-                    .render_str(text, scope.root.clone())
-                    .map_err(|e| self.error(e, text, node.span, None, scope));
+                let rendered = match engine_trap(text) {
+                    Some(why) => Err(minijinja::Error::new(ErrorKind::SyntaxError, why)),
+                    None => self.env.render_str(text, scope.root.clone()),
+                };
+                let rendered = rendered
+                    .map_err(|e| Some(self.error(e, text, node.span, None, scope)))
+                    .and_then(|value| self.charge(value.len(), node.span).map(|()| value));
                 let sensitive = scope.secrets.take_touched();
                 match rendered {
                     Ok(value) => Node {
@@ -418,29 +466,31 @@ impl Renderer {
                     },
                     Err(diagnostic) => {
                         *failed = true;
-                        d.push(diagnostic);
+                        diagnostic.into_iter().for_each(|found| d.push(found));
                         node.clone()
                     }
                 }
             }
-            Value::Seq(items) => Node {
-                value: Value::Seq(
-                    items
-                        .iter()
-                        .map(|n| self.node(n, scope, failed, d))
-                        .collect(),
-                ),
-                ..node.clone()
-            },
-            Value::Map(entries) => Node {
-                value: Value::Map(
-                    entries
-                        .iter()
-                        .map(|(k, v)| (k.clone(), self.node(v, scope, failed, d)))
-                        .collect(),
-                ),
-                ..node.clone()
-            },
+            // Literal text is copied into every loop item: it counts as much as rendered text.
+            Value::Str(text) => {
+                if let Err(diagnostic) = self.charge(text.len(), node.span) {
+                    *failed = true;
+                    diagnostic.into_iter().for_each(|found| d.push(found));
+                }
+                node.clone()
+            }
+            Value::Seq(items) => with_value(Value::Seq(
+                items
+                    .iter()
+                    .map(|n| self.node(n, scope, failed, d))
+                    .collect(),
+            )),
+            Value::Map(entries) => with_value(Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.node(v, scope, failed, d)))
+                    .collect(),
+            )),
             _ => node.clone(),
         }
     }
@@ -488,11 +538,20 @@ impl Renderer {
             .get_template(relative)
             .and_then(|template| template.render(scope.root.clone()));
         match rendered {
-            Ok(content) => Some(RenderedFile {
-                path: relative.to_owned(),
-                content,
-                sensitive: scope.secrets.take_touched(),
-            }),
+            Ok(content) => {
+                let sensitive = scope.secrets.take_touched();
+                if let Err(diagnostic) = self.charge(content.len(), src.span) {
+                    diagnostic
+                        .into_iter()
+                        .for_each(|found| diagnostics.push(found));
+                    return None;
+                }
+                Some(RenderedFile {
+                    path: relative.to_owned(),
+                    content,
+                    sensitive,
+                })
+            }
             Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
                 diagnostics.push(
                     Diagnostic::error(format!(
@@ -568,6 +627,9 @@ impl Renderer {
 
     /// Which name of the template is undefined, and what was probably meant.
     fn undefined(&self, source: &str, scope: &Scope, in_file: &str) -> Option<Diagnostic> {
+        if engine_trap(source).is_some() {
+            return None;
+        }
         let template = self.env.template_from_str(source).ok()?;
         let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         names.sort();
@@ -606,14 +668,25 @@ impl Renderer {
             for part in parts {
                 let next = value.get_attr(part).ok().filter(|v| !v.is_undefined());
                 let Some(next) = next else {
-                    let fields: Vec<String> = value
-                        .try_iter()
-                        .map(|it| it.map(|k| k.to_string()).collect())
-                        .unwrap_or_default();
+                    let help = if scope.secrets.touched() {
+                        // The value (or the render) came from a secret: its keys may be one.
+                        format!("the fields of `{path}` are not listed: it was read from a secret")
+                    } else if value.kind() == ValueKind::Map {
+                        let fields: Vec<String> = value
+                            .try_iter()
+                            .map(|it| it.map(|k| k.to_string()).collect())
+                            .unwrap_or_default();
+                        field_help(&path, part, &fields)
+                    } else {
+                        format!(
+                            "`{path}` is {}, it has no fields",
+                            kind_phrase(value.kind())
+                        )
+                    };
                     return Some(
                         Diagnostic::error(format!("`{path}` has no field `{part}`{in_file}"))
                             .label("not defined")
-                            .help(field_help(&path, part, &fields)),
+                            .help(help),
                     );
                 };
                 path = format!("{path}.{part}");
@@ -624,10 +697,10 @@ impl Renderer {
     }
 }
 
-/// What to write instead of `path.part`: a near field, else the fields there are.
+/// What to write instead of `path.part` in a mapping: a near field, else the fields there are.
 fn field_help(path: &str, part: &str, fields: &[String]) -> String {
     if fields.is_empty() {
-        return format!("`{path}` is a single value, it has no fields");
+        return format!("`{path}` is an empty mapping, it has no fields");
     }
     did_you_mean(part, fields.iter().map(String::as_str)).unwrap_or_else(|| {
         format!(
