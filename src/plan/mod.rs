@@ -444,6 +444,10 @@ fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<
             continue;
         }
         let node = &mut planned[i];
+        if replaced {
+            // The target's new inode is not known yet: the run checks that it made it.
+            node.route = std::mem::take(&mut node.route).without_source_entry();
+        }
         node.action = apply::action(&state, &node.after);
         node.fingerprint =
             apply::fs_state::fingerprint(&state, &node.route.digest(), !node.sensitive);
