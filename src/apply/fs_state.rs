@@ -324,7 +324,11 @@ pub enum Stale {
 /// reached through the same directories and links — or through a route that only adds
 /// directories at its end, made since (by an earlier node of the plan, say), no links, each
 /// made by this run or owned by the user it runs as and writable by no one else.
-pub fn check_fingerprint(fingerprint: &str, now: &Observed, with_content: bool) -> Result<(), Stale> {
+pub fn check_fingerprint(
+    fingerprint: &str,
+    now: &Observed,
+    with_content: bool,
+) -> Result<(), Stale> {
     let candidates = now.route.candidates();
     let matched = candidates
         .iter()
@@ -475,7 +479,10 @@ fn make_or_open_trusted(dir: BorrowedFd<'_>, name: &CStr, path: &Path) -> io::Re
         None => Ok(existing),
         Some(why) => Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!("the directory {} was made since the plan {why}", path.display()),
+            format!(
+                "the directory {} was made since the plan {why}",
+                path.display()
+            ),
         )),
     }
 }
@@ -733,6 +740,54 @@ mod tests {
         assert_eq!(result, Ok(()));
         assert!(!swap.moved("t").exists());
         assert_eq!(read(&swap.decoy("t/inner/x")), "x");
+    }
+
+    #[test]
+    fn missing_parents_made_by_another_user_after_the_check_are_not_made_into() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        let path = base.join("a/b/c").display().to_string();
+        let (observed, place) =
+            observe_in_place(&path, false, None).unwrap_or_else(|e| panic!("{e}"));
+        // Between the check and the mkdir: another user makes the first missing parent.
+        fs::create_dir(base.join("a")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::chown(base.join("a"), Some(65534), Some(65534))
+            .unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(base.join("a"), fs::Permissions::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut want = FsState::absent(&path);
+        want.state = EntryKind::Directory;
+        want.parents = true;
+        want.set_mode(0o700);
+        let result = converge(&observed.state, &want, &place);
+        let error = result.err().unwrap_or_default();
+        assert!(
+            error.contains(&format!(
+                "{} was made since the plan by uid 65534",
+                base.join("a").display()
+            )),
+            "{error}"
+        );
+        assert!(!base.join("a/b").exists());
+    }
+
+    #[test]
+    fn hard_link_is_not_made_to_a_source_swapped_after_the_check() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        fs::write(base.join("s"), "mine\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::write(base.join("victim"), "victim\n").unwrap_or_else(|e| panic!("{e}"));
+        let path = base.join("hl").display().to_string();
+        let source = base.join("s").display().to_string();
+        let (observed, place) =
+            observe_in_place(&path, false, Some(&source)).unwrap_or_else(|e| panic!("{e}"));
+        fs::remove_file(base.join("s")).unwrap_or_else(|e| panic!("{e}"));
+        fs::hard_link(base.join("victim"), base.join("s")).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = FsState::absent(&path);
+        want.state = EntryKind::HardLink;
+        want.target = Some(source);
+        assert!(converge(&observed.state, &want, &place).is_err());
+        assert!(!base.join("hl").exists(), "linked to the swapped-in inode");
     }
 
     #[test]

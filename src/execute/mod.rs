@@ -121,8 +121,7 @@ fn check_precondition(node: &PlanNode) -> Result<(apply::Observed, apply::Place)
     let after = planned_after(node)?;
     let (now, place) = apply::observe_wanted(&after)
         .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
-    if let Err(stale) = fs_state::check_fingerprint(&node.fingerprint, &now, !node.is_sensitive())
-    {
+    if let Err(stale) = fs_state::check_fingerprint(&node.fingerprint, &now, !node.is_sensitive()) {
         let change = match stale {
             fs_state::Stale::Changed => {
                 fs_state::describe_change(&planned_before(node)?, &now.state)

@@ -384,7 +384,11 @@ pub struct HardLinkSource<'a> {
 /// and linked through that descriptor, so what is linked is the inode that was compared, not
 /// whatever the name holds a moment later; without /proc, the name is linked and the result
 /// compared instead (and removed when it is another inode).
-fn hard_link_checked(source: &HardLinkSource<'_>, dir: BorrowedFd<'_>, temp: &CStr) -> io::Result<()> {
+fn hard_link_checked(
+    source: &HardLinkSource<'_>,
+    dir: BorrowedFd<'_>,
+    temp: &CStr,
+) -> io::Result<()> {
     let entry = open_at(source.dir, source.name, libc::O_PATH)?;
     let stat = fstat(entry.as_fd())?;
     if !source.is(&stat) {
