@@ -365,7 +365,7 @@ pub fn describe_change(planned: &FsState, now: &FsState) -> String {
     if changes.is_empty() {
         // All that is left is the route.
         "the way to it changed: a directory on its path was replaced, or a symbolic link on \
-         it was made or re-pointed"
+         it was made or re-pointed, or a hard link's source is another file now"
             .to_owned()
     } else {
         changes.join(", ")

@@ -223,6 +223,8 @@ pub fn run(
     config: Option<&Recompiled<'_>>,
 ) -> Result<Vec<NodeOutcome>, String> {
     let run_started = std::time::SystemTime::now();
+    // What an earlier run in this process made is not this run's to trust.
+    crate::fsutil::at::forget_made_by_this_run();
     let outcomes = scheduler::run(plan, jobs, |node, notified| {
         let started = Instant::now();
         let (status, facts) = match node.kind {

@@ -295,7 +295,7 @@ pub fn make_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd
     Ok(made)
 }
 
-/// The inodes (device, inode) this process made: directories it created and files it wrote.
+/// The inodes (device, inode) this run made: directories it created and files it wrote.
 /// A directory or file that appears on a route after the plan is trusted when it is one of
 /// them, whoever may write to it.
 static MADE_BY_THIS_RUN: Mutex<BTreeSet<(u64, u64)>> = Mutex::new(BTreeSet::new());
@@ -306,7 +306,14 @@ fn remember_made(stat: &libc::stat) {
     }
 }
 
-/// Whether this process made the inode `stat` describes.
+/// Starts a run: nothing is made by it yet.
+pub fn forget_made_by_this_run() {
+    if let Ok(mut made) = MADE_BY_THIS_RUN.lock() {
+        made.clear();
+    }
+}
+
+/// Whether this run made the inode `stat` describes.
 pub fn made_by_this_run(stat: &libc::stat) -> bool {
     MADE_BY_THIS_RUN
         .lock()
