@@ -173,7 +173,7 @@ pub struct Observed {
 pub struct Place {
     entry: Location,
     /// A hard link's source, and the entry found there (`None`: missing).
-    source: Option<(Location, Option<walk::Stat>)>,
+    source: Option<(Location, Option<at::Stat>)>,
 }
 
 /// Reads the state of `path` without changing anything. A symlink is reported as a link unless
@@ -230,10 +230,10 @@ pub fn observe_in_place(
 
 /// Resolves a hard link's source (a link there is the source itself, not followed) and
 /// looks at the entry it names.
-fn locate_source(source: &Path) -> io::Result<(Location, Option<walk::Stat>)> {
+fn locate_source(source: &Path) -> io::Result<(Location, Option<at::Stat>)> {
     let location = walk::locate(source, false)?;
     let found = match location.entry() {
-        Some((dir, name)) => at::stat_at(dir, name)?.map(|stat| walk::Stat::of(&stat)),
+        Some((dir, name)) => at::stat_at(dir, name)?.map(|stat| at::Stat::of(&stat)),
         None => None,
     };
     Ok((location, found))
@@ -245,7 +245,7 @@ fn read_entry(
     state: &mut FsState,
     (dir, name): (BorrowedFd<'_>, &CStr),
     stat: libc::stat,
-    source: Option<&walk::Stat>,
+    source: Option<&at::Stat>,
 ) -> io::Result<Option<Vec<u8>>> {
     let mut content = None;
     let stat = match at::file_type(&stat) {
@@ -475,7 +475,7 @@ fn make_or_open_trusted(dir: BorrowedFd<'_>, name: &CStr, path: &Path) -> io::Re
         made => return made,
     }
     let existing = at::open_directory_at(dir, name)?;
-    match at::untrusted_new_directory(&at::fstat(existing.as_fd())?) {
+    match at::untrusted_new_directory(&at::Stat::of(&at::fstat(existing.as_fd())?)) {
         None => Ok(existing),
         Some(why) => Err(io::Error::new(
             io::ErrorKind::PermissionDenied,

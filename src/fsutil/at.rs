@@ -218,7 +218,7 @@ pub fn write_at(
 
 /// A file this run wrote may be the source of a hard link planned before it was rewritten.
 fn remember_written(file: &File) -> io::Result<()> {
-    remember_made(&fstat(file.as_fd())?);
+    remember_made(&Stat::of(&fstat(file.as_fd())?));
     Ok(())
 }
 
@@ -290,9 +290,30 @@ pub fn make_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd
     let stat = fstat(made.as_fd())?;
     // Another user's directory that took the name between the two calls is not ours.
     if stat.st_uid == effective_uid() {
-        remember_made(&stat);
+        remember_made(&Stat::of(&stat));
     }
     Ok(made)
+}
+
+/// The parts of a `stat` that tell which inode an entry is, its type, and who may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    /// Type and permission bits (`st_mode`).
+    pub mode: u32,
+    pub uid: u32,
+}
+
+impl Stat {
+    pub fn of(stat: &libc::stat) -> Stat {
+        Stat {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            mode: stat.st_mode,
+            uid: stat.st_uid,
+        }
+    }
 }
 
 /// The inodes (device, inode) this run made: directories it created and files it wrote.
@@ -300,9 +321,9 @@ pub fn make_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd
 /// them, whoever may write to it.
 static MADE_BY_THIS_RUN: Mutex<BTreeSet<(u64, u64)>> = Mutex::new(BTreeSet::new());
 
-fn remember_made(stat: &libc::stat) {
+fn remember_made(stat: &Stat) {
     if let Ok(mut made) = MADE_BY_THIS_RUN.lock() {
-        made.insert((stat.st_dev, stat.st_ino));
+        made.insert((stat.dev, stat.ino));
     }
 }
 
@@ -314,10 +335,10 @@ pub fn forget_made_by_this_run() {
 }
 
 /// Whether this run made the inode `stat` describes.
-pub fn made_by_this_run(stat: &libc::stat) -> bool {
+pub fn made_by_this_run(stat: &Stat) -> bool {
     MADE_BY_THIS_RUN
         .lock()
-        .is_ok_and(|made| made.contains(&(stat.st_dev, stat.st_ino)))
+        .is_ok_and(|made| made.contains(&(stat.dev, stat.ino)))
 }
 
 pub fn effective_uid() -> u32 {
@@ -330,15 +351,15 @@ pub fn effective_uid() -> u32 {
 /// "made since the plan"): this run made it, or it belongs to the user this runs as and no
 /// one else may write to it. Anyone else who could make or write it could have put links or
 /// files in it that the plan never saw.
-pub fn untrusted_new_directory(stat: &libc::stat) -> Option<String> {
+pub fn untrusted_new_directory(stat: &Stat) -> Option<String> {
     if made_by_this_run(stat) {
         return None;
     }
     let mut reasons = Vec::new();
-    if stat.st_uid != effective_uid() {
-        reasons.push(format!("by uid {}", stat.st_uid));
+    if stat.uid != effective_uid() {
+        reasons.push(format!("by uid {}", stat.uid));
     }
-    let writable = match (stat.st_mode & 0o020 != 0, stat.st_mode & 0o002 != 0) {
+    let writable = match (stat.mode & 0o020 != 0, stat.mode & 0o002 != 0) {
         (true, true) => Some("group and others"),
         (true, false) => Some("group"),
         (false, true) => Some("others"),
@@ -347,7 +368,7 @@ pub fn untrusted_new_directory(stat: &libc::stat) -> Option<String> {
     if let Some(who) = writable {
         reasons.push(format!(
             "and is writable by {who} (mode {:04o})",
-            stat.st_mode & 0o7777
+            stat.mode & 0o7777
         ));
     }
     (!reasons.is_empty()).then(|| reasons.join(" "))
@@ -632,6 +653,49 @@ mod tests {
         remove_tree_at(dir.as_fd(), c"tree").unwrap_or_else(|e| panic!("{e}"));
         assert!(!base.join("tree").exists());
         assert!(base.join("outside/kept").exists());
+    }
+
+    #[test]
+    fn a_new_directory_is_trusted_only_when_made_by_this_run_or_owned_and_writable_by_us_alone() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = File::open(temp.path()).unwrap_or_else(|e| panic!("{e}"));
+        let stat_of = |name: &str| {
+            let path = temp.path().join(name);
+            std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{e}"));
+            let made = File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            move |mode: u32, uid: u32| {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                std::os::unix::fs::chown(&path, Some(uid), None).unwrap_or_else(|e| panic!("{e}"));
+                Stat::of(&fstat(made.as_fd()).unwrap_or_else(|e| panic!("{e}")))
+            }
+        };
+        let me = effective_uid();
+        let other = stat_of("other");
+        assert_eq!(untrusted_new_directory(&other(0o755, me)), None);
+        assert_eq!(
+            untrusted_new_directory(&other(0o775, me)).as_deref(),
+            Some("and is writable by group (mode 0775)")
+        );
+        assert_eq!(
+            untrusted_new_directory(&other(0o1777, me)).as_deref(),
+            Some("and is writable by group and others (mode 1777)")
+        );
+        if me == 0 {
+            assert_eq!(
+                untrusted_new_directory(&other(0o700, 65534)).as_deref(),
+                Some("by uid 65534")
+            );
+        }
+        // What this run made is trusted whatever its mode.
+        let made = make_directory_at(base.as_fd(), c"made").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(
+            temp.path().join("made"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let stat = Stat::of(&fstat(made.as_fd()).unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(untrusted_new_directory(&stat), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::at::{self, cstring, file_type, fstat, open_at};
+use super::at::{self, Stat, cstring, file_type, fstat, open_at};
 
 /// Symbolic links followed in one resolution at most, as the kernel allows (then ELOOP).
 const MAX_LINKS: usize = 40;
@@ -35,36 +35,6 @@ enum Step {
 struct Directory {
     stat: Stat,
     path: PathBuf,
-}
-
-/// The parts of a `stat` a route keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub uid: u32,
-}
-
-impl Stat {
-    pub fn of(stat: &libc::stat) -> Stat {
-        Stat {
-            dev: stat.st_dev,
-            ino: stat.st_ino,
-            mode: stat.st_mode,
-            uid: stat.st_uid,
-        }
-    }
-
-    fn as_libc(&self) -> libc::stat {
-        // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
-        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-        stat.st_dev = self.dev;
-        stat.st_ino = self.ino;
-        stat.st_mode = self.mode;
-        stat.st_uid = self.uid;
-        stat
-    }
 }
 
 /// How a path was reached: every directory on it, from `/`, and every symbolic link followed
@@ -91,7 +61,7 @@ impl Candidate<'_> {
     /// directories this run made, or the user it runs as owns and no one else may write, are.
     pub fn untrusted(&self) -> Option<String> {
         self.new_directories.iter().find_map(|directory| {
-            at::untrusted_new_directory(&directory.stat.as_libc()).map(|why| {
+            at::untrusted_new_directory(&directory.stat).map(|why| {
                 format!(
                     "the directory {} was made since the plan {why}",
                     directory.path.display()
@@ -146,10 +116,7 @@ impl Route {
             .rposition(|s| matches!(s, Step::Link { .. }))
             .map_or(1, |i| i + 1);
         let mut entries = vec![self.entry.as_ref()];
-        if self
-            .entry
-            .is_some_and(|entry| at::made_by_this_run(&entry.as_libc()))
-        {
+        if self.entry.is_some_and(|entry| at::made_by_this_run(&entry)) {
             entries.push(None);
         }
         let sources: Vec<Option<Candidate<'_>>> = match &self.source {
