@@ -76,6 +76,18 @@ fn absent_refuses_a_regular_file_without_force() {
 }
 
 #[test]
+fn new_hard_link_to_a_target_rewritten_in_the_same_run_links_the_new_file() {
+    let world = World::new(
+        "apply:\n  - {id: f, type: file, path: \"{{ root }}/f\", content: \"new\"}\n  \
+         - {id: l, type: link, kind: hard, path: \"{{ root }}/l\", src: \"{{ root }}/f\"}\n",
+    );
+    common::write(&world.path("f"), b"old");
+    world.apply();
+    assert_eq!(read(&world.path("l")), "new");
+    world.assert_converged();
+}
+
+#[test]
 fn hard_link_follows_its_target_rewritten_in_the_same_run() {
     let config = |content: &str| {
         format!(

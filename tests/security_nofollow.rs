@@ -300,6 +300,158 @@ apply:
     assert!(!decoy.join("conf").exists(), "written through the new link");
 }
 
+/// `execute` of `plan` must be refused as stale, naming `address` and saying `why`.
+fn assert_refused_as_stale(world: &World, plan: &Path, address: &str, why: &str) {
+    let run = world.execute(plan, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("the plan is stale") && run.stderr.contains(address),
+        "not refused as stale naming {address}:\n{}",
+        run.all()
+    );
+    assert!(run.stderr.contains(why), "no `{why}`:\n{}", run.all());
+}
+
+/// Makes `world.path(relative)` (and its parents) as another user would: owned by `uid`,
+/// mode `mode`, each.
+fn make_directories_as(world: &World, relative: &str, uid: u32, mode: u32) {
+    std::fs::create_dir_all(world.path(relative)).expect("mkdir -p");
+    let mut made = Path::new(relative);
+    while made != Path::new("") && made != Path::new("t") {
+        std::os::unix::fs::chown(world.root.join(made), Some(uid), Some(uid)).expect("chown");
+        common::set_mode(&world.root.join(made), mode);
+        made = made.parent().unwrap_or(Path::new(""));
+    }
+}
+
+#[test]
+fn missing_parents_made_by_another_user_after_plan_are_stale() {
+    let world = World::new(
+        r#"
+apply:
+  - {id: dir, type: directory, path: "{{ root }}/t/a/b/c", parents: true, mode: "0700"}
+  - {id: secret, type: file, path: "{{ root }}/t/a/b/c/secret", content: "s3cret\n", mode: "0600"}
+"#,
+    );
+    std::fs::create_dir(world.path("t")).expect("mkdir");
+    let (plan, _) = world.plan();
+    make_directories_as(&world, "t/a/b", 65534, 0o777);
+    let planted = format!(
+        "{}/t/a was made since the plan by uid 65534",
+        world.root.display()
+    );
+    assert_refused_as_stale(&world, &plan, "apply.dir", &planted);
+    assert_refused_as_stale(&world, &plan, "apply.secret", &planted);
+    assert!(
+        !world.path("t/a/b/c").exists(),
+        "made under the other user's directory"
+    );
+}
+
+#[test]
+fn missing_parent_owned_by_another_user_after_plan_is_stale_even_when_only_it_may_write() {
+    let world = World::new(
+        r#"
+apply:
+  - {id: conf, type: file, path: "{{ root }}/t/a/conf", content: "x\n"}
+"#,
+    );
+    std::fs::create_dir(world.path("t")).expect("mkdir");
+    let (plan, _) = world.plan();
+    make_directories_as(&world, "t/a", 65534, 0o755);
+    assert_refused_as_stale(
+        &world,
+        &plan,
+        "apply.conf",
+        "made since the plan by uid 65534",
+    );
+    assert!(!world.path("t/a/conf").exists());
+}
+
+#[test]
+fn missing_parent_writable_by_others_after_plan_is_stale_even_when_root_owns_it() {
+    let world = World::new(
+        r#"
+apply:
+  - {id: conf, type: copy, dest: "{{ root }}/t/a/b/conf", content: "x\n"}
+"#,
+    );
+    std::fs::create_dir(world.path("t")).expect("mkdir");
+    let (plan, _) = world.plan();
+    std::fs::create_dir_all(world.path("t/a/b")).expect("mkdir -p");
+    common::set_mode(&world.path("t/a/b"), 0o757);
+    let why = format!(
+        "{}/t/a/b was made since the plan and is writable by others (mode 0757)",
+        world.root.display()
+    );
+    assert_refused_as_stale(&world, &plan, "apply.conf", &why);
+    assert!(!world.path("t/a/b/conf").exists());
+}
+
+#[test]
+fn directories_this_run_makes_are_trusted_whatever_their_mode() {
+    // A shared directory the plan makes world-writable, and a file the plan puts in it.
+    let world = World::new(
+        r#"
+apply:
+  - {id: shared, type: directory, path: "{{ root }}/t/shared/drop", parents: true, mode: "1777"}
+  - {id: readme, type: file, path: "{{ root }}/t/shared/drop/README", content: "x\n"}
+"#,
+    );
+    let (plan, _) = world.plan();
+    let run = world.execute(&plan, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(common::read(&world.path("t/shared/drop/README")), "x\n");
+}
+
+/// `link` with `kind: hard` from `t/hl` to `t/srcdir/s`, and a victim's file elsewhere.
+fn hard_link_world() -> World {
+    let world = World::new(
+        r#"
+apply:
+  - {id: hl, type: link, kind: hard, path: "{{ root }}/t/hl", src: "{{ root }}/t/srcdir/s"}
+"#,
+    );
+    std::fs::create_dir_all(world.path("t/srcdir")).expect("mkdir");
+    std::fs::create_dir_all(world.path("victim")).expect("mkdir");
+    common::write(&world.path("victim/s"), b"victim\n");
+    world
+}
+
+#[test]
+fn hard_link_source_swapped_for_another_inode_after_plan_is_stale() {
+    let world = hard_link_world();
+    common::write(&world.path("t/srcdir/s"), b"mine\n");
+    let (plan, _) = world.plan();
+    std::fs::remove_file(world.path("t/srcdir/s")).expect("rm");
+    std::fs::hard_link(world.path("victim/s"), world.path("t/srcdir/s")).expect("ln");
+    assert_refused_as_stale(&world, &plan, "apply.hl", "the way to it changed");
+    assert!(
+        !world.path("t/hl").exists(),
+        "linked to the swapped-in inode"
+    );
+}
+
+#[test]
+fn hard_link_source_that_appears_after_plan_is_stale() {
+    let world = hard_link_world();
+    let (plan, _) = world.plan();
+    std::fs::hard_link(world.path("victim/s"), world.path("t/srcdir/s")).expect("ln");
+    assert_refused_as_stale(&world, &plan, "apply.hl", "the way to it changed");
+    assert!(!world.path("t/hl").exists(), "linked to the victim's inode");
+}
+
+#[test]
+fn hard_link_source_replaced_by_a_symlink_after_plan_is_stale() {
+    let world = hard_link_world();
+    common::write(&world.path("t/srcdir/s"), b"mine\n");
+    let (plan, _) = world.plan();
+    std::fs::remove_file(world.path("t/srcdir/s")).expect("rm");
+    symlink(world.path("victim/s"), world.path("t/srcdir/s")).expect("symlink");
+    assert_refused_as_stale(&world, &plan, "apply.hl", "the way to it changed");
+    assert!(!world.path("t/hl").exists());
+}
+
 /// Runs `driftless -c CONFIG -e root=ROOT ARGS` and gives up (killing it) after 20 s: a read
 /// that blocks must fail the test, not hang it.
 fn run_with_deadline(world: &World, args: &[&str]) -> (i32, String) {

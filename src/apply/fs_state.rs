@@ -5,9 +5,10 @@
 //! a directory, a symbolic or hard link, or nothing. `lineinfile` and `blockinfile` compute the
 //! whole new content at plan time, so what `execute` writes is exactly what the plan showed.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, OsStr};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use base64::Engine;
@@ -171,8 +172,8 @@ pub struct Observed {
 #[derive(Debug)]
 pub struct Place {
     entry: Location,
-    /// A hard link's source.
-    source: Option<Location>,
+    /// A hard link's source, and the entry found there (`None`: missing).
+    source: Option<(Location, Option<at::Stat>)>,
 }
 
 /// Reads the state of `path` without changing anything. A symlink is reported as a link unless
@@ -193,11 +194,17 @@ pub fn observe_in_place(
     let source = hard_link_to
         .map(Path::new)
         .filter(|source| source.is_absolute())
-        .map(|source| walk::locate(source, false))
+        .map(locate_source)
         .transpose()?;
     let mut route = entry.route().clone();
-    if let Some(source) = &source {
-        route = route.with_source(source.route().clone());
+    if let Some((location, found)) = &source {
+        // The source entry itself is part of the route: another inode swapped in under its
+        // name makes the link's node stale.
+        let mut source_route = location.route().clone();
+        if let Some(found) = found {
+            source_route = source_route.with_entry(*found);
+        }
+        route = route.with_source(source_route);
     }
     let mut state = FsState::absent(path);
     state.follow = entry.link().is_some();
@@ -207,7 +214,8 @@ pub fn observe_in_place(
     if let Some((dir, name)) = entry.entry()
         && let Some(stat) = at::stat_at(dir, name)?
     {
-        content = read_entry(&mut state, (dir, name), stat, source.as_ref())?;
+        let source_entry = source.as_ref().and_then(|(_, found)| found.as_ref());
+        content = read_entry(&mut state, (dir, name), stat, source_entry)?;
         if state.state == EntryKind::HardLink {
             state.target = hard_link_to.map(str::to_owned);
         }
@@ -220,13 +228,24 @@ pub fn observe_in_place(
     Ok((observed, Place { entry, source }))
 }
 
+/// Resolves a hard link's source (a link there is the source itself, not followed) and
+/// looks at the entry it names.
+fn locate_source(source: &Path) -> io::Result<(Location, Option<at::Stat>)> {
+    let location = walk::locate(source, false)?;
+    let found = match location.entry() {
+        Some((dir, name)) => at::stat_at(dir, name)?.map(|stat| at::Stat::of(&stat)),
+        None => None,
+    };
+    Ok((location, found))
+}
+
 /// Fills `state` from the entry `name` in `dir` (whose `stat` was just taken) and returns a
-/// regular file's content.
+/// regular file's content. `source` is a hard link's source entry, as found.
 fn read_entry(
     state: &mut FsState,
     (dir, name): (BorrowedFd<'_>, &CStr),
     stat: libc::stat,
-    source: Option<&Location>,
+    source: Option<&at::Stat>,
 ) -> io::Result<Option<Vec<u8>>> {
     let mut content = None;
     let stat = match at::file_type(&stat) {
@@ -240,7 +259,7 @@ fn read_entry(
             state.state = EntryKind::Directory;
             stat
         }
-        libc::S_IFREG if same_inode(&stat, source)? => {
+        libc::S_IFREG if source.is_some_and(|s| (s.dev, s.ino) == (stat.st_dev, stat.st_ino)) => {
             state.state = EntryKind::HardLink;
             stat
         }
@@ -268,15 +287,6 @@ fn read_entry(
     Ok(content)
 }
 
-/// Whether a regular file is the inode a hard link's source names.
-fn same_inode(stat: &libc::stat, source: Option<&Location>) -> io::Result<bool> {
-    let Some((dir, name)) = source.and_then(Location::entry) else {
-        return Ok(false);
-    };
-    Ok(at::stat_at(dir, name)?
-        .is_some_and(|other| (other.st_dev, other.st_ino) == (stat.st_dev, stat.st_ino)))
-}
-
 /// The fingerprint of an observed state reached by the route whose digest is `route`: what
 /// `execute` compares to refuse a stale plan. Only what observing can see counts (not the
 /// wanted-state flags), so the state a planned change leaves fingerprints like the same state
@@ -301,14 +311,33 @@ pub fn fingerprint(state: &FsState, route: &str, with_content: bool) -> String {
     sha256_hex(&serde_json::to_vec(&observable).unwrap_or_default())
 }
 
+/// Why an observation does not match a plan's fingerprint.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stale {
+    /// The state, or the way to it, changed ([`describe_change`] says how).
+    Changed,
+    /// The way to it only gained directories, and this one of them cannot be trusted.
+    UntrustedDirectory(String),
+}
+
 /// Whether what is observed now is what a plan's `fingerprint` recorded: the same state,
 /// reached through the same directories and links — or through a route that only adds
-/// directories at its end, made since (by an earlier node of the plan, say), no links.
-pub fn fingerprint_matches(fingerprint: &str, now: &Observed, with_content: bool) -> bool {
-    now.route
-        .digests_allowing_new_directories()
+/// directories at its end, made since (by an earlier node of the plan, say), no links, each
+/// made by this run or owned by the user it runs as and writable by no one else.
+pub fn check_fingerprint(
+    fingerprint: &str,
+    now: &Observed,
+    with_content: bool,
+) -> Result<(), Stale> {
+    let candidates = now.route.candidates();
+    let matched = candidates
         .iter()
-        .any(|route| self::fingerprint(&now.state, route, with_content) == fingerprint)
+        .find(|route| self::fingerprint(&now.state, &route.digest, with_content) == fingerprint)
+        .ok_or(Stale::Changed)?;
+    match matched.untrusted() {
+        Some(why) => Err(Stale::UntrustedDirectory(why)),
+        None => Ok(()),
+    }
 }
 
 /// What differs between two observations, for "stale plan" messages.
@@ -336,7 +365,7 @@ pub fn describe_change(planned: &FsState, now: &FsState) -> String {
     if changes.is_empty() {
         // All that is left is the route.
         "the way to it changed: a directory on its path was replaced, or a symbolic link on \
-         it was made or re-pointed"
+         it was made or re-pointed, or a hard link's source is another file now"
             .to_owned()
     } else {
         changes.join(", ")
@@ -419,17 +448,42 @@ fn make_directory(location: &Location, parents: bool) -> io::Result<(OwnedFd, &C
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }
     let mut dir = at::open_directory_at(deepest, c".")?;
+    let mut path = location.deepest_path().to_owned();
     for missing in above {
-        match at::make_directory_at(dir.as_fd(), missing) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
-        }
-        dir = at::open_directory_at(dir.as_fd(), missing)?;
+        path.push(OsStr::from_bytes(missing.as_bytes()));
+        dir = make_or_open_trusted(dir.as_fd(), missing, &path)?;
     }
+    path.push(OsStr::from_bytes(name.as_bytes()));
     match at::make_directory_at(dir.as_fd(), name) {
-        // As `mkdir -p`: one that exists is fine (`set_attributes` checks it is a directory).
-        Err(e) if !(parents && e.kind() == io::ErrorKind::AlreadyExists) => Err(e),
-        _ => Ok((dir, name.as_c_str())),
+        // As `mkdir -p`: one that exists is fine when it can be trusted
+        // (`set_attributes` checks it is a directory).
+        Err(e) if parents && e.kind() == io::ErrorKind::AlreadyExists => {
+            make_or_open_trusted(dir.as_fd(), name, &path)?;
+            Ok((dir, name.as_c_str()))
+        }
+        Err(e) => Err(e),
+        Ok(_) => Ok((dir, name.as_c_str())),
+    }
+}
+
+/// The directory `name` in `dir`, made now, or already there when it can be trusted: it
+/// was missing when checked, so someone made it since — only this run, or the user it runs as
+/// with no one else able to write to it, may have (the same rule as for a route).
+fn make_or_open_trusted(dir: BorrowedFd<'_>, name: &CStr, path: &Path) -> io::Result<OwnedFd> {
+    match at::make_directory_at(dir, name) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        made => return made,
+    }
+    let existing = at::open_directory_at(dir, name)?;
+    match at::untrusted_new_directory(&at::Stat::of(&at::fstat(existing.as_fd())?)) {
+        None => Ok(existing),
+        Some(why) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the directory {} was made since the plan {why}",
+                path.display()
+            ),
+        )),
     }
 }
 
@@ -441,12 +495,17 @@ fn link(
     place: &Place,
 ) -> io::Result<()> {
     if kind == EntryKind::HardLink {
-        let (source_dir, source_name) = place
-            .source
-            .as_ref()
-            .and_then(Location::entry)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-        at::link_at(dir, name, at::LinkTo::Hard(source_dir, source_name))
+        let checked = place.source.as_ref().and_then(|(location, found)| {
+            let (dir, name) = location.entry()?;
+            found.map(|found| at::HardLinkSource {
+                dir,
+                name,
+                dev: found.dev,
+                ino: found.ino,
+            })
+        });
+        let source = checked.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        at::link_at(dir, name, at::LinkTo::Hard(source))
     } else {
         let target = at::cstring(target.as_bytes())?;
         at::link_at(dir, name, at::LinkTo::Symbolic(&target))
@@ -681,6 +740,54 @@ mod tests {
         assert_eq!(result, Ok(()));
         assert!(!swap.moved("t").exists());
         assert_eq!(read(&swap.decoy("t/inner/x")), "x");
+    }
+
+    #[test]
+    fn missing_parents_made_by_another_user_after_the_check_are_not_made_into() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        let path = base.join("a/b/c").display().to_string();
+        let (observed, place) =
+            observe_in_place(&path, false, None).unwrap_or_else(|e| panic!("{e}"));
+        // Between the check and the mkdir: another user makes the first missing parent.
+        fs::create_dir(base.join("a")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::chown(base.join("a"), Some(65534), Some(65534))
+            .unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(base.join("a"), fs::Permissions::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut want = FsState::absent(&path);
+        want.state = EntryKind::Directory;
+        want.parents = true;
+        want.set_mode(0o700);
+        let result = converge(&observed.state, &want, &place);
+        let error = result.err().unwrap_or_default();
+        assert!(
+            error.contains(&format!(
+                "{} was made since the plan by uid 65534",
+                base.join("a").display()
+            )),
+            "{error}"
+        );
+        assert!(!base.join("a/b").exists());
+    }
+
+    #[test]
+    fn hard_link_is_not_made_to_a_source_swapped_after_the_check() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = temp.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        fs::write(base.join("s"), "mine\n").unwrap_or_else(|e| panic!("{e}"));
+        fs::write(base.join("victim"), "victim\n").unwrap_or_else(|e| panic!("{e}"));
+        let path = base.join("hl").display().to_string();
+        let source = base.join("s").display().to_string();
+        let (observed, place) =
+            observe_in_place(&path, false, Some(&source)).unwrap_or_else(|e| panic!("{e}"));
+        fs::remove_file(base.join("s")).unwrap_or_else(|e| panic!("{e}"));
+        fs::hard_link(base.join("victim"), base.join("s")).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = FsState::absent(&path);
+        want.state = EntryKind::HardLink;
+        want.target = Some(source);
+        assert!(converge(&observed.state, &want, &place).is_err());
+        assert!(!base.join("hl").exists(), "linked to the swapped-in inode");
     }
 
     #[test]

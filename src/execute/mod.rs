@@ -121,13 +121,16 @@ fn check_precondition(node: &PlanNode) -> Result<(apply::Observed, apply::Place)
     let after = planned_after(node)?;
     let (now, place) = apply::observe_wanted(&after)
         .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
-    if !fs_state::fingerprint_matches(&node.fingerprint, &now, !node.is_sensitive()) {
-        let before = planned_before(node)?;
+    if let Err(stale) = fs_state::check_fingerprint(&node.fingerprint, &now, !node.is_sensitive()) {
+        let change = match stale {
+            fs_state::Stale::Changed => {
+                fs_state::describe_change(&planned_before(node)?, &now.state)
+            }
+            fs_state::Stale::UntrustedDirectory(why) => why,
+        };
         return Err(format!(
-            "{}: {} changed since the plan ({})",
-            node.address,
-            after.path,
-            fs_state::describe_change(&before, &now.state)
+            "{}: {} changed since the plan ({change})",
+            node.address, after.path
         ));
     }
     Ok((now, place))
@@ -220,6 +223,8 @@ pub fn run(
     config: Option<&Recompiled<'_>>,
 ) -> Result<Vec<NodeOutcome>, String> {
     let run_started = std::time::SystemTime::now();
+    // What an earlier run in this process made is not this run's to trust.
+    crate::fsutil::at::forget_made_by_this_run();
     let outcomes = scheduler::run(plan, jobs, |node, notified| {
         let started = Instant::now();
         let (status, facts) = match node.kind {

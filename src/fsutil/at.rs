@@ -4,11 +4,13 @@
 //! The directory is one a [`super::walk::Location`] pinned: whatever the path names by the time
 //! a call runs, it acts in that directory, on the entry of that name.
 
+use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Mutex;
 
 use super::MAX_FILE_BYTES;
 
@@ -182,12 +184,13 @@ pub fn write_at(
         let mut file = File::from(fd);
         fill(&mut file, bytes, mode, owner)?;
         match link_unnamed(&file, dir, name) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return remember_written(&file),
             // Replacing a file: link under a temp name, then rename over it (atomic).
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let temp = super::temp_name(name)?;
                 link_unnamed(&file, dir, &temp)?;
-                return rename_or_remove(dir, &temp, name);
+                rename_or_remove(dir, &temp, name)?;
+                return remember_written(&file);
             }
             // No /proc to name the inode by: write a named temp file instead.
             Err(_) => {}
@@ -200,14 +203,23 @@ pub fn write_at(
         libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY,
     )
     .map(File::from)
-    .and_then(|mut file| fill(&mut file, bytes, mode, owner));
+    .and_then(|mut file| fill(&mut file, bytes, mode, owner).map(|()| file));
     match written {
-        Ok(()) => rename_or_remove(dir, &temp, name),
+        Ok(file) => {
+            rename_or_remove(dir, &temp, name)?;
+            remember_written(&file)
+        }
         Err(e) => {
             let _ = unlink_at(dir, &temp, false);
             Err(e)
         }
     }
+}
+
+/// A file this run wrote may be the source of a hard link planned before it was rewritten.
+fn remember_written(file: &File) -> io::Result<()> {
+    remember_made(&Stat::of(&fstat(file.as_fd())?));
+    Ok(())
 }
 
 /// Content, owner and mode of a file not yet under its final name, flushed to disk.
@@ -270,10 +282,96 @@ pub fn unlink_at(dir: BorrowedFd<'_>, name: &CStr, directory: bool) -> io::Resul
 }
 
 /// Creates the directory `name` (mode 0777 less the umask, as `mkdir` does; the caller sets
-/// the wanted mode after).
-pub fn make_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+/// the wanted mode after) and opens it, remembering it as made by this run when it is ours.
+pub fn make_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: `name` is NUL-terminated.
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o777) }).map(drop)
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o777) })?;
+    let made = open_directory_at(dir, name)?;
+    let stat = fstat(made.as_fd())?;
+    // Another user's directory that took the name between the two calls is not ours.
+    if stat.st_uid == effective_uid() {
+        remember_made(&Stat::of(&stat));
+    }
+    Ok(made)
+}
+
+/// The parts of a `stat` that tell which inode an entry is, its type, and who may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    /// Type and permission bits (`st_mode`).
+    pub mode: u32,
+    pub uid: u32,
+}
+
+impl Stat {
+    pub fn of(stat: &libc::stat) -> Stat {
+        Stat {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            mode: stat.st_mode,
+            uid: stat.st_uid,
+        }
+    }
+}
+
+/// The inodes (device, inode) this run made: directories it created and files it wrote.
+/// A directory or file that appears on a route after the plan is trusted when it is one of
+/// them, whoever may write to it.
+static MADE_BY_THIS_RUN: Mutex<BTreeSet<(u64, u64)>> = Mutex::new(BTreeSet::new());
+
+fn remember_made(stat: &Stat) {
+    if let Ok(mut made) = MADE_BY_THIS_RUN.lock() {
+        made.insert((stat.dev, stat.ino));
+    }
+}
+
+/// Starts a run: nothing is made by it yet.
+pub fn forget_made_by_this_run() {
+    if let Ok(mut made) = MADE_BY_THIS_RUN.lock() {
+        made.clear();
+    }
+}
+
+/// Whether this run made the inode `stat` describes.
+pub fn made_by_this_run(stat: &Stat) -> bool {
+    MADE_BY_THIS_RUN
+        .lock()
+        .is_ok_and(|made| made.contains(&(stat.dev, stat.ino)))
+}
+
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Why a directory made since the plan cannot be trusted to hold what this run puts there,
+/// or `None` when it can ("by uid 65534 and is writable by others (mode 0777)", to follow
+/// "made since the plan"): this run made it, or it belongs to the user this runs as and no
+/// one else may write to it. Anyone else who could make or write it could have put links or
+/// files in it that the plan never saw.
+pub fn untrusted_new_directory(stat: &Stat) -> Option<String> {
+    if made_by_this_run(stat) {
+        return None;
+    }
+    let mut reasons = Vec::new();
+    if stat.uid != effective_uid() {
+        reasons.push(format!("by uid {}", stat.uid));
+    }
+    let writable = match (stat.mode & 0o020 != 0, stat.mode & 0o002 != 0) {
+        (true, true) => Some("group and others"),
+        (true, false) => Some("group"),
+        (false, true) => Some("others"),
+        (false, false) => None,
+    };
+    if let Some(who) = writable {
+        reasons.push(format!(
+            "and is writable by {who} (mode {:04o})",
+            stat.mode & 0o7777
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join(" "))
 }
 
 /// Opens the directory `name` as a base for further calls; a link there is refused (ELOOP or
@@ -286,29 +384,91 @@ pub fn open_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd
 /// atomically: created under a temp name, renamed over whatever `name` is.
 pub fn link_at(dir: BorrowedFd<'_>, name: &CStr, target: LinkTo<'_>) -> io::Result<()> {
     let temp = super::temp_name(name)?;
-    // SAFETY: every name is NUL-terminated.
-    let made = match target {
-        LinkTo::Symbolic(text) => unsafe {
-            libc::symlinkat(text.as_ptr(), dir.as_raw_fd(), temp.as_ptr())
-        },
-        // Flags 0: a link named as the source is linked itself, not followed.
-        LinkTo::Hard(source_dir, source_name) => unsafe {
-            libc::linkat(
-                source_dir.as_raw_fd(),
-                source_name.as_ptr(),
-                dir.as_raw_fd(),
-                temp.as_ptr(),
-                0,
-            )
-        },
-    };
-    check(made)?;
+    match target {
+        LinkTo::Symbolic(text) => {
+            // SAFETY: both names are NUL-terminated.
+            check(unsafe { libc::symlinkat(text.as_ptr(), dir.as_raw_fd(), temp.as_ptr()) })?;
+        }
+        LinkTo::Hard(source) => hard_link_checked(&source, dir, &temp)?,
+    }
     rename_or_remove(dir, &temp, name)
 }
 
 pub enum LinkTo<'a> {
     Symbolic(&'a CStr),
-    Hard(BorrowedFd<'a>, &'a CStr),
+    Hard(HardLinkSource<'a>),
+}
+
+/// A hard link's source as it was checked: the entry `name` in `dir`, which must still be the
+/// inode `dev`/`ino` when it is linked.
+pub struct HardLinkSource<'a> {
+    pub dir: BorrowedFd<'a>,
+    pub name: &'a CStr,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// Links the checked source as `temp` in `dir`. The source entry is opened (never followed)
+/// and linked through that descriptor, so what is linked is the inode that was compared, not
+/// whatever the name holds a moment later; without /proc, the name is linked and the result
+/// compared instead (and removed when it is another inode).
+fn hard_link_checked(
+    source: &HardLinkSource<'_>,
+    dir: BorrowedFd<'_>,
+    temp: &CStr,
+) -> io::Result<()> {
+    let entry = open_at(source.dir, source.name, libc::O_PATH)?;
+    let stat = fstat(entry.as_fd())?;
+    if !source.is(&stat) {
+        return Err(source_replaced());
+    }
+    let fd_path = proc_fd_path(entry.as_raw_fd())?;
+    // SAFETY: both names are NUL-terminated strings that outlive the call.
+    let linked = check(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            fd_path.as_ptr(),
+            dir.as_raw_fd(),
+            temp.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    });
+    match linked {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    // Flags 0: a link named as the source is linked itself, not followed.
+    // SAFETY: both names are NUL-terminated.
+    check(unsafe {
+        libc::linkat(
+            source.dir.as_raw_fd(),
+            source.name.as_ptr(),
+            dir.as_raw_fd(),
+            temp.as_ptr(),
+            0,
+        )
+    })?;
+    match stat_at(dir, temp) {
+        Ok(Some(made)) if source.is(&made) => Ok(()),
+        other => {
+            let _ = unlink_at(dir, temp, false);
+            other.and(Err(source_replaced()))
+        }
+    }
+}
+
+impl HardLinkSource<'_> {
+    fn is(&self, stat: &libc::stat) -> bool {
+        (stat.st_dev, stat.st_ino) == (self.dev, self.ino)
+    }
+}
+
+fn source_replaced() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "its source changed while being applied (the name now holds another file)",
+    )
 }
 
 /// What an entry whose attributes are set must be: a change of kind since it was observed
@@ -493,6 +653,49 @@ mod tests {
         remove_tree_at(dir.as_fd(), c"tree").unwrap_or_else(|e| panic!("{e}"));
         assert!(!base.join("tree").exists());
         assert!(base.join("outside/kept").exists());
+    }
+
+    #[test]
+    fn a_new_directory_is_trusted_only_when_made_by_this_run_or_owned_and_writable_by_us_alone() {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = File::open(temp.path()).unwrap_or_else(|e| panic!("{e}"));
+        let stat_of = |name: &str| {
+            let path = temp.path().join(name);
+            std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{e}"));
+            let made = File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            move |mode: u32, uid: u32| {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                std::os::unix::fs::chown(&path, Some(uid), None).unwrap_or_else(|e| panic!("{e}"));
+                Stat::of(&fstat(made.as_fd()).unwrap_or_else(|e| panic!("{e}")))
+            }
+        };
+        let me = effective_uid();
+        let other = stat_of("other");
+        assert_eq!(untrusted_new_directory(&other(0o755, me)), None);
+        assert_eq!(
+            untrusted_new_directory(&other(0o775, me)).as_deref(),
+            Some("and is writable by group (mode 0775)")
+        );
+        assert_eq!(
+            untrusted_new_directory(&other(0o1777, me)).as_deref(),
+            Some("and is writable by group and others (mode 1777)")
+        );
+        if me == 0 {
+            assert_eq!(
+                untrusted_new_directory(&other(0o700, 65534)).as_deref(),
+                Some("by uid 65534")
+            );
+        }
+        // What this run made is trusted whatever its mode.
+        let made = make_directory_at(base.as_fd(), c"made").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(
+            temp.path().join("made"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let stat = Stat::of(&fstat(made.as_fd()).unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(untrusted_new_directory(&stat), None);
     }
 
     #[test]

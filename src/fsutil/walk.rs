@@ -13,11 +13,11 @@ use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::at::{self, cstring, file_type, fstat, open_at};
+use super::at::{self, Stat, cstring, file_type, fstat, open_at};
 
 /// Symbolic links followed in one resolution at most, as the kernel allows (then ELOOP).
 const MAX_LINKS: usize = 40;
@@ -25,18 +25,50 @@ const MAX_LINKS: usize = 40;
 /// One step of a resolution: a directory passed through, or a symbolic link followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
-    Directory { dev: u64, ino: u64 },
+    Directory(Directory),
     Link { dev: u64, ino: u64, target: Vec<u8> },
+}
+
+/// A directory passed through: its identity (what the route hashes), and its owner, mode and
+/// path, which tell whether it can be trusted when it was not there at plan time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Directory {
+    stat: Stat,
+    path: PathBuf,
 }
 
 /// How a path was reached: every directory on it, from `/`, and every symbolic link followed
 /// (a link in a directory component, or the final one when asked to follow it); for a hard
-/// link, also how its source was reached. Directories missing when it was recorded are not in
-/// it.
+/// link, also how its source was reached and the source entry itself (device, inode, type).
+/// Directories missing when it was recorded are not in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
     steps: Vec<Step>,
+    /// The entry at the end (kept for a hard link's source: which inode gets linked).
+    entry: Option<Stat>,
     source: Option<Box<Route>>,
+}
+
+/// One way a route observed now can match the digest recorded when planning: that digest, and
+/// the directories on the route now that were missing then (made since, at its end).
+pub struct Candidate<'a> {
+    pub digest: String,
+    new_directories: Vec<&'a Directory>,
+}
+
+impl Candidate<'_> {
+    /// Why one of the directories made since the plan cannot be trusted, naming it: only
+    /// directories this run made, or the user it runs as owns and no one else may write, are.
+    pub fn untrusted(&self) -> Option<String> {
+        self.new_directories.iter().find_map(|directory| {
+            at::untrusted_new_directory(&directory.stat).map(|why| {
+                format!(
+                    "the directory {} was made since the plan {why}",
+                    directory.path.display()
+                )
+            })
+        })
+    }
 }
 
 impl Route {
@@ -46,43 +78,87 @@ impl Route {
         self
     }
 
+    /// Adds the entry the route leads to (a hard link's source: a swap for another inode
+    /// changes the route).
+    pub fn with_entry(mut self, entry: Stat) -> Route {
+        self.entry = Some(entry);
+        self
+    }
+
+    /// The route without its source's entry: for a hard link whose source an earlier node
+    /// rewrites (a new inode, unknown when planning).
+    pub fn without_source_entry(mut self) -> Route {
+        if let Some(source) = &mut self.source {
+            source.entry = None;
+        }
+        self
+    }
+
     /// Hex SHA-256 of the whole route.
     pub fn digest(&self) -> String {
-        self.digest_of(self.steps.len(), self.source.as_ref().map(|s| s.digest()))
+        self.digest_of(
+            self.steps.len(),
+            self.entry.as_ref(),
+            self.source.as_ref().map(|s| s.digest()),
+        )
     }
 
     /// The digests this route matches: its own, and those of its shorter versions that lack
     /// only directories at the end — as observed before those directories were made (by an
-    /// earlier node of the same plan, say). A link at the end cannot be left out: a link
-    /// there is a change of where the path leads.
-    pub fn digests_allowing_new_directories(&self) -> Vec<String> {
+    /// earlier node of the same plan, say), each with the directories it lacks, which must be
+    /// trusted. A link at the end cannot be left out: a link there is a change of where the
+    /// path leads. An entry kept at the end may be left out only when this run made it (a
+    /// source rewritten, or made, by an earlier node).
+    pub fn candidates(&self) -> Vec<Candidate<'_>> {
         let shortest = self
             .steps
             .iter()
             .rposition(|s| matches!(s, Step::Link { .. }))
             .map_or(1, |i| i + 1);
-        let sources: Vec<Option<String>> = match &self.source {
-            Some(source) => source
-                .digests_allowing_new_directories()
-                .into_iter()
-                .map(Some)
-                .collect(),
+        let mut entries = vec![self.entry.as_ref()];
+        if self.entry.is_some_and(|entry| at::made_by_this_run(&entry)) {
+            entries.push(None);
+        }
+        let sources: Vec<Option<Candidate<'_>>> = match &self.source {
+            Some(source) => source.candidates().into_iter().map(Some).collect(),
             None => vec![None],
         };
-        (shortest.min(self.steps.len())..=self.steps.len())
-            .rev()
-            .flat_map(|len| sources.iter().map(move |s| self.digest_of(len, s.clone())))
-            .collect()
+        let mut candidates = Vec::new();
+        for len in (shortest.min(self.steps.len())..=self.steps.len()).rev() {
+            for entry in &entries {
+                for source in &sources {
+                    let mut new_directories: Vec<&Directory> = self.steps[len..]
+                        .iter()
+                        .filter_map(|step| match step {
+                            Step::Directory(directory) => Some(directory),
+                            Step::Link { .. } => None,
+                        })
+                        .collect();
+                    if let Some(source) = source {
+                        new_directories.extend(source.new_directories.iter().copied());
+                    }
+                    candidates.push(Candidate {
+                        digest: self.digest_of(
+                            len,
+                            *entry,
+                            source.as_ref().map(|s| s.digest.clone()),
+                        ),
+                        new_directories,
+                    });
+                }
+            }
+        }
+        candidates
     }
 
-    fn digest_of(&self, len: usize, source: Option<String>) -> String {
+    fn digest_of(&self, len: usize, entry: Option<&Stat>, source: Option<String>) -> String {
         let mut hasher = Sha256::new();
         for step in &self.steps[..len] {
             match step {
-                Step::Directory { dev, ino } => {
+                Step::Directory(Directory { stat, .. }) => {
                     hasher.update(b"d");
-                    hasher.update(dev.to_le_bytes());
-                    hasher.update(ino.to_le_bytes());
+                    hasher.update(stat.dev.to_le_bytes());
+                    hasher.update(stat.ino.to_le_bytes());
                 }
                 Step::Link { dev, ino, target } => {
                     hasher.update(b"l");
@@ -92,6 +168,12 @@ impl Route {
                     hasher.update(target);
                 }
             }
+        }
+        if let Some(entry) = entry {
+            hasher.update(b"e");
+            hasher.update(entry.dev.to_le_bytes());
+            hasher.update(entry.ino.to_le_bytes());
+            hasher.update((entry.mode & libc::S_IFMT).to_le_bytes());
         }
         if let Some(source) = source {
             hasher.update(b"s");
@@ -104,12 +186,12 @@ impl Route {
             .collect()
     }
 
-    fn push_directory(&mut self, dir: BorrowedFd<'_>) -> io::Result<()> {
+    fn push_directory(&mut self, dir: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
         let stat = fstat(dir)?;
-        self.steps.push(Step::Directory {
-            dev: stat.st_dev,
-            ino: stat.st_ino,
-        });
+        self.steps.push(Step::Directory(Directory {
+            stat: Stat::of(&stat),
+            path: path.to_owned(),
+        }));
         Ok(())
     }
 }
@@ -119,6 +201,8 @@ impl Route {
 pub struct Location {
     /// The deepest directory reached.
     dir: OwnedFd,
+    /// Where `dir` is, as the walk reached it.
+    dir_path: PathBuf,
     /// What is left of the path below `dir`, the entry's own name last. More than one name: a
     /// directory on the way is missing, or is not a directory.
     rest: Vec<CString>,
@@ -146,6 +230,11 @@ impl Location {
         (self.dir.as_fd(), &self.rest)
     }
 
+    /// The path of the deepest directory, as the walk reached it (links resolved).
+    pub fn deepest_path(&self) -> &Path {
+        &self.dir_path
+    }
+
     /// The followed link itself: its directory and name.
     pub fn link(&self) -> Option<(BorrowedFd<'_>, &CStr)> {
         self.link
@@ -165,25 +254,28 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
         ));
     }
     let mut dir = at::open_root()?;
+    // Where `dir` is, as the walk reached it: for messages about a directory on the way.
+    let mut dir_path = PathBuf::from("/");
     let mut route = Route::default();
-    route.push_directory(dir.as_fd())?;
+    route.push_directory(dir.as_fd(), &dir_path)?;
     let mut pending = names(path)?;
     let mut links = 0;
     let mut link = None;
     while let Some(name) = pending.pop_front() {
         if name.as_bytes() == b".." {
             dir = at::open_directory_at(dir.as_fd(), &name)?;
-            route.push_directory(dir.as_fd())?;
+            dir_path.pop();
+            route.push_directory(dir.as_fd(), &dir_path)?;
             continue;
         }
         let last = pending.is_empty();
         if last && !follow {
-            return Ok(found(dir, vec![name], link, route));
+            return Ok(found((dir, dir_path), vec![name], link, route));
         }
         let entry = match open_component(dir.as_fd(), &name, last) {
             Ok(entry) => entry,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(found(dir, rest(name, pending), link, route));
+                return Ok(found((dir, dir_path), rest(name, pending), link, route));
             }
             Err(e) => return Err(e),
         };
@@ -206,27 +298,29 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
                 }
                 if target_path.is_absolute() {
                     dir = at::open_root()?;
-                    route.push_directory(dir.as_fd())?;
+                    dir_path = PathBuf::from("/");
+                    route.push_directory(dir.as_fd(), &dir_path)?;
                 }
                 for part in names(target_path)?.into_iter().rev() {
                     pending.push_front(part);
                 }
             }
             libc::S_IFDIR if !last => {
-                route.steps.push(Step::Directory {
-                    dev: stat.st_dev,
-                    ino: stat.st_ino,
-                });
+                dir_path.push(OsStr::from_bytes(name.as_bytes()));
+                route.steps.push(Step::Directory(Directory {
+                    stat: Stat::of(&stat),
+                    path: dir_path.clone(),
+                }));
                 dir = entry;
             }
             // The entry itself (followed to something that is not a link).
-            _ if last => return Ok(found(dir, vec![name], link, route)),
+            _ if last => return Ok(found((dir, dir_path), vec![name], link, route)),
             // A file where a directory should be: nothing below it exists.
-            _ => return Ok(found(dir, rest(name, pending), link, route)),
+            _ => return Ok(found((dir, dir_path), rest(name, pending), link, route)),
         }
     }
     // The path ends on a directory reached by `..` or a link (or is `/`): the entry is `dir`.
-    Ok(found(dir, vec![c".".to_owned()], link, route))
+    Ok(found((dir, dir_path), vec![c".".to_owned()], link, route))
 }
 
 /// Opens one component of a path, a link itself rather than what it points at (`O_PATH` with
@@ -246,13 +340,14 @@ fn open_component(dir: BorrowedFd<'_>, name: &CStr, last: bool) -> io::Result<Ow
 }
 
 fn found(
-    dir: OwnedFd,
+    (dir, dir_path): (OwnedFd, PathBuf),
     rest: Vec<CString>,
     link: Option<(OwnedFd, CString)>,
     route: Route,
 ) -> Location {
     Location {
         dir,
+        dir_path,
         rest,
         link,
         route,

@@ -398,16 +398,16 @@ fn share_sensitivity(lowered: &lower::Lowered, planned: &mut [Planned]) {
 /// the link's node finds when it runs: an attribute change shows through the link, and a
 /// content change replaces the target's inode (writes are atomic renames), leaving the link a
 /// separate file with the old content. Such a link's `before` is that predicted state, checked
-/// when the node runs, and re-linking it is its planned update. Returns which nodes were
-/// predicted.
+/// when the node runs, and re-linking it is its planned update. A replaced target is a new
+/// inode, unknown yet: the link's route leaves the target's entry out (the run checks that
+/// it made that inode). Returns which nodes were predicted.
 fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<bool> {
     let mut predicted = vec![false; planned.len()];
     for &i in &lowered.order {
-        let linked = planned[i].after.state == EntryKind::HardLink
-            && planned[i].before.state == EntryKind::HardLink;
-        if !linked {
+        if planned[i].after.state != EntryKind::HardLink {
             continue;
         }
+        let linked = planned[i].before.state == EntryKind::HardLink;
         // The target's managers, in execution order (editors of one file form a chain).
         let managers: Vec<usize> = lowered
             .order
@@ -425,6 +425,17 @@ fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<
                     || p.after.state != EntryKind::File
                     || p.before.sha256 != p.after.sha256)
         });
+        if replaced {
+            // Checked when it runs, after the target's managers made the new inode.
+            let node = &mut planned[i];
+            node.route = std::mem::take(&mut node.route).without_source_entry();
+            node.fingerprint =
+                apply::fs_state::fingerprint(&node.before, &node.route.digest(), !node.sensitive);
+            predicted[i] = true;
+        }
+        if !linked {
+            continue;
+        }
         let mut state = planned[i].before.clone();
         if replaced {
             // The link's inode keeps the target's old content and attributes.
