@@ -127,6 +127,48 @@ pub fn replace_file(
     )
 }
 
+/// How an absolute path is not spelled plainly ([`normal_path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotNormal {
+    /// A `.` or `..` component.
+    Dot,
+    /// An empty component: `//` or a trailing `/`.
+    Empty,
+}
+
+impl NotNormal {
+    pub fn why(self) -> &'static str {
+        match self {
+            NotNormal::Dot => "has a `.` or `..` component",
+            NotNormal::Empty => "has an empty component (`//` or a trailing `/`)",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            NotNormal::Dot => "write the path without `.` or `..` components",
+            NotNormal::Empty => "write the path with one `/` between components and none at the end",
+        }
+    }
+}
+
+/// Whether an absolute path is spelled plainly: no `.` or `..` component, no empty one (`//`,
+/// a trailing `/`). The kernel resolves `..` after following a symbolic link, so a path
+/// spelled otherwise may name another file than it reads as.
+pub fn normal_path(path: &str) -> Result<(), NotNormal> {
+    if path == "/" {
+        return Ok(());
+    }
+    for component in path.split('/').skip(1) {
+        match component {
+            "." | ".." => return Err(NotNormal::Dot),
+            "" => return Err(NotNormal::Empty),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads a whole regular file of at most [`MAX_FILE_BYTES`] (a source to copy, a template),
 /// by path: see [`open_regular_file`].
 pub fn read_regular_file(path: &Path) -> io::Result<Vec<u8>> {
