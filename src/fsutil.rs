@@ -147,7 +147,9 @@ impl NotNormal {
     pub fn help(self) -> &'static str {
         match self {
             NotNormal::Dot => "write the path without `.` or `..` components",
-            NotNormal::Empty => "write the path with one `/` between components and none at the end",
+            NotNormal::Empty => {
+                "write the path with one `/` between components and none at the end"
+            }
         }
     }
 }

@@ -151,7 +151,11 @@ pub struct Recompiled<'a> {
 pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
     let by_address: HashMap<String, &ApplyTask> =
         tasks.iter().map(|t| (crate::plan::address(t), t)).collect();
-    let secret = |node: &PlanNode| by_address.get(&node.address).map(|t| apply::carries_secret(t));
+    let secret = |node: &PlanNode| {
+        by_address
+            .get(&node.address)
+            .map(|t| apply::carries_secret(t))
+    };
     plan.nodes
         .iter()
         .filter(|node| node.kind == NodeKind::Apply)
