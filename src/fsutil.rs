@@ -256,6 +256,19 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
+    fn only_plainly_written_paths_are_normal() {
+        for plain in ["/", "/etc", "/etc/motd", "/srv/..data/.hidden", "/a/.../b"] {
+            assert_eq!(normal_path(plain), Ok(()), "{plain}");
+        }
+        for dotted in ["/etc/./motd", "/tmp/x/lk/../f", "/..", "/etc/."] {
+            assert_eq!(normal_path(dotted), Err(NotNormal::Dot), "{dotted}");
+        }
+        for empty in ["//etc", "/etc//motd", "/etc/"] {
+            assert_eq!(normal_path(empty), Err(NotNormal::Empty), "{empty}");
+        }
+    }
+
+    #[test]
     fn only_our_temp_names_are_swept() {
         assert!(is_temp_name(".motd.driftless-0123456789abcdef"));
         assert!(!is_temp_name("motd.driftless-0123456789abcdef"));

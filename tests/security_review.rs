@@ -1,6 +1,8 @@
 //! The review shows what will run: a plan edited and sealed again (its digest recomputed, as
 //! anyone can) is refused by `show` and `execute` when what `show` would print is not what
-//! `execute` would do; `show` prints every attribute `execute` sets; every printed value is
+//! `execute` would do (nodes that do not fit together, paths not written plainly, sensitivity
+//! masks the config does not give); `show` prints every attribute `execute` sets, the handlers
+//! a node notifies and the `-e` vars; paths are written plainly; every printed value is
 //! escaped, so no value prints a line of its own or a terminal control sequence; and `plan -o`
 //! writes only a regular file or a new path.
 
@@ -713,6 +715,9 @@ fn world_with_every_edge() -> World {
     )
 }
 
+/// An edit of a plan document, to be resealed.
+type PlanEdit = dyn Fn(&mut Value);
+
 fn dependency(address: &str, reason: &str) -> Value {
     serde_json::json!({ "address": address, "reason": reason })
 }
@@ -720,7 +725,7 @@ fn dependency(address: &str, reason: &str) -> Value {
 #[test]
 fn resealed_plan_whose_nodes_do_not_fit_together_is_refused() {
     let world = world_with_every_edge();
-    let cases: [(&dyn Fn(&mut Value), &str, &str); 14] = [
+    let cases: [(&PlanEdit, &str, &str); 14] = [
         (
             &|plan| {
                 let copy = node_mut(plan, "apply.after").clone();

@@ -151,14 +151,18 @@ pub struct Recompiled<'a> {
 pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
     let by_address: HashMap<String, &ApplyTask> =
         tasks.iter().map(|t| (crate::plan::address(t), t)).collect();
+    let apply_nodes = || plan.nodes.iter().filter(|n| n.kind == NodeKind::Apply);
     let secret = |node: &PlanNode| {
         by_address
             .get(&node.address)
             .map(|t| apply::carries_secret(t))
     };
-    plan.nodes
-        .iter()
-        .filter(|node| node.kind == NodeKind::Apply)
+    // Every edit of a file one task writes a secret into is sensitive.
+    let files_with_secrets: std::collections::HashSet<Option<&serde_json::Value>> = apply_nodes()
+        .filter(|n| secret(n) == Some(true))
+        .map(|n| n.after.get("path"))
+        .collect();
+    apply_nodes()
         .filter_map(|node| {
             let Some(own_secret) = secret(node) else {
                 return Some(format!(
@@ -167,13 +171,7 @@ pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
                 ));
             };
             if node.is_sensitive() {
-                let file_gets_secret = own_secret
-                    || plan.nodes.iter().any(|other| {
-                        other.kind == NodeKind::Apply
-                            && other.after.get("path") == node.after.get("path")
-                            && secret(other) == Some(true)
-                    });
-                (!file_gets_secret).then(|| {
+                (!files_with_secrets.contains(&node.after.get("path"))).then(|| {
                     format!(
                         "{}: the plan hides its content as sensitive, but its task in the config \
                          writes no secret; make a new plan",

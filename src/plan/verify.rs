@@ -36,6 +36,7 @@ pub fn contradictions(plan: &Plan) -> Vec<String> {
     let nodes = Nodes {
         all: &plan.nodes,
         positions,
+        previous_edits: previous_edits(&plan.nodes),
     };
     found.extend(plan.nodes.iter().enumerate().filter_map(|(i, node)| {
         let checked = check_kind(node)
@@ -98,6 +99,8 @@ fn check_kind(node: &PlanNode) -> Result<(), String> {
 struct Nodes<'p> {
     all: &'p [PlanNode],
     positions: HashMap<&'p str, usize>,
+    /// Per node: the nearest earlier apply node with the same path.
+    previous_edits: Vec<Option<usize>>,
 }
 
 impl Nodes<'_> {
@@ -142,15 +145,15 @@ impl Nodes<'_> {
         for notifier in &notifiers {
             if !self.all[self.position(notifier)?]
                 .notifies
-                .iter()
-                .any(|h| *h == node.address)
+                .contains(&node.address)
             {
                 return Err(format!(
                     "it waits for a notification from `{notifier}`, which does not notify it"
                 ));
             }
         }
-        if node.handler != !notifiers.is_empty() {
+        let notified = !notifiers.is_empty();
+        if node.handler != notified {
             return Err(if node.handler {
                 "it is a handler, but no node notifies it".to_owned()
             } else {
@@ -171,11 +174,7 @@ impl Nodes<'_> {
                 _ => Err("a facts node's precondition is `none`".to_owned()),
             };
         }
-        let path = node_path(node);
-        let previous_edit = self.all[..i]
-            .iter()
-            .rev()
-            .find(|earlier| earlier.kind != NodeKind::Facts && node_path(earlier) == path);
+        let previous_edit = self.previous_edits[i].map(|p| &self.all[p]);
         let after_edit = previous_edit.is_some_and(|earlier| {
             node.depends_on
                 .iter()
@@ -202,9 +201,19 @@ impl Nodes<'_> {
     }
 }
 
-/// The path an apply node manages (`after` was read as a file state before this is asked).
-fn node_path(node: &PlanNode) -> Option<&str> {
-    node.after.get("path").and_then(Value::as_str)
+/// Per node, the nearest earlier apply node managing the same path (`after.path`).
+fn previous_edits(nodes: &[PlanNode]) -> Vec<Option<usize>> {
+    let mut last_by_path: HashMap<&str, usize> = HashMap::new();
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let path = (node.kind != NodeKind::Facts)
+                .then(|| node.after.get("path").and_then(Value::as_str))
+                .flatten()?;
+            last_by_path.insert(path, i)
+        })
+        .collect()
 }
 
 fn describe(s: &Summary) -> String {
