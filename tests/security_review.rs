@@ -1066,4 +1066,11 @@ fn resealed_plan_with_a_path_not_plainly_written_is_refused() {
         "apply.hard",
         "hard link target with `..`",
     );
+    let audit = world.audit.display().to_string();
+    assert_refused(
+        &world,
+        |plan| plan["audit"][0]["path"] = Value::from(format!("{audit}/../elsewhere")),
+        "audit",
+        "run reports to a path with `..`",
+    );
 }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::lower::Reason;
 use super::{NodeKind, Plan, PlanNode, Precondition, SENSITIVE, Summary};
 use crate::apply::fs_state::{fingerprint, sha256_hex};
 use crate::apply::{self, Action, EntryKind, FsState};
@@ -26,6 +27,11 @@ pub fn contradictions(plan: &Plan) -> Vec<String> {
     let mut found = Vec::new();
     if let Err(why) = check_format_version(&plan.format_version) {
         found.push(why);
+    }
+    for super::AuditDestination::Directory { path } in &plan.audit {
+        if let Err(why) = check_path(path) {
+            found.push(format!("audit: {why}"));
+        }
     }
     let mut positions: HashMap<&str, usize> = HashMap::new();
     for (i, node) in plan.nodes.iter().enumerate() {
@@ -74,14 +80,10 @@ fn check_format_version(version: &str) -> Result<(), String> {
 /// The address says the section (`apply.`, `facts.`) and the type is one of that section's:
 /// `show` prints a node by its address and `execute` runs it by its kind.
 fn check_kind(node: &PlanNode) -> Result<(), String> {
-    let (prefix, types): (&str, &[&str]) = match node.kind {
-        NodeKind::Apply => ("apply.", &ApplySpec::TYPE_NAMES),
-        NodeKind::Facts => ("facts.", &CollectorSpec::TYPE_NAMES),
+    let (kind, prefix, types): (&str, &str, &[&str]) = match node.kind {
+        NodeKind::Apply => ("apply", "apply.", &ApplySpec::TYPE_NAMES),
+        NodeKind::Facts => ("facts", "facts.", &CollectorSpec::TYPE_NAMES),
         NodeKind::Logs => return Err("`plan` makes no `logs` nodes".to_owned()),
-    };
-    let kind = match node.kind {
-        NodeKind::Facts => "facts",
-        _ => "apply",
     };
     if !node.address.starts_with(prefix) {
         return Err(format!("a `{kind}` node's address starts with `{prefix}`"));
@@ -129,7 +131,7 @@ impl Nodes<'_> {
             let waits = target
                 .depends_on
                 .iter()
-                .any(|d| d.address == node.address && d.reason == "notify");
+                .any(|d| d.address == node.address && d.reason == Reason::Notify.as_str());
             if !target.handler || !waits {
                 return Err(format!(
                     "it notifies `{handler}`, which is not a handler notified by it"
@@ -139,7 +141,7 @@ impl Nodes<'_> {
         let notifiers: Vec<&str> = node
             .depends_on
             .iter()
-            .filter(|d| d.reason == "notify")
+            .filter(|d| d.reason == Reason::Notify.as_str())
             .map(|d| d.address.as_str())
             .collect();
         for notifier in &notifiers {
@@ -178,11 +180,15 @@ impl Nodes<'_> {
         let after_edit = previous_edit.is_some_and(|earlier| {
             node.depends_on
                 .iter()
-                .any(|d| d.address == earlier.address && d.reason == "same file")
+                .any(|d| d.address == earlier.address && d.reason == Reason::SameFile.as_str())
         });
-        let linked = serde_json::from_value::<FsState>(node.after.clone())
-            .is_ok_and(|after| after.state == EntryKind::HardLink)
-            && node.depends_on.iter().any(|d| d.reason == "link target");
+        let linked = || {
+            node.depends_on
+                .iter()
+                .any(|d| d.reason == Reason::LinkTarget.as_str())
+                && serde_json::from_value::<FsState>(node.after.clone())
+                    .is_ok_and(|after| after.state == EntryKind::HardLink)
+        };
         match (node.precondition, previous_edit) {
             (Precondition::Chained, Some(_)) if after_edit => Ok(()),
             (_, Some(earlier)) => Err(format!(
@@ -191,7 +197,7 @@ impl Nodes<'_> {
                 earlier.address
             )),
             (Precondition::Observed, None) => Ok(()),
-            (Precondition::Chained, None) if linked => Ok(()),
+            (Precondition::Chained, None) if linked() => Ok(()),
             (Precondition::Chained, None) => Err(
                 "it is `chained`, but no earlier node edits its file or its link's target"
                     .to_owned(),
@@ -295,8 +301,9 @@ fn check_apply_node(node: &PlanNode) -> Result<(), String> {
     )
 }
 
-/// Absolute and plainly spelled, as `check` requires: `show` prints the path as written, and
-/// `.` or `..` after a symbolic link would make the kernel write elsewhere.
+/// Absolute and plainly spelled, as `check` requires: `show` prints the path as written (a
+/// node's, a hard link's target, where run reports go), and `.` or `..` after a symbolic link
+/// would make the kernel write elsewhere.
 fn check_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("path `{path}` is not absolute"));
