@@ -127,6 +127,50 @@ pub fn replace_file(
     )
 }
 
+/// How an absolute path is not spelled plainly ([`normal_path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotNormal {
+    /// A `.` or `..` component.
+    Dot,
+    /// An empty component: `//` or a trailing `/`.
+    Empty,
+}
+
+impl NotNormal {
+    pub fn why(self) -> &'static str {
+        match self {
+            NotNormal::Dot => "has a `.` or `..` component",
+            NotNormal::Empty => "has an empty component (`//` or a trailing `/`)",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            NotNormal::Dot => "write the path without `.` or `..` components",
+            NotNormal::Empty => {
+                "write the path with one `/` between components and none at the end"
+            }
+        }
+    }
+}
+
+/// Whether an absolute path is spelled plainly: no `.` or `..` component, no empty one (`//`,
+/// a trailing `/`). The kernel resolves `..` after following a symbolic link, so a path
+/// spelled otherwise may name another file than it reads as.
+pub fn normal_path(path: &str) -> Result<(), NotNormal> {
+    if path == "/" {
+        return Ok(());
+    }
+    for component in path.split('/').skip(1) {
+        match component {
+            "." | ".." => return Err(NotNormal::Dot),
+            "" => return Err(NotNormal::Empty),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads a whole regular file of at most [`MAX_FILE_BYTES`] (a source to copy, a template),
 /// by path: see [`open_regular_file`].
 pub fn read_regular_file(path: &Path) -> io::Result<Vec<u8>> {
@@ -210,6 +254,19 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_plainly_written_paths_are_normal() {
+        for plain in ["/", "/etc", "/etc/motd", "/srv/..data/.hidden", "/a/.../b"] {
+            assert_eq!(normal_path(plain), Ok(()), "{plain}");
+        }
+        for dotted in ["/etc/./motd", "/tmp/x/lk/../f", "/..", "/etc/."] {
+            assert_eq!(normal_path(dotted), Err(NotNormal::Dot), "{dotted}");
+        }
+        for empty in ["//etc", "/etc//motd", "/etc/"] {
+            assert_eq!(normal_path(empty), Err(NotNormal::Empty), "{empty}");
+        }
+    }
 
     #[test]
     fn only_our_temp_names_are_swept() {

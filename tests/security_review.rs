@@ -1,6 +1,8 @@
 //! The review shows what will run: a plan edited and sealed again (its digest recomputed, as
 //! anyone can) is refused by `show` and `execute` when what `show` would print is not what
-//! `execute` would do; `show` prints every attribute `execute` sets; every printed value is
+//! `execute` would do (nodes that do not fit together, paths not written plainly, sensitivity
+//! masks the config does not give); `show` prints every attribute `execute` sets, the handlers
+//! a node notifies and the `-e` vars; paths are written plainly; every printed value is
 //! escaped, so no value prints a line of its own or a terminal control sequence; and `plan -o`
 //! writes only a regular file or a new path.
 
@@ -670,5 +672,405 @@ fn a_collector_shown_as_another_type_does_not_run() {
         execute.stdout.contains("other settings than the plan"),
         "{}",
         execute.all()
+    );
+}
+
+/// A plan whose nodes are those of a config with a handler, an explicit dependency, a parent
+/// directory and two edits of one file: every edge `plan` writes.
+fn world_with_every_edge() -> World {
+    World::new(
+        r#"apply:
+  - id: dir
+    type: directory
+    path: "{{ root }}/d"
+    mode: "0755"
+  - id: conf
+    type: file
+    path: "{{ root }}/d/conf"
+    content: "conf\n"
+    mode: "0644"
+    notify: [reload]
+  - id: reload
+    type: file
+    path: "{{ root }}/reloaded"
+    content: "reloaded\n"
+    mode: "0644"
+  - id: after
+    type: file
+    path: "{{ root }}/after"
+    content: "after\n"
+    mode: "0644"
+    depends_on: [conf]
+  - id: first-line
+    type: lineinfile
+    path: "{{ root }}/lines"
+    line: "one"
+    create: true
+    mode: "0644"
+  - id: second-line
+    type: lineinfile
+    path: "{{ root }}/lines"
+    line: "two"
+"#,
+    )
+}
+
+/// An edit of a plan document, to be resealed.
+type PlanEdit = dyn Fn(&mut Value);
+
+fn dependency(address: &str, reason: &str) -> Value {
+    serde_json::json!({ "address": address, "reason": reason })
+}
+
+#[test]
+fn resealed_plan_whose_nodes_do_not_fit_together_is_refused() {
+    let world = world_with_every_edge();
+    let cases: [(&PlanEdit, &str, &str); 14] = [
+        (
+            &|plan| {
+                let copy = node_mut(plan, "apply.after").clone();
+                plan["nodes"].as_array_mut().expect("nodes").push(copy);
+                let creates = plan["summary"]["create"].as_u64().expect("create");
+                plan["summary"]["create"] = Value::from(creates + 1);
+            },
+            "apply.after",
+            "an address twice",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.after")["depends_on"] =
+                    Value::from(vec![dependency("apply.nowhere", "depends_on")])
+            },
+            "apply.nowhere",
+            "a dependency on no node",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.dir")["depends_on"] =
+                    Value::from(vec![dependency("apply.after", "depends_on")])
+            },
+            "apply.dir",
+            "a dependency on a later node (a cycle)",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.after")["depends_on"] =
+                    Value::from(vec![dependency("apply.after", "depends_on")])
+            },
+            "apply.after",
+            "a dependency on itself",
+        ),
+        (
+            &|plan| node_mut(plan, "apply.conf")["notifies"] = serde_json::json!(["apply.nowhere"]),
+            "apply.nowhere",
+            "a notification of no node",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.conf")["notifies"] =
+                    serde_json::json!(["apply.reload", "apply.after"])
+            },
+            "apply.conf",
+            "a notification of a node that is not a handler",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.conf")
+                    .as_object_mut()
+                    .expect("node")
+                    .remove("notifies");
+            },
+            "apply.reload",
+            "a handler nobody notifies",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.after")["address"] = Value::from("facts.after");
+                node_mut(plan, "facts.after")["depends_on"] = Value::from(Vec::<Value>::new());
+            },
+            "facts.after",
+            "an apply node addressed as a facts node",
+        ),
+        (
+            &|plan| node_mut(plan, "apply.after")["type"] = Value::from("command"),
+            "apply.after",
+            "an apply node of a collector's type",
+        ),
+        (
+            &|plan| node_mut(plan, "apply.after")["precondition"] = Value::from("none"),
+            "apply.after",
+            "an apply node with no precondition",
+        ),
+        (
+            &|plan| node_mut(plan, "apply.after")["precondition"] = Value::from("chained"),
+            "apply.after",
+            "an apply node chained after nothing",
+        ),
+        (
+            &|plan| node_mut(plan, "apply.second-line")["precondition"] = Value::from("observed"),
+            "apply.second-line",
+            "a second edit of a file not chained",
+        ),
+        (
+            &|plan| {
+                node_mut(plan, "apply.second-line")["depends_on"] =
+                    Value::from(vec![dependency("apply.dir", "depends_on")])
+            },
+            "apply.second-line",
+            "a second edit of a file not after the first",
+        ),
+        (
+            &|plan| plan["format_version"] = Value::from("1.x"),
+            "format_version",
+            "a format version that is not two numbers",
+        ),
+    ];
+    for (edit, named, why) in cases {
+        assert_refused(&world, edit, named, why);
+    }
+}
+
+#[test]
+fn show_prints_the_handlers_a_change_notifies() {
+    let world = world_with_every_edge();
+    let show = assert_read_back_and_executed(&world);
+    let conf = show
+        .split("+ apply.conf create")
+        .nth(1)
+        .and_then(|rest| rest.split("\n+ ").next())
+        .unwrap_or_else(|| panic!("no apply.conf in:\n{show}"));
+    assert!(
+        conf.contains("\n    notifies apply.reload\n"),
+        "show does not say what apply.conf notifies:\n{show}"
+    );
+}
+
+#[test]
+fn show_prints_the_extra_vars_the_plan_was_made_with_escaped() {
+    let world = world_with_an_update();
+    let run = world.run(&["-e", "note=one\n+ apply.fake create \u{1b}[2J", "plan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let path = world.temp.path().join("plan.json");
+    common::write(&path, run.stdout.as_bytes());
+    let show = world.run(&["show", path.to_str().expect("utf-8")]);
+    assert_eq!(show.code, 0, "{}", show.all());
+    let root = format!("Made with -e root={}\n", world.root.display());
+    assert!(show.stdout.contains(&root), "{}", show.all());
+    assert!(
+        show.stdout.contains("Made with -e note=one"),
+        "show does not print the -e vars:\n{}",
+        show.all()
+    );
+    assert_escaped(&show.stdout, "show of -e vars");
+}
+
+/// A file written from a var, with no secret in it.
+const PUBLIC_FROM_A_VAR: &str = r#"vars:
+  allow: "127.0.0.1"
+apply:
+  - id: conf
+    type: file
+    path: "{{ root }}/conf"
+    content: "allow_from={{ allow }}\n"
+    mode: "0644"
+"#;
+
+#[test]
+fn resealed_plan_marking_a_public_file_sensitive_is_refused_before_anything_changes() {
+    let world = World::new(PUBLIC_FROM_A_VAR);
+    let (path, mut plan) = world.plan();
+    // Hidden from `show` as if it held a secret, so that `execute` renders it again from the
+    // config, with other vars.
+    let node = node_mut(&mut plan, "apply.conf");
+    let file = node["after"]["path"].as_str().expect("path").to_owned();
+    let after = node["after"].as_object_mut().expect("after");
+    after.insert("content".into(), Value::from("(sensitive)"));
+    after.remove("sha256");
+    after.remove("size");
+    node["after_sensitive"] = serde_json::json!({ "content": true });
+    node["before_sensitive"] = serde_json::json!({ "sha256": true });
+    node["diff"] = Value::from(format!(
+        "--- {file}\n+++ {file}\n(sensitive content changed; not shown)\n"
+    ));
+    plan["config"]["extra_vars"]
+        .as_array_mut()
+        .expect("extra_vars")
+        .push(Value::from("allow=0.0.0.0/0"));
+    write_resealed(&path, plan);
+    let before = common::tree(&world.root);
+    let show = world.run(&["show", path.to_str().expect("utf-8")]);
+    assert!(
+        show.stdout.contains("Made with -e allow=0.0.0.0/0"),
+        "show hides the var execute renders with:\n{}",
+        show.all()
+    );
+    let execute = world.execute(&path, &[]);
+    assert_eq!(execute.code, 1, "{}", execute.all());
+    assert!(
+        execute.stderr.contains("apply.conf") && execute.stderr.contains("nothing was changed"),
+        "{}",
+        execute.all()
+    );
+    assert_eq!(
+        before,
+        common::tree(&world.root),
+        "execute changed the host"
+    );
+}
+
+#[test]
+fn resealed_plan_showing_content_its_config_takes_from_a_secret_is_refused() {
+    let mut world = World::new(
+        r#"vars:
+  which: "public"
+apply:
+  - id: conf
+    type: file
+    path: "{{ root }}/conf"
+    content: "{% if which == 'secret' %}{{ secrets.TOKEN }}{% else %}public{% endif %}\n"
+    mode: "0644"
+  - id: token
+    type: file
+    path: "{{ root }}/token"
+    content: "{{ secrets.TOKEN }}\n"
+    mode: "0600"
+"#,
+    );
+    world
+        .envs
+        .push(("TOKEN".to_owned(), "hunter2-token".to_owned()));
+    let (path, mut plan) = world.plan();
+    assert_eq!(common::node(&plan, "apply.conf")["after_sensitive"], false);
+    plan["config"]["extra_vars"]
+        .as_array_mut()
+        .expect("extra_vars")
+        .push(Value::from("which=secret"));
+    write_resealed(&path, plan);
+    let before = common::tree(&world.root);
+    let execute = world.execute(&path, &[]);
+    assert_eq!(execute.code, 1, "{}", execute.all());
+    assert!(
+        execute.stderr.contains("apply.conf") && execute.stderr.contains("nothing was changed"),
+        "{}",
+        execute.all()
+    );
+    assert_eq!(
+        before,
+        common::tree(&world.root),
+        "execute changed the host"
+    );
+}
+
+#[test]
+fn a_path_with_dot_dot_after_a_symlink_is_refused_by_check() {
+    let world = World::new(
+        r#"apply:
+  - id: through-link
+    type: file
+    path: "{{ root }}/lk/../f"
+    content: "x\n"
+  - id: double-slash
+    type: directory
+    path: "{{ root }}//d"
+  - id: link
+    type: link
+    path: "{{ root }}/l"
+    src: "{{ root }}/./f"
+"#,
+    );
+    let elsewhere = world.temp.path().join("elsewhere");
+    std::fs::create_dir_all(elsewhere.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink(elsewhere.join("sub"), world.path("lk")).expect("symlink");
+    let trees = || (common::tree(&world.root), common::tree(&elsewhere));
+    let before = trees();
+    for command in ["check", "plan", "apply"] {
+        let run = world.run(&[command]);
+        assert_ne!(run.code, 0, "{command} accepted it:\n{}", run.all());
+        let root = world.root.display();
+        for spelled in [
+            format!("`path` `{root}/lk/../f` has a `.` or `..` component"),
+            format!("`path` `{root}//d` has an empty component"),
+            format!("`src` `{root}/./f` has a `.` or `..` component"),
+        ] {
+            assert!(
+                run.stderr.contains(&spelled),
+                "{command} does not refuse {spelled}:\n{}",
+                run.all()
+            );
+        }
+        assert!(
+            run.stderr
+                .contains("help: write the path without `.` or `..` components"),
+            "{}",
+            run.all()
+        );
+    }
+    assert_eq!(before, trees(), "the host changed");
+}
+
+/// Points the node's `after` (and `before`) at `path`, with the fingerprint of its `before`
+/// there recomputed, as anyone can.
+fn move_node(plan: &mut Value, address: &str, path: &str) {
+    let node = node_mut(plan, address);
+    node["after"]["path"] = Value::from(path);
+    node["before"]["path"] = Value::from(path);
+    let before: driftless::apply::FsState =
+        serde_json::from_value(node["before"].clone()).expect("before");
+    let route = node["route"].as_str().unwrap_or_default().to_owned();
+    node["fingerprint"] = Value::from(driftless::apply::fs_state::fingerprint(
+        &before, &route, true,
+    ));
+}
+
+#[test]
+fn resealed_plan_with_a_path_not_plainly_written_is_refused() {
+    let world = World::new(
+        r#"apply:
+  - id: dir
+    type: directory
+    path: "{{ root }}/d"
+    mode: "0755"
+  - id: target
+    type: file
+    path: "{{ root }}/target"
+    content: "t\n"
+    mode: "0644"
+  - id: hard
+    type: link
+    kind: hard
+    path: "{{ root }}/hard"
+    src: "{{ root }}/target"
+"#,
+    );
+    let root = world.root.display().to_string();
+    for spelled in [
+        format!("{root}/lk/../d"),
+        format!("{root}/./d"),
+        format!("{root}//d"),
+        format!("{root}/d/"),
+        "d".to_owned(),
+    ] {
+        assert_refused(
+            &world,
+            |plan| move_node(plan, "apply.dir", &spelled),
+            "apply.dir",
+            &format!("path written {spelled}"),
+        );
+    }
+    assert_refused(
+        &world,
+        |plan| {
+            node_mut(plan, "apply.hard")["after"]["target"] =
+                Value::from(format!("{root}/lk/../target"))
+        },
+        "apply.hard",
+        "hard link target with `..`",
+    );
+    let audit = world.audit.display().to_string();
+    assert_refused(
+        &world,
+        |plan| plan["audit"][0]["path"] = Value::from(format!("{audit}/../elsewhere")),
+        "audit",
+        "run reports to a path with `..`",
     );
 }

@@ -113,6 +113,21 @@ pub fn requires(spec: &ApplySpec) -> Vec<String> {
     paths
 }
 
+/// Whether any content the task writes comes from a secret: what makes its node sensitive
+/// (unless the content is kept), or every edit of the same file when it is one of several.
+pub fn carries_secret(task: &ApplyTask) -> bool {
+    let rendered = task.rendered.as_ref().is_some_and(|r| r.sensitive);
+    let value = |v: &Option<crate::model::Spanned<String>>| v.as_ref().is_some_and(|v| v.sensitive);
+    match &task.spec {
+        ApplySpec::File(t) => rendered || value(&t.content),
+        ApplySpec::Copy(t) => value(&t.content),
+        ApplySpec::Template(_) => rendered,
+        ApplySpec::LineInFile(t) => value(&t.line),
+        ApplySpec::BlockInFile(t) => value(&t.block),
+        ApplySpec::Directory(_) | ApplySpec::Link(_) => false,
+    }
+}
+
 /// Observes the task's path and computes the wanted state. `chained` is the state an earlier
 /// task editing the same file leaves: then nothing is read from disk.
 pub fn plan_task(

@@ -28,12 +28,14 @@ pub fn check_id(id: &Spanned<String>, found: &mut Vec<Diagnostic>) {
 }
 
 fn absolute(path: &Spanned<String>, field: &str, found: &mut Vec<Diagnostic>) {
-    if !path.value.starts_with('/') {
-        let shown = if path.sensitive {
-            "(sensitive)"
-        } else {
-            path.value.as_str()
-        };
+    let shown = if path.sensitive {
+        "(sensitive)"
+    } else {
+        path.value.as_str()
+    };
+    if path.value.starts_with('/') {
+        normalized(path, field, shown, found);
+    } else {
         found.push(
             Diagnostic::error(format!(
                 "`{field}` must be an absolute path, found `{shown}`"
@@ -43,6 +45,27 @@ fn absolute(path: &Spanned<String>, field: &str, found: &mut Vec<Diagnostic>) {
                 "paths on the host start with `/`; build them from a var, e.g. \"{{ root }}/motd\"",
             ),
         );
+    }
+}
+
+/// A path is shown as written but the kernel resolves it: `..` after a symbolic link leaves
+/// the link's target, so `/srv/link/../f` is not under `/srv`. Only the plain spelling says
+/// where a write lands.
+fn normalized(path: &Spanned<String>, field: &str, shown: &str, found: &mut Vec<Diagnostic>) {
+    if let Err(not_normal) = crate::fsutil::normal_path(&path.value) {
+        found.push(
+            Diagnostic::error(format!("`{field}` `{shown}` {}", not_normal.why()))
+                .at(path.span)
+                .help(not_normal.help()),
+        );
+    }
+}
+
+/// A symbolic link's target may be relative (`../sites-available/shop`, resolved from the
+/// link's directory, as intended); an absolute one is a path on the host.
+fn absolute_target(src: &Spanned<String>, found: &mut Vec<Diagnostic>) {
+    if src.value.starts_with('/') {
+        absolute(src, "src", found);
     }
 }
 
@@ -153,6 +176,7 @@ pub fn check_apply_spec(spec: &ApplySpec, config_dir: &Path, found: &mut Vec<Dia
                 (Some(src), State::Present) if t.kind == LinkKind::Hard => {
                     absolute(src, "src", found)
                 }
+                (Some(src), _) => absolute_target(src, found),
                 _ => {}
             }
         }

@@ -170,6 +170,15 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
     } else {
         None
     };
+    if let Some(compiled) = &compiled {
+        let mismatches = execute::sensitivity_mismatches(&plan, &compiled.config.apply);
+        if !mismatches.is_empty() {
+            return refuse(&format!(
+                "the plan's sensitive nodes are not those of the config it names: {}",
+                mismatches.join("; ")
+            ));
+        }
+    }
     let stale = execute::stale_nodes(&plan);
     if !stale.is_empty() {
         eprintln!("error: the plan is stale; nothing was changed:");

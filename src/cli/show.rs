@@ -39,7 +39,8 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 /// The plan for humans: one line per node that changes something, what it creates (kind, mode,
-/// owner, group) or changes, its diff, and the summary counted from the nodes. Every value
+/// owner, group) or changes, the handlers it notifies, its diff, the summary counted from the
+/// nodes, where run reports go and the `-e` vars the plan was made with. Every value
 /// from the plan is escaped ([`escape`]); setuid, setgid and world-writable modes get a
 /// warning line.
 pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
@@ -60,6 +61,10 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
     ));
     for AuditDestination::Directory { path } in &plan.audit {
         out.push_str(&format!("Run reports go to {}.\n", escape(path)));
+    }
+    // `execute` renders sensitive values again with these: they are part of what is reviewed.
+    for var in &plan.config.extra_vars {
+        out.push_str(&format!("Made with -e {}\n", escape(var)));
     }
     out
 }
@@ -108,10 +113,11 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         paint(color, BOLD, &escape(&node.address)),
         paint(color, code, action_name(node.action))
     ));
-    let details = match node.kind {
+    let mut details = match node.kind {
         NodeKind::Facts => collector_details(node),
         _ => entry_details(node, state.as_ref()),
     };
+    details.extend(notified_handlers(node));
     for detail in details {
         let code = if detail.warning { RED } else { "" };
         out.push_str(&format!("    {}\n", paint(color, code, &detail.text)));
@@ -127,6 +133,18 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
             out.push_str(&format!("    {}\n", paint(color, code, &escape(&line))));
         }
     }
+}
+
+/// "notifies apply.restart": the handlers a change of this node makes run.
+fn notified_handlers(node: &PlanNode) -> Option<Detail> {
+    (!node.notifies.is_empty()).then(|| {
+        let handlers: Vec<String> = node
+            .notifies
+            .iter()
+            .map(|h| escape(h).into_owned())
+            .collect();
+        Detail::plain(format!("notifies {}", handlers.join(", ")))
+    })
 }
 
 fn action_name(action: Action) -> &'static str {

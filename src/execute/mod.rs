@@ -145,6 +145,58 @@ pub struct Recompiled<'a> {
     pub config_dir: &'a Path,
 }
 
+/// Every apply node whose sensitivity is not the one its task in the config, compiled again,
+/// gives: refused before the run. A node marked sensitive is written from the config, not from
+/// what `show` printed, so it must be one whose file gets a secret (from its own task or from
+/// another edit of the same file); a node whose content is shown must not come from a secret.
+/// Anything else is a plan edited to have `execute` write content nobody reviewed (with other
+/// `-e` vars, say).
+pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
+    let by_address: HashMap<String, &ApplyTask> =
+        tasks.iter().map(|t| (crate::plan::address(t), t)).collect();
+    let apply_nodes = || plan.nodes.iter().filter(|n| n.kind == NodeKind::Apply);
+    let secret = |node: &PlanNode| {
+        by_address
+            .get(&node.address)
+            .map(|t| apply::carries_secret(t))
+    };
+    // Every edit of a file one task writes a secret into is sensitive.
+    let files_with_secrets: std::collections::HashSet<Option<&serde_json::Value>> = apply_nodes()
+        .filter(|n| secret(n) == Some(true))
+        .map(|n| n.after.get("path"))
+        .collect();
+    apply_nodes()
+        .filter_map(|node| {
+            let Some(own_secret) = secret(node) else {
+                return Some(format!(
+                    "{}: no longer in the config; make a new plan",
+                    node.address
+                ));
+            };
+            if node.is_sensitive() {
+                (!files_with_secrets.contains(&node.after.get("path"))).then(|| {
+                    format!(
+                        "{}: the plan hides its content as sensitive, but its task in the config \
+                         writes no secret; make a new plan",
+                        node.address
+                    )
+                })
+            } else {
+                let shows_content = ["content", "content_base64"]
+                    .iter()
+                    .any(|field| node.after.get(*field).is_some_and(|v| !v.is_null()));
+                (own_secret && shows_content).then(|| {
+                    format!(
+                        "{}: its task in the config writes a secret, but the plan shows its \
+                         content as not sensitive; make a new plan",
+                        node.address
+                    )
+                })
+            }
+        })
+        .collect()
+}
+
 /// Runs one node: the precondition, then the change.
 fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) -> Status {
     if node.noop {

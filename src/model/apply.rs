@@ -37,6 +37,17 @@ pub enum ApplySpec {
 pub const DEFAULT_BLOCK_MARKER: &str = "# {mark} DRIFTLESS MANAGED BLOCK";
 
 impl ApplySpec {
+    /// Every name [`ApplySpec::type_name`] gives.
+    pub const TYPE_NAMES: [&'static str; 7] = [
+        "file",
+        "directory",
+        "link",
+        "copy",
+        "template",
+        "lineinfile",
+        "blockinfile",
+    ];
+
     pub fn type_name(&self) -> &'static str {
         match self {
             ApplySpec::File(_) => "file",

@@ -68,6 +68,11 @@ pub enum CollectorSpec {
 }
 
 impl CollectorSpec {
+    /// Every name [`CollectorSpec::type_name`] gives.
+    pub const TYPE_NAMES: [&'static str; 9] = [
+        "cpu", "memory", "disk", "network", "load", "system", "process", "command", "textfile",
+    ];
+
     pub fn type_name(&self) -> &'static str {
         match self {
             CollectorSpec::Cpu(_) => "cpu",
