@@ -372,9 +372,14 @@ pub fn serve(
     let work_rx = Arc::new(Mutex::new(work_rx));
     // Connections queued for or held by a worker.
     let with_workers = Arc::new(AtomicUsize::new(0));
+    let scratch = Arc::new(ScratchPool::default());
     for n in 0..options.workers.max(1) {
         let work_rx = Arc::clone(&work_rx);
-        let mut worker = Worker::new(Arc::clone(&exposition), options.clone());
+        let mut worker = Worker::new(
+            Arc::clone(&exposition),
+            options.clone(),
+            Arc::clone(&scratch),
+        );
         let back_tx = back_tx.clone();
         let wake_tx = wake_tx.try_clone()?;
         let with_workers = Arc::clone(&with_workers);
@@ -662,22 +667,49 @@ pub fn parse_head(head: &str) -> Option<Request> {
     Some(request)
 }
 
-struct Worker {
-    exposition: Arc<Exposition>,
-    options: ServerOptions,
+/// What encoding an answer needs: the text, its gzip form and the compressor's state.
+struct Scratch {
     text: String,
     compressed: Vec<u8>,
     gzip: Gzip,
 }
 
-impl Worker {
-    fn new(exposition: Arc<Exposition>, options: ServerOptions) -> Self {
-        Worker {
-            exposition,
-            options,
+/// Scratch shared by the workers. A kept-alive scrape's next request goes to whichever worker
+/// is free, so per-worker buffers would all grow to a scrape's size; from a pool, sequential
+/// scrapes use one set and only concurrent ones make more.
+#[derive(Default)]
+struct ScratchPool(Mutex<Vec<Scratch>>);
+
+impl ScratchPool {
+    fn take(&self) -> Scratch {
+        let pooled = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        pooled.unwrap_or_else(|| Scratch {
             text: String::with_capacity(64 * 1024),
             compressed: Vec::with_capacity(16 * 1024),
             gzip: Gzip::new(),
+        })
+    }
+
+    fn give(&self, scratch: Scratch) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(scratch);
+    }
+}
+
+struct Worker {
+    exposition: Arc<Exposition>,
+    options: ServerOptions,
+    scratch: Arc<ScratchPool>,
+}
+
+impl Worker {
+    fn new(exposition: Arc<Exposition>, options: ServerOptions, scratch: Arc<ScratchPool>) -> Self {
+        Worker {
+            exposition,
+            options,
+            scratch,
         }
     }
 
@@ -732,6 +764,7 @@ impl Worker {
             AfterAnswer::KeepAlive
         };
         let head_only = request.method == "HEAD";
+        let mut scratch = self.scratch.take();
         let (status, content_type, encoding, body): (&str, &str, Option<&str>, &[u8]) =
             if request.method != "GET" && !head_only {
                 (
@@ -744,7 +777,7 @@ impl Worker {
                 match request.path.as_str() {
                     "/metrics" => {
                         let format = Format::negotiate(request.accept.as_deref());
-                        if let Err(e) = self.exposition.encode(format, &mut self.text) {
+                        if let Err(e) = self.exposition.encode(format, &mut scratch.text) {
                             tracing::error!(error = %e, "encoding metrics failed");
                             let head =
                                 plain_head("500 Internal Server Error", ENCODING_FAILED, true);
@@ -757,16 +790,25 @@ impl Worker {
                             );
                         }
                         if accepts_gzip(request.accept_encoding.as_deref()) {
-                            self.gzip
-                                .compress(self.text.as_bytes(), &mut self.compressed)?;
+                            let Scratch {
+                                text,
+                                compressed,
+                                gzip,
+                            } = &mut scratch;
+                            gzip.compress(text.as_bytes(), compressed)?;
                             (
                                 "200 OK",
                                 format.content_type(),
                                 Some("gzip"),
-                                &self.compressed,
+                                &scratch.compressed,
                             )
                         } else {
-                            ("200 OK", format.content_type(), None, self.text.as_bytes())
+                            (
+                                "200 OK",
+                                format.content_type(),
+                                None,
+                                scratch.text.as_bytes(),
+                            )
                         }
                     }
                     "/" => (
@@ -785,7 +827,9 @@ impl Worker {
             };
         let head = response_head(status, content_type, encoding, body.len(), close);
         let body = if head_only { &[][..] } else { body };
-        conn.answer(head.as_bytes(), body, then, Instant::now(), &self.options)
+        let answered = conn.answer(head.as_bytes(), body, then, Instant::now(), &self.options);
+        self.scratch.give(scratch);
+        answered
     }
 }
 
