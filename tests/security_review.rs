@@ -73,7 +73,19 @@ fn assert_refused(world: &World, edit: impl Fn(&mut Value), node: &str, why: &st
         "show's refusal ({why}) does not name {node}:\n{}",
         show.all()
     );
-    let execute = world.execute(&path, &[]);
+    assert_execute_refused(world, &path, &before, "", why);
+}
+
+/// `execute` of the plan at `path` is refused, naming `node` (when given), before it changes
+/// anything: the managed root is still `before`.
+fn assert_execute_refused(
+    world: &World,
+    path: &Path,
+    before: &std::collections::BTreeMap<String, String>,
+    node: &str,
+    why: &str,
+) {
+    let execute = world.execute(path, &[]);
     assert_eq!(
         execute.code,
         1,
@@ -81,13 +93,13 @@ fn assert_refused(world: &World, edit: impl Fn(&mut Value), node: &str, why: &st
         execute.all()
     );
     assert!(
-        execute.stderr.contains("nothing was changed"),
+        execute.stderr.contains(node) && execute.stderr.contains("nothing was changed"),
         "{}",
         execute.all()
     );
     assert_eq!(
         before,
-        common::tree(&world.root),
+        &common::tree(&world.root),
         "execute changed the host ({why})"
     );
 }
@@ -904,18 +916,7 @@ fn resealed_plan_marking_a_public_file_sensitive_is_refused_before_anything_chan
         "show hides the var execute renders with:\n{}",
         show.all()
     );
-    let execute = world.execute(&path, &[]);
-    assert_eq!(execute.code, 1, "{}", execute.all());
-    assert!(
-        execute.stderr.contains("apply.conf") && execute.stderr.contains("nothing was changed"),
-        "{}",
-        execute.all()
-    );
-    assert_eq!(
-        before,
-        common::tree(&world.root),
-        "execute changed the host"
-    );
+    assert_execute_refused(&world, &path, &before, "apply.conf", "sensitivity");
 }
 
 #[test]
@@ -947,18 +948,7 @@ apply:
         .push(Value::from("which=secret"));
     write_resealed(&path, plan);
     let before = common::tree(&world.root);
-    let execute = world.execute(&path, &[]);
-    assert_eq!(execute.code, 1, "{}", execute.all());
-    assert!(
-        execute.stderr.contains("apply.conf") && execute.stderr.contains("nothing was changed"),
-        "{}",
-        execute.all()
-    );
-    assert_eq!(
-        before,
-        common::tree(&world.root),
-        "execute changed the host"
-    );
+    assert_execute_refused(&world, &path, &before, "apply.conf", "sensitivity");
 }
 
 #[test]
