@@ -154,6 +154,16 @@ impl NotNormal {
     }
 }
 
+/// Absolute and plainly spelled, as `check` requires: what a read-back plan's paths must be
+/// (`show` prints a path as written, and `.` or `..` after a symbolic link would make the
+/// kernel write elsewhere).
+pub fn check_plain_absolute(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path `{path}` is not absolute"));
+    }
+    normal_path(path).map_err(|not_normal| format!("path `{path}` {}", not_normal.why()))
+}
+
 /// Whether an absolute path is spelled plainly: no `.` or `..` component, no empty one (`//`,
 /// a trailing `/`). The kernel resolves `..` after following a symbolic link, so a path
 /// spelled otherwise may name another file than it reads as.

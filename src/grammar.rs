@@ -5,7 +5,7 @@
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::model::apply::ApplySpec;
+use crate::apply::ApplySpec;
 use crate::model::assert::AssertSpec;
 use crate::model::facts::{CollectorSpec, FactsKeywords};
 use crate::model::logs::LogPipeline;
@@ -97,6 +97,7 @@ pub fn config_schema() -> Value {
     with_keywords(&mut apply, &apply_keywords);
     // An assert orders and triggers nothing: of the task keywords it takes `id` only.
     let mut assert_keywords = json!({ "id": apply_keywords["id"].clone() });
+    drop_test_only_types(&mut apply);
     merge(&mut assert_keywords, &template_keywords());
     with_keywords(&mut assert, &assert_keywords);
     if let (Some(list), Some(asserts)) = (
@@ -146,6 +147,16 @@ pub fn config_schema() -> Value {
         },
         "$defs": defs
     })
+}
+
+/// The schema is the shipped binary's: types compiled only for the tests are left out.
+fn drop_test_only_types(variants: &mut Value) {
+    if let Some(list) = variants.get_mut("oneOf").and_then(Value::as_array_mut) {
+        list.retain(|variant| {
+            let name = variant.pointer("/properties/type/const").and_then(Value::as_str);
+            !name.is_some_and(|n| crate::apply::registry::TEST_ONLY_TYPES.contains(&n))
+        });
+    }
 }
 
 fn merge(into: &mut Value, extra: &Value) {

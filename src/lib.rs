@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diagnostics;
+pub mod error;
 pub mod execute;
 pub mod facts;
 pub mod fsutil;

@@ -1,11 +1,141 @@
 //! `blockinfile`: lines between two marker lines, inserted, replaced or removed, with
 //! Ansible's semantics (an empty block removes the markers too).
 
+use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::field_rules::{absolute, anchor as anchor_rule, exclusive};
+use super::files::{self, FileType, WantContext, Wanted, refuse_symlink};
+use super::fs_state::{EntryKind, FsState, Observed};
 use super::lineinfile::{anchor, current_lines, edited_file};
-use super::{EntryKind, Observed, Wanted, refuse_symlink};
-use crate::model::apply::{BlockInFileTask, DEFAULT_BLOCK_MARKER, State};
+use crate::diagnostics::Diagnostic;
+use crate::model::apply::{Attributes, State};
+use crate::model::values::{Mode, Principal};
+use crate::model::{RenderedContent, Spanned};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-pub fn want(task: &BlockInFileTask, observed: &Observed) -> Result<Wanted, String> {
+/// The marker line `blockinfile` uses when the task sets none.
+pub const DEFAULT_BLOCK_MARKER: &str = "# {mark} DRIFTLESS MANAGED BLOCK";
+
+/// A block of lines between two marker lines: inserted, updated or removed.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockInFileTask {
+    /// Absolute path of the file.
+    pub path: Spanned<String>,
+    /// The lines between the markers; empty or unset removes the block and its markers, as
+    /// in Ansible.
+    pub block: Option<Spanned<String>>,
+    /// The marker line; `{mark}` becomes `marker_begin` or `marker_end`. Default
+    /// `# {mark} DRIFTLESS MANAGED BLOCK`.
+    pub marker: Option<Spanned<String>>,
+    #[serde(default = "default_begin")]
+    pub marker_begin: String,
+    #[serde(default = "default_end")]
+    pub marker_end: String,
+    #[serde(default)]
+    pub state: State,
+    /// Insert after the last line matching this regular expression, or `EOF` (default).
+    pub insert_after: Option<Spanned<String>>,
+    /// Insert before the last line matching this regular expression, or `BOF`.
+    pub insert_before: Option<Spanned<String>>,
+    /// Create the file when it does not exist.
+    #[serde(default)]
+    pub create: bool,
+    pub mode: Option<Spanned<Mode>>,
+    pub owner: Option<Spanned<Principal>>,
+    pub group: Option<Spanned<Principal>>,
+}
+
+fn default_begin() -> String {
+    "BEGIN".to_owned()
+}
+
+fn default_end() -> String {
+    "END".to_owned()
+}
+
+impl BlockInFileTask {
+    /// The marker line, with `{mark}` still in it.
+    fn marker(&self) -> &str {
+        self.marker
+            .as_ref()
+            .map_or(DEFAULT_BLOCK_MARKER, |m| m.value.as_str())
+    }
+}
+
+crate::model::apply::attributes!(BlockInFileTask);
+
+impl Resource for BlockInFileTask {
+    /// A part of the file: other edits of it share the file, in the order written.
+    fn claims(&self) -> Vec<Claim> {
+        files::claims(&self.path, Hold::Edits(Some(self.marker().to_owned())))
+    }
+
+    fn requires(&self) -> Vec<Requirement> {
+        files::requires(&self.path.value, Some(self))
+    }
+
+    /// `blockinfile:<path>`, and what tells it apart from other edits of the file — never a value
+    /// read from a secret.
+    fn default_id(&self) -> String {
+        let base = format!("blockinfile:{}", self.path.value);
+        let visible = |v: &Option<Spanned<String>>| v.clone().filter(|v| !v.sensitive);
+        match visible(&self.marker).filter(|m| m.value != DEFAULT_BLOCK_MARKER) {
+            Some(key) => format!("{base}:{}", key.value),
+            None => base,
+        }
+    }
+
+    fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        absolute(&self.path, "path", found);
+        anchor_rule(self.insert_after.as_ref(), "EOF", found);
+        anchor_rule(self.insert_before.as_ref(), "BOF", found);
+        exclusive(
+            &[
+                ("insert_after", self.insert_after.as_ref()),
+                ("insert_before", self.insert_before.as_ref()),
+            ],
+            found,
+        );
+        if let Some(marker) = &self.marker
+            && !marker.value.contains("{mark}")
+        {
+            found.push(
+                Diagnostic::error("`marker` must contain `{mark}`")
+                    .at(marker.span)
+                    .help("`{mark}` becomes BEGIN and END, so the two marker lines differ: \"# {mark} MANAGED\""),
+            );
+        }
+    }
+
+    fn carries_secret(&self, _: Option<&RenderedContent>) -> bool {
+        self.block.as_ref().is_some_and(|v| v.sensitive)
+    }
+
+    fn family() -> &'static dyn Family {
+        &files::FILES
+    }
+
+    fn file_type(&self) -> Option<&dyn FileType> {
+        Some(self)
+    }
+}
+
+impl FileType for BlockInFileTask {
+    fn path(&self) -> &Spanned<String> {
+        &self.path
+    }
+
+    fn attributes(&self) -> Option<&dyn Attributes> {
+        Some(self)
+    }
+
+    fn want(&self, _: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String> {
+        want(self, observed)
+    }
+}
+
+fn want(task: &BlockInFileTask, observed: &Observed) -> Result<Wanted, String> {
     let path = &task.path.value;
     refuse_symlink(observed, path)?;
     let block = task.block.as_ref().map_or("", |b| b.value.as_str());
@@ -13,14 +143,11 @@ pub fn want(task: &BlockInFileTask, observed: &Observed) -> Result<Wanted, Strin
     let remove = task.state == State::Absent || block.is_empty();
     if remove && observed.state.state == EntryKind::Absent {
         return Ok(Wanted {
-            state: super::FsState::absent(path),
+            state: FsState::absent(path),
             sensitive,
         });
     }
-    let marker = task
-        .marker
-        .as_ref()
-        .map_or(DEFAULT_BLOCK_MARKER, |m| m.value.as_str());
+    let marker = task.marker();
     let begin = marker.replace("{mark}", &task.marker_begin);
     let end = marker.replace("{mark}", &task.marker_end);
     let mut lines = current_lines(observed, path, task.create)?;

@@ -1,39 +1,125 @@
 //! `file`: a regular file with content given inline, rendered from a template file, or copied
 //! from the config dir — or its absence.
 
-use super::{
-    Context, Observed, Wanted, attributes, config_file, refuse_non_file, refuse_symlink,
-    regular_file,
-};
-use crate::apply::FsState;
-use crate::model::RenderedContent;
-use crate::model::apply::{FileTask, State};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-pub fn want(
-    task: &FileTask,
-    rendered: Option<&RenderedContent>,
-    context: &Context<'_>,
-    observed: &Observed,
-) -> Result<Wanted, String> {
-    let path = &task.path.value;
-    if !task.follow {
-        refuse_symlink(observed, path)?;
+use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::field_rules::{absolute, config_file as config_file_rule, exclusive, not_when_absent};
+use super::files::{
+    self, FileType, Lookup, WantContext, Wanted, attributes, config_file, refuse_non_file,
+    refuse_symlink, regular_file,
+};
+use super::fs_state::{FsState, Observed};
+use crate::diagnostics::Diagnostic;
+use crate::model::apply::{Attributes, State};
+use crate::model::values::{Mode, Principal};
+use crate::model::{RenderedContent, Spanned};
+
+/// A regular file: its content (inline, from a template file, or copied from the config dir),
+/// mode and ownership; or its absence.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileTask {
+    /// Absolute path of the file.
+    pub path: Spanned<String>,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: State,
+    /// The file's content, inline.
+    pub content: Option<Spanned<String>>,
+    /// A template file, relative to the config dir, rendered into the content.
+    pub template: Option<Spanned<String>>,
+    /// A file of the config dir copied as the content.
+    pub source: Option<Spanned<String>>,
+    /// When `path` is a symlink, manage the file it points to instead of refusing.
+    #[serde(default)]
+    pub follow: bool,
+    pub mode: Option<Spanned<Mode>>,
+    pub owner: Option<Spanned<Principal>>,
+    pub group: Option<Spanned<Principal>>,
+}
+
+crate::model::apply::attributes!(FileTask);
+
+impl Resource for FileTask {
+    fn claims(&self) -> Vec<Claim> {
+        files::claims(&self.path, Hold::Owns)
     }
-    // A `file` task never removes or replaces a directory, even an empty one.
-    refuse_non_file(observed, path)?;
-    if task.state == State::Absent {
-        return Ok(Wanted {
-            state: FsState::absent(path),
-            sensitive: false,
-        });
+
+    fn requires(&self) -> Vec<Requirement> {
+        files::requires(&self.path.value, Some(self))
     }
-    let (content, sensitive) = match (&task.content, rendered, &task.source) {
-        (Some(content), _, _) => (Some(content.value.as_bytes().to_vec()), content.sensitive),
-        (None, Some(rendered), _) => (Some(rendered.text.as_bytes().to_vec()), rendered.sensitive),
-        (None, None, Some(source)) => (Some(config_file(context, &source.value)?), false),
-        (None, None, None) => (None, false),
-    };
-    let mut state = regular_file(path, content.as_deref(), observed);
-    attributes(&mut state, &observed.state, task, 0o644)?;
-    Ok(Wanted { state, sensitive })
+
+    fn default_id(&self) -> String {
+        format!("file:{}", self.path.value)
+    }
+
+    fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        absolute(&self.path, "path", found);
+        let content = [
+            ("content", self.content.as_ref()),
+            ("template", self.template.as_ref()),
+            ("source", self.source.as_ref()),
+        ];
+        exclusive(&content, found);
+        not_when_absent(self.state, &content, found);
+        config_file_rule(self.source.as_ref(), cx.config_dir, found);
+    }
+
+    fn carries_secret(&self, rendered: Option<&RenderedContent>) -> bool {
+        rendered.is_some_and(|r| r.sensitive) || self.content.as_ref().is_some_and(|c| c.sensitive)
+    }
+
+    fn family() -> &'static dyn Family {
+        &files::FILES
+    }
+
+    fn file_type(&self) -> Option<&dyn FileType> {
+        Some(self)
+    }
+}
+
+impl FileType for FileTask {
+    fn path(&self) -> &Spanned<String> {
+        &self.path
+    }
+
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            follow: self.follow,
+            hard_link_to: None,
+        }
+    }
+
+    fn attributes(&self) -> Option<&dyn Attributes> {
+        Some(self)
+    }
+
+    fn want(&self, cx: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String> {
+        let task = self;
+        let path = &task.path.value;
+        if !task.follow {
+            refuse_symlink(observed, path)?;
+        }
+        // A `file` task never removes or replaces a directory, even an empty one.
+        refuse_non_file(observed, path)?;
+        if task.state == State::Absent {
+            return Ok(Wanted {
+                state: FsState::absent(path),
+                sensitive: false,
+            });
+        }
+        let (content, sensitive) = match (&task.content, cx.rendered, &task.source) {
+            (Some(content), _, _) => (Some(content.value.as_bytes().to_vec()), content.sensitive),
+            (None, Some(rendered), _) => {
+                (Some(rendered.text.as_bytes().to_vec()), rendered.sensitive)
+            }
+            (None, None, Some(source)) => (Some(config_file(cx, &source.value)?), false),
+            (None, None, None) => (None, false),
+        };
+        let mut state = regular_file(path, content.as_deref(), observed);
+        attributes(&mut state, &observed.state, task, 0o644)?;
+        Ok(Wanted { state, sensitive })
+    }
 }

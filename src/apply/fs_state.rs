@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::principals::{self, Db};
+use crate::error::ResourceError;
 use crate::fsutil::walk::{self, Location, Route};
 use crate::fsutil::{MAX_FILE_BYTES, at, hash_file};
 
@@ -105,6 +106,11 @@ impl FsState {
                 self.content_base64 = Some(base64::engine::general_purpose::STANDARD.encode(bytes))
             }
         }
+    }
+
+    /// The state plan.json records in `value`, if it is one.
+    pub fn deserialize_from(value: &serde_json::Value) -> Option<FsState> {
+        FsState::deserialize(value).ok()
     }
 
     pub fn content_bytes(&self) -> Result<Option<Vec<u8>>, String> {
@@ -377,8 +383,9 @@ pub fn describe_change(planned: &FsState, now: &FsState) -> String {
 /// never follows a link there: a directory replaced by a link since cannot redirect it.
 /// Writes are atomic: a temp file in the same directory, fsync, rename; a crash leaves the old
 /// file or the new one, never a mix. The caller syncs the parent directory (once per batch).
-pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), String> {
-    let fail = |what: &str, e: io::Error| format!("{what} {}: {e}", want.path);
+pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), ResourceError> {
+    let fail =
+        |what: &str, e: io::Error| ResourceError::io(format_args!("{what} {}", want.path), &e);
     let entry = || {
         place
             .entry
@@ -413,7 +420,8 @@ pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), Str
                     "{} exists and is not a directory ({:?})",
                     want.path, have.state
                 )
-                .to_lowercase());
+                .to_lowercase()
+                .into());
             } else {
                 entry().map_err(|e| fail("cannot set attributes of", e))?
             };
@@ -432,7 +440,7 @@ pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), Str
             }
             set_link_owner(dir, name, have, want).map_err(|e| fail("cannot set owner of", e))
         }
-        EntryKind::Other => Err(format!("{}: cannot create special files", want.path)),
+        EntryKind::Other => Err(format!("{}: cannot create special files", want.path).into()),
     }
 }
 
@@ -616,7 +624,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             symlink(self.base.join("decoy"), self.base.join("real"))
                 .unwrap_or_else(|e| panic!("{e}"));
-            converge(&observed.state, &want, &place)
+            converge(&observed.state, &want, &place).map_err(|e| e.message)
         }
 
         fn moved(&self, relative: &str) -> PathBuf {
@@ -760,7 +768,7 @@ mod tests {
         want.parents = true;
         want.set_mode(0o700);
         let result = converge(&observed.state, &want, &place);
-        let error = result.err().unwrap_or_default();
+        let error = result.err().map(|e| e.message).unwrap_or_default();
         assert!(
             error.contains(&format!(
                 "{} was made since the plan by uid 65534",

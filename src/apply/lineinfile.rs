@@ -4,8 +4,121 @@
 
 use regex::Regex;
 
-use super::{EntryKind, Observed, Wanted, attributes, refuse_symlink, regular_file};
-use crate::model::apply::{Attributes, LineInFileTask, State};
+use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::field_rules::{absolute, anchor as anchor_rule, exclusive, regex};
+use super::files::{self, FileType, WantContext, Wanted, attributes, refuse_symlink, regular_file};
+use super::fs_state::{EntryKind, FsState, Observed};
+use crate::diagnostics::Diagnostic;
+use crate::model::apply::{Attributes, State};
+use crate::model::values::{Mode, Principal};
+use crate::model::{RenderedContent, Spanned};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One line of a file: present (replacing the last line `regexp` matches) or absent.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInFileTask {
+    /// Absolute path of the file.
+    pub path: Spanned<String>,
+    /// The line (required with `state: present`).
+    pub line: Option<Spanned<String>>,
+    /// A regular expression: with `present` the last matching line is replaced, with `absent`
+    /// every matching line is removed.
+    pub regexp: Option<Spanned<String>>,
+    #[serde(default)]
+    pub state: State,
+    /// Insert after the last line matching this regular expression, or `EOF` (default).
+    pub insert_after: Option<Spanned<String>>,
+    /// Insert before the last line matching this regular expression, or `BOF`.
+    pub insert_before: Option<Spanned<String>>,
+    /// Create the file when it does not exist (default false: the task fails instead).
+    #[serde(default)]
+    pub create: bool,
+    pub mode: Option<Spanned<Mode>>,
+    pub owner: Option<Spanned<Principal>>,
+    pub group: Option<Spanned<Principal>>,
+}
+
+crate::model::apply::attributes!(LineInFileTask);
+
+impl Resource for LineInFileTask {
+    /// A part of the file: other edits of it share the file, in the order written.
+    fn claims(&self) -> Vec<Claim> {
+        files::claims(&self.path, Hold::Edits(None))
+    }
+
+    fn requires(&self) -> Vec<Requirement> {
+        files::requires(&self.path.value, Some(self))
+    }
+
+    /// `lineinfile:<path>`, and what tells it apart from other edits of the file — never a value
+    /// read from a secret.
+    fn default_id(&self) -> String {
+        let base = format!("lineinfile:{}", self.path.value);
+        let visible = |v: &Option<Spanned<String>>| v.clone().filter(|v| !v.sensitive);
+        match visible(&self.regexp).or_else(|| visible(&self.line)) {
+            Some(key) => format!("{base}:{}", key.value),
+            None => base,
+        }
+    }
+
+    fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        absolute(&self.path, "path", found);
+        anchor_rule(self.insert_after.as_ref(), "EOF", found);
+        anchor_rule(self.insert_before.as_ref(), "BOF", found);
+        exclusive(
+            &[
+                ("insert_after", self.insert_after.as_ref()),
+                ("insert_before", self.insert_before.as_ref()),
+            ],
+            found,
+        );
+        regex(self.regexp.as_ref(), found);
+        if self.state == State::Present && self.line.is_none() {
+            found.push(
+                Diagnostic::error("`line` is required with `state: present`")
+                    .at(self.path.span)
+                    .help("add `line: …`, or `state: absent` to remove matching lines"),
+            );
+        }
+        if self.state == State::Absent && self.line.is_none() && self.regexp.is_none() {
+            found.push(
+                Diagnostic::error(
+                    "`state: absent` needs `regexp` or `line` to know what to remove",
+                )
+                .at(self.path.span)
+                .help("add `regexp: …` matching the lines to remove"),
+            );
+        }
+    }
+
+    fn carries_secret(&self, _: Option<&RenderedContent>) -> bool {
+        self.line.as_ref().is_some_and(|v| v.sensitive)
+    }
+
+    fn family() -> &'static dyn Family {
+        &files::FILES
+    }
+
+    fn file_type(&self) -> Option<&dyn FileType> {
+        Some(self)
+    }
+}
+
+impl FileType for LineInFileTask {
+    fn path(&self) -> &Spanned<String> {
+        &self.path
+    }
+
+    fn attributes(&self) -> Option<&dyn Attributes> {
+        Some(self)
+    }
+
+    fn want(&self, _: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String> {
+        want(self, observed)
+    }
+}
 
 /// Lines of a text file, and where a new line goes.
 pub struct Lines {
@@ -92,7 +205,7 @@ pub fn current_lines(observed: &Observed, path: &str, create: bool) -> Result<Li
     }
 }
 
-pub fn want(task: &LineInFileTask, observed: &Observed) -> Result<Wanted, String> {
+fn want(task: &LineInFileTask, observed: &Observed) -> Result<Wanted, String> {
     let path = &task.path.value;
     refuse_symlink(observed, path)?;
     let regexp = task
@@ -105,7 +218,7 @@ pub fn want(task: &LineInFileTask, observed: &Observed) -> Result<Wanted, String
     if task.state == State::Absent && observed.state.state == EntryKind::Absent {
         // Nothing to remove from a file that is not there.
         return Ok(Wanted {
-            state: super::FsState::absent(path),
+            state: FsState::absent(path),
             sensitive,
         });
     }

@@ -1,10 +1,141 @@
 //! `link`: a symbolic or hard link at `path` to `src`, or its removal.
 
-use super::{EntryKind, Observed, Wanted, attributes};
-use crate::apply::FsState;
-use crate::model::apply::{LinkKind, LinkTask, State};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
-pub fn want(task: &LinkTask, observed: &Observed) -> Result<Wanted, String> {
+use super::contract::{CheckContext, Claim, Family, Hold, Reason, Requirement, Resource, Thing};
+use super::field_rules::{absolute, absolute_target};
+use super::files::{self, FileType, Lookup, WantContext, Wanted, attributes};
+use super::fs_state::{EntryKind, FsState, Observed};
+use crate::diagnostics::Diagnostic;
+use crate::model::apply::{Attributes, State};
+use crate::model::values::{Mode, Principal};
+use crate::model::{RenderedContent, Spanned};
+
+/// Symbolic (default) or hard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    #[default]
+    Symbolic,
+    Hard,
+}
+
+/// A symbolic or hard link at `path` pointing at `src`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkTask {
+    /// Absolute path of the link.
+    pub path: Spanned<String>,
+    /// What the link points at (required unless `state: absent`).
+    pub src: Option<Spanned<String>>,
+    /// `symbolic` (default) or `hard`.
+    #[serde(default)]
+    pub kind: LinkKind,
+    #[serde(default)]
+    pub state: State,
+    /// Replace an existing file at `path` that is not the wanted link.
+    #[serde(default)]
+    pub force: bool,
+    pub owner: Option<Spanned<Principal>>,
+    pub group: Option<Spanned<Principal>>,
+}
+
+/// A link has no mode of its own on Linux.
+impl Attributes for LinkTask {
+    fn mode(&self) -> Option<&Spanned<Mode>> {
+        None
+    }
+    fn owner(&self) -> Option<&Spanned<Principal>> {
+        self.owner.as_ref()
+    }
+    fn group(&self) -> Option<&Spanned<Principal>> {
+        self.group.as_ref()
+    }
+}
+
+impl Resource for LinkTask {
+    fn claims(&self) -> Vec<Claim> {
+        files::claims(&self.path, Hold::Owns)
+    }
+
+    /// Its directory, its owners, and what it points at: a relative target is resolved from
+    /// the link's directory, as the kernel does.
+    fn requires(&self) -> Vec<Requirement> {
+        let mut required = files::requires(&self.path.value, Some(self));
+        if let Some(src) = &self.src {
+            let link_dir = Path::new(&self.path.value)
+                .parent()
+                .unwrap_or(Path::new("/"));
+            let target = link_dir.join(&src.value);
+            required.push(Requirement::exact(
+                Thing::path(&target.to_string_lossy()),
+                Reason::LinkTarget,
+            ));
+        }
+        required
+    }
+
+    fn default_id(&self) -> String {
+        format!("link:{}", self.path.value)
+    }
+
+    fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        absolute(&self.path, "path", found);
+        match (&self.src, self.state) {
+            (None, State::Present) => found.push(
+                Diagnostic::error("a link needs `src`, what it points at")
+                    .at(self.path.span)
+                    .help("add `src: /path/to/target`"),
+            ),
+            (Some(src), State::Present) if self.kind == LinkKind::Hard => {
+                absolute(src, "src", found)
+            }
+            (Some(src), _) => absolute_target(src, found),
+            _ => {}
+        }
+    }
+
+    fn carries_secret(&self, _: Option<&RenderedContent>) -> bool {
+        false
+    }
+
+    fn family() -> &'static dyn Family {
+        &files::FILES
+    }
+
+    fn file_type(&self) -> Option<&dyn FileType> {
+        Some(self)
+    }
+}
+
+impl FileType for LinkTask {
+    fn path(&self) -> &Spanned<String> {
+        &self.path
+    }
+
+    /// A hard link is told from a copy by its inode: the file at `path` is read as a hard
+    /// link when it shares its inode with `src`.
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            follow: false,
+            hard_link_to: (self.kind == LinkKind::Hard)
+                .then(|| self.src.as_ref().map(|s| s.value.as_str()))
+                .flatten(),
+        }
+    }
+
+    fn attributes(&self) -> Option<&dyn Attributes> {
+        None
+    }
+
+    fn want(&self, _: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String> {
+        want(self, observed)
+    }
+}
+
+fn want(task: &LinkTask, observed: &Observed) -> Result<Wanted, String> {
     let path = &task.path.value;
     let mut state = FsState::absent(path);
     if task.state == State::Absent {

@@ -1,28 +1,93 @@
 //! `template`: a file rendered from a template file of the config dir (rendered by the
 //! template stage, so undefined variables are found by `check`).
 
-use super::{
-    EntryKind, Observed, Wanted, attributes, refuse_non_file, refuse_symlink, regular_file,
-};
-use crate::model::RenderedContent;
-use crate::model::apply::TemplateTask;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-pub fn want(
-    task: &TemplateTask,
-    rendered: Option<&RenderedContent>,
-    observed: &Observed,
-) -> Result<Wanted, String> {
-    let path = &task.dest.value;
-    refuse_symlink(observed, path)?;
-    refuse_non_file(observed, path)?;
-    let rendered =
-        rendered.ok_or_else(|| format!("template {} was not rendered", task.src.value))?;
-    let keep = !task.force && observed.state.state == EntryKind::File;
-    let content = (!keep).then_some(rendered.text.as_bytes());
-    let mut state = regular_file(path, content, observed);
-    attributes(&mut state, &observed.state, task, 0o644)?;
-    Ok(Wanted {
-        state,
-        sensitive: rendered.sensitive && !keep,
-    })
+use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::field_rules::absolute;
+use super::files::{
+    self, FileType, WantContext, Wanted, attributes, refuse_non_file, refuse_symlink, regular_file,
+};
+use super::fs_state::{EntryKind, Observed};
+use crate::diagnostics::Diagnostic;
+use crate::model::apply::Attributes;
+use crate::model::values::{Mode, Principal};
+use crate::model::{RenderedContent, Spanned};
+
+/// A file rendered from a template file of the config dir.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateTask {
+    /// The template file, relative to the config dir (e.g. `templates/motd.j2`).
+    pub src: Spanned<String>,
+    /// Absolute destination path.
+    pub dest: Spanned<String>,
+    /// Replace a destination whose content differs (default true); false only creates it.
+    #[serde(default = "crate::model::apply::yes")]
+    pub force: bool,
+    pub mode: Option<Spanned<Mode>>,
+    pub owner: Option<Spanned<Principal>>,
+    pub group: Option<Spanned<Principal>>,
+}
+
+crate::model::apply::attributes!(TemplateTask);
+
+impl Resource for TemplateTask {
+    fn claims(&self) -> Vec<Claim> {
+        files::claims(&self.dest, Hold::Owns)
+    }
+
+    fn requires(&self) -> Vec<Requirement> {
+        files::requires(&self.dest.value, Some(self))
+    }
+
+    fn default_id(&self) -> String {
+        format!("template:{}", self.dest.value)
+    }
+
+    fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        let _ = cx;
+        absolute(&self.dest, "dest", found);
+    }
+
+    fn carries_secret(&self, rendered: Option<&RenderedContent>) -> bool {
+        rendered.is_some_and(|r| r.sensitive)
+    }
+
+    fn family() -> &'static dyn Family {
+        &files::FILES
+    }
+
+    fn file_type(&self) -> Option<&dyn FileType> {
+        Some(self)
+    }
+}
+
+impl FileType for TemplateTask {
+    fn path(&self) -> &Spanned<String> {
+        &self.dest
+    }
+
+    fn attributes(&self) -> Option<&dyn Attributes> {
+        Some(self)
+    }
+
+    fn want(&self, cx: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String> {
+        let task = self;
+        let path = &task.dest.value;
+        refuse_symlink(observed, path)?;
+        refuse_non_file(observed, path)?;
+        let rendered = cx
+            .rendered
+            .ok_or_else(|| format!("template {} was not rendered", task.src.value))?;
+        let keep = !task.force && observed.state.state == EntryKind::File;
+        let content = (!keep).then_some(rendered.text.as_bytes());
+        let mut state = regular_file(path, content, observed);
+        attributes(&mut state, &observed.state, task, 0o644)?;
+        Ok(Wanted {
+            state,
+            sensitive: rendered.sensitive && !keep,
+        })
+    }
 }

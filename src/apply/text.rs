@@ -258,7 +258,7 @@ mod tests {
         fn every_diff_of_two_texts_is_verified_against_them(old in text(), new in text()) {
             let before = file("/p", Some(old.as_bytes()));
             let after = wanted("/p", new.as_bytes());
-            let action = super::super::action(&before, &after);
+            let action = crate::apply::files::action(&before, &after);
             let diff = contents_diff("/p", old.as_bytes(), new.as_bytes(), false);
             prop_assert_eq!(verify_diff(diff.as_deref(), &before, &after, false, action), Ok(()));
         }
@@ -270,7 +270,7 @@ mod tests {
             prop_assume!(shown_old != old || shown_new != new);
             let before = file("/p", Some(old.as_bytes()));
             let after = wanted("/p", new.as_bytes());
-            let action = super::super::action(&before, &after);
+            let action = crate::apply::files::action(&before, &after);
             let shown = contents_diff("/p", shown_old.as_bytes(), shown_new.as_bytes(), false);
             let real = contents_diff("/p", old.as_bytes(), new.as_bytes(), false);
             prop_assume!(shown != real);

@@ -493,7 +493,10 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let node = self.node;
-        let all_types = || variants.iter().chain(self.cx.other_types).copied();
+        let all_types = || {
+            let offered = |v: &&&str| !crate::apply::registry::TEST_ONLY_TYPES.contains(*v);
+            variants.iter().filter(offered).chain(self.cx.other_types).copied()
+        };
         let choices = || one_of(all_types());
         match &node.value {
             Value::Str(s) if variants.contains(&s.as_str()) => {

@@ -1,16 +1,15 @@
 //! Rules across tasks: unique ids, references that resolve, no dependency cycles, no two
-//! tasks fighting over one path.
+//! tasks claiming one thing.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
 
 use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::Declared;
+use crate::apply::{Claim, Hold, SENSITIVE, Thing};
 use crate::diagnostics::{Diagnostic, SourceMap, Span, did_you_mean};
-use crate::model::apply::{ApplySpec, DEFAULT_BLOCK_MARKER};
 use crate::model::{ApplyTask, FactsTask, TaskIndex};
 
 fn place(sources: &SourceMap, span: Span) -> String {
@@ -67,7 +66,7 @@ pub fn check_apply_graph(
     found: &mut Vec<Diagnostic>,
 ) {
     // Two tasks on one path are one finding, not also a duplicate default id.
-    let conflicting = check_paths(tasks, sources, found);
+    let conflicting = check_claims(tasks, sources, found);
     let mut ids: Vec<IdUse> = tasks
         .iter()
         .enumerate()
@@ -233,76 +232,66 @@ fn cycle_path(graph: &DiGraph<usize, Reference>, component: &[NodeIndex]) -> Vec
     }
 }
 
-/// `a//b/./c/` and `a/b/c` are one path.
-fn normalize(path: &str) -> PathBuf {
-    Path::new(path)
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect()
-}
-
-/// A task that owns a path shares it with no other task; blocks share a file unless their
-/// markers are equal.
-/// Returns the indices of the tasks found in conflict.
-fn check_paths(
+/// Two tasks claiming one thing conflict, unless both edit parts of it (lines of one file)
+/// and the parts differ; exclusive claims (locks) never conflict. Each conflict is reported at
+/// the later claim, naming where the earlier one is. Returns the indices of the tasks found in
+/// conflict.
+fn check_claims(
     tasks: &[ApplyTask],
     sources: &SourceMap,
     found: &mut Vec<Diagnostic>,
 ) -> HashSet<usize> {
     let mut conflicting = HashSet::new();
-    let mut owners: HashMap<PathBuf, &ApplyTask> = HashMap::new();
-    let mut editors: HashMap<PathBuf, &ApplyTask> = HashMap::new();
-    let mut blocks: HashMap<(PathBuf, String), &ApplyTask> = HashMap::new();
+    let mut holders: HashMap<Thing, Vec<(&ApplyTask, Claim)>> = HashMap::new();
     for (i, task) in tasks.iter().enumerate() {
-        let path = task.spec.path();
-        let key = normalize(&path.value);
-        let conflict = if task.spec.owns_path() {
-            owners.get(&key).or_else(|| editors.get(&key)).copied()
-        } else {
-            owners.get(&key).copied().or_else(|| match &task.spec {
-                ApplySpec::BlockInFile(b) => {
-                    let marker = b
-                        .marker
-                        .as_ref()
-                        .map_or(DEFAULT_BLOCK_MARKER, |m| m.value.as_str());
-                    blocks.get(&(key.clone(), marker.to_owned())).copied()
-                }
-                _ => None,
-            })
-        };
-        if let Some(first) = conflict {
-            let shown = if path.sensitive {
-                "(sensitive)"
-            } else {
-                path.value.as_str()
-            };
-            found.push(
-                Diagnostic::error(format!(
-                    "two tasks manage `{shown}`: `{}` and `{}`",
-                    first.meta.id, task.meta.id
-                ))
-                .at(path.span)
-                .help(format!(
-                    "`{}` at {} already manages it; keep one task per path",
-                    first.meta.id,
-                    place(sources, first.spec.path().span)
-                )),
-            );
-            conflicting.insert(i);
-            continue;
-        }
-        if task.spec.owns_path() {
-            owners.insert(key, task);
-        } else {
-            if let ApplySpec::BlockInFile(b) = &task.spec {
-                let marker = b
-                    .marker
-                    .as_ref()
-                    .map_or(DEFAULT_BLOCK_MARKER, |m| m.value.as_str());
-                blocks.insert((key.clone(), marker.to_owned()), task);
+        for claim in task.spec.claims() {
+            if claim.hold == Hold::Exclusive {
+                continue;
             }
-            editors.entry(key).or_insert(task);
+            let earlier = holders.entry(claim.thing.clone()).or_default();
+            let conflict = earlier
+                .iter()
+                .find(|(_, held)| match (&held.hold, &claim.hold) {
+                    (Hold::Edits(a), Hold::Edits(b)) => a.is_some() && a == b,
+                    _ => true,
+                });
+            if let Some((first, held)) = conflict {
+                found.push(conflict_at(&claim, first, held, task, sources));
+                conflicting.insert(i);
+                continue;
+            }
+            earlier.push((task, claim));
         }
     }
     conflicting
+}
+
+/// "two tasks manage `/etc/motd`: `a` and `b`", at the later claim.
+fn conflict_at(
+    claim: &Claim,
+    first: &ApplyTask,
+    held: &Claim,
+    task: &ApplyTask,
+    sources: &SourceMap,
+) -> Diagnostic {
+    let name = if claim.sensitive {
+        SENSITIVE
+    } else {
+        claim.written.as_str()
+    };
+    let what = match &claim.thing {
+        Thing::Path(_) => format!("`{name}`"),
+        other => format!("{} `{name}`", other.noun()),
+    };
+    Diagnostic::error(format!(
+        "two tasks manage {what}: `{}` and `{}`",
+        first.meta.id, task.meta.id
+    ))
+    .at(claim.span)
+    .help(format!(
+        "`{}` at {} already manages it; keep one task per {}",
+        first.meta.id,
+        place(sources, held.span),
+        claim.thing.noun()
+    ))
 }

@@ -15,9 +15,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use crate::apply::ApplySpec;
 use crate::config::{Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
-use crate::model::apply::ApplySpec;
 use crate::model::assert::{ASSERT, AssertSpec};
 use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
 use crate::model::meta::{KEYWORDS, TaskKeywords};
@@ -239,7 +239,7 @@ fn check_apply_task(
     };
     let id = task_id(keywords.id.as_ref(), || spec.default_id(), task);
     declared.ids.push(id.clone());
-    rules::check_apply_spec(&spec, config_dir, found);
+    spec.check(&crate::apply::contract::CheckContext { config_dir }, found);
     if let Some(id_node) = &keywords.id {
         rules::check_id(id_node, found);
     }

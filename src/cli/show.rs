@@ -2,8 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Globals;
-use crate::apply::fs_state::sha256_hex;
-use crate::apply::{Action, EntryKind, FsState};
+use crate::apply::Action;
+use crate::apply::contract::Detail;
 use crate::plan::{AuditDestination, NodeKind, Plan, PlanNode, SENSITIVE, Summary, json};
 use crate::printable::escape;
 
@@ -87,12 +87,11 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         Action::Collect => ("=", CYAN),
         Action::NoOp => return,
     };
-    let state = (node.kind != NodeKind::Facts)
-        .then(|| serde_json::from_value::<FsState>(node.after.clone()).ok())
-        .flatten();
-    let what = match (&state, node.kind) {
+    // An apply node is described by its type's family, through its own state.
+    let description = node.family().map(|family| family.describe(&node.view()));
+    let what = match (&description, node.kind) {
         (_, NodeKind::Facts) => collector_summary(node),
-        (Some(after), _) => escape(&after.path).into_owned(),
+        (Some(description), _) => description.what.clone(),
         (None, _) => String::new(),
     };
     let mut notes = Vec::new();
@@ -111,19 +110,20 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         "{} {} {} {what}{notes}\n",
         paint(color, code, symbol),
         paint(color, BOLD, &escape(&node.address)),
-        paint(color, code, action_name(node.action))
+        paint(color, code, node.action.as_str())
     ));
-    let mut details = match node.kind {
-        NodeKind::Facts => collector_details(node),
-        _ => entry_details(node, state.as_ref()),
+    let (mut details, diff_lines) = match description {
+        Some(description) => (description.details, description.diff_lines),
+        None if node.kind == NodeKind::Facts => (collector_details(node), Vec::new()),
+        None => (Vec::new(), Vec::new()),
     };
     details.extend(notified_handlers(node));
     for detail in details {
         let code = if detail.warning { RED } else { "" };
         out.push_str(&format!("    {}\n", paint(color, code, &detail.text)));
     }
-    if with_diffs && let Some(diff) = &node.diff {
-        for line in diff_lines(diff, state.as_ref()) {
+    if with_diffs {
+        for line in diff_lines {
             let code = match line.as_bytes().first() {
                 Some(b'+') => GREEN,
                 Some(b'-') => RED,
@@ -145,71 +145,6 @@ fn notified_handlers(node: &PlanNode) -> Option<Detail> {
             .collect();
         Detail::plain(format!("notifies {}", handlers.join(", ")))
     })
-}
-
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::NoOp => "no-op",
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-        Action::Run => "run",
-        Action::Collect => "collect",
-    }
-}
-
-/// One indented line under a node; `warning` lines are painted red.
-struct Detail {
-    text: String,
-    warning: bool,
-}
-
-impl Detail {
-    fn plain(text: String) -> Self {
-        Detail {
-            text,
-            warning: false,
-        }
-    }
-}
-
-/// The lines of a diff, split where the line diff splits lines. When the diff only says that
-/// binary content differs and the wanted content is text, that text follows in full, so that
-/// no text is written that was not shown; other summarised content is named by its size and
-/// hash.
-fn diff_lines(diff: &str, after: Option<&FsState>) -> Vec<String> {
-    // A line's `\n` is the printed line break; any other terminator is shown escaped.
-    let printed = |line: &str| line.strip_suffix('\n').unwrap_or(line).to_owned();
-    let mut lines: Vec<String> = crate::apply::lines(diff).into_iter().map(printed).collect();
-    let binary = lines.last().is_some_and(|l| l == "Binary content differs");
-    let too_large = lines
-        .last()
-        .is_some_and(|l| l.starts_with("Content differs ("));
-    let new_content = after.and_then(|a| a.content_bytes().ok().flatten());
-    match new_content {
-        Some(bytes) if binary || too_large => match String::from_utf8(bytes) {
-            Ok(text) if binary => {
-                lines.push("New content:".to_owned());
-                lines.extend(
-                    crate::apply::lines(&text)
-                        .into_iter()
-                        .map(|l| format!("+{}", printed(l))),
-                );
-            }
-            // Not shown line by line: named by its size and hash (checked against the content
-            // when the plan was read).
-            text => {
-                let bytes = text.map_or_else(|e| e.into_bytes(), String::into_bytes);
-                lines.push(format!(
-                    "New content: {} bytes, SHA-256 {}",
-                    bytes.len(),
-                    sha256_hex(&bytes)
-                ));
-            }
-        },
-        _ => {}
-    }
-    lines
 }
 
 /// "disk every 30s, thresholds on used_ratio" for a facts node.
@@ -248,154 +183,4 @@ fn show_value(value: &serde_json::Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)
-}
-
-/// What a file-family node makes: for a create, the kind of entry with its mode, owner and
-/// group; for an update, each attribute that changes; for a delete, what is removed; and how
-/// the path is reached when that is not plain.
-fn entry_details(node: &PlanNode, after: Option<&FsState>) -> Vec<Detail> {
-    let Some(after) = after else {
-        return Vec::new();
-    };
-    let before: Option<FsState> = serde_json::from_value(node.before.clone()).ok();
-    let mut details = Vec::new();
-    match (node.action, &before) {
-        (Action::Create, _) => details.push(created(after)),
-        (Action::Update, Some(before)) => details.extend(attribute_changes(before, after)),
-        // Removing a followed link removes the link, not what it points to.
-        (Action::Delete, Some(before)) if before.follow => details.push(Detail::plain(
-            "removes the symbolic link at this path (not what it points to)".to_owned(),
-        )),
-        (Action::Delete, Some(before)) => details.push(Detail::plain(format!(
-            "removes the {}{}",
-            kind_name(before.state),
-            if after.force && before.state == EntryKind::Directory && !before.follow {
-                " with everything in it"
-            } else {
-                ""
-            }
-        ))),
-        _ => {}
-    }
-    if after.follow && node.action != Action::Delete {
-        details.push(Detail::plain(
-            "through the symbolic link at this path (follow: true)".to_owned(),
-        ));
-    }
-    details.extend(mode_warning(after));
-    details
-}
-
-fn kind_name(kind: EntryKind) -> &'static str {
-    match kind {
-        EntryKind::Absent => "nothing",
-        EntryKind::File => "file",
-        EntryKind::Directory => "directory",
-        EntryKind::Link => "symbolic link",
-        EntryKind::HardLink => "hard link",
-        EntryKind::Other => "special file",
-    }
-}
-
-/// "file, mode 0644, owner root (0), group root (0)".
-fn created(after: &FsState) -> Detail {
-    let mut parts = vec![kind_name(after.state).to_owned()];
-    if let Some(target) = &after.target {
-        parts[0].push_str(&format!(" to {}", escape(target)));
-    }
-    if after.parents {
-        parts[0].push_str(" (and its missing parents)");
-    }
-    if let Some(mode) = &after.mode {
-        parts.push(format!("mode {}", escape(mode)));
-    }
-    if let Some(owner) = principal(&after.owner, after.uid) {
-        parts.push(format!("owner {owner}"));
-    }
-    if let Some(group) = principal(&after.group, after.gid) {
-        parts.push(format!("group {group}"));
-    }
-    if after.uid.is_none() && after.gid.is_none() {
-        parts.push("owned by the user who runs it".to_owned());
-    }
-    Detail::plain(parts.join(", "))
-}
-
-/// A name with the id `execute` sets: `root (0)`.
-fn principal(name: &Option<String>, id: Option<u32>) -> Option<String> {
-    match (name, id) {
-        (Some(name), Some(id)) => Some(format!("{} ({id})", escape(name))),
-        (None, Some(id)) => Some(id.to_string()),
-        // Without an id nothing is set, whatever the name says.
-        (_, None) => None,
-    }
-}
-
-/// "mode: 0644 → 0600" lines for an update's metadata.
-fn attribute_changes(before: &FsState, after: &FsState) -> Vec<Detail> {
-    let show = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
-    let text = |v: &Option<String>| v.as_deref().map(|t| escape(t).into_owned());
-    let mut changes = Vec::new();
-    if before.state != after.state {
-        changes.push(format!(
-            "state: {} → {}",
-            kind_name(before.state),
-            kind_name(after.state)
-        ));
-    }
-    if after.mode.is_some() && before.mode != after.mode {
-        changes.push(format!(
-            "mode: {} → {}",
-            show(text(&before.mode)),
-            show(text(&after.mode))
-        ));
-    }
-    let principals = [
-        (
-            "owner",
-            (&before.owner, before.uid),
-            (&after.owner, after.uid),
-        ),
-        (
-            "group",
-            (&before.group, before.gid),
-            (&after.group, after.gid),
-        ),
-    ];
-    for (field, (before_name, before_id), (after_name, after_id)) in principals {
-        if after_id.is_some() && (before_id != after_id || before_name != after_name) {
-            changes.push(format!(
-                "{field}: {} → {}",
-                show(principal(before_name, before_id)),
-                show(principal(after_name, after_id))
-            ));
-        }
-    }
-    if before.target != after.target {
-        changes.push(format!(
-            "target: {} → {}",
-            show(text(&before.target)),
-            show(text(&after.target))
-        ));
-    }
-    changes.into_iter().map(Detail::plain).collect()
-}
-
-/// A line naming what a wanted mode lets others do beyond reading and writing their own.
-fn mode_warning(after: &FsState) -> Option<Detail> {
-    let bits = after.mode_bits()?;
-    let mut risks = Vec::new();
-    if bits & 0o4000 != 0 {
-        risks.push("setuid");
-    }
-    if bits & 0o2000 != 0 {
-        risks.push("setgid");
-    }
-    if bits & 0o002 != 0 {
-        risks.push("world-writable");
-    }
-    (!risks.is_empty()).then(|| Detail {
-        text: format!("warning: mode {:04o} is {}", bits, risks.join(", ")),
-        warning: true,
-    })
 }

@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use collect::Collected;
 pub use report::{RunReport, write_report};
 
-use crate::apply::{self, Action, FsState, fs_state};
+use crate::apply::{self, Action};
 use crate::model::{ApplyTask, FactsTask};
 use crate::plan::{HostIdentity, NodeKind, Plan, PlanNode, Precondition};
 
@@ -92,48 +92,16 @@ fn display_id(id: &str) -> &str {
     if id.is_empty() { "unknown" } else { id }
 }
 
-/// The state a node's `before` records, as plan.json has it.
-fn planned_before(node: &PlanNode) -> Result<FsState, String> {
-    serde_json::from_value(node.before.clone())
-        .map_err(|e| format!("{}: unreadable `before`: {e}", node.address))
-}
-
-fn planned_after(node: &PlanNode) -> Result<FsState, String> {
-    serde_json::from_value(node.after.clone())
-        .map_err(|e| format!("{}: unreadable `after`: {e}", node.address))
-}
-
 /// Every node whose observed state no longer matches its fingerprint, with what changed.
 /// Chained nodes are checked when they run (their state is made by an earlier node).
 pub fn stale_nodes(plan: &Plan) -> Vec<String> {
     use rayon::prelude::*;
     plan.nodes
         .par_iter()
-        // A noop node never runs: what happened to its path cannot make the plan wrong.
+        // A noop node never runs: what happened to its thing cannot make the plan wrong.
         .filter(|n| n.precondition == Precondition::Observed && !n.noop)
-        .filter_map(|node| check_precondition(node).err())
+        .filter_map(|node| node.family()?.stale(&node.view()))
         .collect()
-}
-
-/// Observes a node's path now and compares it with the plan's fingerprint. The place observed
-/// stays open: the change is made there, so what was checked is what is changed.
-fn check_precondition(node: &PlanNode) -> Result<(apply::Observed, apply::Place), String> {
-    let after = planned_after(node)?;
-    let (now, place) = apply::observe_wanted(&after)
-        .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
-    if let Err(stale) = fs_state::check_fingerprint(&node.fingerprint, &now, !node.is_sensitive()) {
-        let change = match stale {
-            fs_state::Stale::Changed => {
-                fs_state::describe_change(&planned_before(node)?, &now.state)
-            }
-            fs_state::Stale::UntrustedDirectory(why) => why,
-        };
-        return Err(format!(
-            "{}: {} changed since the plan ({change})",
-            node.address, after.path
-        ));
-    }
-    Ok((now, place))
 }
 
 /// The config compiled again at execute time, by address: where sensitive values and
@@ -158,12 +126,13 @@ pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
     let secret = |node: &PlanNode| {
         by_address
             .get(&node.address)
-            .map(|t| apply::carries_secret(t))
+            .map(|t| t.spec.carries_secret(t.rendered.as_ref()))
     };
-    // Every edit of a file one task writes a secret into is sensitive.
-    let files_with_secrets: std::collections::HashSet<Option<&serde_json::Value>> = apply_nodes()
+    let key = |node: &PlanNode| node.family().and_then(|f| f.key(&node.after));
+    // Every edit of a thing one task writes a secret into is sensitive.
+    let things_with_secrets: std::collections::HashSet<Option<String>> = apply_nodes()
         .filter(|n| secret(n) == Some(true))
-        .map(|n| n.after.get("path"))
+        .map(key)
         .collect();
     apply_nodes()
         .filter_map(|node| {
@@ -174,7 +143,7 @@ pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
                 ));
             };
             if node.is_sensitive() {
-                (!files_with_secrets.contains(&node.after.get("path"))).then(|| {
+                (!things_with_secrets.contains(&key(node))).then(|| {
                     format!(
                         "{}: the plan hides its content as sensitive, but its task in the config \
                          writes no secret; make a new plan",
@@ -182,9 +151,7 @@ pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
                     )
                 })
             } else {
-                let shows_content = ["content", "content_base64"]
-                    .iter()
-                    .any(|field| node.after.get(*field).is_some_and(|v| !v.is_null()));
+                let shows_content = node.family().is_some_and(|f| f.shows_content(&node.view()));
                 (own_secret && shows_content).then(|| {
                     format!(
                         "{}: its task in the config writes a secret, but the plan shows its \
@@ -197,7 +164,7 @@ pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
         .collect()
 }
 
-/// Runs one node: the precondition, then the change.
+/// Runs one node: its family checks the precondition, then makes the change.
 fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) -> Status {
     if node.noop {
         return Status::Skipped("noop".to_owned());
@@ -205,67 +172,25 @@ fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) ->
     if node.handler && !notified {
         return Status::Skipped("not notified: no task it is a handler for changed".to_owned());
     }
-    // A node with nothing to do changes nothing, whatever its path looks like now (`execute`
+    // A node with nothing to do changes nothing, whatever its thing looks like now (`execute`
     // checked every observed node before the run).
     if node.action == Action::NoOp {
         return Status::Unchanged;
     }
-    let (now, place) = match check_precondition(node) {
-        Ok(checked) => checked,
-        Err(e) => return Status::Failed(e),
-    };
-    let want = if node.is_sensitive() {
-        match resolve_sensitive(node, &now, config) {
-            Ok(want) => want,
-            Err(e) => return Status::Failed(e),
-        }
-    } else {
-        match planned_after(node) {
-            Ok(want) => want,
-            Err(e) => return Status::Failed(e),
-        }
-    };
-    match fs_state::converge(&now.state, &want, &place) {
-        Ok(()) => Status::Changed,
-        Err(e) => Status::Failed(e),
-    }
-}
-
-/// A sensitive node's wanted state, re-rendered from the secret sources: the plan holds only
-/// `(sensitive)`. The rest of the wanted state must be what the plan says.
-fn resolve_sensitive(
-    node: &PlanNode,
-    now: &apply::Observed,
-    config: Option<&Recompiled<'_>>,
-) -> Result<FsState, String> {
-    let source = config.ok_or_else(|| {
-        format!(
-            "{}: has sensitive values, but no config to render them from",
-            node.address
-        )
-    })?;
-    let task = source
-        .tasks
-        .get(&node.address)
-        .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
-    let planned = apply::plan_task(task, source.config_dir, Some(now))
-        .map_err(|e| format!("{}: {e}", node.address))?;
-    let mut recomputed = serde_json::to_value(&planned.after).unwrap_or_default();
-    let mut reviewed = node.after.clone();
-    for value in [&mut recomputed, &mut reviewed] {
-        if let Some(map) = value.as_object_mut() {
-            for field in ["content", "content_base64", "sha256", "size"] {
-                map.remove(field);
-            }
-        }
-    }
-    if recomputed != reviewed {
-        return Err(format!(
-            "{}: the config renders differently than when the plan was made; make a new plan",
-            node.address
+    let Some(family) = node.family() else {
+        return Status::Failed(format!(
+            "{}: `{}` is not a type this driftless runs",
+            node.address, node.type_name
         ));
+    };
+    let recompiled = config.map(|c| apply::Recompiled {
+        tasks: &c.tasks,
+        config_dir: c.config_dir,
+    });
+    match family.run(&node.view(), recompiled.as_ref()) {
+        Ok(()) => Status::Changed,
+        Err(e) => Status::Failed(e.message),
     }
-    Ok(planned.after)
 }
 
 /// Runs the plan's nodes on `jobs` workers and returns every node's outcome, in plan order.
@@ -291,45 +216,20 @@ pub fn run(
             facts,
         }
     })?;
-    sync_changed_directories(plan, &outcomes);
-    remove_leftover_temp_files(plan, run_started);
+    finish_families(plan, &outcomes, run_started);
     Ok(outcomes)
 }
 
-/// Temp files of an earlier run that was killed between writing and renaming are hidden
-/// (`.name.driftless-…`) but still take space: each directory the plan touches is swept once.
-fn remove_leftover_temp_files(plan: &Plan, run_started: std::time::SystemTime) {
-    let directories: std::collections::BTreeSet<&Path> = plan
-        .nodes
-        .iter()
-        .filter_map(|n| n.after.get("path")?.as_str())
-        .filter_map(|p| Path::new(p).parent())
-        .collect();
-    for dir in directories {
-        crate::fsutil::remove_stale_temp_files(dir, run_started);
+/// After the run, each family's work for all its nodes at once (the file family syncs the
+/// directories written, once each).
+fn finish_families(plan: &Plan, outcomes: &[NodeOutcome], run_started: std::time::SystemTime) {
+    let families = apply::contract::by_family(plan.nodes.iter().zip(outcomes).filter_map(
+        |(node, outcome)| {
+            let changed = outcome.status == Status::Changed;
+            Some((node.family()?, (node.view(), changed)))
+        },
+    ));
+    for (family, nodes) in families {
+        family.finish(&nodes, run_started);
     }
-}
-
-/// Makes the run's renames and removals durable: each changed path's directory is synced
-/// once, after all nodes ran, instead of once per file.
-fn sync_changed_directories(plan: &Plan, outcomes: &[NodeOutcome]) {
-    use rayon::prelude::*;
-    let directories: std::collections::BTreeSet<&Path> = plan
-        .nodes
-        .iter()
-        .zip(outcomes)
-        .filter(|(_, o)| o.status == Status::Changed)
-        .filter_map(|(n, _)| n.after.get("path")?.as_str())
-        .filter_map(|p| Path::new(p).parent())
-        .collect();
-    directories.par_iter().for_each(|dir| {
-        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
-            let dir = dir.to_string_lossy();
-            tracing::warn!(
-                "cannot sync directory {}: {}",
-                crate::printable::escape(&dir),
-                crate::printable::escape(&e.to_string())
-            );
-        }
-    });
 }

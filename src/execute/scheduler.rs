@@ -1,22 +1,25 @@
-//! The DAG on a rayon pool: each finished node releases the dependents whose last dependency
-//! it was. Handlers learn they were notified before they start, since every notifier is one of
-//! their dependencies.
+//! The plan's DAG on a rayon pool: each finished node releases the dependents whose last
+//! dependency it was. Handlers learn they were notified before they start, since every
+//! notifier is one of their dependencies. A node holding exclusive locks takes them (in one
+//! global order, so no two nodes wait on each other) before it runs and releases them after.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use super::{NodeOutcome, Status};
+use crate::apply::Reason;
+use crate::plan::dag::Dag;
 use crate::plan::{Plan, PlanNode};
 
 struct State<'p, F> {
     nodes: &'p [PlanNode],
-    dependencies: Vec<Vec<usize>>,
-    dependents: Vec<Vec<usize>>,
-    notifies: Vec<Vec<usize>>,
+    dag: Dag,
     remaining: Vec<AtomicUsize>,
     notified: Vec<AtomicBool>,
     outcomes: Vec<OnceLock<NodeOutcome>>,
+    /// One mutex per lock name any node holds.
+    locks: HashMap<&'p str, Mutex<()>>,
     work: F,
 }
 
@@ -25,43 +28,20 @@ where
     F: Fn(&PlanNode, bool) -> NodeOutcome + Sync,
 {
     let nodes = &plan.nodes;
-    let index: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.address.as_str(), i))
-        .collect();
-    let resolve = |addresses: &mut dyn Iterator<Item = &String>| -> Vec<usize> {
-        let mut found: Vec<usize> = addresses
-            .filter_map(|a| index.get(a.as_str()).copied())
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        found
-    };
-    let dependencies: Vec<Vec<usize>> = nodes
-        .iter()
-        .map(|n| resolve(&mut n.depends_on.iter().map(|d| &d.address)))
-        .collect();
-    let mut dependents = vec![Vec::new(); nodes.len()];
-    for (i, deps) in dependencies.iter().enumerate() {
-        for &d in deps {
-            dependents[d].push(i);
-        }
-    }
+    let dag = Dag::of_nodes(nodes);
     let state = State {
         nodes,
-        remaining: dependencies
-            .iter()
-            .map(|d| AtomicUsize::new(d.len()))
+        remaining: (0..nodes.len())
+            .map(|i| AtomicUsize::new(dag.dependency_nodes(i).len()))
             .collect(),
-        notifies: nodes
-            .iter()
-            .map(|n| resolve(&mut n.notifies.iter()))
-            .collect(),
-        dependencies,
-        dependents,
+        dag,
         notified: nodes.iter().map(|_| AtomicBool::new(false)).collect(),
         outcomes: nodes.iter().map(|_| OnceLock::new()).collect(),
+        locks: nodes
+            .iter()
+            .flat_map(|n| &n.locks)
+            .map(|l| (l.as_str(), Mutex::new(())))
+            .collect(),
         work,
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -69,7 +49,7 @@ where
         .build()
         .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
     let roots: Vec<usize> = (0..nodes.len())
-        .filter(|&i| state.dependencies[i].is_empty())
+        .filter(|&i| state.dag.dependency_nodes(i).is_empty())
         .collect();
     pool.scope_fifo(|scope| {
         for &i in &roots {
@@ -97,7 +77,8 @@ where
 {
     // FIFO: with one worker, nodes run in plan order.
     scope.spawn_fifo(move |scope| {
-        let failed_dependency = state.dependencies[i]
+        let dependencies = state.dag.dependency_nodes(i);
+        let failed_dependency = dependencies
             .iter()
             .find(|&&d| state.outcomes[d].get().is_some_and(|o| o.blocks));
         let outcome = match failed_dependency {
@@ -105,18 +86,36 @@ where
                 &state.nodes[i].address,
                 format!("dependency {} did not succeed", state.nodes[d].address),
             ),
-            None => (state.work)(&state.nodes[i], state.notified[i].load(Ordering::Acquire)),
+            None => run_holding_locks(state, i),
         };
         if outcome.status == Status::Changed {
-            for &h in &state.notifies[i] {
-                state.notified[h].store(true, Ordering::Release);
+            for h in state.dag.dependents(i) {
+                if state.dag.has_edge(i, h, Reason::Notify) {
+                    state.notified[h].store(true, Ordering::Release);
+                }
             }
         }
         let _ = state.outcomes[i].set(outcome);
-        for &d in &state.dependents[i] {
+        for d in state.dag.dependents(i) {
             if state.remaining[d].fetch_sub(1, Ordering::AcqRel) == 1 {
                 spawn(scope, state, d);
             }
         }
     });
+}
+
+/// Runs node `i` with its exclusive locks held, taken in name order.
+fn run_holding_locks<F>(state: &State<'_, F>, i: usize) -> NodeOutcome
+where
+    F: Fn(&PlanNode, bool) -> NodeOutcome + Sync,
+{
+    let node = &state.nodes[i];
+    let names: BTreeSet<&str> = node.locks.iter().map(String::as_str).collect();
+    // A poisoned lock only means a node panicked while holding it; the lock itself is free.
+    let _held: Vec<_> = names
+        .into_iter()
+        .filter_map(|name| state.locks.get(name))
+        .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        .collect();
+    (state.work)(node, state.notified[i].load(Ordering::Acquire))
 }

@@ -87,6 +87,7 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
                 notifies: Vec::new(),
                 handler: false,
                 noop: false,
+                locks: Vec::new(),
                 action: Action::Collect,
                 precondition: Precondition::None,
                 before: Value::Null,

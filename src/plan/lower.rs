@@ -1,64 +1,38 @@
 //! Lowering: the checked `apply` tasks into the plan DAG.
 //!
-//! Edges are explicit (`depends_on`, `notify`) or implicit: a path after the task managing its
-//! nearest managed ancestor directory, a link after the task managing its target, and tasks
-//! editing one file (lines, blocks) one after another in the order written. Every edge keeps
-//! its reason, so plan.json says why a node waits.
+//! Edges are explicit (`depends_on`, `notify`) or implicit, from the resource contract: each
+//! claim a task requires is matched to the tasks claiming that thing (a file after the task
+//! managing its nearest managed parent directory, after the tasks managing its owner and
+//! group; a link after the task managing its target), and tasks editing parts of one thing
+//! (lines, blocks of a file) run one after another in the order written. Every edge keeps its
+//! reason, so plan.json says why a node waits.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Component, Path, PathBuf};
+use std::collections::HashMap;
 
-use crate::apply;
+use super::dag::Dag;
+use crate::apply::{Claim, Hold, Reason, Thing};
 use crate::model::{ApplyTask, TaskIndex};
 
-/// Why one node waits for another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Reason {
-    DependsOn,
-    Notify,
-    ParentDirectory,
-    LinkTarget,
-    SameFile,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::DependsOn => "depends_on",
-            Reason::Notify => "notify",
-            Reason::ParentDirectory => "parent directory",
-            Reason::LinkTarget => "link target",
-            Reason::SameFile => "same file",
-        }
-    }
-}
-
-/// The DAG: nodes are indexes into the task list, in execution order.
+/// The DAG, and what the tasks' claims say about running them.
 pub struct Lowered {
+    pub dag: Dag,
     /// Task indexes in a deterministic topological order (ties broken by declaration order).
     pub order: Vec<usize>,
-    /// Per task: the tasks it waits for, with why.
-    pub depends_on: Vec<BTreeSet<(usize, Reason)>>,
-    /// Per task: the tasks it notifies.
-    pub notifies: Vec<BTreeSet<usize>>,
-    /// Per task: the earlier task editing the same file, whose result it starts from.
+    /// Per task: the earlier task editing the same thing, whose result it starts from.
     pub chained_after: Vec<Option<usize>>,
+    /// Per task: the locks its node holds exclusively while it runs.
+    pub locks: Vec<Vec<String>>,
 }
 
-/// `.` and `..` resolved lexically: enough to match a path with the task managing it (a
-/// relative link target such as `../sites-available/shop` included).
-fn normalize(path: &str) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in Path::new(path).components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
+impl Lowered {
+    /// The tasks `i` waits for as for its link's target, in execution order.
+    pub fn link_targets(&self, i: usize) -> Vec<usize> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&m| self.dag.has_edge(m, i, Reason::LinkTarget))
+            .collect()
     }
-    out
 }
 
 /// Builds the DAG. Fails with the cycle's path when implicit edges close a cycle (explicit
@@ -66,62 +40,70 @@ fn normalize(path: &str) -> PathBuf {
 pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
     let n = tasks.len();
     let by_id = TaskIndex::new(tasks.iter().map(|t| &t.meta));
-    let mut by_path: HashMap<PathBuf, Vec<usize>> = HashMap::new();
-    for (i, task) in tasks.iter().enumerate() {
-        by_path
-            .entry(normalize(&task.spec.path().value))
-            .or_default()
-            .push(i);
+    let claims: Vec<Vec<Claim>> = tasks.iter().map(|t| t.spec.claims()).collect();
+    // Who holds each thing (exclusive locks aside), in the order written.
+    let mut holders: HashMap<&Thing, Vec<usize>> = HashMap::new();
+    for (i, task_claims) in claims.iter().enumerate() {
+        for claim in task_claims.iter().filter(|c| c.hold != Hold::Exclusive) {
+            holders.entry(&claim.thing).or_default().push(i);
+        }
     }
-    let mut depends_on = vec![BTreeSet::new(); n];
-    let mut notifies = vec![BTreeSet::new(); n];
+    let mut dag = Dag::new(n);
     let mut chained_after = vec![None; n];
+    let mut locks = vec![Vec::new(); n];
     for (i, task) in tasks.iter().enumerate() {
         for reference in &task.meta.depends_on {
             for &target in by_id.resolve(&reference.value) {
-                depends_on[i].insert((target, Reason::DependsOn));
+                dag.add_edge(target, i, Reason::DependsOn);
             }
         }
         for reference in &task.meta.notify {
             for &handler in by_id.resolve(&reference.value) {
-                notifies[i].insert(handler);
-                depends_on[handler].insert((i, Reason::Notify));
+                dag.add_edge(i, handler, Reason::Notify);
             }
         }
-        let own = normalize(&task.spec.path().value);
-        // Editors of one file: each starts from the previous one's result.
-        if let Some(previous) = by_path[&own].iter().copied().take_while(|&j| j != i).last() {
-            depends_on[i].insert((previous, Reason::SameFile));
-            chained_after[i] = Some(previous);
-        }
-        for required in apply::requires(&task.spec) {
-            let required = normalize(&required);
-            let is_parent = own.parent() == Some(required.as_path());
-            let reason = if is_parent {
-                Reason::ParentDirectory
-            } else {
-                Reason::LinkTarget
-            };
-            // The nearest managed ancestor for a parent; the exact path for a link target.
-            let mut candidate = Some(required.as_path());
-            while let Some(path) = candidate {
-                if let Some(managers) = by_path.get(path) {
-                    for &m in managers.iter().filter(|&&m| m != i) {
-                        depends_on[i].insert((m, reason));
+        for claim in &claims[i] {
+            match claim.hold {
+                Hold::Exclusive => locks[i].push(claim.thing.to_string()),
+                // Editors of one thing: each starts from the previous one's result.
+                Hold::Edits(_) | Hold::Owns => {
+                    let earlier = holders[&claim.thing]
+                        .iter()
+                        .copied()
+                        .take_while(|&j| j != i);
+                    if let Some(previous) = earlier.last() {
+                        dag.add_edge(previous, i, Reason::SameFile);
+                        chained_after[i] = Some(previous);
                     }
-                    break;
                 }
-                candidate = if is_parent { path.parent() } else { None };
+            }
+        }
+        for required in task.spec.requires() {
+            // The nearest thing some task claims: a parent directory's closest managed
+            // ancestor; only the thing itself for the rest.
+            let managers = required
+                .candidates()
+                .into_iter()
+                .find_map(|thing| holders.get(&thing));
+            for &m in managers.into_iter().flatten().filter(|&&m| m != i) {
+                dag.add_edge(m, i, required.reason);
             }
         }
     }
-    refuse_handlers_in_chains(tasks, &depends_on, &chained_after)?;
-    let order = order(n, &depends_on, tasks)?;
+    refuse_handlers_in_chains(tasks, &dag, &claims, &chained_after)?;
+    let order = dag.order().map_err(|stuck| {
+        format!(
+            "the implicit dependencies (parent directories, link targets, owners, files edited \
+             by several tasks) form a cycle through `{}`; remove a `depends_on` that points the \
+             other way",
+            tasks[stuck].meta.id
+        )
+    })?;
     Ok(Lowered {
+        dag,
         order,
-        depends_on,
-        notifies,
         chained_after,
+        locks,
     })
 }
 
@@ -129,59 +111,27 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
 /// state that may never exist: a handler must have its file to itself.
 fn refuse_handlers_in_chains(
     tasks: &[ApplyTask],
-    depends_on: &[BTreeSet<(usize, Reason)>],
+    dag: &Dag,
+    claims: &[Vec<Claim>],
     chained_after: &[Option<usize>],
 ) -> Result<(), String> {
-    for (i, deps) in depends_on.iter().enumerate() {
-        let handler = deps.iter().any(|(_, r)| *r == Reason::Notify);
+    for i in 0..tasks.len() {
+        let handler = dag
+            .dependencies(i)
+            .iter()
+            .any(|(_, r)| *r == Reason::Notify);
         // Only handlers pay for the search of a follower.
         if handler && (chained_after[i].is_some() || chained_after.contains(&Some(i))) {
+            let edited = claims[i]
+                .iter()
+                .find(|c| c.hold != Hold::Exclusive)
+                .map_or("", |c| c.thing.name());
             return Err(format!(
-                "`{}` is a handler (it runs only when notified) and edits {} with other tasks; \
-                 a handler must be the only task editing its file",
-                tasks[i].meta.id,
-                tasks[i].spec.path().value
+                "`{}` is a handler (it runs only when notified) and edits {edited} with other \
+                 tasks; a handler must be the only task editing its file",
+                tasks[i].meta.id
             ));
         }
     }
     Ok(())
-}
-
-/// Kahn's algorithm, always taking the earliest-declared ready task: deterministic, and as
-/// close to the written order as the edges allow. Tasks left over sit on a cycle.
-fn order(
-    n: usize,
-    depends_on: &[BTreeSet<(usize, Reason)>],
-    tasks: &[ApplyTask],
-) -> Result<Vec<usize>, String> {
-    let mut remaining: Vec<usize> = depends_on
-        .iter()
-        .map(|d| d.iter().map(|(t, _)| *t).collect::<BTreeSet<_>>().len())
-        .collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, deps) in depends_on.iter().enumerate() {
-        for t in deps.iter().map(|(t, _)| *t).collect::<BTreeSet<_>>() {
-            dependents[t].push(i);
-        }
-    }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
-    let mut out = Vec::with_capacity(n);
-    while let Some(i) = ready.pop_first() {
-        out.push(i);
-        for &d in &dependents[i] {
-            remaining[d] -= 1;
-            if remaining[d] == 0 {
-                ready.insert(d);
-            }
-        }
-    }
-    if out.len() < n {
-        let stuck = (0..n).find(|i| !out.contains(i)).unwrap_or(0);
-        return Err(format!(
-            "the implicit dependencies (parent directories, link targets, files edited by several \
-             tasks) form a cycle through `{}`; remove a `depends_on` that points the other way",
-            tasks[stuck].meta.id
-        ));
-    }
-    Ok(out)
 }

@@ -4,6 +4,7 @@
 //! Entry point: [`build`]. Same config and same host state give the same plan, byte for byte,
 //! except `created_at`. Nothing here changes the host.
 
+pub mod dag;
 mod facts_nodes;
 pub mod json;
 mod lower;
@@ -12,12 +13,12 @@ mod verify;
 
 use std::path::Path;
 
-use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::apply::{self, Action, EntryKind, FsState, Observed, Planned};
+use crate::apply::contract::PlanContext;
+use crate::apply::{Action, Family, FsState, NodeStates, NodeView, Reason};
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
 use crate::model::settings::AuditSink;
@@ -29,8 +30,7 @@ pub use source::{ConfigSource, HostIdentity};
 /// refused by `execute`.
 pub const FORMAT_VERSION: &str = "1.2";
 
-/// How a sensitive value is written wherever it would appear.
-pub const SENSITIVE: &str = "(sensitive)";
+pub use crate::apply::SENSITIVE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
@@ -135,7 +135,8 @@ impl SourceLocation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Dependency {
     pub address: String,
-    /// `depends_on`, `notify`, `parent directory`, `link target` or `same file`.
+    /// `depends_on`, `notify`, `parent directory`, `link target`, `same file`, `owner user`
+    /// or `owner group`.
     pub reason: String,
 }
 
@@ -170,6 +171,10 @@ pub struct PlanNode {
     /// Planned but never executed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noop: bool,
+    /// Locks the node holds exclusively while it runs (a package manager's): the scheduler
+    /// never runs two nodes holding one lock at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<String>,
     pub action: Action,
     pub precondition: Precondition,
     /// The observed state: for the file family, the shape of `FsState`; `null` for a facts
@@ -199,6 +204,34 @@ pub struct PlanNode {
 impl PlanNode {
     pub fn is_sensitive(&self) -> bool {
         self.after_sensitive != Value::Bool(false)
+    }
+
+    /// The node as its family reads it.
+    pub fn view(&self) -> NodeView<'_> {
+        let waits = |reason: Reason| self.depends_on.iter().any(|d| d.reason == reason.as_str());
+        NodeView {
+            address: &self.address,
+            type_name: &self.type_name,
+            action: self.action,
+            before: &self.before,
+            after: &self.after,
+            before_sensitive: &self.before_sensitive,
+            after_sensitive: &self.after_sensitive,
+            fingerprint: &self.fingerprint,
+            route: &self.route,
+            diff: self.diff.as_deref(),
+            chained: self.precondition == Precondition::Chained,
+            after_same_file: waits(Reason::SameFile),
+            after_link_target: waits(Reason::LinkTarget),
+        }
+    }
+
+    /// The family of an apply node's type: what checks, shows and runs it.
+    pub fn family(&self) -> Option<&'static dyn Family> {
+        match self.kind {
+            NodeKind::Apply => crate::apply::family_of(&self.type_name),
+            NodeKind::Facts | NodeKind::Logs => None,
+        }
     }
 }
 
@@ -243,48 +276,50 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let lowered = lower::lower(tasks).map_err(|e| vec![e])?;
     tracing::debug!(elapsed = ?started.elapsed(), nodes = tasks.len(), "lowered");
     let started = std::time::Instant::now();
-    let mut planned = observe_all(tasks, &lowered, inputs.config_dir)?;
-    let predicted = predict_hard_links(&lowered, &mut planned);
-    share_sensitivity(&lowered, &mut planned);
+    let mut planned = plan_families(tasks, &lowered, inputs.config_dir)?;
     tracing::debug!(elapsed = ?started.elapsed(), "observed");
     let mut nodes = Vec::with_capacity(tasks.len());
     for &i in &lowered.order {
         let task = &tasks[i];
-        let planned = &planned[i];
-        let (before, before_sensitive, after, after_sensitive) = redact(planned);
+        let Some(states) = planned[i].take() else {
+            return Err(vec![format!("{}: not planned", address(task))]);
+        };
+        let depends_on = lowered.dag.dependencies(i);
         nodes.push(PlanNode {
             address: address(task),
             kind: NodeKind::Apply,
             type_name: task.spec.type_name().to_owned(),
             source: SourceLocation::of(inputs.sources, task.meta.span),
-            depends_on: lowered.depends_on[i]
-                .iter()
-                .map(|&(t, reason)| Dependency {
+            handler: depends_on.iter().any(|(_, r)| *r == Reason::Notify),
+            depends_on: depends_on
+                .into_iter()
+                .map(|(t, reason)| Dependency {
                     address: address(&tasks[t]),
                     reason: reason.as_str().to_owned(),
                 })
                 .collect(),
-            notifies: lowered.notifies[i]
-                .iter()
-                .map(|&t| address(&tasks[t]))
+            notifies: lowered
+                .dag
+                .dependents(i)
+                .into_iter()
+                .filter(|&h| lowered.dag.has_edge(i, h, Reason::Notify))
+                .map(|h| address(&tasks[h]))
                 .collect(),
-            handler: lowered.depends_on[i]
-                .iter()
-                .any(|(_, r)| *r == lower::Reason::Notify),
             noop: task.meta.noop,
-            action: planned.action,
-            precondition: if lowered.chained_after[i].is_some() || predicted[i] {
+            locks: lowered.locks[i].clone(),
+            action: states.action,
+            precondition: if states.chained {
                 Precondition::Chained
             } else {
                 Precondition::Observed
             },
-            before,
-            after,
-            before_sensitive,
-            after_sensitive,
-            fingerprint: planned.fingerprint.clone(),
-            route: planned.route.digest(),
-            diff: planned.diff.clone(),
+            before: states.before,
+            after: states.after,
+            before_sensitive: states.before_sensitive,
+            after_sensitive: states.after_sensitive,
+            fingerprint: states.fingerprint,
+            route: states.route,
+            diff: states.diff,
         });
     }
     nodes.extend(facts_nodes::lower(
@@ -315,179 +350,32 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     })
 }
 
-/// Observes every task: independent paths in parallel, editors of one file in a chain, each
-/// starting from the state the previous one leaves.
-fn observe_all(
+/// Each family plans its tasks (in execution order) together: the file family chains the
+/// editors of one file and predicts hard links from their targets' tasks.
+fn plan_families(
     tasks: &[ApplyTask],
     lowered: &lower::Lowered,
     config_dir: &Path,
-) -> Result<Vec<Planned>, Vec<String>> {
-    let heads: Vec<usize> = (0..tasks.len())
-        .filter(|&i| lowered.chained_after[i].is_none())
-        .collect();
-    let mut next: Vec<Option<usize>> = vec![None; tasks.len()];
-    for (i, previous) in lowered.chained_after.iter().enumerate() {
-        if let Some(p) = previous {
-            next[*p] = Some(i);
-        }
-    }
-    let chains: Vec<Vec<(usize, Result<Planned, String>)>> = heads
-        .par_iter()
-        .map(|&head| {
-            let mut out = Vec::new();
-            let mut current = Some(head);
-            let mut leaves: Option<Observed> = None;
-            while let Some(i) = current {
-                let planned = apply::plan_task(&tasks[i], config_dir, leaves.as_ref());
-                leaves = planned.as_ref().ok().map(|p| p.leaves.clone());
-                let failed = planned.is_err();
-                out.push((i, planned));
-                // A chain stops at its first error: later edits have nothing to start from.
-                current = if failed { None } else { next[i] };
-            }
-            out
-        })
-        .collect();
-    let mut planned: Vec<Option<Planned>> = (0..tasks.len()).map(|_| None).collect();
+) -> Result<Vec<Option<NodeStates>>, Vec<String>> {
+    let families = crate::apply::contract::by_family(
+        lowered.order.iter().map(|&i| (tasks[i].spec.family(), i)),
+    );
+    let cx = PlanContext { config_dir };
+    let link_targets = |i: usize| lowered.link_targets(i);
+    let mut planned: Vec<Option<NodeStates>> = (0..tasks.len()).map(|_| None).collect();
     let mut errors = Vec::new();
-    for (i, result) in chains.into_iter().flatten() {
-        match result {
-            Ok(p) => planned[i] = Some(p),
-            Err(e) => errors.push(format!("{}: {e}", address(&tasks[i]))),
+    for (family, members) in families {
+        for (i, result) in family.plan(tasks, &members, &lowered.chained_after, &link_targets, &cx)
+        {
+            match result {
+                Ok(states) => planned[i] = Some(states),
+                Err(e) => errors.push(format!("{}: {e}", address(&tasks[i]))),
+            }
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    if errors.is_empty() {
+        Ok(planned)
+    } else {
+        Err(errors)
     }
-    planned
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.ok_or_else(|| {
-                format!(
-                    "{}: not planned (an earlier edit of its file failed)",
-                    address(&tasks[i])
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(|e| vec![e])
-}
-
-/// Editors of one file (a chain) see each other's lines, in the chain and on disk once
-/// written: when one of them writes a secret, all of them are sensitive.
-fn share_sensitivity(lowered: &lower::Lowered, planned: &mut [Planned]) {
-    let head = |mut i: usize| {
-        while let Some(previous) = lowered.chained_after[i] {
-            i = previous;
-        }
-        i
-    };
-    let sensitive_heads: std::collections::HashSet<usize> = (0..planned.len())
-        .filter(|&i| planned[i].sensitive)
-        .map(head)
-        .collect();
-    for (i, node) in planned.iter_mut().enumerate() {
-        if !node.sensitive && sensitive_heads.contains(&head(i)) {
-            node.hide_content();
-        }
-    }
-}
-
-/// A hard link shares its inode with its target, so the tasks managing the target change what
-/// the link's node finds when it runs: an attribute change shows through the link, and a
-/// content change replaces the target's inode (writes are atomic renames), leaving the link a
-/// separate file with the old content. Such a link's `before` is that predicted state, checked
-/// when the node runs, and re-linking it is its planned update. A replaced target is a new
-/// inode, unknown yet: the link's route leaves the target's entry out (the run checks that
-/// it made that inode). Returns which nodes were predicted.
-fn predict_hard_links(lowered: &lower::Lowered, planned: &mut [Planned]) -> Vec<bool> {
-    let mut predicted = vec![false; planned.len()];
-    for &i in &lowered.order {
-        if planned[i].after.state != EntryKind::HardLink {
-            continue;
-        }
-        let linked = planned[i].before.state == EntryKind::HardLink;
-        // The target's managers, in execution order (editors of one file form a chain).
-        let managers: Vec<usize> = lowered
-            .order
-            .iter()
-            .copied()
-            .filter(|m| lowered.depends_on[i].contains(&(*m, lower::Reason::LinkTarget)))
-            .collect();
-        let (Some(&first), Some(&last)) = (managers.first(), managers.last()) else {
-            continue;
-        };
-        let replaced = managers.iter().any(|&m| {
-            let p = &planned[m];
-            p.action.changes()
-                && (p.before.state != EntryKind::File
-                    || p.after.state != EntryKind::File
-                    || p.before.sha256 != p.after.sha256)
-        });
-        if replaced {
-            // Checked when it runs, after the target's managers made the new inode.
-            let node = &mut planned[i];
-            node.route = std::mem::take(&mut node.route).without_source_entry();
-            node.fingerprint =
-                apply::fs_state::fingerprint(&node.before, &node.route.digest(), !node.sensitive);
-            predicted[i] = true;
-        }
-        if !linked {
-            continue;
-        }
-        let mut state = planned[i].before.clone();
-        if replaced {
-            // The link's inode keeps the target's old content and attributes.
-            let old = &planned[first].before;
-            state.state = EntryKind::File;
-            state.target = None;
-            state.sha256 = old.sha256.clone();
-            state.size = old.size;
-        } else if planned[last].action.changes() {
-            let new = &planned[last].after;
-            state.mode = new.mode.clone();
-            state.owner = new.owner.clone();
-            state.uid = new.uid;
-            state.group = new.group.clone();
-            state.gid = new.gid;
-        } else {
-            continue;
-        }
-        let node = &mut planned[i];
-        node.action = apply::action(&state, &node.after);
-        node.fingerprint =
-            apply::fs_state::fingerprint(&state, &node.route.digest(), !node.sensitive);
-        node.before = state;
-        predicted[i] = true;
-    }
-    predicted
-}
-
-/// `before`/`after` as plan.json shows them, with sensitive leaves replaced and their masks.
-fn redact(planned: &Planned) -> (Value, Value, Value, Value) {
-    let to_value = |s: &FsState| serde_json::to_value(s).unwrap_or(Value::Null);
-    let mut before = to_value(&planned.before);
-    let mut after = to_value(&planned.after);
-    if !planned.sensitive {
-        return (before, Value::Bool(false), after, Value::Bool(false));
-    }
-    // The content, and the hashes that would let a guess be confirmed, are left out.
-    for field in ["sha256", "size"] {
-        if let Some(map) = before.as_object_mut() {
-            map.remove(field);
-        }
-    }
-    if let Some(map) = after.as_object_mut() {
-        for field in ["sha256", "size", "content_base64"] {
-            map.remove(field);
-        }
-        map.insert("content".to_owned(), Value::from(SENSITIVE));
-    }
-    (
-        before,
-        json!({ "sha256": true }),
-        after,
-        json!({ "content": true }),
-    )
 }

@@ -12,14 +12,11 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::lower::Reason;
 use super::{NodeKind, Plan, PlanNode, Precondition, SENSITIVE, Summary};
-use crate::apply::fs_state::{fingerprint, sha256_hex};
-use crate::apply::{self, Action, EntryKind, FsState};
-use crate::fsutil::normal_path;
-use crate::model::ApplySpec;
+use crate::apply::{Action, ApplySpec, Reason};
+use crate::fsutil::check_plain_absolute;
 use crate::model::facts::CollectorSpec;
 
 /// Every way the plan contradicts itself, each naming its node; empty when it holds together.
@@ -29,7 +26,7 @@ pub fn contradictions(plan: &Plan) -> Vec<String> {
         found.push(why);
     }
     for super::AuditDestination::Directory { path } in &plan.audit {
-        if let Err(why) = check_path(path) {
+        if let Err(why) = check_plain_absolute(path) {
             found.push(format!("audit: {why}"));
         }
     }
@@ -48,8 +45,14 @@ pub fn contradictions(plan: &Plan) -> Vec<String> {
         let checked = check_kind(node)
             .and_then(|()| match node.kind {
                 NodeKind::Facts => check_facts_node(node),
-                // `execute` converges every other node as a file-family state.
-                NodeKind::Apply | NodeKind::Logs => check_apply_node(node),
+                // An apply node is checked by its type's family, through its own state.
+                NodeKind::Apply | NodeKind::Logs => match node.family() {
+                    Some(family) => family.verify(&node.view()),
+                    None => Err(format!(
+                        "`{}` is not a type of an `apply` node",
+                        node.type_name
+                    )),
+                },
             })
             .and_then(|()| nodes.check_edges(i, node))
             .and_then(|()| nodes.check_precondition(i, node));
@@ -81,8 +84,8 @@ fn check_format_version(version: &str) -> Result<(), String> {
 /// `show` prints a node by its address and `execute` runs it by its kind.
 fn check_kind(node: &PlanNode) -> Result<(), String> {
     let (kind, prefix, types): (&str, &str, &[&str]) = match node.kind {
-        NodeKind::Apply => ("apply", "apply.", &ApplySpec::TYPE_NAMES),
-        NodeKind::Facts => ("facts", "facts.", &CollectorSpec::TYPE_NAMES),
+        NodeKind::Apply => ("apply", "apply.", ApplySpec::TYPE_NAMES),
+        NodeKind::Facts => ("facts", "facts.", CollectorSpec::TYPE_NAMES.as_slice()),
         NodeKind::Logs => return Err("`plan` makes no `logs` nodes".to_owned()),
     };
     if !node.address.starts_with(prefix) {
@@ -182,13 +185,6 @@ impl Nodes<'_> {
                 .iter()
                 .any(|d| d.address == earlier.address && d.reason == Reason::SameFile.as_str())
         });
-        let linked = || {
-            node.depends_on
-                .iter()
-                .any(|d| d.reason == Reason::LinkTarget.as_str())
-                && serde_json::from_value::<FsState>(node.after.clone())
-                    .is_ok_and(|after| after.state == EntryKind::HardLink)
-        };
         match (node.precondition, previous_edit) {
             (Precondition::Chained, Some(_)) if after_edit => Ok(()),
             (_, Some(earlier)) => Err(format!(
@@ -197,27 +193,23 @@ impl Nodes<'_> {
                 earlier.address
             )),
             (Precondition::Observed, None) => Ok(()),
-            (Precondition::Chained, None) if linked() => Ok(()),
-            (Precondition::Chained, None) => Err(
-                "it is `chained`, but no earlier node edits its file or its link's target"
-                    .to_owned(),
-            ),
+            // Whether something else made its state (a hard link's target's tasks) is its
+            // family's to say.
+            (Precondition::Chained, None) => Ok(()),
             (Precondition::None, None) => Err("only a facts node has no precondition".to_owned()),
         }
     }
 }
 
-/// Per node, the nearest earlier apply node managing the same path (`after.path`).
+/// Per node, the nearest earlier apply node managing the same thing (as its family names it).
 fn previous_edits(nodes: &[PlanNode]) -> Vec<Option<usize>> {
-    let mut last_by_path: HashMap<&str, usize> = HashMap::new();
+    let mut last_by_thing: HashMap<String, usize> = HashMap::new();
     nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            let path = (node.kind != NodeKind::Facts)
-                .then(|| node.after.get("path").and_then(Value::as_str))
-                .flatten()?;
-            last_by_path.insert(path, i)
+            let thing = node.family()?.key(&node.after)?;
+            last_by_thing.insert(thing, i)
         })
         .collect()
 }
@@ -247,145 +239,4 @@ fn check_facts_node(node: &PlanNode) -> Result<(), String> {
         return Err("`after` and `after_sensitive` disagree".to_owned());
     }
     Ok(())
-}
-
-fn check_apply_node(node: &PlanNode) -> Result<(), String> {
-    let state = |value: &Value, name: &str| {
-        serde_json::from_value::<FsState>(value.clone())
-            .map_err(|e| format!("unreadable `{name}`: {e}"))
-    };
-    let before = state(&node.before, "before")?;
-    let after = state(&node.after, "after")?;
-    if before.path != after.path {
-        return Err("`before` and `after` are of different paths".to_owned());
-    }
-    check_path(&after.path)?;
-    if after.state == EntryKind::HardLink {
-        check_path(after.target.as_deref().unwrap_or_default())?;
-    }
-    for mode in [&before.mode, &after.mode].into_iter().flatten() {
-        check_mode(mode)?;
-    }
-    // Without one, `execute` would pick a mode `show` cannot print.
-    if matches!(after.state, EntryKind::File | EntryKind::Directory) && after.mode.is_none() {
-        return Err("a wanted file or directory has no `mode`".to_owned());
-    }
-    let sensitive = node.is_sensitive();
-    check_sensitivity(node, &before, &after, sensitive)?;
-    if !sensitive {
-        check_content(&before, &after)?;
-    }
-    let action = apply::action(&before, &after);
-    // A sensitive node's content hashes are left out: a change of content alone is an update
-    // its states cannot show (`execute` renders the content again and converges to it).
-    let hidden_content_change = sensitive
-        && action == Action::NoOp
-        && node.action == Action::Update
-        && after.state == EntryKind::File;
-    if node.action != action && !hidden_content_change {
-        return Err(format!(
-            "its action is `{}`, but its `before` and `after` make it `{}`",
-            action_name(node.action),
-            action_name(action)
-        ));
-    }
-    if node.fingerprint != fingerprint(&before, &node.route, !sensitive) {
-        return Err("its fingerprint is not the one of its `before`".to_owned());
-    }
-    apply::verify_diff(
-        node.diff.as_deref(),
-        &before,
-        &after,
-        sensitive,
-        node.action,
-    )
-}
-
-/// Absolute and plainly spelled, as `check` requires: `show` prints the path as written (a
-/// node's, a hard link's target, where run reports go), and `.` or `..` after a symbolic link
-/// would make the kernel write elsewhere.
-fn check_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') {
-        return Err(format!("path `{path}` is not absolute"));
-    }
-    normal_path(path).map_err(|not_normal| format!("path `{path}` {}", not_normal.why()))
-}
-
-/// Modes are written as `set_mode` writes them: four octal digits, nothing more.
-fn check_mode(mode: &str) -> Result<(), String> {
-    let bits = u32::from_str_radix(mode, 8).ok().filter(|b| *b <= 0o7777);
-    match bits {
-        Some(bits) if format!("{bits:04o}") == mode => Ok(()),
-        _ => Err(format!(
-            "mode `{mode}` is not four octal digits as `driftless plan` writes them"
-        )),
-    }
-}
-
-/// A sensitive node has exactly the redactions `plan` makes, and nothing else hidden.
-fn check_sensitivity(
-    node: &PlanNode,
-    before: &FsState,
-    after: &FsState,
-    sensitive: bool,
-) -> Result<(), String> {
-    let consistent = if sensitive {
-        node.after_sensitive == json!({ "content": true })
-            && node.before_sensitive == json!({ "sha256": true })
-            && after.content.as_deref() == Some(SENSITIVE)
-            && after.content_base64.is_none()
-            && after.sha256.is_none()
-            && after.size.is_none()
-            && before.sha256.is_none()
-            && before.size.is_none()
-    } else {
-        node.before_sensitive == Value::Bool(false)
-    };
-    if consistent {
-        Ok(())
-    } else {
-        Err("its sensitivity masks do not match its `before` and `after`".to_owned())
-    }
-}
-
-/// The wanted content is the one the hash names, and only regular files have one.
-fn check_content(before: &FsState, after: &FsState) -> Result<(), String> {
-    let has_content = after.content.is_some() || after.content_base64.is_some();
-    if after.state != EntryKind::File {
-        return if has_content || after.sha256.is_some() || after.size.is_some() {
-            Err("only a regular file has content".to_owned())
-        } else {
-            Ok(())
-        };
-    }
-    if after.content.is_some() && after.content_base64.is_some() {
-        return Err("`after` has both `content` and `content_base64`".to_owned());
-    }
-    match after.content_bytes()? {
-        Some(bytes) => {
-            if after.sha256.as_deref() != Some(&*sha256_hex(&bytes))
-                || after.size != Some(bytes.len() as u64)
-            {
-                return Err(
-                    "`after.sha256` and `after.size` are not those of `after`'s content".to_owned(),
-                );
-            }
-        }
-        // Content kept as it is: the hash, if any, is the observed one.
-        None => {
-            if (after.sha256.is_some() || after.size.is_some())
-                && (after.sha256 != before.sha256 || after.size != before.size)
-            {
-                return Err("`after` keeps the content but names another hash".to_owned());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn action_name(action: Action) -> String {
-    serde_json::to_value(action)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

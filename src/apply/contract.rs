@@ -1,0 +1,382 @@
+//! The resource contract: what every apply type answers, and what the rest of the pipeline
+//! may ask of it.
+//!
+//! A **type** (one file each: `file.rs`, `link.rs` …) is its task struct — the fields, typed
+//! and documented for the schema — and an implementation of [`Resource`]: the things it
+//! **claims** (manages), the claims it **requires** of other tasks, its id, its field rules
+//! and whether it writes a secret. Types that share one kind of state form a **family**
+//! ([`Family`]; the file family shares [`super::FsState`]): the family observes and plans its
+//! tasks (read-only — this *is* the dry run), and is what `execute`, `show` and the plan
+//! reader call for a node of one of its types, decoding the node's `before`/`after` through
+//! its own state. Generic code never reads a field of a state by name.
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::Action;
+use crate::diagnostics::{Diagnostic, Span};
+use crate::error::ResourceError;
+use crate::model::{ApplyTask, RenderedContent};
+
+/// How a sensitive value is written wherever it would appear.
+pub const SENSITIVE: &str = "(sensitive)";
+
+/// Something a task manages or needs, typed: two tasks claiming the same thing conflict (or
+/// share it, in order); a requirement is matched to the task claiming the thing it names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Thing {
+    /// A path, spelled plainly (`.` removed, `..` resolved lexically).
+    Path(String),
+    /// A user account, by name.
+    User(String),
+    /// A group, by name.
+    Group(String),
+    /// A lock no two running nodes hold at once (a package manager's, say).
+    Lock(String),
+}
+
+impl Thing {
+    /// A path thing, with `.`, `..` and repeated slashes resolved lexically: enough to match a
+    /// path with the task managing it (a relative link target such as
+    /// `../sites-available/shop` included).
+    pub fn path(path: &str) -> Thing {
+        let mut parts: Vec<&str> = Vec::new();
+        for part in path.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                other => parts.push(other),
+            }
+        }
+        let absolute = if path.starts_with('/') { "/" } else { "" };
+        Thing::Path(format!("{absolute}{}", parts.join("/")))
+    }
+
+    /// The path of a path thing.
+    pub fn as_path(&self) -> Option<&str> {
+        match self {
+            Thing::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The thing's parent: a path's directory; nothing for other things.
+    fn parent(&self) -> Option<Thing> {
+        let parent = Path::new(self.as_path()?).parent()?;
+        Some(Thing::Path(parent.to_str()?.to_owned()))
+    }
+
+    /// What the thing is called in messages: "path", "user" …
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Thing::Path(_) => "path",
+            Thing::User(_) => "user",
+            Thing::Group(_) => "group",
+            Thing::Lock(_) => "lock",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Thing::Path(n) | Thing::User(n) | Thing::Group(n) | Thing::Lock(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for Thing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.noun(), self.name())
+    }
+}
+
+/// How a task holds what it claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// It manages the whole thing: no other task may claim it.
+    Owns,
+    /// It edits a part of it (a line, a marked block): editors share the thing, each starting
+    /// from the state the one before it (in the order written) leaves. Two editors of the
+    /// same named part conflict; a part without a name conflicts with nothing.
+    Edits(Option<String>),
+    /// Held while the node runs: the scheduler never runs two nodes holding it at once. Not a
+    /// conflict, however many tasks hold it.
+    Exclusive,
+}
+
+/// One claim of a task.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub thing: Thing,
+    pub hold: Hold,
+    /// The field that makes the claim: where a conflict is reported.
+    pub span: Span,
+    /// The thing's name as that field writes it (`/etc//motd` for the path `/etc/motd`).
+    pub written: String,
+    /// The thing's name came from a secret: messages do not show it.
+    pub sensitive: bool,
+}
+
+/// Why one node waits for another: an explicit keyword, or an implicit edge from a
+/// requirement matched to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    DependsOn,
+    Notify,
+    ParentDirectory,
+    LinkTarget,
+    SameFile,
+    OwnerUser,
+    OwnerGroup,
+}
+
+impl Reason {
+    const ALL: [Reason; 7] = [
+        Reason::DependsOn,
+        Reason::Notify,
+        Reason::ParentDirectory,
+        Reason::LinkTarget,
+        Reason::SameFile,
+        Reason::OwnerUser,
+        Reason::OwnerGroup,
+    ];
+
+    /// The reason plan.json names.
+    pub fn parse(text: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// As plan.json writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::DependsOn => "depends_on",
+            Reason::Notify => "notify",
+            Reason::ParentDirectory => "parent directory",
+            Reason::LinkTarget => "link target",
+            Reason::SameFile => "same file",
+            Reason::OwnerUser => "owner user",
+            Reason::OwnerGroup => "owner group",
+        }
+    }
+}
+
+/// A claim a task needs another task to hold first, when some task does.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    pub thing: Thing,
+    pub reason: Reason,
+    /// Matched by the nearest ancestor any task claims (a file needs the task managing the
+    /// closest of its parent directories), not only by the thing itself.
+    pub nearest_ancestor: bool,
+}
+
+impl Requirement {
+    pub fn exact(thing: Thing, reason: Reason) -> Self {
+        Requirement {
+            thing,
+            reason,
+            nearest_ancestor: false,
+        }
+    }
+
+    /// The things that would meet this requirement, nearest first.
+    pub fn candidates(&self) -> Vec<Thing> {
+        let mut out = vec![self.thing.clone()];
+        if self.nearest_ancestor {
+            while let Some(parent) = out.last().and_then(Thing::parent) {
+                if out.last() == Some(&parent) {
+                    break;
+                }
+                out.push(parent);
+            }
+        }
+        out
+    }
+}
+
+/// What `check` gives a type's field rules.
+pub struct CheckContext<'a> {
+    pub config_dir: &'a Path,
+}
+
+/// One task type: its own file, and one line in the registry (which names it).
+pub trait Resource {
+    /// What the task manages: its primary key and everything another task may not also
+    /// manage (and the exclusive locks its node holds while it runs).
+    fn claims(&self) -> Vec<Claim>;
+
+    /// Claims other tasks must have made good first, when a task of the config holds them.
+    fn requires(&self) -> Vec<Requirement>;
+
+    /// The id of a task that gives none: `<type>:<its key>`. Never a value read from a
+    /// secret: addresses are shown everywhere.
+    fn default_id(&self) -> String;
+
+    /// The rules of its fields beyond their types, each finding a diagnostic at the field.
+    fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>);
+
+    /// Whether content the task writes comes from a secret (with the template file it was
+    /// rendered from, if any).
+    fn carries_secret(&self, rendered: Option<&RenderedContent>) -> bool;
+
+    /// The family that plans and runs the type's nodes.
+    fn family() -> &'static dyn Family;
+
+    /// The task as a member of the file family, for the types that are.
+    fn file_type(&self) -> Option<&dyn super::files::FileType> {
+        None
+    }
+}
+
+/// What planning needs besides the tasks.
+pub struct PlanContext<'a> {
+    pub config_dir: &'a Path,
+}
+
+/// A node as plan.json records it, for its family: the family decodes `before` and `after`
+/// through its own state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeStates {
+    pub action: Action,
+    pub before: Value,
+    pub after: Value,
+    /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
+    pub before_sensitive: Value,
+    /// Parallel to `after`: `true` at sensitive leaves, `false` when none.
+    pub after_sensitive: Value,
+    pub fingerprint: String,
+    /// The way to what was observed, when the family records one (paths).
+    pub route: String,
+    pub diff: Option<String>,
+    /// `before` was made by earlier nodes (checked when the node runs), not observed.
+    pub chained: bool,
+}
+
+impl NodeStates {
+    pub fn is_sensitive(&self) -> bool {
+        self.after_sensitive != Value::Bool(false)
+    }
+}
+
+/// A node of a family's type in a plan read back, as plan.json records it: the family decodes
+/// `before` and `after` through its own state.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    pub address: &'a str,
+    pub type_name: &'a str,
+    pub action: Action,
+    pub before: &'a Value,
+    pub after: &'a Value,
+    pub before_sensitive: &'a Value,
+    pub after_sensitive: &'a Value,
+    pub fingerprint: &'a str,
+    pub route: &'a str,
+    pub diff: Option<&'a str>,
+    /// Its `before` is made by earlier nodes (checked when it runs), not observed.
+    pub chained: bool,
+    /// It waits for an earlier edit of the same thing (`same file`).
+    pub after_same_file: bool,
+    /// It waits for the tasks managing its link's target (`link target`).
+    pub after_link_target: bool,
+}
+
+impl NodeView<'_> {
+    pub fn is_sensitive(&self) -> bool {
+        *self.after_sensitive != Value::Bool(false)
+    }
+}
+
+/// The config compiled again at execute time, by address: where sensitive values come from
+/// (the plan holds `(sensitive)`).
+pub struct Recompiled<'a> {
+    pub tasks: &'a std::collections::HashMap<String, &'a ApplyTask>,
+    pub config_dir: &'a Path,
+}
+
+/// How `show` describes a node: what it manages, and one line per detail.
+pub struct Description {
+    pub what: String,
+    pub details: Vec<Detail>,
+    /// Lines to print under the diff (content the diff only summarises).
+    pub diff_lines: Vec<String>,
+}
+
+/// One line under a node in `show`; a warning is painted red.
+pub struct Detail {
+    pub text: String,
+    pub warning: bool,
+}
+
+impl Detail {
+    pub fn plain(text: String) -> Self {
+        Detail {
+            text,
+            warning: false,
+        }
+    }
+}
+
+/// The types that share one kind of state: how their tasks are planned together and their
+/// nodes checked, shown and run.
+pub trait Family: Sync {
+    /// Observes (read-only) and plans `tasks` (indexes into `all`, in execution order), each
+    /// from the state the task before it on the same thing (`chained_after`) leaves. Errors
+    /// are per task, `(index, why)`.
+    fn plan(
+        &self,
+        all: &[ApplyTask],
+        tasks: &[usize],
+        chained_after: &[Option<usize>],
+        link_targets: &dyn Fn(usize) -> Vec<usize>,
+        cx: &PlanContext<'_>,
+    ) -> Vec<(usize, Result<NodeStates, String>)>;
+
+    /// Whether a node read back from plan.json holds together: its action follows from its
+    /// states, its fingerprint and diff are those of its states, its sensitivity masks are
+    /// the ones `plan` makes.
+    fn verify(&self, node: &NodeView<'_>) -> Result<(), String>;
+
+    /// What `show` prints for a node.
+    fn describe(&self, node: &NodeView<'_>) -> Description;
+
+    /// The thing the node changes (its `after`), for grouping the nodes of one thing (`same
+    /// file` chains in a read-back plan, the edits of a file one of which writes a secret).
+    fn key(&self, after: &Value) -> Option<String>;
+
+    /// Whether the node's `after` shows content (which a secret could be in).
+    fn shows_content(&self, node: &NodeView<'_>) -> bool;
+
+    /// Why the node's thing no longer is what the plan observed, if it changed.
+    fn stale(&self, node: &NodeView<'_>) -> Option<String>;
+
+    /// Checks the node's precondition again and makes the change.
+    fn run(
+        &self,
+        node: &NodeView<'_>,
+        config: Option<&Recompiled<'_>>,
+    ) -> Result<(), ResourceError>;
+
+    /// After a run: what the family does once for all its nodes (`changed` tells which
+    /// changed something), e.g. sync the directories written.
+    fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime);
+}
+
+/// Items grouped by the family they belong to, each group in the order given.
+pub fn by_family<T>(
+    items: impl IntoIterator<Item = (&'static dyn Family, T)>,
+) -> Vec<(&'static dyn Family, Vec<T>)> {
+    let mut groups: Vec<(&'static dyn Family, Vec<T>)> = Vec::new();
+    for (family, item) in items {
+        let same = |f: &&'static dyn Family| {
+            std::ptr::addr_eq(*f as *const dyn Family, family as *const dyn Family)
+        };
+        match groups.iter_mut().find(|(f, _)| same(f)) {
+            Some((_, members)) => members.push(item),
+            None => groups.push((family, vec![item])),
+        }
+    }
+    groups
+}

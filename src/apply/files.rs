@@ -1,0 +1,306 @@
+//! The file family: `file`, `directory`, `link`, `copy`, `template`, `lineinfile` and
+//! `blockinfile`. Each of these types reduces to a wanted [`FsState`] of one path — a regular
+//! file with exact content, a directory, a link, or nothing — so the family plans, checks,
+//! shows and runs them all the same way:
+//!
+//! - [`plan`]: observe each path (editors of one file in a chain), compute the wanted state
+//!   with the type's [`FileType::want`], the action, the diff and the fingerprint;
+//! - [`review`]: a node read back from plan.json holds together, and how `show` prints it;
+//! - [`run`]: the precondition checked again, then [`fs_state::converge`].
+
+mod plan;
+mod review;
+mod run;
+
+use std::path::Path;
+
+use super::contract::{
+    Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Reason, Recompiled,
+    Requirement, Thing,
+};
+use super::fs_state::{EntryKind, FsState, Observed};
+use super::principals::{self, Db};
+use crate::error::ResourceError;
+use crate::model::apply::Attributes;
+use crate::model::values::Principal;
+use crate::model::{ApplyTask, RenderedContent, Spanned};
+
+/// A member of the file family: what it manages and how it wants it.
+pub trait FileType {
+    /// The path the task manages.
+    fn path(&self) -> &Spanned<String>;
+
+    /// How the path is looked at.
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup::default()
+    }
+
+    /// Mode, owner and group the task sets; `None` for a type that sets none of its own.
+    fn attributes(&self) -> Option<&dyn Attributes>;
+
+    /// The wanted state, from what is there.
+    fn want(&self, cx: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String>;
+}
+
+/// How a path is observed.
+#[derive(Default)]
+pub struct Lookup<'a> {
+    /// A symbolic link at the path is followed (`file` with `follow: true`).
+    pub follow: bool,
+    /// A regular file sharing its inode with this path reads as a hard link to it.
+    pub hard_link_to: Option<&'a str>,
+}
+
+/// What [`FileType::want`] needs besides the task and the observation.
+pub struct WantContext<'a> {
+    pub config_dir: &'a Path,
+    /// The rendered template file, for `template` and `file` with `template`.
+    pub rendered: Option<&'a RenderedContent>,
+}
+
+/// A wanted state and whether any part of it came from a secret.
+pub struct Wanted {
+    pub state: FsState,
+    pub sensitive: bool,
+}
+
+/// The claims of a file-family task on `path`.
+pub fn claims(path: &Spanned<String>, hold: Hold) -> Vec<Claim> {
+    vec![Claim {
+        thing: Thing::path(&path.value),
+        written: path.value.clone(),
+        hold,
+        span: path.span,
+        sensitive: path.sensitive,
+    }]
+}
+
+/// What a task on `path` needs first: the task managing its nearest managed parent
+/// directory, and the tasks managing the user and group it gives (by name).
+pub fn requires(path: &str, attributes: Option<&dyn Attributes>) -> Vec<Requirement> {
+    let mut required = Vec::new();
+    if let Some(parent) = Path::new(path).parent()
+        && parent != Path::new("/")
+        && let Some(parent) = parent.to_str().filter(|p| !p.is_empty())
+    {
+        required.push(Requirement {
+            thing: Thing::path(parent),
+            reason: Reason::ParentDirectory,
+            nearest_ancestor: true,
+        });
+    }
+    let named = |principal: Option<&Spanned<Principal>>| match principal.map(|p| &p.value) {
+        Some(Principal::Name(name)) => Some(name.clone()),
+        _ => None,
+    };
+    if let Some(attributes) = attributes {
+        if let Some(user) = named(attributes.owner()) {
+            required.push(Requirement::exact(Thing::User(user), Reason::OwnerUser));
+        }
+        if let Some(group) = named(attributes.group()) {
+            required.push(Requirement::exact(Thing::Group(group), Reason::OwnerGroup));
+        }
+    }
+    required
+}
+
+/// The family's one instance.
+pub struct Files;
+
+pub static FILES: Files = Files;
+
+impl Family for Files {
+    fn plan(
+        &self,
+        all: &[ApplyTask],
+        tasks: &[usize],
+        chained_after: &[Option<usize>],
+        link_targets: &dyn Fn(usize) -> Vec<usize>,
+        cx: &PlanContext<'_>,
+    ) -> Vec<(usize, Result<NodeStates, String>)> {
+        plan::plan_all(all, tasks, chained_after, link_targets, cx)
+    }
+
+    fn verify(&self, node: &NodeView<'_>) -> Result<(), String> {
+        review::verify(node)
+    }
+
+    fn describe(&self, node: &NodeView<'_>) -> Description {
+        review::describe(node)
+    }
+
+    fn key(&self, after: &serde_json::Value) -> Option<String> {
+        after
+            .get("path")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned)
+    }
+
+    fn shows_content(&self, node: &NodeView<'_>) -> bool {
+        ["content", "content_base64"]
+            .iter()
+            .any(|field| node.after.get(*field).is_some_and(|v| !v.is_null()))
+    }
+
+    fn stale(&self, node: &NodeView<'_>) -> Option<String> {
+        run::check_precondition(node).err()
+    }
+
+    fn run(
+        &self,
+        node: &NodeView<'_>,
+        config: Option<&Recompiled<'_>>,
+    ) -> Result<(), ResourceError> {
+        run::run(node, config)
+    }
+
+    fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
+        run::finish(nodes, run_started)
+    }
+}
+
+/// Mode, owner and group of a wanted entry: the task's when given, else what is there, else
+/// `default_mode` and the running user (for new entries).
+pub fn attributes(
+    want: &mut FsState,
+    observed: &FsState,
+    task: &dyn Attributes,
+    default_mode: u32,
+) -> Result<(), String> {
+    let (mode, owner, group) = (task.mode(), task.owner(), task.group());
+    let existing = observed.state == want.state;
+    match (mode, existing) {
+        (Some(mode), _) => want.set_mode(mode.value.0),
+        (None, true) => want.mode = observed.mode.clone(),
+        (None, false) => want.set_mode(default_mode),
+    }
+    // Unset: what is there, or for a new entry the user running driftless (who creates it).
+    let (uid, gid) = principals::current();
+    match owner {
+        Some(owner) => want.set_owner(principals::resolve(Db::User, &owner.value)?),
+        None => want.set_owner(observed.uid.filter(|_| existing).unwrap_or(uid)),
+    }
+    match group {
+        Some(group) => want.set_group(principals::resolve(Db::Group, &group.value)?),
+        None => want.set_group(observed.gid.filter(|_| existing).unwrap_or(gid)),
+    }
+    Ok(())
+}
+
+/// A wanted regular file with the given content (`None`: keep what is there).
+pub fn regular_file(path: &str, content: Option<&[u8]>, observed: &Observed) -> FsState {
+    let mut want = FsState::absent(path);
+    want.state = EntryKind::File;
+    want.follow = observed.state.follow;
+    match content {
+        Some(bytes) => want.set_content(bytes),
+        None if observed.state.state == EntryKind::File => {
+            want.sha256 = observed.state.sha256.clone();
+            want.size = observed.state.size;
+        }
+        None => want.set_content(b""),
+    }
+    want
+}
+
+/// A symlink at a path the task manages is refused unless the task follows links.
+pub fn refuse_symlink(observed: &Observed, path: &str) -> Result<(), String> {
+    if observed.state.state == EntryKind::Link {
+        return Err(format!(
+            "{path} is a symbolic link; driftless does not write through links it was not told \
+             to follow (set `follow: true` on a `file` task, or manage the link with `link`)"
+        ));
+    }
+    Ok(())
+}
+
+/// A directory or special file at a path that should be a regular file is refused: replacing
+/// it would lose what is there (a rename cannot replace a directory anyway).
+pub fn refuse_non_file(observed: &Observed, path: &str) -> Result<(), String> {
+    match observed.state.state {
+        EntryKind::Directory | EntryKind::Other => Err(format!(
+            "{path} exists and is not a regular file (it is a {}); remove it first",
+            match observed.state.state {
+                EntryKind::Directory => "directory",
+                _ => "special file",
+            }
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A file of the config dir, as bytes: a regular file of at most [`MAX_FILE_BYTES`].
+///
+/// [`MAX_FILE_BYTES`]: crate::fsutil::MAX_FILE_BYTES
+pub fn config_file(cx: &WantContext<'_>, relative: &str) -> Result<Vec<u8>, String> {
+    let path = crate::config::resolve_asset(cx.config_dir, relative)?;
+    crate::fsutil::read_regular_file(&path)
+        .map_err(|e| format!("cannot read {relative} in the config directory: {e}"))
+}
+
+/// The action that turns `before` into `after`.
+pub fn action(before: &FsState, after: &FsState) -> super::Action {
+    use super::Action;
+    match (before.state, after.state) {
+        (EntryKind::Absent, EntryKind::Absent) => Action::NoOp,
+        (EntryKind::Absent, _) => Action::Create,
+        (_, EntryKind::Absent) => Action::Delete,
+        _ => {
+            let differs = before.state != after.state
+                || (after.sha256.is_some() && after.sha256 != before.sha256)
+                || (after.mode.is_some() && after.mode != before.mode)
+                || (after.uid.is_some() && after.uid != before.uid)
+                || (after.gid.is_some() && after.gid != before.gid)
+                || after.target != before.target;
+            if differs {
+                Action::Update
+            } else {
+                Action::NoOp
+            }
+        }
+    }
+}
+
+/// The state a node's `before` or `after` records, as plan.json has it.
+fn decode(value: &serde_json::Value, address: &str, name: &str) -> Result<FsState, String> {
+    FsState::deserialize(value).map_err(|e| format!("{address}: unreadable `{name}`: {e}"))
+}
+
+use serde::Deserialize;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_requires_its_parent_directory_and_named_owners() {
+        struct Owned(Spanned<Principal>, Spanned<Principal>);
+        impl Attributes for Owned {
+            fn mode(&self) -> Option<&Spanned<crate::model::values::Mode>> {
+                None
+            }
+            fn owner(&self) -> Option<&Spanned<Principal>> {
+                Some(&self.0)
+            }
+            fn group(&self) -> Option<&Spanned<Principal>> {
+                Some(&self.1)
+            }
+        }
+        let spanned = Spanned::unplaced;
+        let owned = Owned(
+            spanned(Principal::Name("deploy".to_owned())),
+            spanned(Principal::Id(0)),
+        );
+        let required: Vec<(Thing, Reason)> = requires("/srv/app/x.conf", Some(&owned))
+            .into_iter()
+            .map(|r| (r.thing, r.reason))
+            .collect();
+        assert_eq!(
+            required,
+            vec![
+                (Thing::Path("/srv/app".to_owned()), Reason::ParentDirectory),
+                (Thing::User("deploy".to_owned()), Reason::OwnerUser),
+            ]
+        );
+    }
+}

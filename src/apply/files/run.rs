@@ -1,0 +1,120 @@
+//! Running a file-family node: its path observed again and compared with the plan's
+//! fingerprint, then changed in the place that was observed; after the run, each directory
+//! written is synced once.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::super::contract::{NodeView, Recompiled};
+use super::super::fs_state::{self, EntryKind, FsState, Observed, Place};
+use super::decode;
+use super::plan::plan_task;
+use crate::error::ResourceError;
+
+/// Observes a node's path now and compares it with the plan's fingerprint. The place observed
+/// stays open: the change is made there, so what was checked is what is changed.
+pub fn check_precondition(node: &NodeView<'_>) -> Result<(Observed, Place), String> {
+    let after = decode(node.after, node.address, "after")?;
+    let hard_link_to = (after.state == EntryKind::HardLink)
+        .then_some(after.target.as_deref())
+        .flatten();
+    let (now, place) = fs_state::observe_in_place(&after.path, after.follow, hard_link_to)
+        .map_err(|e| format!("{}: cannot read {}: {e}", node.address, after.path))?;
+    let with_content = !node.is_sensitive();
+    if let Err(stale) = fs_state::check_fingerprint(node.fingerprint, &now, with_content) {
+        let change = match stale {
+            fs_state::Stale::Changed => {
+                let before = decode(node.before, node.address, "before")?;
+                fs_state::describe_change(&before, &now.state)
+            }
+            fs_state::Stale::UntrustedDirectory(why) => why,
+        };
+        return Err(format!(
+            "{}: {} changed since the plan ({change})",
+            node.address, after.path
+        ));
+    }
+    Ok((now, place))
+}
+
+/// The precondition, then the change.
+pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), ResourceError> {
+    let (now, place) = check_precondition(node)?;
+    let want = if node.is_sensitive() {
+        resolve_sensitive(node, &now, config)?
+    } else {
+        decode(node.after, node.address, "after")?
+    };
+    fs_state::converge(&now.state, &want, &place)
+}
+
+/// A sensitive node's wanted state, re-rendered from the secret sources: the plan holds only
+/// `(sensitive)`. The rest of the wanted state must be what the plan says.
+fn resolve_sensitive(
+    node: &NodeView<'_>,
+    now: &Observed,
+    config: Option<&Recompiled<'_>>,
+) -> Result<FsState, String> {
+    let source = config.ok_or_else(|| {
+        format!(
+            "{}: has sensitive values, but no config to render them from",
+            node.address
+        )
+    })?;
+    let task = source
+        .tasks
+        .get(node.address)
+        .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
+    let planned = plan_task(task, source.config_dir, Some(now))
+        .map_err(|e| format!("{}: {e}", node.address))?;
+    let mut recomputed = serde_json::to_value(&planned.after).unwrap_or_default();
+    let mut reviewed = node.after.clone();
+    for value in [&mut recomputed, &mut reviewed] {
+        if let Some(map) = value.as_object_mut() {
+            for field in ["content", "content_base64", "sha256", "size"] {
+                map.remove(field);
+            }
+        }
+    }
+    if recomputed != reviewed {
+        return Err(format!(
+            "{}: the config renders differently than when the plan was made; make a new plan",
+            node.address
+        ));
+    }
+    Ok(planned.after)
+}
+
+/// Makes the run's renames and removals durable — each changed path's directory is synced
+/// once, after all nodes ran, instead of once per file — and sweeps the temp files an earlier
+/// run killed between writing and renaming left (hidden `.name.driftless-…`, still taking
+/// space) from each directory the plan touches.
+pub fn finish(nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
+    use rayon::prelude::*;
+    let directory = |node: &NodeView<'_>| -> Option<std::path::PathBuf> {
+        let path = node.after.get("path")?.as_str()?;
+        Path::new(path).parent().map(Path::to_path_buf)
+    };
+    let changed: BTreeSet<_> = nodes
+        .iter()
+        .filter(|(_, changed)| *changed)
+        .filter_map(|(node, _)| directory(node))
+        .collect();
+    changed.par_iter().for_each(|dir| {
+        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            let dir = dir.to_string_lossy();
+            tracing::warn!(
+                "cannot sync directory {}: {}",
+                crate::printable::escape(&dir),
+                crate::printable::escape(&e.to_string())
+            );
+        }
+    });
+    let touched: BTreeSet<_> = nodes
+        .iter()
+        .filter_map(|(node, _)| directory(node))
+        .collect();
+    for dir in touched {
+        crate::fsutil::remove_stale_temp_files(&dir, run_started);
+    }
+}
