@@ -18,7 +18,6 @@ mod file;
 pub mod fs_state;
 mod lineinfile;
 mod link;
-pub mod principals;
 mod template;
 mod text;
 
@@ -30,10 +29,10 @@ pub use fs_state::{EntryKind, FsState, Observed, Place};
 pub use text::{lines, verify_diff};
 
 use crate::fsutil::walk::Route;
+use crate::host::users::{self, Db};
 use crate::model::ApplyTask;
 use crate::model::apply::ApplySpec;
 use crate::model::apply::Attributes;
-use principals::Db;
 
 /// What a node will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -262,13 +261,13 @@ fn attributes(
         (None, false) => want.set_mode(default_mode),
     }
     // Unset: what is there, or for a new entry the user running driftless (who creates it).
-    let (uid, gid) = principals::current();
+    let (uid, gid) = users::current();
     match owner {
-        Some(owner) => want.set_owner(principals::resolve(Db::User, &owner.value)?),
+        Some(owner) => want.set_owner(users::resolve(Db::User, &owner.value)?),
         None => want.set_owner(observed.uid.filter(|_| existing).unwrap_or(uid)),
     }
     match group {
-        Some(group) => want.set_group(principals::resolve(Db::Group, &group.value)?),
+        Some(group) => want.set_group(users::resolve(Db::Group, &group.value)?),
         None => want.set_group(observed.gid.filter(|_| existing).unwrap_or(gid)),
     }
     Ok(())
