@@ -3,11 +3,13 @@
 use std::io;
 
 use super::procfs;
-use super::stat::parse_stat;
+use super::stat;
 
 /// Seconds since the Unix epoch at boot; `None` when `/proc/stat` does not say.
 pub fn boot_time() -> io::Result<Option<u64>> {
-    Ok(parse_stat(&procfs::read("/proc/stat")?).btime)
+    let mut text = String::new();
+    stat::read_into(&mut text)?;
+    Ok(stat::parse_stat(&text).btime)
 }
 
 /// Seconds since boot, the first field of `/proc/uptime`.

@@ -1,6 +1,13 @@
 //! `/proc/stat`: CPU time per mode, context switches, forks, interrupts, boot time.
 
+use std::io;
+
 use super::procfs;
+
+/// Reads `/proc/stat` into `buf` (cleared first).
+pub fn read_into(buf: &mut String) -> io::Result<()> {
+    procfs::read_into("/proc/stat", buf)
+}
 
 /// The parts of `/proc/stat` driftless uses. CPU tick arrays hold user, nice, system,
 /// idle, iowait, irq, softirq, steal, guest, guest_nice.

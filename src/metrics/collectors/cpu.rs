@@ -7,7 +7,7 @@
 
 use super::{CollectError, Collector, Output};
 use crate::host::procfs;
-use crate::host::stat::parse_stat;
+use crate::host::stat;
 use crate::metrics::family::{Family, labels};
 
 pub const VALUE_NAMES: &[&str] = &["usage_ratio", "iowait_ratio"];
@@ -39,8 +39,8 @@ impl Default for CpuCollector {
 
 impl Collector for CpuCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        procfs::read_into("/proc/stat", &mut self.buf)?;
-        let stat = parse_stat(&self.buf);
+        stat::read_into(&mut self.buf)?;
+        let stat = stat::parse_stat(&self.buf);
         if stat.cpus.is_empty() {
             return Err(CollectError("/proc/stat lists no CPUs".into()));
         }
