@@ -2,6 +2,8 @@
 //! managed path is refused unless the task follows it. (The tests run as root.)
 
 mod common;
+#[path = "common/deps.rs"]
+mod deps;
 
 use std::os::unix::fs::MetadataExt;
 
@@ -151,7 +153,7 @@ fn follow_true_creates_the_target_of_a_dangling_symlink() {
 /// bubblewrap sandbox whose `/etc/nsswitch.conf` says `files extrausers`.
 #[test]
 fn owner_and_group_known_only_to_nss() {
-    let deps = common::deps::test_deps(&["bin/bwrap", "lib/libnss_extrausers.so.2"]);
+    let deps = deps::test_deps(&["bin/bwrap", "lib/libnss_extrausers.so.2"]);
     let mut world = World::new(&config(", owner: nssuser, group: nssgroup"));
 
     // Outside the sandbox no such user exists.

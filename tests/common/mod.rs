@@ -7,8 +7,6 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-pub mod deps;
-
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
