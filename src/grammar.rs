@@ -153,7 +153,9 @@ pub fn config_schema() -> Value {
 fn drop_test_only_types(variants: &mut Value) {
     if let Some(list) = variants.get_mut("oneOf").and_then(Value::as_array_mut) {
         list.retain(|variant| {
-            let name = variant.pointer("/properties/type/const").and_then(Value::as_str);
+            let name = variant
+                .pointer("/properties/type/const")
+                .and_then(Value::as_str);
             !name.is_some_and(|n| crate::apply::registry::TEST_ONLY_TYPES.contains(&n))
         });
     }

@@ -16,6 +16,8 @@ pub mod facts;
 pub mod fsutil;
 pub mod git;
 pub mod grammar;
+pub mod host;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod plan;

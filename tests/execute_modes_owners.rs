@@ -2,6 +2,8 @@
 //! managed path is refused unless the task follows it. (The tests run as root.)
 
 mod common;
+#[path = "common/deps.rs"]
+mod deps;
 
 use std::os::unix::fs::MetadataExt;
 
@@ -143,4 +145,75 @@ fn follow_true_creates_the_target_of_a_dangling_symlink() {
         "the link was replaced"
     );
     assert_eq!(read(&world.path("target")), "new\n");
+}
+
+/// A user and a group that only NSS knows — in `/var/lib/extrausers`, reached through Debian's
+/// libnss-extrausers module as LDAP or SSSD users are through theirs — resolve by name: the
+/// plan shows their ids and names, and apply owns the files by them. driftless runs in a
+/// bubblewrap sandbox whose `/etc/nsswitch.conf` says `files extrausers`.
+#[test]
+fn owner_and_group_known_only_to_nss() {
+    let deps = deps::test_deps(&["bin/bwrap", "lib/libnss_extrausers.so.2"]);
+    let mut world = World::new(&config(", owner: nssuser, group: nssgroup"));
+
+    // Outside the sandbox no such user exists.
+    let run = world.run(&["plan"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("no user `nssuser` on this host"),
+        "{}",
+        run.all()
+    );
+
+    let nss = world.temp.path().join("nss");
+    common::write(
+        &nss.join("nsswitch.conf"),
+        b"passwd: files extrausers\ngroup: files extrausers\n",
+    );
+    common::write(
+        &nss.join("extrausers/passwd"),
+        b"nssuser:x:4242:4343:only in extrausers:/nonexistent:/usr/sbin/nologin\n",
+    );
+    common::write(&nss.join("extrausers/group"), b"nssgroup:x:4343:\n");
+    world.wrapper = vec![
+        deps.join("bin/bwrap").into(),
+        "--bind".into(),
+        "/".into(),
+        "/".into(),
+        "--ro-bind".into(),
+        nss.join("nsswitch.conf").into(),
+        "/etc/nsswitch.conf".into(),
+        // A fresh /var/lib in the sandbox holds the extrausers files; the host's is untouched.
+        "--tmpfs".into(),
+        "/var/lib".into(),
+        "--ro-bind".into(),
+        nss.join("extrausers").into(),
+        "/var/lib/extrausers".into(),
+        // glibc loads NSS modules through the dynamic loader, which searches here too.
+        "--setenv".into(),
+        "LD_LIBRARY_PATH".into(),
+        deps.join("lib").into(),
+        "--".into(),
+    ];
+
+    let (_, plan) = world.plan();
+    let after = &common::node(&plan, "apply.f")["after"];
+    assert_eq!(
+        (
+            &after["owner"],
+            &after["uid"],
+            &after["group"],
+            &after["gid"]
+        ),
+        (
+            &serde_json::json!("nssuser"),
+            &serde_json::json!(4242),
+            &serde_json::json!("nssgroup"),
+            &serde_json::json!(4343)
+        ),
+        "{after}"
+    );
+    world.step("apply.f", "create");
+    assert_eq!(owner(&world.path("f")), (4242, 4343));
+    assert_eq!(owner(&world.path("d")), (4242, 4343));
 }

@@ -19,8 +19,8 @@ use super::contract::{
     Requirement, Thing,
 };
 use super::fs_state::{EntryKind, FsState, Observed};
-use super::principals::{self, Db};
 use crate::error::ResourceError;
+use crate::host::users::{self, Db};
 use crate::model::apply::Attributes;
 use crate::model::values::Principal;
 use crate::model::{ApplyTask, RenderedContent, Spanned};
@@ -175,13 +175,13 @@ pub fn attributes(
         (None, false) => want.set_mode(default_mode),
     }
     // Unset: what is there, or for a new entry the user running driftless (who creates it).
-    let (uid, gid) = principals::current();
+    let (uid, gid) = users::current();
     match owner {
-        Some(owner) => want.set_owner(principals::resolve(Db::User, &owner.value)?),
+        Some(owner) => want.set_owner(users::resolve(Db::User, &owner.value)?),
         None => want.set_owner(observed.uid.filter(|_| existing).unwrap_or(uid)),
     }
     match group {
-        Some(group) => want.set_group(principals::resolve(Db::Group, &group.value)?),
+        Some(group) => want.set_group(users::resolve(Db::Group, &group.value)?),
         None => want.set_group(observed.gid.filter(|_| existing).unwrap_or(gid)),
     }
     Ok(())

@@ -15,10 +15,10 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::principals::{self, Db};
 use crate::error::ResourceError;
 use crate::fsutil::walk::{self, Location, Route};
 use crate::fsutil::{MAX_FILE_BYTES, at, hash_file};
+use crate::host::users::{self, Db};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -138,12 +138,12 @@ impl FsState {
 
     pub fn set_owner(&mut self, uid: u32) {
         self.uid = Some(uid);
-        self.owner = Some(principals::name(Db::User, uid));
+        self.owner = Some(users::name(Db::User, uid));
     }
 
     pub fn set_group(&mut self, gid: u32) {
         self.gid = Some(gid);
-        self.group = Some(principals::name(Db::Group, gid));
+        self.group = Some(users::name(Db::Group, gid));
     }
 
     /// The state without the wanted content: what `before` shows and what fingerprints hash.

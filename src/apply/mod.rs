@@ -25,7 +25,6 @@ pub mod files;
 pub mod fs_state;
 mod lineinfile;
 mod link;
-pub mod principals;
 #[cfg(feature = "test-types")]
 mod probe;
 pub mod registry;

@@ -495,7 +495,11 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
         let node = self.node;
         let all_types = || {
             let offered = |v: &&&str| !crate::apply::registry::TEST_ONLY_TYPES.contains(*v);
-            variants.iter().filter(offered).chain(self.cx.other_types).copied()
+            variants
+                .iter()
+                .filter(offered)
+                .chain(self.cx.other_types)
+                .copied()
         };
         let choices = || one_of(all_types());
         match &node.value {

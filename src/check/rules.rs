@@ -30,7 +30,7 @@ pub fn check_collector(
     thresholds: Option<&Node>,
     found: &mut Vec<Diagnostic>,
 ) {
-    let known = crate::facts::collectors::value_names(collector);
+    let known = crate::metrics::collectors::value_names(collector);
     for (key, _) in known.and_then(|_| thresholds?.as_map()).unwrap_or_default() {
         let known = known.unwrap_or_default();
         if !known.contains(&key.name.as_str()) {

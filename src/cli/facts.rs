@@ -11,9 +11,10 @@ use clap::ValueEnum;
 
 use super::Globals;
 use crate::diagnostics::render_human;
-use crate::facts::exposition::{Exposition, Format};
-use crate::facts::server::{self, ServerOptions};
-use crate::facts::{Gatherer, HostFacts, textfile_output};
+use crate::facts::HostFacts;
+use crate::metrics::exposition::{Exposition, Format};
+use crate::metrics::server::{self, ServerOptions};
+use crate::metrics::{Gatherer, textfile_output};
 use crate::model::values::Duration as ConfigDuration;
 use crate::pipeline;
 

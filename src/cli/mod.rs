@@ -221,7 +221,7 @@ fn compile_config(
 /// `~/.local/state/driftless`) otherwise. It holds the run lock and, without `settings.audit`,
 /// the run reports (`runs/`).
 fn default_state_dir() -> PathBuf {
-    if crate::apply::principals::current().0 == 0 {
+    if crate::host::users::current().0 == 0 {
         return PathBuf::from("/var/lib/driftless");
     }
     std::env::var_os("XDG_STATE_HOME")

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{Recompiled, Status};
-use crate::facts::{Gatherer, ThresholdEvent};
+use crate::metrics::{Gatherer, ThresholdEvent};
 use crate::plan::{PlanNode, collector_after};
 
 /// What a facts node's run found, for the run report.

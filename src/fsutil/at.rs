@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Mutex;
 
 use super::MAX_FILE_BYTES;
+use crate::host::users;
 
 /// The result of a libc call that returns -1 and sets `errno` on failure.
 fn check(result: libc::c_int) -> io::Result<libc::c_int> {
@@ -289,7 +290,7 @@ pub fn make_directory_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd
     let made = open_directory_at(dir, name)?;
     let stat = fstat(made.as_fd())?;
     // Another user's directory that took the name between the two calls is not ours.
-    if stat.st_uid == effective_uid() {
+    if stat.st_uid == users::current().0 {
         remember_made(&Stat::of(&stat));
     }
     Ok(made)
@@ -341,11 +342,6 @@ pub fn made_by_this_run(stat: &Stat) -> bool {
         .is_ok_and(|made| made.contains(&(stat.dev, stat.ino)))
 }
 
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// Why a directory made since the plan cannot be trusted to hold what this run puts there,
 /// or `None` when it can ("by uid 65534 and is writable by others (mode 0777)", to follow
 /// "made since the plan"): this run made it, or it belongs to the user this runs as and no
@@ -356,7 +352,7 @@ pub fn untrusted_new_directory(stat: &Stat) -> Option<String> {
         return None;
     }
     let mut reasons = Vec::new();
-    if stat.uid != effective_uid() {
+    if stat.uid != users::current().0 {
         reasons.push(format!("by uid {}", stat.uid));
     }
     let writable = match (stat.mode & 0o020 != 0, stat.mode & 0o002 != 0) {
@@ -670,7 +666,7 @@ mod tests {
                 Stat::of(&fstat(made.as_fd()).unwrap_or_else(|e| panic!("{e}")))
             }
         };
-        let me = effective_uid();
+        let me = users::current().0;
         let other = stat_of("other");
         assert_eq!(untrusted_new_directory(&other(0o755, me)), None);
         assert_eq!(

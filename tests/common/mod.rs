@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,6 +25,9 @@ pub struct World {
     pub env_file: PathBuf,
     /// Extra environment variables for every run (secrets).
     pub envs: Vec<(String, String)>,
+    /// A program and its arguments that every run goes through (a sandbox), the driftless
+    /// command line appended; empty: driftless runs directly.
+    pub wrapper: Vec<OsString>,
 }
 
 impl World {
@@ -37,6 +41,7 @@ impl World {
             audit: base.join("audit"),
             env_file: base.join("env"),
             envs: Vec::new(),
+            wrapper: Vec::new(),
             temp,
         };
         std::fs::create_dir_all(&world.root).expect("mkdir root");
@@ -69,9 +74,22 @@ impl World {
         self.root.join(relative)
     }
 
+    /// The driftless command, through the wrapper when there is one.
+    fn command(&self) -> Command {
+        let driftless = env!("CARGO_BIN_EXE_driftless");
+        match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(driftless);
+                command
+            }
+            None => Command::new(driftless),
+        }
+    }
+
     /// Runs `driftless -c CONFIG -e root=ROOT ARGS…`.
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        let mut command = self.command();
         command
             .arg("-c")
             .arg(&self.config)
@@ -100,7 +118,7 @@ impl World {
 
     /// `driftless execute PLAN` (without `-c`: the plan names its config).
     pub fn execute(&self, plan: &Path, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        let mut command = self.command();
         command
             .arg("--env-file")
             .arg(&self.env_file)

@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
+
+#[path = "../common/deps.rs"]
+mod deps;
 
 pub fn driftless() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_driftless"))
@@ -18,29 +20,7 @@ pub fn driftless() -> PathBuf {
 
 /// The directory holding `prometheus`, `promtool` and `prometheus-node-exporter`.
 pub fn test_deps_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bin = std::env::var_os("DRIFTLESS_TEST_DEPS")
-            .map(|d| PathBuf::from(d).join("bin"))
-            .unwrap_or_else(|| root.join("target/test-deps/bin"));
-        if !(bin.join("promtool").exists() && bin.join("prometheus").exists()) {
-            let status = Command::new(root.join("scripts/install-test-deps"))
-                .status()
-                .expect("run scripts/install-test-deps");
-            assert!(
-                status.success(),
-                "scripts/install-test-deps failed; promtool and prometheus are required"
-            );
-        }
-        assert!(
-            bin.join("promtool").exists(),
-            "promtool missing in {}",
-            bin.display()
-        );
-        bin
-    })
-    .clone()
+    deps::test_deps(&["bin/promtool", "bin/prometheus"]).join("bin")
 }
 
 /// Kills and reaps the child when dropped.

@@ -3,8 +3,8 @@
 //! multi-byte and control characters, very long values — through the head parser and the
 //! content negotiation that follows it. Never a panic; a head is parsed or refused.
 
-use driftless::facts::exposition::{Format, accepts_gzip};
-use driftless::facts::server::parse_head;
+use driftless::metrics::exposition::{Format, accepts_gzip};
+use driftless::metrics::server::parse_head;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 

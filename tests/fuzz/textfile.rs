@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use driftless::facts::collectors::textfile::{MAX_SERIES, parse};
+use driftless::metrics::collectors::textfile::{MAX_SERIES, parse};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 

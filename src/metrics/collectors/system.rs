@@ -9,8 +9,9 @@
 //! `filefd_used_ratio`.
 
 use super::{CollectError, Collector, Output};
-use crate::facts::metrics::{Family, Label, labels};
-use crate::facts::procfs;
+use crate::host::os_release::OsRelease;
+use crate::host::{boot, identity, procfs, sysfs};
+use crate::metrics::family::{Family, Label, labels};
 
 pub const VALUE_NAMES: &[&str] = &["uptime_seconds", "filefd_used_ratio"];
 
@@ -50,62 +51,6 @@ impl Default for SystemCollector {
     }
 }
 
-/// The kernel's uname fields.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Uname {
-    pub sysname: String,
-    pub nodename: String,
-    pub release: String,
-    pub version: String,
-    pub machine: String,
-    pub domainname: String,
-}
-
-pub fn uname() -> Option<Uname> {
-    let mut buf = std::mem::MaybeUninit::<libc::utsname>::zeroed();
-    // SAFETY: buf points to writable memory of the right size; uname fills it on success.
-    if unsafe { libc::uname(buf.as_mut_ptr()) } != 0 {
-        return None;
-    }
-    // SAFETY: uname returned 0, so buf is initialised.
-    let u = unsafe { buf.assume_init() };
-    let field = |chars: &[libc::c_char]| {
-        let bytes: Vec<u8> = chars
-            .iter()
-            .take_while(|c| **c != 0)
-            .map(|c| *c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    Some(Uname {
-        sysname: field(&u.sysname),
-        nodename: field(&u.nodename),
-        release: field(&u.release),
-        version: field(&u.version),
-        machine: field(&u.machine),
-        domainname: field(&u.domainname),
-    })
-}
-
-/// The os-release file as key → value pairs, quotes removed.
-pub fn os_release() -> Vec<(String, String)> {
-    let text = procfs::read("/etc/os-release")
-        .or_else(|_| procfs::read("/usr/lib/os-release"))
-        .unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let (key, value) = line.split_once('=')?;
-            let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(value);
-            Some((key.trim().to_owned(), value.replace("\\\"", "\"")))
-        })
-        .collect()
-}
-
 /// The local time zone's abbreviation and offset from UTC in seconds.
 fn time_zone(now: i64) -> Option<(String, i64)> {
     let t: libc::time_t = now as libc::time_t;
@@ -141,7 +86,7 @@ fn os_version_number(version_id: &str) -> Option<f64> {
 
 impl Collector for SystemCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        let u = uname().ok_or_else(|| CollectError("uname(2) failed".into()))?;
+        let u = identity::uname().ok_or_else(|| CollectError("uname(2) failed".into()))?;
         out.family(
             Family::gauge(
                 "node_uname_info",
@@ -157,13 +102,8 @@ impl Collector for SystemCollector {
             ])),
         );
 
-        let release = os_release();
-        let get = |key: &str| {
-            release
-                .iter()
-                .find(|(k, _)| k == key)
-                .map_or("", |(_, v)| v.as_str())
-        };
+        let release = OsRelease::read();
+        let get = |key: &str| release.get(key).unwrap_or("");
         let info: Vec<Label> = OS_INFO
             .iter()
             .map(|(key, label)| ((*label).into(), get(key).to_owned()))
@@ -207,10 +147,7 @@ impl Collector for SystemCollector {
             family.push(labels([("time_zone", &zone)]), offset as f64);
             out.family(family);
         }
-        let clocksource = "/sys/devices/system/clocksource/clocksource0";
-        if let Some(available) =
-            procfs::read_trimmed(format!("{clocksource}/available_clocksource"))
-        {
+        if let Some(available) = sysfs::available_clocksources() {
             let mut family = Family::gauge(
                 "node_time_clocksource_available_info",
                 "Available clocksources read from '/sys/devices/system/clocksource'.",
@@ -220,7 +157,7 @@ impl Collector for SystemCollector {
             }
             out.family(family);
         }
-        if let Some(current) = procfs::read_trimmed(format!("{clocksource}/current_clocksource")) {
+        if let Some(current) = sysfs::current_clocksource() {
             let mut family = Family::gauge(
                 "node_time_clocksource_current_info",
                 "Current clocksource read from '/sys/devices/system/clocksource'.",
@@ -230,13 +167,7 @@ impl Collector for SystemCollector {
         }
 
         if self.boot_time.is_none() {
-            procfs::read_into("/proc/stat", &mut self.buf)?;
-            self.boot_time = self
-                .buf
-                .lines()
-                .find_map(|l| l.strip_prefix("btime "))
-                .and_then(|v| procfs::parse_u64(v.trim()))
-                .map(|v| v as f64);
+            self.boot_time = boot::boot_time()?.map(|v| v as f64);
         }
         if let Some(boot) = self.boot_time {
             out.family(
@@ -244,13 +175,7 @@ impl Collector for SystemCollector {
                     .with_value(boot),
             );
         }
-        if procfs::read_into("/proc/uptime", &mut self.buf).is_ok()
-            && let Some(uptime) = self
-                .buf
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<f64>().ok())
-        {
+        if let Some(uptime) = boot::uptime_seconds() {
             out.watch("uptime_seconds", Vec::new(), uptime);
         }
 
@@ -306,11 +231,5 @@ mod tests {
         assert_eq!(os_version_number("22.04"), Some(22.04));
         assert_eq!(os_version_number("3.18.4"), Some(3.18));
         assert_eq!(os_version_number(""), None);
-    }
-
-    #[test]
-    fn uname_reads() {
-        let u = uname().unwrap_or_default();
-        assert_eq!(u.sysname, "Linux");
     }
 }

@@ -5,8 +5,8 @@
 //! the kernel has it. Threshold values: `load1`, `load5`, `load15`, `load1_per_cpu`.
 
 use super::{CollectError, Collector, Output};
-use crate::facts::metrics::Family;
-use crate::facts::procfs;
+use crate::host::procfs;
+use crate::metrics::family::Family;
 
 pub const VALUE_NAMES: &[&str] = &["load1", "load5", "load15", "load1_per_cpu"];
 

@@ -18,8 +18,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{CollectError, Collector, Output};
-use crate::facts::metrics::{Family, labels};
-use crate::facts::supervisor;
+use crate::metrics::family::{Family, labels};
+use crate::metrics::supervisor;
 use crate::model::facts::{CommandCollector as CommandConfig, CommandFormat};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

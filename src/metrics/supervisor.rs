@@ -19,6 +19,8 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::host::process;
+
 /// The first argument that makes driftless a supervisor instead of the CLI.
 pub const SUPERVISE_ARG: &str = "__supervise-command";
 
@@ -167,19 +169,13 @@ fn kill_subtree() {
 /// Every process whose chain of parents leads to `root`, from `/proc/*/stat`.
 fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     let mut children: HashMap<libc::pid_t, Vec<libc::pid_t>> = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+    let Ok(pids) = process::pids() else {
         return Vec::new();
     };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<libc::pid_t>().ok())
-        else {
-            continue;
-        };
-        if let Some(ppid) = parent_of(pid) {
-            children.entry(ppid).or_default().push(pid);
+    let mut buf = String::new();
+    for pid in pids {
+        if let Some(ppid) = parent_of(pid, &mut buf) {
+            children.entry(ppid).or_default().push(pid as libc::pid_t);
         }
     }
     let mut found = Vec::new();
@@ -193,12 +189,10 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     found
 }
 
-/// The parent pid from `/proc/PID/stat` (the field after the state, after the `(comm)` that
-/// may itself contain spaces and parentheses).
-fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_ascii_whitespace().nth(1)?.parse().ok()
+/// The parent pid from `/proc/PID/stat`; `buf` is scratch space.
+fn parent_of(pid: u32, buf: &mut String) -> Option<libc::pid_t> {
+    process::read_stat(pid, buf).ok()?;
+    libc::pid_t::try_from(process::parse_stat(buf)?.ppid).ok()
 }
 
 /// Points this process's stdout at /dev/null, so only the program holds the output pipe.
@@ -241,7 +235,7 @@ mod tests {
         let me = std::process::id() as libc::pid_t;
         // SAFETY: getppid has no preconditions.
         let parent = unsafe { libc::getppid() };
-        assert_eq!(parent_of(me), Some(parent));
+        assert_eq!(parent_of(me as u32, &mut String::new()), Some(parent));
         assert!(descendants(parent).contains(&me));
     }
 

@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{CollectError, Collector, NameFilter, Output};
-use crate::facts::metrics::{Family, Label, labels};
-use crate::facts::procfs::{self, FsStats};
+use crate::host::mounts::{self, FsStats, NETWORK_FS};
+use crate::host::procfs;
+use crate::metrics::family::{Family, Label, labels};
 use crate::model::facts::DiskCollector as DiskConfig;
 
 pub const VALUE_NAMES: &[&str] = &["used_ratio", "inodes_used_ratio", "avail_bytes"];
@@ -83,20 +84,6 @@ pub const DEFAULT_DEVICE_EXCLUDE: &[&str] = &[
     "nvme[0-9]*n[0-9]*p[0-9]*",
 ];
 
-/// Filesystem types whose `statfs` may hang on a dead server.
-pub const NETWORK_FS: &[&str] = &[
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smb3",
-    "smbfs",
-    "ceph",
-    "glusterfs",
-    "fuse.sshfs",
-    "9p",
-    "afs",
-];
-
 const STATFS_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct DiskCollector {
@@ -120,7 +107,7 @@ impl DiskCollector {
 
     fn statfs(&self, mountpoint: &str, fstype: &str) -> Result<FsStats, String> {
         if !NETWORK_FS.contains(&fstype) {
-            return procfs::statfs(mountpoint).map_err(|e| e.to_string());
+            return mounts::statfs(mountpoint).map_err(|e| e.to_string());
         }
         if self.lock_stuck().contains(mountpoint) {
             return Err("a previous statfs call has not returned (stuck mount)".into());
@@ -131,7 +118,7 @@ impl DiskCollector {
         let spawned = std::thread::Builder::new()
             .name("statfs".into())
             .spawn(move || {
-                let result = procfs::statfs(&path).map_err(|e| e.to_string());
+                let result = mounts::statfs(&path).map_err(|e| e.to_string());
                 if tx.send(result).is_err() {
                     // The collector gave up on this mount; it answers again now.
                     stuck
@@ -158,7 +145,7 @@ impl DiskCollector {
     }
 
     fn filesystems(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        let mounts = procfs::mounts()?;
+        let mounts = mounts::host_mounts()?;
         let mut size = Family::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
         let mut free = Family::gauge(
             "node_filesystem_free_bytes",

@@ -15,7 +15,7 @@ pub mod textfile;
 use std::borrow::Cow;
 use std::fmt;
 
-use super::metrics::{Family, Label};
+use super::family::{Family, Label};
 use crate::model::facts::{CollectorSpec, Filter};
 
 /// A value a threshold can watch: a name from the collector's list, the series it belongs to

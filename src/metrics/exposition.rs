@@ -2,7 +2,7 @@
 //! 0.0.4 or OpenMetrics 1.0.0, chosen from an `Accept` header; gzip when the client asks.
 //!
 //! One prometheus-client `Registry` holds one `Collector` that gathers on each encode, so a
-//! metric is never registered twice; [`metrics::merge`] guarantees no series appears twice.
+//! metric is never registered twice; [`family::merge`] guarantees no series appears twice.
 
 use std::sync::Arc;
 
@@ -11,8 +11,8 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use super::family::{self, Kind};
 use super::gatherer::Gatherer;
-use super::metrics::{self, Kind};
 
 pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -79,7 +79,7 @@ impl Format {
 }
 
 /// The prometheus-client side: one registry per format, each with one collector that gathers
-/// per encode (the two encoders need slightly different input, see [`GatherCollector`]).
+/// per encode (the two encoders need slightly different input, see `GatherCollector`).
 pub struct Exposition {
     text: Registry,
     openmetrics: Registry,
@@ -113,7 +113,7 @@ impl Collector for GatherCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let gathered = self.gatherer.gather();
         let mut dropped = Vec::new();
-        let merged = metrics::merge(
+        let merged = family::merge(
             gathered.families().filter(|f| {
                 !self.for_textfile
                     || !(f.name.starts_with("process_")

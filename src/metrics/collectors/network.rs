@@ -3,7 +3,7 @@
 //! Per-interface counters (`node_network_receive_bytes_total{device}`, …, as `/proc/net/dev`
 //! shows them) and interface properties (`node_network_up`, `node_network_info`,
 //! `node_network_mtu_bytes`, `node_network_speed_bytes`, …, as `/sys/class/net` shows them)
-//! come from one rtnetlink `RTM_GETLINK` dump ([`crate::facts::netlink`]) plus the few sysfs
+//! come from one rtnetlink `RTM_GETLINK` dump ([`crate::host::netlink`]) plus the few sysfs
 //! attributes netlink lacks; without netlink, from those files. Protocol counters from
 //! `/proc/net/{netstat,snmp,snmp6}` (`node_netstat_Tcp_CurrEstab`, … — node_exporter's default
 //! field set) and socket counts from `/proc/net/sockstat{,6}`.
@@ -17,9 +17,9 @@ use std::time::Instant;
 use regex::Regex;
 
 use super::{CollectError, Collector, NameFilter, Output};
-use crate::facts::metrics::{Family, labels};
-use crate::facts::netlink::{self, Link, RouteSocket};
-use crate::facts::procfs;
+use crate::host::netlink::{self, Link, RouteSocket};
+use crate::host::{procfs, sysfs};
+use crate::metrics::family::{Family, labels};
 use crate::model::facts::NetworkCollector as NetworkConfig;
 
 pub const VALUE_NAMES: &[&str] = &[
@@ -222,7 +222,7 @@ impl NetworkCollector {
     /// from `rtnl_link_stats64` exactly as the kernel computes them for that file
     /// (`dev_seq_printf_stats`), plus `rx_nohandler`.
     fn netdev_netlink(&mut self, out: &mut Output) {
-        use crate::facts::netlink::stat::*;
+        use crate::host::netlink::stat::*;
         let rows = self.links.iter().filter_map(|link| {
             let s = link.stats.as_ref()?;
             if !self.netdev.matches(&link.name) {
@@ -277,9 +277,9 @@ impl NetworkCollector {
             if n < 16 {
                 continue;
             }
-            let nohandler =
-                procfs::read_number(format!("/sys/class/net/{device}/statistics/rx_nohandler"))
-                    .map(|v| v as u64);
+            let nohandler = sysfs::net_attribute(device, "statistics/rx_nohandler")
+                .and_then(|v| procfs::parse_number(&v))
+                .map(|v| v as u64);
             rows.push((device, columns, nohandler));
         }
         emit_netdev(rows.into_iter(), &mut self.previous, out);
@@ -297,10 +297,7 @@ impl NetworkCollector {
             if !self.netclass.matches(&link.name) {
                 continue;
             }
-            path.clear();
-            path.push_str("/sys/class/net/");
-            path.push_str(&link.name);
-            let dir = procfs::Dir::open(&path).ok();
+            let dir = sysfs::open_net_device(&link.name, &mut path).ok();
             let running = link.running();
             let mut num = |attr: &std::ffi::CStr| {
                 dir.as_ref()?.read_into(attr, buf).ok()?;
@@ -351,15 +348,11 @@ impl NetworkCollector {
 
     /// Interface properties from `/sys/class/net`, when netlink is unavailable.
     fn netclass_sysfs(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        let mut devices: Vec<String> = std::fs::read_dir("/sys/class/net")?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| self.netclass.matches(name))
-            .collect();
+        let mut devices = sysfs::net_devices()?;
+        devices.retain(|name| self.netclass.matches(name));
         devices.sort();
         let read = |device: &str| {
-            let dir = format!("/sys/class/net/{device}");
-            let text = |attr: &str| procfs::read_trimmed(format!("{dir}/{attr}"));
+            let text = |attr: &str| sysfs::net_attribute(device, attr);
             let mut n = Netclass::default();
             for (slot, (attr, _, _)) in n.numeric.iter_mut().zip(NUMERIC) {
                 *slot = text(attr).and_then(|raw| procfs::parse_number(&raw));

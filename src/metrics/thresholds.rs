@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::Serialize;
 
 use super::collectors::WatchedValue;
-use super::metrics::Label;
+use super::family::Label;
 use crate::model::facts::Threshold;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
@@ -276,7 +276,7 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::metrics::labels;
+    use crate::metrics::family::labels;
 
     fn watched(value: f64) -> Vec<WatchedValue> {
         vec![WatchedValue {

@@ -18,7 +18,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{CollectError, Collector, Output, WatchedValue};
-use crate::facts::metrics::{Family, Kind, Label, labels, valid_label_name, valid_metric_name};
+use crate::metrics::family::{Family, Kind, Label, labels, valid_label_name, valid_metric_name};
 
 /// The largest textfile read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::collectors::{self, Collector, Output};
-use super::metrics::{Family, labels};
-use super::procfs;
+use super::family::{Family, labels};
 use super::thresholds::{EventLog, ThresholdEvent, Thresholds};
+use crate::host::{process, procfs};
 use crate::model::FactsTask;
 use crate::model::facts::{CollectorSpec, DiskCollector, Filter, NetworkCollector, NoFields};
 
@@ -362,42 +362,34 @@ impl Gatherer {
 /// library exposes them.
 fn self_process_metrics(started_unix: f64) -> Vec<Family> {
     let mut out = Vec::new();
-    let Ok(stat) = procfs::read("/proc/self/stat") else {
+    let mut text = String::new();
+    if process::read_own_stat(&mut text).is_err() {
+        return out;
+    }
+    let Some(stat) = process::parse_stat(&text) else {
         return out;
     };
-    let Some(close) = stat.rfind(')') else {
-        return out;
-    };
-    let fields: Vec<&str> = stat[close + 1..].split_ascii_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3).and_then(|v| procfs::parse_u64(v));
-    let hz = procfs::clock_ticks();
-    if let (Some(utime), Some(stime)) = (field(14), field(15)) {
-        out.push(
-            Family::counter(
-                "process_cpu_seconds_total",
-                "Total user and system CPU time spent in seconds.",
-            )
-            .with_value((utime + stime) as f64 / hz),
-        );
-    }
-    if let Some(vsize) = field(23) {
-        out.push(
-            Family::gauge(
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes.",
-            )
-            .with_value(vsize as f64),
-        );
-    }
-    if let Some(rss) = field(24) {
-        out.push(
-            Family::gauge(
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-            )
-            .with_value(rss as f64 * procfs::page_size()),
-        );
-    }
+    out.push(
+        Family::counter(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+        )
+        .with_value((stat.utime + stat.stime) as f64 / procfs::clock_ticks()),
+    );
+    out.push(
+        Family::gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+        )
+        .with_value(stat.vsize as f64),
+    );
+    out.push(
+        Family::gauge(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+        )
+        .with_value(stat.rss_pages as f64 * procfs::page_size()),
+    );
     out.push(
         Family::gauge(
             "process_start_time_seconds",
@@ -405,10 +397,10 @@ fn self_process_metrics(started_unix: f64) -> Vec<Family> {
         )
         .with_value(started_unix.floor()),
     );
-    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+    if let Ok(fds) = process::own_open_fds() {
         out.push(
             Family::gauge("process_open_fds", "Number of open file descriptors.")
-                .with_value(fds.count() as f64),
+                .with_value(fds as f64),
         );
     }
     let mut limit = libc::rlimit {

@@ -7,8 +7,8 @@
 //! (1 − MemAvailable/MemTotal), `swap_used_ratio`, `available_bytes`.
 
 use super::{CollectError, Collector, Output};
-use crate::facts::metrics::Family;
-use crate::facts::procfs;
+use crate::host::{meminfo, procfs};
+use crate::metrics::family::Family;
 
 pub const VALUE_NAMES: &[&str] = &["used_ratio", "swap_used_ratio", "available_bytes"];
 
@@ -55,20 +55,17 @@ fn meminfo_key(raw: &str) -> String {
 
 impl Collector for MemoryCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        procfs::read_into("/proc/meminfo", &mut self.buf)?;
+        meminfo::read_into(&mut self.buf)?;
         let (mut total, mut available, mut swap_total, mut swap_free) = (None, None, None, None);
-        for line in self.buf.lines() {
-            let Some((key, rest)) = line.split_once(':') else {
-                continue;
-            };
-            let mut parts = rest.split_ascii_whitespace();
-            let Some(value) = parts.next().and_then(procfs::parse_u64) else {
-                continue;
-            };
-            let key = meminfo_key(key.trim());
-            let (name, value) = match parts.next() {
-                Some("kB") => (format!("node_memory_{key}_bytes"), value as f64 * 1024.0),
-                _ => (format!("node_memory_{key}"), value as f64),
+        for entry in meminfo::entries(&self.buf) {
+            let key = meminfo_key(entry.key);
+            let (name, value) = if entry.kib {
+                (
+                    format!("node_memory_{key}_bytes"),
+                    entry.value as f64 * 1024.0,
+                )
+            } else {
+                (format!("node_memory_{key}"), entry.value as f64)
             };
             match key.as_str() {
                 "MemTotal" => total = Some(value),

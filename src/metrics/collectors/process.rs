@@ -14,8 +14,8 @@
 use regex::Regex;
 
 use super::{CollectError, Collector, Output};
-use crate::facts::metrics::{Family, labels};
-use crate::facts::procfs;
+use crate::host::{process, procfs};
+use crate::metrics::family::{Family, labels};
 use crate::model::facts::ProcessCollector as ProcessConfig;
 
 pub const VALUE_NAMES: &[&str] = &["count", "cpu_seconds", "rss_bytes"];
@@ -34,34 +34,6 @@ struct Totals {
     rss: f64,
     vsize: f64,
     threads: f64,
-}
-
-/// The fields of `/proc/<pid>/stat` the collector uses.
-#[derive(Debug, PartialEq)]
-pub struct ProcStat<'a> {
-    pub comm: &'a str,
-    pub utime: u64,
-    pub stime: u64,
-    pub num_threads: u64,
-    pub vsize: u64,
-    pub rss_pages: u64,
-}
-
-pub fn parse_proc_stat(text: &str) -> Option<ProcStat<'_>> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?;
-    // Fields after the comm, starting with field 3 (state).
-    let rest: Vec<&str> = text.get(close + 1..)?.split_ascii_whitespace().collect();
-    let field = |n: usize| rest.get(n - 3).and_then(|v| procfs::parse_u64(v));
-    Some(ProcStat {
-        comm,
-        utime: field(14)?,
-        stime: field(15)?,
-        num_threads: field(20)?,
-        vsize: field(23)?,
-        rss_pages: field(24)?,
-    })
 }
 
 impl ProcessCollector {
@@ -91,20 +63,12 @@ impl Collector for ProcessCollector {
         let hz = procfs::clock_ticks();
         let page = procfs::page_size();
         let mut cmdline = String::new();
-        for entry in std::fs::read_dir("/proc")? {
-            let Ok(entry) = entry else { continue };
-            let name = entry.file_name();
-            let Some(pid) = name
-                .to_str()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-            else {
-                continue;
-            };
+        for pid in process::pids()? {
             // A process may exit between listing and reading: skip it.
-            if procfs::read_into(format!("/proc/{pid}/stat"), &mut self.buf).is_err() {
+            if process::read_stat(pid, &mut self.buf).is_err() {
                 continue;
             }
-            let Some(stat) = parse_proc_stat(&self.buf) else {
+            let Some(stat) = process::parse_stat(&self.buf) else {
                 continue;
             };
             let add = |t: &mut Totals| {
@@ -121,7 +85,7 @@ impl Collector for ProcessCollector {
                 }
             }
             if let Some((_, regex)) = &self.pattern {
-                let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                let Ok(raw) = process::cmdline(pid) else {
                     continue;
                 };
                 cmdline.clear();
@@ -192,22 +156,5 @@ impl Collector for ProcessCollector {
             out.family(family);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_with_spaces_in_comm() {
-        let text = "42 (my (odd) proc) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 123456 789 18446744073709551615";
-        let s = parse_proc_stat(text).unwrap_or_else(|| panic!("unparsed"));
-        assert_eq!(s.comm, "my (odd) proc");
-        assert_eq!(s.utime, 250);
-        assert_eq!(s.stime, 50);
-        assert_eq!(s.num_threads, 3);
-        assert_eq!(s.vsize, 123456);
-        assert_eq!(s.rss_pages, 789);
     }
 }

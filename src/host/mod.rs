@@ -1,0 +1,29 @@
+//! The host readers: everything driftless learns about the machine it runs on, one concept per
+//! file, shared by the built-in facts ([`crate::facts`]), the metric collectors
+//! ([`crate::metrics`]) and the resources ([`crate::apply`]).
+//!
+//! - [`procfs`]: the small-file readers and number parsers everything below uses.
+//! - [`stat`] (`/proc/stat`), [`boot`] (boot time, uptime), [`meminfo`], [`cpuinfo`],
+//!   [`process`] (`/proc/<pid>/*`), [`mounts`] (mount table, `statfs`).
+//! - [`sysfs`]: `/sys` attributes (network interfaces, DMI, hypervisor, clock source).
+//! - [`identity`]: hostname, FQDN, machine id, `uname`; [`os_release`]: the OS;
+//!   [`virtualization`]: container or VM.
+//! - [`netlink`]: interface counters and properties in one rtnetlink dump; [`addresses`]:
+//!   interface addresses (`getifaddrs`); [`routes`]: the default routes.
+//! - [`users`]: users and groups through NSS, cached for the process.
+
+pub mod addresses;
+pub mod boot;
+pub mod cpuinfo;
+pub mod identity;
+pub mod meminfo;
+pub mod mounts;
+pub mod netlink;
+pub mod os_release;
+pub mod process;
+pub mod procfs;
+pub mod routes;
+pub mod stat;
+pub mod sysfs;
+pub mod users;
+pub mod virtualization;

@@ -1,0 +1,295 @@
+//! Users and groups by name or id, through NSS (`getpwnam_r`, `getgrnam_r`, `getpwuid_r`,
+//! `getgrgid_r`): what `/etc/nsswitch.conf` says, so users and groups from LDAP, SSSD or
+//! extrausers resolve as they do for `getent` and for Ansible.
+//!
+//! Every answer, a miss included, is kept for the life of the process: an `apply` of many files
+//! asks for the name of the same few ids once per file, and glibc's `files` module rereads
+//! `/etc/passwd` on every call.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::io;
+use std::sync::{Mutex, OnceLock};
+
+use crate::model::values::Principal;
+
+/// Which database a principal is looked up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    User,
+    Group,
+}
+
+impl Db {
+    fn noun(self) -> &'static str {
+        match self {
+            Db::User => "user",
+            Db::Group => "group",
+        }
+    }
+
+    /// The file the database usually lives in, for messages.
+    fn file(self) -> &'static str {
+        match self {
+            Db::User => "passwd",
+            Db::Group => "group",
+        }
+    }
+
+    fn answers(self) -> &'static Mutex<Answers> {
+        static USERS: OnceLock<Mutex<Answers>> = OnceLock::new();
+        static GROUPS: OnceLock<Mutex<Answers>> = OnceLock::new();
+        match self {
+            Db::User => USERS.get_or_init(Mutex::default),
+            Db::Group => GROUPS.get_or_init(Mutex::default),
+        }
+    }
+}
+
+/// The NSS answers this process has had, misses included.
+#[derive(Default)]
+struct Answers {
+    by_name: HashMap<String, Option<u32>>,
+    by_id: HashMap<u32, Option<String>>,
+}
+
+fn answers(db: Db) -> std::sync::MutexGuard<'static, Answers> {
+    // The maps hold only finished answers, so one left by a panicking thread is still sound.
+    db.answers().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The numeric id of a principal; a name that does not exist is an error.
+pub fn resolve(db: Db, principal: &Principal) -> Result<u32, String> {
+    match principal {
+        Principal::Id(id) => Ok(*id),
+        Principal::Name(name) => match id_of(db, name) {
+            Ok(Some(id)) => Ok(id),
+            Ok(None) => Err(format!(
+                "no {} `{name}` on this host (looked up in /etc/{})",
+                db.noun(),
+                db.file()
+            )),
+            Err(e) => Err(format!("cannot look up {} `{name}`: {e}", db.noun())),
+        },
+    }
+}
+
+/// The id of a name, `None` when NSS knows no such name.
+fn id_of(db: Db, name: &str) -> io::Result<Option<u32>> {
+    if let Some(known) = answers(db).by_name.get(name) {
+        return Ok(*known);
+    }
+    // The lock is not held while NSS answers: a directory service may take a while.
+    let found = match db {
+        Db::User => nss::user_by_name(name)?,
+        Db::Group => nss::group_by_name(name)?,
+    };
+    answers(db).by_name.insert(name.to_owned(), found);
+    Ok(found)
+}
+
+/// The name of an id, for humans; the id itself when it has no name (or NSS fails).
+pub fn name(db: Db, id: u32) -> String {
+    if let Some(known) = answers(db).by_id.get(&id) {
+        return known.clone().unwrap_or_else(|| id.to_string());
+    }
+    let found = match db {
+        Db::User => nss::user_by_id(id),
+        Db::Group => nss::group_by_id(id),
+    };
+    match found {
+        Ok(found) => {
+            answers(db).by_id.insert(id, found.clone());
+            found.unwrap_or_else(|| id.to_string())
+        }
+        // Not kept: a failing directory service may answer the next time.
+        Err(_) => id.to_string(),
+    }
+}
+
+/// The effective uid and gid of this process, which own what it creates.
+pub fn current() -> (u32, u32) {
+    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// The four reentrant lookups, each retried with a larger buffer while it says `ERANGE`.
+mod nss {
+    use super::*;
+
+    /// No entry needs more than this; a module that keeps asking for more is failing.
+    const MAX_BUFFER: usize = 1 << 20;
+
+    pub fn user_by_name(name: &str) -> io::Result<Option<u32>> {
+        let name = c_name(name)?;
+        // SAFETY: an all-zero passwd is a valid value (null pointers, zero ids).
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let found = with_buffer(|buf, result: *mut *mut libc::passwd| {
+            // SAFETY: name is NUL-terminated; entry, buf and result are valid for writes
+            // and buf.len() is the buffer's size.
+            unsafe {
+                libc::getpwnam_r(
+                    name.as_ptr(),
+                    &mut entry,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    result,
+                )
+            }
+        })?;
+        Ok(found.then_some(entry.pw_uid))
+    }
+
+    pub fn group_by_name(name: &str) -> io::Result<Option<u32>> {
+        let name = c_name(name)?;
+        // SAFETY: an all-zero group is a valid value (null pointers, zero id).
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let found = with_buffer(|buf, result: *mut *mut libc::group| {
+            // SAFETY: as in user_by_name.
+            unsafe {
+                libc::getgrnam_r(
+                    name.as_ptr(),
+                    &mut entry,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    result,
+                )
+            }
+        })?;
+        Ok(found.then_some(entry.gr_gid))
+    }
+
+    pub fn user_by_id(uid: u32) -> io::Result<Option<String>> {
+        // SAFETY: an all-zero passwd is a valid value.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut name = None;
+        with_buffer(|buf, result: *mut *mut libc::passwd| {
+            // SAFETY: entry, buf and result are valid for writes; buf.len() is its size.
+            let rc =
+                unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), result) };
+            // pw_name points into buf, so it is copied before buf can be grown or dropped.
+            // SAFETY: on success with an entry, pw_name is NULL or a NUL-terminated string in buf.
+            name = unsafe { owned(rc, result, entry.pw_name) };
+            rc
+        })?;
+        Ok(name)
+    }
+
+    pub fn group_by_id(gid: u32) -> io::Result<Option<String>> {
+        // SAFETY: an all-zero group is a valid value.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut name = None;
+        with_buffer(|buf, result: *mut *mut libc::group| {
+            // SAFETY: as in user_by_id.
+            let rc =
+                unsafe { libc::getgrgid_r(gid, &mut entry, buf.as_mut_ptr(), buf.len(), result) };
+            // SAFETY: as in user_by_id, for gr_name.
+            name = unsafe { owned(rc, result, entry.gr_name) };
+            rc
+        })?;
+        Ok(name)
+    }
+
+    fn c_name(name: &str) -> io::Result<CString> {
+        CString::new(name)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+    }
+
+    /// The name a successful lookup wrote, copied out of the lookup's buffer.
+    ///
+    /// # Safety
+    /// `result` is the lookup's result pointer and `name` the entry's name field, read right
+    /// after the lookup returned `rc`, while its buffer is alive.
+    unsafe fn owned<T>(rc: c_int, result: *mut *mut T, name: *mut c_char) -> Option<String> {
+        // SAFETY: result points to the lookup's result slot (the caller's contract).
+        if rc != 0 || unsafe { *result }.is_null() || name.is_null() {
+            return None;
+        }
+        // SAFETY: name is a NUL-terminated string in the live buffer (the caller's contract).
+        Some(
+            unsafe { CStr::from_ptr(name) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    /// Runs a `get*_r` call with a buffer that doubles while the call says `ERANGE`; `true`
+    /// when it found an entry, `false` when there is none.
+    pub(super) fn with_buffer<T>(
+        mut call: impl FnMut(&mut Vec<c_char>, *mut *mut T) -> c_int,
+    ) -> io::Result<bool> {
+        // SAFETY: sysconf has no preconditions; -1 (no limit known) falls back to 1 KiB.
+        let hint = unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) };
+        let mut buf: Vec<c_char> = vec![
+            0;
+            usize::try_from(hint)
+                .unwrap_or(1024)
+                .clamp(1024, MAX_BUFFER)
+        ];
+        loop {
+            let mut result: *mut T = std::ptr::null_mut();
+            let rc = call(&mut buf, &mut result);
+            match rc {
+                0 => return Ok(!result.is_null()),
+                // "The given name or uid was not found" (getpwnam_r(3)): some modules say so.
+                libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(false),
+                libc::ERANGE if buf.len() < MAX_BUFFER => buf.resize(buf.len() * 2, 0),
+                _ => return Err(io::Error::from_raw_os_error(rc)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_resolves_both_ways() {
+        assert_eq!(resolve(Db::User, &Principal::Name("root".into())), Ok(0));
+        assert_eq!(resolve(Db::Group, &Principal::Name("root".into())), Ok(0));
+        assert_eq!(name(Db::User, 0), "root");
+        assert_eq!(name(Db::Group, 0), "root");
+        // The second answer comes from the cache and is the same.
+        assert_eq!(name(Db::User, 0), "root");
+    }
+
+    #[test]
+    fn unknown_names_and_ids_are_misses() {
+        let err = resolve(Db::User, &Principal::Name("no-such-user-here".into()));
+        assert_eq!(
+            err,
+            Err("no user `no-such-user-here` on this host (looked up in /etc/passwd)".into())
+        );
+        let err = resolve(Db::Group, &Principal::Name("no-such-group-here".into()));
+        assert_eq!(
+            err,
+            Err("no group `no-such-group-here` on this host (looked up in /etc/group)".into())
+        );
+        assert_eq!(name(Db::User, 4_000_000_000), "4000000000");
+        assert_eq!(
+            resolve(Db::User, &Principal::Id(4_000_000_000)),
+            Ok(4_000_000_000)
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_nul_byte_is_an_error_not_a_panic() {
+        let err = resolve(Db::User, &Principal::Name("a\0b".into())).unwrap_err();
+        assert!(err.contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn the_buffer_grows_on_erange() {
+        let mut sizes = Vec::new();
+        let found = nss::with_buffer::<libc::passwd>(|buf, _| {
+            sizes.push(buf.len());
+            if buf.len() < 8192 { libc::ERANGE } else { 0 }
+        });
+        assert!(found.is_ok());
+        assert!(sizes.windows(2).all(|w| w[1] == w[0] * 2), "{sizes:?}");
+        assert!(*sizes.last().unwrap_or(&0) >= 8192);
+        let gave_up = nss::with_buffer::<libc::passwd>(|_, _| libc::ERANGE);
+        assert!(gave_up.is_err());
+    }
+}
