@@ -156,7 +156,7 @@ fn drop_test_only_types(variants: &mut Value) {
             let name = variant
                 .pointer("/properties/type/const")
                 .and_then(Value::as_str);
-            !name.is_some_and(|n| crate::apply::registry::TEST_ONLY_TYPES.contains(&n))
+            !name.is_some_and(|n| crate::apply::TEST_ONLY_TYPES.contains(&n))
         });
     }
 }

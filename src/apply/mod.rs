@@ -1,5 +1,5 @@
 //! The resource types — what `apply:` tasks manage — on one contract ([`contract`]), one file
-//! per type, listed in [`registry`].
+//! per type, listed below (the registry).
 //!
 //! Every type answers the same questions (compare mgmt's CheckApply, Terraform's provider
 //! interface):
@@ -15,21 +15,39 @@
 //! and run together. The file family ([`files`]) reduces each of its types to a wanted
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
-mod blockinfile;
 pub mod contract;
-mod copy;
-mod directory;
 pub mod field_rules;
-mod file;
 pub mod files;
 pub mod fs_state;
+mod registry;
+mod text;
+
+// The registry: every task type is its file and one line in the list below.
+mod blockinfile;
+mod copy;
+mod directory;
+mod file;
 mod lineinfile;
 mod link;
 #[cfg(feature = "test-types")]
 mod probe;
-pub mod registry;
 mod template;
-mod text;
+
+registry::task_types! {
+    File(file::FileTask) = "file",
+    Directory(directory::DirectoryTask) = "directory",
+    Link(link::LinkTask) = "link",
+    Copy(copy::CopyTask) = "copy",
+    Template(template::TemplateTask) = "template",
+    LineInFile(lineinfile::LineInFileTask) = "lineinfile",
+    BlockInFile(blockinfile::BlockInFileTask) = "blockinfile",
+    #[cfg(feature = "test-types")]
+    Probe(probe::ProbeTask) = "probe",
+}
+
+/// Types compiled only for the tests (feature `test-types`): left out of the schema and of the
+/// lists of types diagnostics offer, so that a test build says what a shipped one does.
+pub const TEST_ONLY_TYPES: &[&str] = &["probe"];
 
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +56,6 @@ pub use contract::{
     SENSITIVE, Thing,
 };
 pub use fs_state::{EntryKind, FsState, Observed, Place};
-pub use registry::{ApplySpec, family_of};
 
 /// What a node will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

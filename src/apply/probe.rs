@@ -123,7 +123,7 @@ impl Family for Probes {
         tasks
             .iter()
             .map(|&i| {
-                let super::ApplySpec::Probe(probe) = &all[i].spec else {
+                let crate::apply::ApplySpec::Probe(probe) = &all[i].spec else {
                     return (i, Err("not a probe".to_owned()));
                 };
                 let run = ProbeRun {

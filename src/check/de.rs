@@ -494,7 +494,7 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
     ) -> Result<V::Value, DeError> {
         let node = self.node;
         let all_types = || {
-            let offered = |v: &&&str| !crate::apply::registry::TEST_ONLY_TYPES.contains(*v);
+            let offered = |v: &&&str| !crate::apply::TEST_ONLY_TYPES.contains(*v);
             variants
                 .iter()
                 .filter(offered)
