@@ -66,6 +66,8 @@ impl BlockInFileTask {
 crate::model::apply::attributes!(BlockInFileTask);
 
 impl Resource for BlockInFileTask {
+    const SECRET_FIELDS: &'static [&'static str] = &["block"];
+
     /// A part of the file: other edits of it share the file, in the order written.
     fn claims(&self) -> Vec<Claim> {
         files::claims(&self.path, Hold::Edits(Some(self.marker().to_owned())))

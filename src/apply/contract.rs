@@ -204,6 +204,10 @@ pub struct CheckContext<'a> {
 
 /// One task type: its own file, and one line in the registry (which names it).
 pub trait Resource {
+    /// The fields that may hold a value read from a secret: what the task writes, never what
+    /// names, addresses or orders it (those are shown everywhere).
+    const SECRET_FIELDS: &'static [&'static str] = &[];
+
     /// What the task manages: its primary key and everything another task may not also
     /// manage (and the exclusive locks its node holds while it runs).
     fn claims(&self) -> Vec<Claim>;

@@ -39,6 +39,8 @@ pub struct CopyTask {
 crate::model::apply::attributes!(CopyTask);
 
 impl Resource for CopyTask {
+    const SECRET_FIELDS: &'static [&'static str] = &["content"];
+
     fn claims(&self) -> Vec<Claim> {
         files::claims(&self.dest, Hold::Owns)
     }

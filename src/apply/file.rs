@@ -43,6 +43,8 @@ pub struct FileTask {
 crate::model::apply::attributes!(FileTask);
 
 impl Resource for FileTask {
+    const SECRET_FIELDS: &'static [&'static str] = &["content"];
+
     fn claims(&self) -> Vec<Claim> {
         files::claims(&self.path, Hold::Owns)
     }

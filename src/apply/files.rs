@@ -104,6 +104,10 @@ pub fn requires(path: &str, attributes: Option<&dyn Attributes>) -> Vec<Requirem
     required
 }
 
+/// What a sensitive node's `after` hides (its content, and the hashes that would let a guess
+/// be confirmed); `before` hides the last two.
+const HIDDEN_WHEN_SENSITIVE: [&str; 4] = ["content", "content_base64", "sha256", "size"];
+
 /// The family's one instance.
 pub struct Files;
 

@@ -43,6 +43,8 @@ pub struct LineInFileTask {
 crate::model::apply::attributes!(LineInFileTask);
 
 impl Resource for LineInFileTask {
+    const SECRET_FIELDS: &'static [&'static str] = &["line"];
+
     /// A part of the file: other edits of it share the file, in the order written.
     fn claims(&self) -> Vec<Claim> {
         files::claims(&self.path, Hold::Edits(None))

@@ -77,6 +77,14 @@ macro_rules! task_types {
             }
         }
 
+        /// The fields of a task type that may hold a secret; `None` for a name that is no type.
+        pub fn secret_fields_of(type_name: &str) -> Option<&'static [&'static str]> {
+            match type_name {
+                $($(#[$attr])* $name => Some(<$task as $crate::apply::Resource>::SECRET_FIELDS),)*
+                _ => None,
+            }
+        }
+
         /// The family of a node's type, as plan.json names it.
         pub fn family_of(type_name: &str) -> Option<&'static dyn $crate::apply::Family> {
             match type_name {

@@ -11,13 +11,10 @@
 use crate::config::{Node, Value};
 use crate::diagnostics::{Diagnostic, one_of};
 
-/// Per section and task type, the top-level fields a secret may go into (all of their
-/// contents). Everything else is public.
+/// Per section and type, the top-level fields a secret may go into (all of their contents),
+/// besides those each apply type names itself ([`crate::apply::Resource::SECRET_FIELDS`]).
+/// Everything else is public.
 const SECRET_FIELDS: &[(&str, &str, &[&str])] = &[
-    ("apply", "file", &["content"]),
-    ("apply", "copy", &["content"]),
-    ("apply", "lineinfile", &["line"]),
-    ("apply", "blockinfile", &["block"]),
     ("apply", "assert", &["that", "fail_msg"]),
     // The program and its arguments: a token on a command line is common.
     ("facts", "command", &["command"]),
@@ -34,10 +31,15 @@ pub fn misplaced_secrets(section: &str, task: &Node, found: &mut Vec<Diagnostic>
         .get("type")
         .filter(|t| !t.sensitive)
         .and_then(Node::as_str);
-    let allowed: &[&str] = SECRET_FIELDS
-        .iter()
-        .find(|(s, t, _)| *s == section && Some(*t) == task_type)
-        .map_or(&[], |(_, _, fields)| fields);
+    let of_apply_type = (section == "apply")
+        .then(|| task_type.and_then(crate::apply::secret_fields_of))
+        .flatten();
+    let allowed: &[&str] = of_apply_type.unwrap_or_else(|| {
+        SECRET_FIELDS
+            .iter()
+            .find(|(s, t, _)| *s == section && Some(*t) == task_type)
+            .map_or(&[], |(_, _, fields)| fields)
+    });
     let mut misplaced = Vec::new();
     for (key, value) in entries {
         if allowed.contains(&key.name.as_str()) {

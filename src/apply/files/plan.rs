@@ -13,7 +13,7 @@ use super::super::contract::SENSITIVE;
 use super::super::contract::{NodeStates, PlanContext};
 use super::super::fs_state::{self, EntryKind, FsState, Observed};
 use super::super::text;
-use super::{FileType, WantContext, Wanted, action};
+use super::{FileType, HIDDEN_WHEN_SENSITIVE, WantContext, Wanted, action};
 use crate::fsutil::walk::Route;
 use crate::model::ApplyTask;
 
@@ -56,15 +56,17 @@ impl Planned {
         let mut after = to_value(&self.after);
         let (before_sensitive, after_sensitive) = if self.sensitive {
             // The content, and the hashes that would let a guess be confirmed, are left out.
-            if let Some(map) = before.as_object_mut() {
-                for field in ["sha256", "size"] {
-                    map.remove(field);
+            for (value, hidden) in [
+                (&mut before, &HIDDEN_WHEN_SENSITIVE[2..]),
+                (&mut after, &HIDDEN_WHEN_SENSITIVE[..]),
+            ] {
+                if let Some(map) = value.as_object_mut() {
+                    for field in hidden {
+                        map.remove(*field);
+                    }
                 }
             }
             if let Some(map) = after.as_object_mut() {
-                for field in ["sha256", "size", "content_base64"] {
-                    map.remove(field);
-                }
                 map.insert("content".to_owned(), Value::from(SENSITIVE));
             }
             (json!({ "sha256": true }), json!({ "content": true }))

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::super::contract::{NodeView, Recompiled};
 use super::super::fs_state::{self, EntryKind, FsState, Observed, Place};
-use super::decode;
 use super::plan::plan_task;
+use super::{HIDDEN_WHEN_SENSITIVE, decode};
 use crate::error::ResourceError;
 
 /// Observes a node's path now and compares it with the plan's fingerprint. The place observed
@@ -71,7 +71,7 @@ fn resolve_sensitive(
     let mut reviewed = node.after.clone();
     for value in [&mut recomputed, &mut reviewed] {
         if let Some(map) = value.as_object_mut() {
-            for field in ["content", "content_base64", "sha256", "size"] {
+            for field in HIDDEN_WHEN_SENSITIVE {
                 map.remove(field);
             }
         }
