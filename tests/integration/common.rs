@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 /// One test's world: `root` is what the config manages (passed as `-e root=…`), `config` the
 /// config dir, `audit` where run reports go.
@@ -391,16 +392,44 @@ pub fn snapshot_each_case(dir: &str, prefix: &str, min: usize, run: impl Fn(&Pat
     );
 }
 
+/// Hex SHA-256 of `bytes`, as plan.json writes content hashes and digests.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Seals a plan document again the way plan-format.md defines the digest: SHA-256 of the
 /// compact document without `digest` and `created_at`.
 pub fn reseal(document: &mut Value) {
     let map = document.as_object_mut().expect("a plan is an object");
     map.remove("digest");
     let created_at = map.remove("created_at");
-    let digest =
-        driftless::apply::fs_state::sha256_hex(&serde_json::to_vec(&map).expect("serialize"));
+    let digest = sha256_hex(&serde_json::to_vec(&map).expect("serialize"));
     if let Some(created_at) = created_at {
         map.insert("created_at".into(), created_at);
     }
     map.insert("digest".into(), Value::from(digest));
+}
+
+/// Computes a node's `fingerprint` again from its `before` and `route`, the way
+/// plan-format.md defines it (as anyone editing a plan can): the hex SHA-256 of the compact
+/// array `[path, state, sha256, size, target, mode, uid, gid, route]`, a missing value `null`.
+pub fn refingerprint(node: &mut Value) {
+    let before = &node["before"];
+    let observable = Value::Array(vec![
+        before["path"].clone(),
+        before["state"].clone(),
+        before["sha256"].clone(),
+        before["size"].clone(),
+        before["target"].clone(),
+        before["mode"].clone(),
+        before["uid"].clone(),
+        before["gid"].clone(),
+        node["route"].clone(),
+    ]);
+    node["fingerprint"] = Value::from(sha256_hex(
+        &serde_json::to_vec(&observable).expect("serialize"),
+    ));
 }

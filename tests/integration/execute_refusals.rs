@@ -3,7 +3,6 @@
 
 use crate::common::{self, World, tree};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const CONFIG: &str = r#"
 apply:
@@ -18,18 +17,9 @@ fn world() -> World {
     world
 }
 
-/// Writes `plan` (edited) back, recomputing the digest the way `driftless plan` does: SHA-256
-/// of the compact JSON without `digest` and `created_at`.
+/// Writes `plan` (edited) back, sealed again the way `driftless plan` seals it.
 fn write_with_digest(path: &std::path::Path, mut plan: Value) {
-    let map = plan.as_object_mut().expect("object");
-    map.remove("digest");
-    let mut body = Value::Object(map.clone());
-    body.as_object_mut().expect("object").remove("created_at");
-    let digest: String = Sha256::digest(serde_json::to_vec(&body).expect("json"))
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    map.insert("digest".to_owned(), Value::from(digest));
+    common::reseal(&mut plan);
     common::write(
         path,
         serde_json::to_string_pretty(&plan)

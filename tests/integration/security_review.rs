@@ -9,8 +9,7 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::common::{self, World, reseal};
-use driftless::apply::fs_state::sha256_hex;
+use crate::common::{self, World, refingerprint, reseal, sha256_hex};
 use serde_json::Value;
 
 fn node_mut<'p>(plan: &'p mut Value, address: &str) -> &'p mut Value {
@@ -1002,12 +1001,7 @@ fn move_node(plan: &mut Value, address: &str, path: &str) {
     let node = node_mut(plan, address);
     node["after"]["path"] = Value::from(path);
     node["before"]["path"] = Value::from(path);
-    let before: driftless::apply::FsState =
-        serde_json::from_value(node["before"].clone()).expect("before");
-    let route = node["route"].as_str().unwrap_or_default().to_owned();
-    node["fingerprint"] = Value::from(driftless::apply::fs_state::fingerprint(
-        &before, &route, true,
-    ));
+    refingerprint(node);
 }
 
 #[test]
@@ -1030,6 +1024,14 @@ fn resealed_plan_with_a_path_not_plainly_written_is_refused() {
     src: "{{ root }}/target"
 "#,
     );
+    // The fingerprints of the moved nodes below are recomputed as plan-format.md defines
+    // them, so that only the path's spelling is left to refuse them: for a node left where it
+    // is, that is the fingerprint `plan` wrote.
+    let (_, mut plan) = world.plan();
+    let node = node_mut(&mut plan, "apply.dir");
+    let written = node["fingerprint"].clone();
+    refingerprint(node);
+    assert_eq!(node["fingerprint"], written, "fingerprint recomputed");
     let root = world.root.display().to_string();
     for spelled in [
         format!("{root}/lk/../d"),

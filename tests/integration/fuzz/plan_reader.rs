@@ -7,9 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use driftless::facts::HostFacts;
-use driftless::pipeline::{Inputs, compile};
-use driftless::plan::{self, PlanInputs, json};
+use driftless::plan::json;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::Value;
@@ -17,35 +15,32 @@ use serde_json::Value;
 use super::fuzz;
 use crate::common::reseal;
 
-/// The quickstart's plan as a JSON value (made once, in a temp root that lives as long as the
-/// test process).
+/// The quickstart's plan as a JSON value, made once by `driftless plan` in a temp root that
+/// lives as long as the test process.
 fn seed() -> &'static Value {
     static SEED: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
     &SEED
         .get_or_init(|| {
-            let root = tempfile::tempdir().expect("temp dir");
-            let facts = HostFacts::gather();
-            let extra_vars = vec![format!("root={}", root.path().join("qs").display())];
-            let inputs = Inputs {
-                config_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
-                env_file: "/nonexistent/driftless-env".into(),
-                extra_vars: extra_vars.clone(),
-            };
-            let compiled = compile(&inputs, &facts);
+            let temp = tempfile::tempdir().expect("temp dir");
+            let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
+                .arg("-c")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"))
+                .args(["--env-file", "/nonexistent/driftless-env", "-e"])
+                .arg(format!("root={}", temp.path().join("qs").display()))
+                .arg("plan")
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", temp.path())
+                .env("DRIFTLESS_STATE_DIR", temp.path().join("state"))
+                .output()
+                .expect("run driftless plan");
             assert!(
-                !compiled.diagnostics.has_errors(),
-                "the quickstart compiles"
+                output.status.success(),
+                "the quickstart plans: {}",
+                String::from_utf8_lossy(&output.stderr)
             );
-            let mut plan = plan::build(&PlanInputs {
-                config: &compiled.config,
-                sources: &compiled.sources,
-                config_dir: &inputs.config_dir,
-                facts: &facts,
-                extra_vars: &extra_vars,
-            })
-            .expect("the quickstart plans");
-            let value = serde_json::from_str(&json::to_json(&mut plan)).expect("plan JSON");
-            (root, value)
+            let value = serde_json::from_slice(&output.stdout).expect("plan JSON");
+            (temp, value)
         })
         .1
 }
