@@ -79,7 +79,7 @@ impl Format {
 }
 
 /// The prometheus-client side: one registry per format, each with one collector that gathers
-/// per encode (the two encoders need slightly different input, see [`GatherCollector`]).
+/// per encode (the two encoders need slightly different input, see `GatherCollector`).
 pub struct Exposition {
     text: Registry,
     openmetrics: Registry,
