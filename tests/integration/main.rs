@@ -3,9 +3,9 @@
 //! module with `cargo nextest run -E 'test(/^execute_/)'`.
 //!
 //! Tests reach the library only through its public API, and mostly through the real binary
-//! (`CARGO_BIN_EXE_driftless`). Shared helpers: `common` (a config dir and a managed root in
-//! temp dirs, the binary run on them) and `facts_support` (the metrics server, the real
-//! Prometheus tools).
+//! (`CARGO_BIN_EXE_driftless`); `stage_invariants` reads `src/` itself. Shared helpers:
+//! `common` (a config dir and a managed root in temp dirs, the binary run on them) and
+//! `facts_support` (the metrics server, the real Prometheus tools).
 
 mod common;
 mod facts_support;
@@ -49,3 +49,4 @@ mod security_repo;
 mod security_review;
 mod security_secret_files;
 mod security_secrets;
+mod stage_invariants;
