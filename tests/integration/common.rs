@@ -13,6 +13,17 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The driftless binary with a cleared environment — only `PATH`, and `HOME` set to `home` —
+/// so that no test reads the user's files or settings.
+pub fn driftless_command(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home);
+    command
+}
+
 /// One test's world: `root` is what the config manages (passed as `-e root=…`), `config` the
 /// config dir, `audit` where run reports go.
 pub struct World {
@@ -68,22 +79,26 @@ impl World {
         self.root.join(relative)
     }
 
+    /// The binary in this world: its home, its state dir, its extra environment, its env file.
+    fn command(&self) -> Command {
+        let mut command = driftless_command(self.temp.path());
+        command
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .env("DRIFTLESS_STATE_DIR", self.state_dir())
+            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
     /// Runs `driftless -c CONFIG -e root=ROOT ARGS…`.
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        let mut command = self.command();
         command
             .arg("-c")
             .arg(&self.config)
-            .arg("--env-file")
-            .arg(&self.env_file)
             .arg("-e")
             .arg(format!("root={}", self.root.display()))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.temp.path())
-            .env("DRIFTLESS_STATE_DIR", self.state_dir())
-            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+            .args(args);
         Run::of(command.output().expect("run driftless"))
     }
 
@@ -99,18 +114,8 @@ impl World {
 
     /// `driftless execute PLAN` (without `-c`: the plan names its config).
     pub fn execute(&self, plan: &Path, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
-        command
-            .arg("--env-file")
-            .arg(&self.env_file)
-            .arg("execute")
-            .arg(plan)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.temp.path())
-            .env("DRIFTLESS_STATE_DIR", self.state_dir())
-            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+        let mut command = self.command();
+        command.arg("execute").arg(plan).args(args);
         Run::of(command.output().expect("run driftless execute"))
     }
 

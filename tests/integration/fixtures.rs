@@ -8,7 +8,6 @@
 
 use crate::common;
 use std::path::Path;
-use std::process::Command;
 
 fn case_env(dir: &Path) -> Vec<(String, String)> {
     let Ok(text) = std::fs::read_to_string(dir.join(".case-env")) else {
@@ -23,14 +22,11 @@ fn case_env(dir: &Path) -> Vec<(String, String)> {
 
 fn run_check(dir: &Path) -> String {
     let home = tempfile::tempdir().expect("temp dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
+    let output = common::driftless_command(home.path())
         .args(["-c", ".", "--env-file"])
         .arg(home.path().join("no-such-env"))
         .arg("check")
         .current_dir(dir)
-        .env_clear()
-        .env("HOME", home.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(case_env(dir))
         .output()
         .expect("run driftless");

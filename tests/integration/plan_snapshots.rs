@@ -7,7 +7,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use crate::common;
 use serde_json::Value;
@@ -74,7 +73,7 @@ fn plan_case(case: &Path) -> String {
         copy_setup(&setup, &root);
     }
     let before = snapshot_tree(&root);
-    let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
+    let output = common::driftless_command(&base)
         .arg("-c")
         .arg(case)
         .arg("--env-file")
@@ -82,9 +81,6 @@ fn plan_case(case: &Path) -> String {
         .arg("-e")
         .arg(format!("root={}", root.display()))
         .arg("plan")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &base)
         .output()
         .expect("run driftless plan");
     assert!(

@@ -3,20 +3,19 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::common::driftless_command;
 
 const SECRET: &str = "pl4nted-s3cret-7d1f0c9a";
 
 fn driftless(config: &Path, env_file: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftless"))
+    driftless_command(config)
         .arg("-c")
         .arg(config)
         .arg("--env-file")
         .arg(env_file)
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", config)
         .envs(envs.iter().copied())
         .output()
         .expect("run driftless")

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::World;
+use crate::common::{World, driftless_command};
 use crate::facts_support;
 
 /// The result of one `driftless` run that was given at most a deadline.
@@ -83,16 +83,13 @@ fn collect_once(config: &Path, deadline: Duration) -> Bounded {
 /// `driftless -c CONFIG -e root=ROOT ARGS…` in the world, killed after 20 s (a thread per
 /// job of 100000 would take minutes).
 fn run_in_world_bounded(world: &World, args: &[&str]) -> Bounded {
-    let mut command = Command::new(facts_support::driftless());
+    let mut command = driftless_command(world.temp.path());
     command
         .arg("-c")
         .arg(&world.config)
         .arg("-e")
         .arg(format!("root={}", world.root.display()))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", world.temp.path());
+        .args(args);
     run_command_bounded(&mut command, Duration::from_secs(20))
 }
 

@@ -13,7 +13,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::Value;
 
 use super::fuzz;
-use crate::common::reseal;
+use crate::common::{driftless_command, reseal};
 
 /// The quickstart's plan as a JSON value, made once by `driftless plan` in a temp root that
 /// lives as long as the test process.
@@ -22,15 +22,12 @@ fn seed() -> &'static Value {
     &SEED
         .get_or_init(|| {
             let temp = tempfile::tempdir().expect("temp dir");
-            let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
+            let output = driftless_command(temp.path())
                 .arg("-c")
                 .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"))
                 .args(["--env-file", "/nonexistent/driftless-env", "-e"])
                 .arg(format!("root={}", temp.path().join("qs").display()))
                 .arg("plan")
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("HOME", temp.path())
                 .env("DRIFTLESS_STATE_DIR", temp.path().join("state"))
                 .output()
                 .expect("run driftless plan");
