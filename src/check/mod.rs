@@ -1,8 +1,8 @@
 //! Stage 4, check: rendered values into the typed [`Config`], with every finding diagnosed.
 //!
 //! Entry point: [`check`]. Each task is split into its keywords and its type's fields, both
-//! type-checked through the node deserializer ([`de`]); then each type's own rules
-//! ([`rules`]) and the rules across tasks ([`graph`]: unique ids, known references, no cycles,
+//! type-checked through the node deserializer (`de.rs`); then each type's own rules
+//! (`rules.rs`) and the rules across tasks (`graph.rs`: unique ids, known references, no cycles,
 //! no two tasks managing one path) run. A task with errors is left out of the model but still
 //! counts as declared, so one mistake does not cascade into "unknown id" errors elsewhere.
 

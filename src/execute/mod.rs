@@ -1,8 +1,9 @@
 //! Stage 6, execute: apply exactly a reviewed plan, or refuse it.
 //!
-//! Entry points: [`verify`] (before anything changes: the host, and that no observed node's
-//! path changed since the plan) and [`run`] (the DAG on rayon workers). A node starts when its
-//! dependencies are done; dependents of a failed node are skipped; independent nodes go on.
+//! Entry points: [`verify_host`] and [`stale_nodes`] (before anything changes: the host, and
+//! that no observed node's path changed since the plan) and [`run`] (the DAG on rayon
+//! workers). A node starts when its dependencies are done; dependents of a failed node are
+//! skipped; independent nodes go on.
 //! Every node checks its precondition again right before it changes anything. A facts node
 //! runs its collector once (`collect.rs`).
 

@@ -7,7 +7,7 @@ use crate::diagnostics::{FileId, Span};
 
 /// A typed value with the place it was written and whether it came from a secret.
 ///
-/// Deserialized through the check stage's node deserializer, which recognises [`MAGIC`] (the
+/// Deserialized through the check stage's node deserializer, which recognises `MAGIC` (the
 /// same technique as `serde_spanned`); to schemars and serializers it is just `T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {

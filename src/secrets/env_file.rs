@@ -14,7 +14,7 @@ const MAX_SIZE: u64 = 1024 * 1024;
 
 /// An env file (`NAME=value` lines), read on the first lookup that needs it. A file that group
 /// or others may read is refused: secrets belong to the user running driftless. Syntax:
-/// [`parse`].
+/// `parse`, below.
 pub struct EnvFileSource {
     path: PathBuf,
     values: OnceLock<Result<HashMap<String, SecretString>, SecretError>>,

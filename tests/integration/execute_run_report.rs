@@ -1,0 +1,88 @@
+//! Run reports: every execute and apply writes one JSON report into `settings.audit`, with run
+//! id, host, plan digest, per-node status and duration, and the redacted diff.
+
+use crate::common::{self, World};
+
+const CONFIG: &str = r#"
+apply:
+  - {id: changed, type: file, path: "{{ root }}/changed", content: "new\n"}
+  - {id: same, type: file, path: "{{ root }}/same", content: "same\n"}
+  - {id: broken, type: file, path: "{{ root }}/missing-dir/f", content: "x"}
+  - {id: after-broken, type: file, path: "{{ root }}/after", content: "x", depends_on: [broken]}
+"#;
+
+#[test]
+fn execute_writes_a_report_into_settings_audit() {
+    let world = World::new(CONFIG);
+    common::write(&world.path("changed"), b"old\n");
+    common::write(&world.path("same"), b"same\n");
+    let (path, plan) = world.plan();
+    let run = world.execute(&path, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let reports = world.reports();
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert!(report["run_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(report["host"], plan["host"]);
+    // The host's built-in facts at the time of the run, for the audit trail.
+    assert_eq!(report["facts"]["hostname"], plan["host"]["hostname"]);
+    assert!(
+        report["facts"]["kernel"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
+        "{report:#}"
+    );
+    assert!(report["facts"]["cpu"]["count"].as_u64() >= Some(1));
+    assert_eq!(report["plan_digest"], plan["digest"]);
+    assert_eq!(report["recap"]["changed"], 1);
+    assert_eq!(report["recap"]["unchanged"], 1);
+    assert_eq!(report["recap"]["failed"], 1);
+    assert_eq!(report["recap"]["skipped"], 1);
+    let nodes = report["nodes"].as_array().expect("nodes");
+    let status = |address: &str| {
+        let node = nodes
+            .iter()
+            .find(|n| n["address"] == address)
+            .unwrap_or_else(|| panic!("{address} not in the report"));
+        assert!(node["duration_ms"].is_u64(), "{node}");
+        node["status"].as_str().expect("status").to_owned()
+    };
+    assert_eq!(status("apply.changed"), "changed");
+    assert_eq!(status("apply.same"), "unchanged");
+    assert_eq!(status("apply.broken"), "failed");
+    assert_eq!(status("apply.after-broken"), "skipped");
+    let changed = nodes
+        .iter()
+        .find(|n| n["address"] == "apply.changed")
+        .expect("node");
+    let diff = changed["diff"].as_str().expect("diff of a changed node");
+    assert!(diff.contains("-old") && diff.contains("+new"), "{diff}");
+}
+
+#[test]
+fn apply_writes_a_report_too_and_nothing_is_left_beside_it() {
+    let world = World::new("apply:\n  - {id: f, type: file, path: \"{{ root }}/f\", content: x}\n");
+    world.apply();
+    world.apply();
+    let reports = world.reports();
+    assert_eq!(reports.len(), 2);
+    assert_ne!(reports[0]["run_id"], reports[1]["run_id"]);
+    for entry in std::fs::read_dir(&world.audit).expect("audit dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.ends_with(".json") && !name.starts_with('.'),
+            "stray file {name}"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&world.audit)
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+}

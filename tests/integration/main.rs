@@ -1,0 +1,55 @@
+//! The integration tests: one test binary (compiled and linked once), one module per area.
+//! A test's name is `<module>::<test>` (`execute_file::…`, `fuzz::loaders::…`); filter by
+//! module with `cargo nextest run -E 'test(/^execute_/)'`.
+//!
+//! Tests reach the library only through its public API, and mostly through the real binary
+//! (`CARGO_BIN_EXE_driftless`); `stage_invariants` reads `src/` itself. Shared helpers:
+//! `common` (a config dir and a managed root in temp dirs, the binary run on them) and
+//! `facts_support` (the metrics server, the real Prometheus tools).
+
+mod common;
+mod deps;
+mod facts_support;
+
+mod cli;
+mod execute_blockinfile;
+mod execute_copy;
+mod execute_crash_safety;
+mod execute_directory;
+mod execute_facts;
+mod execute_failure_isolation;
+mod execute_file;
+mod execute_idempotency;
+mod execute_lineinfile;
+mod execute_link;
+mod execute_modes_owners;
+mod execute_noop_chain;
+mod execute_notify;
+mod execute_refusals;
+mod execute_run_report;
+mod execute_secrets;
+mod execute_template;
+mod facts_cli;
+mod facts_prometheus;
+mod facts_server;
+mod fixtures;
+mod fuzz;
+mod grammar;
+mod plan_assert;
+mod plan_handler_chain;
+mod plan_output;
+mod plan_show;
+mod plan_snapshots;
+#[cfg(feature = "test-types")]
+mod resource_contract;
+mod secrets;
+mod security_bounds;
+mod security_loaders;
+mod security_lock;
+mod security_metrics_server;
+mod security_nofollow;
+mod security_repo;
+mod security_review;
+mod security_secret_files;
+mod security_secrets;
+mod stage_invariants;
