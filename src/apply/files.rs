@@ -181,14 +181,22 @@ pub fn attributes(
     // Unset: what is there, or for a new entry the user running driftless (who creates it).
     let (uid, gid) = users::current();
     match owner {
-        Some(owner) => want.set_owner(users::resolve(Db::User, &owner.value)?),
+        Some(owner) => want.set_owner(principal_id(Db::User, &owner.value)?),
         None => want.set_owner(observed.uid.filter(|_| existing).unwrap_or(uid)),
     }
     match group {
-        Some(group) => want.set_group(users::resolve(Db::Group, &group.value)?),
+        Some(group) => want.set_group(principal_id(Db::Group, &group.value)?),
         None => want.set_group(observed.gid.filter(|_| existing).unwrap_or(gid)),
     }
     Ok(())
+}
+
+/// The id a task's owner or group names: given, or looked up by name.
+fn principal_id(db: Db, principal: &Principal) -> Result<u32, String> {
+    match principal {
+        Principal::Id(id) => Ok(*id),
+        Principal::Name(name) => users::resolve(db, name),
+    }
 }
 
 /// A wanted regular file with the given content (`None`: keep what is there).

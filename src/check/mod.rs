@@ -309,7 +309,7 @@ fn check_assert(
     };
     let help = match &assert.fail_msg {
         // A message rendered from a secret would print it.
-        Some(message) if message.sensitive => crate::plan::SENSITIVE.to_owned(),
+        Some(message) if message.sensitive => crate::apply::SENSITIVE.to_owned(),
         Some(message) => message.value.clone(),
         None => "the config requires this of the host; `driftless facts` shows the facts \
                  conditions are evaluated with"

@@ -11,8 +11,6 @@ use std::ffi::{CStr, CString, c_char, c_int};
 use std::io;
 use std::sync::{Mutex, OnceLock};
 
-use crate::model::values::Principal;
-
 /// Which database a principal is looked up in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Db {
@@ -58,19 +56,16 @@ fn answers(db: Db) -> std::sync::MutexGuard<'static, Answers> {
     db.answers().lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The numeric id of a principal; a name that does not exist is an error.
-pub fn resolve(db: Db, principal: &Principal) -> Result<u32, String> {
-    match principal {
-        Principal::Id(id) => Ok(*id),
-        Principal::Name(name) => match id_of(db, name) {
-            Ok(Some(id)) => Ok(id),
-            Ok(None) => Err(format!(
-                "no {} `{name}` on this host (looked up in /etc/{})",
-                db.noun(),
-                db.file()
-            )),
-            Err(e) => Err(format!("cannot look up {} `{name}`: {e}", db.noun())),
-        },
+/// The numeric id of a user or group name; a name that does not exist is an error.
+pub fn resolve(db: Db, name: &str) -> Result<u32, String> {
+    match id_of(db, name) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(format!(
+            "no {} `{name}` on this host (looked up in /etc/{})",
+            db.noun(),
+            db.file()
+        )),
+        Err(e) => Err(format!("cannot look up {} `{name}`: {e}", db.noun())),
     }
 }
 
@@ -246,8 +241,8 @@ mod tests {
 
     #[test]
     fn root_resolves_both_ways() {
-        assert_eq!(resolve(Db::User, &Principal::Name("root".into())), Ok(0));
-        assert_eq!(resolve(Db::Group, &Principal::Name("root".into())), Ok(0));
+        assert_eq!(resolve(Db::User, "root"), Ok(0));
+        assert_eq!(resolve(Db::Group, "root"), Ok(0));
         assert_eq!(name(Db::User, 0), "root");
         assert_eq!(name(Db::Group, 0), "root");
         // The second answer comes from the cache and is the same.
@@ -256,26 +251,22 @@ mod tests {
 
     #[test]
     fn unknown_names_and_ids_are_misses() {
-        let err = resolve(Db::User, &Principal::Name("no-such-user-here".into()));
+        let err = resolve(Db::User, "no-such-user-here");
         assert_eq!(
             err,
             Err("no user `no-such-user-here` on this host (looked up in /etc/passwd)".into())
         );
-        let err = resolve(Db::Group, &Principal::Name("no-such-group-here".into()));
+        let err = resolve(Db::Group, "no-such-group-here");
         assert_eq!(
             err,
             Err("no group `no-such-group-here` on this host (looked up in /etc/group)".into())
         );
         assert_eq!(name(Db::User, 4_000_000_000), "4000000000");
-        assert_eq!(
-            resolve(Db::User, &Principal::Id(4_000_000_000)),
-            Ok(4_000_000_000)
-        );
     }
 
     #[test]
     fn a_name_with_a_nul_byte_is_an_error_not_a_panic() {
-        let err = resolve(Db::User, &Principal::Name("a\0b".into())).unwrap_err();
+        let err = resolve(Db::User, "a\0b").unwrap_err();
         assert!(err.contains("NUL"), "{err}");
     }
 

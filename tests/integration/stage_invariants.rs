@@ -15,31 +15,34 @@ use std::path::{Path, PathBuf};
 /// ones, never of a later one.
 const LAYERS: &[&[&str]] = &[
     // The foundation, usable by every layer: diagnostics and printing, the clock, file-system
-    // primitives, host readers, the typed model, the schemas, Git, typed errors.
+    // primitives, the host readers, Git, typed errors.
     &[
         "diagnostics",
         "printable",
         "clock",
         "fsutil",
         "host",
-        "model",
-        "grammar",
         "git",
         "error",
     ],
-    // The stages and services, in the order data flows through them.
+    // Loading: the config dir and its documents.
     &["config"],
+    // The typed model with its resource types (the model holds each type's fields, each type
+    // its contract).
+    &["model", "apply"],
+    // The stages and services, in the order data flows through them.
     &["facts"],
     &["secrets"],
     &["template"],
-    // The resources: check uses them for claims.
-    &["apply"],
+    // Collectors and the exporter: check knows their values, execute's facts nodes run them.
+    &["metrics"],
     &["check"],
     &["plan"],
-    // Collectors and the exporter: execute's facts nodes run them.
-    &["metrics"],
-    &["execute"],
+    // The schemas of config files and plans, generated from both.
+    &["grammar"],
+    // Where run reports and data leave the host.
     &["sinks"],
+    &["execute"],
     // The workflows (compile, plan, verify-and-execute, apply, serve metrics).
     &["ops"],
     &["cli"],
