@@ -3,10 +3,10 @@
 //! file with exact content, a directory, a link, or nothing — so the family plans, checks,
 //! shows and runs them all the same way:
 //!
-//! - [`plan`]: observe each path (editors of one file in a chain), compute the wanted state
+//! - `plan`: observe each path (editors of one file in a chain), compute the wanted state
 //!   with the type's [`FileType::want`], the action, the diff and the fingerprint;
-//! - [`review`]: a node read back from plan.json holds together, and how `show` prints it;
-//! - [`run`]: the precondition checked again, then [`fs_state::converge`].
+//! - `review`: a node read back from plan.json holds together, and how `show` prints it;
+//! - `run`: the precondition checked again, then [`super::fs_state::converge`].
 
 mod plan;
 mod review;

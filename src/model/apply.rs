@@ -1,5 +1,5 @@
 //! `apply:` tasks after type-checking: the keywords every task has, and its type's fields
-//! ([`ApplySpec`], one variant per type in [`crate::apply::registry`]).
+//! ([`ApplySpec`], one variant per type in the registry of [`crate::apply`]).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
