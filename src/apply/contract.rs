@@ -13,9 +13,11 @@
 use std::fmt;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Action;
+use super::fs_state::FsState;
 use crate::diagnostics::{Diagnostic, Span};
 use crate::error::ResourceError;
 use crate::model::{ApplyTask, RenderedContent};
@@ -235,6 +237,42 @@ pub trait Resource {
     }
 }
 
+/// A node's `before` or `after` as plan.json records it: the family's own typed state when the
+/// plan was made in this process (no JSON tree per node is built, only the text written), or
+/// the JSON read back from a plan file, which the family decodes through its own state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// A file-family state.
+    File(FsState),
+    /// JSON: read back from plan.json, or a state without a typed form (a collector).
+    Json(Value),
+}
+
+impl Recorded {
+    /// The JSON form, for the nodes generic code reads as JSON (facts nodes).
+    pub fn as_json(&self) -> Option<&Value> {
+        match self {
+            Recorded::Json(value) => Some(value),
+            Recorded::File(_) => None,
+        }
+    }
+}
+
+impl Serialize for Recorded {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Recorded::File(state) => state.serialize(serializer),
+            Recorded::Json(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Recorded {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Recorded::Json)
+    }
+}
+
 /// What planning needs besides the tasks.
 pub struct PlanContext<'a> {
     pub config_dir: &'a Path,
@@ -245,8 +283,8 @@ pub struct PlanContext<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeStates {
     pub action: Action,
-    pub before: Value,
-    pub after: Value,
+    pub before: Recorded,
+    pub after: Recorded,
     /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
     pub before_sensitive: Value,
     /// Parallel to `after`: `true` at sensitive leaves, `false` when none.
@@ -272,8 +310,8 @@ pub struct NodeView<'a> {
     pub address: &'a str,
     pub type_name: &'a str,
     pub action: Action,
-    pub before: &'a Value,
-    pub after: &'a Value,
+    pub before: &'a Recorded,
+    pub after: &'a Recorded,
     pub before_sensitive: &'a Value,
     pub after_sensitive: &'a Value,
     pub fingerprint: &'a str,
@@ -348,7 +386,7 @@ pub trait Family: Sync {
 
     /// The thing the node changes (its `after`), for grouping the nodes of one thing (`same
     /// file` chains in a read-back plan, the edits of a file one of which writes a secret).
-    fn key(&self, after: &Value) -> Option<String>;
+    fn key(&self, after: &Recorded) -> Option<String>;
 
     /// Whether the node's `after` shows content (which a secret could be in).
     fn shows_content(&self, node: &NodeView<'_>) -> bool;

@@ -12,11 +12,14 @@ mod plan;
 mod review;
 mod run;
 
+use std::borrow::Cow;
 use std::path::Path;
+
+use serde::Deserialize;
 
 use super::contract::{
     Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Reason, Recompiled,
-    Requirement, Thing,
+    Recorded, Requirement, Thing,
 };
 use super::fs_state::{EntryKind, FsState, Observed};
 use crate::error::ResourceError;
@@ -104,10 +107,6 @@ pub fn requires(path: &str, attributes: Option<&dyn Attributes>) -> Vec<Requirem
     required
 }
 
-/// What a sensitive node's `after` hides (its content, and the hashes that would let a guess
-/// be confirmed); `before` hides the last two.
-const HIDDEN_WHEN_SENSITIVE: [&str; 4] = ["content", "content_base64", "sha256", "size"];
-
 /// The family's one instance.
 pub struct Files;
 
@@ -133,17 +132,15 @@ impl Family for Files {
         review::describe(node)
     }
 
-    fn key(&self, after: &serde_json::Value) -> Option<String> {
-        after
-            .get("path")
-            .and_then(|p| p.as_str())
-            .map(str::to_owned)
+    fn key(&self, after: &Recorded) -> Option<String> {
+        decode(after, "", "after")
+            .ok()
+            .map(|state| state.path.clone())
     }
 
     fn shows_content(&self, node: &NodeView<'_>) -> bool {
-        ["content", "content_base64"]
-            .iter()
-            .any(|field| node.after.get(*field).is_some_and(|v| !v.is_null()))
+        decode(node.after, node.address, "after")
+            .is_ok_and(|after| after.content.is_some() || after.content_base64.is_some())
     }
 
     fn stale(&self, node: &NodeView<'_>) -> Option<String> {
@@ -273,12 +270,19 @@ pub fn action(before: &FsState, after: &FsState) -> super::Action {
     }
 }
 
-/// The state a node's `before` or `after` records, as plan.json has it.
-fn decode(value: &serde_json::Value, address: &str, name: &str) -> Result<FsState, String> {
-    FsState::deserialize(value).map_err(|e| format!("{address}: unreadable `{name}`: {e}"))
+/// The state a node's `before` or `after` records: as planned, or decoded from plan.json.
+fn decode<'a>(
+    recorded: &'a Recorded,
+    address: &str,
+    name: &str,
+) -> Result<Cow<'a, FsState>, String> {
+    match recorded {
+        Recorded::File(state) => Ok(Cow::Borrowed(state)),
+        Recorded::Json(value) => FsState::deserialize(value)
+            .map(Cow::Owned)
+            .map_err(|e| format!("{address}: unreadable `{name}`: {e}")),
+    }
 }
-
-use serde::Deserialize;
 
 #[cfg(test)]
 mod tests {

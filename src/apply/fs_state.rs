@@ -32,43 +32,45 @@ pub enum EntryKind {
     Other,
 }
 
+// The fields are in alphabetical order: plan.json writes the keys of a state sorted, and
+// serializing the struct in this order writes them so without a detour through a map.
 /// One path's state as plan.json shows it in `before` and `after`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FsState {
-    pub path: String,
-    pub state: EntryKind,
     /// Wanted content (only in `after`), UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     /// Wanted content that is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
+    /// The path is a symlink the task asked to follow: manage what it points at.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub follow: bool,
+    /// Removal of a non-empty directory, or replacement of something that is not a link.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+    pub gid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    /// What a link points at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+    pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gid: Option<u32>,
     /// Directories: create missing parents.
     #[serde(default, skip_serializing_if = "is_false")]
     pub parents: bool,
-    /// Removal of a non-empty directory, or replacement of something that is not a link.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub force: bool,
-    /// The path is a symlink the task asked to follow: manage what it points at.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub follow: bool,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub state: EntryKind,
+    /// What a link points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -144,6 +146,18 @@ impl FsState {
     pub fn set_group(&mut self, gid: u32) {
         self.gid = Some(gid);
         self.group = Some(users::name(Db::Group, gid));
+    }
+
+    /// The state without what a sensitive node hides: the content, and the hashes that would
+    /// let a guess of it be confirmed.
+    pub fn redacted(&self) -> FsState {
+        FsState {
+            content: None,
+            content_base64: None,
+            sha256: None,
+            size: None,
+            ..self.clone()
+        }
     }
 
     /// The state without the wanted content: what `before` shows and what fingerprints hash.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Action;
+use super::contract::Recorded;
 use super::contract::{
     CheckContext, Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Recompiled,
     Requirement, Resource, Thing,
@@ -46,6 +47,13 @@ struct ProbeRun {
     name: String,
     record: String,
     hold_ms: u64,
+}
+
+impl ProbeRun {
+    fn decode(recorded: &Recorded) -> Result<ProbeRun, String> {
+        let json = recorded.as_json().ok_or("`after` is not a probe's")?;
+        ProbeRun::deserialize(json).map_err(|e| format!("unreadable `after`: {e}"))
+    }
 }
 
 fn thing(claim: &str) -> Option<Thing> {
@@ -133,8 +141,8 @@ impl Family for Probes {
                 };
                 let states = NodeStates {
                     action: Action::Run,
-                    before: Value::Null,
-                    after: json!(run),
+                    before: Recorded::Json(Value::Null),
+                    after: Recorded::Json(json!(run)),
                     before_sensitive: Value::Bool(false),
                     after_sensitive: Value::Bool(false),
                     fingerprint: String::new(),
@@ -148,7 +156,7 @@ impl Family for Probes {
     }
 
     fn verify(&self, node: &NodeView<'_>) -> Result<(), String> {
-        ProbeRun::deserialize(node.after).map_err(|e| format!("unreadable `after`: {e}"))?;
+        ProbeRun::decode(node.after)?;
         match node.action {
             Action::Run => Ok(()),
             _ => Err("a probe's action is `run`".to_owned()),
@@ -156,7 +164,7 @@ impl Family for Probes {
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {
-        let name = ProbeRun::deserialize(node.after).map_or_else(|_| String::new(), |r| r.name);
+        let name = ProbeRun::decode(node.after).map_or_else(|_| String::new(), |r| r.name);
         Description {
             what: name,
             details: Vec::new(),
@@ -164,7 +172,7 @@ impl Family for Probes {
         }
     }
 
-    fn key(&self, _: &Value) -> Option<String> {
+    fn key(&self, _: &Recorded) -> Option<String> {
         None
     }
 
@@ -177,8 +185,7 @@ impl Family for Probes {
     }
 
     fn run(&self, node: &NodeView<'_>, _: Option<&Recompiled<'_>>) -> Result<(), ResourceError> {
-        let run = ProbeRun::deserialize(node.after)
-            .map_err(|e| ResourceError::permanent(format!("unreadable `after`: {e}")))?;
+        let run = ProbeRun::decode(node.after)?;
         let mut record = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

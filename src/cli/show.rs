@@ -150,12 +150,18 @@ fn notified_handlers(node: &PlanNode) -> Option<Detail> {
 /// "disk every 30s, thresholds on used_ratio" for a facts node.
 fn collector_summary(node: &PlanNode) -> String {
     let mut text = escape(&node.type_name).into_owned();
-    if let Some(interval) = node.after.get("interval").and_then(|i| i.as_str()) {
+    if let Some(interval) = node
+        .after
+        .as_json()
+        .and_then(|a| a.get("interval"))
+        .and_then(|i| i.as_str())
+    {
         text.push_str(&format!(" every {}", escape(interval)));
     }
     let watched: Vec<String> = node
         .after
-        .get("thresholds")
+        .as_json()
+        .and_then(|a| a.get("thresholds"))
         .and_then(|t| t.as_object())
         .map(|t| t.keys().map(|k| escape(k).into_owned()).collect())
         .unwrap_or_default();
@@ -167,7 +173,12 @@ fn collector_summary(node: &PlanNode) -> String {
 
 /// The collector's own fields (the command it runs, the files it reads …), one per line.
 fn collector_details(node: &PlanNode) -> Vec<Detail> {
-    match node.after.get("collector").and_then(|c| c.as_object()) {
+    match node
+        .after
+        .as_json()
+        .and_then(|a| a.get("collector"))
+        .and_then(|c| c.as_object())
+    {
         Some(fields) => fields
             .iter()
             .map(|(name, value)| {

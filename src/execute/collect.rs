@@ -39,7 +39,9 @@ fn collect(
         .get(&node.address)
         .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
     // The type too: `show` names the collector by the node's `type`, which `after` leaves out.
-    if collector_after(task) != node.after || task.collector.type_name() != node.type_name {
+    if node.after.as_json() != Some(&collector_after(task))
+        || task.collector.type_name() != node.type_name
+    {
         return Err(format!(
             "{}: the config gives this collector other settings than the plan; make a new plan",
             node.address

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::{Dependency, NodeKind, PlanNode, Precondition, SENSITIVE, SourceLocation};
 use crate::apply::Action;
+use crate::apply::contract::Recorded;
 use crate::diagnostics::SourceMap;
 use crate::model::facts::Threshold;
 use crate::model::values::Duration;
@@ -90,8 +91,8 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
                 locks: Vec::new(),
                 action: Action::Collect,
                 precondition: Precondition::None,
-                before: Value::Null,
-                after: collector_after(task),
+                before: Recorded::Json(Value::Null),
+                after: Recorded::Json(collector_after(task)),
                 before_sensitive: Value::Bool(false),
                 after_sensitive: Value::Bool(task.sensitive),
                 fingerprint: String::new(),

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::apply::contract::PlanContext;
+use crate::apply::contract::Recorded;
 use crate::apply::{Action, Family, FsState, NodeStates, NodeView, Reason};
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
@@ -180,11 +181,11 @@ pub struct PlanNode {
     /// The observed state: for the file family, the shape of `FsState`; `null` for a facts
     /// node.
     #[schemars(with = "Option<FsState>")]
-    pub before: Value,
+    pub before: Recorded,
     /// The wanted state, same shape; sensitive leaves are `(sensitive)`. For a facts node, the
     /// collector as it will run.
     #[schemars(with = "NodeAfter")]
-    pub after: Value,
+    pub after: Recorded,
     /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
     pub before_sensitive: Value,
     /// Parallel to `after`: `true` at sensitive leaves, `false` when none.

@@ -231,11 +231,11 @@ fn check_facts_node(node: &PlanNode) -> Result<(), String> {
             "a facts node is never `noop` or a handler: its collector always runs".to_owned(),
         );
     }
-    if node.before != Value::Null || node.diff.is_some() {
+    if node.before.as_json() != Some(&Value::Null) || node.diff.is_some() {
         return Err("a facts node has no `before` and no `diff`".to_owned());
     }
     let sensitive = node.after_sensitive == Value::Bool(true);
-    if sensitive != (node.after == SENSITIVE) {
+    if sensitive != node.after.as_json().is_some_and(|after| after == SENSITIVE) {
         return Err("`after` and `after_sensitive` disagree".to_owned());
     }
     Ok(())

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::super::Action;
 use super::super::contract::SENSITIVE;
-use super::super::contract::{NodeStates, PlanContext};
+use super::super::contract::{NodeStates, PlanContext, Recorded};
 use super::super::fs_state::{self, EntryKind, FsState, Observed};
 use super::super::text;
-use super::{FileType, HIDDEN_WHEN_SENSITIVE, WantContext, Wanted, action};
+use super::{FileType, WantContext, Wanted, action};
 use crate::fsutil::walk::Route;
 use crate::model::ApplyTask;
 
@@ -51,32 +51,25 @@ impl Planned {
     /// `before`/`after` as plan.json shows them, with sensitive leaves replaced and their
     /// masks.
     fn into_states(self) -> NodeStates {
-        let to_value = |s: &FsState| serde_json::to_value(s).unwrap_or(Value::Null);
-        let mut before = to_value(&self.before);
-        let mut after = to_value(&self.after);
-        let (before_sensitive, after_sensitive) = if self.sensitive {
-            // The content, and the hashes that would let a guess be confirmed, are left out.
-            for (value, hidden) in [
-                (&mut before, &HIDDEN_WHEN_SENSITIVE[2..]),
-                (&mut after, &HIDDEN_WHEN_SENSITIVE[..]),
-            ] {
-                if let Some(map) = value.as_object_mut() {
-                    for field in hidden {
-                        map.remove(*field);
-                    }
-                }
-            }
-            if let Some(map) = after.as_object_mut() {
-                map.insert("content".to_owned(), Value::from(SENSITIVE));
-            }
-            (json!({ "sha256": true }), json!({ "content": true }))
+        let (before, after, before_sensitive, after_sensitive) = if self.sensitive {
+            let after = FsState {
+                content: Some(SENSITIVE.to_owned()),
+                ..self.after.redacted()
+            };
+            let masks = (json!({ "sha256": true }), json!({ "content": true }));
+            (self.before.redacted(), after, masks.0, masks.1)
         } else {
-            (Value::Bool(false), Value::Bool(false))
+            (
+                self.before,
+                self.after,
+                Value::Bool(false),
+                Value::Bool(false),
+            )
         };
         NodeStates {
             action: self.action,
-            before,
-            after,
+            before: Recorded::File(before),
+            after: Recorded::File(after),
             before_sensitive,
             after_sensitive,
             fingerprint: self.fingerprint,

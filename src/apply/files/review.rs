@@ -140,8 +140,8 @@ fn check_content(before: &FsState, after: &FsState) -> Result<(), String> {
 /// each attribute that changes; for a delete, what is removed; how the path is reached when
 /// that is not plain; and the diff's lines.
 pub fn describe(node: &NodeView<'_>) -> Description {
-    let after = FsState::deserialize_from(node.after);
-    let before = FsState::deserialize_from(node.before);
+    let after = decode(node.after, node.address, "after").ok();
+    let before = decode(node.before, node.address, "before").ok();
     let Some(after) = after else {
         return Description {
             what: String::new(),

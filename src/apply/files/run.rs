@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::super::contract::{NodeView, Recompiled};
 use super::super::fs_state::{self, EntryKind, FsState, Observed, Place};
+use super::decode;
 use super::plan::plan_task;
-use super::{HIDDEN_WHEN_SENSITIVE, decode};
 use crate::error::ResourceError;
 
 /// Observes a node's path now and compares it with the plan's fingerprint. The place observed
@@ -43,7 +43,7 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), R
     let want = if node.is_sensitive() {
         resolve_sensitive(node, &now, config)?
     } else {
-        decode(node.after, node.address, "after")?
+        decode(node.after, node.address, "after")?.into_owned()
     };
     fs_state::converge(&now.state, &want, &place)
 }
@@ -67,16 +67,8 @@ fn resolve_sensitive(
         .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
     let planned = plan_task(task, source.config_dir, Some(now))
         .map_err(|e| format!("{}: {e}", node.address))?;
-    let mut recomputed = serde_json::to_value(&planned.after).unwrap_or_default();
-    let mut reviewed = node.after.clone();
-    for value in [&mut recomputed, &mut reviewed] {
-        if let Some(map) = value.as_object_mut() {
-            for field in HIDDEN_WHEN_SENSITIVE {
-                map.remove(field);
-            }
-        }
-    }
-    if recomputed != reviewed {
+    let reviewed = decode(node.after, node.address, "after")?;
+    if planned.after.redacted() != reviewed.redacted() {
         return Err(format!(
             "{}: the config renders differently than when the plan was made; make a new plan",
             node.address
@@ -92,8 +84,8 @@ fn resolve_sensitive(
 pub fn finish(nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
     use rayon::prelude::*;
     let directory = |node: &NodeView<'_>| -> Option<std::path::PathBuf> {
-        let path = node.after.get("path")?.as_str()?;
-        Path::new(path).parent().map(Path::to_path_buf)
+        let after = decode(node.after, node.address, "after").ok()?;
+        Path::new(&after.path).parent().map(Path::to_path_buf)
     };
     let changed: BTreeSet<_> = nodes
         .iter()
