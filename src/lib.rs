@@ -16,7 +16,7 @@ pub mod fsutil;
 pub mod git;
 pub mod grammar;
 pub mod model;
-pub mod pipeline;
+pub mod ops;
 pub mod plan;
 pub mod printable;
 pub mod secrets;

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use fs_state::{EntryKind, FsState, Observed, Place};
 pub use text::{lines, verify_diff};
 
+use crate::config::ConfigDir;
 use crate::fsutil::walk::Route;
 use crate::model::ApplyTask;
 use crate::model::apply::ApplySpec;
@@ -132,7 +133,7 @@ pub fn carries_secret(task: &ApplyTask) -> bool {
 /// task editing the same file leaves: then nothing is read from disk.
 pub fn plan_task(
     task: &ApplyTask,
-    config_dir: &Path,
+    config_dir: &ConfigDir,
     chained: Option<&Observed>,
 ) -> Result<Planned, String> {
     let spec = &task.spec;
@@ -243,7 +244,7 @@ pub fn action(before: &FsState, after: &FsState) -> Action {
 
 /// What the type functions need besides the task and the observation.
 pub struct Context<'a> {
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
 }
 
 /// Mode, owner and group of a wanted entry: the task's when given, else what is there, else
@@ -320,7 +321,7 @@ fn refuse_non_file(observed: &Observed, path: &str) -> Result<(), String> {
 ///
 /// [`MAX_FILE_BYTES`]: crate::fsutil::MAX_FILE_BYTES
 fn config_file(context: &Context<'_>, relative: &str) -> Result<Vec<u8>, String> {
-    let path = crate::config::resolve_asset(context.config_dir, relative)?;
+    let path = context.config_dir.resolve_asset(relative)?;
     crate::fsutil::read_regular_file(&path)
         .map_err(|e| format!("cannot read {relative} in the config directory: {e}"))
 }

@@ -1,10 +1,7 @@
 //! Rules of single tasks that types alone cannot say: absolute paths, fields that exclude each
 //! other, regular expressions that compile, files of the config that exist.
 
-use std::path::Path;
-
-use crate::config::Node;
-use crate::config::resolve_asset;
+use crate::config::{ConfigDir, Node};
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::apply::{ApplySpec, LinkKind, State};
@@ -134,9 +131,13 @@ fn not_when_absent(
 }
 
 /// A file of the config dir: inside it, and there.
-fn config_file(path: Option<&Spanned<String>>, config_dir: &Path, found: &mut Vec<Diagnostic>) {
+fn config_file(
+    path: Option<&Spanned<String>>,
+    config_dir: &ConfigDir,
+    found: &mut Vec<Diagnostic>,
+) {
     let Some(path) = path else { return };
-    match resolve_asset(config_dir, &path.value) {
+    match config_dir.resolve_asset(&path.value) {
         Ok(full) if full.is_file() => {}
         Ok(_) => found.push(
             Diagnostic::error(format!("no file `{}` in the config directory", path.value))
@@ -151,7 +152,7 @@ fn config_file(path: Option<&Spanned<String>>, config_dir: &Path, found: &mut Ve
     }
 }
 
-pub fn check_apply_spec(spec: &ApplySpec, config_dir: &Path, found: &mut Vec<Diagnostic>) {
+pub fn check_apply_spec(spec: &ApplySpec, config_dir: &ConfigDir, found: &mut Vec<Diagnostic>) {
     match spec {
         ApplySpec::File(t) => {
             absolute(&t.path, "path", found);

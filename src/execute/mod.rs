@@ -21,6 +21,7 @@ pub use collect::Collected;
 pub use report::{RunReport, write_report};
 
 use crate::apply::{self, Action, FsState, fs_state};
+use crate::config::ConfigDir;
 use crate::model::{ApplyTask, FactsTask};
 use crate::plan::{HostIdentity, NodeKind, Plan, PlanNode, Precondition};
 
@@ -142,7 +143,7 @@ fn check_precondition(node: &PlanNode) -> Result<(apply::Observed, apply::Place)
 pub struct Recompiled<'a> {
     pub tasks: HashMap<String, &'a ApplyTask>,
     pub collectors: HashMap<String, &'a FactsTask>,
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
 }
 
 /// Every apply node whose sensitivity is not the one its task in the config, compiled again,

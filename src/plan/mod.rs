@@ -10,14 +10,13 @@ mod lower;
 pub mod source;
 mod verify;
 
-use std::path::Path;
-
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::apply::{self, Action, EntryKind, FsState, Observed, Planned};
+use crate::config::ConfigDir;
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
 use crate::model::settings::AuditSink;
@@ -231,7 +230,7 @@ pub fn address(task: &ApplyTask) -> String {
 pub struct PlanInputs<'a> {
     pub config: &'a Config,
     pub sources: &'a SourceMap,
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
     pub facts: &'a HostFacts,
     pub extra_vars: &'a [String],
 }
@@ -320,7 +319,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
 fn observe_all(
     tasks: &[ApplyTask],
     lowered: &lower::Lowered,
-    config_dir: &Path,
+    config_dir: &ConfigDir,
 ) -> Result<Vec<Planned>, Vec<String>> {
     let heads: Vec<usize> = (0..tasks.len())
         .filter(|&i| lowered.chained_after[i].is_none())

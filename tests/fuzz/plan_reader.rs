@@ -7,8 +7,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use driftless::config::ConfigDir;
 use driftless::facts::HostFacts;
-use driftless::pipeline::{Inputs, compile};
+use driftless::ops::{Inputs, compile};
 use driftless::plan::{self, PlanInputs, json};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -27,7 +28,9 @@ fn seed() -> &'static Value {
             let facts = HostFacts::gather();
             let extra_vars = vec![format!("root={}", root.path().join("qs").display())];
             let inputs = Inputs {
-                config_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+                config_dir: ConfigDir::new(
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+                ),
                 env_file: "/nonexistent/driftless-env".into(),
                 extra_vars: extra_vars.clone(),
             };
