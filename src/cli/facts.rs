@@ -64,9 +64,7 @@ pub fn run(globals: &Globals, args: &FactsArgs) -> ExitCode {
                     render_human(&compiled.diagnostics, &compiled.sources, globals.color)
                 ),
                 MetricsError::Collectors(errors) => {
-                    for e in errors {
-                        eprintln!("error: {e}");
-                    }
+                    eprintln!("error: {}", errors.join("\nerror: "));
                     return ExitCode::FAILURE;
                 }
                 MetricsError::Failed(_) => {}

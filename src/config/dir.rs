@@ -220,7 +220,7 @@ mod tests {
         let (_root, dir) = dir_with_asset();
         std::fs::create_dir(dir.path().join(".git")).expect(".git");
         std::fs::write(dir.path().join(".git/config"), "[core]\n").expect("git config");
-        symlink(".git/config", dir.path().join("files/git-config")).expect("symlink");
+        symlink("../.git/config", dir.path().join("files/git-config")).expect("symlink");
         let refused = |name: &str| {
             format!("`{name}` is in `.git`, Git's own directory, which is not part of the config")
         };
