@@ -24,3 +24,29 @@ pub use output_file::check_output_file;
 pub use plan::{PlanError, Planned, gather_facts, plan};
 pub use plan_file::read_plan;
 pub use refusal::Refusal;
+
+#[cfg(test)]
+mod tests {
+    /// The agent calls these functions in a loop: none may print, exit or read the command
+    /// line (those belong to `cli/`).
+    #[test]
+    fn no_workflow_prints_exits_or_reads_the_command_line() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ops");
+        let banned = [
+            concat!("print", "ln!"),
+            concat!("print", "!("),
+            concat!("dbg", "!("),
+            concat!("process::", "exit"),
+            concat!("env::", "args"),
+        ];
+        let mut offenders = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("src/ops") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read source");
+            for word in banned.iter().filter(|word| text.contains(*word)) {
+                offenders.push(format!("{}: {word}", path.display()));
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:?}");
+    }
+}
