@@ -20,8 +20,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Git's own directory (or `gitdir:` file) in a work tree. It is not config: the plan's config
-/// digest leaves it out ([`crate::plan::source::digest_dir`]), so a run never reads from it
-/// ([`crate::config::resolve_asset`] refuses paths through it).
+/// digest leaves it out ([`crate::config::ConfigDir::digest`]), so a run never reads from it
+/// ([`crate::config::ConfigDir::resolve_asset`] refuses paths through it).
 pub const DIR_NAME: &str = ".git";
 
 /// Settings that stop git from running anything the repository names.

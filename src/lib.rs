@@ -3,6 +3,8 @@
 //! The pipeline is a compiler for host state; each stage is a module with one entry function,
 //! and data flows one way (see `docs/architecture.md`):
 //! [`config::load`] → [`template::render`] (with [`secrets`]) → [`check::check`] → model.
+//! The workflows that chain the stages (compile, plan, execute, apply, serve metrics) are
+//! library functions in [`ops`]; [`cli`] parses arguments and prints what they return.
 
 pub mod apply;
 pub mod check;
@@ -19,7 +21,7 @@ pub mod grammar;
 pub mod host;
 pub mod metrics;
 pub mod model;
-pub mod pipeline;
+pub mod ops;
 pub mod plan;
 pub mod printable;
 pub mod secrets;

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::Action;
 use super::fs_state::FsState;
+use crate::config::ConfigDir;
 use crate::diagnostics::{Diagnostic, Span};
 use crate::error::ResourceError;
 use crate::model::{ApplyTask, RenderedContent};
@@ -201,7 +202,7 @@ impl Requirement {
 
 /// What `check` gives a type's field rules.
 pub struct CheckContext<'a> {
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
 }
 
 /// One task type: its own file, and one line in the registry (which names it).
@@ -275,7 +276,7 @@ impl<'de> Deserialize<'de> for Recorded {
 
 /// What planning needs besides the tasks.
 pub struct PlanContext<'a> {
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
 }
 
 /// A node as plan.json records it, for its family: the family decodes `before` and `after`
@@ -335,7 +336,7 @@ impl NodeView<'_> {
 /// (the plan holds `(sensitive)`).
 pub struct Recompiled<'a> {
     pub tasks: &'a std::collections::HashMap<String, &'a ApplyTask>,
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
 }
 
 /// How `show` describes a node: what it manages, and one line per detail.

@@ -2,9 +2,7 @@
 //! absolute and plainly spelled paths, fields that exclude each other, regular expressions
 //! that compile, files of the config that exist.
 
-use std::path::Path;
-
-use crate::config::resolve_asset;
+use crate::config::ConfigDir;
 use crate::diagnostics::Diagnostic;
 use crate::model::Spanned;
 use crate::model::apply::State;
@@ -116,9 +114,13 @@ pub fn not_when_absent(
 }
 
 /// A file of the config dir: inside it, and there.
-pub fn config_file(path: Option<&Spanned<String>>, config_dir: &Path, found: &mut Vec<Diagnostic>) {
+pub fn config_file(
+    path: Option<&Spanned<String>>,
+    config_dir: &ConfigDir,
+    found: &mut Vec<Diagnostic>,
+) {
     let Some(path) = path else { return };
-    match resolve_asset(config_dir, &path.value) {
+    match config_dir.resolve_asset(&path.value) {
         Ok(full) if full.is_file() => {}
         Ok(_) => found.push(
             Diagnostic::error(format!("no file `{}` in the config directory", path.value))

@@ -22,6 +22,7 @@ use super::contract::{
     Recorded, Requirement, Thing,
 };
 use super::fs_state::{EntryKind, FsState, Observed};
+use crate::config::ConfigDir;
 use crate::error::ResourceError;
 use crate::host::users::{self, Db};
 use crate::model::apply::Attributes;
@@ -56,7 +57,7 @@ pub struct Lookup<'a> {
 
 /// What [`FileType::want`] needs besides the task and the observation.
 pub struct WantContext<'a> {
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
     /// The rendered template file, for `template` and `file` with `template`.
     pub rendered: Option<&'a RenderedContent>,
 }
@@ -242,7 +243,7 @@ pub fn refuse_non_file(observed: &Observed, path: &str) -> Result<(), String> {
 ///
 /// [`MAX_FILE_BYTES`]: crate::fsutil::MAX_FILE_BYTES
 pub fn config_file(cx: &WantContext<'_>, relative: &str) -> Result<Vec<u8>, String> {
-    let path = crate::config::resolve_asset(cx.config_dir, relative)?;
+    let path = cx.config_dir.resolve_asset(relative)?;
     crate::fsutil::read_regular_file(&path)
         .map_err(|e| format!("cannot read {relative} in the config directory: {e}"))
 }

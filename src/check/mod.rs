@@ -11,12 +11,10 @@ mod graph;
 mod rules;
 mod secret_fields;
 
-use std::path::Path;
-
 use rayon::prelude::*;
 
 use crate::apply::ApplySpec;
-use crate::config::{Key, Node, Value};
+use crate::config::{ConfigDir, Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::model::assert::{ASSERT, AssertSpec};
 use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
@@ -36,7 +34,7 @@ pub struct Declared {
 /// found; callers look at `diagnostics` first.
 pub fn check(
     rendered: RenderedConfig,
-    config_dir: &Path,
+    config_dir: &ConfigDir,
     sources: &SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> Config {
@@ -189,7 +187,7 @@ fn task_id(
 
 fn check_apply_task(
     task: &RenderedTask,
-    config_dir: &Path,
+    config_dir: &ConfigDir,
     declared: &mut Declared,
     asserts: &mut Asserts,
     found: &mut Vec<Diagnostic>,

@@ -1,9 +1,8 @@
 use std::process::ExitCode;
 
-use super::execute::{RunArgs, lock_host, run_plan};
-use super::plan::Built;
-use super::{Globals, show};
-use crate::plan;
+use super::execute::{RunArgs, print_refusal, print_run};
+use super::{Globals, print_plan_error, show};
+use crate::ops::{self, ApplyError};
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {
@@ -19,40 +18,19 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
     if args.dry_run {
         return dry_run(globals, args);
     }
-    // The lock comes first: the plan is made from what the host looks like once no other run
-    // changes it.
-    let acquired = args.run.acquire_lock();
-    let Some(Built {
-        compiled,
-        facts,
-        mut plan,
-    }) = super::plan::build(globals)
-    else {
-        return ExitCode::FAILURE;
-    };
-    // The digest is what the run report names, as for a plan file.
-    plan::json::seal(&mut plan);
-    let (_held, lock) = match lock_host(&args.run, acquired, &plan, &facts) {
-        Ok(taken) => taken,
-        Err(code) => return code,
-    };
-    run_plan(
-        globals,
-        &args.run,
-        &plan,
-        Some(&compiled),
-        &globals.inputs.config_dir,
-        &facts,
-        lock,
-    )
+    match ops::apply(&globals.inputs(), &args.run.options()) {
+        Ok(executed) => print_run(globals, args.run.detailed_exitcode, &executed),
+        Err(ApplyError::Plan(e)) => print_plan_error(globals, e),
+        Err(ApplyError::Refused(refusal)) => print_refusal(globals, refusal),
+    }
 }
 
-/// `apply --dry-run`: the plan, shown; no lock (nothing changes).
+/// `apply --dry-run`: the plan, shown with diffs.
 fn dry_run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
-    let Some(Built { mut plan, .. }) = super::plan::build(globals) else {
-        return ExitCode::FAILURE;
+    let plan = match ops::dry_run(&globals.inputs()) {
+        Ok(plan) => plan,
+        Err(e) => return print_plan_error(globals, e),
     };
-    plan::json::seal(&mut plan);
     print!("{}", show::render(&plan, globals.stdout_color, true));
     match (args.run.detailed_exitcode, plan.summary.changes()) {
         (true, 1..) => ExitCode::from(2),

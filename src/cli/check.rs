@@ -4,8 +4,7 @@ use clap::ValueEnum;
 
 use super::Globals;
 use crate::diagnostics::{render_human, render_json};
-use crate::facts::HostFacts;
-use crate::pipeline;
+use crate::ops;
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -27,8 +26,7 @@ enum Format {
 }
 
 pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
-    let facts = HostFacts::gather();
-    let mut compiled = pipeline::compile(&globals.inputs, &facts);
+    let mut compiled = ops::compile(&globals.inputs(), &ops::gather_facts());
     let failed = compiled.diagnostics.has_errors()
         || (args.deny_warnings && compiled.diagnostics.warning_count() > 0);
     if globals.quiet {

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
-use crate::pipeline;
+use crate::ops::{self, ConfigDir};
 
 #[derive(Parser)]
 #[command(
@@ -113,17 +113,31 @@ enum CompletionShell {
 }
 
 /// Global options every subcommand shares.
-#[derive(Clone)]
 pub struct Globals {
-    pub inputs: pipeline::Inputs,
+    /// The config dir: `-c`, `DRIFTLESS_CONFIG`, else the default.
+    pub config_dir: PathBuf,
     /// `-c` or `DRIFTLESS_CONFIG` was given (not the default).
     pub explicit_config: Option<PathBuf>,
+    pub env_file: PathBuf,
+    /// `-e NAME=VALUE` pairs.
+    pub extra_vars: Vec<String>,
     /// Colored output on stderr.
     pub color: bool,
     /// Colored output on stdout.
     pub stdout_color: bool,
     /// `-q`: only errors.
     pub quiet: bool,
+}
+
+impl Globals {
+    /// What the workflows compile: the config dir (made once here), the env file, the vars.
+    fn inputs(&self) -> ops::Inputs {
+        ops::Inputs {
+            config_dir: ConfigDir::new(&self.config_dir),
+            env_file: self.env_file.clone(),
+            extra_vars: self.extra_vars.clone(),
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -137,15 +151,13 @@ pub fn main() -> ExitCode {
     let globals = Globals {
         explicit_config: cli.config.clone(),
         stdout_color: std::io::stdout().is_terminal() && !no_color,
-        inputs: pipeline::Inputs {
-            config_dir: cli
-                .config
-                .unwrap_or_else(|| pipeline::default_path("config")),
-            env_file: cli
-                .env_file
-                .unwrap_or_else(|| pipeline::default_path("env")),
-            extra_vars: cli.extra_vars,
-        },
+        config_dir: cli
+            .config
+            .unwrap_or_else(|| ops::defaults::config_path("config")),
+        env_file: cli
+            .env_file
+            .unwrap_or_else(|| ops::defaults::config_path("env")),
+        extra_vars: cli.extra_vars,
         quiet: cli.quiet,
         color: std::io::stderr().is_terminal() && !no_color,
     };
@@ -185,82 +197,28 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Gathers the built-in facts once for the run.
-fn gather_facts() -> crate::facts::HostFacts {
-    let started = std::time::Instant::now();
-    let facts = crate::facts::HostFacts::gather();
-    tracing::debug!(elapsed = ?started.elapsed(), "gathered facts");
-    facts
-}
-
-/// Compiles the config against the host's facts; on errors prints the diagnostics (as `check`
-/// does) and returns `None`.
-fn compile_config(
-    globals: &Globals,
-    facts: &crate::facts::HostFacts,
-) -> Option<pipeline::Compiled> {
-    let mut compiled = pipeline::compile(&globals.inputs, facts);
-    if globals.quiet || !compiled.diagnostics.has_errors() {
+/// The diagnostics of a config that has errors, as `check` prints them (`-q`: errors only).
+fn print_config_errors(globals: &Globals, compiled: &mut ops::Compiled) {
+    if globals.quiet {
         compiled.diagnostics.retain_errors();
     }
-    if !compiled.diagnostics.is_empty() {
-        eprint!(
-            "{}",
-            crate::diagnostics::render_human(
-                &compiled.diagnostics,
-                &compiled.sources,
-                globals.color
-            )
-        );
-    }
-    (!compiled.diagnostics.has_errors()).then_some(compiled)
+    eprint!(
+        "{}",
+        crate::diagnostics::render_human(&compiled.diagnostics, &compiled.sources, globals.color)
+    );
 }
 
-/// Where driftless keeps its state when `--state-dir` (`DRIFTLESS_STATE_DIR`) is not given:
-/// `/var/lib/driftless` as root, `$XDG_STATE_HOME/driftless` (default
-/// `~/.local/state/driftless`) otherwise. It holds the run lock and, without `settings.audit`,
-/// the run reports (`runs/`).
-fn default_state_dir() -> PathBuf {
-    if crate::host::users::current().0 == 0 {
-        return PathBuf::from("/var/lib/driftless");
-    }
-    std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("driftless")
-}
-
-/// A file the user names for output (`plan -o FILE`, the metrics textfile) is written only as a
-/// regular file or at a new path: the atomic write renames over what is there, which would
-/// replace a device (`/dev/null`), a FIFO or a symlink instead of writing into it.
-fn check_output_file(path: &std::path::Path) -> Result<(), String> {
-    let kind = match std::fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_file() => return Ok(()),
-        Ok(metadata) => {
-            use std::os::unix::fs::FileTypeExt;
-            let t = metadata.file_type();
-            if t.is_symlink() {
-                "a symbolic link"
-            } else if t.is_dir() {
-                "a directory"
-            } else if t.is_fifo() {
-                "a FIFO"
-            } else if t.is_socket() {
-                "a socket"
-            } else {
-                "a device"
+/// Why no plan was made: the config's diagnostics, or one line per node that failed.
+fn print_plan_error(globals: &Globals, error: ops::PlanError) -> ExitCode {
+    match error {
+        ops::PlanError::Config(mut compiled) => print_config_errors(globals, &mut compiled),
+        ops::PlanError::Nodes(errors) => {
+            for e in errors {
+                eprintln!("error: {}", crate::printable::escape(&e));
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
-    };
-    Err(format!(
-        "{} is {kind}; driftless writes output only to a regular file or a new path (to \
-         send the output elsewhere, write it to stdout and redirect it)",
-        path.display()
-    ))
+    }
+    ExitCode::FAILURE
 }
 
 /// A subcommand this build does not have yet: said plainly, never a fake success.

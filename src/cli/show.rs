@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use super::Globals;
 use crate::apply::Action;
 use crate::apply::contract::Detail;
-use crate::plan::{AuditDestination, NodeKind, Plan, PlanNode, SENSITIVE, Summary, json};
+use crate::ops;
+use crate::plan::{AuditDestination, NodeKind, Plan, PlanNode, SENSITIVE, Summary};
 use crate::printable::escape;
 
 #[derive(clap::Args)]
@@ -14,7 +15,7 @@ pub struct ShowArgs {
 }
 
 pub fn run(globals: &Globals, args: &ShowArgs) -> ExitCode {
-    let plan = match read_plan(&args.plan) {
+    let plan = match ops::read_plan(&args.plan) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {}", escape(&e));
@@ -23,12 +24,6 @@ pub fn run(globals: &Globals, args: &ShowArgs) -> ExitCode {
     };
     print!("{}", render(&plan, globals.stdout_color, true));
     ExitCode::SUCCESS
-}
-
-pub fn read_plan(path: &std::path::Path) -> Result<Plan, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the plan {}: {e}", path.display()))?;
-    json::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 const RED: &str = "\x1b[31m";

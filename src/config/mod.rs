@@ -5,6 +5,8 @@
 //! config), parses each by its extension into a [`Node`] tree and splits it into the top-level
 //! sections. Nothing here looks at what a task means.
 
+mod digest;
+mod dir;
 mod json;
 pub mod limits;
 pub mod node;
@@ -18,10 +20,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+pub use dir::{ConfigDir, GitRevision};
 pub use node::{Key, Node, Value};
 
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean, one_of};
-use crate::git;
 
 /// The top-level keys a config file may hold.
 pub const SECTIONS: &[&str] = &["vars", "apply", "facts", "logs", "settings"];
@@ -38,7 +40,6 @@ pub struct Document {
 
 /// What `load` hands on: the parsed documents (their text is in the [`SourceMap`]).
 pub struct LoadedConfig {
-    pub dir: PathBuf,
     pub documents: Vec<Document>,
     /// `-e NAME=VALUE` from the command line: vars that override the config's.
     pub extra_vars: Vec<(Key, Node)>,
@@ -49,11 +50,12 @@ pub struct LoadedConfig {
 /// Reads and parses the config dir. Syntax errors of every file are reported together; a file
 /// with errors contributes no document.
 pub fn load(
-    dir: &Path,
+    config_dir: &ConfigDir,
     extra_vars: &[String],
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> LoadedConfig {
+    let dir = config_dir.path();
     let mut files = Vec::new();
     let mut paths = Vec::new();
     if let Err(e) = discover(dir, &mut paths) {
@@ -66,7 +68,7 @@ pub fn load(
         );
     }
     paths.sort();
-    let real_dir = std::fs::canonicalize(dir).ok();
+    let real_dir = config_dir.real();
     let mut to_parse = Vec::new();
     for path in paths {
         let relative = path.strip_prefix(dir).unwrap_or(&path);
@@ -74,7 +76,7 @@ pub fn load(
             diagnostics.push(not_utf8_name(relative));
             continue;
         };
-        match read_config_file(&path, &display, real_dir.as_deref()) {
+        match read_config_file(&path, &display, real_dir) {
             Ok(text) => {
                 let format = Format::of(&path);
                 let id = sources.add(display.clone(), path, text);
@@ -100,7 +102,6 @@ pub fn load(
         }
     }
     LoadedConfig {
-        dir: dir.to_path_buf(),
         documents,
         extra_vars: parse_extra_vars(extra_vars, sources, diagnostics),
         files,
@@ -346,51 +347,4 @@ fn split_sections(root: Node, diagnostics: &mut Diagnostics) -> Option<Document>
         *slot = Some(value);
     }
     Some(document)
-}
-
-/// A file the config names (a template, a `copy` source): relative to the config dir and inside
-/// it, also through symlinks.
-pub fn resolve_asset(dir: &Path, relative: &str) -> Result<std::path::PathBuf, String> {
-    let path = Path::new(relative);
-    if path.is_absolute() {
-        return Err(format!(
-            "`{relative}` is an absolute path; files of the config are named relative to the \
-             config directory"
-        ));
-    }
-    let mut depth = 0i32;
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => depth -= 1,
-            std::path::Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(format!("`{relative}` leaves the config directory"));
-        }
-    }
-    let full = dir.join(path);
-    let in_git_dir = |p: &Path| p.components().any(|c| c.as_os_str() == git::DIR_NAME);
-    if in_git_dir(path) {
-        return Err(git_dir_refused(relative));
-    }
-    // A symlink inside the config dir must not lead out of it, nor into `.git`, either.
-    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&full), std::fs::canonicalize(dir)) {
-        match real.strip_prefix(&real_dir) {
-            Err(_) => {
-                return Err(format!(
-                    "`{relative}` leads out of the config directory through a symlink"
-                ));
-            }
-            Ok(inside) if in_git_dir(inside) => return Err(git_dir_refused(relative)),
-            Ok(_) => {}
-        }
-    }
-    Ok(full)
-}
-
-/// `.git` is Git's metadata, not config: the plan's config digest leaves it out, so a run must
-/// not read from it.
-fn git_dir_refused(relative: &str) -> String {
-    format!("`{relative}` is in `.git`, Git's own directory, which is not part of the config")
 }

@@ -13,7 +13,6 @@ mod report;
 mod scheduler;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -22,6 +21,7 @@ pub use collect::Collected;
 pub use report::{RunReport, write_report};
 
 use crate::apply::{self, Action};
+use crate::config::ConfigDir;
 use crate::model::{ApplyTask, FactsTask};
 use crate::plan::{HostIdentity, NodeKind, Plan, PlanNode, Precondition};
 
@@ -111,7 +111,7 @@ pub fn stale_nodes(plan: &Plan) -> Vec<String> {
 pub struct Recompiled<'a> {
     pub tasks: HashMap<String, &'a ApplyTask>,
     pub collectors: HashMap<String, &'a FactsTask>,
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
 }
 
 /// Every apply node whose sensitivity is not the one its task in the config, compiled again,

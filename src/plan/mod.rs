@@ -11,8 +11,6 @@ mod lower;
 pub mod source;
 mod verify;
 
-use std::path::Path;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,6 +18,7 @@ use serde_json::Value;
 use crate::apply::contract::PlanContext;
 use crate::apply::contract::Recorded;
 use crate::apply::{Action, Family, FsState, NodeStates, NodeView, Reason};
+use crate::config::ConfigDir;
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
 use crate::model::settings::AuditSink;
@@ -265,7 +264,7 @@ pub fn address(task: &ApplyTask) -> String {
 pub struct PlanInputs<'a> {
     pub config: &'a Config,
     pub sources: &'a SourceMap,
-    pub config_dir: &'a Path,
+    pub config_dir: &'a ConfigDir,
     pub facts: &'a HostFacts,
     pub extra_vars: &'a [String],
 }
@@ -356,7 +355,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
 fn plan_families(
     tasks: &[ApplyTask],
     lowered: &lower::Lowered,
-    config_dir: &Path,
+    config_dir: &ConfigDir,
 ) -> Result<Vec<Option<NodeStates>>, Vec<String>> {
     let families = crate::apply::contract::by_family(
         lowered.order.iter().map(|&i| (tasks[i].spec.family(), i)),

@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 use secrecy::SecretString;
 
+use crate::config::ConfigDir;
+
 pub use env_file::EnvFileSource;
 
 /// Why a secret could not be read; the text never contains a secret value.
@@ -54,18 +56,17 @@ impl Secrets {
 
     /// The standard chain: environment, then the env file. An env file inside the config dir
     /// is refused here, before anything is read: it would be committed to Git with the config.
-    pub fn standard(env_file: &Path, config_dir: &Path) -> Result<Self, SecretError> {
+    pub fn standard(env_file: &Path, config_dir: &ConfigDir) -> Result<Self, SecretError> {
         let env_abs = absolute(env_file);
-        let config_abs = absolute(config_dir);
-        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        if env_abs.starts_with(&config_abs)
-            || canonical(&env_abs).starts_with(canonical(&config_abs))
-        {
+        let config_abs = config_dir.absolute();
+        let config_real = config_dir.real().unwrap_or(config_abs);
+        let env_real = std::fs::canonicalize(&env_abs).unwrap_or_else(|_| env_abs.clone());
+        if env_abs.starts_with(config_abs) || env_real.starts_with(config_real) {
             return Err(format!(
                 "the env file {} is inside the config directory {}: it would be committed with \
                  the config",
                 env_file.display(),
-                config_dir.display()
+                config_dir.path().display()
             ));
         }
         Ok(Secrets::new(vec![

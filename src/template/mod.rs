@@ -22,7 +22,7 @@ use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
 
 use rayon::prelude::*;
 
-use crate::config::{Document, LoadedConfig, Node, Value};
+use crate::config::{ConfigDir, Document, LoadedConfig, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::facts::HostFacts;
 use crate::secrets::Secrets;
@@ -74,13 +74,14 @@ pub struct RenderedConfig {
 /// point into them.
 pub fn render(
     loaded: &LoadedConfig,
+    config_dir: &ConfigDir,
     facts: &HostFacts,
     secrets: Arc<Secrets>,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
     let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
-    let renderer = task::Renderer::new(globals.clone(), secrets, &loaded.dir);
+    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir);
     // Files render independently: in parallel, then joined in file order. Template files
     // with errors are added to `sources` under the lock (only on the error path).
     let sources = Mutex::new(sources);

@@ -14,7 +14,7 @@ use super::{
     RenderedFile, RenderedTask, SkippedTask, check_var_name, engine_trap, environment,
     node_to_value,
 };
-use crate::config::{Key, Node, Value, resolve_asset};
+use crate::config::{ConfigDir, Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean, one_of};
 use crate::secrets::Secrets;
 
@@ -38,7 +38,7 @@ pub struct Renderer {
     env: Environment<'static>,
     globals: Arc<Globals>,
     secrets: Arc<Secrets>,
-    config_dir: PathBuf,
+    config_dir: ConfigDir,
     /// Template file names already resolved: a loop renders the same file many times.
     resolved: Mutex<HashMap<String, Result<PathBuf, String>>>,
     /// Bytes of text the tasks hold so far, every loop item counted, against
@@ -55,11 +55,11 @@ struct Scope {
 }
 
 impl Renderer {
-    pub fn new(globals: Arc<Globals>, secrets: Arc<Secrets>, config_dir: &Path) -> Self {
+    pub fn new(globals: Arc<Globals>, secrets: Arc<Secrets>, config_dir: &ConfigDir) -> Self {
         let mut env = environment();
-        let dir = config_dir.to_path_buf();
+        let dir = config_dir.clone();
         // Template files (and what they include) load from the config dir, once each.
-        env.set_loader(move |name| match resolve_asset(&dir, name) {
+        env.set_loader(move |name| match dir.resolve_asset(name) {
             Ok(path) => match read_template_file(&path) {
                 Ok(text) => match engine_trap(&text) {
                     Some(why) => Err(minijinja::Error::new(ErrorKind::SyntaxError, why)),
@@ -77,7 +77,7 @@ impl Renderer {
             env,
             globals,
             secrets,
-            config_dir: config_dir.to_path_buf(),
+            config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
             rendered_bytes: AtomicU64::new(0),
             over_budget: AtomicBool::new(false),
@@ -517,7 +517,7 @@ impl Renderer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(relative.to_owned())
-            .or_insert_with(|| resolve_asset(&self.config_dir, relative))
+            .or_insert_with(|| self.config_dir.resolve_asset(relative))
             .clone();
         let path = match resolved {
             Ok(path) => path,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use driftless::config;
+use driftless::config::{self, ConfigDir};
 use driftless::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, render_human, render_json};
 use proptest::prelude::*;
 
@@ -285,7 +285,14 @@ fn a_mapping_of_many_keys_loads_in_linear_time() {
     }
     let dir = config_with("main.yaml", text.as_bytes());
     let (mut sources, mut diagnostics) = (SourceMap::default(), Diagnostics::default());
-    let loaded = within_cpu_limit(|| config::load(dir.path(), &[], &mut sources, &mut diagnostics));
+    let loaded = within_cpu_limit(|| {
+        config::load(
+            &ConfigDir::new(dir.path()),
+            &[],
+            &mut sources,
+            &mut diagnostics,
+        )
+    });
     assert!(diagnostics.is_empty());
     let vars = loaded.documents[0].vars.as_ref().and_then(|v| v.as_map());
     assert_eq!(vars.map(<[_]>::len), Some(100_000));
@@ -402,7 +409,12 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 fn load_and_render(ext: &str, text: &str) -> Result<(), TestCaseError> {
     let dir = config_with(&format!("config.{ext}"), text.as_bytes());
     let (mut sources, mut diagnostics) = (SourceMap::default(), Diagnostics::default());
-    config::load(dir.path(), &[], &mut sources, &mut diagnostics);
+    config::load(
+        &ConfigDir::new(dir.path()),
+        &[],
+        &mut sources,
+        &mut diagnostics,
+    );
     let human = render_human(&diagnostics, &sources, false);
     let json: serde_json::Value =
         serde_json::from_str(&render_json(&diagnostics, &sources)).expect("JSON output");

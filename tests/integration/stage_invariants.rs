@@ -49,8 +49,9 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// What `cli/` may use: the workflows, and what it needs to handle arguments and to print
-/// (diagnostics, escaping, the model's and the plan's types, the schemas, typed errors, and
-/// `fsutil` to write what it prints to a file atomically). Anything else is a workflow step
+/// (diagnostics, escaping, the model's and the plan's types, the resource types' descriptions
+/// of plan nodes, the schemas, typed errors, and `fsutil` to write what it prints to a file
+/// atomically). Anything else is a workflow step
 /// that belongs in `ops/`.
 const CLI_MAY_USE: &[&str] = &[
     "ops",
@@ -58,6 +59,7 @@ const CLI_MAY_USE: &[&str] = &[
     "diagnostics",
     "printable",
     "plan",
+    "apply",
     "grammar",
     "error",
     "fsutil",

@@ -14,6 +14,7 @@ use super::super::contract::{NodeStates, PlanContext, Recorded};
 use super::super::fs_state::{self, EntryKind, FsState, Observed};
 use super::super::text;
 use super::{FileType, WantContext, Wanted, action};
+use crate::config::ConfigDir;
 use crate::fsutil::walk::Route;
 use crate::model::ApplyTask;
 
@@ -84,7 +85,7 @@ impl Planned {
 /// task editing the same file leaves: then nothing is read from disk.
 pub fn plan_task(
     task: &ApplyTask,
-    config_dir: &std::path::Path,
+    config_dir: &ConfigDir,
     chained: Option<&Observed>,
 ) -> Result<Planned, String> {
     let member = task

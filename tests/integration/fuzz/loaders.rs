@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use driftless::config::ConfigDir;
 use driftless::diagnostics::{render_human, render_json};
 use driftless::facts::HostFacts;
-use driftless::pipeline::{Inputs, compile};
+use driftless::ops::{Inputs, compile};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -82,7 +83,7 @@ fn compile_one(file: &ConfigFile) -> Result<(), TestCaseError> {
     std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
     std::fs::write(dir.path().join("templates/motd.j2"), "{{ greeting }}\n").expect("template");
     let inputs = Inputs {
-        config_dir: dir.path().to_path_buf(),
+        config_dir: ConfigDir::new(dir.path()),
         env_file: PathBuf::from("/nonexistent/driftless-env"),
         extra_vars: Vec::new(),
     };

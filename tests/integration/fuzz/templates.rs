@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use driftless::config::ConfigDir;
 use driftless::diagnostics::{render_human, render_json};
 use driftless::facts::HostFacts;
-use driftless::pipeline::{Inputs, compile};
+use driftless::ops::{Inputs, compile};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -118,7 +119,7 @@ fn compile_template(template: &str) -> Result<(), TestCaseError> {
     std::fs::write(&env_file, format!("FUZZ_SECRET={SECRET}\n")).expect("write env");
     std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let inputs = Inputs {
-        config_dir: config,
+        config_dir: ConfigDir::new(config),
         env_file: PathBuf::from(&env_file),
         extra_vars: Vec::new(),
     };

@@ -1,9 +1,10 @@
 //! The front half of the pipeline in one call: load → template (+ secrets) → check.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::config::ConfigDir;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::facts::HostFacts;
 use crate::model::Config;
@@ -13,7 +14,7 @@ use crate::{check, config, template};
 /// Where the front end reads from.
 #[derive(Clone)]
 pub struct Inputs {
-    pub config_dir: PathBuf,
+    pub config_dir: ConfigDir,
     pub env_file: PathBuf,
     /// `-e NAME=VALUE` pairs.
     pub extra_vars: Vec<String>,
@@ -25,9 +26,12 @@ pub struct Compiled {
     pub config: Config,
     pub diagnostics: Diagnostics,
     pub sources: SourceMap,
+    /// The config files read, relative to the config dir, in read order.
     pub files: Vec<String>,
 }
 
+/// Loads, renders and checks the config against the host's facts. Never fails as a whole:
+/// every problem is a diagnostic (look at `diagnostics` before using `config`).
 pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
     let mut diagnostics = Diagnostics::default();
     let mut sources = SourceMap::default();
@@ -52,10 +56,17 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
     };
     let started = Instant::now();
     let secrets = Arc::new(secrets);
-    let rendered = template::render(&loaded, facts, secrets, &mut sources, &mut diagnostics);
+    let rendered = template::render(
+        &loaded,
+        &inputs.config_dir,
+        facts,
+        secrets,
+        &mut sources,
+        &mut diagnostics,
+    );
     tracing::debug!(elapsed = ?started.elapsed(), "rendered");
     let started = Instant::now();
-    let config = check::check(rendered, &loaded.dir, &sources, &mut diagnostics);
+    let config = check::check(rendered, &inputs.config_dir, &sources, &mut diagnostics);
     tracing::debug!(elapsed = ?started.elapsed(), "checked");
     Compiled {
         config,
@@ -63,14 +74,4 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
         sources,
         files: loaded.files,
     }
-}
-
-/// `~/.config/driftless/<name>`.
-pub fn default_path(name: &str) -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("driftless").join(name)
 }
