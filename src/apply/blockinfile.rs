@@ -1,8 +1,8 @@
 //! `blockinfile`: lines between two marker lines, inserted, replaced or removed, with
 //! Ansible's semantics (an empty block removes the markers too).
 
-use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
-use super::field_rules::{absolute, anchor as anchor_rule, exclusive};
+use super::contract::{CheckContext, Claim, Hold, Requirement, Resource};
+use super::field_rules::{absolute, insertion};
 use super::files::{self, FileType, WantContext, Wanted, refuse_symlink};
 use super::fs_state::{EntryKind, FsState, Observed};
 use super::lineinfile::{anchor, current_lines, edited_file};
@@ -77,28 +77,18 @@ impl Resource for BlockInFileTask {
         files::requires(&self.path.value, Some(self))
     }
 
-    /// `blockinfile:<path>`, and what tells it apart from other edits of the file — never a value
-    /// read from a secret.
+    /// `blockinfile:<path>`, with the marker when it is not the default one.
     fn default_id(&self) -> String {
-        let base = format!("blockinfile:{}", self.path.value);
-        let visible = |v: &Option<Spanned<String>>| v.clone().filter(|v| !v.sensitive);
-        match visible(&self.marker).filter(|m| m.value != DEFAULT_BLOCK_MARKER) {
-            Some(key) => format!("{base}:{}", key.value),
-            None => base,
-        }
+        let marker = self
+            .marker
+            .as_ref()
+            .filter(|m| m.value != DEFAULT_BLOCK_MARKER);
+        files::edit_id("blockinfile", &self.path.value, marker)
     }
 
     fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
         absolute(&self.path, "path", found);
-        anchor_rule(self.insert_after.as_ref(), "EOF", found);
-        anchor_rule(self.insert_before.as_ref(), "BOF", found);
-        exclusive(
-            &[
-                ("insert_after", self.insert_after.as_ref()),
-                ("insert_before", self.insert_before.as_ref()),
-            ],
-            found,
-        );
+        insertion(&self.insert_after, &self.insert_before, found);
         if let Some(marker) = &self.marker
             && !marker.value.contains("{mark}")
         {
@@ -114,13 +104,7 @@ impl Resource for BlockInFileTask {
         self.block.as_ref().is_some_and(|v| v.sensitive)
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for BlockInFileTask {

@@ -3,13 +3,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::contract::{CheckContext, Claim, Hold, Requirement, Resource};
 use super::field_rules::{absolute, config_file as config_file_rule, exclusive};
 use super::files::{
-    self, FileType, WantContext, Wanted, attributes, config_file, refuse_non_file, refuse_symlink,
-    regular_file,
+    self, FileType, WantContext, Wanted, config_file, refuse_non_file, refuse_symlink,
+    replaced_file,
 };
-use super::fs_state::{EntryKind, Observed};
+use super::fs_state::Observed;
 use crate::diagnostics::Diagnostic;
 use crate::model::apply::Attributes;
 use crate::model::values::{Mode, Principal};
@@ -76,18 +76,11 @@ impl Resource for CopyTask {
         }
     }
 
-    fn carries_secret(&self, rendered: Option<&RenderedContent>) -> bool {
-        let _ = rendered;
+    fn carries_secret(&self, _: Option<&RenderedContent>) -> bool {
         self.content.as_ref().is_some_and(|c| c.sensitive)
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for CopyTask {
@@ -115,12 +108,6 @@ impl FileType for CopyTask {
             (None, None) => return Err(format!("copy to {path} has neither `src` nor `content`")),
         };
         // `force: false` only creates the file; an existing one keeps its content.
-        let keep = !task.force && observed.state.state == EntryKind::File;
-        let mut state = regular_file(path, (!keep).then_some(content.as_slice()), observed);
-        attributes(&mut state, &observed.state, task, 0o644)?;
-        Ok(Wanted {
-            state,
-            sensitive: sensitive && !keep,
-        })
+        replaced_file(path, &content, sensitive, task.force, observed, task)
     }
 }

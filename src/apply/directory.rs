@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::contract::{CheckContext, Claim, Hold, Requirement, Resource};
 use super::field_rules::absolute;
 use super::files::{self, FileType, WantContext, Wanted, attributes};
 use super::fs_state::{EntryKind, FsState, Observed};
@@ -47,23 +47,15 @@ impl Resource for DirectoryTask {
         format!("directory:{}", self.path.value)
     }
 
-    fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
-        let _ = cx;
+    fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
         absolute(&self.path, "path", found);
     }
 
-    fn carries_secret(&self, rendered: Option<&RenderedContent>) -> bool {
-        let _ = rendered;
+    fn carries_secret(&self, _: Option<&RenderedContent>) -> bool {
         false
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for DirectoryTask {

@@ -134,3 +134,20 @@ pub fn config_file(
         ),
     }
 }
+
+/// `insert_after` (a regular expression or `EOF`) and `insert_before` (one or `BOF`), not both.
+pub fn insertion(
+    after: &Option<Spanned<String>>,
+    before: &Option<Spanned<String>>,
+    found: &mut Vec<Diagnostic>,
+) {
+    anchor(after.as_ref(), "EOF", found);
+    anchor(before.as_ref(), "BOF", found);
+    exclusive(
+        &[
+            ("insert_after", after.as_ref()),
+            ("insert_before", before.as_ref()),
+        ],
+        found,
+    );
+}

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::contract::{CheckContext, Claim, Hold, Requirement, Resource};
 use super::field_rules::{absolute, config_file as config_file_rule, exclusive, not_when_absent};
 use super::files::{
     self, FileType, Lookup, WantContext, Wanted, attributes, config_file, refuse_non_file,
@@ -73,13 +73,7 @@ impl Resource for FileTask {
         rendered.is_some_and(|r| r.sensitive) || self.content.as_ref().is_some_and(|c| c.sensitive)
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for FileTask {

@@ -68,6 +68,48 @@ pub struct Wanted {
     pub sensitive: bool,
 }
 
+/// The family items of a file-family type's `Resource` implementation.
+macro_rules! member {
+    () => {
+        fn family() -> &'static dyn $crate::apply::Family {
+            &$crate::apply::files::FILES
+        }
+
+        fn file_type(&self) -> Option<&dyn $crate::apply::files::FileType> {
+            Some(self)
+        }
+    };
+}
+pub(crate) use member;
+
+/// The id of an edit of a file that gives none: `<kind>:<path>`, and what tells it apart from
+/// other edits of the file (`distinct`) — never a value read from a secret.
+pub fn edit_id(kind: &str, path: &str, distinct: Option<&Spanned<String>>) -> String {
+    match distinct.filter(|d| !d.sensitive) {
+        Some(key) => format!("{kind}:{path}:{}", key.value),
+        None => format!("{kind}:{path}"),
+    }
+}
+
+/// A regular file replaced with `content` (`force`), or kept as it is when it exists and the
+/// task does not force it (`copy`, `template` with `force: false` only create the file).
+pub fn replaced_file(
+    path: &str,
+    content: &[u8],
+    sensitive: bool,
+    force: bool,
+    observed: &Observed,
+    task: &dyn Attributes,
+) -> Result<Wanted, String> {
+    let keep = !force && observed.state.state == EntryKind::File;
+    let mut state = regular_file(path, (!keep).then_some(content), observed);
+    attributes(&mut state, &observed.state, task, 0o644)?;
+    Ok(Wanted {
+        state,
+        sensitive: sensitive && !keep,
+    })
+}
+
 /// The claims of a file-family task on `path`.
 pub fn claims(path: &Spanned<String>, hold: Hold) -> Vec<Claim> {
     vec![Claim {

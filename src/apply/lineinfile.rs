@@ -4,8 +4,8 @@
 
 use regex::Regex;
 
-use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
-use super::field_rules::{absolute, anchor as anchor_rule, exclusive, regex};
+use super::contract::{CheckContext, Claim, Hold, Requirement, Resource};
+use super::field_rules::{absolute, insertion, regex};
 use super::files::{self, FileType, WantContext, Wanted, attributes, refuse_symlink, regular_file};
 use super::fs_state::{EntryKind, FsState, Observed};
 use crate::diagnostics::Diagnostic;
@@ -54,28 +54,17 @@ impl Resource for LineInFileTask {
         files::requires(&self.path.value, Some(self))
     }
 
-    /// `lineinfile:<path>`, and what tells it apart from other edits of the file — never a value
-    /// read from a secret.
+    /// `lineinfile:<path>:<regexp, else line>`.
     fn default_id(&self) -> String {
-        let base = format!("lineinfile:{}", self.path.value);
-        let visible = |v: &Option<Spanned<String>>| v.clone().filter(|v| !v.sensitive);
-        match visible(&self.regexp).or_else(|| visible(&self.line)) {
-            Some(key) => format!("{base}:{}", key.value),
-            None => base,
-        }
+        let distinct = [&self.regexp, &self.line]
+            .into_iter()
+            .find_map(|v| v.as_ref().filter(|v| !v.sensitive));
+        files::edit_id("lineinfile", &self.path.value, distinct)
     }
 
     fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
         absolute(&self.path, "path", found);
-        anchor_rule(self.insert_after.as_ref(), "EOF", found);
-        anchor_rule(self.insert_before.as_ref(), "BOF", found);
-        exclusive(
-            &[
-                ("insert_after", self.insert_after.as_ref()),
-                ("insert_before", self.insert_before.as_ref()),
-            ],
-            found,
-        );
+        insertion(&self.insert_after, &self.insert_before, found);
         regex(self.regexp.as_ref(), found);
         if self.state == State::Present && self.line.is_none() {
             found.push(
@@ -99,13 +88,7 @@ impl Resource for LineInFileTask {
         self.line.as_ref().is_some_and(|v| v.sensitive)
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for LineInFileTask {

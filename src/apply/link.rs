@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use super::contract::{CheckContext, Claim, Family, Hold, Reason, Requirement, Resource, Thing};
+use super::contract::{CheckContext, Claim, Hold, Reason, Requirement, Resource, Thing};
 use super::field_rules::{absolute, absolute_target};
 use super::files::{self, FileType, Lookup, WantContext, Wanted, attributes};
 use super::fs_state::{EntryKind, FsState, Observed};
@@ -101,13 +101,7 @@ impl Resource for LinkTask {
         false
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for LinkTask {

@@ -4,12 +4,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::contract::{CheckContext, Claim, Family, Hold, Requirement, Resource};
+use super::contract::{CheckContext, Claim, Hold, Requirement, Resource};
 use super::field_rules::absolute;
 use super::files::{
-    self, FileType, WantContext, Wanted, attributes, refuse_non_file, refuse_symlink, regular_file,
+    self, FileType, WantContext, Wanted, refuse_non_file, refuse_symlink, replaced_file,
 };
-use super::fs_state::{EntryKind, Observed};
+use super::fs_state::Observed;
 use crate::diagnostics::Diagnostic;
 use crate::model::apply::Attributes;
 use crate::model::values::{Mode, Principal};
@@ -46,8 +46,7 @@ impl Resource for TemplateTask {
         format!("template:{}", self.dest.value)
     }
 
-    fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
-        let _ = cx;
+    fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
         absolute(&self.dest, "dest", found);
     }
 
@@ -55,13 +54,7 @@ impl Resource for TemplateTask {
         rendered.is_some_and(|r| r.sensitive)
     }
 
-    fn family() -> &'static dyn Family {
-        &files::FILES
-    }
-
-    fn file_type(&self) -> Option<&dyn FileType> {
-        Some(self)
-    }
+    files::member!();
 }
 
 impl FileType for TemplateTask {
@@ -81,13 +74,14 @@ impl FileType for TemplateTask {
         let rendered = cx
             .rendered
             .ok_or_else(|| format!("template {} was not rendered", task.src.value))?;
-        let keep = !task.force && observed.state.state == EntryKind::File;
-        let content = (!keep).then_some(rendered.text.as_bytes());
-        let mut state = regular_file(path, content, observed);
-        attributes(&mut state, &observed.state, task, 0o644)?;
-        Ok(Wanted {
-            state,
-            sensitive: rendered.sensitive && !keep,
-        })
+        let content = rendered.text.as_bytes();
+        replaced_file(
+            path,
+            content,
+            rendered.sensitive,
+            task.force,
+            observed,
+            task,
+        )
     }
 }
