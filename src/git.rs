@@ -34,6 +34,14 @@ fn no_code() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether `dir` or a directory above it holds a `.git` (a directory, or the file of a
+/// worktree or submodule): where git would find a work tree. Outside one, asking git costs two
+/// processes to learn nothing.
+pub fn in_work_tree(dir: &Path) -> bool {
+    dir.ancestors()
+        .any(|d| std::fs::symlink_metadata(d.join(DIR_NAME)).is_ok())
+}
+
 /// The trimmed stdout of `git ARGS` run in `dir`, hardened as the module says; `None` when git
 /// is missing or fails (not a repository, a repository git does not trust, …).
 pub fn output(dir: &Path, args: &[&str]) -> Option<String> {

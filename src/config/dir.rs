@@ -135,6 +135,9 @@ impl ConfigDir {
             .git
             .get_or_init(|| {
                 let dir = &self.0.absolute;
+                if !git::in_work_tree(dir) {
+                    return None;
+                }
                 let commit = git::output(dir, &["rev-parse", "--verify", "-q", "HEAD"])
                     .filter(|c| !c.is_empty())?;
                 let status = [
