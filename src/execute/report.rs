@@ -103,5 +103,6 @@ pub fn write_report(report: &RunReport, sinks: &[Box<dyn Sink>]) -> Vec<String> 
     sinks
         .iter()
         .filter_map(|sink| sink.put(&name, &text).err())
+        .map(|e| e.message)
         .collect()
 }

@@ -2,6 +2,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 use super::Sink;
+use crate::error::ResourceError;
 use crate::fsutil::write_atomic;
 
 /// A local directory, created on first use (mode 0700: reports name hosts and paths).
@@ -10,8 +11,13 @@ pub struct DirectorySink {
 }
 
 impl Sink for DirectorySink {
-    fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
-        let fail = |e: std::io::Error| format!("cannot write {}/{name}: {e}", self.path.display());
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<(), ResourceError> {
+        let fail = |e: std::io::Error| {
+            ResourceError::io(
+                format_args!("cannot write {}/{name}", self.path.display()),
+                &e,
+            )
+        };
         if !self.path.is_dir() {
             std::fs::DirBuilder::new()
                 .recursive(true)
