@@ -32,3 +32,29 @@ impl Sink for DirectorySink {
         format!("directory {}", self.path.display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sink_that_cannot_be_made_fails_permanently_naming_it() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let file = temp.path().join("not-a-directory");
+        std::fs::write(&file, "x").expect("write");
+        let sink = DirectorySink {
+            path: file.join("runs"),
+        };
+        let error = sink
+            .put("report.json", b"{}")
+            .expect_err("a file is in the way");
+        assert!(!error.is_transient(), "{error}");
+        assert!(
+            error.message.starts_with(&format!(
+                "cannot write {}/runs/report.json: ",
+                file.display()
+            )),
+            "{error}"
+        );
+    }
+}
