@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ResourceError;
-use crate::fsutil::walk::{self, Location, Route};
+use crate::fsutil::walk::{self, Location, Route, Walked};
 use crate::fsutil::{MAX_FILE_BYTES, at, hash_file};
 use crate::host::users::{self, Db};
 
@@ -199,22 +199,39 @@ pub struct Place {
 /// Reads the state of `path` without changing anything. A symlink is reported as a link unless
 /// `follow` asks for its target. `hard_link_to` makes a regular file that shares its inode with
 /// that path read as a hard link to it.
-pub fn observe(path: &str, follow: bool, hard_link_to: Option<&str>) -> io::Result<Observed> {
-    observe_in_place(path, follow, hard_link_to).map(|(observed, _)| observed)
+/// Planning: the directories already walked to are started from (`walked`).
+pub fn observe(
+    path: &str,
+    follow: bool,
+    hard_link_to: Option<&str>,
+    walked: &Walked,
+) -> io::Result<Observed> {
+    let locate = |path: &Path, follow| walked.locate(path, follow);
+    observe_with(path, follow, hard_link_to, &locate).map(|(observed, _)| observed)
 }
 
-/// [`observe`], keeping the place it looked at open for [`converge`].
+/// [`observe`] afresh, every path walked from `/`, keeping the place it looked at open for
+/// [`converge`]: what `execute` checks a node's precondition with.
 pub fn observe_in_place(
     path: &str,
     follow: bool,
     hard_link_to: Option<&str>,
 ) -> io::Result<(Observed, Place)> {
-    let entry = walk::locate(Path::new(path), follow)?;
+    observe_with(path, follow, hard_link_to, &walk::locate)
+}
+
+fn observe_with(
+    path: &str,
+    follow: bool,
+    hard_link_to: Option<&str>,
+    locate: &dyn Fn(&Path, bool) -> io::Result<Location>,
+) -> io::Result<(Observed, Place)> {
+    let entry = locate(Path::new(path), follow)?;
     // A relative source (allowed only for `state: absent`) names nothing to compare with.
     let source = hard_link_to
         .map(Path::new)
         .filter(|source| source.is_absolute())
-        .map(locate_source)
+        .map(|source| locate_source(source, locate))
         .transpose()?;
     let mut route = entry.route().clone();
     if let Some((location, found)) = &source {
@@ -250,8 +267,11 @@ pub fn observe_in_place(
 
 /// Resolves a hard link's source (a link there is the source itself, not followed) and
 /// looks at the entry it names.
-fn locate_source(source: &Path) -> io::Result<(Location, Option<at::Stat>)> {
-    let location = walk::locate(source, false)?;
+fn locate_source(
+    source: &Path,
+    locate: &dyn Fn(&Path, bool) -> io::Result<Location>,
+) -> io::Result<(Location, Option<at::Stat>)> {
+    let location = locate(source, false)?;
     let found = match location.entry() {
         Some((dir, name)) => at::stat_at(dir, name)?.map(|stat| at::Stat::of(&stat)),
         None => None,

@@ -8,12 +8,13 @@
 //! holds the final entry open: what is done there happens where the route led, whatever the
 //! path names by then. Comparing routes tells whether a path still leads where it led.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -253,12 +254,75 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
             "not an absolute path",
         ));
     }
-    let mut dir = at::open_root()?;
-    // Where `dir` is, as the walk reached it: for messages about a directory on the way.
-    let mut dir_path = PathBuf::from("/");
+    let dir = at::open_root()?;
+    let dir_path = PathBuf::from("/");
     let mut route = Route::default();
     route.push_directory(dir.as_fd(), &dir_path)?;
-    let mut pending = names(path)?;
+    walk((dir, dir_path, route), names(path)?, follow)
+}
+
+/// Directories a plan already walked to, by path, each held open with the route that reached
+/// it. A plan observes thousands of paths in a few directories; through this it walks each
+/// directory once, and a path below one starts there, with that route, as it was moments
+/// before. Only directories reached without a symbolic link are kept, and only plain paths
+/// (no `..`) start from one. `execute` never uses it: it walks every path afresh.
+#[derive(Default)]
+pub struct Walked {
+    reached: Mutex<HashMap<PathBuf, Arc<(OwnedFd, Route)>>>,
+}
+
+impl Walked {
+    /// [`locate`], starting from the path's directory when it was reached before, and
+    /// remembering the directory when it was not.
+    pub fn locate(&self, path: &Path, follow: bool) -> io::Result<Location> {
+        let parent = plain_parent(path);
+        let known = parent.and_then(|p| self.lock().get(p).cloned());
+        if let (Some(parent), Some(known)) = (parent, known) {
+            let (dir, route) = &*known;
+            let start = (dir.try_clone()?, parent.to_path_buf(), route.clone());
+            return walk(
+                start,
+                names(Path::new(path.file_name().unwrap_or_default()))?,
+                follow,
+            );
+        }
+        let location = locate(path, follow)?;
+        let plain = location.rest.len() == 1
+            && location.link.is_none()
+            && !location
+                .route
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Link { .. }));
+        if plain && parent == Some(location.dir_path.as_path()) {
+            let known = Arc::new((location.dir.try_clone()?, location.route.clone()));
+            self.lock().insert(location.dir_path.clone(), known);
+        }
+        Ok(location)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<(OwnedFd, Route)>>> {
+        // A poisoned map is still a map of directories reached.
+        self.reached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The directory of an absolute path written plainly (no `.` or `..` component, no empty
+/// one), when it has one: what [`Walked`] may start from.
+fn plain_parent(path: &Path) -> Option<&Path> {
+    let plain = path.is_absolute()
+        && path.file_name().is_some()
+        && crate::fsutil::normal_path(path.to_str()?).is_ok();
+    plain.then(|| path.parent()).flatten()
+}
+
+/// The walk from `start` (a directory held open, where it is, the route to it) through the
+/// `pending` names.
+fn walk(
+    (mut dir, mut dir_path, mut route): (OwnedFd, PathBuf, Route),
+    mut pending: VecDeque<CString>,
+    follow: bool,
+) -> io::Result<Location> {
     let mut links = 0;
     let mut link = None;
     while let Some(name) = pending.pop_front() {
@@ -378,4 +442,53 @@ pub fn open_directory_without_links(path: &Path) -> io::Result<OwnedFd> {
         dir = at::open_directory_at(dir.as_fd(), &name)?;
     }
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remembered(walked: &Walked) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = walked.lock().keys().cloned().collect();
+        dirs.sort();
+        dirs
+    }
+
+    #[test]
+    fn paths_below_a_directory_reached_once_start_there_with_the_same_route() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().canonicalize().expect("canonical");
+        std::fs::write(dir.join("a"), "a").expect("write");
+        let walked = Walked::default();
+        let first = walked.locate(&dir.join("a"), false).expect("locate a");
+        let second = walked.locate(&dir.join("b"), false).expect("locate b");
+        assert_eq!(remembered(&walked), vec![dir.clone()]);
+        // What a walk from `/` records, and where it ends.
+        let fresh = locate(&dir.join("b"), false).expect("fresh");
+        assert_eq!(second.route().digest(), fresh.route().digest());
+        assert_eq!(first.route().digest(), fresh.route().digest());
+        assert_eq!(second.deepest_path(), dir.as_path());
+        assert!(second.entry().is_some_and(|(_, name)| name == c"b"));
+    }
+
+    #[test]
+    fn directories_reached_through_a_link_or_by_dot_dot_are_not_remembered() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let base = temp.path().canonicalize().expect("canonical");
+        std::fs::create_dir(base.join("real")).expect("mkdir");
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).expect("symlink");
+        let walked = Walked::default();
+        let through_link = walked.locate(&base.join("link/f"), false).expect("locate");
+        assert!(
+            through_link
+                .route()
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Link { .. }))
+        );
+        walked
+            .locate(&base.join("real/../real/f"), false)
+            .expect("locate");
+        assert_eq!(remembered(&walked), Vec::<PathBuf>::new());
+    }
 }

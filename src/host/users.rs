@@ -104,8 +104,10 @@ pub fn name(db: Db, id: u32) -> String {
 
 /// The effective uid and gid of this process, which own what it creates.
 pub fn current() -> (u32, u32) {
+    // driftless never changes its ids: asked once, not once per file.
+    static CURRENT: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-    unsafe { (libc::geteuid(), libc::getegid()) }
+    *CURRENT.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) })
 }
 
 /// The four reentrant lookups, each retried with a larger buffer while it says `ERANGE`.

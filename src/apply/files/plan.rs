@@ -15,7 +15,7 @@ use super::super::fs_state::{self, EntryKind, FsState, Observed};
 use super::super::text;
 use super::{FileType, WantContext, Wanted, action};
 use crate::config::ConfigDir;
-use crate::fsutil::walk::Route;
+use crate::fsutil::walk::{Route, Walked};
 use crate::model::ApplyTask;
 
 /// The outcome of observe + want + diff for one task.
@@ -81,21 +81,31 @@ impl Planned {
     }
 }
 
-/// Observes the task's path and computes the wanted state. `chained` is the state an earlier
-/// task editing the same file leaves: then nothing is read from disk.
+/// Where a task's planning starts from.
+pub enum Start<'a> {
+    /// Its path observed, starting from the directories already walked to.
+    Observe(&'a Walked),
+    /// The state an earlier task editing the same file leaves (or, at execute time, the state
+    /// observed there): nothing is read from disk.
+    Chained(&'a Observed),
+}
+
+/// Observes the task's path (or takes the chained state) and computes the wanted state.
 pub fn plan_task(
     task: &ApplyTask,
     config_dir: &ConfigDir,
-    chained: Option<&Observed>,
+    start: Start<'_>,
 ) -> Result<Planned, String> {
     let member = task
         .spec
         .file_type()
         .ok_or_else(|| format!("`{}` is not of the file family", task.spec.type_name()))?;
     let path = &member.path().value;
-    let observed = match chained {
-        Some(state) => state.clone(),
-        None => observe(member).map_err(|e| format!("cannot read {path}: {e}"))?,
+    let observed = match start {
+        Start::Chained(state) => state.clone(),
+        Start::Observe(walked) => {
+            observe(member, walked).map_err(|e| format!("cannot read {path}: {e}"))?
+        }
     };
     let cx = WantContext {
         config_dir,
@@ -129,14 +139,19 @@ pub fn plan_task(
         sensitive: wanted.sensitive,
         diff,
         leaves,
-        chained: chained.is_some(),
+        chained: matches!(start, Start::Chained(_)),
     })
 }
 
 /// Observes the path the way the task's type looks at it.
-fn observe(member: &dyn FileType) -> std::io::Result<Observed> {
+fn observe(member: &dyn FileType, walked: &Walked) -> std::io::Result<Observed> {
     let lookup = member.lookup();
-    fs_state::observe(&member.path().value, lookup.follow, lookup.hard_link_to)
+    fs_state::observe(
+        &member.path().value,
+        lookup.follow,
+        lookup.hard_link_to,
+        walked,
+    )
 }
 
 /// A regular file created with content from a secret, by a task that gives no `mode`, is
@@ -172,6 +187,7 @@ pub fn plan_all(
             next[previous] = Some(i);
         }
     }
+    let walked = Walked::default();
     let chains: Vec<Vec<(usize, Result<Planned, String>)>> = heads
         .par_iter()
         .map(|&head| {
@@ -179,7 +195,11 @@ pub fn plan_all(
             let mut current = Some(head);
             let mut leaves: Option<Observed> = None;
             while let Some(i) = current {
-                let planned = plan_task(&all[i], cx.config_dir, leaves.as_ref());
+                let start = match &leaves {
+                    Some(leaves) => Start::Chained(leaves),
+                    None => Start::Observe(&walked),
+                };
+                let planned = plan_task(&all[i], cx.config_dir, start);
                 leaves = planned.as_ref().ok().map(|p| p.leaves.clone());
                 let failed = planned.is_err();
                 out.push((i, planned));

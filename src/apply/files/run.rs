@@ -8,7 +8,7 @@ use std::path::Path;
 use super::super::contract::{NodeView, Recompiled};
 use super::super::fs_state::{self, EntryKind, FsState, Observed, Place};
 use super::decode;
-use super::plan::plan_task;
+use super::plan::{Start, plan_task};
 use crate::error::ResourceError;
 
 /// Observes a node's path now and compares it with the plan's fingerprint. The place observed
@@ -65,7 +65,7 @@ fn resolve_sensitive(
         .tasks
         .get(node.address)
         .ok_or_else(|| format!("{}: no longer in the config; make a new plan", node.address))?;
-    let planned = plan_task(task, source.config_dir, Some(now))
+    let planned = plan_task(task, source.config_dir, Start::Chained(now))
         .map_err(|e| format!("{}: {e}", node.address))?;
     let reviewed = decode(node.after, node.address, "after")?;
     if planned.after.redacted() != reviewed.redacted() {
