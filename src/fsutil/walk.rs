@@ -200,8 +200,8 @@ impl Route {
 /// Where a path led when it was resolved, held open.
 #[derive(Debug)]
 pub struct Location {
-    /// The deepest directory reached.
-    dir: OwnedFd,
+    /// The deepest directory reached (shared with [`Walked`] when it remembers it).
+    dir: Arc<OwnedFd>,
     /// Where `dir` is, as the walk reached it.
     dir_path: PathBuf,
     /// What is left of the path below `dir`, the entry's own name last. More than one name: a
@@ -254,7 +254,7 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
             "not an absolute path",
         ));
     }
-    let dir = at::open_root()?;
+    let dir = Arc::new(at::open_root()?);
     let dir_path = PathBuf::from("/");
     let mut route = Route::default();
     route.push_directory(dir.as_fd(), &dir_path)?;
@@ -268,7 +268,7 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
 /// (no `..`) start from one. `execute` never uses it: it walks every path afresh.
 #[derive(Default)]
 pub struct Walked {
-    reached: Mutex<HashMap<PathBuf, Arc<(OwnedFd, Route)>>>,
+    reached: Mutex<HashMap<PathBuf, (Arc<OwnedFd>, Route)>>,
 }
 
 impl Walked {
@@ -277,9 +277,8 @@ impl Walked {
     pub fn locate(&self, path: &Path, follow: bool) -> io::Result<Location> {
         let parent = plain_parent(path);
         let known = parent.and_then(|p| self.lock().get(p).cloned());
-        if let (Some(parent), Some(known)) = (parent, known) {
-            let (dir, route) = &*known;
-            let start = (dir.try_clone()?, parent.to_path_buf(), route.clone());
+        if let (Some(parent), Some((dir, route))) = (parent, known) {
+            let start = (dir, parent.to_path_buf(), route);
             return walk(
                 start,
                 names(Path::new(path.file_name().unwrap_or_default()))?,
@@ -295,13 +294,13 @@ impl Walked {
                 .iter()
                 .any(|s| matches!(s, Step::Link { .. }));
         if plain && parent == Some(location.dir_path.as_path()) {
-            let known = Arc::new((location.dir.try_clone()?, location.route.clone()));
+            let known = (Arc::clone(&location.dir), location.route.clone());
             self.lock().insert(location.dir_path.clone(), known);
         }
         Ok(location)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<(OwnedFd, Route)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Arc<OwnedFd>, Route)>> {
         // A poisoned map is still a map of directories reached.
         self.reached.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -319,7 +318,7 @@ fn plain_parent(path: &Path) -> Option<&Path> {
 /// The walk from `start` (a directory held open, where it is, the route to it) through the
 /// `pending` names.
 fn walk(
-    (mut dir, mut dir_path, mut route): (OwnedFd, PathBuf, Route),
+    (mut dir, mut dir_path, mut route): (Arc<OwnedFd>, PathBuf, Route),
     mut pending: VecDeque<CString>,
     follow: bool,
 ) -> io::Result<Location> {
@@ -327,7 +326,7 @@ fn walk(
     let mut link = None;
     while let Some(name) = pending.pop_front() {
         if name.as_bytes() == b".." {
-            dir = at::open_directory_at(dir.as_fd(), &name)?;
+            dir = Arc::new(at::open_directory_at(dir.as_fd(), &name)?);
             dir_path.pop();
             route.push_directory(dir.as_fd(), &dir_path)?;
             continue;
@@ -361,7 +360,7 @@ fn walk(
                     link = Some((dir.try_clone()?, name));
                 }
                 if target_path.is_absolute() {
-                    dir = at::open_root()?;
+                    dir = Arc::new(at::open_root()?);
                     dir_path = PathBuf::from("/");
                     route.push_directory(dir.as_fd(), &dir_path)?;
                 }
@@ -375,7 +374,7 @@ fn walk(
                     stat: Stat::of(&stat),
                     path: dir_path.clone(),
                 }));
-                dir = entry;
+                dir = Arc::new(entry);
             }
             // The entry itself (followed to something that is not a link).
             _ if last => return Ok(found((dir, dir_path), vec![name], link, route)),
@@ -404,7 +403,7 @@ fn open_component(dir: BorrowedFd<'_>, name: &CStr, last: bool) -> io::Result<Ow
 }
 
 fn found(
-    (dir, dir_path): (OwnedFd, PathBuf),
+    (dir, dir_path): (Arc<OwnedFd>, PathBuf),
     rest: Vec<CString>,
     link: Option<(OwnedFd, CString)>,
     route: Route,
