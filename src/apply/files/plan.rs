@@ -31,8 +31,8 @@ pub struct Planned {
     pub fingerprint: String,
     /// How the path was reached when observed.
     pub route: Route,
-    /// The state this node leaves, for the next task editing the same file.
-    pub leaves: Observed,
+    /// The state this node leaves, for the next task editing the same file (taken by it).
+    pub leaves: Option<Observed>,
     /// `before` was made by earlier nodes, not observed.
     pub chained: bool,
 }
@@ -138,7 +138,7 @@ pub fn plan_task(
         after,
         sensitive: wanted.sensitive,
         diff,
-        leaves,
+        leaves: Some(leaves),
         chained: matches!(start, Start::Chained(_)),
     })
 }
@@ -191,7 +191,8 @@ pub fn plan_all(
     let chains: Vec<Vec<(usize, Result<Planned, String>)>> = heads
         .par_iter()
         .map(|&head| {
-            let mut out = Vec::new();
+            // Most chains are one task long: no room for more until there is more.
+            let mut out = Vec::with_capacity(1);
             let mut current = Some(head);
             let mut leaves: Option<Observed> = None;
             while let Some(i) = current {
@@ -199,8 +200,9 @@ pub fn plan_all(
                     Some(leaves) => Start::Chained(leaves),
                     None => Start::Observe(&walked),
                 };
-                let planned = plan_task(&all[i], cx.config_dir, start);
-                leaves = planned.as_ref().ok().map(|p| p.leaves.clone());
+                let mut planned = plan_task(&all[i], cx.config_dir, start);
+                // Moved on to the next edit, never kept in the planned node.
+                leaves = planned.as_mut().ok().and_then(|p| p.leaves.take());
                 let failed = planned.is_err();
                 out.push((i, planned));
                 // A chain stops at its first error: later edits have nothing to start from.
