@@ -179,11 +179,7 @@ impl Route {
             hasher.update(b"s");
             hasher.update(source.as_bytes());
         }
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::hex(&hasher.finalize())
     }
 
     fn push_directory(&mut self, dir: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
