@@ -49,21 +49,22 @@ pub struct ConfigSource {
 impl ConfigSource {
     pub fn of(dir: &Path, extra_vars: &[String]) -> Self {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let git_commit =
-            git::output(&dir, &["rev-parse", "--verify", "-q", "HEAD"]).filter(|c| !c.is_empty());
-        let git_dirty = git_commit
+        let repository = git::repository(&dir);
+        let git_commit = repository
             .as_ref()
-            .and_then(|_| {
-                git::output(
-                    &dir,
-                    &[
-                        "status",
-                        "--porcelain",
-                        "--ignore-submodules=all",
-                        "--",
-                        ".",
-                    ],
-                )
+            .and_then(|git| git.output(&["rev-parse", "--verify", "-q", "HEAD"]))
+            .filter(|c| !c.is_empty());
+        let git_dirty = repository
+            .as_ref()
+            .filter(|_| git_commit.is_some())
+            .and_then(|git| {
+                git.output(&[
+                    "status",
+                    "--porcelain",
+                    "--ignore-submodules=all",
+                    "--",
+                    ".",
+                ])
             })
             .map(|s| !s.is_empty());
         ConfigSource {
