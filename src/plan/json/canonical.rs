@@ -434,9 +434,6 @@ macro_rules! refuse {
 /// Methods that refuse every compound value.
 macro_rules! refuse_compounds {
     () => {
-        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Self::Ok> {
-            Err(not_canonicalized())
-        }
         fn serialize_newtype_variant<T: Serialize + ?Sized>(
             self,
             _: &'static str,
@@ -558,6 +555,9 @@ impl ser::Serializer for KeyText {
         serialize_unit_struct(&'static str),
     );
     refuse_compounds!();
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String> {
+        Err(not_canonicalized())
+    }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
         Err(not_canonicalized())
     }
@@ -605,12 +605,16 @@ impl ser::Serializer for KeysOnly {
         serialize_unit_variant(&'static str, u32, &'static str),
     );
     refuse_compounds!();
+    // What wraps an object is, in a `Value`, that object.
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Self::Ok> {
+        value.serialize(self)
+    }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
-        _: &T,
+        value: &T,
     ) -> Result<Self::Ok> {
-        Err(not_canonicalized())
+        value.serialize(self)
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Keys> {
         Ok(Keys(Vec::new()))
@@ -711,8 +715,15 @@ impl<'a, W: Write> ser::Serializer for TopLevel<'a, W> {
         serialize_unit_variant(&'static str, u32, &'static str),
     );
     refuse_compounds!();
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result<()> {
-        Err(not_canonicalized())
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<()> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        value.serialize(self)
     }
     fn serialize_map(self, _: Option<usize>) -> Result<TopObject<'a, W>> {
         self.start()
@@ -957,6 +968,25 @@ mod tests {
         map.remove("digest");
         map.remove("nodes");
         assert_eq!(out, serde_json::to_vec(&expected).unwrap());
+    }
+
+    #[test]
+    fn an_object_wrapped_in_a_newtype_or_an_option_leaves_out_its_keys_too() {
+        #[derive(Serialize)]
+        struct Wrapper(Value);
+        let value = json!({"digest": "x", "b": 2, "a": 1});
+        for wrapped in [
+            canonical_without_digest(&Wrapper(value.clone())),
+            canonical_without_digest(&Some(value)),
+        ] {
+            assert_eq!(wrapped.unwrap(), br#"{"a":1,"b":2}"#);
+        }
+    }
+
+    fn canonical_without_digest<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        write(&mut out, value, &["digest"])?;
+        Ok(out)
     }
 
     #[test]
