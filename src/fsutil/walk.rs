@@ -14,6 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -43,7 +44,10 @@ struct Directory {
 /// Directories missing when it was recorded are not in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
-    steps: Vec<Step>,
+    /// Shared by clones: a plan keeps a route per task two or three times over (the
+    /// observation, the planned node, the state it leaves), and a route is an allocation per
+    /// directory on it.
+    steps: Arc<Vec<Step>>,
     /// The entry at the end (kept for a hard link's source: which inode gets linked).
     entry: Option<Stat>,
     source: Option<Box<Route>>,
@@ -184,7 +188,7 @@ impl Route {
 
     fn push_directory(&mut self, dir: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
         let stat = fstat(dir)?;
-        self.steps.push(Step::Directory(Directory {
+        Arc::make_mut(&mut self.steps).push(Step::Directory(Directory {
             stat: Stat::of(&stat),
             path: path.to_owned(),
         }));
@@ -283,7 +287,7 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
                     return Err(io::Error::from_raw_os_error(libc::ELOOP));
                 }
                 let target = at::read_link_at(entry.as_fd(), c"")?;
-                route.steps.push(Step::Link {
+                Arc::make_mut(&mut route.steps).push(Step::Link {
                     dev: stat.st_dev,
                     ino: stat.st_ino,
                     target: target.clone(),
@@ -303,7 +307,7 @@ pub fn locate(path: &Path, follow: bool) -> io::Result<Location> {
             }
             libc::S_IFDIR if !last => {
                 dir_path.push(OsStr::from_bytes(name.as_bytes()));
-                route.steps.push(Step::Directory(Directory {
+                Arc::make_mut(&mut route.steps).push(Step::Directory(Directory {
                     stat: Stat::of(&stat),
                     path: dir_path.clone(),
                 }));
