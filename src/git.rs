@@ -4,7 +4,7 @@
 //! the config, yet git runs commands they name: `core.fsmonitor` on `git status`, hooks such as
 //! `post-index-change` when an index refresh is written, and `filter.<driver>.clean` /
 //! `.process` for every file whose stat data changed. Every git call of driftless goes through
-//! [`output`], which turns all of them off:
+//! [`Repository::output`], which turns all of them off:
 //!
 //! - `core.fsmonitor=false`, `core.hooksPath=/dev/null` and an empty `clean`, `smudge` and
 //!   `process` command (with `required=false`) for every filter driver the configuration
