@@ -81,7 +81,19 @@ pub fn remove_stale_temp_files(dir: &Path, before: std::time::SystemTime) {
 pub fn random_hex(bytes: usize) -> io::Result<String> {
     let mut random = vec![0u8; bytes];
     fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut random))?;
-    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&random))
+}
+
+/// Lower-case hex of `bytes`: digests and fingerprints, several per planned task (a
+/// `format!` per byte cost more than the hashing).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// Writes `path` so that a crash at any point leaves the old file or the new one: a temp file
@@ -196,7 +208,7 @@ pub struct Hashed {
 
 impl Hashed {
     pub fn sha256_hex(&self) -> String {
-        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.sha256)
     }
 }
 
@@ -204,30 +216,37 @@ impl Hashed {
 /// its bytes are kept only up to `keep`.
 pub fn hash_file(file: &mut fs::File, keep: u64) -> io::Result<Hashed> {
     use sha2::{Digest, Sha256};
+    use std::cell::RefCell;
     use std::io::Read;
-    let mut hasher = Sha256::new();
-    let mut content = Some(Vec::new());
-    let mut size = 0u64;
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let n = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..n]);
-        size += n as u64;
-        if size > keep {
-            content = None;
-        } else if let Some(content) = &mut content {
-            content.extend_from_slice(&buffer[..n]);
-        }
+    // One read buffer per thread: a fresh zeroed 64 KiB for every file cost more than hashing
+    // a small one.
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 64 * 1024]);
     }
-    Ok(Hashed {
-        sha256: hasher.finalize().into(),
-        size,
-        content,
+    BUFFER.with_borrow_mut(|buffer| {
+        let mut hasher = Sha256::new();
+        let mut content = Some(Vec::new());
+        let mut size = 0u64;
+        loop {
+            let n = match file.read(buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buffer[..n]);
+            size += n as u64;
+            if size > keep {
+                content = None;
+            } else if let Some(content) = &mut content {
+                content.extend_from_slice(&buffer[..n]);
+            }
+        }
+        Ok(Hashed {
+            sha256: hasher.finalize().into(),
+            size,
+            content,
+        })
     })
 }
 

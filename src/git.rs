@@ -4,7 +4,7 @@
 //! the config, yet git runs commands they name: `core.fsmonitor` on `git status`, hooks such as
 //! `post-index-change` when an index refresh is written, and `filter.<driver>.clean` /
 //! `.process` for every file whose stat data changed. Every git call of driftless goes through
-//! [`output`], which turns all of them off:
+//! [`Repository::output`], which turns all of them off:
 //!
 //! - `core.fsmonitor=false`, `core.hooksPath=/dev/null` and an empty `clean`, `smudge` and
 //!   `process` command (with `required=false`) for every filter driver the configuration
@@ -16,7 +16,7 @@
 //! - `safe.directory` is left as git enforces it: a repository owned by another user than the
 //!   one running driftless is refused by git, and then driftless has no metadata for it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Git's own directory (or `gitdir:` file) in a work tree. It is not config: the plan's config
@@ -34,17 +34,21 @@ fn no_code() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Whether `dir` or a directory above it holds a `.git` (a directory, or the file of a
-/// worktree or submodule): where git would find a work tree. Outside one, asking git costs two
-/// processes to learn nothing.
-pub fn in_work_tree(dir: &Path) -> bool {
-    dir.ancestors()
-        .any(|d| std::fs::symlink_metadata(d.join(DIR_NAME)).is_ok())
+/// Git in a directory that may be in a repository, with the settings that keep it from
+/// running code.
+pub struct Repository {
+    dir: PathBuf,
+    settings: Vec<(String, String)>,
 }
 
-/// The trimmed stdout of `git ARGS` run in `dir`, hardened as the module says; `None` when git
-/// is missing or fails (not a repository, a repository git does not trust, …).
-pub fn output(dir: &Path, args: &[&str]) -> Option<String> {
+/// Git in `dir`, with the filter drivers its configuration defines turned off; `None` when
+/// no directory from `dir` up can hold a repository — told without running git, which took
+/// two git processes, a good part of a small plan. (Git may still find none, or not trust
+/// it: then [`Repository::output`] is `None`.)
+pub fn repository(dir: &Path) -> Option<Repository> {
+    if dir.is_absolute() && !dir.ancestors().any(may_hold_repository) {
+        return None;
+    }
     let mut settings = no_code();
     for driver in filter_drivers(dir) {
         for (key, value) in [
@@ -56,7 +60,26 @@ pub fn output(dir: &Path, args: &[&str]) -> Option<String> {
             settings.push((format!("filter.{driver}.{key}"), value.to_owned()));
         }
     }
-    run(dir, &settings, args)
+    Some(Repository {
+        dir: dir.to_path_buf(),
+        settings,
+    })
+}
+
+/// Whether git could take `dir` for a repository's work tree (it has a `.git`, directory or
+/// file) or for a bare repository (`HEAD` and `objects`): a wider test than git's own, so
+/// that nothing git would find is missed.
+fn may_hold_repository(dir: &Path) -> bool {
+    let exists = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
+    exists(DIR_NAME) || (exists("HEAD") && exists("objects"))
+}
+
+impl Repository {
+    /// The trimmed stdout of `git ARGS` run in the directory, hardened as the module says;
+    /// `None` when git fails.
+    pub fn output(&self, args: &[&str]) -> Option<String> {
+        run(&self.dir, &self.settings, args)
+    }
 }
 
 /// The names of the filter drivers git's configuration (every scope) defines for `dir`.
@@ -130,4 +153,31 @@ fn run(dir: &Path, settings: &[(String, String)], args: &[&str]) -> Option<Strin
         return None;
     }
     Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_is_not_run_where_no_directory_up_can_hold_a_repository() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("config/sub");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(
+            !top.path().ancestors().any(may_hold_repository),
+            "the temp dir is in a repository"
+        );
+        assert!(repository(&dir).is_none());
+        // A `.git` file (a linked work tree's) anywhere above makes git worth asking.
+        std::fs::write(top.path().join("config/.git"), "gitdir: /elsewhere\n").unwrap();
+        assert!(may_hold_repository(&top.path().join("config")));
+        assert!(dir.ancestors().any(may_hold_repository));
+        // So does a bare repository's layout.
+        let bare = top.path().join("bare");
+        std::fs::create_dir_all(bare.join("objects")).unwrap();
+        std::fs::write(bare.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        assert!(may_hold_repository(&bare));
+        assert!(!may_hold_repository(&top.path().join("config/sub")));
+    }
 }

@@ -171,8 +171,7 @@ impl FsState {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::fsutil::hex(&Sha256::digest(bytes))
 }
 
 /// What observing a path found: its state, the content of a regular file (for diffs and line

@@ -24,7 +24,7 @@ pub(super) fn digest_dir(dir: &Path) -> String {
         hasher.update([0]);
         hash_entry(&path, &mut hasher);
     }
-    hex(&hasher.finalize())
+    crate::fsutil::hex(&hasher.finalize())
 }
 
 /// What one entry contributes after its path.
@@ -56,10 +56,6 @@ fn file_digest(path: &Path) -> [u8; 32] {
     crate::fsutil::open_regular_file(path)
         .and_then(|mut file| crate::fsutil::hash_file(&mut file, 0))
         .map_or([0; 32], |hashed| hashed.sha256)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every entry under `dir` but `.git`, with its path relative to `root` as bytes. Only real

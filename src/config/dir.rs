@@ -135,10 +135,9 @@ impl ConfigDir {
             .git
             .get_or_init(|| {
                 let dir = &self.0.absolute;
-                if !git::in_work_tree(dir) {
-                    return None;
-                }
-                let commit = git::output(dir, &["rev-parse", "--verify", "-q", "HEAD"])
+                let git = git::repository(dir)?;
+                let commit = git
+                    .output(&["rev-parse", "--verify", "-q", "HEAD"])
                     .filter(|c| !c.is_empty())?;
                 let status = [
                     "status",
@@ -147,7 +146,7 @@ impl ConfigDir {
                     "--",
                     ".",
                 ];
-                let dirty = git::output(dir, &status).map(|s| !s.is_empty());
+                let dirty = git.output(&status).map(|s| !s.is_empty());
                 Some(GitRevision { commit, dirty })
             })
             .as_ref()

@@ -44,7 +44,10 @@ struct Directory {
 /// Directories missing when it was recorded are not in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
-    steps: Vec<Step>,
+    /// Shared by clones: a plan keeps a route per task two or three times over (the
+    /// observation, the planned node, the state it leaves), and a route is an allocation per
+    /// directory on it.
+    steps: Arc<Vec<Step>>,
     /// The entry at the end (kept for a hard link's source: which inode gets linked).
     entry: Option<Stat>,
     source: Option<Box<Route>>,
@@ -180,16 +183,12 @@ impl Route {
             hasher.update(b"s");
             hasher.update(source.as_bytes());
         }
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::hex(&hasher.finalize())
     }
 
     fn push_directory(&mut self, dir: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
         let stat = fstat(dir)?;
-        self.steps.push(Step::Directory(Directory {
+        Arc::make_mut(&mut self.steps).push(Step::Directory(Directory {
             stat: Stat::of(&stat),
             path: path.to_owned(),
         }));
@@ -350,7 +349,7 @@ fn walk(
                     return Err(io::Error::from_raw_os_error(libc::ELOOP));
                 }
                 let target = at::read_link_at(entry.as_fd(), c"")?;
-                route.steps.push(Step::Link {
+                Arc::make_mut(&mut route.steps).push(Step::Link {
                     dev: stat.st_dev,
                     ino: stat.st_ino,
                     target: target.clone(),
@@ -370,7 +369,7 @@ fn walk(
             }
             libc::S_IFDIR if !last => {
                 dir_path.push(OsStr::from_bytes(name.as_bytes()));
-                route.steps.push(Step::Directory(Directory {
+                Arc::make_mut(&mut route.steps).push(Step::Directory(Directory {
                     stat: Stat::of(&stat),
                     path: dir_path.clone(),
                 }));
