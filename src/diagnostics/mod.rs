@@ -115,6 +115,22 @@ impl Diagnostics {
         other.items.into_iter().for_each(|d| self.push(d));
     }
 
+    /// Keeps only the first of the findings `matches` selects.
+    pub fn retain_first(&mut self, matches: impl Fn(&Diagnostic) -> bool) {
+        let mut seen = false;
+        let items = std::mem::take(&mut self.items);
+        *self = Diagnostics::default();
+        for d in items {
+            if matches(&d) {
+                if seen {
+                    continue;
+                }
+                seen = true;
+            }
+            self.push(d);
+        }
+    }
+
     /// Drops the warnings (`-q`).
     pub fn retain_errors(&mut self) {
         let items = std::mem::take(&mut self.items);

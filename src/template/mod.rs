@@ -99,6 +99,8 @@ pub fn render(
         out.skipped.extend(part.skipped);
         diagnostics.extend(found);
     }
+    // Past the budget every render fails and says so: the first in the files is enough.
+    diagnostics.retain_first(|d| d.message == task::over_budget_message());
     // A failed render stops at its first error, so the vars it would have used look unused:
     // the warning is only trustworthy when every template rendered.
     if !diagnostics.has_errors() {

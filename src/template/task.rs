@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value as JinjaValue};
+use rayon::prelude::*;
 
 use super::scope::{Globals, SecretsView, TaskScope};
 use super::taint::Taint;
@@ -34,6 +35,35 @@ const CONDITION_FIELDS: &[(&str, &str)] = &[("assert", "that")];
 /// Task types that name a template file, and the field that names it.
 const TEMPLATE_FILE_FIELDS: &[(&str, &str)] = &[("template", "src"), ("file", "template")];
 
+/// The error of a render past the budget: one is kept per run.
+pub fn over_budget_message() -> String {
+    format!(
+        "the config renders to more than {} MiB of text in all",
+        super::MAX_RENDERED_BYTES >> 20
+    )
+}
+
+/// What every item of one task shares.
+struct Each<'a, 's> {
+    section: &'static str,
+    node: &'a Node,
+    entries: &'a [(Key, Node)],
+    id: Option<&'a str>,
+    conditions_field: Option<&'static str>,
+    locals: &'a BTreeMap<String, JinjaValue>,
+    sources: &'a Mutex<&'s mut SourceMap>,
+}
+
+/// How one item of a task came out.
+enum Item {
+    /// `when` is false.
+    Skipped(SkippedTask),
+    /// Rendered, every field or not (`failed_fields`).
+    Rendered(RenderedTask),
+    /// `when` could not be evaluated: the task goes no further.
+    Stopped,
+}
+
 pub struct Renderer {
     env: Environment<'static>,
     globals: Arc<Globals>,
@@ -44,8 +74,6 @@ pub struct Renderer {
     /// Bytes of text the tasks hold so far, every loop item counted, against
     /// [`super::MAX_RENDERED_BYTES`].
     rendered_bytes: AtomicU64,
-    /// Whether the budget's error was reported (once per run).
-    over_budget: AtomicBool,
 }
 
 /// One task's context and the secrets view whose flag says whether a render read a secret.
@@ -80,13 +108,13 @@ impl Renderer {
             config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
             rendered_bytes: AtomicU64::new(0),
-            over_budget: AtomicBool::new(false),
         }
     }
 
-    /// Counts `bytes` more text against the run's budget. Past it, every render fails; the
-    /// first one says why (`None` after that: one error is enough).
-    fn charge(&self, bytes: usize, span: Span) -> Result<(), Option<Diagnostic>> {
+    /// Counts `bytes` more text against the run's budget. Past it, every render fails, each
+    /// saying why; `template::render` keeps the first of these errors in file and task order
+    /// (renders run in parallel: the first to run out is not the first in the files).
+    fn charge(&self, bytes: usize, span: Span) -> Result<(), Diagnostic> {
         let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         let total = self
             .rendered_bytes
@@ -95,18 +123,12 @@ impl Renderer {
         if total <= super::MAX_RENDERED_BYTES {
             return Ok(());
         }
-        if self.over_budget.swap(true, Ordering::Relaxed) {
-            return Err(None);
-        }
-        Err(Some(
-            Diagnostic::error(format!(
-                "the config renders to more than {} MiB of text in all",
-                super::MAX_RENDERED_BYTES >> 20
-            ))
+        Err(
+            Diagnostic::error(over_budget_message())
             .at(span)
             .label("the budget ran out here")
             .help("loops multiply every field of their task; loop over fewer items, or make the fields smaller"),
-        ))
+        )
     }
 
     fn scope(
@@ -170,58 +192,99 @@ impl Renderer {
                 section == "apply" && node.get("type").and_then(Node::as_str) == Some(*t)
             })
             .map(|(_, field)| *field);
-        for (loop_key, item) in items {
-            let scope = self.scope(locals.clone(), item);
-            if let Some(when) = node.get("when") {
-                match self.condition("when", when, &scope, diagnostics) {
-                    Some(true) => {}
-                    Some(false) => {
-                        skipped.push(SkippedTask {
-                            section,
-                            span: node.span,
-                            id: id.clone(),
-                            loop_key: loop_key.clone(),
-                        });
-                        continue;
-                    }
-                    None => return,
-                }
-            }
-            let mut failed_fields = Vec::new();
-            let rendered: Vec<(Key, Node)> = entries
-                .iter()
-                .filter(|(k, _)| !TEMPLATE_KEYWORDS.contains(&k.name.as_str()))
-                .map(|(k, v)| {
-                    let mut failed = false;
-                    let value = if conditions_field == Some(k.name.as_str()) {
-                        self.assertions(v, &scope, &mut failed, diagnostics)
-                    } else {
-                        self.node(v, &scope, &mut failed, diagnostics)
-                    };
+        let each = Each {
+            section,
+            node,
+            entries,
+            id: id.as_deref(),
+            conditions_field,
+            locals: &locals,
+            sources,
+        };
+        // Loop items render independently: in parallel, then taken in order, up to the first
+        // that fails (the items after it would repeat its errors; theirs are dropped).
+        let outcomes: Vec<(Item, Diagnostics)> = if items.len() > 1 {
+            items
+                .into_par_iter()
+                .map(|(loop_key, item)| self.item(&each, loop_key, item))
+                .collect()
+        } else {
+            items
+                .into_iter()
+                .map(|(loop_key, item)| self.item(&each, loop_key, item))
+                .collect()
+        };
+        for (outcome, found) in outcomes {
+            diagnostics.extend(found);
+            match outcome {
+                Item::Skipped(task) => skipped.push(task),
+                Item::Rendered(task) => {
+                    let failed = !task.failed_fields.is_empty();
+                    out.push(task);
                     if failed {
-                        failed_fields.push(k.name.clone());
+                        return;
                     }
-                    (k.clone(), value)
-                })
-                .collect();
-            let rendered = Node::new(Value::Map(rendered), node.span);
-            let template_file = if failed_fields.is_empty() {
-                self.template_file(&rendered, &scope, sources, diagnostics)
-            } else {
-                None
-            };
-            let failed = !failed_fields.is_empty();
-            out.push(RenderedTask {
-                node: rendered,
-                loop_key,
-                template_file,
-                failed_fields,
-            });
-            if failed {
-                // The other loop items would repeat the same errors.
-                return;
+                }
+                Item::Stopped => return,
             }
         }
+    }
+
+    /// One loop item (or the task without a loop) of the task `each` describes.
+    fn item(
+        &self,
+        each: &Each<'_, '_>,
+        loop_key: Option<String>,
+        item: Option<(JinjaValue, Taint)>,
+    ) -> (Item, Diagnostics) {
+        let mut diagnostics = Diagnostics::default();
+        let scope = self.scope(each.locals.clone(), item);
+        if let Some(when) = each.node.get("when") {
+            match self.condition("when", when, &scope, &mut diagnostics) {
+                Some(true) => {}
+                Some(false) => {
+                    let skipped = SkippedTask {
+                        section: each.section,
+                        span: each.node.span,
+                        id: each.id.map(str::to_owned),
+                        loop_key,
+                    };
+                    return (Item::Skipped(skipped), diagnostics);
+                }
+                None => return (Item::Stopped, diagnostics),
+            }
+        }
+        let mut failed_fields = Vec::new();
+        let rendered: Vec<(Key, Node)> = each
+            .entries
+            .iter()
+            .filter(|(k, _)| !TEMPLATE_KEYWORDS.contains(&k.name.as_str()))
+            .map(|(k, v)| {
+                let mut failed = false;
+                let value = if each.conditions_field == Some(k.name.as_str()) {
+                    self.assertions(v, &scope, &mut failed, &mut diagnostics)
+                } else {
+                    self.node(v, &scope, &mut failed, &mut diagnostics)
+                };
+                if failed {
+                    failed_fields.push(k.name.clone());
+                }
+                (k.clone(), value)
+            })
+            .collect();
+        let rendered = Node::new(Value::Map(rendered), each.node.span);
+        let template_file = if failed_fields.is_empty() {
+            self.template_file(&rendered, &scope, each.sources, &mut diagnostics)
+        } else {
+            None
+        };
+        let task = RenderedTask {
+            node: rendered,
+            loop_key,
+            template_file,
+            failed_fields,
+        };
+        (Item::Rendered(task), diagnostics)
     }
 
     /// `settings`: every string rendered with the top-level context.
@@ -454,7 +517,7 @@ impl Renderer {
                     None => self.env.render_str(text, scope.root.clone()),
                 };
                 let rendered = rendered
-                    .map_err(|e| Some(self.error(e, text, node.span, None, scope)))
+                    .map_err(|e| self.error(e, text, node.span, None, scope))
                     .and_then(|value| self.charge(value.len(), node.span).map(|()| value));
                 let sensitive = scope.secrets.take_touched();
                 match rendered {
@@ -466,7 +529,7 @@ impl Renderer {
                     },
                     Err(diagnostic) => {
                         *failed = true;
-                        diagnostic.into_iter().for_each(|found| d.push(found));
+                        d.push(diagnostic);
                         node.clone()
                     }
                 }
@@ -475,7 +538,7 @@ impl Renderer {
             Value::Str(text) => {
                 if let Err(diagnostic) = self.charge(text.len(), node.span) {
                     *failed = true;
-                    diagnostic.into_iter().for_each(|found| d.push(found));
+                    d.push(diagnostic);
                 }
                 node.clone()
             }
@@ -541,9 +604,7 @@ impl Renderer {
             Ok(content) => {
                 let sensitive = scope.secrets.take_touched();
                 if let Err(diagnostic) = self.charge(content.len(), src.span) {
-                    diagnostic
-                        .into_iter()
-                        .for_each(|found| diagnostics.push(found));
+                    diagnostics.push(diagnostic);
                     return None;
                 }
                 Some(RenderedFile {
