@@ -388,41 +388,46 @@ fn write_key<W: Write>(out: &mut W, key: &str) -> Result<()> {
     out.write_all(b":").map_err(io_error)
 }
 
-impl<W: Write> ser::SerializeMap for Object<'_, W> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
-        self.key = Some(key.serialize(KeyText)?);
-        Ok(())
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let key = self
-            .key
-            .take()
-            .ok_or_else(|| Error::custom("a map value without its key"))?;
-        self.entry(Cow::Owned(key), value)
-    }
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
+/// `SerializeMap` and `SerializeStruct` for an object writer with `key`, `entry` and `finish`:
+/// a map's keys come one call before their values, a struct's with them.
+macro_rules! object_serializers {
+    ($object:ident) => {
+        impl<W: Write> ser::SerializeMap for $object<'_, W> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
+                self.key = Some(key.serialize(KeyText)?);
+                Ok(())
+            }
+            fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+                let key = self
+                    .key
+                    .take()
+                    .ok_or_else(|| Error::custom("a map value without its key"))?;
+                self.entry(Cow::Owned(key), value)
+            }
+            fn end(self) -> Result<()> {
+                self.finish()
+            }
+        }
+
+        impl<W: Write> ser::SerializeStruct for $object<'_, W> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<()> {
+                self.entry(Cow::Borrowed(key), value)
+            }
+            fn end(self) -> Result<()> {
+                self.finish()
+            }
+        }
+    };
 }
 
-impl<W: Write> ser::SerializeStruct for Object<'_, W> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        self.entry(Cow::Borrowed(key), value)
-    }
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
-}
-
-/// Serializer methods that refuse what they are given (the value is not of the kind wanted).
 macro_rules! refuse {
     ($($method:ident($($arg:ty),*)),* $(,)?) => {
         $(fn $method(self, $(_: $arg),*) -> Result<Self::Ok> {
@@ -819,39 +824,8 @@ impl<W: Write> TopObject<'_, W> {
     }
 }
 
-impl<W: Write> ser::SerializeMap for TopObject<'_, W> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
-        self.key = Some(key.serialize(KeyText)?);
-        Ok(())
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let key = self
-            .key
-            .take()
-            .ok_or_else(|| Error::custom("a map value without its key"))?;
-        self.entry(Cow::Owned(key), value)
-    }
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
-}
-
-impl<W: Write> ser::SerializeStruct for TopObject<'_, W> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        self.entry(Cow::Borrowed(key), value)
-    }
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
-}
+object_serializers!(Object);
+object_serializers!(TopObject);
 
 #[cfg(test)]
 mod tests {
