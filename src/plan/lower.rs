@@ -66,7 +66,7 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
             match claim.hold {
                 Hold::Exclusive => locks[i].push(claim.thing.to_string()),
                 // Editors of one thing: each starts from the previous one's result.
-                Hold::Edits(_) | Hold::Owns => {
+                Hold::Edits(_) => {
                     let earlier = holders[&claim.thing]
                         .iter()
                         .copied()
@@ -76,6 +76,8 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
                         chained_after[i] = Some(previous);
                     }
                 }
+                // `check` refused a second task claiming what one owns.
+                Hold::Owns => {}
             }
         }
         for required in task.spec.requires() {
