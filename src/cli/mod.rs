@@ -21,7 +21,8 @@ use crate::ops::{self, ConfigDir};
     name = "driftless",
     version,
     about = "Configuration management, host metrics and log shipping in one binary",
-    propagate_version = true
+    propagate_version = true,
+    after_long_help = EXIT_CODES
 )]
 pub struct Cli {
     /// The config directory [default: $DRIFTLESS_CONFIG, else ~/.config/driftless/config]
@@ -62,27 +63,37 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load, render and type-check the config; report every problem
+    #[command(after_long_help = EXIT_CODES)]
     Check(check::CheckArgs),
     /// Observe the host and write the plan (JSON) to stdout
+    #[command(after_long_help = EXIT_CODES)]
     Plan(plan::PlanArgs),
     /// Show a plan for humans
+    #[command(after_long_help = EXIT_CODES)]
     Show(show::ShowArgs),
     /// Apply a reviewed plan, or refuse it
+    #[command(after_long_help = EXIT_CODES)]
     Execute(execute::ExecuteArgs),
     /// Plan and execute in one step
+    #[command(after_long_help = EXIT_CODES)]
     Apply(apply::ApplyArgs),
     /// Print host facts, or serve them as Prometheus metrics
+    #[command(after_long_help = EXIT_CODES)]
     Facts(facts::FactsArgs),
     /// Run the log pipelines
+    #[command(after_long_help = EXIT_CODES)]
     Logs(PendingArgs),
     /// Pull, converge, collect and ship continuously
+    #[command(after_long_help = EXIT_CODES)]
     Agent(PendingArgs),
     /// Print the JSON Schema of config files, or of plan.json
+    #[command(after_long_help = EXIT_CODES)]
     Schema {
         #[arg(value_enum, default_value = "config")]
         which: SchemaKind,
     },
     /// Print shell completions
+    #[command(after_long_help = EXIT_CODES)]
     Completions {
         #[arg(value_enum)]
         shell: CompletionShell,
@@ -140,8 +151,32 @@ impl Globals {
     }
 }
 
+/// Exit codes, the same for every subcommand: what a script or a CI job may rely on. A usage
+/// error is never 2, which `--detailed-exitcode` gives for changes.
+const EXIT_CODES: &str = "\
+Exit codes (every subcommand):
+  0   success; with --detailed-exitcode: nothing to change (plan) or nothing changed
+      (execute, apply)
+  1   failure: config errors (check; warnings too with --deny-warnings), a refused or
+      unreadable plan, a failed node, a lock held by another run, a command not built
+  2   only with --detailed-exitcode (plan, execute, apply): changes planned or made
+  64  usage error: an unknown subcommand or option, a missing or invalid argument";
+
+/// A usage error's exit code (`EX_USAGE` of sysexits.h): never one that means changes.
+const USAGE_ERROR: u8 = 64;
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version are answers, not errors; a closed output loses nothing here.
+            let _ = error.print();
+            return match error.exit_code() {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::from(USAGE_ERROR),
+            };
+        }
+    };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     init_tracing(
         cli.verbose,

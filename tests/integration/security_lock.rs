@@ -137,7 +137,7 @@ fn a_run_without_contention_records_the_lock_it_took() {
 fn a_lock_timeout_that_is_not_a_duration_is_refused() {
     let world = World::new(CONFIG);
     let run = world.run(&["apply", "--lock-timeout", "soon"]);
-    assert_eq!(run.code, 2, "{}", run.all());
+    assert_eq!(run.code, 64, "{}", run.all());
     assert!(
         run.stderr.contains("`soon` is not a duration"),
         "{}",
