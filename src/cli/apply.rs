@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use super::execute::{RunArgs, print_refusal, print_run};
+use super::output::out;
 use super::{Globals, print_plan_error, show};
 use crate::ops::{self, ApplyError};
 
@@ -31,7 +32,7 @@ fn dry_run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return print_plan_error(globals, e),
     };
-    print!("{}", show::render(&plan, globals.stdout_color, true));
+    out!("{}", show::render(&plan, globals.stdout_color, true));
     match (args.run.detailed_exitcode, plan.summary.changes()) {
         (true, 1..) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,

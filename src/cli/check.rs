@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use super::Globals;
+use super::output::{err, errln, outln};
 use crate::diagnostics::{render_human, render_json};
 use crate::ops;
 
@@ -34,9 +35,9 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
     }
     let diagnostics = &compiled.diagnostics;
     match args.format {
-        Format::Json => println!("{}", render_json(diagnostics, &compiled.sources)),
+        Format::Json => outln!("{}", render_json(diagnostics, &compiled.sources)),
         Format::Human => {
-            eprint!(
+            err!(
                 "{}",
                 render_human(diagnostics, &compiled.sources, globals.color)
             );
@@ -51,7 +52,7 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
                 } else {
                     format!(", {} skipped by `when`", config.skipped.len())
                 };
-                eprintln!(
+                errln!(
                     "ok: {}, {}, {} in {}{held}{skipped}",
                     count(config.apply.len(), "apply task"),
                     count(config.facts.len(), "facts collector"),

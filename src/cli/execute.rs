@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::output::{errln, outln};
 use super::{Globals, print_config_errors};
 use crate::ops::{
     self, Collected, ExecuteRequest, Executed, MAX_JOBS, Refusal, RunOptions, Status,
@@ -85,26 +86,26 @@ pub fn print_refusal(globals: &Globals, mut refusal: Refusal) -> ExitCode {
             report_failures,
         } => {
             print_report_failures(report_failures);
-            eprintln!("error: {why}");
-            eprintln!("nothing was changed");
-            eprintln!(
+            errln!("error: {why}");
+            errln!("nothing was changed");
+            errln!(
                 "help: let that run finish, or wait for it with --lock-timeout (e.g. \
                  --lock-timeout 5m)"
             );
             return ExitCode::FAILURE;
         }
         Refusal::LockUnusable(why) => {
-            eprintln!("error: {why}");
-            eprintln!("nothing was changed");
-            eprintln!("help: choose a writable state directory with --state-dir");
+            errln!("error: {why}");
+            errln!("nothing was changed");
+            errln!("help: choose a writable state directory with --state-dir");
             return ExitCode::FAILURE;
         }
         Refusal::Stale(lines) => {
-            eprintln!("error: the plan is stale; nothing was changed:");
+            errln!("error: the plan is stale; nothing was changed:");
             for line in lines {
-                eprintln!("  {}", escape(line));
+                errln!("  {}", escape(line));
             }
-            eprintln!("help: make a new plan from the host's current state");
+            errln!("help: make a new plan from the host's current state");
             return ExitCode::FAILURE;
         }
         Refusal::ConfigErrors(compiled) => print_config_errors(globals, compiled),
@@ -114,14 +115,14 @@ pub fn print_refusal(globals: &Globals, mut refusal: Refusal) -> ExitCode {
         | Refusal::SensitivityMismatch(_)
         | Refusal::NotRun(_) => {}
     }
-    eprintln!("error: {}", escape(&refusal.to_string()));
-    eprintln!("nothing was changed");
+    errln!("error: {}", escape(&refusal.to_string()));
+    errln!("nothing was changed");
     ExitCode::FAILURE
 }
 
 fn print_report_failures(failures: &[String]) {
     for failure in failures {
-        eprintln!("warning: the run report was not saved: {}", escape(failure));
+        errln!("warning: the run report was not saved: {}", escape(failure));
     }
 }
 
@@ -137,7 +138,7 @@ pub fn print_run(globals: &Globals, detailed_exitcode: bool, executed: &Executed
             (status, _) => status_line(globals, &node.outcome.address, status),
         };
         if !line.is_empty() {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     print_report_failures(&executed.report_failures);
@@ -146,9 +147,12 @@ pub fn print_run(globals: &Globals, detailed_exitcode: bool, executed: &Executed
         0 => String::new(),
         n => format!(", {n} collected"),
     };
-    println!(
+    outln!(
         "Recap: {} changed, {} unchanged{collected}, {} failed, {} skipped.",
-        r.changed, r.unchanged, r.failed, r.skipped
+        r.changed,
+        r.unchanged,
+        r.failed,
+        r.skipped
     );
     match (r.failed, detailed_exitcode, r.changed) {
         (1.., _, _) => ExitCode::FAILURE,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use super::Globals;
+use super::output::{err, errln, out};
 use crate::diagnostics::render_human;
 use crate::model::values::Duration as ConfigDuration;
 use crate::ops::{self, MetricsError, MetricsServer};
@@ -57,17 +58,17 @@ pub fn run(globals: &Globals, args: &FactsArgs) -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             match &error {
-                MetricsError::ConfigErrors(compiled) => eprint!(
+                MetricsError::ConfigErrors(compiled) => err!(
                     "{}",
                     render_human(&compiled.diagnostics, &compiled.sources, globals.color)
                 ),
                 MetricsError::Collectors(errors) => {
-                    eprintln!("error: {}", errors.join("\nerror: "));
+                    errln!("error: {}", errors.join("\nerror: "));
                     return ExitCode::FAILURE;
                 }
                 MetricsError::Failed(_) => {}
             }
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             ExitCode::FAILURE
         }
     }
@@ -82,7 +83,7 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsErr
             FactsFormat::Prometheus | FactsFormat::Openmetrics
         );
     if !wants_metrics {
-        print!("{}", facts_text(&facts, args.format)?);
+        out!("{}", facts_text(&facts, args.format)?);
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -110,15 +111,15 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsErr
         } else {
             ops::MetricsFormat::Text
         };
-        print!("{}", metrics.render(format)?);
+        out!("{}", metrics.render(format)?);
         return Ok(ExitCode::SUCCESS);
     };
     // `--serve` without ADDR: the config's listen address.
     let addr = (!serve.is_empty()).then_some(serve.as_str());
     let server = MetricsServer::bind(&metrics, addr, usize::from(args.workers))?;
-    eprintln!("serving metrics on http://{}/metrics", server.local_addr());
+    errln!("serving metrics on http://{}/metrics", server.local_addr());
     server.serve()?;
-    eprintln!("stopped serving metrics");
+    errln!("stopped serving metrics");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,7 @@ mod apply;
 mod check;
 mod execute;
 mod facts;
+mod output;
 mod plan;
 mod show;
 
@@ -15,6 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use crate::ops::{self, ConfigDir};
+use output::{err, errln, out};
 
 #[derive(Parser)]
 #[command(
@@ -199,7 +201,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&globals, &args),
         Command::Schema { which } => {
-            print!(
+            out!(
                 "{}",
                 match which {
                     SchemaKind::Config => crate::grammar::config_schema_text(),
@@ -214,12 +216,10 @@ pub fn main() -> ExitCode {
                 CompletionShell::Zsh => Shell::Zsh,
                 CompletionShell::Fish => Shell::Fish,
             };
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "driftless",
-                &mut std::io::stdout(),
-            );
+            // Generated whole, then written: the generator panics on a closed stdout.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "driftless", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
         Command::Plan(args) => plan::run(&globals, &args),
@@ -237,7 +237,7 @@ fn print_config_errors(globals: &Globals, compiled: &mut ops::Compiled) {
     if globals.quiet {
         compiled.diagnostics.retain_errors();
     }
-    eprint!(
+    err!(
         "{}",
         crate::diagnostics::render_human(&compiled.diagnostics, &compiled.sources, globals.color)
     );
@@ -249,7 +249,7 @@ fn print_plan_error(globals: &Globals, error: ops::PlanError) -> ExitCode {
         ops::PlanError::Config(mut compiled) => print_config_errors(globals, &mut compiled),
         ops::PlanError::Nodes(errors) => {
             for e in errors {
-                eprintln!("error: {}", crate::printable::escape(&e));
+                errln!("error: {}", crate::printable::escape(&e));
             }
         }
     }
@@ -258,7 +258,7 @@ fn print_plan_error(globals: &Globals, error: ops::PlanError) -> ExitCode {
 
 /// A subcommand this build does not have yet: said plainly, never a fake success.
 fn pending(name: &str) -> ExitCode {
-    eprintln!("error: `driftless {name}` is not available in this version of driftless yet");
+    errln!("error: `driftless {name}` is not available in this version of driftless yet");
     ExitCode::FAILURE
 }
 

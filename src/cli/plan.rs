@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::output::{err, errln};
 use super::{Globals, print_plan_error, show};
 use crate::ops;
 use crate::plan::json;
@@ -36,11 +37,11 @@ pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
         }
     };
     if let Err(e) = written {
-        eprintln!("error: {}", escape(&e));
+        errln!("error: {}", escape(&e));
         return ExitCode::FAILURE;
     }
     if !globals.quiet {
-        eprint!("{}", show::render(&plan, globals.color, false));
+        err!("{}", show::render(&plan, globals.color, false));
     }
     match (args.detailed_exitcode, plan.summary.changes()) {
         (true, 0) | (false, _) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Globals;
+use super::output::{errln, out};
 use crate::apply::Action;
 use crate::apply::contract::Detail;
 use crate::ops;
@@ -18,11 +19,11 @@ pub fn run(globals: &Globals, args: &ShowArgs) -> ExitCode {
     let plan = match ops::read_plan(&args.plan) {
         Ok(plan) => plan,
         Err(e) => {
-            eprintln!("error: {}", escape(&e));
+            errln!("error: {}", escape(&e));
             return ExitCode::FAILURE;
         }
     };
-    print!("{}", render(&plan, globals.stdout_color, true));
+    out!("{}", render(&plan, globals.stdout_color, true));
     ExitCode::SUCCESS
 }
 

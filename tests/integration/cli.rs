@@ -96,3 +96,65 @@ fn help_and_version_succeed_and_help_gives_the_exit_codes() {
     }
     assert_eq!(driftless(&["--version"]).status.code(), Some(0));
 }
+
+/// Runs driftless with stdout (or stderr) a pipe whose reader is already gone: every write to
+/// it fails, as under `| head` once head has what it wanted.
+fn with_closed(stream: &str, command: &mut Command) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    match stream {
+        "stdout" => command.stdout(writer).stderr(std::process::Stdio::piped()),
+        _ => command.stderr(writer).stdout(std::process::Stdio::piped()),
+    };
+    let child = command.spawn().expect("spawn driftless");
+    child.wait_with_output().expect("wait for driftless")
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_never_makes_driftless_panic() {
+    let world = crate::common::World::new(
+        "apply:\n  - {type: file, path: \"{{ root }}/f\", content: x}\n  - {type: nope}\n",
+    );
+    let commands: [(&str, &[&str]); 5] = [
+        ("stdout", &["completions", "bash"]),
+        ("stdout", &["schema"]),
+        ("stdout", &["check", "--format", "json"]),
+        ("stderr", &["check"]),
+        ("stderr", &["plan"]),
+    ];
+    for (stream, args) in commands {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        command.arg("-c").arg(&world.config).args(args);
+        let output = with_closed(stream, &mut command);
+        let other = String::from_utf8_lossy(match stream {
+            "stdout" => &output.stderr,
+            _ => &output.stdout,
+        })
+        .into_owned();
+        assert_ne!(output.status.code(), Some(101), "{args:?}: {other}");
+        assert!(!other.contains("panicked"), "{args:?}: {other}");
+    }
+}
+
+#[test]
+fn execute_into_a_closed_stdout_changes_the_host_and_keeps_its_report() {
+    let world =
+        crate::common::World::new("apply:\n  - {type: file, path: \"{{ root }}/f\", content: x}\n");
+    let (plan, _) = world.plan();
+    let mut command = crate::common::driftless_command(world.temp.path());
+    command
+        .env("DRIFTLESS_STATE_DIR", world.state_dir())
+        .arg("--env-file")
+        .arg(&world.env_file)
+        .arg("execute")
+        .arg(&plan);
+    let output = with_closed("stdout", &mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(world.path("f")).expect("managed file"),
+        "x"
+    );
+    assert_eq!(world.reports().len(), 1, "the run's report");
+}

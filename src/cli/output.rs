@@ -1,0 +1,37 @@
+//! Writing to stdout and stderr without ever panicking: `print!` panics when the reader went
+//! away (`driftless show plan.json | head`). Output that cannot be written is dropped; the
+//! work it reports on is done (a run's report is written before anything is printed).
+
+/// `print!`, dropping what a closed stdout cannot take.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!`, dropping what a closed stdout cannot take.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!`, dropping what a closed stderr cannot take.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!`, dropping what a closed stderr cannot take.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+pub(crate) use {err, errln, out, outln};
