@@ -25,5 +25,6 @@ pub mod ops;
 pub mod plan;
 pub mod printable;
 pub mod secrets;
+pub mod signals;
 pub mod sinks;
 pub mod template;

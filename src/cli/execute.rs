@@ -154,8 +154,12 @@ pub fn print_run(globals: &Globals, detailed_exitcode: bool, executed: &Executed
         r.failed,
         r.skipped
     );
+    if report.interrupted {
+        errln!("interrupted: the nodes not started were skipped");
+    }
     match (r.failed, detailed_exitcode, r.changed) {
         (1.., _, _) => ExitCode::FAILURE,
+        _ if report.interrupted => ExitCode::FAILURE,
         (0, true, 1..) => ExitCode::from(2),
         _ => ExitCode::SUCCESS,
     }

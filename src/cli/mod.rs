@@ -160,7 +160,8 @@ Exit codes (every subcommand):
   0   success; with --detailed-exitcode: nothing to change (plan) or nothing changed
       (execute, apply)
   1   failure: config errors (check; warnings too with --deny-warnings), a refused or
-      unreadable plan, a failed node, a lock held by another run, a command not built
+      unreadable plan, a failed node, a run stopped by SIGTERM or SIGINT, a lock held by
+      another run, a command not built
   2   only with --detailed-exitcode (plan, execute, apply): changes planned or made
   64  usage error: an unknown subcommand or option, a missing or invalid argument";
 

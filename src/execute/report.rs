@@ -24,6 +24,9 @@ pub struct RunReport {
     /// How the run got the host's run lock: at once, after waiting, or not (refused).
     pub lock: LockRecord,
     pub recap: Recap,
+    /// SIGTERM or SIGINT stopped the run: the nodes it did not start are `skipped`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub nodes: Vec<NodeReport>,
 }
 
@@ -57,6 +60,9 @@ impl RunReport {
         lock: LockRecord,
     ) -> Self {
         let mut recap = Recap::default();
+        let interrupted = outcomes.iter().any(
+            |o| matches!(&o.status, Status::Skipped(why) if why == super::scheduler::INTERRUPTED),
+        );
         let nodes = outcomes
             .into_iter()
             .zip(&plan.nodes)
@@ -85,6 +91,7 @@ impl RunReport {
             config_commit: plan.config.git_commit.clone(),
             lock,
             recap,
+            interrupted,
             nodes,
         }
     }

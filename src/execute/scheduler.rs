@@ -12,6 +12,9 @@ use crate::apply::Reason;
 use crate::plan::dag::Dag;
 use crate::plan::{Plan, PlanNode};
 
+/// Why a node a stopped run did not start is skipped.
+pub const INTERRUPTED: &str = "not run: interrupted (SIGTERM or SIGINT)";
+
 struct State<'p, F> {
     nodes: &'p [PlanNode],
     dag: Dag,
@@ -86,6 +89,10 @@ where
                 &state.nodes[i].address,
                 format!("dependency {} did not succeed", state.nodes[d].address),
             ),
+            // Asked to stop: what runs finishes, nothing more starts.
+            None if crate::signals::stop_requested() => {
+                NodeOutcome::blocked(&state.nodes[i].address, INTERRUPTED.to_owned())
+            }
             None => run_holding_locks(state, i),
         };
         if outcome.status == Status::Changed {

@@ -28,7 +28,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,31 +73,7 @@ pub const LINGER: Duration = Duration::from_millis(500);
 /// The most bytes read from a closing connection.
 const LINGER_BYTES: usize = 64 * 1024;
 
-/// Set by SIGTERM or SIGINT once [`stop_on_signals`] installed the handlers.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Makes SIGTERM and SIGINT stop [`serve`] gracefully instead of ending the process in the
-/// middle of a response.
-pub fn stop_on_signals() -> io::Result<()> {
-    for signal in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe). Without
-        // SA_RESTART, the poller's poll(2) returns EINTR at once and sees the flag.
-        let installed = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = request_stop as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if installed != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
+pub use crate::signals::stop_on_signals;
 
 /// What a connection is waiting for.
 enum Phase {
@@ -410,7 +386,7 @@ pub fn serve(
     let mut fds: Vec<libc::pollfd> = Vec::new();
     loop {
         let now = Instant::now();
-        if poller.stopping.is_none() && STOP.load(Ordering::SeqCst) {
+        if poller.stopping.is_none() && crate::signals::stop_requested() {
             poller.stop(now);
         }
         if let Some(give_up) = poller.stopping
@@ -750,7 +726,7 @@ impl Worker {
                     || (request.http10 && !request.keep_alive)
                     || request.has_body
                     || conn.served >= self.options.max_requests_per_connection
-                    || STOP.load(Ordering::SeqCst);
+                    || crate::signals::stop_requested();
                 self.answer(&mut conn, &request, close)
             }
         };

@@ -159,6 +159,9 @@ pub(super) fn run_verified(
             .collect::<HashMap<_, _>>(),
         config_dir,
     });
+    // SIGTERM and SIGINT stop the run between nodes, and its report is still written.
+    crate::signals::stop_on_signals()
+        .map_err(|e| Refusal::NotRun(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
     let started_at = crate::clock::now();
     let started = Instant::now();
     let outcomes =

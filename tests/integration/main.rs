@@ -20,6 +20,8 @@ mod execute_facts;
 mod execute_failure_isolation;
 mod execute_file;
 mod execute_idempotency;
+#[cfg(feature = "test-types")]
+mod execute_interrupt;
 mod execute_lineinfile;
 mod execute_link;
 mod execute_modes_owners;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// ones, never of a later one.
 const LAYERS: &[&[&str]] = &[
     // The foundation, usable by every layer: diagnostics and printing, the clock, file-system
-    // primitives, the host readers, Git, typed errors.
+    // primitives, the host readers, Git, typed errors, stop signals.
     &[
         "diagnostics",
         "printable",
@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "host",
         "git",
         "error",
+        "signals",
     ],
     // Loading: the config dir and its documents.
     &["config"],

@@ -1,0 +1,36 @@
+//! SIGTERM and SIGINT as a request to stop, not a kill: a run lets its running nodes finish,
+//! skips the rest and writes its report; the metrics server closes gracefully. The handler only
+//! sets a flag, which the work in progress reads at its next step.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by SIGTERM or SIGINT once [`stop_on_signals`] installed the handlers.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGTERM and SIGINT set the stop flag instead of ending the process.
+pub fn stop_on_signals() -> io::Result<()> {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe). Without
+        // SA_RESTART, a blocking poll(2) returns EINTR at once and sees the flag.
+        let installed = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = request_stop as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether a stop was asked for.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
