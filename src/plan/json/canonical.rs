@@ -436,6 +436,33 @@ macro_rules! refuse {
     };
 }
 
+/// Methods that refuse every value that is not a compound: for serializers that take only an
+/// object.
+macro_rules! refuse_scalars {
+    () => {
+        refuse!(
+            serialize_bool(bool),
+            serialize_i8(i8),
+            serialize_i16(i16),
+            serialize_i32(i32),
+            serialize_i64(i64),
+            serialize_u8(u8),
+            serialize_u16(u16),
+            serialize_u32(u32),
+            serialize_u64(u64),
+            serialize_f32(f32),
+            serialize_f64(f64),
+            serialize_char(char),
+            serialize_str(&str),
+            serialize_bytes(&[u8]),
+            serialize_none(),
+            serialize_unit(),
+            serialize_unit_struct(&'static str),
+            serialize_unit_variant(&'static str, u32, &'static str),
+        );
+    };
+}
+
 /// Methods that refuse every compound value.
 macro_rules! refuse_compounds {
     () => {
@@ -589,26 +616,7 @@ impl ser::Serializer for KeysOnly {
     type SerializeStruct = Keys;
     type SerializeStructVariant = Impossible<Self::Ok, Error>;
 
-    refuse!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_char(char),
-        serialize_str(&str),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
-        serialize_unit_variant(&'static str, u32, &'static str),
-    );
+    refuse_scalars!();
     refuse_compounds!();
     // What wraps an object is, in a `Value`, that object.
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Self::Ok> {
@@ -699,26 +707,7 @@ impl<'a, W: Write> ser::Serializer for TopLevel<'a, W> {
     type SerializeStruct = TopObject<'a, W>;
     type SerializeStructVariant = Impossible<(), Error>;
 
-    refuse!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_char(char),
-        serialize_str(&str),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
-        serialize_unit_variant(&'static str, u32, &'static str),
-    );
+    refuse_scalars!();
     refuse_compounds!();
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<()> {
         value.serialize(self)
