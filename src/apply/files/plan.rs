@@ -31,6 +31,8 @@ pub struct Planned {
     pub fingerprint: String,
     /// How the path was reached when observed.
     pub route: Route,
+    /// `route`'s digest, taken once (the fingerprint and plan.json both hold it).
+    pub route_digest: String,
     /// The state this node leaves, for the next task editing the same file (taken by it).
     pub leaves: Option<Observed>,
     /// `before` was made by earlier nodes, not observed.
@@ -43,7 +45,7 @@ impl Planned {
     fn hide_content(&mut self) {
         self.sensitive = true;
         // As for any sensitive node, the fingerprint holds no hash of the content.
-        self.fingerprint = fs_state::fingerprint(&self.before, &self.route.digest(), false);
+        self.fingerprint = fs_state::fingerprint(&self.before, &self.route_digest, false);
         if self.diff.is_some() {
             self.diff = Some(text::hidden(&self.after.path));
         }
@@ -74,7 +76,7 @@ impl Planned {
             before_sensitive,
             after_sensitive,
             fingerprint: self.fingerprint,
-            route: self.route.digest(),
+            route: self.route_digest,
             diff: self.diff,
             chained: self.chained,
         }
@@ -130,10 +132,12 @@ pub fn plan_task(
             route: observed.route.clone(),
         }
     };
+    let route_digest = observed.route.digest();
     Ok(Planned {
         action,
-        fingerprint: fs_state::fingerprint(&before, &observed.route.digest(), !wanted.sensitive),
+        fingerprint: fs_state::fingerprint(&before, &route_digest, !wanted.sensitive),
         route: observed.route,
+        route_digest,
         before: before.without_content(),
         after,
         sensitive: wanted.sensitive,
@@ -313,8 +317,9 @@ fn predict_hard_links(
         if replaced {
             // Checked when it runs, after the target's managers made the new inode.
             node.route = std::mem::take(&mut node.route).without_source_entry();
+            node.route_digest = node.route.digest();
             node.fingerprint =
-                fs_state::fingerprint(&node.before, &node.route.digest(), !node.sensitive);
+                fs_state::fingerprint(&node.before, &node.route_digest, !node.sensitive);
             node.chained = true;
         }
         if !linked {
@@ -339,7 +344,7 @@ fn predict_hard_links(
             _ => continue,
         }
         node.action = action(&state, &node.after);
-        node.fingerprint = fs_state::fingerprint(&state, &node.route.digest(), !node.sensitive);
+        node.fingerprint = fs_state::fingerprint(&state, &node.route_digest, !node.sensitive);
         node.before = state;
         node.chained = true;
     }
