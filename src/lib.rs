@@ -24,6 +24,7 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod printable;
+pub mod process;
 pub mod secrets;
 pub mod signals;
 pub mod sinks;

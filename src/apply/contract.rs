@@ -36,6 +36,10 @@ pub enum Thing {
     User(String),
     /// A group, by name.
     Group(String),
+    /// A package, by name (whatever manager installs it).
+    Package(String),
+    /// A service, by unit name (`nginx.service`).
+    Service(String),
     /// A lock no two running nodes hold at once (a package manager's, say).
     Lock(String),
 }
@@ -79,13 +83,20 @@ impl Thing {
             Thing::Path(_) => "path",
             Thing::User(_) => "user",
             Thing::Group(_) => "group",
+            Thing::Package(_) => "package",
+            Thing::Service(_) => "service",
             Thing::Lock(_) => "lock",
         }
     }
 
     pub fn name(&self) -> &str {
         match self {
-            Thing::Path(n) | Thing::User(n) | Thing::Group(n) | Thing::Lock(n) => n,
+            Thing::Path(n)
+            | Thing::User(n)
+            | Thing::Group(n)
+            | Thing::Package(n)
+            | Thing::Service(n)
+            | Thing::Lock(n) => n,
         }
     }
 }
@@ -134,10 +145,21 @@ pub enum Reason {
     SameFile,
     OwnerUser,
     OwnerGroup,
+    /// A service after the package that installs it.
+    Package,
+    /// A service after the task writing its unit file.
+    UnitFile,
+    /// A user after the groups it is put in.
+    AccountGroup,
+    /// A command or service after the user it runs as.
+    RunAs,
+    /// A command after the task managing the directory it runs in, or the paths its guards
+    /// name.
+    CommandPath,
 }
 
 impl Reason {
-    const ALL: [Reason; 7] = [
+    const ALL: [Reason; 12] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -145,6 +167,11 @@ impl Reason {
         Reason::SameFile,
         Reason::OwnerUser,
         Reason::OwnerGroup,
+        Reason::Package,
+        Reason::UnitFile,
+        Reason::AccountGroup,
+        Reason::RunAs,
+        Reason::CommandPath,
     ];
 
     /// The reason plan.json names.
@@ -162,6 +189,11 @@ impl Reason {
             Reason::SameFile => "same file",
             Reason::OwnerUser => "owner user",
             Reason::OwnerGroup => "owner group",
+            Reason::Package => "package",
+            Reason::UnitFile => "unit file",
+            Reason::AccountGroup => "account group",
+            Reason::RunAs => "run as",
+            Reason::CommandPath => "command path",
         }
     }
 }
@@ -277,6 +309,9 @@ impl<'de> Deserialize<'de> for Recorded {
 /// What planning needs besides the tasks.
 pub struct PlanContext<'a> {
     pub config_dir: &'a ConfigDir,
+    /// Everything some task of the plan manages (owns or edits): a file may be owned by a
+    /// user that a task creates in the same run, resolved when the file is written.
+    pub managed: &'a std::collections::HashSet<Thing>,
 }
 
 /// A node as plan.json records it, for its family: the family decodes `before` and `after`
@@ -401,6 +436,23 @@ pub trait Family: Sync {
         node: &NodeView<'_>,
         config: Option<&Recompiled<'_>>,
     ) -> Result<(), ResourceError>;
+
+    /// Whether the family runs its ready nodes together ([`Family::run_batch`]): the package
+    /// family makes of them one package-manager transaction.
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Runs several nodes that are ready at once, one result per node in the order given. The
+    /// scheduler calls it only for a family that [`batches`](Family::batches), with nodes
+    /// that change something; the default runs them one by one.
+    fn run_batch(
+        &self,
+        nodes: &[NodeView<'_>],
+        config: Option<&Recompiled<'_>>,
+    ) -> Vec<Result<(), ResourceError>> {
+        nodes.iter().map(|node| self.run(node, config)).collect()
+    }
 
     /// After a run: what the family does once for all its nodes (`changed` tells which
     /// changed something), e.g. sync the directories written.

@@ -220,23 +220,45 @@ pub fn attributes(
     }
     // Unset: what is there, or for a new entry the user running driftless (who creates it).
     let (uid, gid) = users::current();
-    match owner {
-        Some(owner) => want.set_owner(principal_id(Db::User, &owner.value)?),
+    match owner.map(|o| &o.value) {
+        Some(Principal::Id(id)) => want.set_owner(*id),
+        Some(Principal::Name(name)) => match users::resolve(Db::User, name) {
+            Ok(id) => want.set_owner(id),
+            Err(_) => want.owner = Some(name.clone()),
+        },
         None => want.set_owner(observed.uid.filter(|_| existing).unwrap_or(uid)),
     }
-    match group {
-        Some(group) => want.set_group(principal_id(Db::Group, &group.value)?),
+    match group.map(|g| &g.value) {
+        Some(Principal::Id(id)) => want.set_group(*id),
+        Some(Principal::Name(name)) => match users::resolve(Db::Group, name) {
+            Ok(id) => want.set_group(id),
+            Err(_) => want.group = Some(name.clone()),
+        },
         None => want.set_group(observed.gid.filter(|_| existing).unwrap_or(gid)),
     }
     Ok(())
 }
 
-/// The id a task's owner or group names: given, or looked up by name.
-fn principal_id(db: Db, principal: &Principal) -> Result<u32, String> {
-    match principal {
-        Principal::Id(id) => Ok(*id),
-        Principal::Name(name) => users::resolve(db, name),
+/// A wanted owner or group named but not on the host (`uid`/`gid` unset) must be one a task of
+/// the plan manages: it is looked up when the node runs, after that task made it.
+pub fn refuse_unmanaged_principals(
+    want: &FsState,
+    managed: &std::collections::HashSet<Thing>,
+) -> Result<(), String> {
+    for (db, name) in want.pending_principals() {
+        let thing = match db {
+            Db::User => Thing::User(name.to_owned()),
+            Db::Group => Thing::Group(name.to_owned()),
+        };
+        if !managed.contains(&thing) {
+            let missing = users::resolve(db, name).err().unwrap_or_default();
+            return Err(format!(
+                "{missing}; create it first, or add a `{}` task for it",
+                thing.noun()
+            ));
+        }
     }
+    Ok(())
 }
 
 /// A wanted regular file with the given content (`None`: keep what is there).

@@ -143,6 +143,27 @@ impl FsState {
         self.owner = Some(users::name(Db::User, uid));
     }
 
+    /// The owner and group named without an id: not on the host when the plan was made, to
+    /// be made by a task of the plan and looked up when the node runs.
+    pub fn pending_principals(&self) -> impl Iterator<Item = (Db, &str)> {
+        let user = self.owner.as_deref().filter(|_| self.uid.is_none());
+        let group = self.group.as_deref().filter(|_| self.gid.is_none());
+        let user = user.map(|name| (Db::User, name));
+        user.into_iter().chain(group.map(|name| (Db::Group, name)))
+    }
+
+    /// Looks up the ids of [`pending_principals`](Self::pending_principals), now that the tasks
+    /// making them ran.
+    pub fn resolve_pending_principals(&mut self) -> Result<(), String> {
+        if let (Some(name), None) = (&self.owner, self.uid) {
+            self.uid = Some(users::resolve(Db::User, name)?);
+        }
+        if let (Some(name), None) = (&self.group, self.gid) {
+            self.gid = Some(users::resolve(Db::Group, name)?);
+        }
+        Ok(())
+    }
+
     pub fn set_group(&mut self, gid: u32) {
         self.gid = Some(gid);
         self.group = Some(users::name(Db::Group, gid));

@@ -165,32 +165,108 @@ pub fn sensitivity_mismatches(plan: &Plan, tasks: &[ApplyTask]) -> Vec<String> {
         .collect()
 }
 
-/// Runs one node: its family checks the precondition, then makes the change.
-fn run_node(node: &PlanNode, notified: bool, config: Option<&Recompiled<'_>>) -> Status {
+/// Why a node does not reach its family: `noop`, a handler nobody notified, or nothing to do
+/// (a node with nothing to do changes nothing, whatever its thing looks like now: `execute`
+/// checked every observed node before the run).
+fn settled_without_running(node: &PlanNode, notified: bool) -> Option<Status> {
     if node.noop {
-        return Status::Skipped("noop".to_owned());
+        return Some(Status::Skipped("noop".to_owned()));
     }
     if node.handler && !notified {
-        return Status::Skipped("not notified: no task it is a handler for changed".to_owned());
-    }
-    // A node with nothing to do changes nothing, whatever its thing looks like now (`execute`
-    // checked every observed node before the run).
-    if node.action == Action::NoOp {
-        return Status::Unchanged;
-    }
-    let Some(family) = node.family() else {
-        return Status::Failed(format!(
-            "{}: `{}` is not a type this driftless runs",
-            node.address, node.type_name
+        return Some(Status::Skipped(
+            "not notified: no task it is a handler for changed".to_owned(),
         ));
-    };
-    let recompiled = config.map(|c| apply::Recompiled {
-        tasks: &c.tasks,
-        config_dir: c.config_dir,
-    });
-    match family.run(&node.view(), recompiled.as_ref()) {
+    }
+    (node.action == Action::NoOp).then_some(Status::Unchanged)
+}
+
+fn unknown_type(node: &PlanNode) -> Status {
+    Status::Failed(format!(
+        "{}: `{}` is not a type this driftless runs",
+        node.address, node.type_name
+    ))
+}
+
+fn status_of(result: Result<(), crate::error::ResourceError>) -> Status {
+    match result {
         Ok(()) => Status::Changed,
         Err(e) => Status::Failed(e.message),
+    }
+}
+
+/// Runs the nodes of a plan for the scheduler: each family checks its nodes' preconditions,
+/// then makes the changes.
+struct Nodes<'c, 'a> {
+    config: Option<&'c Recompiled<'a>>,
+}
+
+impl Nodes<'_, '_> {
+    fn recompiled(&self) -> Option<apply::Recompiled<'_>> {
+        self.config.map(|c| apply::Recompiled {
+            tasks: &c.tasks,
+            config_dir: c.config_dir,
+        })
+    }
+
+    fn run_apply(&self, node: &PlanNode, notified: bool) -> Status {
+        if let Some(status) = settled_without_running(node, notified) {
+            return status;
+        }
+        let Some(family) = node.family() else {
+            return unknown_type(node);
+        };
+        status_of(family.run(&node.view(), self.recompiled().as_ref()))
+    }
+}
+
+fn outcome(
+    node: &PlanNode,
+    started: Instant,
+    status: Status,
+    facts: Option<Collected>,
+) -> NodeOutcome {
+    NodeOutcome {
+        address: node.address.clone(),
+        blocks: matches!(status, Status::Failed(_)),
+        status,
+        duration_ms: started.elapsed().as_millis() as u64,
+        facts,
+    }
+}
+
+impl scheduler::Work for Nodes<'_, '_> {
+    fn run(&self, node: &PlanNode, notified: bool) -> NodeOutcome {
+        let started = Instant::now();
+        let (status, facts) = match node.kind {
+            NodeKind::Facts => collect::run(node, self.config),
+            _ => (self.run_apply(node, notified), None),
+        };
+        outcome(node, started, status, facts)
+    }
+
+    fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<usize> {
+        if node.kind != NodeKind::Apply || settled_without_running(node, notified).is_some() {
+            return None;
+        }
+        let family = node.family().filter(|f| f.batches())?;
+        Some(family as *const dyn apply::Family as *const () as usize)
+    }
+
+    fn run_batch(&self, nodes: &[&PlanNode]) -> Vec<NodeOutcome> {
+        let started = Instant::now();
+        let Some(family) = nodes.first().and_then(|n| n.family()) else {
+            return nodes
+                .iter()
+                .map(|n| outcome(n, started, unknown_type(n), None))
+                .collect();
+        };
+        let views: Vec<apply::NodeView<'_>> = nodes.iter().map(|n| n.view()).collect();
+        let results = family.run_batch(&views, self.recompiled().as_ref());
+        nodes
+            .iter()
+            .zip(results)
+            .map(|(n, result)| outcome(n, started, status_of(result), None))
+            .collect()
     }
 }
 
@@ -203,20 +279,8 @@ pub fn run(
     let run_started = std::time::SystemTime::now();
     // What an earlier run in this process made is not this run's to trust.
     crate::fsutil::at::forget_made_by_this_run();
-    let outcomes = scheduler::run(plan, jobs, |node, notified| {
-        let started = Instant::now();
-        let (status, facts) = match node.kind {
-            NodeKind::Facts => collect::run(node, config),
-            _ => (run_node(node, notified, config), None),
-        };
-        NodeOutcome {
-            address: node.address.clone(),
-            blocks: matches!(status, Status::Failed(_)),
-            status,
-            duration_ms: started.elapsed().as_millis() as u64,
-            facts,
-        }
-    })?;
+    crate::host::users::forget();
+    let outcomes = scheduler::run(plan, jobs, Nodes { config })?;
     finish_families(plan, &outcomes, run_started);
     Ok(outcomes)
 }

@@ -2,6 +2,8 @@
 //! dependency it was. Handlers learn they were notified before they start, since every
 //! notifier is one of their dependencies. A node holding exclusive locks takes them (in one
 //! global order, so no two nodes wait on each other) before it runs and releases them after.
+//! A node of a family that batches takes with it, once its locks are held, every other node
+//! of its family that is ready too: they run as one batch (one package transaction).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,21 +17,33 @@ use crate::plan::{Plan, PlanNode};
 /// Why a node a stopped run did not start is skipped.
 pub const INTERRUPTED: &str = "not run: interrupted (SIGTERM or SIGINT)";
 
-struct State<'p, F> {
+/// What the scheduler runs nodes with.
+pub trait Work: Sync {
+    /// Runs one node (`notified`: a handler some changed task notified).
+    fn run(&self, node: &PlanNode, notified: bool) -> NodeOutcome;
+
+    /// The batch a node runs in, if it runs batched: nodes with the same group that are
+    /// ready together run in one [`Work::run_batch`].
+    fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<usize>;
+
+    /// Runs nodes of one batch group together: one outcome per node, in the order given.
+    fn run_batch(&self, nodes: &[&PlanNode]) -> Vec<NodeOutcome>;
+}
+
+struct State<'p, W> {
     nodes: &'p [PlanNode],
     dag: Dag,
     remaining: Vec<AtomicUsize>,
     notified: Vec<AtomicBool>,
+    /// Set by whoever runs the node: its own task, or a batch that took it along.
+    taken: Vec<AtomicBool>,
     outcomes: Vec<OnceLock<NodeOutcome>>,
     /// One mutex per lock name any node holds.
     locks: HashMap<&'p str, Mutex<()>>,
-    work: F,
+    work: W,
 }
 
-pub fn run<F>(plan: &Plan, jobs: usize, work: F) -> Result<Vec<NodeOutcome>, String>
-where
-    F: Fn(&PlanNode, bool) -> NodeOutcome + Sync,
-{
+pub fn run<W: Work>(plan: &Plan, jobs: usize, work: W) -> Result<Vec<NodeOutcome>, String> {
     let nodes = &plan.nodes;
     let dag = Dag::of_nodes(nodes);
     let state = State {
@@ -39,6 +53,7 @@ where
             .collect(),
         dag,
         notified: nodes.iter().map(|_| AtomicBool::new(false)).collect(),
+        taken: nodes.iter().map(|_| AtomicBool::new(false)).collect(),
         outcomes: nodes.iter().map(|_| OnceLock::new()).collect(),
         locks: nodes
             .iter()
@@ -74,55 +89,105 @@ where
         .collect())
 }
 
-fn spawn<'s, 'p: 's, F>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p, F>, i: usize)
-where
-    F: Fn(&PlanNode, bool) -> NodeOutcome + Sync,
-{
+fn spawn<'s, 'p: 's, W: Work>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p, W>, i: usize) {
     // FIFO: with one worker, nodes run in plan order.
     scope.spawn_fifo(move |scope| {
-        let dependencies = state.dag.dependency_nodes(i);
-        let failed_dependency = dependencies
-            .iter()
-            .find(|&&d| state.outcomes[d].get().is_some_and(|o| o.blocks));
-        let outcome = match failed_dependency {
-            Some(&d) => NodeOutcome::blocked(
-                &state.nodes[i].address,
-                format!("dependency {} did not succeed", state.nodes[d].address),
-            ),
-            // Asked to stop: what runs finishes, nothing more starts.
-            None if crate::signals::stop_requested() => {
-                NodeOutcome::blocked(&state.nodes[i].address, INTERRUPTED.to_owned())
-            }
-            None => run_holding_locks(state, i),
-        };
-        if outcome.status == Status::Changed {
-            for h in state.dag.dependents(i) {
-                if state.dag.has_edge(i, h, Reason::Notify) {
-                    state.notified[h].store(true, Ordering::Release);
-                }
-            }
+        // A batch started by another node took this one along, and finishes it.
+        if state.taken[i].swap(true, Ordering::AcqRel) {
+            return;
         }
-        let _ = state.outcomes[i].set(outcome);
-        for d in state.dag.dependents(i) {
-            if state.remaining[d].fetch_sub(1, Ordering::AcqRel) == 1 {
-                spawn(scope, state, d);
-            }
+        match why_not_run(state, i) {
+            Some(why) => finish(
+                scope,
+                state,
+                i,
+                NodeOutcome::blocked(&state.nodes[i].address, why),
+            ),
+            None => run_holding_locks(scope, state, i),
         }
     });
 }
 
-/// Runs node `i` with its exclusive locks held, taken in name order.
-fn run_holding_locks<F>(state: &State<'_, F>, i: usize) -> NodeOutcome
-where
-    F: Fn(&PlanNode, bool) -> NodeOutcome + Sync,
-{
+/// Why node `i`, whose dependencies all finished, must not run: one failed, or the run was
+/// asked to stop.
+fn why_not_run<W>(state: &State<'_, W>, i: usize) -> Option<String> {
+    let dependencies = state.dag.dependency_nodes(i);
+    let failed_dependency = dependencies
+        .iter()
+        .find(|&&d| state.outcomes[d].get().is_some_and(|o| o.blocks));
+    match failed_dependency {
+        Some(&d) => Some(format!(
+            "dependency {} did not succeed",
+            state.nodes[d].address
+        )),
+        // Asked to stop: what runs finishes, nothing more starts.
+        None if crate::signals::stop_requested() => Some(INTERRUPTED.to_owned()),
+        None => None,
+    }
+}
+
+/// Records node `i`'s outcome, marks the handlers it notified, and starts the dependents whose
+/// last dependency it was.
+fn finish<'s, 'p: 's, W: Work>(
+    scope: &rayon::ScopeFifo<'s>,
+    state: &'s State<'p, W>,
+    i: usize,
+    outcome: NodeOutcome,
+) {
+    if outcome.status == Status::Changed {
+        for h in state.dag.dependents(i) {
+            if state.dag.has_edge(i, h, Reason::Notify) {
+                state.notified[h].store(true, Ordering::Release);
+            }
+        }
+    }
+    let _ = state.outcomes[i].set(outcome);
+    for d in state.dag.dependents(i) {
+        if state.remaining[d].fetch_sub(1, Ordering::AcqRel) == 1 {
+            spawn(scope, state, d);
+        }
+    }
+}
+
+/// Runs node `i` with its exclusive locks held, taken in name order — with the other ready
+/// nodes of its batch group, when it has one.
+fn run_holding_locks<'s, 'p: 's, W: Work>(
+    scope: &rayon::ScopeFifo<'s>,
+    state: &'s State<'p, W>,
+    i: usize,
+) {
     let node = &state.nodes[i];
     let names: BTreeSet<&str> = node.locks.iter().map(String::as_str).collect();
     // A poisoned lock only means a node panicked while holding it; the lock itself is free.
-    let _held: Vec<_> = names
-        .into_iter()
+    let held: Vec<_> = names
+        .iter()
         .filter_map(|name| state.locks.get(name))
         .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
         .collect();
-    (state.work)(node, state.notified[i].load(Ordering::Acquire))
+    let notified = |j: usize| state.notified[j].load(Ordering::Acquire);
+    let Some(group) = state.work.batch_group(node, notified(i)) else {
+        let outcome = state.work.run(node, notified(i));
+        drop(held);
+        return finish(scope, state, i, outcome);
+    };
+    let mut batch = vec![i];
+    for j in (0..state.nodes.len()).filter(|&j| j != i) {
+        let other = &state.nodes[j];
+        let ready = state.remaining[j].load(Ordering::Acquire) == 0;
+        let same_locks = other.locks.iter().all(|l| names.contains(l.as_str()));
+        if ready
+            && same_locks
+            && state.work.batch_group(other, notified(j)) == Some(group)
+            && why_not_run(state, j).is_none()
+            && !state.taken[j].swap(true, Ordering::AcqRel)
+        {
+            batch.push(j);
+        }
+    }
+    let members: Vec<&PlanNode> = batch.iter().map(|&j| &state.nodes[j]).collect();
+    let outcomes = state.work.run_batch(&members);
+    drop(held);
+    for (j, outcome) in batch.into_iter().zip(outcomes) {
+        finish(scope, state, j, outcome);
+    }
 }

@@ -102,6 +102,13 @@ pub fn name(db: Db, id: u32) -> String {
     }
 }
 
+/// Forgets every answer: accounts a run creates or changes are looked up afresh.
+pub fn forget() {
+    for db in [Db::User, Db::Group] {
+        *answers(db) = Answers::default();
+    }
+}
+
 /// The effective uid and gid of this process, which own what it creates.
 pub fn current() -> (u32, u32) {
     // driftless never changes its ids: asked once, not once per file.

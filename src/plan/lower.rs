@@ -7,7 +7,7 @@
 //! (lines, blocks of a file) run one after another in the order written. Every edge keeps its
 //! reason, so plan.json says why a node waits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::dag::Dag;
 use crate::apply::{Claim, Hold, Reason, Thing};
@@ -22,6 +22,8 @@ pub struct Lowered {
     pub chained_after: Vec<Option<usize>>,
     /// Per task: the locks its node holds exclusively while it runs.
     pub locks: Vec<Vec<String>>,
+    /// Everything a task owns or edits.
+    pub managed: HashSet<Thing>,
 }
 
 impl Lowered {
@@ -101,11 +103,13 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
             tasks[stuck].meta.id
         )
     })?;
+    let managed = holders.into_keys().cloned().collect();
     Ok(Lowered {
         dag,
         order,
         chained_after,
         locks,
+        managed,
     })
 }
 

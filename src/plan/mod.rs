@@ -360,7 +360,10 @@ fn plan_families(
     let families = crate::apply::contract::by_family(
         lowered.order.iter().map(|&i| (tasks[i].spec.family(), i)),
     );
-    let cx = PlanContext { config_dir };
+    let cx = PlanContext {
+        config_dir,
+        managed: &lowered.managed,
+    };
     let link_targets = |i: usize| lowered.link_targets(i);
     let mut planned: Vec<Option<NodeStates>> = (0..tasks.len()).map(|_| None).collect();
     let mut errors = Vec::new();

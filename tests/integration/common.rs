@@ -60,6 +60,14 @@ impl World {
         world
     }
 
+    /// A world whose runs happen inside `sandbox`, a throwaway root: the config manages the
+    /// root's real paths (`/etc/…`); the world's temp dir (config, audit, state) is shared.
+    pub fn in_sandbox(apply_yaml: &str, sandbox: &crate::sandbox::Sandbox) -> World {
+        let mut world = World::new(apply_yaml);
+        world.wrapper = sandbox.wrapper(&[world.temp.path()]);
+        world
+    }
+
     /// Replaces the config with `apply_yaml`, keeping the audit settings.
     pub fn set_config(&self, apply_yaml: &str) {
         let text = format!(

@@ -10,6 +10,7 @@
 mod common;
 mod deps;
 mod facts_support;
+mod sandbox;
 
 mod cli;
 mod execute_blockinfile;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// ones, never of a later one.
 const LAYERS: &[&[&str]] = &[
     // The foundation, usable by every layer: diagnostics and printing, the clock, file-system
-    // primitives, the host readers, Git, typed errors, stop signals.
+    // primitives, the host readers, Git, typed errors, stop signals, external programs.
     &[
         "diagnostics",
         "printable",
@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "git",
         "error",
         "signals",
+        "process",
     ],
     // Loading: the config dir and its documents.
     &["config"],

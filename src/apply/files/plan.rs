@@ -204,7 +204,10 @@ pub fn plan_all(
                     Some(leaves) => Start::Chained(leaves),
                     None => Start::Observe(&walked),
                 };
-                let mut planned = plan_task(&all[i], cx.config_dir, start);
+                let mut planned = plan_task(&all[i], cx.config_dir, start).and_then(|p| {
+                    super::refuse_unmanaged_principals(&p.after, cx.managed)?;
+                    Ok(p)
+                });
                 // Moved on to the next edit, never kept in the planned node.
                 leaves = planned.as_mut().ok().and_then(|p| p.leaves.take());
                 let failed = planned.is_err();

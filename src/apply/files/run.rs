@@ -40,11 +40,13 @@ pub fn check_precondition(node: &NodeView<'_>) -> Result<(Observed, Place), Stri
 /// The precondition, then the change.
 pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), ResourceError> {
     let (now, place) = check_precondition(node)?;
-    let want = if node.is_sensitive() {
+    let mut want = if node.is_sensitive() {
         resolve_sensitive(node, &now, config)?
     } else {
         decode(node.after, node.address, "after")?.into_owned()
     };
+    want.resolve_pending_principals()
+        .map_err(|e| format!("{}: {e}", node.address))?;
     fs_state::converge(&now.state, &want, &place)
 }
 
@@ -68,6 +70,14 @@ fn resolve_sensitive(
     let planned = plan_task(task, source.config_dir, Start::Chained(now))
         .map_err(|e| format!("{}: {e}", node.address))?;
     let reviewed = decode(node.after, node.address, "after")?;
+    let mut planned = planned;
+    // An owner made by an earlier node of the run has an id now; the plan named it only.
+    if reviewed.uid.is_none() {
+        planned.after.uid = None;
+    }
+    if reviewed.gid.is_none() {
+        planned.after.gid = None;
+    }
     if planned.after.redacted() != reviewed.redacted() {
         return Err(format!(
             "{}: the config renders differently than when the plan was made; make a new plan",
