@@ -98,3 +98,27 @@ fn the_sandbox_changes_nothing_outside_its_upper_directory() {
     assert_eq!(sandbox.sh_ok("cat /etc/driftless-sandbox-probe"), "made\n");
     assert!(sandbox.sh_ok("getent group").contains(&name));
 }
+
+#[test]
+fn a_world_in_the_sandbox_applies_to_the_root_and_reports_to_the_test() {
+    let sandbox = Sandbox::new();
+    let world = crate::common::World::in_sandbox(
+        "apply:\n  - type: file\n    path: /etc/driftless-sandbox-world\n    content: \"in the root\\n\"\n",
+        &sandbox,
+    );
+    let run = world.apply();
+    assert_eq!(
+        run.status_of("apply.file:/etc/driftless-sandbox-world")
+            .as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert!(!Path::new("/etc/driftless-sandbox-world").exists());
+    assert_eq!(
+        sandbox.sh_ok("cat /etc/driftless-sandbox-world"),
+        "in the root\n"
+    );
+    assert_eq!(world.reports().len(), 1);
+    world.assert_converged();
+}
