@@ -133,6 +133,11 @@ pub fn config_schema() -> Value {
                 "type": "array",
                 "items": { "$ref": "#/$defs/ApplyTask" }
             },
+            "handlers": {
+                "description": "Apply tasks that run only when a task notifying them (`notify`) changed something; once, after all their notifiers.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/ApplyTask" }
+            },
             "facts": {
                 "description": "Facts and metrics collectors.",
                 "type": "array",

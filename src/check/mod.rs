@@ -42,15 +42,19 @@ pub fn check(
     let mut declared = Declared { ids: Vec::new() };
     let mut apply = Vec::new();
     // Tasks check independently: in parallel, joined in order.
-    let checked: Vec<_> = rendered
-        .apply
+    // Handlers after the other tasks: plan order breaks ties by declaration order.
+    let tasks = (rendered.apply.iter().map(|t| (t, false)))
+        .chain(rendered.handlers.iter().map(|t| (t, true)))
+        .collect::<Vec<_>>();
+    let checked: Vec<_> = tasks
         .par_iter()
-        .map(|task| {
+        .map(|&(task, handler)| {
             let mut task_found = Vec::new();
             let mut task_declared = Declared { ids: Vec::new() };
             let mut task_asserts = Asserts::default();
             let task = check_apply_task(
                 task,
+                handler,
                 config_dir,
                 &mut task_declared,
                 &mut task_asserts,
@@ -187,6 +191,7 @@ fn task_id(
 
 fn check_apply_task(
     task: &RenderedTask,
+    handler: bool,
     config_dir: &ConfigDir,
     declared: &mut Declared,
     asserts: &mut Asserts,
@@ -194,6 +199,15 @@ fn check_apply_task(
 ) -> Option<ApplyTask> {
     let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
     let failed = failed_fields("apply", task, found);
+    if body.get("type").and_then(Node::as_str) == Some(ASSERT) && handler {
+        let span = body.get("type").map_or(task.node.span, |t| t.span);
+        found.push(
+            Diagnostic::error("an `assert` cannot be a handler")
+                .at(span)
+                .help("move it to `apply:`; an assertion holds whatever changed"),
+        );
+        return None;
+    }
     if body.get("type").and_then(Node::as_str) == Some(ASSERT) {
         check_assert(
             task,
@@ -249,6 +263,7 @@ fn check_apply_task(
             depends_on: keywords.depends_on,
             notify: keywords.notify,
             noop: keywords.noop,
+            handler,
             loop_key: task.loop_key.clone(),
         },
         spec,
@@ -351,6 +366,7 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
             depends_on: keywords.depends_on.clone(),
             notify: Vec::new(),
             noop: false,
+            handler: false,
             loop_key: task.loop_key.clone(),
         },
         keywords,

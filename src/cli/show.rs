@@ -41,8 +41,18 @@ const RESET: &str = "\x1b[0m";
 /// warning line.
 pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
     let mut out = String::new();
-    for node in &plan.nodes {
+    for node in plan.nodes.iter().filter(|n| !n.handler) {
         render_node(&mut out, node, color, with_diffs);
+    }
+    // Apart: a handler changes something only if a task notifying it does.
+    let handlers: Vec<&PlanNode> = (plan.nodes.iter())
+        .filter(|n| n.handler && n.action.changes())
+        .collect();
+    if !handlers.is_empty() {
+        out.push_str("Handlers, run only when a task notifying them changes something:\n");
+        for node in handlers {
+            render_node(&mut out, node, color, with_diffs);
+        }
     }
     // Counted here, not read from the plan's summary: the summary of what is shown.
     let s = Summary::of(&plan.nodes);
@@ -51,8 +61,17 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         1 => ", 1 collector to run".to_owned(),
         n => format!(", {n} collectors to run"),
     };
+    let run = match s.run {
+        0 => String::new(),
+        n => format!(", {n} to run"),
+    };
+    let handlers = match s.handlers {
+        0 => String::new(),
+        1 => ", 1 handler if notified".to_owned(),
+        n => format!(", {n} handlers if notified"),
+    };
     out.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to delete, {} unchanged{collect}.\n",
+        "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{collect}{handlers}.\n",
         s.create, s.update, s.delete, s.no_op
     ));
     for AuditDestination::Directory { path } in &plan.audit {

@@ -26,13 +26,15 @@ pub use node::{Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean, one_of};
 
 /// The top-level keys a config file may hold.
-pub const SECTIONS: &[&str] = &["vars", "apply", "facts", "logs", "settings"];
+pub const SECTIONS: &[&str] = &["vars", "apply", "handlers", "facts", "logs", "settings"];
 
 /// One config file, split into its sections.
 #[derive(Debug, Default)]
 pub struct Document {
     pub vars: Option<Node>,
     pub apply: Option<Node>,
+    /// `apply` tasks that run only when a task notifying them changed something.
+    pub handlers: Option<Node>,
     pub facts: Option<Node>,
     pub logs: Option<Node>,
     pub settings: Option<Node>,
@@ -326,6 +328,7 @@ fn split_sections(root: Node, diagnostics: &mut Diagnostics) -> Option<Document>
         let slot = match key.name.as_str() {
             "vars" => &mut document.vars,
             "apply" => &mut document.apply,
+            "handlers" => &mut document.handlers,
             "facts" => &mut document.facts,
             "logs" => &mut document.logs,
             "settings" => &mut document.settings,

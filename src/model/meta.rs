@@ -18,6 +18,8 @@ pub struct TaskMeta {
     pub depends_on: Vec<Spanned<String>>,
     pub notify: Vec<Spanned<String>>,
     pub noop: bool,
+    /// Written under `handlers:`: runs only when a task notifying it changed something.
+    pub handler: bool,
     /// The loop item's key when the task came from a loop.
     pub loop_key: Option<String>,
 }

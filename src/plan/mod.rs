@@ -28,7 +28,7 @@ pub use source::{ConfigSource, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.2";
+pub const FORMAT_VERSION: &str = "1.3";
 
 pub use crate::apply::SENSITIVE;
 
@@ -81,6 +81,10 @@ pub struct Summary {
     /// Facts nodes: collectors run once (format 1.1).
     #[serde(default)]
     pub collect: usize,
+    /// Handlers that would change something if notified: not counted as changes, since they
+    /// run only when a task notifying them changes something (format 1.3).
+    #[serde(default)]
+    pub handlers: usize,
 }
 
 impl Summary {
@@ -88,6 +92,10 @@ impl Summary {
     pub fn of(nodes: &[PlanNode]) -> Self {
         let mut summary = Summary::default();
         for node in nodes {
+            if node.handler && node.action.changes() {
+                summary.handlers += 1;
+                continue;
+            }
             match node.action {
                 Action::Create => summary.create += 1,
                 Action::Update => summary.update += 1,
@@ -290,7 +298,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             kind: NodeKind::Apply,
             type_name: task.spec.type_name().to_owned(),
             source: SourceLocation::of(inputs.sources, task.meta.span),
-            handler: depends_on.iter().any(|(_, r)| *r == Reason::Notify),
+            handler: task.meta.handler || depends_on.iter().any(|(_, r)| *r == Reason::Notify),
             depends_on: depends_on
                 .into_iter()
                 .map(|(t, reason)| Dependency {

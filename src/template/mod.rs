@@ -63,6 +63,8 @@ pub struct SkippedTask {
 #[derive(Debug, Default)]
 pub struct RenderedConfig {
     pub apply: Vec<RenderedTask>,
+    /// The `handlers:` tasks: apply tasks that run only when notified.
+    pub handlers: Vec<RenderedTask>,
     pub facts: Vec<RenderedTask>,
     pub logs: Vec<RenderedTask>,
     /// One rendered `settings` mapping per file that has one.
@@ -93,6 +95,7 @@ pub fn render(
     let mut out = RenderedConfig::default();
     for (part, found) in parts {
         out.apply.extend(part.apply);
+        out.handlers.extend(part.handlers);
         out.facts.extend(part.facts);
         out.logs.extend(part.logs);
         out.settings.extend(part.settings);
@@ -116,21 +119,23 @@ fn render_document(
 ) -> (RenderedConfig, Diagnostics) {
     let mut out = RenderedConfig::default();
     let mut diagnostics = Diagnostics::default();
+    // Handlers are apply tasks, rendered as such; only where they are written differs.
     let sections = [
-        ("apply", &document.apply, &mut out.apply),
-        ("facts", &document.facts, &mut out.facts),
-        ("logs", &document.logs, &mut out.logs),
+        ("apply", "apply", &document.apply, &mut out.apply),
+        ("handlers", "apply", &document.handlers, &mut out.handlers),
+        ("facts", "facts", &document.facts, &mut out.facts),
+        ("logs", "logs", &document.logs, &mut out.logs),
     ];
-    for (section, node, tasks) in sections {
+    for (written, section, node, tasks) in sections {
         let Some(node) = node else { continue };
         let Value::Seq(items) = &node.value else {
             diagnostics.push(
                 Diagnostic::error(format!(
-                    "`{section}` must be a list of tasks, found {}",
+                    "`{written}` must be a list of tasks, found {}",
                     node.kind()
                 ))
                 .at(node.span)
-                .help(format!("write `{section}:` followed by `- type: …` items")),
+                .help(format!("write `{written}:` followed by `- type: …` items")),
             );
             continue;
         };
