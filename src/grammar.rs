@@ -51,6 +51,70 @@ fn with_keywords(variants: &mut Value, keywords: &Value) {
     }
 }
 
+/// `depends_on` and `notify` take one id or a list, as `check` reads them.
+fn one_or_many_ids(keywords: &mut Value) {
+    for name in ["depends_on", "notify"] {
+        if let Some(schema) = keywords.get_mut(name)
+            && let Some(fields) = schema.as_object_mut()
+        {
+            let description = fields.remove("description");
+            let list = Value::Object(std::mem::take(fields));
+            fields.insert("anyOf".into(), json!([{ "type": "string" }, list]));
+            if let Some(description) = description {
+                fields.insert("description".into(), description);
+            }
+        }
+    }
+}
+
+/// A string the template stage renders: `{{ … }}` or `{% … %}` somewhere in it.
+fn template_string() -> Value {
+    json!({ "type": "string", "pattern": "\\{\\{|\\{%" })
+}
+
+/// Every value `check` reads after templating may be written as a template: a boolean, a
+/// number, a pattern-checked or enumerated string rendered from `"{{ … }}"` is valid where
+/// the rendered value is. The task `type` (a `const`) is not: it selects the schema.
+fn allow_templates(schema: &mut Value) {
+    let Some(fields) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["properties", "$defs"] {
+        if let Some(Value::Object(members)) = fields.get_mut(key) {
+            members.values_mut().for_each(allow_templates);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(member) = fields.get_mut(key) {
+            allow_templates(member);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(members)) = fields.get_mut(key) {
+            members.iter_mut().for_each(allow_templates);
+        }
+    }
+    let types: Vec<&str> = match fields.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let scalar = types
+        .iter()
+        .any(|t| matches!(*t, "boolean" | "integer" | "number"));
+    let constrained_string = types.contains(&"string")
+        && (fields.contains_key("pattern") || fields.contains_key("enum"));
+    let plain_string = types.contains(&"string") && !constrained_string;
+    if (scalar && !plain_string) || constrained_string {
+        let description = fields.remove("description");
+        let inner = Value::Object(std::mem::take(fields));
+        fields.insert("anyOf".into(), json!([inner, template_string()]));
+        if let Some(description) = description {
+            fields.insert("description".into(), description);
+        }
+    }
+}
+
 fn properties(schema: &Value) -> Value {
     schema
         .get("properties")
@@ -93,6 +157,7 @@ pub fn config_schema() -> Value {
         collect_defs(schema);
     }
     let mut apply_keywords = properties(&task_keywords);
+    one_or_many_ids(&mut apply_keywords);
     merge(&mut apply_keywords, &template_keywords());
     with_keywords(&mut apply, &apply_keywords);
     // An assert orders and triggers nothing: of the task keywords it takes `id` only.
@@ -107,6 +172,7 @@ pub fn config_schema() -> Value {
         list.extend(asserts.iter().cloned());
     }
     let mut collector_keywords = properties(&facts_keywords);
+    one_or_many_ids(&mut collector_keywords);
     merge(&mut collector_keywords, &template_keywords());
     with_keywords(&mut facts, &collector_keywords);
     if let Some(props) = logs.get_mut("properties") {
@@ -116,12 +182,12 @@ pub fn config_schema() -> Value {
     defs.insert("FactsTask".into(), facts);
     defs.insert("LogPipeline".into(), logs);
     defs.insert("Settings".into(), settings);
-    json!({
+    let mut schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": CONFIG_SCHEMA_ID,
         "title": "driftless config file",
-        "description": "One file of a driftless config directory (YAML, TOML or JSON).",
-        "type": "object",
+        "description": "One file of a driftless config directory (YAML, TOML or JSON); an empty file is a config with nothing in it.",
+        "type": ["object", "null"],
         "additionalProperties": false,
         "properties": {
             "vars": {
@@ -151,7 +217,9 @@ pub fn config_schema() -> Value {
             "settings": { "$ref": "#/$defs/Settings" }
         },
         "$defs": defs
-    })
+    });
+    allow_templates(&mut schema);
+    schema
 }
 
 /// The schema is the shipped binary's: types compiled only for the tests are left out.

@@ -38,6 +38,7 @@ mod facts_server;
 mod fixtures;
 mod fuzz;
 mod grammar;
+mod grammar_corpus;
 mod plan_assert;
 mod plan_handler_chain;
 mod plan_output;
