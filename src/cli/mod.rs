@@ -8,7 +8,6 @@ mod output;
 mod plan;
 mod show;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +23,8 @@ use output::{err, errln, out};
     version,
     about = "Configuration management, host metrics and log shipping in one binary",
     propagate_version = true,
+    // Our own `help`, so that `driftless help --help` answers like every other subcommand.
+    disable_help_subcommand = true,
     after_long_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -58,6 +59,17 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
 
+    /// Color: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), always,
+    /// never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    color: ColorWhen,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -82,10 +94,10 @@ enum Command {
     /// Print host facts, or serve them as Prometheus metrics
     #[command(after_long_help = EXIT_CODES)]
     Facts(facts::FactsArgs),
-    /// Run the log pipelines
+    /// Run the log pipelines (not built yet: exits 1)
     #[command(after_long_help = EXIT_CODES)]
     Logs(PendingArgs),
-    /// Pull, converge, collect and ship continuously
+    /// Pull, converge, collect and ship continuously (not built yet: exits 1)
     #[command(after_long_help = EXIT_CODES)]
     Agent(PendingArgs),
     /// Print the JSON Schema of config files, or of plan.json
@@ -99,6 +111,16 @@ enum Command {
     Completions {
         #[arg(value_enum)]
         shell: CompletionShell,
+    },
+    /// Print the manual page (roff): driftless man | man -l -
+    #[command(after_long_help = EXIT_CODES)]
+    Man,
+    /// Print this message or the help of the given subcommand
+    #[command(after_long_help = EXIT_CODES)]
+    Help {
+        /// The subcommand to describe
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
     },
 }
 
@@ -116,6 +138,25 @@ enum SchemaKind {
     Config,
     /// plan.json (grammar/plan.schema.json)
     Plan,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to paint what goes to `stream`: `auto` asks the environment (NO_COLOR,
+    /// CLICOLOR, CLICOLOR_FORCE, TERM) and whether the stream is a terminal.
+    fn paints(self, stream: &impl anstream::stream::RawStream) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -180,15 +221,11 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    init_tracing(
-        cli.verbose,
-        cli.quiet,
-        std::io::stderr().is_terminal() && !no_color,
-    );
+    let color = cli.color.paints(&std::io::stderr());
+    init_tracing(cli.verbose, cli.quiet, color);
     let globals = Globals {
         explicit_config: cli.config.clone(),
-        stdout_color: std::io::stdout().is_terminal() && !no_color,
+        stdout_color: cli.color.paints(&std::io::stdout()),
         config_dir: cli
             .config
             .unwrap_or_else(|| ops::defaults::config_path("config")),
@@ -197,7 +234,7 @@ pub fn main() -> ExitCode {
             .unwrap_or_else(|| ops::defaults::config_path("env")),
         extra_vars: cli.extra_vars,
         quiet: cli.quiet,
-        color: std::io::stderr().is_terminal() && !no_color,
+        color,
     };
     match cli.command {
         Command::Check(args) => check::run(&globals, &args),
@@ -223,6 +260,21 @@ pub fn main() -> ExitCode {
             out!("{}", String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
+        Command::Man => {
+            // Rendered whole, then written: a closed stdout loses nothing worth a panic.
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => {
+                    out!("{}", String::from_utf8_lossy(&page));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    errln!("error: cannot render the manual page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Help { command } => help(command.as_deref(), globals.stdout_color),
         Command::Plan(args) => plan::run(&globals, &args),
         Command::Show(args) => show::run(&globals, &args),
         Command::Execute(args) => execute::run(&globals, &args),
@@ -257,13 +309,37 @@ fn print_plan_error(globals: &Globals, error: ops::PlanError) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// `driftless help [COMMAND]`: the long help of the program or of one subcommand.
+fn help(name: Option<&str>, color: bool) -> ExitCode {
+    let mut cli = Cli::command();
+    // Built: subcommands know their full name (`driftless plan`) for their usage line.
+    cli.build();
+    let command = match name {
+        None => &mut cli,
+        Some(name) => match cli.find_subcommand_mut(name) {
+            Some(sub) => sub,
+            None => {
+                errln!("error: no subcommand `{name}`; `driftless help` lists them");
+                return ExitCode::from(USAGE_ERROR);
+            }
+        },
+    };
+    let text = command.render_long_help();
+    if color {
+        out!("{}", text.ansi());
+    } else {
+        out!("{text}");
+    }
+    ExitCode::SUCCESS
+}
+
 /// A subcommand this build does not have yet: said plainly, never a fake success.
 fn pending(name: &str) -> ExitCode {
     errln!("error: `driftless {name}` is not available in this version of driftless yet");
     ExitCode::FAILURE
 }
 
-/// Log lines on stderr, colored only on a terminal and without `NO_COLOR`.
+/// Log lines on stderr, colored as `--color` says.
 fn init_tracing(verbose: u8, quiet: bool, color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",

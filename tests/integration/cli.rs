@@ -158,3 +158,86 @@ fn execute_into_a_closed_stdout_changes_the_host_and_keeps_its_report() {
     );
     assert_eq!(world.reports().len(), 1, "the run's report");
 }
+
+#[test]
+fn help_of_help_and_help_of_a_subcommand_work() {
+    let output = driftless(&["help", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Usage: driftless help"));
+    let output = driftless(&["help", "plan"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Usage: driftless plan"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "help into a pipe is not painted: {text}"
+    );
+    let output = driftless(&["help", "plna"]);
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn help_marks_the_subcommands_not_built_yet() {
+    let output = driftless(&["--help"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    for name in ["logs", "agent"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in --help:\n{text}"));
+        assert!(line.contains("not built yet"), "{line}");
+    }
+}
+
+#[test]
+fn the_manual_page_is_roff_naming_every_subcommand() {
+    let output = driftless(&["man"]);
+    assert_eq!(output.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.contains(".TH driftless 1"), "{page}");
+    for name in [
+        "check", "plan", "show", "execute", "apply", "facts", "schema",
+    ] {
+        assert!(page.contains(name), "the manual page lacks {name}");
+    }
+}
+
+/// A config with an error: `check` prints a diagnostic, painted or not.
+fn check_with_color(color: &str, env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("main.yaml"), "apply: 3\n").expect("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR")
+        .envs(env.iter().copied())
+        .args(["--color", color, "-c"])
+        .arg(dir.path())
+        .arg("check")
+        .output()
+        .expect("run driftless");
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn color_follows_the_flag_then_no_color_and_clicolor_force() {
+    let painted = |text: &str| text.contains("\x1b[");
+    assert!(painted(&check_with_color("always", &[("NO_COLOR", "1")])));
+    assert!(!painted(&check_with_color(
+        "never",
+        &[("CLICOLOR_FORCE", "1")]
+    )));
+    // Not a terminal: auto paints only when forced, and NO_COLOR wins over the force.
+    assert!(!painted(&check_with_color("auto", &[])));
+    assert!(painted(&check_with_color(
+        "auto",
+        &[("CLICOLOR_FORCE", "1")]
+    )));
+    assert!(!painted(&check_with_color(
+        "auto",
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    )));
+    let output = driftless(&["--color", "sometimes", "check"]);
+    assert_eq!(output.status.code(), Some(64));
+}
