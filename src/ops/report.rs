@@ -4,19 +4,21 @@ use std::path::{Path, PathBuf};
 
 use crate::execute::{self, RunReport};
 use crate::plan::{AuditDestination, Plan};
-use crate::sinks::{DirectorySink, Sink};
+use crate::sinks::{DirectorySink, Retention, Sink};
 
 /// A new run's id: 16 random hex digits.
 pub fn run_id() -> String {
     crate::fsutil::random_hex(8).unwrap_or_else(|_| "run".to_owned())
 }
 
-/// The plan's `settings.audit` (recorded in it: a plan executes without its config), else
-/// `runs/` in the state directory.
+/// The plan's `settings.audit` (recorded in it: a plan executes without its config), kept in
+/// full — the operator's archive —, else `runs/` in the state directory, bounded
+/// ([`Retention::DEFAULT_REPORTS`]) so that frequent runs never fill the disk.
 pub fn report_sinks(plan: &Plan, state_dir: &Path) -> Vec<Box<dyn Sink>> {
     if plan.audit.is_empty() {
         return vec![Box::new(DirectorySink {
             path: state_dir.join("runs"),
+            retention: Some(Retention::DEFAULT_REPORTS),
         })];
     }
     plan.audit
@@ -24,6 +26,7 @@ pub fn report_sinks(plan: &Plan, state_dir: &Path) -> Vec<Box<dyn Sink>> {
         .map(|destination| match destination {
             AuditDestination::Directory { path } => Box::new(DirectorySink {
                 path: PathBuf::from(path),
+                retention: None,
             }) as Box<dyn Sink>,
         })
         .collect()

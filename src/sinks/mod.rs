@@ -3,7 +3,7 @@
 
 mod directory;
 
-pub use directory::DirectorySink;
+pub use directory::{DirectorySink, Retention};
 
 use crate::error::ResourceError;
 

@@ -86,3 +86,42 @@ fn apply_writes_a_report_too_and_nothing_is_left_beside_it() {
         & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+/// Without `settings.audit`, reports go to `runs/` in the state directory, which keeps the
+/// newest 1,000: a host running `apply` every minute never fills its disk with them.
+#[test]
+fn the_default_report_directory_keeps_the_newest_thousand_reports() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let config = temp.path().join("config");
+    let runs = temp.path().join("state/runs");
+    std::fs::create_dir_all(&runs).expect("runs");
+    common::write(
+        &config.join("main.yaml"),
+        format!(
+            "apply:\n  - {{type: file, path: \"{}/motd\", content: \"hi\\n\"}}\n",
+            temp.path().display()
+        )
+        .as_bytes(),
+    );
+    // A thousand earlier runs, the oldest first by name (names start with the start time).
+    for run in 0..1000 {
+        std::fs::write(runs.join(format!("2000-01-01T{run:06}Z-old.json")), "{}\n")
+            .expect("old report");
+    }
+    let output = common::driftless_command(temp.path())
+        .env("DRIFTLESS_STATE_DIR", temp.path().join("state"))
+        .arg("-c")
+        .arg(&config)
+        .arg("apply")
+        .output()
+        .expect("run driftless");
+    assert!(output.status.success(), "{output:?}");
+    let mut names: Vec<String> = std::fs::read_dir(&runs)
+        .expect("runs")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 1000);
+    assert_eq!(names[0], "2000-01-01T000001Z-old.json", "the oldest went");
+    assert!(!names[999].starts_with("2000-"), "the new report stays: {}", names[999]);
+}
