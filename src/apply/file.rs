@@ -20,6 +20,19 @@ use crate::model::{RenderedContent, Spanned};
 /// mode and ownership; or its absence.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// What `check` refuses of the fields together, for editors too: one source of content, and
+// none when the file is to be absent.
+#[schemars(extend(
+    "not" = { "anyOf": [
+        { "required": ["content", "template"] },
+        { "required": ["content", "source"] },
+        { "required": ["template", "source"] }
+    ] },
+    "if" = { "properties": { "state": { "const": "absent" } }, "required": ["state"] },
+    "then" = { "not": { "anyOf": [
+        { "required": ["content"] }, { "required": ["template"] }, { "required": ["source"] }
+    ] } }
+))]
 pub struct FileTask {
     /// Absolute path of the file.
     pub path: Spanned<String>,

@@ -284,7 +284,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let lowered = lower::lower(tasks).map_err(|e| vec![e])?;
     tracing::debug!(elapsed = ?started.elapsed(), nodes = tasks.len(), "lowered");
     let started = std::time::Instant::now();
-    let mut planned = plan_families(tasks, &lowered, inputs.config_dir)?;
+    let mut planned = plan_families(tasks, &lowered, inputs.config_dir, inputs.sources)?;
     tracing::debug!(elapsed = ?started.elapsed(), "observed");
     let mut nodes = Vec::with_capacity(tasks.len());
     for &i in &lowered.order {
@@ -364,6 +364,7 @@ fn plan_families(
     tasks: &[ApplyTask],
     lowered: &lower::Lowered,
     config_dir: &ConfigDir,
+    sources: &SourceMap,
 ) -> Result<Vec<Option<NodeStates>>, Vec<String>> {
     let families = crate::apply::contract::by_family(
         lowered.order.iter().map(|&i| (tasks[i].spec.family(), i)),
@@ -380,10 +381,25 @@ fn plan_families(
         {
             match result {
                 Ok(states) => planned[i] = Some(states),
-                Err(e) => errors.push(format!("{}: {e}", address(&tasks[i]))),
+                Err(e) => errors.push((i, e)),
             }
         }
     }
+    // In the order the tasks are written, each with its place: every error of the run at once.
+    errors.sort_by_key(|(i, _)| (tasks[*i].meta.span.file, tasks[*i].meta.span.start));
+    let errors: Vec<String> = errors
+        .into_iter()
+        .map(|(i, e)| {
+            let at = SourceLocation::of(sources, tasks[i].meta.span);
+            format!(
+                "{}:{}:{}: {}: {e}",
+                at.file,
+                at.line,
+                at.column,
+                address(&tasks[i])
+            )
+        })
+        .collect();
     if errors.is_empty() {
         Ok(planned)
     } else {

@@ -123,5 +123,9 @@ fn the_default_report_directory_keeps_the_newest_thousand_reports() {
     names.sort();
     assert_eq!(names.len(), 1000);
     assert_eq!(names[0], "2000-01-01T000001Z-old.json", "the oldest went");
-    assert!(!names[999].starts_with("2000-"), "the new report stays: {}", names[999]);
+    assert!(
+        !names[999].starts_with("2000-"),
+        "the new report stays: {}",
+        names[999]
+    );
 }

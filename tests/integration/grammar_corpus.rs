@@ -20,11 +20,11 @@ const STRUCTURALLY_BAD: &[&str] = &[
     "bad-toml-unknown-top-level-key",
     "bad-toml-unknown-type",
     "bad-toml-wrong-type",
-    "bad-toml-copy-no-source",
     "bad-toml-octal-mode-integer",
     "bad-yaml-apply-not-list",
     "bad-yaml-handlers-not-list",
     "bad-yaml-absent-with-content",
+    "bad-yaml-mutually-exclusive",
 ];
 
 fn validator() -> jsonschema::Validator {

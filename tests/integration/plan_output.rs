@@ -195,3 +195,41 @@ facts:
     let _ = control.wait();
     assert!(!found.is_empty(), "the marker finds a running process");
 }
+
+/// Errors found while observing the host name the task's place, and all come in one run.
+#[test]
+fn planning_errors_carry_the_tasks_place_and_are_all_reported() {
+    let world = World::new(
+        r#"apply:
+  - type: file
+    path: "{{ root }}/a"
+    owner: no-such-user-here
+  - type: directory
+    path: "{{ root }}/plain-file"
+"#,
+    );
+    std::fs::write(world.path("plain-file"), "x").expect("write");
+    let run = world.run(&["plan"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", run.all());
+    assert!(
+        errors[0].starts_with(&format!("error: main.yaml:6:5: apply.file:")),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("no user `no-such-user-here`"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with(&format!("error: main.yaml:9:5: apply.directory:")),
+        "{}",
+        errors[1]
+    );
+}
