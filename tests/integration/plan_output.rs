@@ -218,7 +218,7 @@ fn planning_errors_carry_the_tasks_place_and_are_all_reported() {
         .collect();
     assert_eq!(errors.len(), 2, "{}", run.all());
     assert!(
-        errors[0].starts_with(&format!("error: main.yaml:6:5: apply.file:")),
+        errors[0].starts_with("error: main.yaml:6:5: apply.file:"),
         "{}",
         errors[0]
     );
@@ -228,7 +228,7 @@ fn planning_errors_carry_the_tasks_place_and_are_all_reported() {
         errors[0]
     );
     assert!(
-        errors[1].starts_with(&format!("error: main.yaml:9:5: apply.directory:")),
+        errors[1].starts_with("error: main.yaml:9:5: apply.directory:"),
         "{}",
         errors[1]
     );
