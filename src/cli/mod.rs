@@ -51,6 +51,14 @@ pub struct Cli {
     )]
     extra_vars: Vec<String>,
 
+    /// Read secret NAME from a file (repeatable): --secret db_password=@/root/db.pass. The
+    /// file must not be readable by group or others; the plan records its path, never the
+    /// value. A value itself is refused: ps and shell history would show it.
+    // Parsed after clap: its error for an invalid value would quote the value, which may be
+    // the secret itself.
+    #[arg(long = "secret", global = true, value_name = "NAME=@PATH")]
+    secrets: Vec<String>,
+
     /// More log output (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -175,6 +183,8 @@ pub struct Globals {
     pub env_file: PathBuf,
     /// `-e NAME=VALUE` pairs.
     pub extra_vars: Vec<String>,
+    /// `--secret NAME=@PATH` pairs.
+    pub secret_files: Vec<(String, PathBuf)>,
     /// Colored output on stderr.
     pub color: bool,
     /// Colored output on stdout.
@@ -190,6 +200,7 @@ impl Globals {
             config_dir: ConfigDir::new(&self.config_dir),
             env_file: self.env_file.clone(),
             extra_vars: self.extra_vars.clone(),
+            secret_files: self.secret_files.clone(),
         }
     }
 }
@@ -221,6 +232,13 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    let secret_files = match cli.secrets.iter().map(|a| parse_secret_arg(a)).collect() {
+        Ok(files) => files,
+        Err(why) => {
+            errln!("error: invalid --secret: {why}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
     let color = cli.color.paints(&std::io::stderr());
     init_tracing(cli.verbose, cli.quiet, color);
     let globals = Globals {
@@ -233,6 +251,7 @@ pub fn main() -> ExitCode {
             .env_file
             .unwrap_or_else(|| ops::defaults::config_path("env")),
         extra_vars: cli.extra_vars,
+        secret_files,
         quiet: cli.quiet,
         color,
     };
@@ -307,6 +326,29 @@ fn print_plan_error(globals: &Globals, error: ops::PlanError) -> ExitCode {
         }
     }
     ExitCode::FAILURE
+}
+
+/// `--secret NAME=@PATH`: a secret's name and the file holding its value.
+fn parse_secret_arg(arg: &str) -> Result<(String, PathBuf), String> {
+    let (name, source) = arg
+        .split_once('=')
+        .ok_or("write NAME=@PATH, e.g. db_password=@/root/db.pass")?;
+    let name = crate::printable::escape(name);
+    let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        return Err(format!(
+            "`{name}` is not a secret name: letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    match source.strip_prefix('@') {
+        Some(path) if !path.is_empty() => Ok((name.into_owned(), PathBuf::from(path))),
+        // Never echo what was given: it may be the secret itself.
+        _ => Err(format!(
+            "the value of `{name}` must be a file, `{name}=@PATH`: a value on the command line \
+             shows in ps and in shell history"
+        )),
+    }
 }
 
 /// `driftless help [COMMAND]`: the long help of the program or of one subcommand.

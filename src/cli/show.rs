@@ -81,6 +81,13 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
     for var in &plan.config.extra_vars {
         out.push_str(&format!("Made with -e {}\n", escape(var)));
     }
+    for (name, path) in &plan.config.secret_files {
+        out.push_str(&format!(
+            "Made with --secret {}=@{} (execute reads the file again)\n",
+            escape(name),
+            escape(path)
+        ));
+    }
     out
 }
 

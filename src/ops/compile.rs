@@ -18,6 +18,8 @@ pub struct Inputs {
     pub env_file: PathBuf,
     /// `-e NAME=VALUE` pairs.
     pub extra_vars: Vec<String>,
+    /// `--secret NAME=@PATH`: secrets read from files.
+    pub secret_files: Vec<(String, PathBuf)>,
 }
 
 /// What the front end produced: the model (complete only without errors), every diagnostic,
@@ -43,17 +45,19 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
         &mut diagnostics,
     );
     tracing::debug!(elapsed = ?started.elapsed(), files = loaded.documents.len(), "loaded");
-    let secrets = match Secrets::standard(&inputs.env_file, &inputs.config_dir) {
-        Ok(secrets) => secrets,
-        Err(why) => {
-            diagnostics
-                .push(Diagnostic::error(why).help(
-                    "keep the env file outside the repository, e.g. ~/.config/driftless/env",
-                ));
-            // The environment is still a safe source; only the env file is refused.
-            Secrets::new(vec![Box::new(EnvVarSource)])
-        }
-    };
+    let secrets =
+        match Secrets::standard(&inputs.env_file, &inputs.secret_files, &inputs.config_dir) {
+            Ok(secrets) => secrets,
+            Err(why) => {
+                diagnostics.push(
+                    Diagnostic::error(why).help(
+                        "keep secrets outside the repository, e.g. in ~/.config/driftless/env",
+                    ),
+                );
+                // The environment is still a safe source; only the env file is refused.
+                Secrets::new(vec![Box::new(EnvVarSource)])
+            }
+        };
     let started = Instant::now();
     let secrets = Arc::new(secrets);
     let rendered = template::render(

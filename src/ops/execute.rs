@@ -122,6 +122,9 @@ fn recompile(
         config_dir: config_dir.clone(),
         env_file: env_file.to_path_buf(),
         extra_vars: plan.config.extra_vars.clone(),
+        secret_files: (plan.config.secret_files.iter())
+            .map(|(name, path)| (name.clone(), path.into()))
+            .collect(),
     };
     let compiled = compile(&inputs, facts);
     if compiled.diagnostics.has_errors() {

@@ -53,6 +53,7 @@ pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
         config_dir: &inputs.config_dir,
         facts: &facts,
         extra_vars: &inputs.extra_vars,
+        secret_files: &inputs.secret_files,
     };
     match plan::build(&plan_inputs) {
         Ok(plan) => Ok(Planned {

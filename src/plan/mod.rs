@@ -275,6 +275,7 @@ pub struct PlanInputs<'a> {
     pub config_dir: &'a ConfigDir,
     pub facts: &'a HostFacts,
     pub extra_vars: &'a [String],
+    pub secret_files: &'a [(String, std::path::PathBuf)],
 }
 
 /// Lowers, observes and diffs. Errors are per node (`apply.x: why`), all reported together.
@@ -337,7 +338,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     ));
     let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();
-    let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars);
+    let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars, inputs.secret_files);
     tracing::debug!(elapsed = ?started.elapsed(), "identified the config");
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),

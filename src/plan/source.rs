@@ -40,16 +40,31 @@ pub struct ConfigSource {
     /// `-e` vars given to `plan`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_vars: Vec<String>,
+    /// `--secret NAME=@PATH` given to `plan`: each secret's name and the file it is read from
+    /// (absolute), never its value; `execute` reads the same files (format 1.3).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secret_files: std::collections::BTreeMap<String, String>,
 }
 
 impl ConfigSource {
-    pub fn of(dir: &ConfigDir, extra_vars: &[String]) -> Self {
+    pub fn of(
+        dir: &ConfigDir,
+        extra_vars: &[String],
+        secret_files: &[(String, std::path::PathBuf)],
+    ) -> Self {
         ConfigSource {
             dir: dir.absolute().to_string_lossy().into_owned(),
             git_commit: dir.git_commit().map(str::to_owned),
             git_dirty: dir.git_dirty(),
             digest: dir.digest().to_owned(),
             extra_vars: extra_vars.to_vec(),
+            secret_files: secret_files
+                .iter()
+                .map(|(name, path)| {
+                    let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                    (name.clone(), path.to_string_lossy().into_owned())
+                })
+                .collect(),
         }
     }
 }

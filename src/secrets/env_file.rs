@@ -1,6 +1,4 @@
 use std::collections::HashMap;
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -30,38 +28,9 @@ impl EnvFileSource {
 
     fn read(&self) -> Result<HashMap<String, SecretString>, SecretError> {
         let path = self.path.display();
-        let cannot = |e: std::io::Error| format!("cannot read the env file {path}: {e}");
-        let metadata = match std::fs::metadata(&self.path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-            Err(e) => return Err(cannot(e)),
+        let Some(text) = super::private_file::read(&self.path, "the env file", MAX_SIZE)? else {
+            return Ok(HashMap::new());
         };
-        if !metadata.is_file() {
-            return Err(format!("the env file {path} is not a regular file"));
-        }
-        let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o044 != 0 {
-            return Err(format!(
-                "the env file {path} is readable by group or others (mode {mode:04o}); \
-                 run `chmod 600 {path}`"
-            ));
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(&self.path)
-            .and_then(|f| f.take(MAX_SIZE + 1).read_to_end(&mut bytes))
-            .map_err(cannot)?;
-        if bytes.len() as u64 > MAX_SIZE {
-            return Err(format!(
-                "the env file {path} is larger than {} KiB, the limit for an env file",
-                MAX_SIZE / 1024
-            ));
-        }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            format!(
-                "the env file {path} is not UTF-8 text (at byte {})",
-                e.utf8_error().valid_up_to()
-            )
-        })?;
         let values = parse(&text, &|name| std::env::var(name).ok())
             .map_err(|e| format!("the env file {path} is malformed: {e}"))?;
         Ok(values

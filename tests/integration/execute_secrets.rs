@@ -175,3 +175,73 @@ apply:
         format!("plain0 = 2\ntoken={SECRET}\nplain1 = 2\n")
     );
 }
+
+/// `--secret NAME=@PATH`: a secret from a private file, named on the command line. The plan
+/// records the path, never the value; `execute` reads the same file again.
+#[test]
+fn a_secret_from_a_file_given_on_the_command_line_reaches_only_the_host() {
+    let world = World::new(
+        "apply:\n  - {type: file, path: \"{{ root }}/db.conf\", content: \"password={{ secrets.db_password }}\\n\"}\n",
+    );
+    let secret_file = world.temp.path().join("db.pass");
+    std::fs::write(&secret_file, "file-s3cret-51c0ffee\n").expect("secret file");
+    common::set_mode(&secret_file, 0o600);
+    let arg = format!("db_password=@{}", secret_file.display());
+    let plan = world.run(&["--secret", &arg, "plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        !plan.all().contains("file-s3cret-51c0ffee"),
+        "{}",
+        plan.all()
+    );
+    let json = plan.json();
+    assert_eq!(
+        json["config"]["secret_files"]["db_password"],
+        secret_file.display().to_string()
+    );
+    let plan_path = world.temp.path().join("plan.json");
+    std::fs::write(&plan_path, &plan.stdout).expect("plan.json");
+    let show = world.run(&["show", plan_path.to_str().expect("utf-8")]);
+    assert!(
+        show.stdout.contains("Made with --secret db_password=@"),
+        "{}",
+        show.all()
+    );
+    // No --secret again: the plan says where the value is.
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.all().contains("file-s3cret-51c0ffee"));
+    assert_eq!(
+        common::read(&world.path("db.conf")),
+        "password=file-s3cret-51c0ffee\n"
+    );
+    for report in world.reports() {
+        assert!(!report.to_string().contains("file-s3cret-51c0ffee"));
+    }
+}
+
+#[test]
+fn a_secret_file_others_may_read_or_a_secret_value_on_the_command_line_is_refused() {
+    let world = World::new(
+        "apply:\n  - {type: file, path: \"{{ root }}/db.conf\", content: \"{{ secrets.db }}\"}\n",
+    );
+    let secret_file = world.temp.path().join("db.pass");
+    std::fs::write(&secret_file, "x").expect("secret file");
+    common::set_mode(&secret_file, 0o644);
+    let arg = format!("db=@{}", secret_file.display());
+    let run = world.run(&["--secret", &arg, "plan"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("is readable by group or others"),
+        "{}",
+        run.all()
+    );
+    let run = world.run(&["--secret", "db=hunter2-on-the-line", "plan"]);
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(
+        run.stderr.contains("must be a file, `db=@PATH`"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("hunter2-on-the-line"), "{}", run.all());
+}

@@ -86,6 +86,7 @@ fn compile_one(file: &ConfigFile) -> Result<(), TestCaseError> {
         config_dir: ConfigDir::new(dir.path()),
         env_file: PathBuf::from("/nonexistent/driftless-env"),
         extra_vars: Vec::new(),
+        secret_files: Vec::new(),
     };
     let compiled = compile(&inputs, facts());
     let _ = render_human(&compiled.diagnostics, &compiled.sources, false);

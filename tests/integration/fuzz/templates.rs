@@ -122,6 +122,7 @@ fn compile_template(template: &str) -> Result<(), TestCaseError> {
         config_dir: ConfigDir::new(config),
         env_file: PathBuf::from(&env_file),
         extra_vars: Vec::new(),
+        secret_files: Vec::new(),
     };
     let started = Instant::now();
     let compiled = compile(&inputs, facts());
