@@ -457,6 +457,53 @@ pub trait Family: Sync {
     /// After a run: what the family does once for all its nodes (`changed` tells which
     /// changed something), e.g. sync the directories written.
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime);
+
+    /// What the node changes, field by field, for the run report: every top-level field of
+    /// `before` and `after` that differs, sensitive ones as `(sensitive)`. A family leaves out
+    /// the fields its diff already shows.
+    fn changes(&self, node: &NodeView<'_>) -> Vec<Change> {
+        field_changes(node, &[])
+    }
+}
+
+/// One field a node changed, as the run report records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The top-level fields of a node's `after` that differ from its `before` (both JSON objects),
+/// but those in `shown_by_the_diff`; a field `after` lacks is one the node does not set. A
+/// sensitive leaf is `(sensitive)`.
+pub fn field_changes(node: &NodeView<'_>, shown_by_the_diff: &[&str]) -> Vec<Change> {
+    let as_object = |recorded: &Recorded| match serde_json::to_value(recorded) {
+        Ok(Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    let (before, after) = (as_object(node.before), as_object(node.after));
+    let shown = |mask: &Value, field: &str, value: Option<&Value>| {
+        let sensitive =
+            *mask == Value::Bool(true) || mask.get(field).is_some_and(|m| *m != Value::Bool(false));
+        match value {
+            Some(_) if sensitive => Value::from(SENSITIVE),
+            Some(value) => value.clone(),
+            None => Value::Null,
+        }
+    };
+    let mut fields: Vec<&String> = after.keys().collect();
+    fields.sort();
+    fields
+        .into_iter()
+        .filter(|field| !shown_by_the_diff.contains(&field.as_str()))
+        .filter(|field| before.get(*field) != after.get(*field))
+        .map(|field| Change {
+            field: field.clone(),
+            before: shown(node.before_sensitive, field, before.get(field)),
+            after: shown(node.after_sensitive, field, after.get(field)),
+        })
+        .collect()
 }
 
 /// Items grouped by the family they belong to, each group in the order given.

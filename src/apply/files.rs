@@ -201,6 +201,20 @@ impl Family for Files {
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
         run::finish(nodes, run_started)
     }
+
+    fn changes(&self, node: &NodeView<'_>) -> Vec<super::contract::Change> {
+        // The content is the diff's; `force`, `follow` and `parents` say how, not what.
+        let not_state = [
+            "content",
+            "content_base64",
+            "sha256",
+            "size",
+            "force",
+            "follow",
+            "parents",
+        ];
+        super::contract::field_changes(node, &not_state)
+    }
 }
 
 /// Mode, owner and group of a wanted entry: the task's when given, else what is there, else

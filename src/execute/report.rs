@@ -47,6 +47,10 @@ pub struct NodeReport {
     /// The plan's diff (already redacted), for nodes that changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// For nodes that changed: each field of the thing that changed (mode, owner, a link's
+    /// target …), before and after, sensitive ones as `(sensitive)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::apply::contract::Change>,
 }
 
 impl RunReport {
@@ -74,10 +78,17 @@ impl RunReport {
                     Status::Failed(_) => recap.failed += 1,
                     Status::Skipped(_) => recap.skipped += 1,
                 }
-                let diff = (outcome.status == Status::Changed)
-                    .then(|| node.diff.clone())
-                    .flatten();
-                NodeReport { outcome, diff }
+                let changed = outcome.status == Status::Changed;
+                let diff = changed.then(|| node.diff.clone()).flatten();
+                let changes = match node.family() {
+                    Some(family) if changed => family.changes(&node.view()),
+                    _ => Vec::new(),
+                };
+                NodeReport {
+                    outcome,
+                    diff,
+                    changes,
+                }
             })
             .collect();
         RunReport {

@@ -129,3 +129,45 @@ fn the_default_report_directory_keeps_the_newest_thousand_reports() {
         names[999]
     );
 }
+
+/// A change without a content diff — a mode, a link's target — is in the report field by
+/// field, not as `diff: null`.
+#[test]
+fn the_report_records_attribute_changes_before_and_after() {
+    let world = World::new(
+        r#"apply:
+  - {type: file, path: "{{ root }}/conf", content: "same\n", mode: "0640"}
+  - {type: link, path: "{{ root }}/current", src: "{{ root }}/v2"}
+"#,
+    );
+    std::fs::write(world.path("conf"), "same\n").expect("conf");
+    common::set_mode(&world.path("conf"), 0o644);
+    std::os::unix::fs::symlink(world.path("v1"), world.path("current")).expect("link");
+    let run = world.apply();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let report = world.reports().pop().expect("a report");
+    let node = |address: &str| {
+        report["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["address"] == address)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {address} in {report}"))
+    };
+    let conf = node(&format!("apply.file:{}", world.path("conf").display()));
+    assert_eq!(conf["diff"], serde_json::Value::Null);
+    assert_eq!(
+        conf["changes"],
+        serde_json::json!([{"field": "mode", "before": "0644", "after": "0640"}])
+    );
+    let link = node(&format!("apply.link:{}", world.path("current").display()));
+    assert_eq!(
+        link["changes"],
+        serde_json::json!([{
+            "field": "target",
+            "before": world.path("v1").display().to_string(),
+            "after": world.path("v2").display().to_string()
+        }])
+    );
+}
