@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use super::execute::{RunArgs, print_refusal, print_run};
+use super::execute::{RunArgs, print_refusal};
 use super::output::out;
 use super::{Globals, print_plan_error, show};
 use crate::ops::{self, ApplyError};
@@ -19,8 +19,9 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
     if args.dry_run {
         return dry_run(globals, args);
     }
-    match ops::apply(&globals.inputs(), &args.run.options()) {
-        Ok(executed) => print_run(globals, args.run.detailed_exitcode, &executed),
+    let printer = args.run.printer(globals);
+    match ops::apply(&globals.inputs(), &args.run.options(&printer)) {
+        Ok(executed) => printer.finish(args.run.detailed_exitcode, &executed),
         Err(ApplyError::Plan(e)) => print_plan_error(globals, e),
         Err(ApplyError::Refused(refusal)) => print_refusal(globals, refusal),
     }

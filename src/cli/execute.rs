@@ -1,11 +1,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::output::{errln, outln};
+use std::sync::Arc;
+
+use super::output::errln;
+use super::run_output::{RunFormat, RunPrinter};
 use super::{Globals, print_config_errors};
-use crate::ops::{
-    self, Collected, ExecuteRequest, Executed, MAX_JOBS, Refusal, RunOptions, Status,
-};
+use crate::ops::{self, ExecuteRequest, MAX_JOBS, Refusal, RunOptions};
 use crate::printable::escape;
 
 #[derive(clap::Args)]
@@ -33,6 +34,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
+    /// How results print: a line per node as it ends, or one JSON object per node (NDJSON)
+    /// and then the recap
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: RunFormat,
+
     /// How long to wait for another run holding the host's run lock before giving up
     /// (30s, 5m) [default: 0s, refuse at once]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s", hide_default_value = true)]
@@ -45,12 +51,19 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn options(&self) -> RunOptions {
+    /// The run's options, its nodes told to `printer` as they end.
+    pub fn options(&self, printer: &Arc<RunPrinter>) -> RunOptions {
+        let printer = Arc::clone(printer);
         RunOptions {
             jobs: self.jobs,
             lock_timeout: self.lock_timeout,
             state_dir: self.state_dir.clone(),
+            on_node: Some(Arc::new(move |outcome| printer.node(outcome))),
         }
+    }
+
+    pub fn printer(&self, globals: &Globals) -> Arc<RunPrinter> {
+        Arc::new(RunPrinter::new(self.format, globals.quiet))
     }
 }
 
@@ -65,7 +78,8 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
-    let options = args.run.options();
+    let printer = args.run.printer(globals);
+    let options = args.run.options(&printer);
     let request = ExecuteRequest {
         plan_file: &args.plan,
         config_dir: globals.explicit_config.as_deref(),
@@ -73,7 +87,7 @@ pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
         run: &options,
     };
     match ops::execute(&request) {
-        Ok(executed) => print_run(globals, args.run.detailed_exitcode, &executed),
+        Ok(executed) => printer.finish(args.run.detailed_exitcode, &executed),
         Err(refusal) => print_refusal(globals, refusal),
     }
 }
@@ -85,7 +99,9 @@ pub fn print_refusal(globals: &Globals, mut refusal: Refusal) -> ExitCode {
             why,
             report_failures,
         } => {
-            print_report_failures(report_failures);
+            for failure in report_failures.iter() {
+                errln!("warning: the run report was not saved: {}", escape(failure));
+            }
             errln!("error: {why}");
             errln!("nothing was changed");
             errln!(
@@ -118,80 +134,4 @@ pub fn print_refusal(globals: &Globals, mut refusal: Refusal) -> ExitCode {
     errln!("error: {}", escape(&refusal.to_string()));
     errln!("nothing was changed");
     ExitCode::FAILURE
-}
-
-fn print_report_failures(failures: &[String]) {
-    for failure in failures {
-        errln!("warning: the run report was not saved: {}", escape(failure));
-    }
-}
-
-/// A run's node lines and recap; its exit code (`--detailed-exitcode`: 2 when something
-/// changed). Shared by `execute` and `apply`.
-pub fn print_run(globals: &Globals, detailed_exitcode: bool, executed: &Executed) -> ExitCode {
-    let report = &executed.report;
-    for node in &report.nodes {
-        let line = match (&node.outcome.status, &node.outcome.facts) {
-            (Status::Unchanged, Some(collected)) => {
-                collected_lines(&node.outcome.address, collected)
-            }
-            (status, _) => status_line(globals, &node.outcome.address, status),
-        };
-        if !line.is_empty() {
-            outln!("{line}");
-        }
-    }
-    print_report_failures(&executed.report_failures);
-    let r = &report.recap;
-    let collected = match r.collected {
-        0 => String::new(),
-        n => format!(", {n} collected"),
-    };
-    outln!(
-        "Recap: {} changed, {} unchanged{collected}, {} failed, {} skipped.",
-        r.changed,
-        r.unchanged,
-        r.failed,
-        r.skipped
-    );
-    if report.interrupted {
-        errln!("interrupted: the nodes not started were skipped");
-    }
-    match (r.failed, detailed_exitcode, r.changed) {
-        (1.., _, _) => ExitCode::FAILURE,
-        _ if report.interrupted => ExitCode::FAILURE,
-        (0, true, 1..) => ExitCode::from(2),
-        _ => ExitCode::SUCCESS,
-    }
-}
-
-/// A node's recap line; empty for unchanged nodes under `--quiet`.
-fn status_line(globals: &Globals, address: &str, status: &Status) -> String {
-    let address = escape(address);
-    match status {
-        Status::Changed => format!("changed    {address}"),
-        Status::Unchanged if globals.quiet => String::new(),
-        Status::Unchanged => format!("unchanged  {address}"),
-        Status::Failed(why) => format!("failed     {address}: {}", escape(why)),
-        Status::Skipped(why) => format!("skipped    {address}: {}", escape(why)),
-    }
-}
-
-/// A collector's line and one line per threshold event (always shown: an event is news).
-fn collected_lines(address: &str, collected: &Collected) -> String {
-    let mut text = format!(
-        "collected  {}: {} samples",
-        escape(address),
-        collected.samples
-    );
-    for event in &collected.events {
-        text.push_str(&format!(
-            "\n  {}: {}{{{}}} = {}",
-            event.to.as_str(),
-            escape(&event.value_name),
-            escape(&event.labels_text()),
-            event.value
-        ));
-    }
-    text
 }

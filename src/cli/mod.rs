@@ -6,6 +6,7 @@ mod execute;
 mod facts;
 mod output;
 mod plan;
+mod run_output;
 mod show;
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! Writing to stdout and stderr without ever panicking: `print!` panics when the reader went
 //! away (`driftless show plan.json | head`). Output that cannot be written is dropped; the
-//! work it reports on is done (a run's report is written before anything is printed).
+//! work it reports on goes on (a run's report is written whether its lines could be or not).
 
 /// `print!`, dropping what a closed stdout cannot take.
 macro_rules! out {

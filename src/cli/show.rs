@@ -13,6 +13,18 @@ use crate::printable::escape;
 pub struct ShowArgs {
     /// The plan file (plan.json)
     plan: PathBuf,
+
+    /// How the plan prints: for people, or as one JSON document
+    #[arg(long, value_enum, default_value = "human")]
+    format: ShowFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ShowFormat {
+    /// Text, colored on a terminal
+    Human,
+    /// One JSON document: the nodes that do something, the summary, where reports go
+    Json,
 }
 
 pub fn run(globals: &Globals, args: &ShowArgs) -> ExitCode {
@@ -23,7 +35,10 @@ pub fn run(globals: &Globals, args: &ShowArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    out!("{}", render(&plan, globals.stdout_color, true));
+    match args.format {
+        ShowFormat::Human => out!("{}", render(&plan, globals.stdout_color, true)),
+        ShowFormat::Json => out!("{:#}\n", render_json(&plan)),
+    }
     ExitCode::SUCCESS
 }
 
@@ -99,16 +114,20 @@ fn paint(color: bool, code: &str, text: &str) -> String {
     }
 }
 
-/// A node's line, its details and (`with_diffs`) its diff; nothing for a `no-op`.
-fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool) {
-    let (symbol, code) = match node.action {
-        Action::Create => ("+", GREEN),
-        Action::Update => ("~", YELLOW),
-        Action::Delete => ("-", RED),
-        Action::Run => ("!", CYAN),
-        Action::Collect => ("=", CYAN),
-        Action::NoOp => return,
-    };
+/// What `show` says of one node that does something.
+struct Shown<'p> {
+    node: &'p PlanNode,
+    what: String,
+    notes: Vec<&'static str>,
+    details: Vec<Detail>,
+    diff_lines: Vec<String>,
+}
+
+/// What `show` says of a node; nothing for a `no-op`.
+fn shown(node: &PlanNode) -> Option<Shown<'_>> {
+    if node.action == Action::NoOp {
+        return None;
+    }
     // An apply node is described by its type's family, through its own state.
     let description = node.family().map(|family| family.describe(&node.view()));
     let what = match (&description, node.kind) {
@@ -123,29 +142,51 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
     if node.handler {
         notes.push("handler: runs only when notified");
     }
-    let notes = if notes.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", notes.join(", "))
-    };
-    out.push_str(&format!(
-        "{} {} {} {what}{notes}\n",
-        paint(color, code, symbol),
-        paint(color, BOLD, &escape(&node.address)),
-        paint(color, code, node.action.as_str())
-    ));
     let (mut details, diff_lines) = match description {
         Some(description) => (description.details, description.diff_lines),
         None if node.kind == NodeKind::Facts => (collector_details(node), Vec::new()),
         None => (Vec::new(), Vec::new()),
     };
     details.extend(notified_handlers(node));
-    for detail in details {
+    Some(Shown {
+        node,
+        what,
+        notes,
+        details,
+        diff_lines,
+    })
+}
+
+/// A node's line, its details and (`with_diffs`) its diff; nothing for a `no-op`.
+fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool) {
+    let Some(shown) = shown(node) else {
+        return;
+    };
+    let (symbol, code) = match node.action {
+        Action::Create => ("+", GREEN),
+        Action::Update => ("~", YELLOW),
+        Action::Delete => ("-", RED),
+        Action::Run => ("!", CYAN),
+        Action::Collect | Action::NoOp => ("=", CYAN),
+    };
+    let notes = if shown.notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", shown.notes.join(", "))
+    };
+    out.push_str(&format!(
+        "{} {} {} {}{notes}\n",
+        paint(color, code, symbol),
+        paint(color, BOLD, &escape(&node.address)),
+        paint(color, code, node.action.as_str()),
+        shown.what
+    ));
+    for detail in shown.details {
         let code = if detail.warning { RED } else { "" };
         out.push_str(&format!("    {}\n", paint(color, code, &detail.text)));
     }
     if with_diffs {
-        for line in diff_lines {
+        for line in shown.diff_lines {
             let code = match line.as_bytes().first() {
                 Some(b'+') => GREEN,
                 Some(b'-') => RED,
@@ -155,6 +196,38 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
             out.push_str(&format!("    {}\n", paint(color, code, &escape(&line))));
         }
     }
+}
+
+/// `show --format json`: the same as the text, as one JSON document — every node that does
+/// something (handlers marked), its details and diff lines, the summary, where reports go and
+/// the `-e` vars and secret files the plan was made with. Values are the plan's own (JSON
+/// escapes them); sensitive ones are `(sensitive)` there already.
+pub fn render_json(plan: &Plan) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = (plan.nodes.iter())
+        .filter_map(shown)
+        .map(|shown| {
+            serde_json::json!({
+                "address": shown.node.address,
+                "type": shown.node.type_name,
+                "action": shown.node.action.as_str(),
+                "what": shown.what,
+                "handler": shown.node.handler,
+                "noop": shown.node.noop,
+                "details": shown.details.iter().map(|d| &d.text).collect::<Vec<_>>(),
+                "warnings": (shown.details.iter().filter(|d| d.warning))
+                    .map(|d| &d.text)
+                    .collect::<Vec<_>>(),
+                "diff": shown.diff_lines,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "nodes": nodes,
+        "summary": Summary::of(&plan.nodes),
+        "audit": plan.audit,
+        "extra_vars": plan.config.extra_vars,
+        "secret_files": plan.config.secret_files,
+    })
 }
 
 /// "notifies apply.restart": the handlers a change of this node makes run.

@@ -198,6 +198,7 @@ fn status_of(result: Result<(), crate::error::ResourceError>) -> Status {
 /// then makes the changes.
 struct Nodes<'c, 'a> {
     config: Option<&'c Recompiled<'a>>,
+    on_node: &'c (dyn Fn(&NodeOutcome) + Sync),
 }
 
 impl Nodes<'_, '_> {
@@ -252,6 +253,10 @@ impl scheduler::Work for Nodes<'_, '_> {
         Some(family as *const dyn apply::Family as *const () as usize)
     }
 
+    fn finished(&self, _: &PlanNode, outcome: &NodeOutcome) {
+        (self.on_node)(outcome);
+    }
+
     fn run_batch(&self, nodes: &[&PlanNode]) -> Vec<NodeOutcome> {
         let started = Instant::now();
         let Some(family) = nodes.first().and_then(|n| n.family()) else {
@@ -270,17 +275,19 @@ impl scheduler::Work for Nodes<'_, '_> {
     }
 }
 
-/// Runs the plan's nodes on `jobs` workers and returns every node's outcome, in plan order.
+/// Runs the plan's nodes on `jobs` workers and returns every node's outcome, in plan order;
+/// `on_node` is told of each as it ends (progress, streamed result lines).
 pub fn run(
     plan: &Plan,
     jobs: usize,
     config: Option<&Recompiled<'_>>,
+    on_node: &(dyn Fn(&NodeOutcome) + Sync),
 ) -> Result<Vec<NodeOutcome>, String> {
     let run_started = std::time::SystemTime::now();
     // What an earlier run in this process made is not this run's to trust.
     crate::fsutil::at::forget_made_by_this_run();
     crate::host::users::forget();
-    let outcomes = scheduler::run(plan, jobs, Nodes { config })?;
+    let outcomes = scheduler::run(plan, jobs, Nodes { config, on_node })?;
     finish_families(plan, &outcomes, run_started);
     Ok(outcomes)
 }

@@ -28,6 +28,9 @@ pub trait Work: Sync {
 
     /// Runs nodes of one batch group together: one outcome per node, in the order given.
     fn run_batch(&self, nodes: &[&PlanNode]) -> Vec<NodeOutcome>;
+
+    /// Told of every node as it ends, run or skipped (on the worker that ended it).
+    fn finished(&self, node: &PlanNode, outcome: &NodeOutcome);
 }
 
 struct State<'p, W> {
@@ -141,6 +144,7 @@ fn finish<'s, 'p: 's, W: Work>(
             }
         }
     }
+    state.work.finished(&state.nodes[i], &outcome);
     let _ = state.outcomes[i].set(outcome);
     for d in state.dag.dependents(i) {
         if state.remaining[d].fetch_sub(1, Ordering::AcqRel) == 1 {

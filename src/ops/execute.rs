@@ -22,8 +22,11 @@ use crate::plan::{HostIdentity, NodeKind, Plan, address, facts_address};
 /// a huge number would only exhaust the host's thread limit.
 pub const MAX_JOBS: usize = 256;
 
+/// Told of every node of a run as it ends (the CLI streams result lines and progress).
+pub type NodeObserver = std::sync::Arc<dyn Fn(&execute::NodeOutcome) + Send + Sync>;
+
 /// How a run that changes the host runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Worker threads, at most [`MAX_JOBS`]; `None`: four per CPU.
     pub jobs: Option<usize>,
@@ -31,6 +34,8 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Where the run lock and the default run reports live; `None`: [`defaults::state_dir`].
     pub state_dir: Option<PathBuf>,
+    /// Told of each node as it ends, before the run is over.
+    pub on_node: Option<NodeObserver>,
 }
 
 impl RunOptions {
@@ -167,8 +172,13 @@ pub(super) fn run_verified(
         .map_err(|e| Refusal::NotRun(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
     let started_at = crate::clock::now();
     let started = Instant::now();
-    let outcomes =
-        execute::run(plan, options.jobs(), recompiled.as_ref()).map_err(Refusal::NotRun)?;
+    let on_node = |outcome: &execute::NodeOutcome| {
+        if let Some(observer) = &options.on_node {
+            observer(outcome);
+        }
+    };
+    let outcomes = execute::run(plan, options.jobs(), recompiled.as_ref(), &on_node)
+        .map_err(Refusal::NotRun)?;
     let report = RunReport::new(
         run_id(),
         started_at,

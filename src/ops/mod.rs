@@ -18,7 +18,7 @@ mod run_lock;
 
 pub use apply::{ApplyError, apply, dry_run};
 pub use compile::{Compiled, Inputs, compile};
-pub use execute::{ExecuteRequest, Executed, MAX_JOBS, RunOptions, execute};
+pub use execute::{ExecuteRequest, Executed, MAX_JOBS, NodeObserver, RunOptions, execute};
 pub use metrics::{Metrics, MetricsError, MetricsServer, load_metrics};
 pub use output_file::check_output_file;
 pub use plan::{PlanError, Planned, gather_facts, plan};
@@ -27,7 +27,7 @@ pub use refusal::Refusal;
 
 // The types the workflows take and return, for their callers (`cli/`, the agent).
 pub use crate::config::ConfigDir;
-pub use crate::execute::{Collected, Status};
+pub use crate::execute::{Collected, NodeOutcome, Status};
 pub use crate::facts::HostFacts;
 pub use crate::metrics::exposition::Format as MetricsFormat;
 

@@ -29,6 +29,7 @@ mod execute_modes_owners;
 mod execute_noop_chain;
 mod execute_notify;
 mod execute_refusals;
+mod execute_run_output;
 mod execute_run_report;
 mod execute_secrets;
 mod execute_template;
