@@ -237,6 +237,7 @@ fn outcome(
 
 impl scheduler::Work for Nodes<'_, '_> {
     fn run(&self, node: &PlanNode, notified: bool) -> NodeOutcome {
+        tracing::debug!(node = %crate::printable::escape(&node.address), "starting");
         let started = Instant::now();
         let (status, facts) = match node.kind {
             NodeKind::Facts => collect::run(node, self.config),
@@ -254,6 +255,12 @@ impl scheduler::Work for Nodes<'_, '_> {
     }
 
     fn finished(&self, _: &PlanNode, outcome: &NodeOutcome) {
+        tracing::debug!(
+            node = %crate::printable::escape(&outcome.address),
+            status = ?outcome.status,
+            duration_ms = outcome.duration_ms,
+            "ended"
+        );
         (self.on_node)(outcome);
     }
 
@@ -265,6 +272,7 @@ impl scheduler::Work for Nodes<'_, '_> {
                 .map(|n| outcome(n, started, unknown_type(n), None))
                 .collect();
         };
+        tracing::debug!(nodes = nodes.len(), first = %crate::printable::escape(&nodes[0].address), "starting a batch");
         let views: Vec<apply::NodeView<'_>> = nodes.iter().map(|n| n.view()).collect();
         let results = family.run_batch(&views, self.recompiled().as_ref());
         nodes

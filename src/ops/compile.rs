@@ -44,7 +44,7 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
         &mut sources,
         &mut diagnostics,
     );
-    tracing::debug!(elapsed = ?started.elapsed(), files = loaded.documents.len(), "loaded");
+    tracing::info!(elapsed = ?started.elapsed(), files = loaded.documents.len(), "loaded");
     let secrets =
         match Secrets::standard(&inputs.env_file, &inputs.secret_files, &inputs.config_dir) {
             Ok(secrets) => secrets,
@@ -68,10 +68,10 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
         &mut sources,
         &mut diagnostics,
     );
-    tracing::debug!(elapsed = ?started.elapsed(), "rendered");
+    tracing::info!(elapsed = ?started.elapsed(), "rendered");
     let started = Instant::now();
     let config = check::check(rendered, &inputs.config_dir, &sources, &mut diagnostics);
-    tracing::debug!(elapsed = ?started.elapsed(), "checked");
+    tracing::info!(elapsed = ?started.elapsed(), "checked");
     Compiled {
         config,
         diagnostics,

@@ -36,7 +36,7 @@ impl fmt::Display for PlanError {
 pub fn gather_facts() -> HostFacts {
     let started = std::time::Instant::now();
     let facts = HostFacts::gather();
-    tracing::debug!(elapsed = ?started.elapsed(), "gathered facts");
+    tracing::info!(elapsed = ?started.elapsed(), "gathered facts");
     facts
 }
 

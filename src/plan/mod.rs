@@ -283,10 +283,10 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let tasks = &inputs.config.apply;
     let started = std::time::Instant::now();
     let lowered = lower::lower(tasks).map_err(|e| vec![e])?;
-    tracing::debug!(elapsed = ?started.elapsed(), nodes = tasks.len(), "lowered");
+    tracing::info!(elapsed = ?started.elapsed(), nodes = tasks.len(), "lowered");
     let started = std::time::Instant::now();
     let mut planned = plan_families(tasks, &lowered, inputs.config_dir, inputs.sources)?;
-    tracing::debug!(elapsed = ?started.elapsed(), "observed");
+    tracing::info!(elapsed = ?started.elapsed(), "observed");
     let mut nodes = Vec::with_capacity(tasks.len());
     for &i in &lowered.order {
         let task = &tasks[i];
@@ -339,7 +339,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();
     let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars, inputs.secret_files);
-    tracing::debug!(elapsed = ?started.elapsed(), "identified the config");
+    tracing::info!(elapsed = ?started.elapsed(), "identified the config");
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -381,7 +381,10 @@ fn plan_families(
         for (i, result) in family.plan(tasks, &members, &lowered.chained_after, &link_targets, &cx)
         {
             match result {
-                Ok(states) => planned[i] = Some(states),
+                Ok(states) => {
+                    tracing::debug!(node = %address(&tasks[i]), action = states.action.as_str(), "observed and planned");
+                    planned[i] = Some(states);
+                }
                 Err(e) => errors.push((i, e)),
             }
         }

@@ -110,3 +110,30 @@ fn show_prints_the_plan_as_one_json_document() {
     assert_eq!(doc["summary"]["create"], 1);
     assert_eq!(doc["summary"]["no_op"], 1);
 }
+
+#[test]
+fn verbose_logs_each_stage_and_very_verbose_each_node() {
+    let world =
+        World::new("apply:\n  - {id: a, type: file, path: \"{{ root }}/a\", content: \"a\"}\n");
+    let run = world.run(&["-v", "apply"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    for stage in ["loaded", "rendered", "checked", "lowered", "observed"] {
+        assert!(
+            run.stderr.contains(stage),
+            "-v lacks {stage}: {}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("apply.a"), "{}", run.stderr);
+    world.set_config("apply:\n  - {id: a, type: file, path: \"{{ root }}/a\", content: \"b\"}\n");
+    let run = world.run(&["-vv", "apply"]);
+    for line in ["observed and planned", "starting", "ended"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(line) && l.contains("apply.a")),
+            "-vv lacks {line} of apply.a: {}",
+            run.stderr
+        );
+    }
+}
