@@ -31,6 +31,7 @@ mod execute_notify;
 mod execute_refusals;
 mod execute_run_report;
 mod execute_secrets;
+mod execute_service;
 mod execute_template;
 mod facts_cli;
 mod facts_prometheus;
