@@ -19,8 +19,8 @@ pub mod contract;
 pub mod field_rules;
 pub mod files;
 pub mod fs_state;
-pub mod services;
 mod registry;
+pub mod services;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.

@@ -52,6 +52,16 @@ impl ServiceTask {
         services::unit_name(&self.name.value)
     }
 
+    /// Whether the task only restarts or reloads the service (a handler, typically), leaving
+    /// whether it runs, starts at boot or is masked to another task.
+    pub fn only_kicks(&self) -> bool {
+        matches!(
+            self.state.as_ref().map(|s| s.value),
+            Some(ServiceState::Restarted | ServiceState::Reloaded)
+        ) && self.enabled.is_none()
+            && self.masked.is_none()
+    }
+
     /// The package installing the service.
     fn package(&self) -> String {
         match &self.package {
@@ -63,6 +73,11 @@ impl ServiceTask {
 
 impl Resource for ServiceTask {
     fn claims(&self) -> Vec<Claim> {
+        // A restart shares the service with the task managing it (`started` and a
+        // `restarted` handler for one unit, as Ansible users write them).
+        if self.only_kicks() {
+            return Vec::new();
+        }
         let unit = self.unit();
         vec![Claim {
             thing: Thing::Service(unit.clone()),
@@ -79,6 +94,12 @@ impl Resource for ServiceTask {
             Thing::Package(self.package()),
             Reason::Package,
         )];
+        if self.only_kicks() {
+            required.push(Requirement::exact(
+                Thing::Service(unit.clone()),
+                Reason::ServiceState,
+            ));
+        }
         required.extend(
             services::unit_files(&unit)
                 .into_iter()

@@ -27,8 +27,8 @@ use super::service::{ServiceState, ServiceTask};
 use crate::diagnostics::Diagnostic;
 use crate::error::ResourceError;
 use crate::model::ApplyTask;
-use crate::model::meta::TaskIndex;
 use crate::model::Spanned;
+use crate::model::meta::TaskIndex;
 
 /// The init system a task names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -62,9 +62,11 @@ impl InitSystem {
         } else if Path::new(sysvinit::SCRIPTS).is_dir() {
             Ok(InitSystem::Sysvinit)
         } else {
-            Err("no init system found: systemd is not running (no /run/systemd/system), and \
+            Err(
+                "no init system found: systemd is not running (no /run/systemd/system), and \
                  there is neither OpenRC nor /etc/init.d"
-                .to_owned())
+                    .to_owned(),
+            )
         }
     }
 
@@ -325,7 +327,11 @@ pub fn check(task: &ServiceTask, found: &mut Vec<Diagnostic>) {
     if let Some(masked) = &task.masked
         && masked.value
     {
-        if let Some(state) = task.state.as_ref().filter(|s| s.value != ServiceState::Stopped) {
+        if let Some(state) = task
+            .state
+            .as_ref()
+            .filter(|s| s.value != ServiceState::Stopped)
+        {
             found.push(
                 Diagnostic::error(format!(
                     "a masked service cannot be {}",
@@ -343,8 +349,7 @@ pub fn check(task: &ServiceTask, found: &mut Vec<Diagnostic>) {
             );
         }
     }
-    if state.is_none() && task.enabled.is_none() && task.masked.is_none() && !task.daemon_reload
-    {
+    if state.is_none() && task.enabled.is_none() && task.masked.is_none() && !task.daemon_reload {
         found.push(
             Diagnostic::error("the service task has nothing to do")
                 .at(task.name.span)
@@ -361,19 +366,21 @@ pub fn check(task: &ServiceTask, found: &mut Vec<Diagnostic>) {
         } else {
             "openrc"
         };
-        let systemd_only = [
-            ("masked", task.masked.is_some()),
-            ("daemon_reload", task.daemon_reload),
-            ("a unit that is not a `.service`", !unit.ends_with(".service")),
-        ];
-        for (what, set) in systemd_only {
-            if set {
-                found.push(
-                    Diagnostic::error(format!("{what} is systemd's: `manager: {name}` has none"))
-                        .at(span)
-                        .help("use `manager: systemd` or `auto`, or drop it"),
-                );
-            }
+        let mut refuse = |what: String, span| {
+            found.push(
+                Diagnostic::error(format!("{what}: `manager: {name}` has none"))
+                    .at(span)
+                    .help("use `manager: systemd` (or `auto` where systemd runs), or drop it"),
+            );
+        };
+        if let Some(masked) = &task.masked {
+            refuse("`masked` is systemd's".to_owned(), masked.span);
+        }
+        if task.daemon_reload {
+            refuse("`daemon_reload` is systemd's".to_owned(), span);
+        }
+        if !unit.ends_with(".service") {
+            refuse(format!("`{shown}` is not a service"), task.name.span);
         }
     }
 }
@@ -490,8 +497,12 @@ fn want(
             observed.detail
         ));
     }
-    if masked == Some(true) && !before.masked
-        && let Some(file) = observed.file.as_deref().filter(|f| f.starts_with("/etc/systemd/system/"))
+    if masked == Some(true)
+        && !before.masked
+        && let Some(file) = observed
+            .file
+            .as_deref()
+            .filter(|f| f.starts_with("/etc/systemd/system/"))
     {
         return Err(format!(
             "{unit} cannot be masked: its unit file is {file}, which `systemctl mask` would \
@@ -510,8 +521,8 @@ fn want(
     };
     // A pending reload is made when asked, and before any other change (systemd would
     // otherwise act on the unit as it last read it).
-    change.daemon_reload = before.needs_daemon_reload
-        && (task.daemon_reload || !steps(before, &change).is_empty());
+    change.daemon_reload =
+        before.needs_daemon_reload && (task.daemon_reload || !steps(before, &change).is_empty());
     Ok(change)
 }
 
@@ -632,7 +643,11 @@ fn details(before: &UnitState, after: &UnitChange) -> Vec<Detail> {
         if let Some(will) = will
             && will != was
         {
-            lines.push(Detail::plain(format!("{name}: {} → {}", yes(was), yes(will))));
+            lines.push(Detail::plain(format!(
+                "{name}: {} → {}",
+                yes(was),
+                yes(will)
+            )));
         }
     }
     lines
@@ -722,8 +737,10 @@ impl Family for Services {
         }
     }
 
-    fn key(&self, after: &Recorded) -> Option<String> {
-        decode::<UnitChange>(after, "after").ok().map(|c| c.unit)
+    /// None: service nodes never chain (a restart shares its unit with the task managing it
+    /// without starting from the state that task leaves), and never write a secret.
+    fn key(&self, _: &Recorded) -> Option<String> {
+        None
     }
 
     fn shows_content(&self, _: &NodeView<'_>) -> bool {
@@ -752,9 +769,10 @@ impl Family for Services {
         let system = after.manager;
         let unit = after.unit.as_str();
         let now = system.observe_one(unit)?.state;
-        // Earlier nodes may have installed the unit (so its files and enablement differ);
-        // whether it runs is the service's alone.
-        if before.installed && now.active != before.active {
+        // Earlier nodes may have installed the unit (so its files and enablement differ),
+        // and the task managing the service may have started or stopped it before a
+        // restart; otherwise whether it runs is this node's alone.
+        if before.installed && after.kick.is_none() && now.active != before.active {
             return Err(ResourceError::permanent(format!(
                 "{unit} changed since the plan: {}; make a new plan",
                 changes_between(&before, &now)
@@ -881,7 +899,10 @@ mod tests {
     fn the_plan_says_what_will_happen() {
         let stopped = state(false, false, false);
         let started = change(Some(true), Some(true));
-        assert_eq!(sentence(&stopped, &started), "start and enable nginx.service");
+        assert_eq!(
+            sentence(&stopped, &started),
+            "start and enable nginx.service"
+        );
         assert_eq!(action(&stopped, &started), Action::Update);
         let running = state(true, true, false);
         assert_eq!(action(&running, &started), Action::NoOp);

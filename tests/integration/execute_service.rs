@@ -57,7 +57,10 @@ fn start_and_enable_then_stop_and_disable_and_nothing_twice() {
     );
     let dry = world.run(&["apply", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all());
-    assert_eq!(status(&booted, "dl-web.service"), ("inactive".into(), "disabled".into()));
+    assert_eq!(
+        status(&booted, "dl-web.service"),
+        ("inactive".into(), "disabled".into())
+    );
 
     let (plan_path, plan) = world.plan();
     let node = common::node(&plan, "apply.web");
@@ -67,22 +70,49 @@ fn start_and_enable_then_stop_and_disable_and_nothing_twice() {
     assert_eq!(node["after"]["enabled"], true);
     assert!(node["after"]["masked"].is_null(), "{node:#}");
     assert!(show(&world, &plan_path).contains("start and enable dl-web.service"));
-    assert_eq!(status(&booted, "dl-web.service"), ("inactive".into(), "disabled".into()));
+    assert_eq!(
+        status(&booted, "dl-web.service"),
+        ("inactive".into(), "disabled".into())
+    );
 
     let run = world.execute(&plan_path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(run.status_of("apply.web").as_deref(), Some("changed"), "{}", run.all());
-    assert_eq!(status(&booted, "dl-web.service"), ("active".into(), "enabled".into()));
+    assert_eq!(
+        run.status_of("apply.web").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        status(&booted, "dl-web.service"),
+        ("active".into(), "enabled".into())
+    );
     world.assert_converged();
     let again = world.apply();
-    assert_eq!(again.status_of("apply.web").as_deref(), Some("unchanged"), "{}", again.all());
+    assert_eq!(
+        again.status_of("apply.web").as_deref(),
+        Some("unchanged"),
+        "{}",
+        again.all()
+    );
 
-    world.set_config(&service("web", "name: dl-web.service, state: stopped, enabled: false"));
+    world.set_config(&service(
+        "web",
+        "name: dl-web.service, state: stopped, enabled: false",
+    ));
     let (plan_path, _) = world.plan();
     assert!(show(&world, &plan_path).contains("stop and disable dl-web.service"));
     let run = world.apply();
-    assert_eq!(run.status_of("apply.web").as_deref(), Some("changed"), "{}", run.all());
-    assert_eq!(status(&booted, "dl-web.service"), ("inactive".into(), "disabled".into()));
+    assert_eq!(
+        run.status_of("apply.web").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        status(&booted, "dl-web.service"),
+        ("inactive".into(), "disabled".into())
+    );
     world.assert_converged();
 }
 
@@ -90,36 +120,77 @@ fn start_and_enable_then_stop_and_disable_and_nothing_twice() {
 fn a_notified_restart_runs_only_after_a_change() {
     let booted = Booted::boot();
     install_unit(&booted, "dl-notified");
-    booted.sh_ok("systemctl start dl-notified");
+    // As Ansible users write it: the service managed by one task, restarted by a handler.
     let config = |content: &str| {
         format!(
             "apply:\n  - {{id: conf, type: file, path: /etc/dl-notified.conf, content: \"{content}\", notify: [restart]}}\n\
+             \x20 - {{id: run, type: service, name: dl-notified, state: started, enabled: true}}\n\
              \x20 - {{id: restart, type: service, name: dl-notified, state: restarted}}\n"
         )
     };
     let world = World::in_booted(&config("one"), &booted);
     let (plan_path, plan) = world.plan();
-    assert_eq!(common::node(&plan, "apply.restart")["handler"], true);
-    assert_eq!(common::node(&plan, "apply.restart")["action"], "run");
+    let handler = common::node(&plan, "apply.restart");
+    assert_eq!(handler["handler"], true);
+    assert_eq!(handler["action"], "run");
+    assert!(
+        handler["depends_on"]
+            .as_array()
+            .expect("depends_on")
+            .iter()
+            .any(|d| d["address"] == "apply.run" && d["reason"] == "service state"),
+        "{handler:#}"
+    );
     let shown = show(&world, &plan_path);
     assert!(shown.contains("restart dl-notified.service"), "{shown}");
     assert!(!shown.contains("runs every time"), "{shown}");
 
-    let first = main_pid(&booted, "dl-notified.service");
     let run = world.execute(&plan_path, &[]);
-    assert_eq!(run.status_of("apply.restart").as_deref(), Some("changed"), "{}", run.all());
-    let second = main_pid(&booted, "dl-notified.service");
-    assert_ne!(first, second, "not restarted");
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.status_of("apply.run").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        run.status_of("apply.restart").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    let started = main_pid(&booted, "dl-notified.service");
+    assert_ne!(started, "0\n", "not running");
 
     // Nothing changed: the handler is not run.
     let run = world.apply();
-    assert_eq!(run.status_of("apply.restart").as_deref(), Some("skipped"), "{}", run.all());
-    assert_eq!(main_pid(&booted, "dl-notified.service"), second);
+    assert_eq!(
+        run.status_of("apply.run").as_deref(),
+        Some("unchanged"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        run.status_of("apply.restart").as_deref(),
+        Some("skipped"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(main_pid(&booted, "dl-notified.service"), started);
 
     world.set_config(&config("two"));
     let run = world.apply();
-    assert_eq!(run.status_of("apply.restart").as_deref(), Some("changed"), "{}", run.all());
-    assert_ne!(main_pid(&booted, "dl-notified.service"), second);
+    assert_eq!(
+        run.status_of("apply.restart").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_ne!(
+        main_pid(&booted, "dl-notified.service"),
+        started,
+        "not restarted"
+    );
 }
 
 #[test]
@@ -127,16 +198,29 @@ fn restarted_without_notify_runs_every_time_and_the_plan_says_so() {
     let booted = Booted::boot();
     install_unit(&booted, "dl-always");
     booted.sh_ok("systemctl start dl-always");
-    let world = World::in_booted(&service("always", "name: dl-always, state: restarted"), &booted);
+    let world = World::in_booted(
+        &service("always", "name: dl-always, state: restarted"),
+        &booted,
+    );
     let (plan_path, plan) = world.plan();
     assert_eq!(common::node(&plan, "apply.always")["action"], "run");
-    assert_eq!(common::node(&plan, "apply.always")["after"]["every_time"], true);
-    assert!(show(&world, &plan_path)
-        .contains("restart dl-always.service (runs every time: `restarted` without notify)"));
+    assert_eq!(
+        common::node(&plan, "apply.always")["after"]["every_time"],
+        true
+    );
+    assert!(
+        show(&world, &plan_path)
+            .contains("restart dl-always.service (runs every time: `restarted` without notify)")
+    );
     let mut pid = main_pid(&booted, "dl-always.service");
     for _ in 0..2 {
         let run = world.apply();
-        assert_eq!(run.status_of("apply.always").as_deref(), Some("changed"), "{}", run.all());
+        assert_eq!(
+            run.status_of("apply.always").as_deref(),
+            Some("changed"),
+            "{}",
+            run.all()
+        );
         let now = main_pid(&booted, "dl-always.service");
         assert_ne!(now, pid, "not restarted");
         pid = now;
@@ -147,7 +231,10 @@ fn restarted_without_notify_runs_every_time_and_the_plan_says_so() {
 fn reloaded_reloads_a_running_service_and_starts_a_stopped_one() {
     let booted = Booted::boot();
     install_unit(&booted, "dl-reload");
-    let world = World::in_booted(&service("reload", "name: dl-reload, state: reloaded"), &booted);
+    let world = World::in_booted(
+        &service("reload", "name: dl-reload, state: reloaded"),
+        &booted,
+    );
     let (plan_path, _) = world.plan();
     assert!(show(&world, &plan_path).contains("start dl-reload.service"));
     world.apply();
@@ -155,13 +242,26 @@ fn reloaded_reloads_a_running_service_and_starts_a_stopped_one() {
     let pid = main_pid(&booted, "dl-reload.service");
 
     let (plan_path, _) = world.plan();
-    assert!(show(&world, &plan_path)
-        .contains("reload dl-reload.service (runs every time: `reloaded` without notify)"));
+    assert!(
+        show(&world, &plan_path)
+            .contains("reload dl-reload.service (runs every time: `reloaded` without notify)")
+    );
     let run = world.execute(&plan_path, &[]);
-    assert_eq!(run.status_of("apply.reload").as_deref(), Some("changed"), "{}", run.all());
-    assert_eq!(main_pid(&booted, "dl-reload.service"), pid, "restarted, not reloaded");
+    assert_eq!(
+        run.status_of("apply.reload").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        main_pid(&booted, "dl-reload.service"),
+        pid,
+        "restarted, not reloaded"
+    );
     // The trap runs when the shell's `wait` is interrupted: give it its moment.
-    booted.sh_ok("for i in $(seq 50); do [ -s /run/dl-reload.reloads ] && exit 0; sleep 0.1; done; exit 1");
+    booted.sh_ok(
+        "for i in $(seq 50); do [ -s /run/dl-reload.reloads ] && exit 0; sleep 0.1; done; exit 1",
+    );
 }
 
 #[test]
@@ -176,16 +276,43 @@ fn masked_stops_it_for_good_and_unmasked_undoes_it() {
     let (plan_path, _) = world.plan();
     assert!(show(&world, &plan_path).contains("stop and mask dl-mask.service"));
     world.apply();
-    assert_eq!(status(&booted, "dl-mask.service"), ("inactive".into(), "masked".into()));
+    assert_eq!(
+        status(&booted, "dl-mask.service"),
+        ("inactive".into(), "masked".into())
+    );
     assert!(booted.sh("systemctl start dl-mask").status.code() != Some(0));
     world.assert_converged();
 
-    world.set_config(&service("mask", "name: dl-mask, masked: false, state: started"));
+    world.set_config(&service(
+        "mask",
+        "name: dl-mask, masked: false, state: started",
+    ));
     let (plan_path, _) = world.plan();
     assert!(show(&world, &plan_path).contains("unmask and start dl-mask.service"));
     world.apply();
-    assert_eq!(status(&booted, "dl-mask.service"), ("active".into(), "enabled".into()));
+    assert_eq!(
+        status(&booted, "dl-mask.service"),
+        ("active".into(), "enabled".into())
+    );
     world.assert_converged();
+}
+
+#[test]
+fn masking_a_unit_whose_file_is_in_etc_is_a_plan_error() {
+    let booted = Booted::boot();
+    booted.sh_ok(&format!(
+        "cat > /etc/systemd/system/dl-local.service <<'UNIT'\n{}UNIT\nsystemctl daemon-reload",
+        unit_file("dl-local")
+    ));
+    let world = World::in_booted(&service("local", "name: dl-local, masked: true"), &booted);
+    let run = world.run(&["plan"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("dl-local.service cannot be masked: its unit file is /etc/systemd/system/dl-local.service"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
@@ -197,7 +324,10 @@ fn a_unit_file_changed_on_disk_is_read_again() {
     assert_eq!(need(), "yes\n");
 
     // Without `daemon_reload`, a service already as wanted is left alone.
-    let world = World::in_booted(&service("reread", "name: dl-reread, state: started"), &booted);
+    let world = World::in_booted(
+        &service("reread", "name: dl-reread, state: started"),
+        &booted,
+    );
     world.assert_converged();
     world.set_config(&service(
         "reread",
@@ -205,8 +335,10 @@ fn a_unit_file_changed_on_disk_is_read_again() {
     ));
     let (plan_path, plan) = world.plan();
     assert_eq!(common::node(&plan, "apply.reread")["action"], "update");
-    assert!(show(&world, &plan_path)
-        .contains("reload systemd's unit files for dl-reread.service (daemon-reload)"));
+    assert!(
+        show(&world, &plan_path)
+            .contains("reload systemd's unit files for dl-reread.service (daemon-reload)")
+    );
     world.apply();
     assert_eq!(need(), "no\n");
     assert_eq!(
@@ -219,7 +351,9 @@ fn a_unit_file_changed_on_disk_is_read_again() {
 #[test]
 fn a_unit_file_written_in_the_same_run_is_loaded_before_the_service_starts() {
     let booted = Booted::boot();
-    let unit = unit_file("dl-new").replace('\n', "\\n").replace('"', "\\\"");
+    let unit = unit_file("dl-new")
+        .replace('\n', "\\n")
+        .replace('"', "\\\"");
     let world = World::in_booted(
         &format!(
             "apply:\n  - {{id: unit, type: file, path: /etc/systemd/system/dl-new.service, content: \"{unit}\"}}\n\
@@ -239,8 +373,16 @@ fn a_unit_file_written_in_the_same_run_is_loaded_before_the_service_starts() {
         "{node:#}"
     );
     let run = world.execute(&plan_path, &[]);
-    assert_eq!(run.status_of("apply.new").as_deref(), Some("changed"), "{}", run.all());
-    assert_eq!(status(&booted, "dl-new.service"), ("active".into(), "enabled".into()));
+    assert_eq!(
+        run.status_of("apply.new").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        status(&booted, "dl-new.service"),
+        ("active".into(), "enabled".into())
+    );
     world.assert_converged();
 }
 
@@ -250,7 +392,11 @@ fn a_service_nothing_installs_is_a_plan_error_naming_it() {
     let world = World::in_booted(&service("ghost", "name: dl-ghost, state: started"), &booted);
     let run = world.run(&["plan"]);
     assert_ne!(run.code, 0, "{}", run.all());
-    assert!(run.stderr.contains("dl-ghost.service is not installed"), "{}", run.all());
+    assert!(
+        run.stderr.contains("dl-ghost.service is not installed"),
+        "{}",
+        run.all()
+    );
     // Stopping what is not there is already done.
     world.set_config(&service("ghost", "name: dl-ghost, state: stopped"));
     world.assert_converged();
@@ -271,5 +417,8 @@ fn a_plan_made_stale_by_a_start_out_of_band_is_refused() {
     assert!(run.all().contains("apply.stale"), "{}", run.all());
     assert!(run.all().contains("active was no, is yes"), "{}", run.all());
     // Refused before anything changed: still not enabled.
-    assert_eq!(status(&booted, "dl-stale.service"), ("active".into(), "disabled".into()));
+    assert_eq!(
+        status(&booted, "dl-stale.service"),
+        ("active".into(), "disabled".into())
+    );
 }

@@ -182,8 +182,11 @@ impl Booted {
             units.join("default.target"),
         )
         .expect("default target");
-        let cgroup = Self::host_cgroup2()
-            .join(format!("driftless-test-{}-{}", std::process::id(), unique()));
+        let cgroup = Self::host_cgroup2().join(format!(
+            "driftless-test-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         std::fs::create_dir(&cgroup).expect("cgroup for the booted root");
         let merged = base.join("merged");
         let shared = base.join("shared");
@@ -377,7 +380,11 @@ fn a_booted_root_runs_systemd_and_leaves_no_cgroup_behind() {
     let booted = Booted::boot();
     let cgroup = booted.cgroup.clone();
     assert_eq!(booted.sh_ok("cat /proc/1/comm"), "systemd\n");
-    assert!(booted.sh_ok("systemctl show -p Id driftless-test.target").contains("Id="));
+    assert!(
+        booted
+            .sh_ok("systemctl show -p Id driftless-test.target")
+            .contains("Id=")
+    );
     assert!(!Path::new("/sys/fs/cgroup/unified/init.scope").exists());
     drop(booted);
     assert!(!cgroup.exists(), "{} left behind", cgroup.display());

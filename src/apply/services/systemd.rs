@@ -21,8 +21,7 @@ pub fn observe(units: &[&str]) -> Result<Vec<Observed>, String> {
     }
     let mut argv = vec!["systemctl", "show", "--property", PROPERTIES, "--"];
     argv.extend(units);
-    let text = process::output(&Invocation::new(argv).timeout(DEADLINE))
-        .map_err(|e| e.message)?;
+    let text = process::output(&Invocation::new(argv).timeout(DEADLINE)).map_err(|e| e.message)?;
     parse_show(&text, units)
 }
 
@@ -117,7 +116,13 @@ mod tests {
             .iter()
             .map(|o| {
                 let s = &o.state;
-                (s.installed, s.active, s.enabled, s.masked, s.needs_daemon_reload)
+                (
+                    s.installed,
+                    s.active,
+                    s.enabled,
+                    s.masked,
+                    s.needs_daemon_reload,
+                )
             })
             .collect();
         assert_eq!(
