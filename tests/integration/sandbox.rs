@@ -386,6 +386,9 @@ fn a_booted_root_runs_systemd_and_leaves_no_cgroup_behind() {
             .contains("Id=")
     );
     assert!(!Path::new("/sys/fs/cgroup/unified/init.scope").exists());
+    booted.sh_ok("echo made > /etc/driftless-booted-probe");
+    assert!(booted.upper().join("etc/driftless-booted-probe").exists());
+    assert!(!Path::new("/etc/driftless-booted-probe").exists());
     drop(booted);
     assert!(!cgroup.exists(), "{} left behind", cgroup.display());
 }
