@@ -422,3 +422,116 @@ fn a_plan_made_stale_by_a_start_out_of_band_is_refused() {
         ("active".into(), "disabled".into())
     );
 }
+
+/// An LSB init script whose daemon (started with `start-stop-daemon`) runs until stopped and
+/// writes a line to `/run/<name>.reloads` on each reload.
+fn install_init_script(booted: &Booted, name: &str) {
+    booted.sh_ok(&format!(
+        r#"cat > /etc/init.d/{name} <<'SCRIPT'
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          {name}
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: driftless test daemon
+### END INIT INFO
+PIDFILE=/run/{name}.pid
+case "$1" in
+  start) start-stop-daemon --start --quiet --background --make-pidfile --pidfile $PIDFILE \
+           --startas /bin/sh -- -c 'trap "echo reloaded >> /run/{name}.reloads" HUP; while :; do sleep 1 & wait $!; done' ;;
+  stop) start-stop-daemon --stop --quiet --retry 5 --pidfile $PIDFILE --remove-pidfile
+        [ $? -le 1 ] ;;
+  restart) "$0" stop && "$0" start ;;
+  reload) start-stop-daemon --stop --quiet --signal HUP --pidfile $PIDFILE ;;
+  status) start-stop-daemon --status --pidfile $PIDFILE ;;
+  *) exit 3 ;;
+esac
+SCRIPT
+chmod 755 /etc/init.d/{name}"#
+    ));
+}
+
+fn sysv_pid(booted: &Booted, name: &str) -> String {
+    booted.sh_ok(&format!("cat /run/{name}.pid 2>/dev/null || true"))
+}
+
+fn sysv_links(booted: &Booted, name: &str) -> String {
+    booted.sh_ok(&format!(
+        "cd /etc && ls rc2.d rc3.d rc4.d rc5.d | grep -c '^S..{name}$' || true"
+    ))
+}
+
+#[test]
+fn without_systemd_init_scripts_start_enable_restart_stop_and_disable() {
+    let booted = Booted::without_systemd();
+    install_init_script(&booted, "dl-sysv");
+    let world = World::in_booted(
+        &service("sysv", "name: dl-sysv, state: started, enabled: true"),
+        &booted,
+    );
+    let (plan_path, plan) = world.plan();
+    let node = common::node(&plan, "apply.sysv");
+    assert_eq!(node["before"]["manager"], "sysvinit", "{node:#}");
+    assert!(show(&world, &plan_path).contains("start and enable dl-sysv.service"));
+    assert_eq!(sysv_pid(&booted, "dl-sysv"), "");
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(
+        run.status_of("apply.sysv").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    let pid = sysv_pid(&booted, "dl-sysv");
+    assert_ne!(pid, "");
+    assert_eq!(sysv_links(&booted, "dl-sysv"), "4\n");
+    world.assert_converged();
+
+    world.set_config(&service("sysv", "name: dl-sysv, state: restarted"));
+    world.apply();
+    assert_ne!(sysv_pid(&booted, "dl-sysv"), pid, "not restarted");
+
+    world.set_config(&service("sysv", "name: dl-sysv, state: reloaded"));
+    world.apply();
+    booted.sh_ok(
+        "for i in $(seq 50); do [ -s /run/dl-sysv.reloads ] && exit 0; sleep 0.1; done; exit 1",
+    );
+
+    world.set_config(&service(
+        "sysv",
+        "name: dl-sysv, state: stopped, enabled: false",
+    ));
+    let run = world.apply();
+    assert_eq!(
+        run.status_of("apply.sysv").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sysv_pid(&booted, "dl-sysv"), "");
+    assert_eq!(sysv_links(&booted, "dl-sysv"), "0\n");
+    world.assert_converged();
+}
+
+#[test]
+fn without_systemd_a_stale_plan_is_refused() {
+    let booted = Booted::without_systemd();
+    install_init_script(&booted, "dl-sysv-stale");
+    let world = World::in_booted(
+        &service("stale", "name: dl-sysv-stale, state: started"),
+        &booted,
+    );
+    let (plan_path, _) = world.plan();
+    booted.sh_ok("/etc/init.d/dl-sysv-stale start");
+    let pid = sysv_pid(&booted, "dl-sysv-stale");
+    let run = world.execute(&plan_path, &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.all()
+            .contains("apply.stale: dl-sysv-stale.service changed since the plan"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sysv_pid(&booted, "dl-sysv-stale"), pid);
+}

@@ -123,22 +123,29 @@ fn a_world_in_the_sandbox_applies_to_the_root_and_reports_to_the_test() {
     world.assert_converged();
 }
 
-/// A throwaway root with a real systemd booted in it as PID 1: the overlay of `/` as in
+/// A throwaway root with a long-lived PID 1 — a real systemd booted in it ([`Booted::boot`]),
+/// or a process that only reaps orphans, for init scripts ([`Booted::without_systemd`]) —
+/// so that daemons started by one command are there for the next. The overlay of `/` as in
 /// [`Sandbox`], in new mount, PID, cgroup, network, UTS and IPC namespaces. systemd gets a
 /// cgroup2 file system of its own, rooted (through the cgroup namespace) in a cgroup made for
 /// it, so it creates nothing at the roots of the host's hierarchies; `/proc/sys` and `/sys`
 /// are read-only, so nothing it starts changes the kernel's settings. It boots to a target
 /// of its own (sysinit and sockets, not the host's services), with the units that touch the
 /// kernel masked. Commands run inside with `nsenter -t PID -a -r -w`. Dropping it powers
-/// systemd off, kills what is left and removes its cgroups.
+/// systemd off (kills the reaper), kills what is left and removes its cgroups.
 pub struct Booted {
     temp: tempfile::TempDir,
-    /// `unshare`, whose child is systemd.
+    /// `unshare`, whose child is PID 1.
     holder: std::process::Child,
-    /// systemd's pid, as the host sees it.
+    /// PID 1's pid, as the host sees it.
     pid: u32,
     cgroup: PathBuf,
+    systemd: bool,
 }
+
+/// PID 1 of a root without systemd: reaps the orphans daemons leave, so that a stopped
+/// daemon is gone rather than a zombie its init script waits on.
+const REAPER: &str = "import os, time\nwhile True:\n    try:\n        os.wait()\n    except ChildProcessError:\n        time.sleep(0.05)\n";
 
 /// The units of the host that change the kernel or the machine, not only the root: masked.
 const MASKED_IN_BOOTED: &[&str] = &[
@@ -165,7 +172,17 @@ const BOOTED_TARGET: &str = "[Unit]\nDescription=driftless test root\n\
     Requires=sysinit.target sockets.target\nAfter=sysinit.target sockets.target\n";
 
 impl Booted {
+    /// A root with systemd booted in it as PID 1.
     pub fn boot() -> Booted {
+        Booted::start(true)
+    }
+
+    /// A root without systemd (`/run/systemd/system` absent): services are init scripts.
+    pub fn without_systemd() -> Booted {
+        Booted::start(false)
+    }
+
+    fn start(systemd: bool) -> Booted {
         let temp = tempfile::tempdir().expect("booted temp dir");
         let base = temp.path().canonicalize().expect("canonical temp dir");
         for dir in ["upper", "work", "merged", "shared"] {
@@ -200,7 +217,12 @@ impl Booted {
              mount -t sysfs -o ro sysfs $M/sys\n\
              mount -t cgroup2 cgroup2 $M/sys/fs/cgroup\n\
              mkdir -p $M{s}\nmount --bind {s} $M{s}\n\
-             exec chroot $M env container=driftless-test /lib/systemd/systemd --system\n",
+             exec chroot $M {init}\n",
+            init = if systemd {
+                "env container=driftless-test /lib/systemd/systemd --system".to_owned()
+            } else {
+                format!("python3 -c '{REAPER}'")
+            },
             m = merged.display(),
             u = base.join("upper").display(),
             w = base.join("work").display(),
@@ -223,9 +245,12 @@ impl Booted {
             pid: 0,
             holder,
             cgroup,
+            systemd,
         };
         booted.pid = booted.wait_for_pid();
-        booted.wait_until_running();
+        if systemd {
+            booted.wait_until_running();
+        }
         booted
     }
 
@@ -246,8 +271,14 @@ impl Booted {
             if let Some(pid) = std::fs::read_to_string(&children)
                 .ok()
                 .and_then(|text| text.split_whitespace().next()?.parse().ok())
-                && std::fs::read_link(format!("/proc/{pid}/exe"))
-                    .is_ok_and(|exe| exe.ends_with("systemd"))
+                && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+                    let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    if self.systemd {
+                        name == "systemd"
+                    } else {
+                        name.starts_with("python3")
+                    }
+                })
             {
                 return pid;
             }
@@ -256,7 +287,7 @@ impl Booted {
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
-        panic!("systemd did not start in the booted root");
+        panic!("PID 1 did not start in the booted root");
     }
 
     fn wait_until_running(&self) {
@@ -325,7 +356,12 @@ impl Booted {
 
 impl Drop for Booted {
     fn drop(&mut self) {
-        let _ = self.command(&["systemctl", "poweroff"]).output();
+        if self.systemd {
+            let _ = self.command(&["systemctl", "poweroff"]).output();
+        } else {
+            // SAFETY: kill(2) on the reaper this sandbox started, PID 1 of its namespace.
+            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) };
+        }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.holder.try_wait() {
