@@ -535,3 +535,64 @@ fn without_systemd_a_stale_plan_is_refused() {
     );
     assert_eq!(sysv_pid(&booted, "dl-sysv-stale"), pid);
 }
+
+#[test]
+fn all_the_units_of_a_run_are_observed_with_one_systemctl_show() {
+    let booted = Booted::boot();
+    for name in ["dl-one", "dl-two", "dl-three"] {
+        install_unit(&booted, name);
+    }
+    // A systemctl first in driftless's PATH that logs its arguments.
+    booted.sh_ok(
+        "printf '#!/bin/sh\\necho \"$*\" >> /run/systemctl.calls\\nexec /bin/systemctl \"$@\"\\n' \
+         > /usr/local/sbin/systemctl && chmod 755 /usr/local/sbin/systemctl",
+    );
+    let world = World::in_booted(
+        "apply:\n  - {type: service, name: dl-one, state: started}\n\
+         \x20 - {type: service, name: dl-two, enabled: true}\n\
+         \x20 - {type: service, name: dl-three.service, state: stopped}\n",
+        &booted,
+    );
+    world.plan();
+    assert_eq!(
+        booted.sh_ok("cat /run/systemctl.calls"),
+        "show --property Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,FragmentPath \
+         -- dl-one.service dl-two.service dl-three.service\n"
+    );
+}
+
+#[test]
+fn a_service_that_cannot_start_fails_its_node_with_systemds_message_and_others_go_on() {
+    let booted = Booted::boot();
+    install_unit(&booted, "dl-fine");
+    booted.sh_ok(
+        "printf '[Service]\\nType=exec\\nExecStart=/nonexistent/dl-broken\\n' \
+         > /lib/systemd/system/dl-broken.service && systemctl daemon-reload",
+    );
+    let world = World::in_booted(
+        "apply:\n  - {id: broken, type: service, name: dl-broken, state: started}\n\
+         \x20 - {id: fine, type: service, name: dl-fine, state: started}\n",
+        &booted,
+    );
+    let run = world.run(&["apply"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.status_of("apply.broken").as_deref(),
+        Some("failed"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout
+            .contains("systemctl failed (exit 1): Job for dl-broken.service failed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        run.status_of("apply.fine").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(status(&booted, "dl-fine.service").0, "active");
+}
