@@ -465,7 +465,7 @@ fn want(
     let enabled = task.enabled.as_ref().map(|e| e.value);
     let masked = task.masked.as_ref().map(|m| m.value);
     let wants_it = active == Some(true) || enabled == Some(true);
-    if !before.installed && (wants_it || masked == Some(false)) {
+    if !before.installed && wants_it {
         let installed_here = managed.contains(&Thing::Package(task_package(task)))
             || unit_files(unit)
                 .iter()
