@@ -273,7 +273,9 @@ fn invalid_unit(unit: &str) -> Option<String> {
             bad.escape_default()
         ));
     }
-    let suffix = unit_suffix(unit).unwrap_or("");
+    let Some(suffix) = unit_suffix(unit) else {
+        return Some("has no unit type suffix (`.service`, `.socket`, `.timer` …)".to_owned());
+    };
     let prefix = &unit[..unit.len() - suffix.len() - 1];
     if prefix.is_empty() {
         return Some("has nothing before its suffix".to_owned());
@@ -891,6 +893,8 @@ mod tests {
         assert!(invalid_unit("a@b@c.service").is_some());
         assert!(invalid_unit(".service").is_some());
         assert!(invalid_unit("-.mount").is_none());
+        assert!(invalid_unit("nginx").is_some());
+        assert!(invalid_unit("").is_some());
         assert!(invalid_unit("getty@tty1.service").is_none());
         assert!(invalid_unit(&format!("{}.service", "a".repeat(250))).is_some());
     }
