@@ -156,10 +156,12 @@ pub enum Reason {
     /// A command after the task managing the directory it runs in, or the paths its guards
     /// name.
     CommandPath,
+    /// A service's restart or reload after the task managing whether it runs.
+    ServiceState,
 }
 
 impl Reason {
-    const ALL: [Reason; 12] = [
+    const ALL: [Reason; 13] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -172,6 +174,7 @@ impl Reason {
         Reason::AccountGroup,
         Reason::RunAs,
         Reason::CommandPath,
+        Reason::ServiceState,
     ];
 
     /// The reason plan.json names.
@@ -194,6 +197,7 @@ impl Reason {
             Reason::AccountGroup => "account group",
             Reason::RunAs => "run as",
             Reason::CommandPath => "command path",
+            Reason::ServiceState => "service state",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod field_rules;
 pub mod files;
 pub mod fs_state;
 mod registry;
+pub mod services;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
@@ -31,6 +32,7 @@ mod lineinfile;
 mod link;
 #[cfg(feature = "test-types")]
 mod probe;
+mod service;
 mod template;
 
 registry::task_types! {
@@ -41,6 +43,7 @@ registry::task_types! {
     Template(template::TemplateTask) = "template",
     LineInFile(lineinfile::LineInFileTask) = "lineinfile",
     BlockInFile(blockinfile::BlockInFileTask) = "blockinfile",
+    Service(service::ServiceTask) = "service",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

@@ -43,7 +43,10 @@ pub struct World {
 impl World {
     /// A world whose config is `apply_yaml` (a YAML `apply:` list, using `{{ root }}`).
     pub fn new(apply_yaml: &str) -> World {
-        let temp = tempfile::tempdir().expect("temp dir");
+        World::with_temp(apply_yaml, tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn with_temp(apply_yaml: &str, temp: tempfile::TempDir) -> World {
         let base = temp.path().canonicalize().expect("canonical temp dir");
         let world = World {
             root: base.join("root"),
@@ -65,6 +68,15 @@ impl World {
     pub fn in_sandbox(apply_yaml: &str, sandbox: &crate::sandbox::Sandbox) -> World {
         let mut world = World::new(apply_yaml);
         world.wrapper = sandbox.wrapper(&[world.temp.path()]);
+        world
+    }
+
+    /// A world whose runs happen inside `booted`, a throwaway root with systemd as PID 1:
+    /// its temp dir is made in the directory the root shares with the host.
+    pub fn in_booted(apply_yaml: &str, booted: &crate::sandbox::Booted) -> World {
+        let temp = tempfile::tempdir_in(booted.shared()).expect("temp dir");
+        let mut world = World::with_temp(apply_yaml, temp);
+        world.wrapper = booted.wrapper();
         world
     }
 

@@ -122,3 +122,309 @@ fn a_world_in_the_sandbox_applies_to_the_root_and_reports_to_the_test() {
     assert_eq!(world.reports().len(), 1);
     world.assert_converged();
 }
+
+/// A throwaway root with a long-lived PID 1 — a real systemd booted in it ([`Booted::boot`]),
+/// or a process that only reaps orphans, for init scripts ([`Booted::without_systemd`]) —
+/// so that daemons started by one command are there for the next. The overlay of `/` as in
+/// [`Sandbox`], in new mount, PID, cgroup, network, UTS and IPC namespaces. systemd gets a
+/// cgroup2 file system of its own, rooted (through the cgroup namespace) in a cgroup made for
+/// it, so it creates nothing at the roots of the host's hierarchies; `/proc/sys` and `/sys`
+/// are read-only, so nothing it starts changes the kernel's settings. It boots to a target
+/// of its own (sysinit and sockets, not the host's services), with the units that touch the
+/// kernel masked. Commands run inside with `nsenter -t PID -a -r -w`. Dropping it powers
+/// systemd off (kills the reaper), kills what is left and removes its cgroups.
+pub struct Booted {
+    temp: tempfile::TempDir,
+    /// `unshare`, whose child is PID 1.
+    holder: std::process::Child,
+    /// PID 1's pid, as the host sees it.
+    pid: u32,
+    cgroup: PathBuf,
+    systemd: bool,
+}
+
+/// PID 1 of a root without systemd: reaps the orphans daemons leave, so that a stopped
+/// daemon is gone rather than a zombie its init script waits on.
+const REAPER: &str = "import os, time\nwhile True:\n    try:\n        os.wait()\n    except ChildProcessError:\n        time.sleep(0.05)\n";
+
+/// The units of the host that change the kernel or the machine, not only the root: masked.
+const MASKED_IN_BOOTED: &[&str] = &[
+    "systemd-sysctl.service",
+    "systemd-modules-load.service",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
+    "proc-sys-fs-binfmt_misc.mount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-kernel-config.mount",
+    "sys-fs-fuse-connections.mount",
+    "dev-hugepages.mount",
+    "systemd-remount-fs.service",
+    "systemd-random-seed.service",
+    "systemd-udevd.service",
+    "systemd-udev-trigger.service",
+    "systemd-hwdb-update.service",
+    "systemd-firstboot.service",
+];
+
+/// The target the root boots to: the base system, none of the host's own services.
+const BOOTED_TARGET: &str = "[Unit]\nDescription=driftless test root\n\
+    Requires=sysinit.target sockets.target\nAfter=sysinit.target sockets.target\n";
+
+impl Booted {
+    /// A root with systemd booted in it as PID 1.
+    pub fn boot() -> Booted {
+        Booted::start(true)
+    }
+
+    /// A root without systemd (`/run/systemd/system` absent): services are init scripts.
+    pub fn without_systemd() -> Booted {
+        Booted::start(false)
+    }
+
+    fn start(systemd: bool) -> Booted {
+        let temp = tempfile::tempdir().expect("booted temp dir");
+        let base = temp.path().canonicalize().expect("canonical temp dir");
+        for dir in ["upper", "work", "merged", "shared"] {
+            std::fs::create_dir(base.join(dir)).expect("booted dirs");
+        }
+        let units = base.join("upper/etc/systemd/system");
+        std::fs::create_dir_all(&units).expect("unit dir");
+        for unit in MASKED_IN_BOOTED {
+            std::os::unix::fs::symlink("/dev/null", units.join(unit)).expect("mask");
+        }
+        std::fs::write(units.join("driftless-test.target"), BOOTED_TARGET).expect("target");
+        std::os::unix::fs::symlink(
+            "/etc/systemd/system/driftless-test.target",
+            units.join("default.target"),
+        )
+        .expect("default target");
+        let cgroup = Self::host_cgroup2().join(format!(
+            "driftless-test-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir(&cgroup).expect("cgroup for the booted root");
+        let merged = base.join("merged");
+        let shared = base.join("shared");
+        let inner = format!(
+            "set -e\nM={m}\n\
+             mount -t overlay overlay -o lowerdir=/,upperdir={u},workdir={w} $M\n\
+             mount -t proc proc $M/proc\n\
+             mount --bind $M/proc/sys $M/proc/sys\nmount -o remount,bind,ro $M/proc/sys\n\
+             mount --rbind /dev $M/dev\n\
+             mount -t tmpfs tmpfs $M/run\nmount -t tmpfs tmpfs $M/tmp\n\
+             mount -t sysfs -o ro sysfs $M/sys\n\
+             mount -t cgroup2 cgroup2 $M/sys/fs/cgroup\n\
+             mkdir -p $M{s}\nmount --bind {s} $M{s}\n\
+             exec chroot $M {init}\n",
+            init = if systemd {
+                "env container=driftless-test /lib/systemd/systemd --system".to_owned()
+            } else {
+                format!("python3 -c '{REAPER}'")
+            },
+            m = merged.display(),
+            u = base.join("upper").display(),
+            w = base.join("work").display(),
+            s = shared.display(),
+        );
+        // Into the new cgroup first: the cgroup namespace is rooted where unshare runs.
+        let outer = "echo $$ > \"$1/cgroup.procs\" && exec unshare -m -p -f -C -n -u -i \
+                     --propagation private -- sh -c \"$2\"";
+        let holder = Command::new("sh")
+            .args(["-c", outer, "boot"])
+            .arg(&cgroup)
+            .arg(&inner)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn unshare");
+        let mut booted = Booted {
+            temp,
+            pid: 0,
+            holder,
+            cgroup,
+            systemd,
+        };
+        booted.pid = booted.wait_for_pid();
+        if systemd {
+            booted.wait_until_running();
+        }
+        booted
+    }
+
+    /// The host's cgroup2 hierarchy: `/sys/fs/cgroup/unified` on a hybrid host.
+    fn host_cgroup2() -> PathBuf {
+        let hybrid = Path::new("/sys/fs/cgroup/unified");
+        if hybrid.join("cgroup.procs").exists() {
+            hybrid.to_owned()
+        } else {
+            PathBuf::from("/sys/fs/cgroup")
+        }
+    }
+
+    fn wait_for_pid(&mut self) -> u32 {
+        let holder = self.holder.id();
+        let children = format!("/proc/{holder}/task/{holder}/children");
+        for _ in 0..200 {
+            if let Some(pid) = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|text| text.split_whitespace().next()?.parse().ok())
+                && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+                    let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    if self.systemd {
+                        name == "systemd"
+                    } else {
+                        name.starts_with("python3")
+                    }
+                })
+            {
+                return pid;
+            }
+            if let Ok(Some(status)) = self.holder.try_wait() {
+                panic!("the booted root ended before systemd started: {status}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("PID 1 did not start in the booted root");
+    }
+
+    fn wait_until_running(&self) {
+        let mut last = String::new();
+        for _ in 0..300 {
+            let out = self.command(&["systemctl", "is-system-running"]).output();
+            last = out
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default();
+            if last == "running" || last == "degraded" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("systemd in the booted root did not finish booting: {last}");
+    }
+
+    /// A directory seen at the same path inside the root and out (for worlds' temp dirs).
+    pub fn shared(&self) -> PathBuf {
+        self.temp.path().join("shared")
+    }
+
+    /// What the root changed: the overlay's upper directory.
+    pub fn upper(&self) -> PathBuf {
+        self.temp.path().join("upper")
+    }
+
+    /// The command line that runs a program inside the root (the program appended).
+    pub fn wrapper(&self) -> Vec<OsString> {
+        ["nsenter", "-t", &self.pid.to_string(), "-a", "-r", "-w"]
+            .into_iter()
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn command(&self, argv: &[&str]) -> Command {
+        let wrapper = self.wrapper();
+        let mut command = Command::new(&wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .args(argv)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        command
+    }
+
+    /// Runs a shell script inside the root.
+    pub fn sh(&self, script: &str) -> Output {
+        self.command(&["/bin/sh", "-c", script])
+            .output()
+            .expect("run nsenter")
+    }
+
+    /// Runs a shell script inside the root, checked to succeed; its standard output.
+    pub fn sh_ok(&self, script: &str) -> String {
+        let output = self.sh(script);
+        assert!(
+            output.status.success(),
+            "in the booted root: {script}\n--- stdout\n{}--- stderr\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Booted {
+    fn drop(&mut self) {
+        if self.systemd {
+            let _ = self.command(&["systemctl", "poweroff"]).output();
+        } else {
+            // SAFETY: kill(2) on the reaper this sandbox started, PID 1 of its namespace.
+            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) };
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.holder.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if !matches!(self.holder.try_wait(), Ok(Some(_))) {
+            // PID 1 killed: the kernel kills the rest of its PID namespace.
+            // SAFETY: kill(2) on the pid of the systemd this sandbox started.
+            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) };
+            let _ = self.holder.kill();
+            let _ = self.holder.wait();
+        }
+        remove_cgroup_tree(&self.cgroup);
+    }
+}
+
+/// Removes a cgroup and those under it, deepest first, once their processes are gone.
+fn remove_cgroup_tree(root: &Path) {
+    fn dirs(path: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs(&entry.path(), out);
+            }
+        }
+        out.push(path.to_owned());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut all = Vec::new();
+        dirs(root, &mut all);
+        let left = all
+            .iter()
+            .filter(|dir| std::fs::remove_dir(dir).is_err())
+            .count();
+        if left == 0 || std::time::Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A number no other sandbox of this process has.
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_booted_root_runs_systemd_and_leaves_no_cgroup_behind() {
+    let booted = Booted::boot();
+    let cgroup = booted.cgroup.clone();
+    assert_eq!(booted.sh_ok("cat /proc/1/comm"), "systemd\n");
+    assert!(
+        booted
+            .sh_ok("systemctl show -p Id driftless-test.target")
+            .contains("Id=")
+    );
+    assert!(!Path::new("/sys/fs/cgroup/unified/init.scope").exists());
+    booted.sh_ok("echo made > /etc/driftless-booted-probe");
+    assert!(booted.upper().join("etc/driftless-booted-probe").exists());
+    assert!(!Path::new("/etc/driftless-booted-probe").exists());
+    drop(booted);
+    assert!(!cgroup.exists(), "{} left behind", cgroup.display());
+}
