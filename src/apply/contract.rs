@@ -430,12 +430,14 @@ pub trait Family: Sync {
     /// Why the node's thing no longer is what the plan observed, if it changed.
     fn stale(&self, node: &NodeView<'_>) -> Option<String>;
 
-    /// Checks the node's precondition again and makes the change.
+    /// Checks the node's precondition again and makes the change: whether it changed
+    /// something (a command whose `changed_when` is false did not), and what a program it ran
+    /// printed.
     fn run(
         &self,
         node: &NodeView<'_>,
         config: Option<&Recompiled<'_>>,
-    ) -> Result<(), ResourceError>;
+    ) -> Result<Ran, ResourceError>;
 
     /// Whether the family runs its ready nodes together ([`Family::run_batch`]): the package
     /// family makes of them one package-manager transaction.
@@ -450,13 +452,31 @@ pub trait Family: Sync {
         &self,
         nodes: &[NodeView<'_>],
         config: Option<&Recompiled<'_>>,
-    ) -> Vec<Result<(), ResourceError>> {
+    ) -> Vec<Result<Ran, ResourceError>> {
         nodes.iter().map(|node| self.run(node, config)).collect()
     }
 
     /// After a run: what the family does once for all its nodes (`changed` tells which
     /// changed something), e.g. sync the directories written.
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime);
+}
+
+/// What running a node did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// It changed something (a command ran and its `changed_when` held).
+    pub changed: bool,
+    /// What the program the node ran printed, for the run report (already redacted when the
+    /// node is sensitive).
+    pub output: Option<crate::process::Output>,
+}
+
+impl Ran {
+    /// A change was made; no program output to report.
+    pub const CHANGED: Ran = Ran {
+        changed: true,
+        output: None,
+    };
 }
 
 /// Items grouped by the family they belong to, each group in the order given.
