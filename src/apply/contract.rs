@@ -427,6 +427,12 @@ pub trait Family: Sync {
     /// Whether the node's `after` shows content (which a secret could be in).
     fn shows_content(&self, node: &NodeView<'_>) -> bool;
 
+    /// Whether `show` lists the family's `no-op` nodes too, with why they do nothing (a
+    /// command skipped by its guard).
+    fn shows_no_op(&self) -> bool {
+        false
+    }
+
     /// Why the node's thing no longer is what the plan observed, if it changed.
     fn stale(&self, node: &NodeView<'_>) -> Option<String>;
 

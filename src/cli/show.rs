@@ -51,8 +51,12 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         1 => ", 1 collector to run".to_owned(),
         n => format!(", {n} collectors to run"),
     };
+    let run = match s.run {
+        0 => String::new(),
+        n => format!(", {n} to run"),
+    };
     out.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to delete, {} unchanged{collect}.\n",
+        "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{collect}.\n",
         s.create, s.update, s.delete, s.no_op
     ));
     for AuditDestination::Directory { path } in &plan.audit {
@@ -81,6 +85,7 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         Action::Delete => ("-", RED),
         Action::Run => ("!", CYAN),
         Action::Collect => ("=", CYAN),
+        Action::NoOp if node.family().is_some_and(|f| f.shows_no_op()) => ("=", ""),
         Action::NoOp => return,
     };
     // An apply node is described by its type's family, through its own state.
