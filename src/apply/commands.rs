@@ -371,6 +371,13 @@ impl Family for Commands {
                 wanted.as_str()
             ));
         }
+        if let Some(script) = &run.script {
+            if super::fs_state::sha256_hex(script.content.as_bytes()) != script.sha256
+                || script.position >= run.argv.len()
+            {
+                return Err("its script's hash or place is not the one of its content".to_owned());
+            }
+        }
         if node.fingerprint != fingerprint(&guards) {
             return Err("its fingerprint is not the one of its `before`".to_owned());
         }
@@ -410,11 +417,15 @@ impl Family for Commands {
                 }
             }
         }
+        let mut diff_lines = Vec::new();
         if let Some(script) = &run.script {
             details.push(Detail::plain(format!(
-                "script {} (sha256 {})",
-                script.src, script.sha256
+                "script {} (sha256 {}, {} lines)",
+                script.src,
+                script.sha256,
+                script.content.lines().count()
             )));
+            diff_lines.extend(script.content.lines().map(|l| format!(" {l}")));
         }
         if let Some(user) = &run.user {
             details.push(Detail::plain(format!("as user {user}")));
@@ -440,7 +451,7 @@ impl Family for Commands {
         Description {
             what: run.command_line(),
             details,
-            diff_lines: Vec::new(),
+            diff_lines,
         }
     }
 

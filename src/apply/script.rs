@@ -1,6 +1,7 @@
 //! `script`: a file of the config dir (named like `copy`'s `src`, refused outside it) run with
-//! `args` — directly (its `#!` line says how) or by `executable`. `execute` runs the content
-//! the plan hashed, copied into a private temporary directory, and refuses another.
+//! `args` — directly (its `#!` line says how) or by `executable`. The plan holds the script's
+//! content (`show` prints it): `execute` runs that content, copied into a private temporary
+//! directory, whatever the file holds by then.
 
 use super::commands::{self, CommandType, Program, Shared, command_task, words};
 use super::contract::{CheckContext, Claim, Requirement, Resource};
@@ -64,6 +65,8 @@ impl CommandType for ScriptTask {
         let path = config_dir.resolve_asset(&self.src.value)?;
         let content = crate::fsutil::read_regular_file(&path)
             .map_err(|e| format!("cannot read {}: {e}", self.src.value))?;
+        let content = String::from_utf8(content)
+            .map_err(|_| format!("{} is not text (UTF-8): a script is", self.src.value))?;
         let mut argv: Vec<(String, bool)> = self
             .executable
             .iter()
@@ -76,7 +79,8 @@ impl CommandType for ScriptTask {
             argv,
             script: Some(commands::state::Script {
                 src: self.src.value.clone(),
-                sha256: super::fs_state::sha256_hex(&content),
+                sha256: super::fs_state::sha256_hex(content.as_bytes()),
+                content,
                 position,
             }),
         })

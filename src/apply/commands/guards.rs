@@ -8,10 +8,12 @@
 //! its `chdir`, with the minimal environment (not the task's `env`, which may hold secrets a
 //! plan cannot hold), for at most [`GUARD_TIMEOUT`].
 //!
-//! A guard whose subject a task of the same run makes — the `creates` path a `file` task
-//! writes, the `user` a `user` task creates, the `chdir` a `directory` task makes — cannot be
-//! known at plan time: it is recorded as decided when the node runs, the node is planned as
-//! `run`, and when it runs the guard is evaluated and may skip it (status `unchanged`).
+//! A guard whose subject a task of the same run makes and that does not exist yet — the
+//! `creates` path a `file` task writes, the `user` a `user` task creates, the `chdir` a
+//! `directory` task makes — cannot be known at plan time: it is recorded as decided when the
+//! node runs, the node is planned as `run`, and when it runs the guard is evaluated and may
+//! skip it (status `unchanged`). Once the subject exists, the next plan evaluates the guard
+//! as any other.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -128,7 +130,10 @@ pub fn plan(
     let mut seen = Vec::with_capacity(guards.len());
     for guard in guards {
         let deferred = match guard.kind {
-            Kind::Creates | Kind::Removes => made_by_run(Thing::path(&guard.subject)),
+            Kind::Creates | Kind::Removes => {
+                made_by_run(Thing::path(&guard.subject))
+                    && !std::path::Path::new(&guard.subject).exists()
+            }
             Kind::Unless | Kind::Onlyif => command_deferred,
         };
         let (outcome, skips) = if deferred {

@@ -1,7 +1,7 @@
 //! Running a command node: what the plan says to run (values read from a secret taken from the
 //! config again, the rest checked against it), its deferred guards evaluated, a script's
-//! content checked against the plan's hash, the program run under the supervisor, and its
-//! result judged by `failed_when` and `changed_when`.
+//! content (the plan's) copied where its user can run it, the program run under the
+//! supervisor, and its result judged by `failed_when` and `changed_when`.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -36,7 +36,7 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
     let script = run
         .script
         .as_ref()
-        .map(|s| ScriptCopy::make(s, &run, config))
+        .map(|s| ScriptCopy::make(s, &run))
         .transpose()
         .map_err(|e| format!("{address}: {e}"))?;
     let mut argv = run.argv.clone();
@@ -125,31 +125,16 @@ fn resolve_sensitive(
     Ok(built.run)
 }
 
-/// A `script` task's file, copied where its user can run it — a private directory, removed
-/// when dropped — after its content was checked against the plan's hash.
+/// A `script` task's content, copied where its user can run it: a private directory, removed
+/// when dropped.
 struct ScriptCopy {
     dir: PathBuf,
     file: PathBuf,
 }
 
 impl ScriptCopy {
-    fn make(
-        script: &super::state::Script,
-        run: &CommandRun,
-        config: Option<&Recompiled<'_>>,
-    ) -> Result<ScriptCopy, String> {
-        let config_dir = config
-            .map(|c| c.config_dir)
-            .ok_or("a script runs from the config dir, which this run has not")?;
-        let path = config_dir.resolve_asset(&script.src)?;
-        let content = crate::fsutil::read_regular_file(&path)
-            .map_err(|e| format!("cannot read {}: {e}", script.src))?;
-        if super::super::fs_state::sha256_hex(&content) != script.sha256 {
-            return Err(format!(
-                "{} changed since the plan; make a new plan",
-                script.src
-            ));
-        }
+    fn make(script: &super::state::Script, run: &CommandRun) -> Result<ScriptCopy, String> {
+        let content = script.content.as_bytes();
         let unique = format!(
             "driftless-script-{}-{}",
             std::process::id(),
@@ -177,7 +162,7 @@ impl ScriptCopy {
             .mode(0o700)
             .open(&copy.file)
             .map_err(|e| format!("cannot write {}: {e}", copy.file.display()))?;
-        file.write_all(&content)
+        file.write_all(content)
             .and_then(|()| file.sync_all())
             .map_err(|e| format!("cannot write {}: {e}", copy.file.display()))?;
         drop(file);

@@ -38,14 +38,17 @@ pub struct CommandRun {
     pub failed_when: String,
 }
 
-/// A file of the config dir that a `script` task runs.
+/// A file of the config dir that a `script` task runs: its content is in the plan, so what
+/// `execute` runs is what was reviewed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Script {
     /// As the task names it, relative to the config dir.
     pub src: String,
-    /// Of the content the plan read: `execute` refuses another.
+    pub content: String,
+    /// Of `content`.
     pub sha256: String,
+    /// Where in `argv` the path of its copy on the host goes.
     pub position: usize,
 }
 
