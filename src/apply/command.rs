@@ -58,20 +58,17 @@ impl Resource for CommandTask {
         format!("command:{}", shown.join(" "))
     }
 
-    fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
         commands::check(&self.common(), found);
         match (&self.cmd, &self.argv) {
-            (Some(_), Some(argv)) => {
-                let at = argv.first().map(|a| a.span);
-                let mut d = Diagnostic::error("`cmd` and `argv` cannot both be set");
-                if let Some(span) = at.or(self.cmd.as_ref().map(|c| c.span)) {
-                    d = d.at(span);
-                }
-                found
-                    .push(d.help("keep only one: `cmd: \"ls -l /tmp\"` or `argv: [ls, -l, /tmp]`"));
-            }
+            (Some(cmd), Some(_)) => found.push(
+                Diagnostic::error("`cmd` and `argv` cannot both be set")
+                    .at(cmd.span)
+                    .help("keep only one: `cmd: \"ls -l /tmp\"` or `argv: [ls, -l, /tmp]`"),
+            ),
             (None, None) => found.push(
                 Diagnostic::error("a command needs `cmd` or `argv`")
+                    .at(cx.task)
                     .help("add `cmd: \"ls -l /tmp\"` or `argv: [ls, -l, /tmp]`"),
             ),
             (Some(cmd), None) => match words::split(&cmd.value) {
@@ -90,6 +87,7 @@ impl Resource for CommandTask {
             (None, Some(argv)) => match argv.first() {
                 None => found.push(
                     Diagnostic::error("`argv` is empty: there is no program to run")
+                        .at(cx.task)
                         .help("write the program and its arguments, e.g. `argv: [ls, -l, /tmp]`"),
                 ),
                 Some(program) if program.value.is_empty() => found.push(

@@ -235,6 +235,8 @@ impl Requirement {
 /// What `check` gives a type's field rules.
 pub struct CheckContext<'a> {
     pub config_dir: &'a ConfigDir,
+    /// Where the task is written: the place of a rule about a field it lacks.
+    pub task: Span,
 }
 
 /// One task type: its own file, and one line in the registry (which names it).
