@@ -207,14 +207,14 @@ pub fn check(common: &Common<'_>, found: &mut Vec<Diagnostic>) {
             );
         }
     }
-    if common.timeout.is_some_and(|t| t.value.0.is_zero()) {
-        if let Some(t) = common.timeout {
-            found.push(
-                Diagnostic::error("`timeout` must be longer than 0s")
-                    .at(t.span)
-                    .help("give the command time to run, e.g. `timeout: 5m`"),
-            );
-        }
+    if let Some(t) = common.timeout
+        && t.value.0.is_zero()
+    {
+        found.push(
+            Diagnostic::error("`timeout` must be longer than 0s")
+                .at(t.span)
+                .help("give the command time to run, e.g. `timeout: 5m`"),
+        );
     }
     conditions::check(common.changed_when, "changed_when", found);
     conditions::check(common.failed_when, "failed_when", found);
@@ -371,12 +371,11 @@ impl Family for Commands {
                 wanted.as_str()
             ));
         }
-        if let Some(script) = &run.script {
-            if super::fs_state::sha256_hex(script.content.as_bytes()) != script.sha256
-                || script.position >= run.argv.len()
-            {
-                return Err("its script's hash or place is not the one of its content".to_owned());
-            }
+        if let Some(script) = &run.script
+            && (super::fs_state::sha256_hex(script.content.as_bytes()) != script.sha256
+                || script.position >= run.argv.len())
+        {
+            return Err("its script's hash or place is not the one of its content".to_owned());
         }
         if node.fingerprint != fingerprint(&guards) {
             return Err("its fingerprint is not the one of its `before`".to_owned());

@@ -10,6 +10,7 @@
 //! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0.0 through prometheus-client, with
 //!   content negotiation and gzip; [`server`]: the `/metrics` HTTP server;
 //!   [`textfile_output`]: the push alternative (an atomically written `*.prom` file).
+//!
 //! The `command` collector runs its program under [`crate::process::supervisor`], so that every
 //! process it starts is killed with it.
 

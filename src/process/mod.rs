@@ -375,6 +375,46 @@ mod tests {
     }
 
     #[test]
+    fn a_report_keeps_64_kib_of_each_stream_cut_at_a_character() {
+        // 'é' is two bytes: the limit falls inside one.
+        let text = format!("a{}", "é".repeat(REPORT_OUTPUT_LIMIT));
+        let finished = Finished {
+            rc: 0,
+            stdout: text.into_bytes(),
+            stderr: b"short".to_vec(),
+            dropped: (0, 0),
+            timed_out: false,
+        };
+        let output = finished.output();
+        assert_eq!(output.stdout.len(), REPORT_OUTPUT_LIMIT - 1);
+        assert!(output.truncated);
+        assert_eq!(output.stderr, "short");
+        let whole = Finished {
+            stdout: b"all of it".to_vec(),
+            ..finished.clone()
+        };
+        assert!(!whole.output().truncated);
+        let dropped_when_read = Finished {
+            stdout: Vec::new(),
+            dropped: (10, 0),
+            ..finished
+        };
+        assert!(dropped_when_read.output().truncated);
+    }
+
+    #[test]
+    fn a_program_runs_as_the_user_and_groups_given() {
+        // The tests run as root (as the sandbox tests need): a program may be given any ids.
+        let mut invocation = Invocation::new(["id"]);
+        invocation.user = Some((65534, 65534));
+        invocation.groups = vec![65534, 4];
+        let ids = output(&invocation).unwrap();
+        assert!(ids.starts_with("uid=65534"), "{ids}");
+        assert!(ids.contains("groups=65534"), "{ids}");
+        assert!(ids.contains(",4("), "{ids}");
+    }
+
+    #[test]
     fn input_is_given_on_stdin_and_the_environment_is_minimal() {
         let mut invocation = Invocation::new(["sh", "-c", "cat; echo \"$HOME|$X\""]).env("X", "1");
         invocation.stdin = Some(b"in\n".to_vec());

@@ -40,10 +40,10 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
         .transpose()
         .map_err(|e| format!("{address}: {e}"))?;
     let mut argv = run.argv.clone();
-    if let (Some(script), Some(copy)) = (&run.script, &script) {
-        if let Some(slot) = argv.get_mut(script.position) {
-            *slot = copy.file.to_string_lossy().into_owned();
-        }
+    if let (Some(script), Some(copy)) = (&run.script, &script)
+        && let Some(slot) = argv.get_mut(script.position)
+    {
+        *slot = copy.file.to_string_lossy().into_owned();
     }
     let mut invocation = Invocation::new(&argv).timeout(run.timeout()?);
     invocation.supervised = true;
