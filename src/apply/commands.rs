@@ -303,9 +303,35 @@ pub fn run_as(invocation: &mut crate::process::Invocation, user: &str) -> Result
     Ok(())
 }
 
+/// The user and directory the command needs, when no task of the run makes them: there now,
+/// or the plan fails (the command would).
+fn needs_present(
+    run: &CommandRun,
+    managed: &std::collections::HashSet<Thing>,
+) -> Result<(), String> {
+    if let Some(user) = &run.user
+        && !managed.contains(&Thing::User(user.clone()))
+        && !matches!(crate::host::login::of(user), Ok(Some(_)))
+    {
+        return Err(format!(
+            "no user `{user}` on this host to run the command as, and no task of the config makes it"
+        ));
+    }
+    if let Some(dir) = &run.chdir
+        && !managed.contains(&Thing::path(dir))
+        && !std::path::Path::new(dir).is_dir()
+    {
+        return Err(format!(
+            "`chdir` {dir} is not a directory, and no task of the config makes it"
+        ));
+    }
+    Ok(())
+}
+
 fn plan_one(task: &ApplyTask, cx: &PlanContext<'_>) -> Result<NodeStates, String> {
     let command = command_type(task).ok_or("not a command")?;
     let built = build(task, cx.config_dir)?;
+    needs_present(&built.run, cx.managed)?;
     let guards = guards::plan(guards_of(command)?, &built.run, cx.managed)?;
     let action = if guards.skipping().is_some() {
         Action::NoOp

@@ -478,3 +478,73 @@ apply:
     // Guarded: the second apply changes nothing.
     world.assert_converged();
 }
+
+#[test]
+fn a_missing_user_or_directory_fails_the_plan_unless_a_task_makes_it() {
+    let world = World::new(
+        r#"
+apply:
+  - id: as-ghost
+    type: command
+    cmd: "true"
+    user: no-such-user-here
+"#,
+    );
+    let run = world.run(&["plan"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("no user `no-such-user-here`"),
+        "{}",
+        run.all()
+    );
+    world.set_config(
+        r#"
+apply:
+  - id: dir
+    type: directory
+    path: "{{ root }}/work"
+  - id: in-dir
+    type: command
+    cmd: pwd
+    chdir: "{{ root }}/work"
+"#,
+    );
+    let (_, plan) = world.plan();
+    let node = common::node(&plan, "apply.in-dir");
+    assert_eq!(node["depends_on"][0]["reason"], "command path", "{node:#}");
+    world.apply();
+    let stdout = &reported(&world, "apply.in-dir")["output"]["stdout"];
+    assert_eq!(stdout, format!("{}/work\n", world.root.display()).as_str());
+}
+
+#[test]
+fn a_command_handler_runs_only_when_a_task_it_is_notified_by_changed() {
+    let world = World::new(
+        r#"
+apply:
+  - id: conf
+    type: file
+    path: "{{ root }}/app.conf"
+    content: "v1\n"
+    notify: [reload]
+  - id: reload
+    type: shell
+    cmd: "echo reloaded >> {{ root }}/reloads"
+"#,
+    );
+    let run = world.apply();
+    assert_eq!(
+        run.status_of("apply.reload").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    let run = world.apply();
+    assert_eq!(
+        run.status_of("apply.reload").as_deref(),
+        Some("skipped"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(common::read(&world.path("reloads")), "reloaded\n");
+}
