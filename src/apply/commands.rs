@@ -473,8 +473,13 @@ impl Family for Commands {
             "timeout {}, changed when {}, failed when {}",
             run.timeout, run.changed_when, run.failed_when
         )));
+        // Every value comes from the config or the host: escaped, as `show` prints details
+        // as they are.
+        for detail in &mut details {
+            detail.text = crate::printable::escape(&detail.text).into_owned();
+        }
         Description {
-            what: run.command_line(),
+            what: crate::printable::escape(&run.command_line()).into_owned(),
             details,
             diff_lines,
         }
