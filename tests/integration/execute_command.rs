@@ -548,3 +548,42 @@ apply:
     );
     assert_eq!(common::read(&world.path("reloads")), "reloaded\n");
 }
+
+#[test]
+fn an_unless_command_that_answers_otherwise_at_execute_time_makes_the_plan_stale() {
+    let world = World::new(
+        r#"
+apply:
+  - id: once
+    type: command
+    argv: [touch, "{{ root }}/once"]
+    unless: "test -f {{ root }}/flag"
+"#,
+    );
+    let (path, _) = world.plan();
+    common::write(&world.path("flag"), b"");
+    let run = world.execute(&path, &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.all().contains("saw exit 1 at plan time, exit 0 now"),
+        "{}",
+        run.all()
+    );
+    assert!(!world.path("once").exists());
+}
+
+#[test]
+fn the_report_keeps_64_kib_of_each_stream_and_says_it_cut_it() {
+    let world = World::new(
+        r#"
+apply:
+  - id: loud
+    type: command
+    argv: [head, -c, "100000", /dev/zero]
+"#,
+    );
+    world.apply();
+    let output = &reported(&world, "apply.loud")["output"];
+    assert_eq!(output["stdout"].as_str().expect("stdout").len(), 64 << 10);
+    assert_eq!(output["truncated"], true);
+}
