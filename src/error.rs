@@ -24,6 +24,8 @@ pub enum Retry {
 pub struct ResourceError {
     pub message: String,
     pub retry: Retry,
+    /// What the program that failed printed (a command task's), for the run report.
+    pub output: Option<Box<crate::process::Output>>,
 }
 
 impl ResourceError {
@@ -31,6 +33,7 @@ impl ResourceError {
         ResourceError {
             message: message.into(),
             retry: Retry::Permanent,
+            output: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl ResourceError {
         ResourceError {
             message: message.into(),
             retry: Retry::Transient,
+            output: None,
         }
     }
 
@@ -46,7 +50,14 @@ impl ResourceError {
         ResourceError {
             message: format!("{what}: {error}"),
             retry: retry_of(error),
+            output: None,
         }
+    }
+
+    /// The failure with what the failing program printed.
+    pub fn with_output(mut self, output: crate::process::Output) -> Self {
+        self.output = Some(Box::new(output));
+        self
     }
 
     pub fn is_transient(&self) -> bool {

@@ -239,6 +239,8 @@ impl Requirement {
 /// What `check` gives a type's field rules.
 pub struct CheckContext<'a> {
     pub config_dir: &'a ConfigDir,
+    /// Where the task is written: the place of a rule about a field it lacks.
+    pub task: Span,
 }
 
 /// One task type: its own file, and one line in the registry (which names it).
@@ -431,15 +433,23 @@ pub trait Family: Sync {
     /// Whether the node's `after` shows content (which a secret could be in).
     fn shows_content(&self, node: &NodeView<'_>) -> bool;
 
+    /// Whether `show` lists the family's `no-op` nodes too, with why they do nothing (a
+    /// command skipped by its guard).
+    fn shows_no_op(&self) -> bool {
+        false
+    }
+
     /// Why the node's thing no longer is what the plan observed, if it changed.
     fn stale(&self, node: &NodeView<'_>) -> Option<String>;
 
-    /// Checks the node's precondition again and makes the change.
+    /// Checks the node's precondition again and makes the change: whether it changed
+    /// something (a command whose `changed_when` is false did not), and what a program it ran
+    /// printed.
     fn run(
         &self,
         node: &NodeView<'_>,
         config: Option<&Recompiled<'_>>,
-    ) -> Result<(), ResourceError>;
+    ) -> Result<Ran, ResourceError>;
 
     /// Whether the family runs its ready nodes together ([`Family::run_batch`]): the package
     /// family makes of them one package-manager transaction.
@@ -454,7 +464,7 @@ pub trait Family: Sync {
         &self,
         nodes: &[NodeView<'_>],
         config: Option<&Recompiled<'_>>,
-    ) -> Vec<Result<(), ResourceError>> {
+    ) -> Vec<Result<Ran, ResourceError>> {
         nodes.iter().map(|node| self.run(node, config)).collect()
     }
 
@@ -508,6 +518,24 @@ pub fn field_changes(node: &NodeView<'_>, shown_by_the_diff: &[&str]) -> Vec<Cha
             after: shown(node.after_sensitive, field, after.get(field)),
         })
         .collect()
+}
+
+/// What running a node did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// It changed something (a command ran and its `changed_when` held).
+    pub changed: bool,
+    /// What the program the node ran printed, for the run report (already redacted when the
+    /// node is sensitive).
+    pub output: Option<crate::process::Output>,
+}
+
+impl Ran {
+    /// A change was made; no program output to report.
+    pub const CHANGED: Ran = Ran {
+        changed: true,
+        output: None,
+    };
 }
 
 /// Items grouped by the family they belong to, each group in the order given.

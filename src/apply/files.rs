@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::contract::{
-    Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Reason, Recompiled,
+    Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Ran, Reason, Recompiled,
     Recorded, Requirement, Thing,
 };
 use super::fs_state::{EntryKind, FsState, Observed};
@@ -194,8 +194,9 @@ impl Family for Files {
         &self,
         node: &NodeView<'_>,
         config: Option<&Recompiled<'_>>,
-    ) -> Result<(), ResourceError> {
-        run::run(node, config)
+    ) -> Result<Ran, ResourceError> {
+        // A node reaches its family only when its action changes something.
+        run::run(node, config).map(|()| Ran::CHANGED)
     }
 
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {

@@ -15,6 +15,7 @@
 //! and run together. The file family ([`files`]) reduces each of its types to a wanted
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
+pub mod commands;
 pub mod contract;
 pub mod field_rules;
 pub mod files;
@@ -25,6 +26,7 @@ mod text;
 
 // The registry: every task type is its file and one line in the list below.
 mod blockinfile;
+mod command;
 mod copy;
 mod directory;
 mod file;
@@ -32,7 +34,9 @@ mod lineinfile;
 mod link;
 #[cfg(feature = "test-types")]
 mod probe;
+mod script;
 mod service;
+mod shell;
 mod template;
 
 registry::task_types! {
@@ -44,6 +48,9 @@ registry::task_types! {
     LineInFile(lineinfile::LineInFileTask) = "lineinfile",
     BlockInFile(blockinfile::BlockInFileTask) = "blockinfile",
     Service(service::ServiceTask) = "service",
+    Command(command::CommandTask) = "command",
+    Shell(shell::ShellTask) = "shell",
+    Script(script::ScriptTask) = "script",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

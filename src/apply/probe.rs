@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use super::Action;
 use super::contract::Recorded;
 use super::contract::{
-    CheckContext, Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Recompiled,
-    Requirement, Resource, Thing,
+    CheckContext, Claim, Description, Family, Hold, NodeStates, NodeView, PlanContext, Ran,
+    Recompiled, Requirement, Resource, Thing,
 };
 use super::field_rules::absolute;
 use crate::diagnostics::Diagnostic;
@@ -184,7 +184,7 @@ impl Family for Probes {
         None
     }
 
-    fn run(&self, node: &NodeView<'_>, _: Option<&Recompiled<'_>>) -> Result<(), ResourceError> {
+    fn run(&self, node: &NodeView<'_>, _: Option<&Recompiled<'_>>) -> Result<Ran, ResourceError> {
         let run = ProbeRun::decode(node.after)?;
         let mut record = std::fs::OpenOptions::new()
             .create(true)
@@ -202,7 +202,8 @@ impl Family for Probes {
         };
         line("start")?;
         std::thread::sleep(Duration::from_millis(run.hold_ms));
-        line("end")
+        line("end")?;
+        Ok(Ran::CHANGED)
     }
 
     fn finish(&self, _: &[(NodeView<'_>, bool)], _: SystemTime) {}

@@ -20,7 +20,8 @@ use serde_json::Value;
 
 use super::Action;
 use super::contract::{
-    Description, Detail, Family, NodeStates, NodeView, PlanContext, Recompiled, Recorded, Thing,
+    Description, Detail, Family, NodeStates, NodeView, PlanContext, Ran, Recompiled, Recorded,
+    Thing,
 };
 use super::fs_state::sha256_hex;
 use super::service::{ServiceState, ServiceTask};
@@ -766,7 +767,7 @@ impl Family for Services {
         }
     }
 
-    fn run(&self, node: &NodeView<'_>, _: Option<&Recompiled<'_>>) -> Result<(), ResourceError> {
+    fn run(&self, node: &NodeView<'_>, _: Option<&Recompiled<'_>>) -> Result<Ran, ResourceError> {
         let (before, after) = decode_node(node)?;
         let system = after.manager;
         let unit = after.unit.as_str();
@@ -800,7 +801,7 @@ impl Family for Services {
         })
         .collect();
         if missed.is_empty() {
-            Ok(())
+            Ok(Ran::CHANGED)
         } else {
             Err(ResourceError::permanent(format!(
                 "{unit}: {} after {}",

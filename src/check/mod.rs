@@ -251,7 +251,11 @@ fn check_apply_task(
     };
     let id = task_id(keywords.id.as_ref(), || spec.default_id(), task);
     declared.ids.push(id.clone());
-    spec.check(&crate::apply::contract::CheckContext { config_dir }, found);
+    let cx = crate::apply::contract::CheckContext {
+        config_dir,
+        task: task.node.span,
+    };
+    spec.check(&cx, found);
     if let Some(id_node) = &keywords.id {
         rules::check_id(id_node, found);
     }

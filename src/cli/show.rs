@@ -123,9 +123,10 @@ struct Shown<'p> {
     diff_lines: Vec<String>,
 }
 
-/// What `show` says of a node; nothing for a `no-op`.
+/// What `show` says of a node; nothing for a `no-op`, unless its family explains it.
 fn shown(node: &PlanNode) -> Option<Shown<'_>> {
-    if node.action == Action::NoOp {
+    // A family may say why a node does nothing (a command's guard that holds).
+    if node.action == Action::NoOp && !node.family().is_some_and(|f| f.shows_no_op()) {
         return None;
     }
     // An apply node is described by its type's family, through its own state.
@@ -167,7 +168,8 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         Action::Update => ("~", YELLOW),
         Action::Delete => ("-", RED),
         Action::Run => ("!", CYAN),
-        Action::Collect | Action::NoOp => ("=", CYAN),
+        Action::Collect => ("=", CYAN),
+        Action::NoOp => ("=", ""),
     };
     let notes = if shown.notes.is_empty() {
         String::new()

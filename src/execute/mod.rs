@@ -45,6 +45,10 @@ pub struct NodeOutcome {
     /// A facts node's samples and threshold events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<Collected>,
+    /// What the program a node ran (a command) printed and how it exited: each stream to
+    /// [`crate::process::REPORT_OUTPUT_LIMIT`], `(sensitive)` when the node is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<crate::process::Output>,
     /// Whether this outcome blocks dependents (a failure, or a skip caused by one).
     #[serde(skip)]
     pub blocks: bool,
@@ -58,6 +62,7 @@ impl NodeOutcome {
             status: Status::Skipped(why),
             duration_ms: 0,
             facts: None,
+            output: None,
             blocks: true,
         }
     }
@@ -187,10 +192,14 @@ fn unknown_type(node: &PlanNode) -> Status {
     ))
 }
 
-fn status_of(result: Result<(), crate::error::ResourceError>) -> Status {
+/// How a node ended, and what the program it ran printed (a failed command's too).
+fn status_of(
+    result: Result<apply::contract::Ran, crate::error::ResourceError>,
+) -> (Status, Option<crate::process::Output>) {
     match result {
-        Ok(()) => Status::Changed,
-        Err(e) => Status::Failed(e.message),
+        Ok(ran) if ran.changed => (Status::Changed, ran.output),
+        Ok(ran) => (Status::Unchanged, ran.output),
+        Err(e) => (Status::Failed(e.message), e.output.map(|o| *o)),
     }
 }
 
@@ -209,29 +218,36 @@ impl Nodes<'_, '_> {
         })
     }
 
-    fn run_apply(&self, node: &PlanNode, notified: bool) -> Status {
+    fn run_apply(
+        &self,
+        node: &PlanNode,
+        notified: bool,
+    ) -> (Status, Option<crate::process::Output>) {
         if let Some(status) = settled_without_running(node, notified) {
-            return status;
+            return (status, None);
         }
         let Some(family) = node.family() else {
-            return unknown_type(node);
+            return (unknown_type(node), None);
         };
         status_of(family.run(&node.view(), self.recompiled().as_ref()))
     }
 }
 
-fn outcome(
-    node: &PlanNode,
-    started: Instant,
-    status: Status,
+/// What a node produced besides its status: a facts node's samples, a command's output.
+#[derive(Default)]
+struct Products {
     facts: Option<Collected>,
-) -> NodeOutcome {
+    output: Option<crate::process::Output>,
+}
+
+fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products) -> NodeOutcome {
     NodeOutcome {
         address: node.address.clone(),
         blocks: matches!(status, Status::Failed(_)),
         status,
         duration_ms: started.elapsed().as_millis() as u64,
-        facts,
+        facts: products.facts,
+        output: products.output,
     }
 }
 
@@ -239,11 +255,29 @@ impl scheduler::Work for Nodes<'_, '_> {
     fn run(&self, node: &PlanNode, notified: bool) -> NodeOutcome {
         tracing::debug!(node = %crate::printable::escape(&node.address), "starting");
         let started = Instant::now();
-        let (status, facts) = match node.kind {
-            NodeKind::Facts => collect::run(node, self.config),
-            _ => (self.run_apply(node, notified), None),
+        let (status, products) = match node.kind {
+            NodeKind::Facts => {
+                let (status, facts) = collect::run(node, self.config);
+                (
+                    status,
+                    Products {
+                        facts,
+                        output: None,
+                    },
+                )
+            }
+            _ => {
+                let (status, output) = self.run_apply(node, notified);
+                (
+                    status,
+                    Products {
+                        facts: None,
+                        output,
+                    },
+                )
+            }
         };
-        outcome(node, started, status, facts)
+        outcome(node, started, status, products)
     }
 
     fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<usize> {
@@ -269,7 +303,7 @@ impl scheduler::Work for Nodes<'_, '_> {
         let Some(family) = nodes.first().and_then(|n| n.family()) else {
             return nodes
                 .iter()
-                .map(|n| outcome(n, started, unknown_type(n), None))
+                .map(|n| outcome(n, started, unknown_type(n), Products::default()))
                 .collect();
         };
         tracing::debug!(nodes = nodes.len(), first = %crate::printable::escape(&nodes[0].address), "starting a batch");
@@ -278,7 +312,14 @@ impl scheduler::Work for Nodes<'_, '_> {
         nodes
             .iter()
             .zip(results)
-            .map(|(n, result)| outcome(n, started, status_of(result), None))
+            .map(|(n, result)| {
+                let (status, output) = status_of(result);
+                let products = Products {
+                    facts: None,
+                    output,
+                };
+                outcome(n, started, status, products)
+            })
             .collect()
     }
 }

@@ -10,12 +10,14 @@
 //!   [`virtualization`]: container or VM.
 //! - [`netlink`]: interface counters and properties in one rtnetlink dump; [`addresses`]:
 //!   interface addresses (`getifaddrs`); [`routes`]: the default routes.
-//! - [`users`]: users and groups through NSS, cached for the process.
+//! - [`users`]: users and groups through NSS, cached for the process; [`login`]: what
+//!   running a program as a user takes (ids, groups, home).
 
 pub mod addresses;
 pub mod boot;
 pub mod cpuinfo;
 pub mod identity;
+pub mod login;
 pub mod meminfo;
 pub mod mounts;
 pub mod netlink;

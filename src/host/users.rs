@@ -118,7 +118,7 @@ pub fn current() -> (u32, u32) {
 }
 
 /// The four reentrant lookups, each retried with a larger buffer while it says `ERANGE`.
-mod nss {
+pub(super) mod nss {
     use super::*;
 
     /// No entry needs more than this; a module that keeps asking for more is failing.
@@ -219,7 +219,7 @@ mod nss {
 
     /// Runs a `get*_r` call with a buffer that doubles while the call says `ERANGE`; `true`
     /// when it found an entry, `false` when there is none.
-    pub(super) fn with_buffer<T>(
+    pub(in crate::host) fn with_buffer<T>(
         mut call: impl FnMut(&mut Vec<c_char>, *mut *mut T) -> c_int,
     ) -> io::Result<bool> {
         // SAFETY: sysconf has no preconditions; -1 (no limit known) falls back to 1 KiB.

@@ -10,15 +10,15 @@
 //! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0.0 through prometheus-client, with
 //!   content negotiation and gzip; [`server`]: the `/metrics` HTTP server;
 //!   [`textfile_output`]: the push alternative (an atomically written `*.prom` file).
-//! - [`supervisor`]: runs a command collector's program so that every process it starts is
-//!   killed with it.
+//!
+//! The `command` collector runs its program under [`crate::process::supervisor`], so that every
+//! process it starts is killed with it.
 
 pub mod collectors;
 pub mod exposition;
 pub mod family;
 pub mod gatherer;
 pub mod server;
-pub mod supervisor;
 pub mod textfile_output;
 pub mod thresholds;
 

@@ -14,6 +14,7 @@ mod sandbox;
 
 mod cli;
 mod execute_blockinfile;
+mod execute_command;
 mod execute_copy;
 mod execute_crash_safety;
 mod execute_directory;

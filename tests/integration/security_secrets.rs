@@ -223,6 +223,9 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "lineinfile"), &["line"][..]),
         (("apply", "blockinfile"), &["block"][..]),
         (("apply", "assert"), &["that", "fail_msg"][..]),
+        (("apply", "command"), &["cmd", "argv", "env", "stdin"][..]),
+        (("apply", "shell"), &["cmd", "env", "stdin"][..]),
+        (("apply", "script"), &["args", "env", "stdin"][..]),
         (("facts", "command"), &["command"][..]),
     ]);
     // Consumed by the template stage, not fields of the task: tested above.
@@ -242,7 +245,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
                     continue;
                 }
                 planted += 1;
-                let mut task = required_fields(task_type, planted);
+                let mut task = required_fields(section, task_type, planted);
                 task.insert(field.clone(), "\"{{ secrets.PLANTED }}\"".to_owned());
                 let fields: Vec<String> = task.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 config.push_str(&format!(
@@ -281,16 +284,18 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
 }
 
 /// The fields a task of `task_type` needs to be valid, as YAML flow values.
-fn required_fields(task_type: &str, n: usize) -> BTreeMap<String, String> {
+fn required_fields(section: &str, task_type: &str, n: usize) -> BTreeMap<String, String> {
     let path = format!("\"{{{{ root }}}}/f{n}\"");
-    let fields: Vec<(&str, String)> = match task_type {
-        "file" | "directory" | "lineinfile" | "blockinfile" => vec![("path", path)],
-        "link" => vec![("path", path), ("src", "/etc".to_owned())],
-        "copy" => vec![("dest", path), ("content", "x".to_owned())],
-        "template" => vec![("dest", path), ("src", "templates/inc.j2".to_owned())],
-        "assert" => vec![("that", "true".to_owned())],
-        "command" => vec![("command", "[\"true\"]".to_owned())],
-        "textfile" => vec![("directory", "/tmp".to_owned())],
+    let fields: Vec<(&str, String)> = match (section, task_type) {
+        (_, "file" | "directory" | "lineinfile" | "blockinfile") => vec![("path", path)],
+        (_, "link") => vec![("path", path), ("src", "/etc".to_owned())],
+        (_, "copy") => vec![("dest", path), ("content", "x".to_owned())],
+        (_, "template") => vec![("dest", path), ("src", "templates/inc.j2".to_owned())],
+        (_, "assert") => vec![("that", "true".to_owned())],
+        ("facts", "command") => vec![("command", "[\"true\"]".to_owned())],
+        ("apply", "command" | "shell") => vec![("cmd", "\"true\"".to_owned())],
+        ("apply", "script") => vec![("src", "templates/inc.j2".to_owned())],
+        (_, "textfile") => vec![("directory", "/tmp".to_owned())],
         _ => Vec::new(),
     };
     fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use super::{CollectError, Collector, Output};
 use crate::metrics::family::{Family, labels};
-use crate::metrics::supervisor;
 use crate::model::facts::{CommandCollector as CommandConfig, CommandFormat};
+use crate::process::supervisor;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// More output than this is an error: a metric command prints a few bytes.
@@ -67,7 +67,7 @@ pub fn run_with_timeout(argv: &[String], timeout: Duration) -> RunResult {
     let Some(program) = argv.first() else {
         return RunResult::Failed("empty command".into());
     };
-    let mut supervisor = match supervisor::command(argv)
+    let mut supervisor = match supervisor::command(argv, &supervisor::Options::default())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,8 +1,11 @@
 //! Running external programs — package managers, `useradd`, `systemctl`, a `command` task's
 //! program — the one way driftless does: an argument vector, never through a shell (a shell
 //! runs only when a `shell` task names it as the program); a cleared locale; a deadline after
-//! which the program's whole process group is killed; output read to a bound, the rest
+//! which the program's whole process group is killed — or, for a program run under the
+//! [`supervisor`], every process it started, wherever it went; output read to a bound, the rest
 //! counted and dropped.
+
+pub mod supervisor;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
@@ -17,6 +20,9 @@ use crate::error::ResourceError;
 /// How much of each of stdout and stderr is kept.
 pub const OUTPUT_LIMIT: usize = 1 << 20;
 
+/// How much of each of stdout and stderr a run report keeps of a program's output.
+pub const REPORT_OUTPUT_LIMIT: usize = 64 << 10;
+
 /// One program to run.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -25,9 +31,15 @@ pub struct Invocation {
     pub env: Vec<(OsString, OsString)>,
     pub stdin: Option<Vec<u8>>,
     pub chdir: Option<PathBuf>,
-    /// Run as this uid and gid (with the user's supplementary groups set by the caller).
+    /// Run as this uid and gid, with [`Invocation::groups`] as supplementary groups.
     pub user: Option<(u32, u32)>,
+    /// The supplementary groups of [`Invocation::user`] (none when empty).
+    pub groups: Vec<u32>,
     pub timeout: Duration,
+    /// Run under the [`supervisor`] (driftless's own executable, so only in the driftless
+    /// binary): at the program's end or deadline every process it started is killed, those
+    /// that left its process group or session included.
+    pub supervised: bool,
 }
 
 impl Invocation {
@@ -38,7 +50,9 @@ impl Invocation {
             stdin: None,
             chdir: None,
             user: None,
+            groups: Vec::new(),
             timeout: Duration::from_secs(600),
+            supervised: false,
         }
     }
 
@@ -87,6 +101,19 @@ impl Finished {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
 
+    /// What a run report keeps: each stream to [`REPORT_OUTPUT_LIMIT`] bytes.
+    pub fn output(&self) -> Output {
+        let (stdout, cut_out) = report_text(&self.stdout);
+        let (stderr, cut_err) = report_text(&self.stderr);
+        Output {
+            rc: self.rc,
+            stdout,
+            stderr,
+            truncated: cut_out || cut_err || self.dropped != (0, 0),
+            timed_out: self.timed_out,
+        }
+    }
+
     /// What a failure message quotes: the last lines of stderr, else of stdout.
     pub fn complaint(&self) -> String {
         let text = if self.stderr.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -101,15 +128,70 @@ impl Finished {
     }
 }
 
+/// A program's output as a run report keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Output {
+    pub rc: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// Some output was cut: past [`REPORT_OUTPUT_LIMIT`] per stream in the report, or past
+    /// [`OUTPUT_LIMIT`] when it was read.
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+}
+
+/// Up to [`REPORT_OUTPUT_LIMIT`] bytes of a stream as text (cut at a character), and whether
+/// some was cut.
+fn report_text(bytes: &[u8]) -> (String, bool) {
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    if text.len() <= REPORT_OUTPUT_LIMIT {
+        return (text, false);
+    }
+    let mut end = REPORT_OUTPUT_LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    (text, true)
+}
+
 /// Runs the program to its end or its deadline. Fails only when it cannot be started (a
 /// missing program is permanent); a non-zero exit is a [`Finished`] for the caller to judge.
+/// Under the supervisor, a program that cannot be started is a [`Finished`] with exit code
+/// 127 and the reason on stderr, as a shell reports it.
 pub fn run(invocation: &Invocation) -> Result<Finished, ResourceError> {
-    let Some((program, args)) = invocation.argv.split_first() else {
+    if invocation.argv.is_empty() {
         return Err(ResourceError::permanent("no program to run"));
+    }
+    let mut command = if invocation.supervised {
+        let options = supervisor::Options {
+            keep_stderr: true,
+            user: invocation.user.map(|(uid, gid)| supervisor::Credentials {
+                uid,
+                gid,
+                groups: invocation.groups.clone(),
+            }),
+        };
+        supervisor::command(&invocation.argv, &options)
+    } else {
+        let mut command = Command::new(&invocation.argv[0]);
+        command.args(&invocation.argv[1..]);
+        if let Some((uid, gid)) = invocation.user {
+            let user = supervisor::Credentials {
+                uid,
+                gid,
+                groups: invocation.groups.clone(),
+            };
+            // SAFETY: the closure runs in the forked child before exec and only makes
+            // async-signal-safe calls on memory allocated before the fork.
+            unsafe {
+                command.pre_exec(move || supervisor::drop_to(&user));
+            }
+        }
+        command
     };
-    let mut command = Command::new(program);
     command
-        .args(args)
         .env_clear()
         .env(
             "PATH",
@@ -128,9 +210,6 @@ pub fn run(invocation: &Invocation) -> Result<Finished, ResourceError> {
         .process_group(0);
     if let Some(dir) = &invocation.chdir {
         command.current_dir(dir);
-    }
-    if let Some((uid, gid)) = invocation.user {
-        command.uid(uid).gid(gid);
     }
     let name = invocation.program();
     let mut child = command.spawn().map_err(|e| {
@@ -164,8 +243,17 @@ pub fn run(invocation: &Invocation) -> Result<Finished, ResourceError> {
     });
     let timed_out = waited.recv_timeout(invocation.timeout).is_err();
     if timed_out {
-        // SAFETY: kill(2) on the process group the child leads; no memory is involved.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let patience = supervisor::KILL_PATIENCE + Duration::from_secs(1);
+        // The supervisor kills the program's processes and exits; the process group the
+        // child leads is killed if it does not (or when there is no supervisor).
+        // SAFETY: kill(2) on our own child, not yet reaped (the waiter has not returned).
+        if !invocation.supervised
+            || unsafe { libc::kill(pid, libc::SIGTERM) } != 0
+            || waited.recv_timeout(patience).is_err()
+        {
+            // SAFETY: kill(2) on the process group the child leads; no memory is involved.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
     }
     let status = waiter
         .join()
@@ -284,6 +372,46 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn a_report_keeps_64_kib_of_each_stream_cut_at_a_character() {
+        // 'é' is two bytes: the limit falls inside one.
+        let text = format!("a{}", "é".repeat(REPORT_OUTPUT_LIMIT));
+        let finished = Finished {
+            rc: 0,
+            stdout: text.into_bytes(),
+            stderr: b"short".to_vec(),
+            dropped: (0, 0),
+            timed_out: false,
+        };
+        let output = finished.output();
+        assert_eq!(output.stdout.len(), REPORT_OUTPUT_LIMIT - 1);
+        assert!(output.truncated);
+        assert_eq!(output.stderr, "short");
+        let whole = Finished {
+            stdout: b"all of it".to_vec(),
+            ..finished.clone()
+        };
+        assert!(!whole.output().truncated);
+        let dropped_when_read = Finished {
+            stdout: Vec::new(),
+            dropped: (10, 0),
+            ..finished
+        };
+        assert!(dropped_when_read.output().truncated);
+    }
+
+    #[test]
+    fn a_program_runs_as_the_user_and_groups_given() {
+        // The tests run as root (as the sandbox tests need): a program may be given any ids.
+        let mut invocation = Invocation::new(["id"]);
+        invocation.user = Some((65534, 65534));
+        invocation.groups = vec![65534, 4];
+        let ids = output(&invocation).unwrap();
+        assert!(ids.starts_with("uid=65534"), "{ids}");
+        assert!(ids.contains("groups=65534"), "{ids}");
+        assert!(ids.contains(",4("), "{ids}");
     }
 
     #[test]
