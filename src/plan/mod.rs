@@ -185,9 +185,9 @@ pub struct PlanNode {
     pub locks: Vec<String>,
     pub action: Action,
     pub precondition: Precondition,
-    /// The observed state: for the file family, the shape of `FsState`; `null` for a facts
-    /// node.
-    #[schemars(with = "Option<FsState>")]
+    /// The observed state, in the shape of the node's type's family (`FsState` for the file
+    /// family; docs/plan-format.md gives each); `null` for a facts node.
+    #[schemars(with = "NodeBefore")]
     pub before: Recorded,
     /// The wanted state, same shape; sensitive leaves are `(sensitive)`. For a facts node, the
     /// collector as it will run.
@@ -243,8 +243,37 @@ impl PlanNode {
     }
 }
 
-/// What a node's `after` holds, by kind, for the plan schema: the wanted `FsState` of an
-/// apply node, the collector of a facts node, or `(sensitive)` for a collector with secrets.
+/// The state of a node of a family other than the file family (services, commands …): an
+/// object whose shape its `type` gives (docs/plan-format.md).
+fn other_family_state() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "description": "The state of a node of another family; its shape depends on `type` (docs/plan-format.md)."
+    })
+}
+
+/// What a node's `before` holds, for the plan schema.
+struct NodeBefore;
+
+impl JsonSchema for NodeBefore {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeBefore".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                generator.subschema_for::<FsState>(),
+                other_family_state(),
+                { "type": "null" },
+            ]
+        })
+    }
+}
+
+/// What a node's `after` holds, by kind, for the plan schema: the wanted `FsState` of a file
+/// node, another family's state, the collector of a facts node, or `(sensitive)` for a
+/// collector with secrets.
 struct NodeAfter;
 
 impl JsonSchema for NodeAfter {
@@ -256,6 +285,7 @@ impl JsonSchema for NodeAfter {
         schemars::json_schema!({
             "anyOf": [
                 generator.subschema_for::<FsState>(),
+                other_family_state(),
                 generator.subschema_for::<facts_nodes::CollectorAfter>(),
                 { "const": SENSITIVE },
             ]

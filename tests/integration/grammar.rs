@@ -111,3 +111,29 @@ fn a_real_plan_validates_against_the_plan_schema() {
     newer["nodes"][0]["added_in_a_minor_version"] = true.into();
     assert!(validator.is_valid(&newer));
 }
+
+/// A plan with nodes of several families (files, commands, a handler) matches the schema too.
+#[test]
+fn a_plan_of_several_families_validates_against_the_plan_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(PLAN_SCHEMA).expect("plan schema"))
+            .expect("the plan schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid draft 2020-12 schema");
+    let world = crate::common::World::new(
+        r#"apply:
+  - {id: conf, type: file, path: "{{ root }}/conf", content: "x\n", notify: [reload]}
+  - {id: stamp, type: command, argv: [touch, "{{ root }}/stamp"], creates: "{{ root }}/stamp"}
+handlers:
+  - {id: reload, type: shell, cmd: "echo reloaded"}
+"#,
+    );
+    let (_, plan) = world.plan();
+    let errors: Vec<String> = validator
+        .iter_errors(&plan)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the plan does not match its schema: {errors:#?}"
+    );
+}
