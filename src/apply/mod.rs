@@ -23,15 +23,18 @@ mod registry;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
+mod accounts;
 mod blockinfile;
 mod copy;
 mod directory;
 mod file;
+mod group;
 mod lineinfile;
 mod link;
 #[cfg(feature = "test-types")]
 mod probe;
 mod template;
+mod user;
 
 registry::task_types! {
     File(file::FileTask) = "file",
@@ -41,6 +44,8 @@ registry::task_types! {
     Template(template::TemplateTask) = "template",
     LineInFile(lineinfile::LineInFileTask) = "lineinfile",
     BlockInFile(blockinfile::BlockInFileTask) = "blockinfile",
+    User(user::UserTask) = "user",
+    Group(group::GroupTask) = "group",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
