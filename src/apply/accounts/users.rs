@@ -299,8 +299,9 @@ fn changed(task: &UserTask, seen: &Seen, hash: Option<&str>) -> (UserState, User
     field(shell, &seen.shell, &mut before.shell, &mut after.shell);
     let comment = task.comment.as_ref().map(|c| c.value.clone());
     field(comment, &seen.comment, &mut before.comment, &mut after.comment);
+    // Only `after` names the password, when the node sets it: what it was is not shown, not
+    // even as `(sensitive)`, so that the two states differ by it.
     if task.password.as_ref().is_some_and(|p| Some(p.value.as_str()) != hash) {
-        before.password = Some(SENSITIVE.to_owned());
         after.password = Some(SENSITIVE.to_owned());
     }
     (before, after)
@@ -358,7 +359,16 @@ pub fn verify(node: &NodeView<'_>) -> Result<(), String> {
             return Err(format!("`{which}_sensitive` does not mark its password"));
         }
     }
-    if node.action == Action::Update && field_names(&before) != field_names(&after) {
+    if before.password.is_some() {
+        return Err("`before` never names a password".to_owned());
+    }
+    let without_password = |state: &UserState| UserState {
+        password: None,
+        ..state.clone()
+    };
+    if node.action == Action::Update
+        && field_names(&without_password(&before)) != field_names(&without_password(&after))
+    {
         return Err("an update names the same fields in `before` and `after`".to_owned());
     }
     if !is_fingerprint(node.fingerprint) || node.diff.is_some() {
