@@ -14,6 +14,9 @@ mod groups;
 pub mod rules;
 mod users;
 
+pub use groups::GroupState;
+pub use users::UserState;
+
 use std::sync::Mutex;
 
 use serde::Serialize;

@@ -23,7 +23,7 @@ mod registry;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
-mod accounts;
+pub mod accounts;
 mod blockinfile;
 mod copy;
 mod directory;

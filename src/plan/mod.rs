@@ -177,9 +177,9 @@ pub struct PlanNode {
     pub locks: Vec<String>,
     pub action: Action,
     pub precondition: Precondition,
-    /// The observed state: for the file family, the shape of `FsState`; `null` for a facts
-    /// node.
-    #[schemars(with = "Option<FsState>")]
+    /// The observed state: for the file family, the shape of `FsState`; for a user or a
+    /// group, its name, whether it exists and the fields that change; `null` for a facts node.
+    #[schemars(with = "Option<NodeBefore>")]
     pub before: Recorded,
     /// The wanted state, same shape; sensitive leaves are `(sensitive)`. For a facts node, the
     /// collector as it will run.
@@ -235,6 +235,25 @@ impl PlanNode {
     }
 }
 
+/// What an apply node's `before` holds, by family.
+struct NodeBefore;
+
+impl JsonSchema for NodeBefore {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeBefore".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                generator.subschema_for::<FsState>(),
+                generator.subschema_for::<crate::apply::accounts::UserState>(),
+                generator.subschema_for::<crate::apply::accounts::GroupState>(),
+            ]
+        })
+    }
+}
+
 /// What a node's `after` holds, by kind, for the plan schema: the wanted `FsState` of an
 /// apply node, the collector of a facts node, or `(sensitive)` for a collector with secrets.
 struct NodeAfter;
@@ -248,6 +267,8 @@ impl JsonSchema for NodeAfter {
         schemars::json_schema!({
             "anyOf": [
                 generator.subschema_for::<FsState>(),
+                generator.subschema_for::<crate::apply::accounts::UserState>(),
+                generator.subschema_for::<crate::apply::accounts::GroupState>(),
                 generator.subschema_for::<facts_nodes::CollectorAfter>(),
                 { "const": SENSITIVE },
             ]

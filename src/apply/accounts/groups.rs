@@ -16,10 +16,12 @@ use crate::model::apply::State;
 const READ: &str = "group";
 
 /// A group as a node records it: its name, whether it exists, and what the node changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupState {
+    /// The group's name.
     pub group: String,
+    /// Whether the group exists.
     pub exists: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,

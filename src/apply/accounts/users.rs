@@ -24,14 +24,17 @@ const SHADOW: &str = "/etc/shadow";
 const USERADD_DEFAULTS: &str = "/etc/default/useradd";
 
 /// A user as a node records it: its name, whether it exists, and the fields the node changes
-/// (on create, all it sets; on delete, what the account was). A password is `(sensitive)`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// (on create, all it sets; on delete, what the account was).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserState {
+    /// The login name.
     pub user: String,
+    /// Whether the account exists.
     pub exists: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    /// The primary group, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_group: Option<String>,
     /// Supplementary groups, sorted.
@@ -41,8 +44,10 @@ pub struct UserState {
     pub home: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<String>,
+    /// The GECOS field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// `(sensitive)` in `after` when the node sets the password; never anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// Created as a system account.
