@@ -95,8 +95,7 @@ fn meant_mode(n: i64) -> String {
 pub const HELP: &str = "\u{1}help:";
 
 /// What a user or group name may be, for help lines.
-pub const ACCOUNT_NAME_RULE: &str =
-    "names use letters, digits, `.`, `_` and `-` (a trailing `$` for machine accounts), at most \
+pub const ACCOUNT_NAME_RULE: &str = "names use letters, digits, `.`, `_` and `-` (a trailing `$` for machine accounts), at most \
      32 characters, not starting with `-` and not all digits";
 
 /// Whether `s` is a user or group name `useradd` and `groupadd` accept everywhere and no

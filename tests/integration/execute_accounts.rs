@@ -134,7 +134,10 @@ fn users_and_groups_are_created_updated_and_converge() {
     assert_eq!(user["before"]["shell"], "/bin/bash");
     assert_eq!(user["after"]["shell"], "/bin/sh");
     assert_eq!(user["after"]["groups"], serde_json::json!(["web"]));
-    assert!(user["after"].get("uid").is_none(), "unchanged fields are not listed");
+    assert!(
+        user["after"].get("uid").is_none(),
+        "unchanged fields are not listed"
+    );
     let shown = show(&world, &path).stdout;
     for line in [
         "update user deploy",
@@ -157,10 +160,20 @@ fn users_and_groups_are_created_updated_and_converge() {
     world.assert_converged();
 
     // `append: true` adds and keeps the others.
-    accounts(&world, "Deploy bot", &second, "groups: [docker]\n    append: true", "/bin/sh");
+    accounts(
+        &world,
+        "Deploy bot",
+        &second,
+        "groups: [docker]\n    append: true",
+        "/bin/sh",
+    );
     let (path, plan) = world.plan();
     assert_eq!(common::action(&plan, "apply.user:deploy"), "update");
-    assert!(show(&world, &path).stdout.contains("add user deploy to group docker"));
+    assert!(
+        show(&world, &path)
+            .stdout
+            .contains("add user deploy to group docker")
+    );
     world.apply();
     assert_eq!(groups_of(&sandbox, "deploy"), "deploy docker web");
     world.assert_converged();
@@ -200,11 +213,19 @@ fn a_user_is_removed_with_its_home_and_absent_is_a_no_op() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(passwd_line(&sandbox, "gone"), "");
     assert_eq!(sandbox.sh_ok("test -e /home/gone || echo gone"), "gone\n");
-    assert_eq!(sandbox.sh_ok("getent group oldgroup || echo none"), "none\n");
+    assert_eq!(
+        sandbox.sh_ok("getent group oldgroup || echo none"),
+        "none\n"
+    );
     world.assert_converged();
     // A second apply changes nothing.
     let again = world.apply();
-    assert_eq!(again.status_of("apply.user:gone").as_deref(), Some("unchanged"), "{}", again.all());
+    assert_eq!(
+        again.status_of("apply.user:gone").as_deref(),
+        Some("unchanged"),
+        "{}",
+        again.all()
+    );
 }
 
 #[test]
@@ -226,7 +247,11 @@ fn a_group_id_is_changed_and_an_existing_account_is_left_alone() {
     assert_eq!(common::action(&plan, "apply.group:team"), "update");
     // Fields not given are not managed: an existing user is as wanted.
     assert_eq!(common::action(&plan, "apply.user:keep"), "no-op");
-    assert!(show(&world, &path).stdout.contains("update group team (gid 2600 → 2601)"));
+    assert!(
+        show(&world, &path)
+            .stdout
+            .contains("update group team (gid 2600 → 2601)")
+    );
     let run = world.execute(&path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(sandbox.sh_ok("getent group team | cut -d: -f3"), "2601\n");
@@ -258,7 +283,10 @@ fn a_plan_is_refused_when_the_account_changed_out_of_band() {
     );
     // Nothing was changed: the comment is still unset, the shell what was set out of band.
     let line = passwd_line(&sandbox, "drifter");
-    assert!(!line.contains("Was reviewed") && line.ends_with(":/bin/false"), "{line}");
+    assert!(
+        !line.contains("Was reviewed") && line.ends_with(":/bin/false"),
+        "{line}"
+    );
     // Creating a user out of band after a plan that creates it is refused too.
     let world = World::in_sandbox("apply:\n  - type: user\n    name: racer\n", &sandbox);
     let (path, _) = world.plan();
@@ -289,9 +317,15 @@ fn a_password_is_in_no_output() {
     world.envs.push(("USER_HASH".to_owned(), hash.clone()));
     let assert_clean = |what: &str, text: &str| {
         for planted in [&hash, &plain] {
-            assert!(!text.contains(planted.as_str()), "a password hash in {what}:\n{text}");
+            assert!(
+                !text.contains(planted.as_str()),
+                "a password hash in {what}:\n{text}"
+            );
             // Nor any part of it long enough to tell it.
-            assert!(!text.contains(&planted[planted.len() - 24..]), "{what}:\n{text}");
+            assert!(
+                !text.contains(&planted[planted.len() - 24..]),
+                "{what}:\n{text}"
+            );
         }
     };
     let planned = world.run(&["plan"]);
@@ -301,7 +335,10 @@ fn a_password_is_in_no_output() {
     common::write(&path, planned.stdout.as_bytes());
     let plan = planned.json();
     for user in ["apply.user:secretive", "apply.user:plainly"] {
-        assert_eq!(common::node(&plan, user)["after"]["password"], "(sensitive)");
+        assert_eq!(
+            common::node(&plan, user)["after"]["password"],
+            "(sensitive)"
+        );
     }
     assert_clean("show", &show(&world, &path).all());
     assert_clean("dry run", &world.run(&["apply", "--dry-run"]).all());
@@ -314,19 +351,28 @@ fn a_password_is_in_no_output() {
     sandbox.sh_ok("echo 'plainly:$6$other$hash' | chpasswd -e");
     let drifted = world.run(&["plan"]);
     assert_clean("plan of a changed password", &drifted.all());
-    assert_eq!(common::action(&drifted.json(), "apply.user:plainly"), "update");
+    assert_eq!(
+        common::action(&drifted.json(), "apply.user:plainly"),
+        "update"
+    );
     assert_clean("apply", &world.apply().all());
     for report in world.reports() {
         assert_clean("a run report", &report.to_string());
     }
     // A secret that is not a hash is a check error that does not quote it.
-    world.envs.push(("CLEAR".to_owned(), "Tr0ub4dor&3-in-clear".to_owned()));
+    world
+        .envs
+        .push(("CLEAR".to_owned(), "Tr0ub4dor&3-in-clear".to_owned()));
     world.set_config(
         "apply:\n  - type: user\n    name: clear\n    password: \"{{ secrets.CLEAR }}\"\n",
     );
     let checked = world.run(&["check"]);
     assert_ne!(checked.code, 0, "{}", checked.all());
-    assert!(checked.all().contains("not a crypt hash"), "{}", checked.all());
+    assert!(
+        checked.all().contains("not a crypt hash"),
+        "{}",
+        checked.all()
+    );
     assert!(!checked.all().contains("Tr0ub4dor"), "{}", checked.all());
 }
 
@@ -367,19 +413,35 @@ fn files_owned_by_accounts_made_in_the_same_run_converge_in_one_apply() {
         .as_array()
         .expect("depends_on")
         .iter()
-        .map(|d| (d["address"].as_str().unwrap_or(""), d["reason"].as_str().unwrap_or("")))
+        .map(|d| {
+            (
+                d["address"].as_str().unwrap_or(""),
+                d["reason"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
-    assert!(waits.contains(&("apply.user:svc", "owner user")), "{waits:?}");
-    assert!(waits.contains(&("apply.group:svc", "owner group")), "{waits:?}");
+    assert!(
+        waits.contains(&("apply.user:svc", "owner user")),
+        "{waits:?}"
+    );
+    assert!(
+        waits.contains(&("apply.group:svc", "owner group")),
+        "{waits:?}"
+    );
     let shown = show(&world, &path).stdout;
     assert!(shown.contains("svc"), "{shown}");
     let run = world.execute(&path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
-    let ids = sandbox.sh_ok("id -u svc; id -g svc; stat -c '%u %g %a' /srv/app/app.conf; stat -c '%u' /srv/app/plain");
+    let ids = sandbox.sh_ok(
+        "id -u svc; id -g svc; stat -c '%u %g %a' /srv/app/app.conf; stat -c '%u' /srv/app/plain",
+    );
     let lines: Vec<&str> = ids.lines().collect();
     assert_eq!(lines[2], format!("{} {} 640", lines[0], lines[1]), "{ids}");
     assert_eq!(lines[3], lines[0], "{ids}");
-    assert!(lines[0].parse::<u32>().expect("uid") < 1000, "a system user: {ids}");
+    assert!(
+        lines[0].parse::<u32>().expect("uid") < 1000,
+        "a system user: {ids}"
+    );
     world.assert_converged();
 
     // An owner no task manages and the host does not know is a plan error.

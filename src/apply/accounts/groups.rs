@@ -56,7 +56,10 @@ pub fn plan(task: &GroupTask) -> Result<NodeStates, String> {
     let seen = observe(name)?;
     let wanted_gid = task.gid.as_ref().and_then(|g| u32::try_from(g.value).ok());
     let (before, after) = match (task.state, seen) {
-        (State::Absent, None) => (GroupState::named(name, false), GroupState::named(name, false)),
+        (State::Absent, None) => (
+            GroupState::named(name, false),
+            GroupState::named(name, false),
+        ),
         (State::Absent, Some(gid)) => (
             GroupState {
                 gid: Some(gid),
@@ -113,8 +116,7 @@ pub fn verify(node: &NodeView<'_>) -> Result<(), String> {
             node.action.as_str()
         ));
     }
-    if *node.before_sensitive != Value::Bool(false) || *node.after_sensitive != Value::Bool(false)
-    {
+    if *node.before_sensitive != Value::Bool(false) || *node.after_sensitive != Value::Bool(false) {
         return Err("a group node has nothing sensitive".to_owned());
     }
     if !is_fingerprint(node.fingerprint) || node.route != READ || node.diff.is_some() {
@@ -136,7 +138,9 @@ pub fn describe(node: &NodeView<'_>) -> Result<Description, String> {
         _ => format!("group {group}"),
     };
     let details = if after.system == Some(true) {
-        vec![crate::apply::contract::Detail::plain("a system group".to_owned())]
+        vec![crate::apply::contract::Detail::plain(
+            "a system group".to_owned(),
+        )]
     } else {
         Vec::new()
     };

@@ -96,7 +96,16 @@ mod tests {
             assert_eq!(findings(|f| account_name(&name, "user", f)), 0, "{good}");
         }
         for bad in [
-            "", "-rf", "1001", "a:b", "a b", "a,b", "nginx; rm -rf /", "a$b", "$", "a\nb",
+            "",
+            "-rf",
+            "1001",
+            "a:b",
+            "a b",
+            "a,b",
+            "nginx; rm -rf /",
+            "a$b",
+            "$",
+            "a\nb",
             "abcdefghijklmnopqrstuvwxyz0123456",
         ] {
             let name = Spanned::unplaced(bad.to_owned());
@@ -115,7 +124,13 @@ mod tests {
     #[test]
     fn a_password_is_a_hash_and_never_quoted() {
         let good = "$6$salt$Q8Ql6e3b1hV0q2rj5Y4YbY3uQn3e8e0Kx3b5cZ1lPq7x1mNq0Wc8oR2Ue0yQ";
-        for (password, bad) in [(good, 0), ("!", 0), ("*", 0), ("hunter2", 1), ("$6$a:b$c", 1)] {
+        for (password, bad) in [
+            (good, 0),
+            ("!", 0),
+            ("*", 0),
+            ("hunter2", 1),
+            ("$6$a:b$c", 1),
+        ] {
             let value = Spanned::unplaced(password.to_owned());
             let mut found = Vec::new();
             password_hash(&value, &mut found);

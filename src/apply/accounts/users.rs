@@ -218,7 +218,9 @@ fn refuse_unknown_groups(task: &UserTask, cx: &PlanContext<'_>) -> Result<(), St
             continue;
         }
         if let Err(missing) = host::resolve(Db::Group, &group.value) {
-            return Err(format!("{missing}; create it first, or add a `group` task for it"));
+            return Err(format!(
+                "{missing}; create it first, or add a `group` task for it"
+            ));
         }
     }
     Ok(())
@@ -238,7 +240,12 @@ fn whole(name: &str, seen: &Seen) -> UserState {
 }
 
 fn wanted_groups(task: &UserTask) -> Option<Vec<String>> {
-    let groups: BTreeSet<String> = task.groups.as_ref()?.iter().map(|g| g.value.clone()).collect();
+    let groups: BTreeSet<String> = task
+        .groups
+        .as_ref()?
+        .iter()
+        .map(|g| g.value.clone())
+        .collect();
     Some(groups.into_iter().collect())
 }
 
@@ -288,7 +295,12 @@ fn changed(task: &UserTask, seen: &Seen, hash: Option<&str>) -> (UserState, User
     let uid = task.uid.as_ref().and_then(|u| u32::try_from(u.value).ok());
     field(uid, &seen.uid, &mut before.uid, &mut after.uid);
     let group = task.group.as_ref().map(|g| g.value.clone());
-    field(group, &seen.primary_group, &mut before.primary_group, &mut after.primary_group);
+    field(
+        group,
+        &seen.primary_group,
+        &mut before.primary_group,
+        &mut after.primary_group,
+    );
     let groups = wanted_groups(task).map(|wanted| {
         if task.append {
             let all: BTreeSet<String> = seen.groups.iter().cloned().chain(wanted).collect();
@@ -303,10 +315,19 @@ fn changed(task: &UserTask, seen: &Seen, hash: Option<&str>) -> (UserState, User
     let shell = task.shell.as_ref().map(|s| s.value.clone());
     field(shell, &seen.shell, &mut before.shell, &mut after.shell);
     let comment = task.comment.as_ref().map(|c| c.value.clone());
-    field(comment, &seen.comment, &mut before.comment, &mut after.comment);
+    field(
+        comment,
+        &seen.comment,
+        &mut before.comment,
+        &mut after.comment,
+    );
     // Only `after` names the password, when the node sets it: what it was is not shown, not
     // even as `(sensitive)`, so that the two states differ by it.
-    if task.password.as_ref().is_some_and(|p| Some(p.value.as_str()) != hash) {
+    if task
+        .password
+        .as_ref()
+        .is_some_and(|p| Some(p.value.as_str()) != hash)
+    {
         after.password = Some(SENSITIVE.to_owned());
     }
     (before, after)
@@ -326,11 +347,12 @@ impl UseraddDefaults {
             Err(e) => return Err(format!("cannot read {USERADD_DEFAULTS}: {e}")),
         };
         let value = |key: &str| {
+            // The last setting wins, as for useradd.
             text.lines()
+                .rev()
                 .filter_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
                 .map(|v| v.trim().to_owned())
-                .filter(|v| v.starts_with('/'))
-                .last()
+                .find(|v| v.starts_with('/'))
         };
         Ok(UseraddDefaults {
             home: value("HOME").unwrap_or_else(|| "/home".to_owned()),
@@ -402,10 +424,15 @@ pub fn describe(node: &NodeView<'_>) -> Result<Description, String> {
     let mut line = |text: String| details.push(Detail::plain(text));
     let what = match node.action {
         Action::Create => {
-            let uid = after
-                .uid
-                .map_or_else(|| "uid chosen by useradd".to_owned(), |u| format!("uid {u}"));
-            let group = after.primary_group.as_deref().map(shown).unwrap_or_default();
+            let uid = after.uid.map_or_else(
+                || "uid chosen by useradd".to_owned(),
+                |u| format!("uid {u}"),
+            );
+            let group = after
+                .primary_group
+                .as_deref()
+                .map(shown)
+                .unwrap_or_default();
             let shell = after.shell.as_deref().map(shown).unwrap_or_default();
             if let Some(home) = &after.home {
                 let made = if after.create_home == Some(true) {
@@ -455,8 +482,16 @@ pub fn describe(node: &NodeView<'_>) -> Result<Description, String> {
 /// One line per field an update changes.
 fn changes(before: &UserState, after: &UserState, user: &str, line: &mut impl FnMut(String)) {
     let pairs = [
-        ("uid", before.uid.map(|u| u.to_string()), after.uid.map(|u| u.to_string())),
-        ("primary group", before.primary_group.clone(), after.primary_group.clone()),
+        (
+            "uid",
+            before.uid.map(|u| u.to_string()),
+            after.uid.map(|u| u.to_string()),
+        ),
+        (
+            "primary group",
+            before.primary_group.clone(),
+            after.primary_group.clone(),
+        ),
         ("home (not moved)", before.home.clone(), after.home.clone()),
         ("shell", before.shell.clone(), after.shell.clone()),
         ("comment", before.comment.clone(), after.comment.clone()),
@@ -524,7 +559,10 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), R
         )
         .map_err(|e| ResourceError {
             // chpasswd quotes the line it refused: keep only its exit status.
-            message: format!("setting the password of user {user} failed ({})", first_word(&e.message)),
+            message: format!(
+                "setting the password of user {user} failed ({})",
+                first_word(&e.message)
+            ),
             retry: e.retry,
         })?;
     }
@@ -602,7 +640,14 @@ fn useradd(after: &UserState) -> Result<Vec<String>, String> {
     if after.system == Some(true) {
         argv.push("--system".to_owned());
     }
-    argv.push(if after.create_home == Some(true) { "--create-home" } else { "--no-create-home" }.to_owned());
+    argv.push(
+        if after.create_home == Some(true) {
+            "--create-home"
+        } else {
+            "--no-create-home"
+        }
+        .to_owned(),
+    );
     argv.push(after.user.clone());
     Ok(argv)
 }
@@ -626,7 +671,11 @@ fn usermod(before: &UserState, after: &UserState) -> Vec<String> {
                 .filter(|g| !old.contains(g))
                 .map(String::as_str)
                 .collect();
-            argv.extend(["--append".to_owned(), "--groups".to_owned(), added.join(",")]);
+            argv.extend([
+                "--append".to_owned(),
+                "--groups".to_owned(),
+                added.join(","),
+            ]);
         } else {
             argv.extend(["--groups".to_owned(), new.join(",")]);
         }
