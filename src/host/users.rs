@@ -383,6 +383,36 @@ mod tests {
     }
 
     #[test]
+    fn a_full_entry_and_the_groups_of_a_user() {
+        let root = account("root").unwrap().expect("root exists");
+        assert_eq!((root.name.as_str(), root.uid, root.gid), ("root", 0, 0));
+        assert!(
+            root.home.starts_with('/') && root.shell.starts_with('/'),
+            "{root:?}"
+        );
+        assert_eq!(account("no-such-user-here").unwrap(), None);
+        // The primary group is never among the supplementary ones.
+        assert!(!supplementary_gids("root", 0).unwrap().contains(&0));
+        assert_eq!(group_id("root").unwrap(), Some(0));
+        assert_eq!(group_id("no-such-group-here").unwrap(), None);
+    }
+
+    #[test]
+    fn shadow_hashes_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shadow");
+        std::fs::write(
+            &path,
+            "root:$6$a$b:19000:0:99999:7:::\nlocked:!:19000::::::\nbroken\n",
+        )
+        .unwrap();
+        let hashes = shadow_hashes(&path).unwrap();
+        assert_eq!(hashes.get("root").map(String::as_str), Some("$6$a$b"));
+        assert_eq!(hashes.get("locked").map(String::as_str), Some("!"));
+        assert_eq!(hashes.len(), 2);
+    }
+
+    #[test]
     fn a_name_with_a_nul_byte_is_an_error_not_a_panic() {
         let err = resolve(Db::User, "a\0b").unwrap_err();
         assert!(err.contains("NUL"), "{err}");

@@ -430,8 +430,21 @@ fn files_owned_by_accounts_made_in_the_same_run_converge_in_one_apply() {
     );
     let shown = show(&world, &path).stdout;
     assert!(shown.contains("svc"), "{shown}");
-    let run = world.execute(&path, &[]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    // One `apply` (plan and execute in one process: a file node's route holds the device of
+    // the overlay, which a later mount of the sandbox may number differently).
+    let run = world.apply();
+    for address in [
+        "apply.user:svc",
+        "apply.group:svc",
+        "apply.template:/srv/app/app.conf",
+    ] {
+        assert_eq!(
+            run.status_of(address).as_deref(),
+            Some("changed"),
+            "{}",
+            run.all()
+        );
+    }
     let ids = sandbox.sh_ok(
         "id -u svc; id -g svc; stat -c '%u %g %a' /srv/app/app.conf; stat -c '%u' /srv/app/plain",
     );
@@ -456,4 +469,36 @@ fn files_owned_by_accounts_made_in_the_same_run_converge_in_one_apply() {
         "{}",
         planned.all()
     );
+}
+
+#[test]
+fn an_edited_user_node_is_refused() {
+    let sandbox = Sandbox::new();
+    sandbox.sh_ok("useradd --no-create-home edited");
+    let world = World::in_sandbox(
+        "apply:\n  - type: user\n    name: edited\n    shell: /bin/bash\n",
+        &sandbox,
+    );
+    let (path, plan) = world.plan();
+    let tamper = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut edited = plan.clone();
+        let node = edited["nodes"]
+            .as_array_mut()
+            .expect("nodes")
+            .iter_mut()
+            .find(|n| n["address"] == "apply.user:edited")
+            .expect("user node");
+        edit(node);
+        common::reseal(&mut edited);
+        common::write(&path, edited.to_string().as_bytes());
+        let run = world.execute(&path, &[]);
+        assert_ne!(run.code, 0, "{}", run.all());
+        assert!(run.all().contains("apply.user:edited"), "{}", run.all());
+    };
+    // A password nobody reviewed, shown in clear.
+    tamper(&|node| node["after"]["password"] = "$6$x$planted".into());
+    // An update whose `after` says the user goes, the action left as reviewed.
+    tamper(&|node| node["after"]["exists"] = false.into());
+    let line = passwd_line(&sandbox, "edited");
+    assert!(!line.ends_with(":/bin/bash"), "{line}");
 }
