@@ -222,6 +222,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "copy"), &["content"][..]),
         (("apply", "lineinfile"), &["line"][..]),
         (("apply", "blockinfile"), &["block"][..]),
+        (("apply", "user"), &["password"][..]),
         (("apply", "assert"), &["that", "fail_msg"][..]),
         (("facts", "command"), &["command"][..]),
     ]);
@@ -291,6 +292,7 @@ fn required_fields(task_type: &str, n: usize) -> BTreeMap<String, String> {
         "assert" => vec![("that", "true".to_owned())],
         "command" => vec![("command", "[\"true\"]".to_owned())],
         "textfile" => vec![("directory", "/tmp".to_owned())],
+        "user" | "group" => vec![("name", format!("acct{n}"))],
         _ => Vec::new(),
     };
     fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
