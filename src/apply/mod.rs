@@ -25,11 +25,13 @@ pub mod services;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
+pub mod accounts;
 mod blockinfile;
 mod command;
 mod copy;
 mod directory;
 mod file;
+mod group;
 mod lineinfile;
 mod link;
 #[cfg(feature = "test-types")]
@@ -38,6 +40,7 @@ mod script;
 mod service;
 mod shell;
 mod template;
+mod user;
 
 registry::task_types! {
     File(file::FileTask) = "file",
@@ -51,6 +54,8 @@ registry::task_types! {
     Command(command::CommandTask) = "command",
     Shell(shell::ShellTask) = "shell",
     Script(script::ScriptTask) = "script",
+    User(user::UserTask) = "user",
+    Group(group::GroupTask) = "group",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

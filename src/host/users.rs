@@ -109,6 +109,51 @@ pub fn forget() {
     }
 }
 
+/// A user's entry in the passwd database, as NSS gives it (never cached: `user` tasks compare
+/// it with what they want, before and after changing it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub uid: u32,
+    /// The primary group's id.
+    pub gid: u32,
+    /// The GECOS field (`comment`).
+    pub gecos: String,
+    pub home: String,
+    pub shell: String,
+}
+
+/// A user's passwd entry; `None` when NSS knows no such user.
+pub fn account(name: &str) -> io::Result<Option<Account>> {
+    nss::account_by_name(name)
+}
+
+/// The ids of the groups listing `user` as a member, besides its primary group `gid`
+/// (`getgrouplist`, through NSS).
+pub fn supplementary_gids(user: &str, gid: u32) -> io::Result<Vec<u32>> {
+    nss::group_list(user, gid).map(|gids| gids.into_iter().filter(|&g| g != gid).collect())
+}
+
+/// The id of a group, asked afresh (not from the answers kept): `None` when there is none.
+pub fn group_id(name: &str) -> io::Result<Option<u32>> {
+    nss::group_by_name(name)
+}
+
+/// The password hash of every user in the shadow file at `path` (`/etc/shadow`), by name.
+/// Read only when a task sets a password: the hashes are secrets and stay in this process.
+pub fn shadow_hashes(path: &std::path::Path) -> io::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let name = fields.next()?;
+            let hash = fields.next()?;
+            Some((name.to_owned(), hash.to_owned()))
+        })
+        .collect())
+}
+
 /// The effective uid and gid of this process, which own what it creates.
 pub fn current() -> (u32, u32) {
     // driftless never changes its ids: asked once, not once per file.
@@ -194,6 +239,70 @@ pub(super) mod nss {
         Ok(name)
     }
 
+    pub fn account_by_name(name: &str) -> io::Result<Option<Account>> {
+        let c = c_name(name)?;
+        // SAFETY: an all-zero passwd is a valid value.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut account = None;
+        with_buffer(|buf, result: *mut *mut libc::passwd| {
+            // SAFETY: c is NUL-terminated; entry, buf and result are valid for writes and
+            // buf.len() is the buffer's size.
+            let rc = unsafe {
+                libc::getpwnam_r(c.as_ptr(), &mut entry, buf.as_mut_ptr(), buf.len(), result)
+            };
+            // The strings point into buf: copied before buf can be grown or dropped.
+            // SAFETY: on success with an entry, each field is NULL or a NUL-terminated string
+            // in buf.
+            account = unsafe { owned(rc, result, entry.pw_name) }.map(|name| Account {
+                name,
+                uid: entry.pw_uid,
+                gid: entry.pw_gid,
+                // SAFETY: as above.
+                gecos: unsafe { text(entry.pw_gecos) },
+                // SAFETY: as above.
+                home: unsafe { text(entry.pw_dir) },
+                // SAFETY: as above.
+                shell: unsafe { text(entry.pw_shell) },
+            });
+            rc
+        })?;
+        Ok(account)
+    }
+
+    /// `getgrouplist`, retried with a larger list while the user is in more groups.
+    pub fn group_list(user: &str, gid: u32) -> io::Result<Vec<u32>> {
+        let c = c_name(user)?;
+        let mut gids: Vec<libc::gid_t> = vec![0; 64];
+        loop {
+            let mut count = c_int::try_from(gids.len()).unwrap_or(c_int::MAX);
+            // SAFETY: c is NUL-terminated; gids holds `count` writable entries.
+            let rc = unsafe { libc::getgrouplist(c.as_ptr(), gid, gids.as_mut_ptr(), &mut count) };
+            let wanted = usize::try_from(count).unwrap_or(0);
+            if rc >= 0 {
+                gids.truncate(wanted);
+                return Ok(gids);
+            }
+            if wanted <= gids.len() || wanted > 1 << 16 {
+                return Err(io::Error::other("getgrouplist failed"));
+            }
+            gids.resize(wanted, 0);
+        }
+    }
+
+    /// A field of an entry as text (empty when NULL).
+    ///
+    /// # Safety
+    /// `field` is NULL or a NUL-terminated string alive for the call.
+    unsafe fn text(field: *mut c_char) -> String {
+        if field.is_null() {
+            return String::new();
+        }
+        // SAFETY: the caller's contract.
+        unsafe { CStr::from_ptr(field) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
     fn c_name(name: &str) -> io::Result<CString> {
         CString::new(name)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
@@ -271,6 +380,36 @@ mod tests {
             Err("no group `no-such-group-here` on this host (looked up in /etc/group)".into())
         );
         assert_eq!(name(Db::User, 4_000_000_000), "4000000000");
+    }
+
+    #[test]
+    fn a_full_entry_and_the_groups_of_a_user() {
+        let root = account("root").unwrap().expect("root exists");
+        assert_eq!((root.name.as_str(), root.uid, root.gid), ("root", 0, 0));
+        assert!(
+            root.home.starts_with('/') && root.shell.starts_with('/'),
+            "{root:?}"
+        );
+        assert_eq!(account("no-such-user-here").unwrap(), None);
+        // The primary group is never among the supplementary ones.
+        assert!(!supplementary_gids("root", 0).unwrap().contains(&0));
+        assert_eq!(group_id("root").unwrap(), Some(0));
+        assert_eq!(group_id("no-such-group-here").unwrap(), None);
+    }
+
+    #[test]
+    fn shadow_hashes_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shadow");
+        std::fs::write(
+            &path,
+            "root:$6$a$b:19000:0:99999:7:::\nlocked:!:19000::::::\nbroken\n",
+        )
+        .unwrap();
+        let hashes = shadow_hashes(&path).unwrap();
+        assert_eq!(hashes.get("root").map(String::as_str), Some("$6$a$b"));
+        assert_eq!(hashes.get("locked").map(String::as_str), Some("!"));
+        assert_eq!(hashes.len(), 2);
     }
 
     #[test]

@@ -94,6 +94,24 @@ fn meant_mode(n: i64) -> String {
 /// Separates a message from its help line in serde's one-string errors.
 pub const HELP: &str = "\u{1}help:";
 
+/// What a user or group name may be, for help lines.
+pub const ACCOUNT_NAME_RULE: &str = "names use letters, digits, `.`, `_` and `-` (a trailing `$` for machine accounts), at most \
+     32 characters, not starting with `-` and not all digits";
+
+/// Whether `s` is a user or group name `useradd` and `groupadd` accept everywhere and no
+/// tool reads as something else: not empty, not an id, not an option, no separator of the
+/// account files (`:`, `,`, a newline) and nothing a shell would read specially.
+pub fn is_account_name(s: &str) -> bool {
+    let body = s.strip_suffix('$').unwrap_or(s);
+    !body.is_empty()
+        && s.len() <= 32
+        && !s.starts_with('-')
+        && !s.bytes().all(|b| b.is_ascii_digit())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// A user or group: a name, or a numeric id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(untagged)]
@@ -130,17 +148,11 @@ impl<'de> Deserialize<'de> for Principal {
                 if let Ok(id) = s.parse() {
                     return Ok(Principal::Id(id));
                 }
-                let valid = !s.is_empty()
-                    && s.len() <= 32
-                    && !s.starts_with('-')
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._-$".contains(&b));
-                if valid {
+                if is_account_name(s) {
                     Ok(Principal::Name(s.to_owned()))
                 } else {
                     Err(E::custom(format!(
-                        "invalid user or group name `{s}`{HELP}names use letters, digits, `.`, \
-                         `_` and `-`, at most 32 characters"
+                        "invalid user or group name `{s}`{HELP}{ACCOUNT_NAME_RULE}"
                     )))
                 }
             }

@@ -186,7 +186,8 @@ pub struct PlanNode {
     pub action: Action,
     pub precondition: Precondition,
     /// The observed state, in the shape of the node's type's family (`FsState` for the file
-    /// family; docs/plan-format.md gives each); `null` for a facts node.
+    /// family, a user's or group's state; docs/plan-format.md gives each); `null` for a facts
+    /// node.
     #[schemars(with = "NodeBefore")]
     pub before: Recorded,
     /// The wanted state, same shape; sensitive leaves are `(sensitive)`. For a facts node, the
@@ -264,6 +265,8 @@ impl JsonSchema for NodeBefore {
         schemars::json_schema!({
             "anyOf": [
                 generator.subschema_for::<FsState>(),
+                generator.subschema_for::<crate::apply::accounts::UserState>(),
+                generator.subschema_for::<crate::apply::accounts::GroupState>(),
                 other_family_state(),
                 { "type": "null" },
             ]
@@ -285,6 +288,8 @@ impl JsonSchema for NodeAfter {
         schemars::json_schema!({
             "anyOf": [
                 generator.subschema_for::<FsState>(),
+                generator.subschema_for::<crate::apply::accounts::UserState>(),
+                generator.subschema_for::<crate::apply::accounts::GroupState>(),
                 other_family_state(),
                 generator.subschema_for::<facts_nodes::CollectorAfter>(),
                 { "const": SENSITIVE },

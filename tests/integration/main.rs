@@ -13,6 +13,7 @@ mod facts_support;
 mod sandbox;
 
 mod cli;
+mod execute_accounts;
 mod execute_blockinfile;
 mod execute_command;
 mod execute_copy;

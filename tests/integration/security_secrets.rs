@@ -222,6 +222,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "copy"), &["content"][..]),
         (("apply", "lineinfile"), &["line"][..]),
         (("apply", "blockinfile"), &["block"][..]),
+        (("apply", "user"), &["password"][..]),
         (("apply", "assert"), &["that", "fail_msg"][..]),
         (("apply", "command"), &["cmd", "argv", "env", "stdin"][..]),
         (("apply", "shell"), &["cmd", "env", "stdin"][..]),
@@ -296,6 +297,7 @@ fn required_fields(section: &str, task_type: &str, n: usize) -> BTreeMap<String,
         ("apply", "command" | "shell") => vec![("cmd", "\"true\"".to_owned())],
         ("apply", "script") => vec![("src", "templates/inc.j2".to_owned())],
         (_, "textfile") => vec![("directory", "/tmp".to_owned())],
+        (_, "user" | "group") => vec![("name", format!("acct{n}"))],
         _ => Vec::new(),
     };
     fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
