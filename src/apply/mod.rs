@@ -29,6 +29,8 @@ mod directory;
 mod file;
 mod lineinfile;
 mod link;
+mod package;
+pub mod packages;
 #[cfg(feature = "test-types")]
 mod probe;
 mod template;
@@ -41,6 +43,7 @@ registry::task_types! {
     Template(template::TemplateTask) = "template",
     LineInFile(lineinfile::LineInFileTask) = "lineinfile",
     BlockInFile(blockinfile::BlockInFileTask) = "blockinfile",
+    Package(package::PackageTask) = "package",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
