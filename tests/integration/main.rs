@@ -27,6 +27,7 @@ mod execute_lineinfile;
 mod execute_link;
 mod execute_modes_owners;
 mod execute_noop_chain;
+mod execute_package;
 mod execute_notify;
 mod execute_refusals;
 mod execute_run_report;
