@@ -71,8 +71,12 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
                 entry.candidate = Some(version.clone());
             }
         } else if let Some(v) = line.strip_prefix("  ").and_then(|l| l.trim_end().strip_suffix(':')) {
-            // apk 3 may annotate a version: `1.2.3.5 (upgradeable):`.
-            let v = v.split_whitespace().next().unwrap_or(v).to_owned();
+            // A version may be annotated: `1.2.3.5 (upgradeable):`, `1.2.3.4 (installed):`.
+            let mut words = v.split_whitespace();
+            let v = words.next().unwrap_or(v).to_owned();
+            if words.any(|w| w == "(installed)") {
+                entry.installed = Some(v.clone());
+            }
             if let Some(available) = entry.available.as_mut() {
                 available.push(v.clone());
             }
@@ -80,4 +84,28 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_gives_the_installed_version_and_the_newest_untagged_one() {
+        let parsed = parse_policy(include_str!("../../../tests/data/packages/apk-policy.txt"));
+        let zlib = &parsed["zlib1g"];
+        assert_eq!(zlib.installed.as_deref(), Some("1.2.3.4"));
+        // 2.0 and 1.7 come from tagged repositories: installed only when asked for by tag.
+        assert_eq!(zlib.candidate.as_deref(), Some("1.2.3.5"));
+        assert_eq!(zlib.available.as_ref().map(Vec::len), Some(5));
+    }
+
+    #[test]
+    fn the_installed_database_line_of_apk_2_marks_the_installed_version() {
+        let parsed = parse_policy(
+            "busybox policy:\n  1.36.1-r15:\n    lib/apk/db/installed\n    https://dl-cdn.alpinelinux.org/alpine/v3.19/main\n",
+        );
+        assert_eq!(parsed["busybox"].installed.as_deref(), Some("1.36.1-r15"));
+        assert_eq!(parsed["busybox"].candidate.as_deref(), Some("1.36.1-r15"));
+    }
 }

@@ -92,7 +92,13 @@ pub fn parse_list(text: &str) -> BTreeMap<String, Versions> {
         }
         let (name_arch, version) = (pending[0], pending[1].to_owned());
         pending.clear();
-        let name = name_arch.rsplit_once('.').map_or(name_arch, |(name, _)| name);
+        // Plugins' chatter is no entry: an entry is `name.arch` and a version from a digit.
+        let (Some((name, _arch)), true) = (
+            name_arch.rsplit_once('.'),
+            version.starts_with(|c: char| c.is_ascii_digit()),
+        ) else {
+            continue;
+        };
         let entry = out.entry(name.to_owned()).or_default();
         let slot = match section {
             Section::Installed => &mut entry.installed,
@@ -109,4 +115,57 @@ pub fn parse_list(text: &str) -> BTreeMap<String, Versions> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_entries_and_epochs_are_read() {
+        let parsed = parse_list(include_str!("../../../tests/data/packages/yum-list-wrapped.txt"));
+        assert_eq!(parsed.len(), 6);
+        let connectivity = &parsed["NetworkManager-config-connectivity-fedora"];
+        assert_eq!(connectivity.installed.as_deref(), Some("1:1.10.10-1.fc28"));
+        assert_eq!(
+            parsed["clucene-core"].installed.as_deref(),
+            Some("2.3.3.4-31.20130812.e8e3d20git.fc28")
+        );
+        // Nothing newer available: the candidate is what is installed.
+        assert_eq!(parsed["clucene-core"].candidate, parsed["clucene-core"].installed);
+    }
+
+    #[test]
+    fn plugin_chatter_is_skipped_and_the_newest_of_two_installed_versions_counts() {
+        let parsed = parse_list(include_str!("../../../tests/data/packages/yum-list-junk.txt"));
+        assert_eq!(parsed["NetworkManager"].installed.as_deref(), Some("1:1.8.0-9.el7"));
+        assert_eq!(parsed["NetworkManager-config-server"].installed.as_deref(), Some("1:1.8.0-9.el7"));
+        assert_eq!(parsed.len(), 5, "{parsed:?}");
+    }
+
+    #[test]
+    fn the_available_section_gives_the_candidate() {
+        let parsed = parse_list(include_str!("../../../tests/data/packages/dnf-list-upgrade.txt"));
+        assert_eq!(parsed["bash"].installed.as_deref(), Some("5.1.8-6.el9"));
+        assert_eq!(parsed["bash"].candidate.as_deref(), Some("5.1.8-9.el9"));
+        assert_eq!(parsed["python3.11"].candidate.as_deref(), Some("3.11.5-1.el9"));
+        assert_eq!(parsed["curl"].candidate.as_deref(), Some("7.76.1-23.el9"));
+    }
+
+    #[test]
+    fn installs_pin_name_version_and_removals_are_a_second_command() {
+        let change = Change {
+            install: vec![("bash".into(), "5.1.8-9.el9".into())],
+            remove: vec!["curl".into()],
+        };
+        let argv: Vec<Vec<String>> = Dnf::DNF
+            .transaction(&change)
+            .iter()
+            .map(|i| i.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect())
+            .collect();
+        assert_eq!(argv, [
+            vec!["dnf", "-y", "install", "--", "bash-5.1.8-9.el9"],
+            vec!["dnf", "-y", "remove", "--", "curl"],
+        ]);
+    }
 }

@@ -83,3 +83,32 @@ pub fn parse_search(text: &str) -> BTreeMap<String, Versions> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_output_gives_installed_and_sync_versions() {
+        let parsed = parse_search(include_str!("../../../tests/data/packages/pacman-ss-atom.txt"));
+        assert_eq!(parsed.len(), 11);
+        assert_eq!(parsed["boost-libs"].installed.as_deref(), Some("1.72.0-1"));
+        assert_eq!(parsed["xorg-xlsatoms"].installed.as_deref(), Some("1.1.3-1"), "after its groups");
+        assert_eq!(parsed["atom"].installed, None);
+        assert_eq!(parsed["atom"].candidate.as_deref(), Some("1.44.0-1"));
+    }
+
+    #[test]
+    fn an_older_installed_version_is_named_in_the_marker() {
+        // pacman's sync_search prints ` [installed: <local version>]` when they differ.
+        let parsed = parse_search("core/openssl 3.2.1-1 [installed: 3.2.0-1]\n    The Open Source toolkit\n");
+        assert_eq!(parsed["openssl"].installed.as_deref(), Some("3.2.0-1"));
+        assert_eq!(parsed["openssl"].candidate.as_deref(), Some("3.2.1-1"));
+    }
+
+    #[test]
+    fn the_query_is_one_anchored_expression_with_dots_and_pluses_escaped() {
+        let argv = Pacman.query(&["gtk+", "python3.11"]).argv;
+        assert_eq!(argv.last().map(|a| a.to_string_lossy().into_owned()).as_deref(), Some("^(gtk\\+|python3\\.11)$"));
+    }
+}

@@ -80,3 +80,25 @@ pub fn parse_search(text: &str) -> BTreeMap<String, Versions> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_not_installed_has_its_repository_version_as_candidate() {
+        let parsed = parse_search(include_str!("../../../tests/data/packages/zypper-se-yq.txt"));
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed["yq"].installed, None);
+        assert_eq!(parsed["yq"].candidate.as_deref(), Some("4.18.1-bp154.1.17"));
+    }
+
+    #[test]
+    fn one_transaction_installs_and_removes() {
+        let change = Change { install: vec![("yq".into(), "4.18.1-bp154.1.17".into())], remove: vec!["jq".into()] };
+        let invocations = Zypper.transaction(&change);
+        assert_eq!(invocations.len(), 1);
+        let argv: Vec<String> = invocations[0].argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(&argv[argv.len() - 2..], ["yq=4.18.1-bp154.1.17", "!jq"]);
+    }
+}
