@@ -166,6 +166,12 @@ pub trait Manager: Sync {
         None
     }
 
+    /// The installed version of every package, read from the manager's database without
+    /// starting a program, when driftless reads that database (dpkg's status file).
+    fn installed_database(&self) -> Option<Result<BTreeMap<String, String>, String>> {
+        None
+    }
+
     /// After a successful refresh: record its time where [`Manager::index_age`] reads it.
     fn refreshed(&self) {}
 
@@ -175,12 +181,41 @@ pub trait Manager: Sync {
     }
 }
 
-/// Observes `names` with one query.
-pub fn observe(kind: ManagerKind, names: &[&str]) -> Result<BTreeMap<String, Versions>, String> {
+/// Observes `names`: their installed versions, and the candidates of those for which
+/// `needs_candidate(name, installed)` says the candidate decides something. A manager whose
+/// database driftless reads (dpkg's) is asked only for those, in one query (none when no
+/// candidate matters); the others answer everything in one query.
+pub fn observe(
+    kind: ManagerKind,
+    names: &[&str],
+    needs_candidate: &dyn Fn(&str, Option<&str>) -> bool,
+) -> Result<BTreeMap<String, Versions>, String> {
+    let driver = kind.driver();
+    let Some(database) = driver.installed_database() else {
+        return query(driver, names);
+    };
+    let database = database?;
+    let asked: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| needs_candidate(name, database.get(*name).map(String::as_str)))
+        .collect();
+    let mut answered = query(driver, &asked)?;
+    Ok(names
+        .iter()
+        .map(|&name| {
+            let mut versions = answered.remove(name).unwrap_or_default();
+            versions.installed = database.get(name).cloned();
+            (name.to_owned(), versions)
+        })
+        .collect())
+}
+
+/// Runs the manager's one query for `names` (none for no names).
+fn query(driver: &dyn Manager, names: &[&str]) -> Result<BTreeMap<String, Versions>, String> {
     if names.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let driver = kind.driver();
     let invocation = driver.query(names);
     let finished = process::run(&invocation).map_err(|e| e.message)?;
     if finished.timed_out {
@@ -313,9 +348,21 @@ impl PackageNode {
         }
     }
 
+    /// Whether the candidate of one of the node's packages decides what the node does: for
+    /// `latest` (a new candidate makes a no-op node an upgrade), and where the planned version
+    /// is the candidate to install.
+    fn candidate_matters(&self, name: &str) -> bool {
+        let Some(seen) = self.before.packages.get(name) else {
+            return false;
+        };
+        let planned = self.after.packages.get(name).and_then(Option::as_deref);
+        self.after.state == PackageState::Latest
+            || (planned.is_some()
+                && planned != seen.installed.as_deref()
+                && planned == seen.candidate.as_deref())
+    }
+
     /// Why the packages are no longer what the plan saw, given what the manager says now.
-    /// The candidate matters where it is what gets installed (and for `latest` always: a new
-    /// candidate makes a no-op node an upgrade).
     fn stale(&self, now: &BTreeMap<String, Versions>) -> Option<String> {
         let mut why = Vec::new();
         for (name, seen) in &self.before.packages {
@@ -328,12 +375,7 @@ impl PackageNode {
                 ));
                 continue;
             }
-            let planned = self.after.packages.get(name).and_then(Option::as_deref);
-            let candidate_matters = self.after.state == PackageState::Latest
-                || (planned.is_some()
-                    && planned != seen.installed.as_deref()
-                    && planned == seen.candidate.as_deref());
-            if candidate_matters && current.candidate != seen.candidate {
+            if self.candidate_matters(name) && current.candidate != seen.candidate {
                 why.push(format!(
                     "the candidate of {name} was {} and is now {}",
                     shown(seen.candidate.as_deref()),
@@ -402,6 +444,17 @@ fn planned(task: &PackageTask, name: &str, seen: &Versions, pins: bool) -> Resul
     }
 }
 
+/// Whether what the manager would install decides the task's plan: for `latest`, for a
+/// package to install, for a pinned version not installed.
+fn candidate_decides(task: &PackageTask, installed: Option<&str>) -> bool {
+    match (task.state, &task.version) {
+        (PackageState::Absent, _) => false,
+        (PackageState::Latest, _) => true,
+        (PackageState::Present, Some(version)) => installed != Some(version.value.as_str()),
+        (PackageState::Present, None) => installed.is_none(),
+    }
+}
+
 /// Whether the task's refresh of the package index is due.
 fn refresh_due(task: &PackageTask, kind: ManagerKind) -> bool {
     match task.refresh_after() {
@@ -462,22 +515,37 @@ pub struct Packages;
 
 pub static PACKAGES: Packages = Packages;
 
-/// Observes the packages of several nodes, one query per manager: what each manager says, or
-/// why it could not be asked.
-fn observe_nodes(nodes: &[&PackageNode]) -> HashMap<ManagerKind, Result<BTreeMap<String, Versions>, String>> {
+/// Observes the packages of several nodes, one query per manager (candidates asked for where
+/// `with_candidates` and the node's plan depends on them): what each manager says, or why it
+/// could not be asked.
+fn observe_nodes(
+    nodes: &[&PackageNode],
+    with_candidates: bool,
+) -> HashMap<ManagerKind, Result<BTreeMap<String, Versions>, String>> {
     let mut names: BTreeMap<ManagerKind, Vec<&str>> = BTreeMap::new();
+    let mut matters: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for node in nodes {
         names
             .entry(node.before.manager)
             .or_default()
             .extend(node.before.packages.keys().map(String::as_str));
+        if with_candidates {
+            matters.extend(
+                node.before
+                    .packages
+                    .keys()
+                    .filter(|name| node.candidate_matters(name))
+                    .map(String::as_str),
+            );
+        }
     }
+    let needs_candidate = |name: &str, _: Option<&str>| matters.contains(name);
     names
         .into_iter()
         .map(|(kind, mut names)| {
             names.sort_unstable();
             names.dedup();
-            (kind, observe(kind, &names))
+            (kind, observe(kind, &names, &needs_candidate))
         })
         .collect()
 }
@@ -514,13 +582,23 @@ impl Family for Packages {
                     .extend(task.names().into_iter().map(|n| n.value));
             }
         }
+        // Each package is named by one task (two would be a check error).
+        let mut wanted: HashMap<String, &PackageTask> = HashMap::new();
+        for task in tasks.iter().filter_map(|&i| package_task(i)) {
+            for name in task.names() {
+                wanted.insert(name.value, task);
+            }
+        }
+        let needs_candidate = |name: &str, installed: Option<&str>| {
+            wanted.get(name).is_some_and(|task| candidate_decides(task, installed))
+        };
         let seen: HashMap<ManagerKind, Result<BTreeMap<String, Versions>, String>> = names
             .into_iter()
             .map(|(kind, mut names)| {
                 names.sort_unstable();
                 names.dedup();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                (kind, observe(kind, &names))
+                (kind, observe(kind, &names, &needs_candidate))
             })
             .collect();
         tasks
@@ -601,7 +679,7 @@ impl Family for Packages {
         let decoded: Vec<(&NodeView<'_>, Result<PackageNode, String>)> =
             nodes.iter().map(|n| (n, PackageNode::decode(n))).collect();
         let readable: Vec<&PackageNode> = decoded.iter().filter_map(|(_, p)| p.as_ref().ok()).collect();
-        let now = observe_nodes(&readable);
+        let now = observe_nodes(&readable, true);
         decoded
             .iter()
             .filter_map(|(node, package)| {
@@ -698,7 +776,7 @@ fn transact(kind: ManagerKind, nodes: &[&PackageNode]) -> Vec<Result<(), Resourc
         }
     }
     // "Changed" is what the manager now says, not its exit code.
-    let now = match observe_nodes(nodes).remove(&kind) {
+    let now = match observe_nodes(nodes, false).remove(&kind) {
         Some(Ok(now)) => now,
         Some(Err(why)) => return all_fail(ResourceError::permanent(format!("cannot observe the packages after the transaction: {why}"))),
         None => BTreeMap::new(),

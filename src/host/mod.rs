@@ -11,10 +11,12 @@
 //! - [`netlink`]: interface counters and properties in one rtnetlink dump; [`addresses`]:
 //!   interface addresses (`getifaddrs`); [`routes`]: the default routes.
 //! - [`users`]: users and groups through NSS, cached for the process.
+//! - [`dpkg`]: the packages dpkg has installed, from its status file.
 
 pub mod addresses;
 pub mod boot;
 pub mod cpuinfo;
+pub mod dpkg;
 pub mod identity;
 pub mod meminfo;
 pub mod mounts;

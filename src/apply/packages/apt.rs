@@ -1,5 +1,7 @@
-//! apt and dpkg. The query is `apt-cache policy n1 n2 …`: for each package it knows, the
-//! installed version, the candidate, and the version table (every version it could install).
+//! apt and dpkg. Installed versions are read from dpkg's status file ([`crate::host::dpkg`]);
+//! the query, for the packages whose candidate decides something, is `apt-cache policy n1 n2
+//! …`: for each package it knows, the installed version, the candidate, and the version table
+//! (every version it could install).
 //! It is told not to write its binary cache (`Dir::Cache::pkgcache=`): planning writes
 //! nothing. The transaction is one `apt-get install` with `name=version` for each install or
 //! upgrade and `name-` for each removal; no prompt ever (`-y`, `DEBIAN_FRONTEND=noninteractive`)
@@ -76,6 +78,12 @@ impl Manager for Apt {
     fn index_age(&self) -> Option<std::time::Duration> {
         let modified = std::fs::metadata(LISTS).and_then(|m| m.modified()).ok()?;
         Some(SystemTime::now().duration_since(modified).unwrap_or_default())
+    }
+
+    fn installed_database(&self) -> Option<Result<BTreeMap<String, String>, String>> {
+        Some(crate::host::dpkg::installed().map_err(|e| {
+            format!("cannot read {}: {e}", crate::host::dpkg::STATUS)
+        }))
     }
 
     fn refreshed(&self) {
