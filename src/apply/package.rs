@@ -232,7 +232,9 @@ impl Resource for PackageTask {
                         crate::printable::escape(&version.value)
                     ))
                     .at(version.span)
-                    .help("write the version as the package manager shows it, e.g. 1.22.1-9+deb12u1"),
+                    .help(
+                        "write the version as the package manager shows it, e.g. 1.22.1-9+deb12u1",
+                    ),
                 );
             }
         }

@@ -25,7 +25,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Action;
-use super::contract::{Description, Detail, Family, NodeStates, NodeView, PlanContext, Recompiled, Recorded};
+use super::contract::{
+    Description, Detail, Family, NodeStates, NodeView, PlanContext, Recompiled, Recorded,
+};
 use super::package::{PackageState, PackageTask};
 use crate::error::ResourceError;
 use crate::model::ApplyTask;
@@ -233,7 +235,10 @@ pub fn valid_name(name: &str, manager: ManagerChoice) -> Result<(), String> {
         return Err("it is longer than 128 characters".to_owned());
     }
     if !first.is_ascii_alphanumeric() {
-        return Err(format!("it starts with `{}`", crate::printable::escape(&first.to_string())));
+        return Err(format!(
+            "it starts with `{}`",
+            crate::printable::escape(&first.to_string())
+        ));
     }
     if let Some(bad) = name
         .chars()
@@ -264,7 +269,10 @@ pub fn valid_version(version: &str) -> Result<(), String> {
         return Err("it is longer than 128 characters".to_owned());
     }
     if !first.is_ascii_alphanumeric() {
-        return Err(format!("it starts with `{}`", crate::printable::escape(&first.to_string())));
+        return Err(format!(
+            "it starts with `{}`",
+            crate::printable::escape(&first.to_string())
+        ));
     }
     match version
         .chars()
@@ -314,9 +322,7 @@ impl PackageNode {
     fn decode(node: &NodeView<'_>) -> Result<PackageNode, String> {
         let before: Before = decode(node.before, "before")?;
         let after: After = decode(node.after, "after")?;
-        if before.manager != after.manager
-            || !before.packages.keys().eq(after.packages.keys())
-        {
+        if before.manager != after.manager || !before.packages.keys().eq(after.packages.keys()) {
             return Err("`before` and `after` name different packages or managers".to_owned());
         }
         Ok(PackageNode { before, after })
@@ -326,7 +332,11 @@ impl PackageNode {
     fn changes(&self) -> impl Iterator<Item = (&str, Option<&str>, Option<&str>)> {
         self.after.packages.iter().filter_map(|(name, planned)| {
             let installed = self.before.packages.get(name)?.installed.as_deref();
-            (installed != planned.as_deref()).then_some((name.as_str(), installed, planned.as_deref()))
+            (installed != planned.as_deref()).then_some((
+                name.as_str(),
+                installed,
+                planned.as_deref(),
+            ))
         })
     }
 
@@ -393,11 +403,19 @@ fn shown(version: Option<&str>) -> &str {
 
 fn fingerprint(before: &Before) -> String {
     let text = serde_json::to_string(before).unwrap_or_default();
-    format!("sha256:{}", crate::fsutil::hex(&Sha256::digest(text.as_bytes())))
+    format!(
+        "sha256:{}",
+        crate::fsutil::hex(&Sha256::digest(text.as_bytes()))
+    )
 }
 
 /// The version a task wants of one package, from what the manager says.
-fn planned(task: &PackageTask, name: &str, seen: &Versions, pins: bool) -> Result<Option<String>, String> {
+fn planned(
+    task: &PackageTask,
+    name: &str,
+    seen: &Versions,
+    pins: bool,
+) -> Result<Option<String>, String> {
     let candidate = || {
         seen.candidate.clone().ok_or_else(|| {
             format!("package {name} is not installed and the package manager has no version of it to install")
@@ -421,7 +439,11 @@ fn planned(task: &PackageTask, name: &str, seen: &Versions, pins: bool) -> Resul
             {
                 return Err(format!(
                     "package {name} has no version {version} to install (available: {})",
-                    if available.is_empty() { "none".to_owned() } else { available.join(", ") }
+                    if available.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        available.join(", ")
+                    }
                 ));
             }
             Ok(Some(version.clone()))
@@ -464,16 +486,32 @@ fn refresh_due(task: &PackageTask, kind: ManagerKind) -> bool {
     }
 }
 
-fn plan_task(task: &PackageTask, kind: ManagerKind, seen: &BTreeMap<String, Versions>) -> Result<NodeStates, String> {
+fn plan_task(
+    task: &PackageTask,
+    kind: ManagerKind,
+    seen: &BTreeMap<String, Versions>,
+) -> Result<NodeStates, String> {
     let pins = kind.driver().pins_versions();
     let mut before = BTreeMap::new();
     let mut after = BTreeMap::new();
     for name in task.names() {
         let versions = seen.get(&name.value).cloned().unwrap_or_default();
-        after.insert(name.value.clone(), planned(task, &name.value, &versions, pins)?);
-        before.insert(name.value, Versions { available: None, ..versions });
+        after.insert(
+            name.value.clone(),
+            planned(task, &name.value, &versions, pins)?,
+        );
+        before.insert(
+            name.value,
+            Versions {
+                available: None,
+                ..versions
+            },
+        );
     }
-    let before = Before { manager: kind, packages: before };
+    let before = Before {
+        manager: kind,
+        packages: before,
+    };
     let after = After {
         manager: kind,
         state: task.state,
@@ -590,7 +628,9 @@ impl Family for Packages {
             }
         }
         let needs_candidate = |name: &str, installed: Option<&str>| {
-            wanted.get(name).is_some_and(|task| candidate_decides(task, installed))
+            wanted
+                .get(name)
+                .is_some_and(|task| candidate_decides(task, installed))
         };
         let seen: HashMap<ManagerKind, Result<BTreeMap<String, Versions>, String>> = names
             .into_iter()
@@ -628,7 +668,10 @@ impl Family for Packages {
         if node.fingerprint != fingerprint(&package.before) {
             return Err("its fingerprint is not that of its `before`".to_owned());
         }
-        if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) || node.diff.is_some() {
+        if node.is_sensitive()
+            || *node.before_sensitive != Value::Bool(false)
+            || node.diff.is_some()
+        {
             return Err("a package node has no sensitive values and no diff".to_owned());
         }
         Ok(())
@@ -636,7 +679,11 @@ impl Family for Packages {
 
     fn describe(&self, node: &NodeView<'_>) -> Description {
         let Ok(package) = PackageNode::decode(node) else {
-            return Description { what: String::new(), details: Vec::new(), diff_lines: Vec::new() };
+            return Description {
+                what: String::new(),
+                details: Vec::new(),
+                diff_lines: Vec::new(),
+            };
         };
         let names: Vec<&str> = package.after.packages.keys().map(String::as_str).collect();
         let mut details = Vec::new();
@@ -646,9 +693,17 @@ impl Family for Packages {
                 package.after.manager.as_str()
             )));
         }
-        details.extend(package.changes().map(|change| Detail::plain(change_text(change))));
+        details.extend(
+            package
+                .changes()
+                .map(|change| Detail::plain(change_text(change))),
+        );
         for (name, planned) in &package.after.packages {
-            let installed = package.before.packages.get(name).and_then(|v| v.installed.as_deref());
+            let installed = package
+                .before
+                .packages
+                .get(name)
+                .and_then(|v| v.installed.as_deref());
             if installed == planned.as_deref() {
                 details.push(Detail::plain(match installed {
                     Some(version) => format!("{name} {version} installed, unchanged"),
@@ -672,13 +727,18 @@ impl Family for Packages {
     }
 
     fn stale(&self, node: &NodeView<'_>) -> Option<String> {
-        self.stale_all(std::slice::from_ref(node)).into_iter().next()
+        self.stale_all(std::slice::from_ref(node))
+            .into_iter()
+            .next()
     }
 
     fn stale_all(&self, nodes: &[NodeView<'_>]) -> Vec<String> {
         let decoded: Vec<(&NodeView<'_>, Result<PackageNode, String>)> =
             nodes.iter().map(|n| (n, PackageNode::decode(n))).collect();
-        let readable: Vec<&PackageNode> = decoded.iter().filter_map(|(_, p)| p.as_ref().ok()).collect();
+        let readable: Vec<&PackageNode> = decoded
+            .iter()
+            .filter_map(|(_, p)| p.as_ref().ok())
+            .collect();
         let now = observe_nodes(&readable, true);
         decoded
             .iter()
@@ -695,7 +755,11 @@ impl Family for Packages {
             .collect()
     }
 
-    fn run(&self, node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), ResourceError> {
+    fn run(
+        &self,
+        node: &NodeView<'_>,
+        config: Option<&Recompiled<'_>>,
+    ) -> Result<(), ResourceError> {
         self.run_batch(std::slice::from_ref(node), config)
             .pop()
             .unwrap_or_else(|| Err(ResourceError::permanent("the node did not run")))
@@ -705,22 +769,31 @@ impl Family for Packages {
         true
     }
 
-    fn run_batch(&self, nodes: &[NodeView<'_>], _: Option<&Recompiled<'_>>) -> Vec<Result<(), ResourceError>> {
+    fn run_batch(
+        &self,
+        nodes: &[NodeView<'_>],
+        _: Option<&Recompiled<'_>>,
+    ) -> Vec<Result<(), ResourceError>> {
         let decoded: Vec<Result<PackageNode, ResourceError>> = nodes
             .iter()
             .map(|n| PackageNode::decode(n).map_err(ResourceError::permanent))
             .collect();
-        let mut results: Vec<Option<Result<(), ResourceError>>> =
-            decoded.iter().map(|d| d.as_ref().err().cloned().map(Err)).collect();
-        let mut kinds: Vec<ManagerKind> = decoded.iter().flatten().map(|p| p.after.manager).collect();
+        let mut results: Vec<Option<Result<(), ResourceError>>> = decoded
+            .iter()
+            .map(|d| d.as_ref().err().cloned().map(Err))
+            .collect();
+        let mut kinds: Vec<ManagerKind> =
+            decoded.iter().flatten().map(|p| p.after.manager).collect();
         kinds.sort_unstable();
         kinds.dedup();
         for kind in kinds {
             let members: Vec<usize> = (0..nodes.len())
                 .filter(|&i| decoded[i].as_ref().is_ok_and(|p| p.after.manager == kind))
                 .collect();
-            let packages: Vec<&PackageNode> =
-                members.iter().filter_map(|&i| decoded[i].as_ref().ok()).collect();
+            let packages: Vec<&PackageNode> = members
+                .iter()
+                .filter_map(|&i| decoded[i].as_ref().ok())
+                .collect();
             let outcome = transact(kind, &packages);
             for (&i, result) in members.iter().zip(outcome) {
                 results[i] = Some(result);
@@ -778,7 +851,11 @@ fn transact(kind: ManagerKind, nodes: &[&PackageNode]) -> Vec<Result<(), Resourc
     // "Changed" is what the manager now says, not its exit code.
     let now = match observe_nodes(nodes, false).remove(&kind) {
         Some(Ok(now)) => now,
-        Some(Err(why)) => return all_fail(ResourceError::permanent(format!("cannot observe the packages after the transaction: {why}"))),
+        Some(Err(why)) => {
+            return all_fail(ResourceError::permanent(format!(
+                "cannot observe the packages after the transaction: {why}"
+            )));
+        }
         None => BTreeMap::new(),
     };
     nodes
@@ -819,10 +896,23 @@ mod tests {
 
     #[test]
     fn names_that_are_options_or_shell_syntax_are_refused() {
-        for bad in ["nginx; rm -rf /", "-oAPT::Update", "", "a b", "x$(id)", "n\u{e9}"] {
+        for bad in [
+            "nginx; rm -rf /",
+            "-oAPT::Update",
+            "",
+            "a b",
+            "x$(id)",
+            "n\u{e9}",
+        ] {
             assert!(valid_name(bad, ManagerChoice::Auto).is_err(), "{bad}");
         }
-        for good in ["nginx", "libstdc++6", "python3.11", "NetworkManager", "perl-Data_Dumper"] {
+        for good in [
+            "nginx",
+            "libstdc++6",
+            "python3.11",
+            "NetworkManager",
+            "perl-Data_Dumper",
+        ] {
             assert!(valid_name(good, ManagerChoice::Auto).is_ok(), "{good}");
         }
         assert!(valid_name("NetworkManager", ManagerChoice::Apt).is_err());

@@ -30,7 +30,8 @@ pub fn parse_status(text: &str) -> BTreeMap<String, String> {
         }
         if let (Some(name), Some(version), true) = (name, version, installed) {
             // Multi-Arch: same packages appear once per architecture, at one version.
-            out.entry(name.to_owned()).or_insert_with(|| version.to_owned());
+            out.entry(name.to_owned())
+                .or_insert_with(|| version.to_owned());
         }
     }
     out

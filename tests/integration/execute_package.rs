@@ -37,7 +37,11 @@ fn repository() -> &'static Path {
             .current_dir(&repo)
             .output()
             .expect("run dpkg-scanpackages");
-        assert!(index.status.success(), "{}", String::from_utf8_lossy(&index.stderr));
+        assert!(
+            index.status.success(),
+            "{}",
+            String::from_utf8_lossy(&index.stderr)
+        );
         common::write(&repo.join("Packages"), &index.stdout);
         repo
     })
@@ -64,7 +68,11 @@ fn build_deb(work: &Path, repo: &Path, name: &str, version: &str, depends: Optio
         .arg(repo.join(format!("{name}_{version}_all.deb")))
         .output()
         .expect("run dpkg-deb");
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
 }
 
 /// A throwaway root whose only apt source is the test repository, indexed; `apt-get` and
@@ -135,14 +143,23 @@ fn present_installs_the_candidate_the_plan_names_and_a_second_apply_changes_noth
     let (plan_path, plan) = world.plan();
     let node = common::node(&plan, "apply.package:dltest-a");
     assert_eq!(node["action"], "create");
-    assert_eq!(node["before"]["packages"]["dltest-a"]["installed"], serde_json::Value::Null);
+    assert_eq!(
+        node["before"]["packages"]["dltest-a"]["installed"],
+        serde_json::Value::Null
+    );
     assert_eq!(node["after"]["packages"]["dltest-a"], "2.0");
     assert!(show(&world, &plan_path).contains("install dltest-a 2.0"));
     let run = world.execute(&plan_path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(run.status_of("apply.package:dltest-a").as_deref(), Some("changed"));
+    assert_eq!(
+        run.status_of("apply.package:dltest-a").as_deref(),
+        Some("changed")
+    );
     assert_eq!(installed(&sandbox, "dltest-a").as_deref(), Some("2.0"));
-    assert!(!Path::new("/usr/share/dltest-a").exists(), "the host was changed");
+    assert!(
+        !Path::new("/usr/share/dltest-a").exists(),
+        "the host was changed"
+    );
     forget_calls(&sandbox);
     world.assert_converged();
     assert!(
@@ -150,7 +167,12 @@ fn present_installs_the_candidate_the_plan_names_and_a_second_apply_changes_noth
         "an installed package's candidate decides nothing: apt is not asked"
     );
     let again = world.apply();
-    assert_eq!(again.status_of("apply.package:dltest-a").as_deref(), Some("unchanged"), "{}", again.all());
+    assert_eq!(
+        again.status_of("apply.package:dltest-a").as_deref(),
+        Some("unchanged"),
+        "{}",
+        again.all()
+    );
 }
 
 #[test]
@@ -182,7 +204,13 @@ fn a_pinned_version_installs_latest_upgrades_and_a_lower_pin_downgrades() {
 fn absent_removes_an_installed_package_and_is_a_no_op_for_one_not_installed() {
     let sandbox = root_with_repository();
     sandbox.sh_ok("DEBIAN_FRONTEND=noninteractive apt-get.real install -y -q dltest-b >/dev/null");
-    let world = World::in_sandbox(&package("[dltest-b]", "    state: absent\n  - type: package\n    name: dltest-c\n    state: absent\n"), &sandbox);
+    let world = World::in_sandbox(
+        &package(
+            "[dltest-b]",
+            "    state: absent\n  - type: package\n    name: dltest-c\n    state: absent\n",
+        ),
+        &sandbox,
+    );
     let (plan_path, plan) = world.plan();
     assert_eq!(common::action(&plan, "apply.package:dltest-b"), "delete");
     assert_eq!(common::action(&plan, "apply.package:dltest-c"), "no-op");
@@ -202,10 +230,18 @@ fn plan_and_dry_run_change_nothing_and_observe_with_one_query() {
     );
     forget_calls(&sandbox);
     world.plan();
-    assert_eq!(calls(&sandbox, "apt-cache").len(), 1, "one query for all packages");
+    assert_eq!(
+        calls(&sandbox, "apt-cache").len(),
+        1,
+        "one query for all packages"
+    );
     let dry = world.run(&["apply", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all());
-    assert!(calls(&sandbox, "apt-get").is_empty(), "{:?}", calls(&sandbox, "apt-get"));
+    assert!(
+        calls(&sandbox, "apt-get").is_empty(),
+        "{:?}",
+        calls(&sandbox, "apt-get")
+    );
     for name in ["dltest-a", "dltest-b", "dltest-c"] {
         assert_eq!(installed(&sandbox, name), None);
     }
@@ -216,12 +252,16 @@ fn a_package_installed_out_of_band_after_the_plan_makes_it_stale() {
     let sandbox = root_with_repository();
     let world = World::in_sandbox(&package("dltest-a", ""), &sandbox);
     let (plan_path, _) = world.plan();
-    sandbox.sh_ok("DEBIAN_FRONTEND=noninteractive apt-get.real install -y -q dltest-a=1.0 >/dev/null");
+    sandbox
+        .sh_ok("DEBIAN_FRONTEND=noninteractive apt-get.real install -y -q dltest-a=1.0 >/dev/null");
     forget_calls(&sandbox);
     let run = world.execute(&plan_path, &[]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
-        run.stderr.contains("apply.package:dltest-a") && run.stderr.contains("dltest-a was not installed and is now 1.0"),
+        run.stderr.contains("apply.package:dltest-a")
+            && run
+                .stderr
+                .contains("dltest-a was not installed and is now 1.0"),
         "{}",
         run.all()
     );
@@ -279,12 +319,27 @@ fn a_failing_transaction_fails_its_nodes_with_apts_message_and_the_rest_go_on() 
     );
     let run = world.run(&["apply"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert_eq!(run.status_of("apply.package:dltest-broken").as_deref(), Some("failed"), "{}", run.all());
-    assert_eq!(run.status_of("apply.file:/etc/driftless-package-neighbour").as_deref(), Some("changed"));
+    assert_eq!(
+        run.status_of("apply.package:dltest-broken").as_deref(),
+        Some("failed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        run.status_of("apply.file:/etc/driftless-package-neighbour")
+            .as_deref(),
+        Some("changed")
+    );
     assert!(run.all().contains("apt-get failed"), "{}", run.all());
     let report = world.reports().pop().expect("a run report");
     let text = report.to_string();
-    assert!(text.contains("apt-get failed") && text.contains("broken packages"), "{text}");
+    assert!(
+        text.contains("apt-get failed") && text.contains("broken packages"),
+        "{text}"
+    );
     assert_eq!(installed(&sandbox, "dltest-broken"), None);
-    assert_eq!(sandbox.sh_ok("cat /etc/driftless-package-neighbour"), "still written\n");
+    assert_eq!(
+        sandbox.sh_ok("cat /etc/driftless-package-neighbour"),
+        "still written\n"
+    );
 }

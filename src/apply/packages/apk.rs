@@ -20,7 +20,11 @@ impl Manager for Apk {
 
     fn parse(&self, finished: &Finished) -> Result<BTreeMap<String, Versions>, String> {
         if !finished.success() {
-            return Err(format!("apk policy failed (exit {}): {}", finished.rc, finished.complaint()));
+            return Err(format!(
+                "apk policy failed (exit {}): {}",
+                finished.rc,
+                finished.complaint()
+            ));
         }
         Ok(parse_policy(&finished.stdout_text()))
     }
@@ -28,12 +32,27 @@ impl Manager for Apk {
     fn transaction(&self, change: &Change) -> Vec<Invocation> {
         let mut out = Vec::new();
         if !change.install.is_empty() {
-            let mut argv = vec!["apk".to_owned(), "add".into(), "--no-interactive".into(), "--".into()];
-            argv.extend(change.install.iter().map(|(name, version)| format!("{name}={version}")));
+            let mut argv = vec![
+                "apk".to_owned(),
+                "add".into(),
+                "--no-interactive".into(),
+                "--".into(),
+            ];
+            argv.extend(
+                change
+                    .install
+                    .iter()
+                    .map(|(name, version)| format!("{name}={version}")),
+            );
             out.push(Invocation::new(argv));
         }
         if !change.remove.is_empty() {
-            let mut argv = vec!["apk".to_owned(), "del".into(), "--no-interactive".into(), "--".into()];
+            let mut argv = vec![
+                "apk".to_owned(),
+                "del".into(),
+                "--no-interactive".into(),
+                "--".into(),
+            ];
             argv.extend(change.remove.iter().cloned());
             out.push(Invocation::new(argv));
         }
@@ -52,7 +71,10 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
     let mut name: Option<String> = None;
     let mut version: Option<String> = None;
     for line in text.lines() {
-        if let Some(header) = line.strip_suffix(" policy:").filter(|_| !line.starts_with(' ')) {
+        if let Some(header) = line
+            .strip_suffix(" policy:")
+            .filter(|_| !line.starts_with(' '))
+        {
             name = Some(header.to_owned());
             version = None;
             out.entry(header.to_owned()).or_insert_with(|| Versions {
@@ -61,7 +83,9 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
             });
             continue;
         }
-        let Some(entry) = name.as_ref().and_then(|n| out.get_mut(n)) else { continue };
+        let Some(entry) = name.as_ref().and_then(|n| out.get_mut(n)) else {
+            continue;
+        };
         if line.starts_with("    ") {
             let source = line.trim();
             let Some(version) = &version else { continue };
@@ -70,7 +94,10 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
             } else if !source.starts_with('@') && entry.candidate.is_none() {
                 entry.candidate = Some(version.clone());
             }
-        } else if let Some(v) = line.strip_prefix("  ").and_then(|l| l.trim_end().strip_suffix(':')) {
+        } else if let Some(v) = line
+            .strip_prefix("  ")
+            .and_then(|l| l.trim_end().strip_suffix(':'))
+        {
             // A version may be annotated: `1.2.3.5 (upgradeable):`, `1.2.3.4 (installed):`.
             let mut words = v.split_whitespace();
             let v = words.next().unwrap_or(v).to_owned();

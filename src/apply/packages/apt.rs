@@ -46,7 +46,11 @@ impl Manager for Apt {
 
     fn parse(&self, finished: &Finished) -> Result<BTreeMap<String, Versions>, String> {
         if !finished.success() {
-            return Err(format!("apt-cache policy failed (exit {}): {}", finished.rc, finished.complaint()));
+            return Err(format!(
+                "apt-cache policy failed (exit {}): {}",
+                finished.rc,
+                finished.complaint()
+            ));
         }
         Ok(parse_policy(&finished.stdout_text()))
     }
@@ -66,7 +70,12 @@ impl Manager for Apt {
         ]
         .map(str::to_owned)
         .to_vec();
-        argv.extend(change.install.iter().map(|(name, version)| format!("{name}={version}")));
+        argv.extend(
+            change
+                .install
+                .iter()
+                .map(|(name, version)| format!("{name}={version}")),
+        );
         argv.extend(change.remove.iter().map(|name| format!("{name}-")));
         vec![quiet(Invocation::new(argv))]
     }
@@ -77,13 +86,18 @@ impl Manager for Apt {
 
     fn index_age(&self) -> Option<std::time::Duration> {
         let modified = std::fs::metadata(LISTS).and_then(|m| m.modified()).ok()?;
-        Some(SystemTime::now().duration_since(modified).unwrap_or_default())
+        Some(
+            SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default(),
+        )
     }
 
     fn installed_database(&self) -> Option<Result<BTreeMap<String, String>, String>> {
-        Some(crate::host::dpkg::installed().map_err(|e| {
-            format!("cannot read {}: {e}", crate::host::dpkg::STATUS)
-        }))
+        Some(
+            crate::host::dpkg::installed()
+                .map_err(|e| format!("cannot read {}: {e}", crate::host::dpkg::STATUS)),
+        )
     }
 
     fn refreshed(&self) {
@@ -108,12 +122,20 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
                 out.insert(name, versions);
             }
             if let Some(name) = line.strip_suffix(':') {
-                current = Some((name.to_owned(), Versions { available: Some(Vec::new()), ..Versions::default() }));
+                current = Some((
+                    name.to_owned(),
+                    Versions {
+                        available: Some(Vec::new()),
+                        ..Versions::default()
+                    },
+                ));
                 in_table = false;
             }
             continue;
         }
-        let Some((_, versions)) = current.as_mut() else { continue };
+        let Some((_, versions)) = current.as_mut() else {
+            continue;
+        };
         let trimmed = line.trim_start();
         if let Some(v) = trimmed.strip_prefix("Installed:") {
             versions.installed = none_or(v.trim());
@@ -123,7 +145,9 @@ pub fn parse_policy(text: &str) -> BTreeMap<String, Versions> {
             in_table = true;
         } else if in_table && line.len() - trimmed.len() < 8 {
             let entry = trimmed.trim_start_matches("***").trim_start();
-            if let (Some(version), Some(available)) = (entry.split_whitespace().next(), versions.available.as_mut()) {
+            if let (Some(version), Some(available)) =
+                (entry.split_whitespace().next(), versions.available.as_mut())
+            {
                 available.push(version.to_owned());
             }
         }
@@ -163,7 +187,10 @@ dpkg:
         let bash = &parsed["bash"];
         assert_eq!(bash.installed.as_deref(), Some("5.2.15-2+b8"));
         assert_eq!(bash.candidate.as_deref(), Some("5.2.15-2+b13"));
-        assert_eq!(bash.available.as_deref(), Some(&["5.2.15-2+b13".to_owned(), "5.2.15-2+b8".to_owned()][..]));
+        assert_eq!(
+            bash.available.as_deref(),
+            Some(&["5.2.15-2+b13".to_owned(), "5.2.15-2+b8".to_owned()][..])
+        );
         assert_eq!(parsed["dpkg"].installed, None);
         assert_eq!(parsed["dpkg"].candidate.as_deref(), Some("1.21.23"));
     }
@@ -176,9 +203,21 @@ dpkg:
         };
         let invocations = Apt.transaction(&change);
         assert_eq!(invocations.len(), 1);
-        let argv: Vec<String> = invocations[0].argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(&argv[argv.len() - 3..], ["--", "nginx=1.22.1-9+deb12u1", "apache2-"]);
+        let argv: Vec<String> = invocations[0]
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            &argv[argv.len() - 3..],
+            ["--", "nginx=1.22.1-9+deb12u1", "apache2-"]
+        );
         assert!(argv.contains(&"Dpkg::Options::=--force-confold".to_owned()));
-        assert!(invocations[0].env.iter().any(|(k, v)| k == "DEBIAN_FRONTEND" && v == "noninteractive"));
+        assert!(
+            invocations[0]
+                .env
+                .iter()
+                .any(|(k, v)| k == "DEBIAN_FRONTEND" && v == "noninteractive")
+        );
     }
 }

@@ -29,9 +29,15 @@ impl Manager for Dnf {
 
     fn parse(&self, finished: &Finished) -> Result<BTreeMap<String, Versions>, String> {
         // None of the names known: exit 1, "Error: No matching Packages to list".
-        let none_matched = finished.rc == 1 && finished.stderr_text().contains("No matching Packages");
+        let none_matched =
+            finished.rc == 1 && finished.stderr_text().contains("No matching Packages");
         if !finished.success() && !none_matched {
-            return Err(format!("{} list failed (exit {}): {}", self.program, finished.rc, finished.complaint()));
+            return Err(format!(
+                "{} list failed (exit {}): {}",
+                self.program,
+                finished.rc,
+                finished.complaint()
+            ));
         }
         Ok(parse_list(&finished.stdout_text()))
     }
@@ -39,12 +45,27 @@ impl Manager for Dnf {
     fn transaction(&self, change: &Change) -> Vec<Invocation> {
         let mut out = Vec::new();
         if !change.install.is_empty() {
-            let mut argv = vec![self.program.to_owned(), "-y".into(), "install".into(), "--".into()];
-            argv.extend(change.install.iter().map(|(name, version)| format!("{name}-{version}")));
+            let mut argv = vec![
+                self.program.to_owned(),
+                "-y".into(),
+                "install".into(),
+                "--".into(),
+            ];
+            argv.extend(
+                change
+                    .install
+                    .iter()
+                    .map(|(name, version)| format!("{name}-{version}")),
+            );
             out.push(Invocation::new(argv));
         }
         if !change.remove.is_empty() {
-            let mut argv = vec![self.program.to_owned(), "-y".into(), "remove".into(), "--".into()];
+            let mut argv = vec![
+                self.program.to_owned(),
+                "-y".into(),
+                "remove".into(),
+                "--".into(),
+            ];
             argv.extend(change.remove.iter().cloned());
             out.push(Invocation::new(argv));
         }
@@ -105,7 +126,10 @@ pub fn parse_list(text: &str) -> BTreeMap<String, Versions> {
             _ => &mut entry.candidate,
         };
         // Several architectures or versions: the newest.
-        if slot.as_deref().is_none_or(|v| compare_versions(&version, v).is_gt()) {
+        if slot
+            .as_deref()
+            .is_none_or(|v| compare_versions(&version, v).is_gt())
+        {
             *slot = Some(version);
         }
     }
@@ -123,7 +147,9 @@ mod tests {
 
     #[test]
     fn wrapped_entries_and_epochs_are_read() {
-        let parsed = parse_list(include_str!("../../../tests/data/packages/yum-list-wrapped.txt"));
+        let parsed = parse_list(include_str!(
+            "../../../tests/data/packages/yum-list-wrapped.txt"
+        ));
         assert_eq!(parsed.len(), 6);
         let connectivity = &parsed["NetworkManager-config-connectivity-fedora"];
         assert_eq!(connectivity.installed.as_deref(), Some("1:1.10.10-1.fc28"));
@@ -132,23 +158,39 @@ mod tests {
             Some("2.3.3.4-31.20130812.e8e3d20git.fc28")
         );
         // Nothing newer available: the candidate is what is installed.
-        assert_eq!(parsed["clucene-core"].candidate, parsed["clucene-core"].installed);
+        assert_eq!(
+            parsed["clucene-core"].candidate,
+            parsed["clucene-core"].installed
+        );
     }
 
     #[test]
     fn plugin_chatter_is_skipped_and_the_newest_of_two_installed_versions_counts() {
-        let parsed = parse_list(include_str!("../../../tests/data/packages/yum-list-junk.txt"));
-        assert_eq!(parsed["NetworkManager"].installed.as_deref(), Some("1:1.8.0-9.el7"));
-        assert_eq!(parsed["NetworkManager-config-server"].installed.as_deref(), Some("1:1.8.0-9.el7"));
+        let parsed = parse_list(include_str!(
+            "../../../tests/data/packages/yum-list-junk.txt"
+        ));
+        assert_eq!(
+            parsed["NetworkManager"].installed.as_deref(),
+            Some("1:1.8.0-9.el7")
+        );
+        assert_eq!(
+            parsed["NetworkManager-config-server"].installed.as_deref(),
+            Some("1:1.8.0-9.el7")
+        );
         assert_eq!(parsed.len(), 5, "{parsed:?}");
     }
 
     #[test]
     fn the_available_section_gives_the_candidate() {
-        let parsed = parse_list(include_str!("../../../tests/data/packages/dnf-list-upgrade.txt"));
+        let parsed = parse_list(include_str!(
+            "../../../tests/data/packages/dnf-list-upgrade.txt"
+        ));
         assert_eq!(parsed["bash"].installed.as_deref(), Some("5.1.8-6.el9"));
         assert_eq!(parsed["bash"].candidate.as_deref(), Some("5.1.8-9.el9"));
-        assert_eq!(parsed["python3.11"].candidate.as_deref(), Some("3.11.5-1.el9"));
+        assert_eq!(
+            parsed["python3.11"].candidate.as_deref(),
+            Some("3.11.5-1.el9")
+        );
         assert_eq!(parsed["curl"].candidate.as_deref(), Some("7.76.1-23.el9"));
     }
 
@@ -161,11 +203,19 @@ mod tests {
         let argv: Vec<Vec<String>> = Dnf::DNF
             .transaction(&change)
             .iter()
-            .map(|i| i.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect())
+            .map(|i| {
+                i.argv
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect()
+            })
             .collect();
-        assert_eq!(argv, [
-            vec!["dnf", "-y", "install", "--", "bash-5.1.8-9.el9"],
-            vec!["dnf", "-y", "remove", "--", "curl"],
-        ]);
+        assert_eq!(
+            argv,
+            [
+                vec!["dnf", "-y", "install", "--", "bash-5.1.8-9.el9"],
+                vec!["dnf", "-y", "remove", "--", "curl"],
+            ]
+        );
     }
 }

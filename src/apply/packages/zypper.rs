@@ -18,7 +18,15 @@ const NOTHING_FOUND: i32 = 104;
 impl Manager for Zypper {
     fn query(&self, names: &[&str]) -> Invocation {
         let mut argv = vec![
-            "zypper", "--non-interactive", "--no-refresh", "search", "-s", "--match-exact", "-t", "package", "--",
+            "zypper",
+            "--non-interactive",
+            "--no-refresh",
+            "search",
+            "-s",
+            "--match-exact",
+            "-t",
+            "package",
+            "--",
         ];
         argv.extend_from_slice(names);
         Invocation::new(argv)
@@ -26,16 +34,32 @@ impl Manager for Zypper {
 
     fn parse(&self, finished: &Finished) -> Result<BTreeMap<String, Versions>, String> {
         if !finished.success() && finished.rc != NOTHING_FOUND {
-            return Err(format!("zypper search failed (exit {}): {}", finished.rc, finished.complaint()));
+            return Err(format!(
+                "zypper search failed (exit {}): {}",
+                finished.rc,
+                finished.complaint()
+            ));
         }
         Ok(parse_search(&finished.stdout_text()))
     }
 
     fn transaction(&self, change: &Change) -> Vec<Invocation> {
-        let mut argv: Vec<String> = ["zypper", "--non-interactive", "install", "--auto-agree-with-licenses", "--oldpackage", "--"]
-            .map(str::to_owned)
-            .to_vec();
-        argv.extend(change.install.iter().map(|(name, version)| format!("{name}={version}")));
+        let mut argv: Vec<String> = [
+            "zypper",
+            "--non-interactive",
+            "install",
+            "--auto-agree-with-licenses",
+            "--oldpackage",
+            "--",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        argv.extend(
+            change
+                .install
+                .iter()
+                .map(|(name, version)| format!("{name}={version}")),
+        );
         argv.extend(change.remove.iter().map(|name| format!("!{name}")));
         vec![Invocation::new(argv)]
     }
@@ -58,7 +82,9 @@ pub fn parse_search(text: &str) -> BTreeMap<String, Versions> {
             continue;
         }
         let columns: Vec<&str> = line.split('|').map(str::trim).collect();
-        let [status, name, kind, version, _arch, repository, ..] = columns[..] else { continue };
+        let [status, name, kind, version, _arch, repository, ..] = columns[..] else {
+            continue;
+        };
         if kind != "package" {
             continue;
         }
@@ -73,7 +99,11 @@ pub fn parse_search(text: &str) -> BTreeMap<String, Versions> {
             if let Some(available) = entry.available.as_mut() {
                 available.push(version.to_owned());
             }
-            if entry.candidate.as_deref().is_none_or(|c| compare_versions(version, c).is_gt()) {
+            if entry
+                .candidate
+                .as_deref()
+                .is_none_or(|c| compare_versions(version, c).is_gt())
+            {
                 entry.candidate = Some(version.to_owned());
             }
         }
@@ -87,7 +117,9 @@ mod tests {
 
     #[test]
     fn a_package_not_installed_has_its_repository_version_as_candidate() {
-        let parsed = parse_search(include_str!("../../../tests/data/packages/zypper-se-yq.txt"));
+        let parsed = parse_search(include_str!(
+            "../../../tests/data/packages/zypper-se-yq.txt"
+        ));
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed["yq"].installed, None);
         assert_eq!(parsed["yq"].candidate.as_deref(), Some("4.18.1-bp154.1.17"));
@@ -95,10 +127,17 @@ mod tests {
 
     #[test]
     fn one_transaction_installs_and_removes() {
-        let change = Change { install: vec![("yq".into(), "4.18.1-bp154.1.17".into())], remove: vec!["jq".into()] };
+        let change = Change {
+            install: vec![("yq".into(), "4.18.1-bp154.1.17".into())],
+            remove: vec!["jq".into()],
+        };
         let invocations = Zypper.transaction(&change);
         assert_eq!(invocations.len(), 1);
-        let argv: Vec<String> = invocations[0].argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let argv: Vec<String> = invocations[0]
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(&argv[argv.len() - 2..], ["yq=4.18.1-bp154.1.17", "!jq"]);
     }
 }
