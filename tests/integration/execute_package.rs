@@ -343,3 +343,36 @@ fn a_failing_transaction_fails_its_nodes_with_apts_message_and_the_rest_go_on() 
         "still written\n"
     );
 }
+
+#[test]
+fn update_cache_refreshes_the_index_before_the_transaction_and_cache_valid_time_spares_it() {
+    let sandbox = root_with_repository();
+    let world = World::in_sandbox(&package("dltest-a", "    update_cache: true\n"), &sandbox);
+    let (plan_path, plan) = world.plan();
+    assert_eq!(
+        common::node(&plan, "apply.package:dltest-a")["after"]["refresh_cache"],
+        true
+    );
+    let shown = show(&world, &plan_path);
+    assert!(
+        shown.contains("refresh the apt package index first")
+            && shown.contains("install dltest-a 2.0"),
+        "{shown}"
+    );
+    forget_calls(&sandbox);
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let apt_get = calls(&sandbox, "apt-get");
+    assert_eq!(apt_get.len(), 2, "{apt_get:?}");
+    assert!(apt_get[0].ends_with("update") && apt_get[1].contains("dltest-a=2.0"));
+    assert_eq!(installed(&sandbox, "dltest-a").as_deref(), Some("2.0"));
+
+    // Without `cache_valid_time` a refresh is due every time: planned as `run`.
+    assert_eq!(
+        common::action(&world.plan().1, "apply.package:dltest-a"),
+        "run"
+    );
+    // Refreshed just now: within an hour, nothing is due.
+    world.set_config(&package("dltest-a", "    cache_valid_time: 1h\n"));
+    world.assert_converged();
+}
