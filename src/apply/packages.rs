@@ -521,8 +521,6 @@ fn plan_task(
     let node = PackageNode { before, after };
     let action = node.action();
     let fingerprint = fingerprint(&node.before);
-    // Strings and maps only: they always serialize.
-    let to_json = |v: &dyn erased_json::Json| v.json();
     Ok(NodeStates {
         action,
         before: Recorded::Json(to_json(&node.before)),
@@ -536,17 +534,9 @@ fn plan_task(
     })
 }
 
-mod erased_json {
-    /// A state written as JSON.
-    pub trait Json {
-        fn json(&self) -> serde_json::Value;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-        }
-    }
+/// A state as JSON: strings and maps only, which always serialize.
+fn to_json(state: &impl Serialize) -> Value {
+    serde_json::to_value(state).unwrap_or(Value::Null)
 }
 
 pub struct Packages;
