@@ -442,6 +442,13 @@ pub trait Family: Sync {
     /// Why the node's thing no longer is what the plan observed, if it changed.
     fn stale(&self, node: &NodeView<'_>) -> Option<String>;
 
+    /// Why each of these nodes' things no longer are what the plan observed (the stale
+    /// ones only). A family that observes many things in one query (packages) looks once for
+    /// all its nodes; the default asks [`Family::stale`] node by node.
+    fn stale_all(&self, nodes: &[NodeView<'_>]) -> Vec<String> {
+        nodes.iter().filter_map(|node| self.stale(node)).collect()
+    }
+
     /// Checks the node's precondition again and makes the change: whether it changed
     /// something (a command whose `changed_when` is false did not), and what a program it ran
     /// printed.

@@ -34,6 +34,8 @@ mod file;
 mod group;
 mod lineinfile;
 mod link;
+mod package;
+pub mod packages;
 #[cfg(feature = "test-types")]
 mod probe;
 mod script;
@@ -50,6 +52,7 @@ registry::task_types! {
     Template(template::TemplateTask) = "template",
     LineInFile(lineinfile::LineInFileTask) = "lineinfile",
     BlockInFile(blockinfile::BlockInFileTask) = "blockinfile",
+    Package(package::PackageTask) = "package",
     Service(service::ServiceTask) = "service",
     Command(command::CommandTask) = "command",
     Shell(shell::ShellTask) = "shell",

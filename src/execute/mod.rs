@@ -102,11 +102,27 @@ fn display_id(id: &str) -> &str {
 /// Chained nodes are checked when they run (their state is made by an earlier node).
 pub fn stale_nodes(plan: &Plan) -> Vec<String> {
     use rayon::prelude::*;
-    plan.nodes
-        .par_iter()
-        // A noop node never runs: what happened to its thing cannot make the plan wrong.
+    // A noop node never runs: what happened to its thing cannot make the plan wrong.
+    let observed = plan
+        .nodes
+        .iter()
         .filter(|n| n.precondition == Precondition::Observed && !n.noop)
-        .filter_map(|node| node.family()?.stale(&node.view()))
+        .filter_map(|node| Some((node.family()?, node)));
+    let families = apply::contract::by_family(observed);
+    families
+        .par_iter()
+        .flat_map_iter(|(family, nodes)| {
+            if family.batches() {
+                // One look for all the family's nodes (one package-manager query).
+                let views: Vec<_> = nodes.iter().map(|n| n.view()).collect();
+                family.stale_all(&views)
+            } else {
+                nodes
+                    .par_iter()
+                    .filter_map(|node| family.stale(&node.view()))
+                    .collect()
+            }
+        })
         .collect()
 }
 

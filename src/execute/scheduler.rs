@@ -96,10 +96,11 @@ fn spawn<'s, 'p: 's, W: Work>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p,
     // FIFO: with one worker, nodes run in plan order.
     scope.spawn_fifo(move |scope| {
         // A batch started by another node took this one along, and finishes it.
-        if state.taken[i].swap(true, Ordering::AcqRel) {
+        if state.taken[i].load(Ordering::Acquire) {
             return;
         }
         match why_not_run(state, i) {
+            Some(_) if state.taken[i].swap(true, Ordering::AcqRel) => {}
             Some(why) => finish(
                 scope,
                 state,
@@ -168,6 +169,11 @@ fn run_holding_locks<'s, 'p: 's, W: Work>(
         .filter_map(|name| state.locks.get(name))
         .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
         .collect();
+    // A node is taken once its locks are held, not while it waits for them: a batch formed
+    // meanwhile by the holder of the locks takes it along (and this task has nothing to do).
+    if state.taken[i].swap(true, Ordering::AcqRel) {
+        return;
+    }
     let notified = |j: usize| state.notified[j].load(Ordering::Acquire);
     let Some(group) = state.work.batch_group(node, notified(i)) else {
         let outcome = state.work.run(node, notified(i));

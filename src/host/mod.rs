@@ -12,10 +12,12 @@
 //!   interface addresses (`getifaddrs`); [`routes`]: the default routes.
 //! - [`users`]: users and groups through NSS, cached for the process; [`login`]: what
 //!   running a program as a user takes (ids, groups, home).
+//! - [`dpkg`]: the packages dpkg has installed, from its status file.
 
 pub mod addresses;
 pub mod boot;
 pub mod cpuinfo;
+pub mod dpkg;
 pub mod identity;
 pub mod login;
 pub mod meminfo;

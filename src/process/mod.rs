@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use crate::error::ResourceError;
 
+/// The `PATH` every program runs with (and where programs are looked for).
+pub const SEARCH_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// How much of each of stdout and stderr is kept.
 pub const OUTPUT_LIMIT: usize = 1 << 20;
 
@@ -193,10 +196,7 @@ pub fn run(invocation: &Invocation) -> Result<Finished, ResourceError> {
     };
     command
         .env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
+        .env("PATH", SEARCH_PATH)
         .env("LC_ALL", "C")
         .envs(invocation.env.iter().map(|(k, v)| (k, v)))
         .stdin(if invocation.stdin.is_some() {

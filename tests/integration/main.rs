@@ -30,6 +30,7 @@ mod execute_link;
 mod execute_modes_owners;
 mod execute_noop_chain;
 mod execute_notify;
+mod execute_package;
 mod execute_refusals;
 mod execute_run_output;
 mod execute_run_report;
