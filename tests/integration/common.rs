@@ -64,19 +64,12 @@ impl World {
     }
 
     /// A world whose runs happen inside `sandbox`, a throwaway root: the config manages the
-    /// root's real paths (`/etc/…`); the world's temp dir (config, audit, state) is shared.
+    /// root's real paths (`/etc/…`); the world's temp dir (config, audit, state) is made where
+    /// the root and the test both see it.
     pub fn in_sandbox(apply_yaml: &str, sandbox: &crate::sandbox::Sandbox) -> World {
-        let mut world = World::new(apply_yaml);
-        world.wrapper = sandbox.wrapper(&[world.temp.path()]);
-        world
-    }
-
-    /// A world whose runs happen inside `booted`, a throwaway root with systemd as PID 1:
-    /// its temp dir is made in the directory the root shares with the host.
-    pub fn in_booted(apply_yaml: &str, booted: &crate::sandbox::Booted) -> World {
-        let temp = tempfile::tempdir_in(booted.shared()).expect("temp dir");
+        let temp = tempfile::tempdir_in(sandbox.shared()).expect("temp dir");
         let mut world = World::with_temp(apply_yaml, temp);
-        world.wrapper = booted.wrapper();
+        world.wrapper = sandbox.wrapper();
         world
     }
 

@@ -80,14 +80,17 @@ fn build_deb(work: &Path, repo: &Path, name: &str, version: &str, depends: Optio
 /// and run the real program.
 fn root_with_repository() -> Sandbox {
     let sandbox = Sandbox::new();
-    let into = sandbox.upper().join(REPO_IN_ROOT);
-    std::fs::create_dir_all(&into).expect("mkdir repo in root");
+    // Through the directory the root shares with the test: the overlay's upper directory is
+    // the kernel's while the root lives.
+    let shared = tempfile::tempdir_in(sandbox.shared()).expect("shared dir");
     for entry in std::fs::read_dir(repository()).expect("read repo") {
         let entry = entry.expect("repo entry");
-        std::fs::copy(entry.path(), into.join(entry.file_name())).expect("copy repo");
+        std::fs::copy(entry.path(), shared.path().join(entry.file_name())).expect("copy repo");
     }
     sandbox.sh_ok(&format!(
         "set -e
+         mkdir -p /{REPO_IN_ROOT}
+         cp {shared}/* /{REPO_IN_ROOT}/
          rm -f /etc/apt/sources.list.d/*
          : > /etc/apt/sources.list
          echo 'deb [trusted=yes] file:/{REPO_IN_ROOT} ./' > /etc/apt/sources.list.d/driftless-test.list
@@ -97,16 +100,16 @@ fn root_with_repository() -> Sandbox {
            printf '#!/bin/sh\\necho \"%s $*\" >> /var/log/driftless-test-calls\\nexec /usr/bin/%s.real \"$@\"\\n' \
              $program $program > /usr/bin/$program
            chmod 755 /usr/bin/$program
-         done"
+         done",
+        shared = shared.path().display()
     ));
     sandbox
 }
 
 /// The calls of `program` logged in the root since the last [`forget_calls`].
 fn calls(sandbox: &Sandbox, program: &str) -> Vec<String> {
-    let log = sandbox.upper().join("var/log/driftless-test-calls");
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
+    sandbox
+        .sh_ok("cat /var/log/driftless-test-calls 2>/dev/null || true")
         .lines()
         .filter(|l| l.split_whitespace().next() == Some(program))
         .map(str::to_owned)
@@ -114,7 +117,7 @@ fn calls(sandbox: &Sandbox, program: &str) -> Vec<String> {
 }
 
 fn forget_calls(sandbox: &Sandbox) {
-    let _ = std::fs::remove_file(sandbox.upper().join("var/log/driftless-test-calls"));
+    sandbox.sh_ok("rm -f /var/log/driftless-test-calls");
 }
 
 /// The version of `name` installed in the root, if any.

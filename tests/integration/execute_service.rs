@@ -1,13 +1,13 @@
-//! `service` against a real systemd booted as PID 1 in a throwaway root ([`Booted`]): start
+//! `service` against a real systemd booted as PID 1 in a throwaway root ([`Sandbox::boot`]): start
 //! and enable, stop and disable, restarts only after a change when notified and every time
 //! when not, reload, mask, daemon-reload, no-ops, dry runs and stale plans. Each test boots
 //! its own root (about a second) and uses units of its own.
 
 use crate::common::{self, World};
-use crate::sandbox::Booted;
+use crate::sandbox::Sandbox;
 
 /// A unit, installed where packages put theirs, that runs until stopped and writes a line to `/run/<name>.reloads` on each reload.
-fn install_unit(booted: &Booted, name: &str) {
+fn install_unit(booted: &Sandbox, name: &str) {
     booted.sh_ok(&format!(
         "cat > /lib/systemd/system/{name}.service <<'UNIT'\n{}UNIT\nsystemctl daemon-reload",
         unit_file(name)
@@ -25,7 +25,7 @@ fn unit_file(name: &str) -> String {
 }
 
 /// `systemctl is-active` and `is-enabled` of the unit.
-fn status(booted: &Booted, unit: &str) -> (String, String) {
+fn status(booted: &Sandbox, unit: &str) -> (String, String) {
     let ask = |verb: &str| {
         let out = booted.sh(&format!("systemctl {verb} {unit}"));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -33,7 +33,7 @@ fn status(booted: &Booted, unit: &str) -> (String, String) {
     (ask("is-active"), ask("is-enabled"))
 }
 
-fn main_pid(booted: &Booted, unit: &str) -> String {
+fn main_pid(booted: &Sandbox, unit: &str) -> String {
     booted.sh_ok(&format!("systemctl show -p MainPID --value {unit}"))
 }
 
@@ -49,9 +49,9 @@ fn show(world: &World, plan: &std::path::Path) -> String {
 
 #[test]
 fn start_and_enable_then_stop_and_disable_and_nothing_twice() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-web");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("web", "name: dl-web, state: started, enabled: true"),
         &booted,
     );
@@ -118,7 +118,7 @@ fn start_and_enable_then_stop_and_disable_and_nothing_twice() {
 
 #[test]
 fn a_notified_restart_runs_only_after_a_change() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-notified");
     // As Ansible users write it: the service managed by one task, restarted by a handler.
     let config = |content: &str| {
@@ -128,7 +128,7 @@ fn a_notified_restart_runs_only_after_a_change() {
              \x20 - {{id: restart, type: service, name: dl-notified, state: restarted}}\n"
         )
     };
-    let world = World::in_booted(&config("one"), &booted);
+    let world = World::in_sandbox(&config("one"), &booted);
     let (plan_path, plan) = world.plan();
     let handler = common::node(&plan, "apply.restart");
     assert_eq!(handler["handler"], true);
@@ -195,10 +195,10 @@ fn a_notified_restart_runs_only_after_a_change() {
 
 #[test]
 fn restarted_without_notify_runs_every_time_and_the_plan_says_so() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-always");
     booted.sh_ok("systemctl start dl-always");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("always", "name: dl-always, state: restarted"),
         &booted,
     );
@@ -229,9 +229,9 @@ fn restarted_without_notify_runs_every_time_and_the_plan_says_so() {
 
 #[test]
 fn reloaded_reloads_a_running_service_and_starts_a_stopped_one() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-reload");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("reload", "name: dl-reload, state: reloaded"),
         &booted,
     );
@@ -266,10 +266,10 @@ fn reloaded_reloads_a_running_service_and_starts_a_stopped_one() {
 
 #[test]
 fn masked_stops_it_for_good_and_unmasked_undoes_it() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-mask");
     booted.sh_ok("systemctl enable --now dl-mask");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("mask", "name: dl-mask, state: stopped, masked: true"),
         &booted,
     );
@@ -299,12 +299,12 @@ fn masked_stops_it_for_good_and_unmasked_undoes_it() {
 
 #[test]
 fn masking_a_unit_whose_file_is_in_etc_is_a_plan_error() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     booted.sh_ok(&format!(
         "cat > /etc/systemd/system/dl-local.service <<'UNIT'\n{}UNIT\nsystemctl daemon-reload",
         unit_file("dl-local")
     ));
-    let world = World::in_booted(&service("local", "name: dl-local, masked: true"), &booted);
+    let world = World::in_sandbox(&service("local", "name: dl-local, masked: true"), &booted);
     let run = world.run(&["plan"]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
@@ -317,14 +317,14 @@ fn masking_a_unit_whose_file_is_in_etc_is_a_plan_error() {
 
 #[test]
 fn a_unit_file_changed_on_disk_is_read_again() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-reread");
     booted.sh_ok("systemctl start dl-reread && sed -i 's/^Description=.*/Description=changed/' /lib/systemd/system/dl-reread.service");
     let need = || booted.sh_ok("systemctl show -p NeedDaemonReload --value dl-reread");
     assert_eq!(need(), "yes\n");
 
     // Without `daemon_reload`, a service already as wanted is left alone.
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("reread", "name: dl-reread, state: started"),
         &booted,
     );
@@ -350,11 +350,11 @@ fn a_unit_file_changed_on_disk_is_read_again() {
 
 #[test]
 fn a_unit_file_written_in_the_same_run_is_loaded_before_the_service_starts() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     let unit = unit_file("dl-new")
         .replace('\n', "\\n")
         .replace('"', "\\\"");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &format!(
             "apply:\n  - {{id: unit, type: file, path: /etc/systemd/system/dl-new.service, content: \"{unit}\"}}\n\
              \x20 - {{id: new, type: service, name: dl-new, state: started, enabled: true}}\n"
@@ -388,8 +388,8 @@ fn a_unit_file_written_in_the_same_run_is_loaded_before_the_service_starts() {
 
 #[test]
 fn a_service_nothing_installs_is_a_plan_error_naming_it() {
-    let booted = Booted::boot();
-    let world = World::in_booted(&service("ghost", "name: dl-ghost, state: started"), &booted);
+    let booted = Sandbox::boot();
+    let world = World::in_sandbox(&service("ghost", "name: dl-ghost, state: started"), &booted);
     let run = world.run(&["plan"]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
@@ -404,9 +404,9 @@ fn a_service_nothing_installs_is_a_plan_error_naming_it() {
 
 #[test]
 fn a_plan_made_stale_by_a_start_out_of_band_is_refused() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-stale");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("stale", "name: dl-stale, state: started, enabled: true"),
         &booted,
     );
@@ -425,7 +425,7 @@ fn a_plan_made_stale_by_a_start_out_of_band_is_refused() {
 
 /// An LSB init script whose daemon (started with `start-stop-daemon`) runs until stopped and
 /// writes a line to `/run/<name>.reloads` on each reload.
-fn install_init_script(booted: &Booted, name: &str) {
+fn install_init_script(booted: &Sandbox, name: &str) {
     booted.sh_ok(&format!(
         r#"cat > /etc/init.d/{name} <<'SCRIPT'
 #!/bin/sh
@@ -453,11 +453,11 @@ chmod 755 /etc/init.d/{name}"#
     ));
 }
 
-fn sysv_pid(booted: &Booted, name: &str) -> String {
+fn sysv_pid(booted: &Sandbox, name: &str) -> String {
     booted.sh_ok(&format!("cat /run/{name}.pid 2>/dev/null || true"))
 }
 
-fn sysv_links(booted: &Booted, name: &str) -> String {
+fn sysv_links(booted: &Sandbox, name: &str) -> String {
     booted.sh_ok(&format!(
         "cd /etc && ls rc2.d rc3.d rc4.d rc5.d | grep -c '^S..{name}$' || true"
     ))
@@ -465,9 +465,9 @@ fn sysv_links(booted: &Booted, name: &str) -> String {
 
 #[test]
 fn without_systemd_init_scripts_start_enable_restart_stop_and_disable() {
-    let booted = Booted::without_systemd();
+    let booted = Sandbox::new();
     install_init_script(&booted, "dl-sysv");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("sysv", "name: dl-sysv, state: started, enabled: true"),
         &booted,
     );
@@ -516,9 +516,9 @@ fn without_systemd_init_scripts_start_enable_restart_stop_and_disable() {
 
 #[test]
 fn without_systemd_a_stale_plan_is_refused() {
-    let booted = Booted::without_systemd();
+    let booted = Sandbox::new();
     install_init_script(&booted, "dl-sysv-stale");
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         &service("stale", "name: dl-sysv-stale, state: started"),
         &booted,
     );
@@ -538,7 +538,7 @@ fn without_systemd_a_stale_plan_is_refused() {
 
 #[test]
 fn all_the_units_of_a_run_are_observed_with_one_systemctl_show() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     for name in ["dl-one", "dl-two", "dl-three"] {
         install_unit(&booted, name);
     }
@@ -547,7 +547,7 @@ fn all_the_units_of_a_run_are_observed_with_one_systemctl_show() {
         "printf '#!/bin/sh\\necho \"$*\" >> /run/systemctl.calls\\nexec /bin/systemctl \"$@\"\\n' \
          > /usr/local/sbin/systemctl && chmod 755 /usr/local/sbin/systemctl",
     );
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         "apply:\n  - {type: service, name: dl-one, state: started}\n\
          \x20 - {type: service, name: dl-two, enabled: true}\n\
          \x20 - {type: service, name: dl-three.service, state: stopped}\n",
@@ -563,13 +563,13 @@ fn all_the_units_of_a_run_are_observed_with_one_systemctl_show() {
 
 #[test]
 fn a_service_that_cannot_start_fails_its_node_with_systemds_message_and_others_go_on() {
-    let booted = Booted::boot();
+    let booted = Sandbox::boot();
     install_unit(&booted, "dl-fine");
     booted.sh_ok(
         "printf '[Service]\\nType=exec\\nExecStart=/nonexistent/dl-broken\\n' \
          > /lib/systemd/system/dl-broken.service && systemctl daemon-reload",
     );
-    let world = World::in_booted(
+    let world = World::in_sandbox(
         "apply:\n  - {id: broken, type: service, name: dl-broken, state: started}\n\
          \x20 - {id: fine, type: service, name: dl-fine, state: started}\n",
         &booted,

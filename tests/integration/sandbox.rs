@@ -1,87 +1,20 @@
 //! Throwaway roots for the tests that change the system (packages, users, services): an
-//! overlay of `/` in a new mount and PID namespace, entered with `chroot`. What a run inside
-//! changes lands in the overlay's upper directory, in a temp dir; the test machine is never
-//! changed. Each command inside mounts the overlay afresh over the same upper directory, so a
-//! plan made by one command is executed by the next against the state the first left.
+//! overlay of `/` in new mount, PID, cgroup, network, UTS and IPC namespaces, entered with
+//! `chroot`, with a long-lived PID 1 — a process that only reaps orphans ([`Sandbox::new`]),
+//! or a real systemd sandbox in it ([`Sandbox::boot`]). What a command inside changes lands in
+//! the overlay's upper directory, in a temp dir; the test machine is never changed. The
+//! overlay stays mounted for the sandbox's life, so a plan made by one command is executed by
+//! the next against the same file system (the same device, the same routes) and daemons
+//! started by one command are there for the next. Commands run inside with
+//! `nsenter -t PID -a -r -w`.
 //!
-//! The directories a test passes through (its world's temp dir: config, audit, state) are
-//! bind-mounted into the root at the same path, so what driftless writes there is seen by the
-//! test, and the rest of the host is read-only to the root in effect.
+//! A world's temp dir (config, audit, state) is made in [`Sandbox::shared`], a directory seen
+//! at the same path inside the root and out, so what driftless writes there is seen by the
+//! test.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-pub struct Sandbox {
-    temp: tempfile::TempDir,
-}
-
-impl Sandbox {
-    pub fn new() -> Sandbox {
-        let temp = tempfile::tempdir().expect("sandbox temp dir");
-        for dir in ["upper", "work", "merged"] {
-            std::fs::create_dir(temp.path().join(dir)).expect("sandbox dirs");
-        }
-        Sandbox { temp }
-    }
-
-    /// What the root changed: the overlay's upper directory (a file created or changed in the
-    /// root at `/etc/x` is here at `etc/x`).
-    pub fn upper(&self) -> PathBuf {
-        self.temp.path().join("upper")
-    }
-
-    /// The command line that runs a program inside the root (the program and its arguments
-    /// appended), with `through` bind-mounted at the same paths.
-    pub fn wrapper(&self, through: &[&Path]) -> Vec<OsString> {
-        let base = self.temp.path();
-        let merged = base.join("merged");
-        let mut script = format!(
-            "set -e\nmount -t overlay overlay -o lowerdir=/,upperdir={upper},workdir={work} {m}\n\
-             mount -t proc proc {m}/proc\nmount --rbind /dev {m}/dev\n\
-             mount -t tmpfs tmpfs {m}/run\n",
-            upper = base.join("upper").display(),
-            work = base.join("work").display(),
-            m = merged.display(),
-        );
-        for dir in through {
-            script.push_str(&format!(
-                "mkdir -p {m}{d}\nmount --bind {d} {m}{d}\n",
-                m = merged.display(),
-                d = dir.display()
-            ));
-        }
-        script.push_str(&format!("exec chroot {} \"$@\"\n", merged.display()));
-        [
-            "unshare", "-m", "-p", "-f", "--", "sh", "-c", &script, "sandbox",
-        ]
-        .into_iter()
-        .map(OsString::from)
-        .collect()
-    }
-
-    /// Runs a shell script inside the root.
-    pub fn sh(&self, script: &str) -> Output {
-        let wrapper = self.wrapper(&[]);
-        Command::new(&wrapper[0])
-            .args(&wrapper[1..])
-            .args(["/bin/sh", "-c", script])
-            .output()
-            .expect("run unshare")
-    }
-
-    /// Runs a shell script inside the root, checked to succeed; its standard output.
-    pub fn sh_ok(&self, script: &str) -> String {
-        let output = self.sh(script);
-        assert!(
-            output.status.success(),
-            "in the sandbox: {script}\n--- stdout\n{}--- stderr\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-}
 
 #[test]
 fn the_sandbox_changes_nothing_outside_its_upper_directory() {
@@ -123,17 +56,14 @@ fn a_world_in_the_sandbox_applies_to_the_root_and_reports_to_the_test() {
     world.assert_converged();
 }
 
-/// A throwaway root with a long-lived PID 1 — a real systemd booted in it ([`Booted::boot`]),
-/// or a process that only reaps orphans, for init scripts ([`Booted::without_systemd`]) —
-/// so that daemons started by one command are there for the next. The overlay of `/` as in
-/// [`Sandbox`], in new mount, PID, cgroup, network, UTS and IPC namespaces. systemd gets a
-/// cgroup2 file system of its own, rooted (through the cgroup namespace) in a cgroup made for
-/// it, so it creates nothing at the roots of the host's hierarchies; `/proc/sys` and `/sys`
-/// are read-only, so nothing it starts changes the kernel's settings. It boots to a target
-/// of its own (sysinit and sockets, not the host's services), with the units that touch the
-/// kernel masked. Commands run inside with `nsenter -t PID -a -r -w`. Dropping it powers
-/// systemd off (kills the reaper), kills what is left and removes its cgroups.
-pub struct Booted {
+/// A throwaway root: see the module's documentation. systemd gets a cgroup2 file system of
+/// its own, rooted (through the cgroup namespace) in a cgroup made for it, so it creates
+/// nothing at the roots of the host's hierarchies; `/proc/sys` and `/sys` are read-only, so
+/// nothing it starts changes the kernel's settings. It boots to a target of its own (sysinit
+/// and sockets, not the host's services), with the units that touch the kernel masked.
+/// Dropping the sandbox powers systemd off (kills the reaper), kills what is left and removes
+/// its cgroups.
+pub struct Sandbox {
     temp: tempfile::TempDir,
     /// `unshare`, whose child is PID 1.
     holder: std::process::Child,
@@ -171,22 +101,23 @@ const MASKED_IN_BOOTED: &[&str] = &[
 const BOOTED_TARGET: &str = "[Unit]\nDescription=driftless test root\n\
     Requires=sysinit.target sockets.target\nAfter=sysinit.target sockets.target\n";
 
-impl Booted {
-    /// A root with systemd booted in it as PID 1.
-    pub fn boot() -> Booted {
-        Booted::start(true)
+impl Sandbox {
+    /// A root with systemd sandbox in it as PID 1.
+    pub fn boot() -> Sandbox {
+        Sandbox::start(true)
     }
 
     /// A root without systemd (`/run/systemd/system` absent): services are init scripts.
-    pub fn without_systemd() -> Booted {
-        Booted::start(false)
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Sandbox {
+        Sandbox::start(false)
     }
 
-    fn start(systemd: bool) -> Booted {
-        let temp = tempfile::tempdir().expect("booted temp dir");
+    fn start(systemd: bool) -> Sandbox {
+        let temp = tempfile::tempdir().expect("sandbox temp dir");
         let base = temp.path().canonicalize().expect("canonical temp dir");
         for dir in ["upper", "work", "merged", "shared"] {
-            std::fs::create_dir(base.join(dir)).expect("booted dirs");
+            std::fs::create_dir(base.join(dir)).expect("sandbox dirs");
         }
         let units = base.join("upper/etc/systemd/system");
         std::fs::create_dir_all(&units).expect("unit dir");
@@ -204,7 +135,7 @@ impl Booted {
             std::process::id(),
             unique()
         ));
-        std::fs::create_dir(&cgroup).expect("cgroup for the booted root");
+        std::fs::create_dir(&cgroup).expect("cgroup for the sandbox root");
         let merged = base.join("merged");
         let shared = base.join("shared");
         let inner = format!(
@@ -240,18 +171,18 @@ impl Booted {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn unshare");
-        let mut booted = Booted {
+        let mut sandbox = Sandbox {
             temp,
             pid: 0,
             holder,
             cgroup,
             systemd,
         };
-        booted.pid = booted.wait_for_pid();
+        sandbox.pid = sandbox.wait_for_pid();
         if systemd {
-            booted.wait_until_running();
+            sandbox.wait_until_running();
         }
-        booted
+        sandbox
     }
 
     /// The host's cgroup2 hierarchy: `/sys/fs/cgroup/unified` on a hybrid host.
@@ -283,11 +214,11 @@ impl Booted {
                 return pid;
             }
             if let Ok(Some(status)) = self.holder.try_wait() {
-                panic!("the booted root ended before systemd started: {status}");
+                panic!("the sandbox root ended before systemd started: {status}");
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
-        panic!("PID 1 did not start in the booted root");
+        panic!("PID 1 did not start in the sandbox root");
     }
 
     fn wait_until_running(&self) {
@@ -302,7 +233,7 @@ impl Booted {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("systemd in the booted root did not finish booting: {last}");
+        panic!("systemd in the sandbox root did not finish booting: {last}");
     }
 
     /// A directory seen at the same path inside the root and out (for worlds' temp dirs).
@@ -346,7 +277,7 @@ impl Booted {
         let output = self.sh(script);
         assert!(
             output.status.success(),
-            "in the booted root: {script}\n--- stdout\n{}--- stderr\n{}",
+            "in the sandbox root: {script}\n--- stdout\n{}--- stderr\n{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
@@ -354,7 +285,7 @@ impl Booted {
     }
 }
 
-impl Drop for Booted {
+impl Drop for Sandbox {
     fn drop(&mut self) {
         if self.systemd {
             let _ = self.command(&["systemctl", "poweroff"]).output();
@@ -412,19 +343,19 @@ fn unique() -> usize {
 }
 
 #[test]
-fn a_booted_root_runs_systemd_and_leaves_no_cgroup_behind() {
-    let booted = Booted::boot();
-    let cgroup = booted.cgroup.clone();
-    assert_eq!(booted.sh_ok("cat /proc/1/comm"), "systemd\n");
+fn a_sandbox_root_runs_systemd_and_leaves_no_cgroup_behind() {
+    let sandbox = Sandbox::boot();
+    let cgroup = sandbox.cgroup.clone();
+    assert_eq!(sandbox.sh_ok("cat /proc/1/comm"), "systemd\n");
     assert!(
-        booted
+        sandbox
             .sh_ok("systemctl show -p Id driftless-test.target")
             .contains("Id=")
     );
     assert!(!Path::new("/sys/fs/cgroup/unified/init.scope").exists());
-    booted.sh_ok("echo made > /etc/driftless-booted-probe");
-    assert!(booted.upper().join("etc/driftless-booted-probe").exists());
-    assert!(!Path::new("/etc/driftless-booted-probe").exists());
-    drop(booted);
+    sandbox.sh_ok("echo made > /etc/driftless-sandbox-probe");
+    assert!(sandbox.upper().join("etc/driftless-sandbox-probe").exists());
+    assert!(!Path::new("/etc/driftless-sandbox-probe").exists());
+    drop(sandbox);
     assert!(!cgroup.exists(), "{} left behind", cgroup.display());
 }
