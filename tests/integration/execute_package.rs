@@ -10,9 +10,6 @@ use std::sync::OnceLock;
 use crate::common::{self, World};
 use crate::sandbox::Sandbox;
 
-/// Where the repository is in each root.
-const REPO_IN_ROOT: &str = "srv/driftless-test-repo";
-
 /// The packages of the test repository: name, version, what it depends on.
 const PACKAGES: &[(&str, &str, Option<&str>)] = &[
     ("dltest-a", "1.0", None),
@@ -80,29 +77,16 @@ fn build_deb(work: &Path, repo: &Path, name: &str, version: &str, depends: Optio
 /// and run the real program.
 fn root_with_repository() -> Sandbox {
     let sandbox = Sandbox::new();
-    // Through the directory the root shares with the test: the overlay's upper directory is
-    // the kernel's while the root lives.
-    let shared = tempfile::tempdir_in(sandbox.shared()).expect("shared dir");
-    for entry in std::fs::read_dir(repository()).expect("read repo") {
-        let entry = entry.expect("repo entry");
-        std::fs::copy(entry.path(), shared.path().join(entry.file_name())).expect("copy repo");
-    }
-    sandbox.sh_ok(&format!(
+    sandbox.serve_apt_repository(repository());
+    sandbox.sh_ok(
         "set -e
-         mkdir -p /{REPO_IN_ROOT}
-         cp {shared}/* /{REPO_IN_ROOT}/
-         rm -f /etc/apt/sources.list.d/*
-         : > /etc/apt/sources.list
-         echo 'deb [trusted=yes] file:/{REPO_IN_ROOT} ./' > /etc/apt/sources.list.d/driftless-test.list
-         apt-get -q update >/dev/null
          for program in apt-get apt-cache; do
            mv /usr/bin/$program /usr/bin/$program.real
            printf '#!/bin/sh\\necho \"%s $*\" >> /var/log/driftless-test-calls\\nexec /usr/bin/%s.real \"$@\"\\n' \
              $program $program > /usr/bin/$program
            chmod 755 /usr/bin/$program
          done",
-        shared = shared.path().display()
-    ));
+    );
     sandbox
 }
 

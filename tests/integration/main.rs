@@ -13,6 +13,7 @@ mod facts_support;
 mod sandbox;
 
 mod cli;
+mod example_webserver;
 mod execute_accounts;
 mod execute_blockinfile;
 mod execute_command;

@@ -285,6 +285,31 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Makes `repo` (`.deb`s and their `Packages` index, from `dpkg-scanpackages`) the root's
+    /// only apt source, at `/srv/driftless-test-repo`, and reads its index: packages install
+    /// from it with no network.
+    pub fn serve_apt_repository(&self, repo: &Path) {
+        // Through the directory the root shares with the test: the overlay's upper directory
+        // is the kernel's while the root lives.
+        let shared = tempfile::tempdir_in(self.shared()).expect("shared dir");
+        for entry in std::fs::read_dir(repo).expect("read repo") {
+            let entry = entry.expect("repo entry");
+            std::fs::copy(entry.path(), shared.path().join(entry.file_name())).expect("copy repo");
+        }
+        self.sh_ok(&format!(
+            "set -e
+             mkdir -p /srv/driftless-test-repo
+             cp {shared}/* /srv/driftless-test-repo/
+             rm -f /etc/apt/sources.list.d/*
+             : > /etc/apt/sources.list
+             echo 'deb [trusted=yes] file:/srv/driftless-test-repo ./' > /etc/apt/sources.list.d/driftless-test.list
+             apt-get -q update >/dev/null",
+            shared = shared.path().display()
+        ));
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         if self.systemd {
