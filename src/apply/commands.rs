@@ -1,13 +1,13 @@
 //! The command family: `command` (a program and its arguments, never a shell), `shell` (a
 //! command line run by `/bin/sh -c`) and `script` (a file of the config dir). Each type says
 //! how its program is made ([`CommandType::program`]); everything else — the fields they share
-//! ([`command_task!`]), the guards, running and judging the result — is here:
+//! (`command_task!`), the guards, running and judging the result — is here:
 //!
 //! - [`words`]: `cmd` split into words by a shell's quoting rules, never run through one;
 //! - [`state`]: what a node runs, as plan.json records it (`after`);
 //! - [`guards`]: `creates`/`removes`/`unless`/`onlyif`, evaluated at plan time (`before`);
 //! - [`conditions`]: `changed_when`/`failed_when` over `rc`, `stdout`, `stderr`;
-//! - [`run`]: running a node under the supervisor and reporting its output.
+//! - `run`: running a node under the supervisor and reporting its output.
 //!
 //! A command without a guard is planned as `run` every time; with a guard that says skip, as
 //! `no-op`.
@@ -110,7 +110,7 @@ pub struct Common<'a> {
     pub failed_when: Option<&'a Spanned<Condition>>,
 }
 
-/// The shared fields of a command task (made by [`command_task!`]).
+/// The shared fields of a command task (made by `command_task!`).
 pub trait Shared {
     fn common(&self) -> Common<'_>;
 }

@@ -1,6 +1,6 @@
 //! The service family: `service` tasks, planned and run through the init system — systemd
-//! ([`systemd`], `systemctl`), sysvinit ([`sysvinit`], `/etc/init.d` scripts and
-//! `update-rc.d`) or OpenRC ([`openrc`], `rc-service` and `rc-update`).
+//! (`services/systemd.rs`, `systemctl`), sysvinit (`services/sysvinit.rs`, `/etc/init.d` scripts and
+//! `update-rc.d`) or OpenRC (`services/openrc.rs`, `rc-service` and `rc-update`).
 //!
 //! A node's `before` is the [`UnitState`] observed (installed, active, enabled, masked, and
 //! whether systemd wants a `daemon-reload` for it); its `after` is the [`UnitChange`]: the
