@@ -42,6 +42,8 @@ pub enum Thing {
     Service(String),
     /// A lock no two running nodes hold at once (a package manager's, say).
     Lock(String),
+    /// A kernel parameter, dotted (`net.ipv4.ip_forward`).
+    SysctlKey(String),
 }
 
 impl Thing {
@@ -86,6 +88,7 @@ impl Thing {
             Thing::Package(_) => "package",
             Thing::Service(_) => "service",
             Thing::Lock(_) => "lock",
+            Thing::SysctlKey(_) => "kernel parameter",
         }
     }
 
@@ -96,7 +99,8 @@ impl Thing {
             | Thing::Group(n)
             | Thing::Package(n)
             | Thing::Service(n)
-            | Thing::Lock(n) => n,
+            | Thing::Lock(n)
+            | Thing::SysctlKey(n) => n,
         }
     }
 }

@@ -17,11 +17,13 @@
 
 pub mod commands;
 pub mod contract;
+mod file_backed;
 pub mod field_rules;
 pub mod files;
 pub mod fs_state;
 mod registry;
 pub mod services;
+mod sysctls;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
@@ -37,6 +39,7 @@ mod probe;
 mod script;
 mod service;
 mod shell;
+mod sysctl;
 mod template;
 
 registry::task_types! {
@@ -51,6 +54,7 @@ registry::task_types! {
     Command(command::CommandTask) = "command",
     Shell(shell::ShellTask) = "shell",
     Script(script::ScriptTask) = "script",
+    Sysctl(sysctl::SysctlTask) = "sysctl",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

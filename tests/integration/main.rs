@@ -34,6 +34,7 @@ mod execute_run_output;
 mod execute_run_report;
 mod execute_secrets;
 mod execute_service;
+mod execute_sysctl;
 mod execute_template;
 mod facts_cli;
 mod facts_prometheus;
