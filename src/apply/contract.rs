@@ -44,6 +44,8 @@ pub enum Thing {
     Lock(String),
     /// A kernel parameter, dotted (`net.ipv4.ip_forward`).
     SysctlKey(String),
+    /// A user's crontab (`crontab -u`), by the user's name.
+    Crontab(String),
 }
 
 impl Thing {
@@ -89,6 +91,7 @@ impl Thing {
             Thing::Service(_) => "service",
             Thing::Lock(_) => "lock",
             Thing::SysctlKey(_) => "kernel parameter",
+            Thing::Crontab(_) => "crontab of user",
         }
     }
 
@@ -100,7 +103,8 @@ impl Thing {
             | Thing::Package(n)
             | Thing::Service(n)
             | Thing::Lock(n)
-            | Thing::SysctlKey(n) => n,
+            | Thing::SysctlKey(n)
+            | Thing::Crontab(n) => n,
         }
     }
 }

@@ -30,6 +30,9 @@ mod text;
 mod blockinfile;
 mod command;
 mod copy;
+mod cron;
+mod cron_fields;
+mod crons;
 mod directory;
 mod file;
 mod lineinfile;
@@ -55,6 +58,7 @@ registry::task_types! {
     Shell(shell::ShellTask) = "shell",
     Script(script::ScriptTask) = "script",
     Sysctl(sysctl::SysctlTask) = "sysctl",
+    Cron(cron::CronTask) = "cron",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

@@ -1,125 +1,12 @@
-//! `sysctl` in a throwaway root inside a network namespace of its own ([`NetSandbox`]): its
+//! `sysctl` in a throwaway root inside a network namespace of its own ([`HeldRoot`]): its
 //! `net.*` parameters are real and its own, so live values are set there, never on the test
 //! machine; the sysctl.d file lands in the root's overlay. Create, update, remove, no-op,
 //! chains of keys in one file, a second apply that changes nothing, dry runs and stale plans.
 
 use std::path::Path;
-use std::process::{Child, Command};
 
-use crate::common::{self, World};
-
-/// A throwaway root (an overlay of `/`, as [`Sandbox`] makes) in new mount and network
-/// namespaces held by one process for the whole test: its `net.*` parameters are its own,
-/// and the overlay is mounted once, so its device number — part of every route a plan
-/// records — stays the same between a plan and its execution (an overlay mounted afresh per
-/// command gets whichever anonymous device number is free, which changes when other tests
-/// mount theirs meanwhile). Commands enter it with `nsenter`. One world per root.
-struct NetSandbox {
-    temp: tempfile::TempDir,
-    holder: Child,
-    world: World,
-}
-
-impl NetSandbox {
-    fn new(config: &str) -> NetSandbox {
-        let temp = tempfile::tempdir().expect("sandbox temp dir");
-        let base = temp.path().canonicalize().expect("canonical temp dir");
-        for dir in ["upper", "work", "merged"] {
-            std::fs::create_dir(base.join(dir)).expect("sandbox dirs");
-        }
-        let mut world = World::new(config);
-        let shared = world
-            .path("")
-            .parent()
-            .expect("the world's temp dir")
-            .to_owned();
-        let script = format!(
-            "set -e\nM={m}\n\
-             mount -t overlay overlay -o lowerdir=/,upperdir={u},workdir={w} $M\n\
-             mount -t proc proc $M/proc\nmount --rbind /dev $M/dev\n\
-             mount -t tmpfs tmpfs $M/run\nmount -t tmpfs tmpfs $M/tmp\n\
-             mkdir -p $M{s}\nmount --bind {s} $M{s}\n\
-             exec chroot $M sleep 3600\n",
-            m = base.join("merged").display(),
-            u = base.join("upper").display(),
-            w = base.join("work").display(),
-            s = shared.display(),
-        );
-        let holder = Command::new("unshare")
-            .args(["-m", "-n", "--propagation", "private", "--", "sh", "-c"])
-            .arg(&script)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn unshare -m -n");
-        let pid = holder.id();
-        let ours = std::fs::read_link("/proc/self/ns/net").expect("our net namespace");
-        let mut ready = false;
-        for _ in 0..1000 {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
-            if comm.is_ok_and(|c| c.trim() == "sleep")
-                && std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|ns| ns != ours)
-            {
-                ready = true;
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        // Never run a test against the test machine's own parameters.
-        assert!(ready, "no root in a network namespace of its own after 10 s");
-        world.wrapper = NetSandbox::wrapper_of(pid);
-        NetSandbox {
-            temp,
-            holder,
-            world,
-        }
-    }
-
-    fn wrapper_of(pid: u32) -> Vec<std::ffi::OsString> {
-        ["nsenter", "-t", &pid.to_string(), "-m", "-n", "-r", "-w", "--"]
-            .into_iter()
-            .map(Into::into)
-            .collect()
-    }
-
-    fn sh_ok(&self, script: &str) -> String {
-        let wrapper = NetSandbox::wrapper_of(self.holder.id());
-        let output = Command::new(&wrapper[0])
-            .args(&wrapper[1..])
-            .args(["/bin/sh", "-c", script])
-            .output()
-            .expect("run nsenter");
-        assert!(
-            output.status.success(),
-            "in the sandbox: {script}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn live(&self, name: &str) -> String {
-        let path = name.replace('.', "/");
-        self.sh_ok(&format!("cat /proc/sys/{path}")).trim().to_owned()
-    }
-
-    fn set_live(&self, name: &str, value: &str) {
-        let path = name.replace('.', "/");
-        self.sh_ok(&format!("echo {value} > /proc/sys/{path}"));
-    }
-
-    fn file(&self, path: &str) -> Option<String> {
-        let upper = self.temp.path().join("upper");
-        std::fs::read_to_string(upper.join(path.trim_start_matches('/'))).ok()
-    }
-}
-
-impl Drop for NetSandbox {
-    fn drop(&mut self) {
-        // The holder is PID `holder.id()`, started by this test: killing it ends the
-        // namespaces (nothing else runs in them once a command returned).
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
-}
+use crate::common;
+use crate::held_root::HeldRoot;
 
 const FORWARD: &str = "net.ipv4.ip_forward";
 const LO_MARTIANS: &str = "net.ipv4.conf.lo.log_martians";
@@ -142,7 +29,7 @@ fn create_update_remove_and_nothing_twice() {
         sysctl("forward", "name: net.ipv4.ip_forward, value: 1"),
         sysctl("lo", "name: net.ipv4.conf.lo.log_martians, value: \"1\"")
     );
-    let net = NetSandbox::new(&config);
+    let net = HeldRoot::new(&config);
     let world = &net.world;
     assert_eq!(net.live(FORWARD), "0");
 
@@ -226,7 +113,7 @@ fn create_update_remove_and_nothing_twice() {
 
 #[test]
 fn a_value_already_there_is_a_no_op_and_reload_false_leaves_the_live_value() {
-    let net = NetSandbox::new(&format!(
+    let net = HeldRoot::new(&format!(
         "apply:\n{}{}",
         sysctl("forward", "name: net.ipv4.ip_forward, value: 1"),
         sysctl(
@@ -256,7 +143,7 @@ fn a_value_already_there_is_a_no_op_and_reload_false_leaves_the_live_value() {
 
 #[test]
 fn a_plan_whose_live_value_changed_is_refused() {
-    let net = NetSandbox::new(&format!(
+    let net = HeldRoot::new(&format!(
         "apply:\n{}",
         sysctl("forward", "name: net.ipv4.ip_forward, value: 1")
     ));
@@ -276,7 +163,7 @@ fn a_plan_whose_live_value_changed_is_refused() {
 
 #[test]
 fn a_plan_whose_file_changed_is_refused() {
-    let net = NetSandbox::new(&format!(
+    let net = HeldRoot::new(&format!(
         "apply:\n{}",
         sysctl("forward", "name: net.ipv4.ip_forward, value: 1")
     ));
@@ -291,7 +178,7 @@ fn a_plan_whose_file_changed_is_refused() {
 
 #[test]
 fn a_parameter_the_kernel_lacks_is_a_plan_error() {
-    let net = NetSandbox::new(&format!(
+    let net = HeldRoot::new(&format!(
         "apply:\n{}",
         sysctl("nope", "name: net.ipv4.no_such_parameter, value: 1")
     ));

@@ -10,12 +10,14 @@
 mod common;
 mod deps;
 mod facts_support;
+mod held_root;
 mod sandbox;
 
 mod cli;
 mod execute_blockinfile;
 mod execute_command;
 mod execute_copy;
+mod execute_cron;
 mod execute_crash_safety;
 mod execute_directory;
 mod execute_facts;
