@@ -355,7 +355,10 @@ mod tests {
         let mut job = task("a", "true");
         job.cron_file = Some(Spanned::unplaced("backup".to_owned()));
         job.user = Some(Spanned::unplaced("deploy".to_owned()));
-        assert_eq!(edited(&job, ""), "# driftless: a\n*/5 * * * * deploy true\n");
+        assert_eq!(
+            edited(&job, ""),
+            "# driftless: a\n*/5 * * * * deploy true\n"
+        );
         let mut env = task("PATH", "/usr/bin:/bin");
         env.env = true;
         assert_eq!(

@@ -141,9 +141,11 @@ pub fn check(task: &CronTask, found: &mut Vec<Diagnostic>) {
         && !is_cron_d_name(&file.value)
     {
         found.push(
-            Diagnostic::error("cron reads only files of /etc/cron.d named with letters, digits, `_` and `-`")
-                .at(file.span)
-                .help("`cron_file: backup` (no dots: `backup.cron` would be ignored by cron)"),
+            Diagnostic::error(
+                "cron reads only files of /etc/cron.d named with letters, digits, `_` and `-`",
+            )
+            .at(file.span)
+            .help("`cron_file: backup` (no dots: `backup.cron` would be ignored by cron)"),
         );
     }
 }
@@ -201,7 +203,10 @@ fn value(field: &Field, text: &str) -> Result<u32, String> {
     let lower = text.to_ascii_lowercase();
     match field.names.iter().position(|name| *name == lower) {
         Some(i) => Ok(field.first_name + i as u32),
-        None => Err(format!("has `{}`, not a number or a name", text.escape_default())),
+        None => Err(format!(
+            "has `{}`, not a number or a name",
+            text.escape_default()
+        )),
     }
 }
 

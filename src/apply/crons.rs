@@ -147,14 +147,21 @@ fn action(before: &CrontabState, after: &CrontabState) -> Action {
 
 fn fingerprint(before: &CrontabState, sensitive: bool) -> String {
     let hash = before.sha256.as_ref().filter(|_| !sensitive);
-    sha256_hex(json!(["crontab", before.crontab, before.exists, hash]).to_string().as_bytes())
+    sha256_hex(
+        json!(["crontab", before.crontab, before.exists, hash])
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 /// The cron task of an apply task, in crontab mode.
 fn crontab_task(task: &ApplyTask) -> Result<&super::cron::CronTask, String> {
     match &task.spec {
         ApplySpec::Cron(cron) if cron.cron_path().is_none() => Ok(cron),
-        _ => Err(format!("`{}` is not a crontab entry", task.spec.type_name())),
+        _ => Err(format!(
+            "`{}` is not a crontab entry",
+            task.spec.type_name()
+        )),
     }
 }
 
@@ -190,9 +197,10 @@ fn plan_crontabs(
                 let found = match read_crontab(&user) {
                     Ok(found) => found,
                     // A user a task of the plan makes has no crontab yet.
-                    Err(_) if cx.managed.contains(&Thing::User(user.clone()))
-                        && crate::host::users::resolve(crate::host::users::Db::User, &user)
-                            .is_err() =>
+                    Err(_)
+                        if cx.managed.contains(&Thing::User(user.clone()))
+                            && crate::host::users::resolve(crate::host::users::Db::User, &user)
+                                .is_err() =>
                     {
                         None
                     }
@@ -206,7 +214,13 @@ fn plan_crontabs(
                 _ => Some(edited(task, current.as_deref())?),
             };
             let sensitive = sensitive_users.contains(&user);
-            let states = states(&user, current.as_deref(), new.as_deref(), sensitive, chained);
+            let states = states(
+                &user,
+                current.as_deref(),
+                new.as_deref(),
+                sensitive,
+                chained,
+            );
             // A `noop` task never runs: the next entry starts from what is there.
             if !all[i].meta.noop {
                 crontabs.insert(user, new.or(current));
@@ -279,7 +293,11 @@ fn crontab_stale(
     )))
 }
 
-fn describe_crontab(node: &NodeView<'_>, before: &CrontabState, after: &CrontabState) -> Description {
+fn describe_crontab(
+    node: &NodeView<'_>,
+    before: &CrontabState,
+    after: &CrontabState,
+) -> Description {
     let verb = match node.action {
         Action::Create => "create",
         Action::NoOp => "leave",
@@ -354,7 +372,13 @@ fn verify_crontab(
     if node.action.changes() && after.content.is_none() {
         return Err("a crontab node that changes the crontab has no content".to_owned());
     }
-    text::verify_diff(node.diff, &before.as_file(), &after.as_file(), sensitive, node.action)
+    text::verify_diff(
+        node.diff,
+        &before.as_file(),
+        &after.as_file(),
+        sensitive,
+        node.action,
+    )
 }
 
 fn run_crontab(
@@ -465,7 +489,11 @@ impl Family for Crons {
         }
     }
 
-    fn run(&self, node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, ResourceError> {
+    fn run(
+        &self,
+        node: &NodeView<'_>,
+        config: Option<&Recompiled<'_>>,
+    ) -> Result<Ran, ResourceError> {
         match kind_of(node)? {
             Kind::File => FILES.run(node, config),
             Kind::Crontab(before, after) => run_crontab(node, &before, &after, config),

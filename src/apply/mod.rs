@@ -17,8 +17,8 @@
 
 pub mod commands;
 pub mod contract;
-mod file_backed;
 pub mod field_rules;
+mod file_backed;
 pub mod files;
 pub mod fs_state;
 mod registry;

@@ -208,7 +208,9 @@ fn check_name(name: &Spanned<String>, found: &mut Vec<Diagnostic>) {
         found.push(
             Diagnostic::error(format!("sysctl `name` {why}"))
                 .at(name.span)
-                .help("name a kernel parameter as `sysctl -a` lists it, e.g. `net.ipv4.ip_forward`"),
+                .help(
+                    "name a kernel parameter as `sysctl -a` lists it, e.g. `net.ipv4.ip_forward`",
+                ),
         );
     }
 }
@@ -336,14 +338,21 @@ mod tests {
     fn absent_removes_every_line_of_the_key() {
         let t = task("net.ipv4.ip_forward", None, State::Absent);
         assert_eq!(
-            edit(&t, "net.ipv4.ip_forward = 1\nx = 1\n-net.ipv4.ip_forward=0\n"),
+            edit(
+                &t,
+                "net.ipv4.ip_forward = 1\nx = 1\n-net.ipv4.ip_forward=0\n"
+            ),
             "x = 1\n"
         );
     }
 
     #[test]
     fn values_are_written_as_the_kernel_prints_them() {
-        let t = task("net.ipv4.ip_local_port_range", Some("1024\t 65000"), State::Present);
+        let t = task(
+            "net.ipv4.ip_local_port_range",
+            Some("1024\t 65000"),
+            State::Present,
+        );
         assert_eq!(edit(&t, ""), "net.ipv4.ip_local_port_range = 1024 65000\n");
     }
 }

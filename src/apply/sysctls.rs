@@ -104,7 +104,11 @@ fn file_view<'a>(
 }
 
 /// The node's file states and the file's own fingerprint.
-fn file_parts(before: &SysctlState, after: &SysctlState, route: &str) -> ((Recorded, Recorded), String) {
+fn file_parts(
+    before: &SysctlState,
+    after: &SysctlState,
+    route: &str,
+) -> ((Recorded, Recorded), String) {
     (
         (
             Recorded::File(before.file.clone()),
@@ -119,7 +123,8 @@ fn live_stale(before: &SysctlState, after: &SysctlState) -> Result<(), String> {
     if after.live.is_none() {
         return Ok(());
     }
-    let now = sysctl::read(&before.name).map_err(|e| format!("cannot read {}: {e}", before.name))?;
+    let now =
+        sysctl::read(&before.name).map_err(|e| format!("cannot read {}: {e}", before.name))?;
     if now != before.live {
         let show = |v: &Option<String>| v.as_deref().map_or("(none)".to_owned(), escape_owned);
         return Err(format!(
@@ -307,7 +312,11 @@ impl Family for Sysctls {
         FILES.stale(&file_view(node, &states, &file_fingerprint))
     }
 
-    fn run(&self, node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, ResourceError> {
+    fn run(
+        &self,
+        node: &NodeView<'_>,
+        config: Option<&Recompiled<'_>>,
+    ) -> Result<Ran, ResourceError> {
         let (before, after) = decode_node(node)?;
         live_stale(&before, &after).map_err(|why| format!("{}: {why}", node.address))?;
         let (states, file_fingerprint) = file_parts(&before, &after, node.route);
@@ -315,7 +324,11 @@ impl Family for Sysctls {
         if file.action.changes() {
             FILES.run(&file, config)?;
         }
-        if let Some(value) = after.live.as_deref().filter(|_| live_changes(&before, &after)) {
+        if let Some(value) = after
+            .live
+            .as_deref()
+            .filter(|_| live_changes(&before, &after))
+        {
             set_live(&after.name, value)?;
         }
         Ok(Ran::CHANGED)

@@ -30,14 +30,21 @@ fn crontab_entries_are_created_updated_removed_and_left_alone() {
     let config = format!(
         "apply:\n{}{}",
         cron("path", "name: PATH, env: true, job: /usr/bin:/bin"),
-        cron("backup", "name: nightly backup, hour: 2, minute: 30, job: /usr/local/bin/backup")
+        cron(
+            "backup",
+            "name: nightly backup, hour: 2, minute: 30, job: /usr/local/bin/backup"
+        )
     );
     let root = root(&config);
     let world = &root.world;
 
     let dry = world.run(&["apply", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all());
-    assert!(dry.stdout.contains("+30 2 * * * /usr/local/bin/backup"), "{}", dry.all());
+    assert!(
+        dry.stdout.contains("+30 2 * * * /usr/local/bin/backup"),
+        "{}",
+        dry.all()
+    );
     assert_eq!(crontab(&root, "root"), "");
 
     let (plan_path, plan) = world.plan();
@@ -66,13 +73,14 @@ fn crontab_entries_are_created_updated_removed_and_left_alone() {
     let node = common::node(&plan, "apply.backup");
     assert_eq!(node["action"], "update");
     assert!(
-        node["diff"].as_str().is_some_and(|d| d.contains(
-            "-30 2 * * * /usr/local/bin/backup\n+#@daily /usr/local/bin/backup --all"
-        )),
+        node["diff"].as_str().is_some_and(|d| d
+            .contains("-30 2 * * * /usr/local/bin/backup\n+#@daily /usr/local/bin/backup --all")),
         "{node:#}"
     );
     world.apply();
-    assert!(crontab(&root, "root").contains("# driftless: nightly backup\n#@daily /usr/local/bin/backup --all\n@reboot /usr/bin/true\n"));
+    assert!(crontab(&root, "root").contains(
+        "# driftless: nightly backup\n#@daily /usr/local/bin/backup --all\n@reboot /usr/bin/true\n"
+    ));
     world.assert_converged();
 
     world.set_config(&format!(
@@ -110,8 +118,14 @@ fn a_crontab_changed_since_the_plan_is_refused() {
 fn cron_d_entries_are_file_edits_with_the_user_column() {
     let config = format!(
         "apply:\n{}{}",
-        cron("a", "name: a, cron_file: jobs, user: nobody, minute: \"*/5\", job: /bin/a"),
-        cron("b", "name: b, cron_file: jobs, weekday: mon-fri, hour: 6, minute: 0, job: /bin/b")
+        cron(
+            "a",
+            "name: a, cron_file: jobs, user: nobody, minute: \"*/5\", job: /bin/a"
+        ),
+        cron(
+            "b",
+            "name: b, cron_file: jobs, weekday: mon-fri, hour: 6, minute: 0, job: /bin/b"
+        )
     );
     let root = root(&config);
     let world = &root.world;
@@ -127,14 +141,19 @@ fn cron_d_entries_are_file_edits_with_the_user_column() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(
         root.file("/etc/cron.d/jobs").as_deref(),
-        Some("# driftless: a\n*/5 * * * * nobody /bin/a\n# driftless: b\n0 6 * * mon-fri root /bin/b\n")
+        Some(
+            "# driftless: a\n*/5 * * * * nobody /bin/a\n# driftless: b\n0 6 * * mon-fri root /bin/b\n"
+        )
     );
     world.assert_converged();
 
     world.set_config(&format!(
         "apply:\n{}{}",
         cron("a", "name: a, cron_file: jobs, state: absent"),
-        cron("b", "name: b, cron_file: jobs, weekday: mon-fri, hour: 7, minute: 0, job: /bin/b")
+        cron(
+            "b",
+            "name: b, cron_file: jobs, weekday: mon-fri, hour: 7, minute: 0, job: /bin/b"
+        )
     ));
     world.apply();
     assert_eq!(
@@ -146,7 +165,10 @@ fn cron_d_entries_are_file_edits_with_the_user_column() {
     // Stale: the file changed since the plan.
     world.set_config(&format!(
         "apply:\n{}",
-        cron("b", "name: b, cron_file: jobs, hour: 8, minute: 0, job: /bin/b")
+        cron(
+            "b",
+            "name: b, cron_file: jobs, hour: 8, minute: 0, job: /bin/b"
+        )
     ));
     let (plan_path, _) = world.plan();
     root.sh_ok("echo '# mine' >> /etc/cron.d/jobs");

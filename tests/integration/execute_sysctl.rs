@@ -13,8 +13,7 @@ const LO_MARTIANS: &str = "net.ipv4.conf.lo.log_martians";
 const FILE: &str = "/etc/sysctl.d/99-driftless.conf";
 
 fn host_value(name: &str) -> String {
-    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/")))
-        .unwrap_or_default()
+    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/"))).unwrap_or_default()
 }
 
 fn sysctl(id: &str, fields: &str) -> String {
@@ -44,7 +43,10 @@ fn create_update_remove_and_nothing_twice() {
     assert_eq!(node["action"], "create", "{node:#}");
     assert_eq!(node["before"]["live"], "0");
     assert_eq!(node["after"]["live"], "1");
-    assert_eq!(node["after"]["file"]["content"], "net.ipv4.ip_forward = 1\n");
+    assert_eq!(
+        node["after"]["file"]["content"],
+        "net.ipv4.ip_forward = 1\n"
+    );
     let lo = common::node(&plan, "apply.lo");
     assert_eq!(lo["precondition"], "chained", "{lo:#}");
     assert!(
@@ -154,7 +156,9 @@ fn a_plan_whose_live_value_changed_is_refused() {
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
         run.stderr.contains("apply.forward")
-            && run.stderr.contains("live value of net.ipv4.ip_forward changed"),
+            && run
+                .stderr
+                .contains("live value of net.ipv4.ip_forward changed"),
         "{}",
         run.all()
     );

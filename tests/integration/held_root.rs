@@ -65,7 +65,10 @@ impl HeldRoot {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         // Never run a test against the test machine's own parameters.
-        assert!(ready, "no root in a network namespace of its own after 10 s");
+        assert!(
+            ready,
+            "no root in a network namespace of its own after 10 s"
+        );
         world.wrapper = HeldRoot::wrapper_of(pid);
         HeldRoot {
             temp,
@@ -75,10 +78,19 @@ impl HeldRoot {
     }
 
     fn wrapper_of(pid: u32) -> Vec<std::ffi::OsString> {
-        ["nsenter", "-t", &pid.to_string(), "-m", "-n", "-r", "-w", "--"]
-            .into_iter()
-            .map(Into::into)
-            .collect()
+        [
+            "nsenter",
+            "-t",
+            &pid.to_string(),
+            "-m",
+            "-n",
+            "-r",
+            "-w",
+            "--",
+        ]
+        .into_iter()
+        .map(Into::into)
+        .collect()
     }
 
     pub fn sh_ok(&self, script: &str) -> String {
@@ -98,7 +110,9 @@ impl HeldRoot {
 
     pub fn live(&self, name: &str) -> String {
         let path = name.replace('.', "/");
-        self.sh_ok(&format!("cat /proc/sys/{path}")).trim().to_owned()
+        self.sh_ok(&format!("cat /proc/sys/{path}"))
+            .trim()
+            .to_owned()
     }
 
     pub fn set_live(&self, name: &str, value: &str) {
@@ -120,4 +134,3 @@ impl Drop for HeldRoot {
         let _ = self.holder.wait();
     }
 }
-
