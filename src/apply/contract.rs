@@ -46,6 +46,9 @@ pub enum Thing {
     SysctlKey(String),
     /// A user's crontab (`crontab -u`), by the user's name.
     Crontab(String),
+    /// A user's `~/.ssh/authorized_keys`, by the user's name (its path is known only when
+    /// planning).
+    AuthorizedKeys(String),
 }
 
 impl Thing {
@@ -92,6 +95,7 @@ impl Thing {
             Thing::Lock(_) => "lock",
             Thing::SysctlKey(_) => "kernel parameter",
             Thing::Crontab(_) => "crontab of user",
+            Thing::AuthorizedKeys(_) => "authorized_keys of user",
         }
     }
 
@@ -104,7 +108,8 @@ impl Thing {
             | Thing::Service(n)
             | Thing::Lock(n)
             | Thing::SysctlKey(n)
-            | Thing::Crontab(n) => n,
+            | Thing::Crontab(n)
+            | Thing::AuthorizedKeys(n) => n,
         }
     }
 }
@@ -166,10 +171,12 @@ pub enum Reason {
     CommandPath,
     /// A service's restart or reload after the task managing whether it runs.
     ServiceState,
+    /// An `authorized_key` after the task managing the user whose keys they are.
+    KeyOwner,
 }
 
 impl Reason {
-    const ALL: [Reason; 13] = [
+    const ALL: [Reason; 14] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -183,6 +190,7 @@ impl Reason {
         Reason::RunAs,
         Reason::CommandPath,
         Reason::ServiceState,
+        Reason::KeyOwner,
     ];
 
     /// The reason plan.json names.
@@ -206,6 +214,7 @@ impl Reason {
             Reason::RunAs => "run as",
             Reason::CommandPath => "command path",
             Reason::ServiceState => "service state",
+            Reason::KeyOwner => "key owner",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! and run together. The file family ([`files`]) reduces each of its types to a wanted
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
+mod authorized_keys;
 pub mod commands;
 pub mod contract;
 pub mod field_rules;
@@ -23,10 +24,12 @@ pub mod files;
 pub mod fs_state;
 mod registry;
 pub mod services;
+mod ssh_keys;
 mod sysctls;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
+mod authorized_key;
 mod blockinfile;
 mod command;
 mod copy;
@@ -59,6 +62,7 @@ registry::task_types! {
     Script(script::ScriptTask) = "script",
     Sysctl(sysctl::SysctlTask) = "sysctl",
     Cron(cron::CronTask) = "cron",
+    AuthorizedKey(authorized_key::AuthorizedKeyTask) = "authorized_key",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

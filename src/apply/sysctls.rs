@@ -17,6 +17,7 @@ use super::contract::{
     Change, Description, Detail, Family, NodeStates, NodeView, PlanContext, Ran, Recompiled,
     Recorded,
 };
+use super::file_backed::FilePart;
 use super::files::{self, FILES};
 use super::fs_state::{self, FsState, sha256_hex};
 use crate::apply::ApplySpec;
@@ -72,50 +73,6 @@ fn fingerprint(before: &SysctlState, after: &SysctlState, route: &str) -> String
     let file = fs_state::fingerprint(&before.file, route, true);
     let live = after.live.as_ref().and(before.live.as_ref());
     sha256_hex(json!([file, live]).to_string().as_bytes())
-}
-
-/// The file part of a node, as the file family reads it. `states` must outlive it.
-fn file_view<'a>(
-    node: &NodeView<'a>,
-    states: &'a (Recorded, Recorded),
-    file_fingerprint: &'a str,
-) -> NodeView<'a> {
-    static NOT_SENSITIVE: Value = Value::Bool(false);
-    let (before, after) = states;
-    let action = match (before, after) {
-        (Recorded::File(b), Recorded::File(a)) => files::action(b, a),
-        _ => Action::NoOp,
-    };
-    NodeView {
-        address: node.address,
-        type_name: node.type_name,
-        action,
-        before,
-        after,
-        before_sensitive: &NOT_SENSITIVE,
-        after_sensitive: &NOT_SENSITIVE,
-        fingerprint: file_fingerprint,
-        route: node.route,
-        diff: node.diff,
-        chained: node.chained,
-        after_same_file: node.after_same_file,
-        after_link_target: false,
-    }
-}
-
-/// The node's file states and the file's own fingerprint.
-fn file_parts(
-    before: &SysctlState,
-    after: &SysctlState,
-    route: &str,
-) -> ((Recorded, Recorded), String) {
-    (
-        (
-            Recorded::File(before.file.clone()),
-            Recorded::File(after.file.clone()),
-        ),
-        fs_state::fingerprint(&before.file, route, true),
-    )
 }
 
 /// The live value now, compared with the one the plan saw.
@@ -251,8 +208,7 @@ impl Family for Sysctls {
         if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) {
             return Err("a sysctl node has no sensitive value".to_owned());
         }
-        let (states, file_fingerprint) = file_parts(&before, &after, node.route);
-        FILES.verify(&file_view(node, &states, &file_fingerprint))
+        FILES.verify(&FilePart::of(&before.file, &after.file, node.route).view(node))
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {
@@ -269,8 +225,7 @@ impl Family for Sysctls {
                 };
             }
         };
-        let (states, file_fingerprint) = file_parts(&before, &after, node.route);
-        let file = FILES.describe(&file_view(node, &states, &file_fingerprint));
+        let file = FILES.describe(&FilePart::of(&before.file, &after.file, node.route).view(node));
         let mut details = vec![Detail::plain(match &after.live {
             Some(_) if live_changes(&before, &after) => format!(
                 "live value: {} → {}",
@@ -308,8 +263,7 @@ impl Family for Sysctls {
         if let Err(why) = live_stale(&before, &after) {
             return Some(format!("{}: {why}", node.address));
         }
-        let (states, file_fingerprint) = file_parts(&before, &after, node.route);
-        FILES.stale(&file_view(node, &states, &file_fingerprint))
+        FILES.stale(&FilePart::of(&before.file, &after.file, node.route).view(node))
     }
 
     fn run(
@@ -319,10 +273,9 @@ impl Family for Sysctls {
     ) -> Result<Ran, ResourceError> {
         let (before, after) = decode_node(node)?;
         live_stale(&before, &after).map_err(|why| format!("{}: {why}", node.address))?;
-        let (states, file_fingerprint) = file_parts(&before, &after, node.route);
-        let file = file_view(node, &states, &file_fingerprint);
-        if file.action.changes() {
-            FILES.run(&file, config)?;
+        let part = FilePart::of(&before.file, &after.file, node.route);
+        if part.action.changes() {
+            FILES.run(&part.view(node), config)?;
         }
         if let Some(value) = after
             .live
@@ -339,14 +292,13 @@ impl Family for Sysctls {
             .iter()
             .filter_map(|(node, changed)| {
                 let (before, after) = decode_node(node).ok()?;
-                Some((*node, file_parts(&before, &after, node.route), *changed))
+                let part = FilePart::of(&before.file, &after.file, node.route);
+                Some((*node, part, *changed))
             })
             .collect();
         let views: Vec<(NodeView<'_>, bool)> = parts
             .iter()
-            .map(|(node, (states, fingerprint), changed)| {
-                (file_view(node, states, fingerprint), *changed)
-            })
+            .map(|(node, part, changed)| (part.view(node), *changed))
             .collect();
         FILES.finish(&views, run_started);
     }
@@ -363,8 +315,8 @@ impl Family for Sysctls {
                 after: json!(after.live),
             });
         }
-        let (states, file_fingerprint) = file_parts(&before, &after, node.route);
-        let file = file_view(node, &states, &file_fingerprint);
+        let part = FilePart::of(&before.file, &after.file, node.route);
+        let file = part.view(node);
         if file.action.changes() {
             changes.push(Change {
                 field: "file".to_owned(),

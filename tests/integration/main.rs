@@ -14,6 +14,7 @@ mod held_root;
 mod sandbox;
 
 mod cli;
+mod execute_authorized_key;
 mod execute_blockinfile;
 mod execute_command;
 mod execute_copy;
