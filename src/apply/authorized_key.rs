@@ -139,6 +139,12 @@ impl AuthorizedKeyTask {
     }
 }
 
+/// The last 12 characters of a key's text.
+fn tail(text: &str) -> String {
+    let start = text.char_indices().rev().nth(11).map_or(0, |(i, _)| i);
+    text[start..].to_owned()
+}
+
 /// A value set by the task itself, placed at its `user` (what it derives from).
 fn placed<T>(span: crate::diagnostics::Span, value: T) -> Spanned<T> {
     Spanned {
@@ -209,30 +215,29 @@ impl Resource for AuthorizedKeyTask {
     /// `authorized_key:<user>` for an exclusive task or a key file.
     fn default_id(&self) -> String {
         let user = &self.user.value;
-        let first = self
-            .keys(None)
-            .ok()
-            .and_then(|keys| keys.into_iter().next())
-            .filter(|_| !self.exclusive);
-        match first {
-            Some(key) => {
-                let tail: String = key
-                    .body
-                    .chars()
-                    .rev()
-                    .take(12)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                let name = key
-                    .comment
-                    .unwrap_or_else(|| format!("{} …{tail}", key.key_type));
+        if self.exclusive {
+            return format!("authorized_key:{user}");
+        }
+        let first_line = self
+            .key
+            .as_ref()
+            .and_then(|key| key.value.lines().find(|l| !ssh_keys::is_blank(l)));
+        match first_line {
+            Some(line) => {
+                let name = match ssh_keys::parse(line) {
+                    Ok(KeyLine {
+                        comment: Some(comment),
+                        ..
+                    }) => comment,
+                    // The end of the body (or of a line that is no key): what tells keys apart.
+                    Ok(key) => format!("{} …{}", key.key_type, tail(&key.body)),
+                    Err(_) => format!("…{}", tail(line.trim())),
+                };
                 format!("authorized_key:{user}:{name}")
             }
             None => match &self.key_file {
-                Some(file) if !self.exclusive => format!("authorized_key:{user}:{}", file.value),
-                _ => format!("authorized_key:{user}"),
+                Some(file) => format!("authorized_key:{user}:{}", file.value),
+                None => format!("authorized_key:{user}"),
             },
         }
     }

@@ -95,7 +95,7 @@ impl Thing {
             Thing::Lock(_) => "lock",
             Thing::SysctlKey(_) => "kernel parameter",
             Thing::Crontab(_) => "crontab of user",
-            Thing::AuthorizedKeys(_) => "authorized_keys of user",
+            Thing::AuthorizedKeys(_) => "authorized_keys file",
         }
     }
 

@@ -59,6 +59,14 @@ pub fn parse(line: &str) -> Result<KeyLine, String> {
     let line = line.trim();
     let (options, rest) = match first_word(line) {
         (word, _) if KEY_TYPES.contains(&word) => (None, line),
+        (word, _) if !looks_like_options(word) => {
+            let shown: String = word.chars().take(40).collect();
+            return Err(format!(
+                "`{}` is not a key type sshd knows ({}) nor options",
+                shown.escape_default(),
+                KEY_TYPES.join(", ")
+            ));
+        }
         _ => {
             let end = options_end(line)?;
             (Some(line[..end].to_owned()), line[end..].trim_start())
@@ -82,6 +90,29 @@ pub fn parse(line: &str) -> Result<KeyLine, String> {
         body: body.to_owned(),
         comment: (!comment.is_empty()).then(|| comment.to_owned()),
     })
+}
+
+/// The options sshd takes without a value; others are `name="value"`.
+const FLAGS: &[&str] = &[
+    "agent-forwarding",
+    "cert-authority",
+    "no-agent-forwarding",
+    "no-port-forwarding",
+    "no-pty",
+    "no-user-rc",
+    "no-X11-forwarding",
+    "port-forwarding",
+    "pty",
+    "restrict",
+    "user-rc",
+    "X11-forwarding",
+    "no-touch-required",
+    "verify-required",
+];
+
+/// Whether the first word of a line can be options: flags and `name=…`, comma-separated.
+fn looks_like_options(word: &str) -> bool {
+    word.contains('=') || word.split(',').all(|flag| FLAGS.contains(&flag))
 }
 
 fn first_word(text: &str) -> (&str, &str) {
