@@ -278,11 +278,15 @@ fn want(task: &SysctlTask, observed: &Observed) -> Result<Wanted, String> {
             match last {
                 Some(at) => {
                     lines.lines[at] = line;
-                    let mut index = 0;
-                    lines.lines.retain(|l| {
-                        index += 1;
-                        index - 1 >= at || !is_key(l)
-                    });
+                    // Earlier lines for the key would be overridden by this one: dropped.
+                    let kept: Vec<String> = lines
+                        .lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, l)| *i >= at || !is_key(l))
+                        .map(|(_, l)| l.clone())
+                        .collect();
+                    lines.lines = kept;
                 }
                 None => lines.lines.push(line),
             }
