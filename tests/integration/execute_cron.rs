@@ -176,3 +176,41 @@ fn cron_d_entries_are_file_edits_with_the_user_column() {
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(run.stderr.contains("apply.b"), "{}", run.all());
 }
+
+#[test]
+fn a_job_from_a_secret_is_written_but_never_shown() {
+    const SECRET: &str = "s3cr3t-cron-token-4412";
+    let config = "apply:\n  - id: token\n    type: cron\n    name: token\n    job: \"fetch --token {{ secrets.TOKEN }}\"\n  - id: other\n    type: cron\n    name: other\n    job: /bin/true\n";
+    let mut root = root(config);
+    root.world
+        .envs
+        .push(("TOKEN".to_owned(), SECRET.to_owned()));
+    let world = &root.world;
+    let (plan_path, plan) = world.plan();
+    assert!(!plan.to_string().contains(SECRET), "{plan:#}");
+    // The other entry of the same crontab would show it in its diff: sensitive too.
+    for address in ["apply.token", "apply.other"] {
+        let node = common::node(&plan, address);
+        assert_ne!(node["after_sensitive"], false, "{node:#}");
+        assert_eq!(node["after"]["content"], "(sensitive)", "{node:#}");
+    }
+    let show = world.run(&["show", plan_path.to_str().expect("utf-8 path")]);
+    assert_eq!(show.code, 0, "{}", show.all());
+    assert!(!show.all().contains(SECRET), "{}", show.all());
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.all().contains(SECRET), "{}", run.all());
+    assert_eq!(
+        crontab(&root, "root"),
+        format!(
+            "# driftless: token\n* * * * * fetch --token {SECRET}\n# driftless: other\n* * * * * /bin/true\n"
+        )
+    );
+    for report in world.reports() {
+        assert!(!report.to_string().contains(SECRET), "{report:#}");
+    }
+    let (_, again) = world.plan();
+    for address in ["apply.token", "apply.other"] {
+        assert_eq!(common::action(&again, address), "no-op", "{again:#}");
+    }
+}
