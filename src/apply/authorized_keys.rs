@@ -1,7 +1,7 @@
 //! The authorized_key family: the user's `authorized_keys` is planned, checked, shown and
 //! written by the file family (mode 0600, owned by the user); this family adds the `~/.ssh`
 //! directory, made (or its mode and owner set) to 0700 and the user's before the file is
-//! written, by the first task of the user's file (the others of the chain find it made).
+//! written, by the first task of the user's file that adds keys (the others find it made).
 //!
 //! A node's `before` and `after` are [`KeysState`]s: the file's state, the directory's
 //! (`null` when the task leaves it alone) and the user. The fingerprint covers both paths.
@@ -143,6 +143,23 @@ fn plan_directory(
     Ok(Some((observed.state, want, observed.route.digest())))
 }
 
+/// Whether task `i` manages the directory: the first task of its file that adds keys and
+/// runs (a `noop` task or one removing keys makes no directory).
+fn makes_directory(all: &[ApplyTask], chained_after: &[Option<usize>], i: usize) -> bool {
+    let adds = |j: usize| {
+        !all[j].meta.noop
+            && matches!(&all[j].spec, ApplySpec::AuthorizedKey(keys) if keys.state == crate::model::apply::State::Present)
+    };
+    let mut earlier = chained_after[i];
+    while let Some(j) = earlier {
+        if adds(j) {
+            return false;
+        }
+        earlier = chained_after[j];
+    }
+    adds(i)
+}
+
 /// A planned file node of an authorized_key task, with its directory added.
 fn combine(
     task: &ApplyTask,
@@ -160,7 +177,7 @@ fn combine(
     else {
         return Err("the file family planned no file state".to_owned());
     };
-    let directory = if first_of_file && !task.meta.noop {
+    let directory = if first_of_file {
         plan_directory(task, walked)?
     } else {
         None
@@ -223,7 +240,7 @@ impl Family for AuthorizedKeys {
             .plan(all, tasks, chained_after, link_targets, cx)
             .into_iter()
             .map(|(i, planned)| {
-                let first = chained_after[i].is_none();
+                let first = makes_directory(all, chained_after, i);
                 (
                     i,
                     planned.and_then(|file| combine(&all[i], file, first, &walked)),

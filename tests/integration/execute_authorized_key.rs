@@ -162,3 +162,21 @@ fn a_user_that_does_not_exist_is_a_plan_error() {
         run.all()
     );
 }
+
+#[test]
+fn removing_a_key_from_a_missing_file_is_a_no_op_that_makes_no_directory() {
+    let root = root_with_deploy(&format!(
+        "apply:\n{}",
+        key("gone", &format!("key: \"{A}\", state: absent"))
+    ));
+    let world = &root.world;
+    let (_, plan) = world.plan();
+    let node = common::node(&plan, "apply.gone");
+    assert_eq!(node["action"], "no-op", "{node:#}");
+    assert!(node["after"]["directory"].is_null(), "{node:#}");
+    world.apply();
+    assert_eq!(
+        root.sh_ok("test -e /home/deploy/.ssh && echo there || echo missing"),
+        "missing\n"
+    );
+}
