@@ -51,19 +51,21 @@ impl FilePart {
     }
 }
 
-/// The tasks of `tasks` (one family's) that edit a file right after a task of another family:
-/// each family plans only its own tasks, so such a chain cannot be planned. An error for each.
+/// The edits of a file that follow a task of another family, where one of the two is of
+/// `tasks` (one family's): each family plans only its own tasks, so such a chain cannot be
+/// planned. An error for each (the file family, planning the other side, only knows that an
+/// edit before it was not planned).
 pub fn edits_by_other_families(
     all: &[ApplyTask],
     tasks: &[usize],
     chained_after: &[Option<usize>],
 ) -> Vec<(usize, Result<NodeStates, String>)> {
     let family = |i: usize| all[i].spec.family() as *const dyn super::Family;
-    tasks
-        .iter()
-        .filter_map(|&i| {
+    let mine = |i: usize| tasks.contains(&i);
+    (0..all.len())
+        .filter_map(|i| {
             let previous = chained_after[i]?;
-            if std::ptr::addr_eq(family(previous), family(i)) {
+            if !(mine(i) || mine(previous)) || std::ptr::addr_eq(family(previous), family(i)) {
                 return None;
             }
             let why = format!(
@@ -71,7 +73,7 @@ pub fn edits_by_other_families(
                  one kind: `{}` tasks, or `lineinfile`/`blockinfile` tasks",
                 all[previous].meta.id,
                 all[previous].spec.type_name(),
-                all[i].spec.type_name(),
+                all[if mine(i) { i } else { previous }].spec.type_name(),
             );
             Some((i, Err(why)))
         })
