@@ -42,6 +42,13 @@ pub enum Thing {
     Service(String),
     /// A lock no two running nodes hold at once (a package manager's, say).
     Lock(String),
+    /// A kernel parameter, dotted (`net.ipv4.ip_forward`).
+    SysctlKey(String),
+    /// A user's crontab (`crontab -u`), by the user's name.
+    Crontab(String),
+    /// A user's `~/.ssh/authorized_keys`, by the user's name (its path is known only when
+    /// planning).
+    AuthorizedKeys(String),
 }
 
 impl Thing {
@@ -86,6 +93,9 @@ impl Thing {
             Thing::Package(_) => "package",
             Thing::Service(_) => "service",
             Thing::Lock(_) => "lock",
+            Thing::SysctlKey(_) => "kernel parameter",
+            Thing::Crontab(_) => "crontab of user",
+            Thing::AuthorizedKeys(_) => "authorized_keys file",
         }
     }
 
@@ -96,7 +106,10 @@ impl Thing {
             | Thing::Group(n)
             | Thing::Package(n)
             | Thing::Service(n)
-            | Thing::Lock(n) => n,
+            | Thing::Lock(n)
+            | Thing::SysctlKey(n)
+            | Thing::Crontab(n)
+            | Thing::AuthorizedKeys(n) => n,
         }
     }
 }
@@ -158,10 +171,12 @@ pub enum Reason {
     CommandPath,
     /// A service's restart or reload after the task managing whether it runs.
     ServiceState,
+    /// An `authorized_key` after the task managing the user whose keys they are.
+    KeyOwner,
 }
 
 impl Reason {
-    const ALL: [Reason; 13] = [
+    const ALL: [Reason; 14] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -175,6 +190,7 @@ impl Reason {
         Reason::RunAs,
         Reason::CommandPath,
         Reason::ServiceState,
+        Reason::KeyOwner,
     ];
 
     /// The reason plan.json names.
@@ -198,6 +214,7 @@ impl Reason {
             Reason::RunAs => "run as",
             Reason::CommandPath => "command path",
             Reason::ServiceState => "service state",
+            Reason::KeyOwner => "key owner",
         }
     }
 }

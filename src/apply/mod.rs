@@ -15,20 +15,28 @@
 //! and run together. The file family ([`files`]) reduces each of its types to a wanted
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
+mod authorized_keys;
 pub mod commands;
 pub mod contract;
 pub mod field_rules;
+mod file_backed;
 pub mod files;
 pub mod fs_state;
 mod registry;
 pub mod services;
+mod ssh_keys;
+mod sysctls;
 mod text;
 
 // The registry: every task type is its file and one line in the list below.
 pub mod accounts;
+mod authorized_key;
 mod blockinfile;
 mod command;
 mod copy;
+mod cron;
+mod cron_fields;
+mod crons;
 mod directory;
 mod file;
 mod group;
@@ -41,6 +49,7 @@ mod probe;
 mod script;
 mod service;
 mod shell;
+mod sysctl;
 mod template;
 mod user;
 
@@ -59,6 +68,9 @@ registry::task_types! {
     Script(script::ScriptTask) = "script",
     User(user::UserTask) = "user",
     Group(group::GroupTask) = "group",
+    Sysctl(sysctl::SysctlTask) = "sysctl",
+    Cron(cron::CronTask) = "cron",
+    AuthorizedKey(authorized_key::AuthorizedKeyTask) = "authorized_key",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

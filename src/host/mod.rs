@@ -5,6 +5,7 @@
 //! - [`procfs`]: the small-file readers and number parsers everything below uses.
 //! - [`stat`] (`/proc/stat`), [`boot`] (boot time, uptime), [`meminfo`], [`cpuinfo`],
 //!   [`process`] (`/proc/<pid>/*`), [`mounts`] (mount table, `statfs`).
+//! - [`sysctl`]: kernel parameters (`/proc/sys`).
 //! - [`sysfs`]: `/sys` attributes (network interfaces, DMI, hypervisor, clock source).
 //! - [`identity`]: hostname, FQDN, machine id, `uname`; [`os_release`]: the OS;
 //!   [`virtualization`]: container or VM.
@@ -28,6 +29,7 @@ pub mod process;
 pub mod procfs;
 pub mod routes;
 pub mod stat;
+pub mod sysctl;
 pub mod sysfs;
 pub mod users;
 pub mod virtualization;

@@ -10,15 +10,18 @@
 mod common;
 mod deps;
 mod facts_support;
+mod held_root;
 mod sandbox;
 
 mod cli;
 mod example_webserver;
 mod execute_accounts;
+mod execute_authorized_key;
 mod execute_blockinfile;
 mod execute_command;
 mod execute_copy;
 mod execute_crash_safety;
+mod execute_cron;
 mod execute_directory;
 mod execute_facts;
 mod execute_failure_isolation;
@@ -37,6 +40,7 @@ mod execute_run_output;
 mod execute_run_report;
 mod execute_secrets;
 mod execute_service;
+mod execute_sysctl;
 mod execute_template;
 mod facts_cli;
 mod facts_prometheus;

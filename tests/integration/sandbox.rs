@@ -59,8 +59,9 @@ fn a_world_in_the_sandbox_applies_to_the_root_and_reports_to_the_test() {
 /// A throwaway root: see the module's documentation. systemd gets a cgroup2 file system of
 /// its own, rooted (through the cgroup namespace) in a cgroup made for it, so it creates
 /// nothing at the roots of the host's hierarchies; `/proc/sys` and `/sys` are read-only, so
-/// nothing it starts changes the kernel's settings. It boots to a target of its own (sysinit
-/// and sockets, not the host's services), with the units that touch the kernel masked.
+/// nothing it starts changes the kernel's settings — but for `/proc/sys/net`, the root's own
+/// network namespace's parameters. It boots to a target of its own (sysinit and sockets, not
+/// the host's services), with the units that touch the kernel masked.
 /// Dropping the sandbox powers systemd off (kills the reaper), kills what is left and removes
 /// its cgroups.
 pub struct Sandbox {
@@ -143,8 +144,10 @@ impl Sandbox {
              mount -t overlay overlay -o lowerdir=/,upperdir={u},workdir={w} $M\n\
              mount -t proc proc $M/proc\n\
              mount --bind $M/proc/sys $M/proc/sys\nmount -o remount,bind,ro $M/proc/sys\n\
+             mount --bind $M/proc/sys/net $M/proc/sys/net\n\
+             mount -o remount,bind,rw $M/proc/sys/net\n\
              mount --rbind /dev $M/dev\n\
-             mount -t tmpfs tmpfs $M/run\nmount -t tmpfs tmpfs $M/tmp\n\
+             mount -t tmpfs tmpfs $M/run\n\
              mount -t sysfs -o ro sysfs $M/sys\n\
              mount -t cgroup2 cgroup2 $M/sys/fs/cgroup\n\
              mkdir -p $M{s}\nmount --bind {s} $M{s}\n\

@@ -227,6 +227,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "command"), &["cmd", "argv", "env", "stdin"][..]),
         (("apply", "shell"), &["cmd", "env", "stdin"][..]),
         (("apply", "script"), &["args", "env", "stdin"][..]),
+        (("apply", "cron"), &["job"][..]),
         (("facts", "command"), &["command"][..]),
     ]);
     // Consumed by the template stage, not fields of the task: tested above.

@@ -1,0 +1,81 @@
+//! What the families built on the file family (sysctl, cron) share: their file edits are
+//! planned by the file family, which chains only the edits it is given.
+
+use serde_json::Value;
+
+use super::Action;
+use super::contract::{NodeStates, NodeView, Recorded};
+use super::files;
+use super::fs_state::{self, FsState};
+use crate::model::ApplyTask;
+
+/// The file part of a node whose states hold a file's state among other things: what the
+/// file family checks, shows and runs of it.
+pub struct FilePart {
+    states: (Recorded, Recorded),
+    /// The file's own fingerprint, of its `before` and the node's route.
+    pub fingerprint: String,
+    pub action: Action,
+}
+
+impl FilePart {
+    pub fn of(before: &FsState, after: &FsState, route: &str) -> FilePart {
+        FilePart {
+            states: (
+                Recorded::File(before.clone()),
+                Recorded::File(after.clone()),
+            ),
+            fingerprint: fs_state::fingerprint(before, route, true),
+            action: files::action(before, after),
+        }
+    }
+
+    /// The node as a file node of the file family (never sensitive).
+    pub fn view<'a>(&'a self, node: &NodeView<'a>) -> NodeView<'a> {
+        static NOT_SENSITIVE: Value = Value::Bool(false);
+        NodeView {
+            address: node.address,
+            type_name: node.type_name,
+            action: self.action,
+            before: &self.states.0,
+            after: &self.states.1,
+            before_sensitive: &NOT_SENSITIVE,
+            after_sensitive: &NOT_SENSITIVE,
+            fingerprint: &self.fingerprint,
+            route: node.route,
+            diff: node.diff,
+            chained: node.chained,
+            after_same_file: node.after_same_file,
+            after_link_target: false,
+        }
+    }
+}
+
+/// The edits of a file that follow a task of another family, where one of the two is of
+/// `tasks` (one family's): each family plans only its own tasks, so such a chain cannot be
+/// planned. An error for each (the file family, planning the other side, only knows that an
+/// edit before it was not planned).
+pub fn edits_by_other_families(
+    all: &[ApplyTask],
+    tasks: &[usize],
+    chained_after: &[Option<usize>],
+) -> Vec<(usize, Result<NodeStates, String>)> {
+    let family = |i: usize| all[i].spec.family() as *const dyn super::Family;
+    let mine = |i: usize| tasks.contains(&i);
+    (0..all.len())
+        .filter_map(|i| {
+            let previous = chained_after[i]?;
+            if !(mine(i) || mine(previous)) || std::ptr::addr_eq(family(previous), family(i)) {
+                return None;
+            }
+            let why = format!(
+                "its file is also edited by `apply.{}` (a `{}` task); edit a file with tasks of \
+                 one kind: `{}` tasks, or `lineinfile`/`blockinfile` tasks",
+                all[previous].meta.id,
+                all[previous].spec.type_name(),
+                all[if mine(i) { i } else { previous }].spec.type_name(),
+            );
+            Some((i, Err(why)))
+        })
+        .collect()
+}
