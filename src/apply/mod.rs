@@ -17,6 +17,7 @@
 
 pub mod commands;
 pub mod contract;
+mod downloads;
 pub mod field_rules;
 pub mod files;
 pub mod fs_state;
@@ -30,6 +31,7 @@ mod command;
 mod copy;
 mod directory;
 mod file;
+mod get_url;
 mod lineinfile;
 mod link;
 #[cfg(feature = "test-types")]
@@ -51,6 +53,7 @@ registry::task_types! {
     Command(command::CommandTask) = "command",
     Shell(shell::ShellTask) = "shell",
     Script(script::ScriptTask) = "script",
+    GetUrl(get_url::GetUrlTask) = "get_url",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
