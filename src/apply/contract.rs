@@ -158,10 +158,12 @@ pub enum Reason {
     CommandPath,
     /// A service's restart or reload after the task managing whether it runs.
     ServiceState,
+    /// An extraction after the task writing its archive (a download).
+    ArchiveSource,
 }
 
 impl Reason {
-    const ALL: [Reason; 13] = [
+    const ALL: [Reason; 14] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -175,6 +177,7 @@ impl Reason {
         Reason::RunAs,
         Reason::CommandPath,
         Reason::ServiceState,
+        Reason::ArchiveSource,
     ];
 
     /// The reason plan.json names.
@@ -198,6 +201,7 @@ impl Reason {
             Reason::RunAs => "run as",
             Reason::CommandPath => "command path",
             Reason::ServiceState => "service state",
+            Reason::ArchiveSource => "archive source",
         }
     }
 }

@@ -121,7 +121,11 @@ fn get_url(task: &ApplyTask) -> Result<&GetUrlTask, String> {
 
 /// The SHA-256 a checksum names: its hex, or the line of the checksum file that names the
 /// downloaded file (by the URL's or `dest`'s file name), or its only hash.
-fn expected_sha256(task: &GetUrlTask, timeout: std::time::Duration, headers: &[(String, String)]) -> Result<Option<(String, Option<String>)>, String> {
+fn expected_sha256(
+    task: &GetUrlTask,
+    timeout: std::time::Duration,
+    headers: &[(String, String)],
+) -> Result<Option<(String, Option<String>)>, String> {
     let Some(checksum) = &task.checksum else {
         return Ok(None);
     };
@@ -140,12 +144,7 @@ fn expected_sha256(task: &GetUrlTask, timeout: std::time::Duration, headers: &[(
             let names = [file_name(&task.url.value), file_name(&task.dest.value)];
             find_checksum(&text, &names)
                 .map(|hex| Some((hex, Some(url.clone()))))
-                .ok_or_else(|| {
-                    format!(
-                        "the checksum file {url} has no sha256 for {}",
-                        names[0]
-                    )
-                })
+                .ok_or_else(|| format!("the checksum file {url} has no sha256 for {}", names[0]))
         }
     }
 }
@@ -178,6 +177,21 @@ fn find_checksum(text: &str, names: &[&str]) -> Option<String> {
         }
     }
     only.filter(|_| hashes == 1)
+}
+
+/// Whether the task's download replaces a file whose SHA-256 is `there` (`None`: no file):
+/// what an extraction of that file waits for.
+pub fn replaces(task: &GetUrlTask, there: Option<&str>) -> Result<bool, String> {
+    let timeout = task.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+    let headers: Vec<(String, String)> = task
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    Ok(match expected_sha256(task, timeout, &headers)? {
+        Some((sum, _)) => there != Some(sum.as_str()),
+        None => there.is_none() || task.force,
+    })
 }
 
 /// What the task wants, from what is at `dest`, and which header values are secrets.
@@ -278,7 +292,9 @@ fn check_precondition(node: &NodeView<'_>) -> Result<(Observed, Place), String> 
         .map_err(|e| format!("{}: cannot read {path}: {e}", node.address))?;
     if let Err(stale) = fs_state::check_fingerprint(node.fingerprint, &now, true) {
         let change = match stale {
-            fs_state::Stale::Changed => fs_state::describe_change(&decode_before(node)?, &now.state),
+            fs_state::Stale::Changed => {
+                fs_state::describe_change(&decode_before(node)?, &now.state)
+            }
             fs_state::Stale::UntrustedDirectory(why) => why,
         };
         return Err(format!(
@@ -324,7 +340,12 @@ fn resolve_sensitive(
 
 /// Downloads into a temp file beside `dest`, checks size and checksum, and renames it over
 /// `dest`; the old file is left as it was on any failure. Returns the new file's SHA-256.
-fn fetch(download: &Download, want: &FsState, place: &Place, address: &str) -> Result<String, ResourceError> {
+fn fetch(
+    download: &Download,
+    want: &FsState,
+    place: &Place,
+    address: &str,
+) -> Result<String, ResourceError> {
     let dest = &want.path;
     let (dir, name) = place.entry().ok_or_else(|| {
         ResourceError::permanent(format!("{address}: the directory of {dest} does not exist"))
@@ -385,7 +406,10 @@ fn fetch(download: &Download, want: &FsState, place: &Place, address: &str) -> R
     );
     match (written, failure) {
         (_, Some(failure)) => Err(prefixed(address, failure)),
-        (Err(e), None) => Err(ResourceError::io(format_args!("{address}: cannot write {dest}"), &e)),
+        (Err(e), None) => Err(ResourceError::io(
+            format_args!("{address}: cannot write {dest}"),
+            &e,
+        )),
         (Ok(()), None) => Ok(sha),
     }
 }
@@ -417,7 +441,13 @@ fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, Reso
     // `force` without a checksum fetches every time: the same bytes again change nothing.
     let same = now.state.state == EntryKind::File
         && now.state.sha256.as_deref() == Some(sha.as_str())
-        && files::action(&now.state, &FsState { sha256: Some(sha), ..want }) == Action::NoOp;
+        && files::action(
+            &now.state,
+            &FsState {
+                sha256: Some(sha),
+                ..want
+            },
+        ) == Action::NoOp;
     Ok(Ran {
         changed: !same,
         output: None,
@@ -459,7 +489,8 @@ impl Family for Downloads {
         if after.file.state != EntryKind::File || after.file.mode.is_none() {
             return Err("a download's file has no `mode`".to_owned());
         }
-        let hex = |h: &str| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let hex =
+            |h: &str| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if let Some(sum) = &after.checksum
             && (!hex(sum) || after.file.sha256.as_deref() != Some(sum.as_str()))
         {
@@ -485,7 +516,10 @@ impl Family for Downloads {
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {
-        let (Ok(after), Ok(before)) = (Download::decode(node.after, node.address), decode_before(node)) else {
+        let (Ok(after), Ok(before)) = (
+            Download::decode(node.after, node.address),
+            decode_before(node),
+        ) else {
             return Description {
                 what: String::new(),
                 details: Vec::new(),
@@ -525,7 +559,11 @@ impl Family for Downloads {
             principal(&file.owner, file.uid),
             principal(&file.group, file.gid)
         );
-        if before.state == EntryKind::Absent || before.mode != file.mode || before.uid != file.uid || before.gid != file.gid {
+        if before.state == EntryKind::Absent
+            || before.mode != file.mode
+            || before.uid != file.uid
+            || before.gid != file.gid
+        {
             details.push(attrs);
         }
         Description {
@@ -550,7 +588,11 @@ impl Family for Downloads {
         check_precondition(node).err()
     }
 
-    fn run(&self, node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, ResourceError> {
+    fn run(
+        &self,
+        node: &NodeView<'_>,
+        config: Option<&Recompiled<'_>>,
+    ) -> Result<Ran, ResourceError> {
         run(node, config)
     }
 
@@ -576,7 +618,10 @@ mod tests {
         let a = "a".repeat(64);
         let b = "b".repeat(64);
         let sums = format!("{a}  app-1.0.tar.gz\n{b} *other.zip\n");
-        assert_eq!(find_checksum(&sums, &["app-1.0.tar.gz", "x"]), Some(a.clone()));
+        assert_eq!(
+            find_checksum(&sums, &["app-1.0.tar.gz", "x"]),
+            Some(a.clone())
+        );
         assert_eq!(find_checksum(&sums, &["other.zip", "x"]), Some(b));
         assert_eq!(find_checksum(&sums, &["missing", "x"]), None);
         assert_eq!(find_checksum(&format!("{a}\n"), &["y", "x"]), Some(a));

@@ -157,7 +157,8 @@ impl Resource for GetUrlTask {
             );
         }
         if self.max_size == Some(0) {
-            found.push(Diagnostic::error("`max_size` must be more than 0 bytes").at(self.dest.span));
+            found
+                .push(Diagnostic::error("`max_size` must be more than 0 bytes").at(self.dest.span));
         }
     }
 
@@ -194,7 +195,13 @@ mod tests {
     fn only_http_urls_are_downloaded() {
         assert!(is_http_url("https://example.com/a"));
         assert!(is_http_url("http://127.0.0.1:8080/a"));
-        for bad in ["ftp://x/a", "file:///etc/passwd", "https://", "https:///x", "http://a b"] {
+        for bad in [
+            "ftp://x/a",
+            "file:///etc/passwd",
+            "https://",
+            "https:///x",
+            "http://a b",
+        ] {
             assert!(!is_http_url(bad), "{bad}");
         }
     }

@@ -15,6 +15,7 @@
 //! and run together. The file family ([`files`]) reduces each of its types to a wanted
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
+mod archives;
 pub mod commands;
 pub mod contract;
 mod downloads;
@@ -40,6 +41,7 @@ mod script;
 mod service;
 mod shell;
 mod template;
+mod unarchive;
 
 registry::task_types! {
     File(file::FileTask) = "file",
@@ -54,6 +56,7 @@ registry::task_types! {
     Shell(shell::ShellTask) = "shell",
     Script(script::ScriptTask) = "script",
     GetUrl(get_url::GetUrlTask) = "get_url",
+    Unarchive(unarchive::UnarchiveTask) = "unarchive",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

@@ -137,12 +137,10 @@ fn timed_out(url: &str, timeout: Duration) -> ResourceError {
 /// The message with what a retry can do.
 fn with_advice(message: String, retry: Retry) -> ResourceError {
     match retry {
-        Retry::Transient => {
-            ResourceError::transient(format!("{message}; a retry may succeed"))
-        }
-        Retry::Permanent => {
-            ResourceError::permanent(format!("{message}; a retry will not help until that changes"))
-        }
+        Retry::Transient => ResourceError::transient(format!("{message}; a retry may succeed")),
+        Retry::Permanent => ResourceError::permanent(format!(
+            "{message}; a retry will not help until that changes"
+        )),
     }
 }
 
