@@ -10,6 +10,7 @@
 mod common;
 mod deps;
 mod facts_support;
+mod http_support;
 mod sandbox;
 
 mod cli;
@@ -21,6 +22,7 @@ mod execute_directory;
 mod execute_facts;
 mod execute_failure_isolation;
 mod execute_file;
+mod execute_get_url;
 mod execute_idempotency;
 #[cfg(feature = "test-types")]
 mod execute_interrupt;
