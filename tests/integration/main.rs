@@ -37,6 +37,7 @@ mod execute_run_report;
 mod execute_secrets;
 mod execute_service;
 mod execute_template;
+mod execute_unarchive;
 mod facts_cli;
 mod facts_prometheus;
 mod facts_server;
