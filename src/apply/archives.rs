@@ -512,7 +512,9 @@ fn check_precondition(node: &NodeView<'_>) -> Result<(Survey, Extraction), Strin
     let survey = survey(&mut now, !before.dest_exists, false)
         .map_err(|e| format!("{}: {e}", node.address))?;
     let rewritten = planned.archive_managed && survey.archive_sha256 != before.archive_sha256;
-    if fingerprint(&survey) != node.fingerprint && !rewritten {
+    let compared = made_since(&before, &survey, &planned.dest)
+        .map_err(|why| format!("{}: {why}", node.address))?;
+    if fingerprint(&compared) != node.fingerprint && !rewritten {
         return Err(format!(
             "{}: {} changed since the plan ({})",
             node.address,
@@ -521,6 +523,29 @@ fn check_precondition(node: &NodeView<'_>) -> Result<(Survey, Extraction), Strin
         ));
     }
     Ok((survey, now))
+}
+
+/// The survey as the plan would have seen it when `dest` (and directories above it) were
+/// missing then and made since — by a task of this run, say: the route now must lead on from
+/// the planned one through new directories only, each of them trusted (made by this run, or
+/// the running user's and writable by no one else).
+fn made_since(before: &Survey, now: &Survey, dest: &str) -> Result<Survey, String> {
+    let mut compared = now.clone();
+    if before.dest_exists || !now.dest_exists {
+        return Ok(compared);
+    }
+    let location = crate::fsutil::walk::locate(std::path::Path::new(dest), false)
+        .map_err(|e| format!("cannot read {dest}: {e}"))?;
+    let candidates = location.route().candidates();
+    let Some(matched) = candidates.iter().find(|c| c.digest == before.dest_route) else {
+        return Ok(compared);
+    };
+    if let Some(why) = matched.untrusted() {
+        return Err(why);
+    }
+    compared.dest_exists = false;
+    compared.dest_route = before.dest_route.clone();
+    Ok(compared)
 }
 
 fn what_changed(before: &Survey, now: &Survey) -> String {

@@ -55,7 +55,10 @@ fn a_download_with_a_checksum_is_written_then_left_alone() {
     assert!(server.requests().is_empty(), "{:?}", server.requests());
     let shown = world.run(&["show", path.to_str().expect("utf-8")]).stdout;
     assert!(
-        shown.contains(&format!("download {} (sha256 {sum})", server.url("/files/app.bin"))),
+        shown.contains(&format!(
+            "download {} (sha256 {sum})",
+            server.url("/files/app.bin")
+        )),
         "{shown}"
     );
     let run = world.execute(&path, &[]);
@@ -64,7 +67,12 @@ fn a_download_with_a_checksum_is_written_then_left_alone() {
     assert_eq!(common::mode(&world.path("app.bin")), 0o750);
     world.assert_converged();
     let again = world.apply();
-    assert_eq!(again.status_of(&address(&world)).as_deref(), Some("unchanged"), "{}", again.all());
+    assert_eq!(
+        again.status_of(&address(&world)).as_deref(),
+        Some("unchanged"),
+        "{}",
+        again.all()
+    );
     assert_eq!(server.requests().len(), 1, "downloaded once");
     assert_eq!(names(&world.root), ["app.bin"]);
 }
@@ -82,7 +90,8 @@ fn a_checksum_mismatch_keeps_the_old_file_and_fails_the_node() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(run.status_of(&address(&world)).as_deref(), Some("failed"));
     assert!(
-        run.all().contains(&format!("has sha256 {}", sha256_hex(b"tampered\n"))),
+        run.all()
+            .contains(&format!("has sha256 {}", sha256_hex(b"tampered\n"))),
         "{}",
         run.all()
     );
@@ -140,7 +149,10 @@ fn a_checksum_file_is_read_when_planning() {
     );
     let world = World::new(&config(
         &server.url("/files/app.bin"),
-        &format!("    checksum: \"sha256:{}\"\n", server.url("/files/SHA256SUMS")),
+        &format!(
+            "    checksum: \"sha256:{}\"\n",
+            server.url("/files/SHA256SUMS")
+        ),
     ));
     let (_, plan) = world.plan();
     let node = common::node(&plan, &address(&world));
@@ -166,7 +178,12 @@ fn without_a_checksum_an_existing_file_is_kept_unless_forced() {
     assert_eq!(common::read(&world.path("app.bin")), "served\n");
     // Forced again: fetched, the same bytes, nothing changed.
     let run = world.apply();
-    assert_eq!(run.status_of(&address(&world)).as_deref(), Some("unchanged"), "{}", run.all());
+    assert_eq!(
+        run.status_of(&address(&world)).as_deref(),
+        Some("unchanged"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
@@ -181,7 +198,10 @@ fn https_with_the_test_ca_as_ca_file() {
     assert!(!world.path("app.bin").exists());
 
     let ca = server.ca();
-    world.set_config(&config(&url, &format!("    ca_file: \"{}\"\n", ca.display())));
+    world.set_config(&config(
+        &url,
+        &format!("    ca_file: \"{}\"\n", ca.display()),
+    ));
     world.apply();
     assert_eq!(common::read(&world.path("app.bin")), "over tls\n");
     world.assert_converged();
@@ -248,7 +268,11 @@ fn a_dry_run_downloads_nothing_and_a_stale_plan_is_refused() {
     let run = world.execute(&path, &[]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(run.all().contains(&address(&world)), "{}", run.all());
-    assert!(run.all().contains("changed since the plan"), "{}", run.all());
+    assert!(
+        run.all().contains("changed since the plan"),
+        "{}",
+        run.all()
+    );
     assert_eq!(common::read(&world.path("app.bin")), "changed meanwhile\n");
     assert!(server.requests().is_empty());
 }

@@ -27,7 +27,9 @@ fn tar(entries: &[E<'_>]) -> Vec<u8> {
             match entry {
                 E::File(name, data, mode) => (name, tar::EntryType::Regular, data, *mode, None),
                 E::Dir(name) => (name, tar::EntryType::Directory, b"", 0o755, None),
-                E::Symlink(name, target) => (name, tar::EntryType::Symlink, b"", 0o777, Some(target)),
+                E::Symlink(name, target) => {
+                    (name, tar::EntryType::Symlink, b"", 0o777, Some(target))
+                }
                 E::HardLink(name, target) => (name, tar::EntryType::Link, b"", 0o644, Some(target)),
             };
         let gnu = header.as_gnu_mut().expect("gnu header");
@@ -60,7 +62,12 @@ fn xz(bytes: &[u8]) -> Vec<u8> {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("xz (Debian `xz-utils`) must be installed");
-    child.stdin.take().expect("stdin").write_all(bytes).expect("feed xz");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("feed xz");
     let out = child.wait_with_output().expect("xz");
     assert!(out.status.success());
     out.stdout
@@ -73,11 +80,15 @@ fn zip(entries: &[E<'_>]) -> Vec<u8> {
     for entry in entries {
         match entry {
             E::File(name, data, mode) => {
-                writer.start_file(*name, options.unix_permissions(*mode)).expect("zip file");
+                writer
+                    .start_file(*name, options.unix_permissions(*mode))
+                    .expect("zip file");
                 writer.write_all(data).expect("zip data");
             }
             E::Dir(name) => writer.add_directory(*name, options).expect("zip dir"),
-            E::Symlink(name, target) => writer.add_symlink(*name, *target, options).expect("zip link"),
+            E::Symlink(name, target) => writer
+                .add_symlink(*name, *target, options)
+                .expect("zip link"),
             E::HardLink(..) => panic!("zip has no hard links"),
         }
     }
@@ -122,7 +133,10 @@ fn every_format_extracts_and_a_rerun_changes_nothing() {
         let node = common::node(&plan, "apply.app");
         assert_eq!(node["action"], "create", "{name}: {node:#}");
         let changes = node["after"]["changes"].as_array().expect("changes");
-        let paths: Vec<&str> = changes.iter().map(|c| c["path"].as_str().unwrap_or_default()).collect();
+        let paths: Vec<&str> = changes
+            .iter()
+            .map(|c| c["path"].as_str().unwrap_or_default())
+            .collect();
         assert_eq!(paths, ["README", "bin", "bin/run", "current"], "{name}");
         world.apply();
         let app = world.path("app");
@@ -135,7 +149,11 @@ fn every_format_extracts_and_a_rerun_changes_nothing() {
         );
         world.assert_converged();
         let again = world.apply();
-        assert_eq!(again.status_of("apply.app").as_deref(), Some("unchanged"), "{name}");
+        assert_eq!(
+            again.status_of("apply.app").as_deref(),
+            Some("unchanged"),
+            "{name}"
+        );
     }
 }
 
@@ -163,14 +181,25 @@ fn new_archive_content_replaces_what_changed_only() {
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| (c["action"].as_str().unwrap_or_default().to_owned(), c["path"].as_str().unwrap_or_default().to_owned()))
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap_or_default().to_owned(),
+                c["path"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         changes,
-        [("replace".to_owned(), "README".to_owned()), ("create".to_owned(), "NEWS".to_owned())]
+        [
+            ("replace".to_owned(), "README".to_owned()),
+            ("create".to_owned(), "NEWS".to_owned())
+        ]
     );
     let shown = world.run(&["show", path.to_str().expect("utf-8")]).stdout;
-    assert!(shown.contains("replace file README (10 bytes, sha256 "), "{shown}");
+    assert!(
+        shown.contains("replace file README (10 bytes, sha256 "),
+        "{shown}"
+    );
     let run = world.execute(&path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(common::read(&world.path("app/README")), "version 2\n");
@@ -179,7 +208,11 @@ fn new_archive_content_replaces_what_changed_only() {
         use std::os::unix::fs::MetadataExt;
         m.ino()
     });
-    assert_eq!(untouched.ok(), after.ok(), "an unchanged file is not rewritten");
+    assert_eq!(
+        untouched.ok(),
+        after.ok(),
+        "an unchanged file is not rewritten"
+    );
     world.assert_converged();
 }
 
@@ -189,7 +222,11 @@ fn a_dry_run_writes_nothing_and_a_stale_plan_is_refused() {
     let before = common::tree(&world.root);
     let dry = world.run(&["apply", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all());
-    assert!(dry.stdout.contains("create file app-1/README"), "{}", dry.all());
+    assert!(
+        dry.stdout.contains("create file app-1/README"),
+        "{}",
+        dry.all()
+    );
     assert_eq!(common::tree(&world.root), before);
 
     let (path, _) = world.plan();
@@ -198,34 +235,69 @@ fn a_dry_run_writes_nothing_and_a_stale_plan_is_refused() {
     let run = world.execute(&path, &[]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(run.all().contains("apply.app"), "{}", run.all());
-    assert!(run.all().contains("changed since the plan"), "{}", run.all());
+    assert!(
+        run.all().contains("changed since the plan"),
+        "{}",
+        run.all()
+    );
     assert_eq!(common::tree(&world.root), snapshot);
 }
 
 #[test]
 fn hostile_archives_are_refused_before_anything_is_written() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("dotdot.tar", tar(&[E::File("ok", b"ok", 0o644), E::File("../x", b"x", 0o644)]), "leaves the destination"),
-        ("abs.tar", tar(&[E::File("/tmp/driftless-abs", b"x", 0o644)]), "absolute path"),
+        (
+            "dotdot.tar",
+            tar(&[E::File("ok", b"ok", 0o644), E::File("../x", b"x", 0o644)]),
+            "leaves the destination",
+        ),
+        (
+            "abs.tar",
+            tar(&[E::File("/tmp/driftless-abs", b"x", 0o644)]),
+            "absolute path",
+        ),
         (
             "link-out.tar",
-            tar(&[E::Symlink("evil", "../outside"), E::File("evil/f", b"x", 0o644)]),
+            tar(&[
+                E::Symlink("evil", "../outside"),
+                E::File("evil/f", b"x", 0o644),
+            ]),
             "points out of the destination",
         ),
-        ("link-abs.tar", tar(&[E::Symlink("evil", "/etc")]), "points to an absolute path"),
+        (
+            "link-abs.tar",
+            tar(&[E::Symlink("evil", "/etc")]),
+            "points to an absolute path",
+        ),
         (
             "through-link.tar",
-            tar(&[E::Dir("sub/"), E::Symlink("l", "sub"), E::File("l/f", b"x", 0o644)]),
+            tar(&[
+                E::Dir("sub/"),
+                E::Symlink("l", "sub"),
+                E::File("l/f", b"x", 0o644),
+            ]),
             "a symbolic link the archive makes",
         ),
-        ("hard-out.tar", tar(&[E::HardLink("h", "../outside/secret")]), "points out of the destination"),
-        ("hard-abs.tar", tar(&[E::HardLink("h", "/etc/passwd")]), "points out of the destination"),
+        (
+            "hard-out.tar",
+            tar(&[E::HardLink("h", "../outside/secret")]),
+            "points out of the destination",
+        ),
+        (
+            "hard-abs.tar",
+            tar(&[E::HardLink("h", "/etc/passwd")]),
+            "points out of the destination",
+        ),
         (
             "zip-dotdot.zip",
             zip(&[E::File("a", b"a", 0o644), E::File("../../x", b"x", 0o644)]),
             "leaves the destination",
         ),
-        ("zip-link-out.zip", zip(&[E::Symlink("evil", "../../x")]), "points out of the destination"),
+        (
+            "zip-link-out.zip",
+            zip(&[E::Symlink("evil", "../../x")]),
+            "points out of the destination",
+        ),
     ];
     for (name, bytes, why) in cases {
         let world = world_for(name, &bytes, "");
@@ -272,7 +344,11 @@ fn strip_components_exclude_and_creates() {
     world.assert_converged();
 
     // With `creates` there, nothing is extracted.
-    let other = world_for("app.tar", &archive, &format!("    creates: \"{}\"\n", "{{ root }}/app/.installed"));
+    let other = world_for(
+        "app.tar",
+        &archive,
+        &format!("    creates: \"{}\"\n", "{{ root }}/app/.installed"),
+    );
     common::write(&other.path("app/.installed"), b"");
     let (_, plan) = other.plan();
     assert_eq!(common::action(&plan, "apply.app"), "no-op");
@@ -327,7 +403,39 @@ apply:
     server.put("app.tar.gz", &v2);
     world.set_config(&config(&sha256_hex(&v2)));
     let run = world.apply();
-    assert_eq!(run.status_of("apply.unpack").as_deref(), Some("changed"), "{}", run.all());
+    assert_eq!(
+        run.status_of("apply.unpack").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
     assert_eq!(common::read(&world.path("app/README")), "version 2\n");
+    world.assert_converged();
+}
+
+#[test]
+fn a_dest_made_by_a_task_of_the_same_run_is_extracted_into() {
+    let world = World::new(
+        r#"
+apply:
+  - id: dir
+    type: directory
+    path: "{{ root }}/opt/app"
+    parents: true
+  - id: app
+    type: unarchive
+    src: files/app.tar
+    dest: "{{ root }}/opt/app"
+"#,
+    );
+    common::write(&world.config.join("files/app.tar"), &tar(APP_V1));
+    let (path, plan) = world.plan();
+    assert_eq!(common::action(&plan, "apply.app"), "create");
+    let run = world.execute(&path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        common::read(&world.path("opt/app/app-1/README")),
+        "version 1\n"
+    );
     world.assert_converged();
 }
