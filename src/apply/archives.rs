@@ -881,6 +881,23 @@ impl Family for Archives {
         run(node)
     }
 
+    fn changes(&self, node: &NodeView<'_>) -> Vec<super::contract::Change> {
+        let Ok(after) = Extraction::decode(node.after, node.address) else {
+            return Vec::new();
+        };
+        // One line per entry created or replaced, as `show` lists them.
+        let entries: Vec<Value> = after
+            .changes
+            .iter()
+            .map(|c| Value::from(format!("{} {} {}", c.action, c.kind, c.path)))
+            .collect();
+        vec![super::contract::Change {
+            field: "entries".to_owned(),
+            before: Value::Null,
+            after: Value::Array(entries),
+        }]
+    }
+
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], _: std::time::SystemTime) {
         for (node, changed) in nodes {
             if *changed && let Ok(after) = Extraction::decode(node.after, node.address) {

@@ -596,6 +596,34 @@ impl Family for Downloads {
         run(node, config)
     }
 
+    fn changes(&self, node: &NodeView<'_>) -> Vec<super::contract::Change> {
+        let (Ok(before), Ok(after)) = (
+            decode_before(node),
+            Download::decode(node.after, node.address),
+        ) else {
+            return Vec::new();
+        };
+        // The file's fields, as the file family reports them; the URL when it is fetched.
+        let (before, file) = (Recorded::File(before), Recorded::File(after.file.clone()));
+        let unmasked = Value::Bool(false);
+        let view = NodeView {
+            before: &before,
+            after: &file,
+            before_sensitive: &unmasked,
+            after_sensitive: &unmasked,
+            ..*node
+        };
+        let mut changes = super::contract::field_changes(&view, &["size"]);
+        if after.fetch {
+            changes.push(super::contract::Change {
+                field: "url".to_owned(),
+                before: Value::Null,
+                after: Value::from(after.url),
+            });
+        }
+        changes
+    }
+
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
         let dirs: std::collections::BTreeSet<std::path::PathBuf> = nodes
             .iter()

@@ -439,3 +439,50 @@ apply:
     );
     world.assert_converged();
 }
+
+#[test]
+fn owner_and_group_are_given_to_everything_extracted() {
+    use std::os::unix::fs::MetadataExt;
+    // Giving files away takes root: the test machine runs the tests as root.
+    if running_uid() != 0 {
+        panic!("this test needs root (chown)");
+    }
+    let world = world_for(
+        "app.tar",
+        &tar(APP_V1),
+        "    owner: \"65534\"\n    group: \"65534\"\n",
+    );
+    world.apply();
+    for path in [
+        "app/app-1",
+        "app/app-1/README",
+        "app/app-1/bin/run",
+        "app/app-1/current",
+    ] {
+        let meta = std::fs::symlink_metadata(world.path(path)).expect("metadata");
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{path}");
+    }
+    world.assert_converged();
+    let report = world.reports().pop().expect("a report");
+    let node = report["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["address"] == "apply.app")
+        .cloned()
+        .expect("the node in the report");
+    assert!(
+        node.to_string().contains("create file app-1/README"),
+        "{node:#}"
+    );
+}
+
+/// The uid the tests run as (the owner of `/proc/self`).
+fn running_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.uid()
+        })
+        .unwrap_or(u32::MAX)
+}
