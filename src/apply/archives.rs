@@ -16,11 +16,10 @@ mod tree;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::Action;
 use super::contract::{
@@ -322,10 +321,10 @@ fn survey(
             };
             match &entry.kind {
                 Kind::File => {
-                    let mut hasher = Sha256::new();
-                    let size = std::io::copy(content, &mut HashWriter(&mut hasher))
-                        .map_err(|e| format!("unreadable archive: {e}"))?;
-                    let sha = crate::fsutil::hex(&hasher.finalize());
+                    let hashed =
+                        crate::fsutil::copy_hashed(content, &mut std::io::sink(), u64::MAX)
+                            .map_err(|e| format!("unreadable archive: {e}"))?;
+                    let (sha, size) = (hashed.sha256_hex(), hashed.size);
                     files.insert(entry.path.clone(), (sha.clone(), size));
                     change.kind = "file".to_owned();
                     change.sha256 = Some(sha);
@@ -420,18 +419,6 @@ fn judge(
             && change.mode.as_deref() == Some(there.mode.as_str())
             && owned),
         _ => Ok(false),
-    }
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -695,19 +682,11 @@ fn write_checked(
         .unwrap_or(0o644);
     let mut mismatch = false;
     crate::fsutil::at::write_with_at(dir, name, mode, owner, &mut |file| {
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let n = match content.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n])?;
-        }
-        if change.sha256.as_deref() != Some(crate::fsutil::hex(&hasher.finalize()).as_str()) {
+        let copied = crate::fsutil::copy_hashed(content, file, u64::MAX).map_err(|e| match e {
+            crate::fsutil::CopyError::Read(e) | crate::fsutil::CopyError::Write(e) => e,
+            crate::fsutil::CopyError::TooLarge => std::io::Error::other("too large"),
+        })?;
+        if change.sha256.as_deref() != Some(copied.sha256_hex().as_str()) {
             mismatch = true;
             return Err(std::io::Error::other("content differs from the plan"));
         }

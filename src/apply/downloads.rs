@@ -11,11 +11,9 @@
 mod http;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::Action;
 use super::contract::{
@@ -179,15 +177,21 @@ fn find_checksum(text: &str, names: &[&str]) -> Option<String> {
     only.filter(|_| hashes == 1)
 }
 
-/// Whether the task's download replaces a file whose SHA-256 is `there` (`None`: no file):
-/// what an extraction of that file waits for.
-pub fn replaces(task: &GetUrlTask, there: Option<&str>) -> Result<bool, String> {
+/// The task's deadline and headers (values as rendered, secrets included).
+fn request_of(task: &GetUrlTask) -> (std::time::Duration, Vec<(String, String)>) {
     let timeout = task.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
-    let headers: Vec<(String, String)> = task
+    let headers = task
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect();
+    (timeout, headers)
+}
+
+/// Whether the task's download replaces a file whose SHA-256 is `there` (`None`: no file):
+/// what an extraction of that file waits for.
+pub fn replaces(task: &GetUrlTask, there: Option<&str>) -> Result<bool, String> {
+    let (timeout, headers) = request_of(task);
     Ok(match expected_sha256(task, timeout, &headers)? {
         Some((sum, _)) => there != Some(sum.as_str()),
         None => there.is_none() || task.force,
@@ -199,12 +203,7 @@ fn wanted(task: &GetUrlTask, observed: &Observed) -> Result<(Download, Vec<Strin
     let dest = &task.dest.value;
     refuse_symlink(observed, dest)?;
     refuse_non_file(observed, dest)?;
-    let timeout = task.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
-    let headers: Vec<(String, String)> = task
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
+    let (timeout, headers) = request_of(task);
     let expected = expected_sha256(task, timeout, &headers)?;
     let there = observed.state.state == EntryKind::File;
     let fetch = match &expected {
@@ -367,31 +366,22 @@ fn fetch(
         want.mode_bits().unwrap_or(0o644),
         (want.uid, want.gid),
         &mut |file| {
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            let mut buffer = vec![0u8; 64 * 1024];
-            loop {
-                let n = match body.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        failure = Some(http::read_failure(&download.url, timeout, e));
-                        return Err(std::io::Error::other("download failed"));
-                    }
-                };
-                size += n as u64;
-                if size > download.max_size {
+            let copied = match crate::fsutil::copy_hashed(&mut body, file, download.max_size) {
+                Ok(copied) => copied,
+                Err(crate::fsutil::CopyError::Write(e)) => return Err(e),
+                Err(crate::fsutil::CopyError::Read(e)) => {
+                    failure = Some(http::read_failure(&download.url, timeout, e));
+                    return Err(std::io::Error::other("download failed"));
+                }
+                Err(crate::fsutil::CopyError::TooLarge) => {
                     failure = Some(ResourceError::permanent(format!(
                         "{} is larger than {} bytes (`max_size`); the old file is kept",
                         download.url, download.max_size
                     )));
                     return Err(std::io::Error::other("too large"));
                 }
-                hasher.update(&buffer[..n]);
-                file.write_all(&buffer[..n])?;
-            }
-            sha = crate::fsutil::hex(&hasher.finalize());
+            };
+            sha = copied.sha256_hex();
             if let Some(expected) = &download.checksum
                 && *expected != sha
             {

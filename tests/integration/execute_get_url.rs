@@ -276,3 +276,21 @@ fn a_dry_run_downloads_nothing_and_a_stale_plan_is_refused() {
     assert_eq!(common::read(&world.path("app.bin")), "changed meanwhile\n");
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn a_download_over_max_size_is_refused_and_nothing_is_left() {
+    let server = Server::http("t");
+    server.put("big.bin", &[7u8; 4096]);
+    let world = World::new(&config(
+        &server.url("/files/big.bin"),
+        "    max_size: 1000\n",
+    ));
+    let run = world.run(&["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all().contains("is larger than 1000 bytes (`max_size`)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(names(&world.root), Vec::<String>::new());
+}
