@@ -501,12 +501,23 @@ fn check_precondition(node: &NodeView<'_>) -> Result<(Survey, Extraction), Strin
     let rewritten = planned.archive_managed && survey.archive_sha256 != before.archive_sha256;
     let compared = made_since(&before, &survey, &planned.dest)
         .map_err(|why| format!("{}: {why}", node.address))?;
-    if fingerprint(&compared) != node.fingerprint && !rewritten {
+    if rewritten {
+        return Ok((survey, now));
+    }
+    if fingerprint(&compared) != node.fingerprint {
         return Err(format!(
             "{}: {} changed since the plan ({})",
             node.address,
             planned.dest,
             what_changed(&before, &survey)
+        ));
+    }
+    // The same archive and the same entries on the host make the same changes: a plan whose
+    // list says otherwise (edited and sealed again) would show one thing and do another.
+    if now != planned {
+        return Err(format!(
+            "{}: the plan's list of changes is not what the archive makes; make a new plan",
+            node.address
         ));
     }
     Ok((survey, now))

@@ -486,3 +486,33 @@ fn running_uid() -> u32 {
         })
         .unwrap_or(u32::MAX)
 }
+
+#[test]
+fn a_resealed_plan_hiding_an_entry_from_show_is_refused() {
+    let world = world_for("app.tar", &tar(APP_V1), "");
+    let (path, mut plan) = world.plan();
+    let nodes = plan["nodes"].as_array_mut().expect("nodes");
+    let node = nodes
+        .iter_mut()
+        .find(|n| n["address"] == "apply.app")
+        .expect("node");
+    let changes = node["after"]["changes"].as_array_mut().expect("changes");
+    changes.retain(|c| c["path"] != "app-1/bin/run");
+    common::reseal(&mut plan);
+    common::write(
+        &path,
+        serde_json::to_string_pretty(&plan)
+            .expect("json")
+            .as_bytes(),
+    );
+    let before = common::tree(&world.root);
+    let run = world.execute(&path, &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.all()
+            .contains("the plan's list of changes is not what the archive makes"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(common::tree(&world.root), before);
+}

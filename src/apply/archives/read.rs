@@ -12,6 +12,9 @@ pub const MAX_ENTRIES: usize = 200_000;
 /// The most bytes all of an archive's files may hold once extracted: 16 GiB.
 pub const MAX_TOTAL_BYTES: u64 = 16 << 30;
 
+/// The most memory an xz stream's dictionary may ask for (256 MiB; `xz -9` needs 64 MiB).
+const XZ_MEMORY_KIB: u32 = 256 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Tar,
@@ -259,7 +262,7 @@ pub fn entries(
         Format::Tar => tar_entries(file, &mut checker, each),
         Format::TarGz => tar_entries(flate2::read::MultiGzDecoder::new(file), &mut checker, each),
         Format::TarXz => tar_entries(
-            lzma_rust2::XzReader::new(io::BufReader::new(file), true),
+            lzma_rust2::XzReader::new_mem_limit(io::BufReader::new(file), true, XZ_MEMORY_KIB),
             &mut checker,
             each,
         ),
