@@ -250,6 +250,58 @@ pub fn hash_file(file: &mut fs::File, keep: u64) -> io::Result<Hashed> {
     })
 }
 
+/// Why [`copy_hashed`] stopped.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Reading the source failed (a download cut, a corrupt archive).
+    Read(io::Error),
+    /// Writing the copy failed.
+    Write(io::Error),
+    /// The source holds more than the limit.
+    TooLarge,
+}
+
+impl std::fmt::Display for CopyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyError::Read(e) | CopyError::Write(e) => write!(f, "{e}"),
+            CopyError::TooLarge => f.write_str("larger than allowed"),
+        }
+    }
+}
+
+/// Copies `from` into `to` — at most `limit` bytes — hashing it on the way (a download, an
+/// archive's entry): the SHA-256 and size of what was copied.
+pub fn copy_hashed(
+    from: &mut dyn io::Read,
+    to: &mut dyn io::Write,
+    limit: u64,
+) -> Result<Hashed, CopyError> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        size += n as u64;
+        if size > limit {
+            return Err(CopyError::TooLarge);
+        }
+        hasher.update(&buffer[..n]);
+        to.write_all(&buffer[..n]).map_err(CopyError::Write)?;
+    }
+    Ok(Hashed {
+        sha256: hasher.finalize().into(),
+        size,
+        content: None,
+    })
+}
+
 /// Opens a regular file for reading, by path (links followed): a FIFO, device or directory is
 /// refused without being opened or, should it take the name meanwhile, read (`O_NONBLOCK`: a
 /// FIFO does not even block the open).

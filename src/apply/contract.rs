@@ -173,10 +173,12 @@ pub enum Reason {
     ServiceState,
     /// An `authorized_key` after the task managing the user whose keys they are.
     KeyOwner,
+    /// An extraction after the task writing its archive (a download).
+    ArchiveSource,
 }
 
 impl Reason {
-    const ALL: [Reason; 14] = [
+    const ALL: [Reason; 15] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -191,6 +193,7 @@ impl Reason {
         Reason::CommandPath,
         Reason::ServiceState,
         Reason::KeyOwner,
+        Reason::ArchiveSource,
     ];
 
     /// The reason plan.json names.
@@ -215,6 +218,7 @@ impl Reason {
             Reason::CommandPath => "command path",
             Reason::ServiceState => "service state",
             Reason::KeyOwner => "key owner",
+            Reason::ArchiveSource => "archive source",
         }
     }
 }

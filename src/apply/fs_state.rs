@@ -216,6 +216,14 @@ pub struct Place {
     source: Option<(Location, Option<at::Stat>)>,
 }
 
+impl Place {
+    /// The directory holding the observed entry and its name, when every directory on the
+    /// way exists: where a type that writes its own content (a download) writes it.
+    pub fn entry(&self) -> Option<(BorrowedFd<'_>, &CStr)> {
+        self.entry.entry()
+    }
+}
+
 /// Reads the state of `path` without changing anything. A symlink is reported as a link unless
 /// `follow` asks for its target. `hard_link_to` makes a regular file that shares its inode with
 /// that path read as a hard link to it.

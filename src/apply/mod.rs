@@ -15,9 +15,11 @@
 //! and run together. The file family ([`files`]) reduces each of its types to a wanted
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
+mod archives;
 mod authorized_keys;
 pub mod commands;
 pub mod contract;
+mod downloads;
 pub mod field_rules;
 mod file_backed;
 pub mod files;
@@ -39,6 +41,7 @@ mod cron_fields;
 mod crons;
 mod directory;
 mod file;
+mod get_url;
 mod group;
 mod lineinfile;
 mod link;
@@ -51,6 +54,7 @@ mod service;
 mod shell;
 mod sysctl;
 mod template;
+mod unarchive;
 mod user;
 
 registry::task_types! {
@@ -71,6 +75,8 @@ registry::task_types! {
     Sysctl(sysctl::SysctlTask) = "sysctl",
     Cron(cron::CronTask) = "cron",
     AuthorizedKey(authorized_key::AuthorizedKeyTask) = "authorized_key",
+    GetUrl(get_url::GetUrlTask) = "get_url",
+    Unarchive(unarchive::UnarchiveTask) = "unarchive",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

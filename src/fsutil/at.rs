@@ -181,9 +181,22 @@ pub fn write_at(
     mode: u32,
     owner: (Option<u32>, Option<u32>),
 ) -> io::Result<()> {
+    write_with_at(dir, name, mode, owner, &mut |file| file.write_all(bytes))
+}
+
+/// [`write_at`] with the content written by `content` (a download, an archive's entry,
+/// streamed): an error it returns — a checksum that does not match, say — leaves `name` as it
+/// was and no temp file behind.
+pub fn write_with_at(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    mode: u32,
+    owner: (Option<u32>, Option<u32>),
+    content: &mut dyn FnMut(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     if let Ok(fd) = open_at(dir, c".", libc::O_TMPFILE | libc::O_WRONLY) {
         let mut file = File::from(fd);
-        fill(&mut file, bytes, mode, owner)?;
+        fill(&mut file, content, mode, owner)?;
         match link_unnamed(&file, dir, name) {
             Ok(()) => return remember_written(&file),
             // Replacing a file: link under a temp name, then rename over it (atomic).
@@ -204,7 +217,7 @@ pub fn write_at(
         libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY,
     )
     .map(File::from)
-    .and_then(|mut file| fill(&mut file, bytes, mode, owner).map(|()| file));
+    .and_then(|mut file| fill(&mut file, content, mode, owner).map(|()| file));
     match written {
         Ok(file) => {
             rename_or_remove(dir, &temp, name)?;
@@ -226,11 +239,11 @@ fn remember_written(file: &File) -> io::Result<()> {
 /// Content, owner and mode of a file not yet under its final name, flushed to disk.
 fn fill(
     file: &mut File,
-    bytes: &[u8],
+    content: &mut dyn FnMut(&mut File) -> io::Result<()>,
     mode: u32,
     (uid, gid): (Option<u32>, Option<u32>),
 ) -> io::Result<()> {
-    file.write_all(bytes)?;
+    content(file)?;
     // Owner first: a chown clears the setuid and setgid bits the mode may set.
     if uid.is_some() || gid.is_some() {
         std::os::unix::fs::fchown(&*file, uid, gid)?;

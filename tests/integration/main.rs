@@ -11,6 +11,7 @@ mod common;
 mod deps;
 mod facts_support;
 mod held_root;
+mod http_support;
 mod sandbox;
 
 mod cli;
@@ -26,6 +27,7 @@ mod execute_directory;
 mod execute_facts;
 mod execute_failure_isolation;
 mod execute_file;
+mod execute_get_url;
 mod execute_idempotency;
 #[cfg(feature = "test-types")]
 mod execute_interrupt;
@@ -42,6 +44,7 @@ mod execute_secrets;
 mod execute_service;
 mod execute_sysctl;
 mod execute_template;
+mod execute_unarchive;
 mod facts_cli;
 mod facts_prometheus;
 mod facts_server;
