@@ -96,8 +96,12 @@ const MASKED_IN_BOOTED: &[&str] = &[
     "systemd-udev-trigger.service",
     "systemd-hwdb-update.service",
     "systemd-firstboot.service",
-    // A tmpfs on /tmp would hide the host's /tmp, where the driftless under test may be built.
+    // A tmpfs on /tmp, or /tmp emptied at boot (in the overlay: whiteouts over the host's),
+    // would hide the host's /tmp, where the driftless under test may be built.
     "tmp.mount",
+    "systemd-tmpfiles-setup.service",
+    "systemd-tmpfiles-clean.service",
+    "systemd-tmpfiles-clean.timer",
 ];
 
 /// The target the root boots to: the base system, none of the host's own services.
