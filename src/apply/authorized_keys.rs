@@ -371,19 +371,10 @@ impl Family for AuthorizedKeys {
     }
 
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
-        let parts: Vec<_> = nodes
-            .iter()
-            .filter_map(|(node, changed)| {
-                let (before, after) = decode_node(node).ok()?;
-                let part = FilePart::of(&before.file, &after.file, node.route);
-                Some((*node, part, *changed))
-            })
-            .collect();
-        let views: Vec<(NodeView<'_>, bool)> = parts
-            .iter()
-            .map(|(node, part, changed)| (part.view(node), *changed))
-            .collect();
-        FILES.finish(&views, run_started);
+        super::file_backed::finish_file_parts(nodes, run_started, |node| {
+            let (before, after) = decode_node(node).ok()?;
+            Some((before.file, after.file))
+        });
     }
 
     fn changes(&self, node: &NodeView<'_>) -> Vec<Change> {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Action;
-use super::contract::{NodeStates, NodeView, Recorded};
+use super::contract::{Family, NodeStates, NodeView, Recorded};
 use super::files;
 use super::fs_state::{self, FsState};
 use crate::model::ApplyTask;
@@ -49,6 +49,28 @@ impl FilePart {
             after_link_target: false,
         }
     }
+}
+
+/// After a run, the file parts of a family's nodes finished by the file family (each changed
+/// file's directory synced, stale temp files swept). `file_of` gives a node's file part's
+/// `before` and `after`.
+pub fn finish_file_parts(
+    nodes: &[(NodeView<'_>, bool)],
+    run_started: std::time::SystemTime,
+    file_of: impl Fn(&NodeView<'_>) -> Option<(FsState, FsState)>,
+) {
+    let parts: Vec<_> = nodes
+        .iter()
+        .filter_map(|(node, changed)| {
+            let (before, after) = file_of(node)?;
+            Some((*node, FilePart::of(&before, &after, node.route), *changed))
+        })
+        .collect();
+    let views: Vec<(NodeView<'_>, bool)> = parts
+        .iter()
+        .map(|(node, part, changed)| (part.view(node), *changed))
+        .collect();
+    files::FILES.finish(&views, run_started);
 }
 
 /// The edits of a file that follow a task of another family, where one of the two is of
