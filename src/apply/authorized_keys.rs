@@ -289,16 +289,7 @@ impl Family for AuthorizedKeys {
     fn describe(&self, node: &NodeView<'_>) -> Description {
         let (before, after) = match decode_node(node) {
             Ok(states) => states,
-            Err(why) => {
-                return Description {
-                    what: String::new(),
-                    details: vec![Detail {
-                        text: why,
-                        warning: true,
-                    }],
-                    diff_lines: Vec::new(),
-                };
-            }
+            Err(why) => return Description::unreadable(why),
         };
         let file = FILES.describe(&FilePart::of(&before.file, &after.file, node.route).view(node));
         let mut details = Vec::new();

@@ -409,6 +409,20 @@ pub struct Description {
     pub diff_lines: Vec<String>,
 }
 
+impl Description {
+    /// What `show` says of a node its family cannot read: why, as a warning.
+    pub fn unreadable(why: String) -> Self {
+        Description {
+            what: String::new(),
+            details: vec![Detail {
+                text: why,
+                warning: true,
+            }],
+            diff_lines: Vec::new(),
+        }
+    }
+}
+
 /// One line under a node in `show`; a warning is painted red.
 pub struct Detail {
     pub text: String,

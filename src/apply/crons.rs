@@ -454,14 +454,7 @@ impl Family for Crons {
         match kind_of(node) {
             Ok(Kind::File) => FILES.describe(node),
             Ok(Kind::Crontab(before, after)) => describe_crontab(node, &before, &after),
-            Err(why) => Description {
-                what: String::new(),
-                details: vec![Detail {
-                    text: why,
-                    warning: true,
-                }],
-                diff_lines: Vec::new(),
-            },
+            Err(why) => Description::unreadable(why),
         }
     }
 

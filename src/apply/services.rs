@@ -729,14 +729,7 @@ impl Family for Services {
                 details: details(&before, &after),
                 diff_lines: Vec::new(),
             },
-            Err(why) => Description {
-                what: String::new(),
-                details: vec![Detail {
-                    text: why,
-                    warning: true,
-                }],
-                diff_lines: Vec::new(),
-            },
+            Err(why) => Description::unreadable(why),
         }
     }
 
