@@ -99,7 +99,12 @@ impl AuthorizedKeyTask {
             directory,
             mode: placed(span, Mode(0o600)),
             owner: placed(span, Principal::Name(user.clone())),
-            group: found.map(|login| placed(span, Principal::Id(login.gid))),
+            // A user this run makes has no gid yet: the group named like it, which `useradd`
+            // makes by default, is resolved when the node runs.
+            group: Some(placed(
+                span,
+                found.map_or_else(|| Principal::Name(user.clone()), |l| Principal::Id(l.gid)),
+            )),
         })
     }
 

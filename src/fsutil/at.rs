@@ -341,6 +341,23 @@ fn remember_made(stat: &Stat) {
     }
 }
 
+/// Remembers the directory at `path` as made by this run, when a tool the run called made it
+/// (`useradd --create-home` makes the new user's home, owned by that user): the tasks after it
+/// put files in it. A link there is not a directory and is not remembered.
+pub fn remember_made_by_tool(path: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.is_dir()
+    {
+        remember_made(&Stat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mode: meta.mode(),
+            uid: meta.uid(),
+        });
+    }
+}
+
 /// Starts a run: nothing is made by it yet.
 pub fn forget_made_by_this_run() {
     if let Ok(mut made) = MADE_BY_THIS_RUN.lock() {

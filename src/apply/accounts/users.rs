@@ -534,7 +534,13 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), R
         None => None,
     };
     match node.action {
-        Action::Create => tool(useradd(&after)?, None)?,
+        Action::Create => {
+            tool(useradd(&after)?, None)?;
+            if let (Some(home), Some(true)) = (&after.home, after.create_home) {
+                // Its files' tasks (`~/.ssh`, …) come next; the home is this run's.
+                crate::fsutil::at::remember_made_by_tool(std::path::Path::new(home));
+            }
+        }
         Action::Update => {
             let argv = usermod(&before, &after);
             if argv.len() > 2 {
