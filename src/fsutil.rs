@@ -80,8 +80,13 @@ pub fn remove_stale_temp_files(dir: &Path, before: std::time::SystemTime) {
 /// `bytes` random bytes from the kernel, as hex.
 pub fn random_hex(bytes: usize) -> io::Result<String> {
     let mut random = vec![0u8; bytes];
-    fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut random))?;
+    random_bytes(&mut random)?;
     Ok(hex(&random))
+}
+
+/// Fills `buf` from the OS's randomness.
+pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, buf))
 }
 
 /// Lower-case hex of `bytes`: digests and fingerprints, several per planned task (a

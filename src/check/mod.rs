@@ -10,6 +10,7 @@ mod de;
 mod graph;
 mod rules;
 mod secret_fields;
+mod sinks;
 
 use rayon::prelude::*;
 
@@ -434,6 +435,6 @@ fn check_settings(nodes: &[Node], sources: &SourceMap, found: &mut Vec<Diagnosti
     let cx = DeContext::new("`settings`".to_owned(), &[], misplaced);
     let settings: Option<Settings> = de::deserialize(&merged, &cx, found);
     let settings = settings.unwrap_or_default();
-    rules::check_settings(&settings, found);
+    rules::check_settings(&settings, &merged, found);
     settings
 }

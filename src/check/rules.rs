@@ -7,7 +7,7 @@ use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::facts::CollectorSpec;
 use crate::model::logs::{LogFilter, LogParser, LogPipeline};
-use crate::model::settings::{AuditSink, Settings};
+use crate::model::settings::Settings;
 
 pub fn check_id(id: &Spanned<String>, found: &mut Vec<Diagnostic>) {
     if id.value.is_empty()
@@ -76,9 +76,7 @@ pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
     }
 }
 
-pub fn check_settings(settings: &Settings, found: &mut Vec<Diagnostic>) {
-    for sink in &settings.audit {
-        let AuditSink::Directory(dir) = sink;
-        absolute(&dir.path, "path", found);
-    }
+/// `written` is the merged `settings` mapping as written, for the places of fields.
+pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagnostic>) {
+    super::sinks::check_sinks(&settings.audit, written.get("audit"), found);
 }

@@ -20,7 +20,7 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
         return dry_run(globals, args);
     }
     let printer = args.run.printer(globals);
-    match ops::apply(&globals.inputs(), &args.run.options(&printer)) {
+    match ops::apply(&globals.inputs(), &args.run.options(globals, &printer)) {
         Ok(executed) => printer.finish(args.run.detailed_exitcode, &executed),
         Err(ApplyError::Plan(e)) => print_plan_error(globals, e),
         Err(ApplyError::Refused(refusal)) => print_refusal(globals, refusal),

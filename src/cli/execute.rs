@@ -52,9 +52,10 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// The run's options, its nodes told to `printer` as they end.
-    pub fn options(&self, printer: &Arc<RunPrinter>) -> RunOptions {
+    pub fn options(&self, globals: &Globals, printer: &Arc<RunPrinter>) -> RunOptions {
         let printer = Arc::clone(printer);
         RunOptions {
+            env_file: globals.env_file.clone(),
             jobs: self.jobs,
             lock_timeout: self.lock_timeout,
             state_dir: self.state_dir.clone(),
@@ -79,11 +80,10 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 pub fn run(globals: &Globals, args: &ExecuteArgs) -> ExitCode {
     let printer = args.run.printer(globals);
-    let options = args.run.options(&printer);
+    let options = args.run.options(globals, &printer);
     let request = ExecuteRequest {
         plan_file: &args.plan,
         config_dir: globals.explicit_config.as_deref(),
-        env_file: &globals.env_file,
         run: &options,
     };
     match ops::execute(&request) {

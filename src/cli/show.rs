@@ -6,7 +6,7 @@ use super::output::{errln, out};
 use crate::apply::Action;
 use crate::apply::contract::Detail;
 use crate::ops;
-use crate::plan::{AuditDestination, NodeKind, Plan, PlanNode, SENSITIVE, Summary};
+use crate::plan::{NodeKind, Plan, PlanNode, SENSITIVE, Summary};
 use crate::printable::escape;
 
 #[derive(clap::Args)]
@@ -89,8 +89,11 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{collect}{handlers}.\n",
         s.create, s.update, s.delete, s.no_op
     ));
-    for AuditDestination::Directory { path } in &plan.audit {
-        out.push_str(&format!("Run reports go to {}.\n", escape(path)));
+    for sink in &plan.audit {
+        out.push_str(&format!(
+            "Run reports go to {}.\n",
+            escape(&sink.destination())
+        ));
     }
     // `execute` renders sensitive values again with these: they are part of what is reviewed.
     for var in &plan.config.extra_vars {

@@ -1,12 +1,15 @@
 //! The run report: what an `execute` or `apply` did, written to the audit sinks.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use serde::Serialize;
 
 use super::lock::LockRecord;
 use super::{NodeOutcome, Status};
 use crate::facts::HostFacts;
 use crate::plan::{HostIdentity, Plan};
-use crate::sinks::Sink;
+use crate::sinks::{Batch, Sink};
 
 #[derive(Debug, Serialize)]
 pub struct RunReport {
@@ -108,19 +111,25 @@ impl RunReport {
     }
 }
 
-/// Writes the report to every sink; returns the failures (a lost report is worth a warning,
-/// not a failed run: the changes are made).
-pub fn write_report(report: &RunReport, sinks: &[Box<dyn Sink>]) -> Vec<String> {
+/// Sends the report to every sink, at once; returns the failures (a lost report is worth a
+/// warning, not a failed run: the changes are made).
+pub fn write_report(report: &RunReport, sinks: &[Arc<dyn Sink>]) -> Vec<String> {
     let mut text = serde_json::to_vec_pretty(report).unwrap_or_default();
     text.push(b'\n');
-    let name = format!(
-        "{}-{}.json",
-        report.started_at.replace(':', ""),
-        report.run_id
-    );
-    sinks
-        .iter()
-        .filter_map(|sink| sink.put(&name, &text).err())
-        .map(|e| e.message)
-        .collect()
+    let time = crate::clock::parse_rfc3339(&report.started_at).unwrap_or_else(SystemTime::now);
+    let batch = Batch::document(text, time, report.run_id.clone());
+    std::thread::scope(|scope| {
+        let sending: Vec<_> = sinks
+            .iter()
+            .map(|sink| scope.spawn(|| sink.send(&batch).map_err(|e| (sink.describe(), e))))
+            .collect();
+        sending
+            .into_iter()
+            .filter_map(|thread| match thread.join() {
+                Ok(Ok(())) => None,
+                Ok(Err((sink, e))) => Some(format!("{sink}: {}", e.error.message)),
+                Err(_) => Some("a report sink panicked".to_owned()),
+            })
+            .collect()
+    })
 }

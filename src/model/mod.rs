@@ -6,6 +6,7 @@ pub mod facts;
 pub mod logs;
 pub mod meta;
 pub mod settings;
+pub mod sinks;
 mod spanned;
 pub mod values;
 

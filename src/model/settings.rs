@@ -1,6 +1,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::sinks::SinkConfig;
 use super::spanned::Spanned;
 use super::values::Duration;
 
@@ -8,25 +9,12 @@ use super::values::Duration;
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Where run reports go.
+    /// Where run reports go: any sinks, all of them at once. Unset: a bounded history in
+    /// the state directory.
     #[serde(default)]
-    pub audit: Vec<AuditSink>,
+    pub audit: Vec<Spanned<SinkConfig>>,
     pub metrics: Option<MetricsSettings>,
     pub agent: Option<AgentSettings>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[schemars(tag = "type")]
-pub enum AuditSink {
-    /// A local directory of JSON run reports.
-    Directory(DirectorySink),
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySink {
-    pub path: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -28,6 +28,9 @@ pub type NodeObserver = std::sync::Arc<dyn Fn(&execute::NodeOutcome) + Send + Sy
 /// How a run that changes the host runs.
 #[derive(Clone)]
 pub struct RunOptions {
+    /// The env file secrets are read from again: for sensitive values, and the credentials of
+    /// report sinks.
+    pub env_file: PathBuf,
     /// Worker threads, at most [`MAX_JOBS`]; `None`: four per CPU.
     pub jobs: Option<usize>,
     /// How long to wait for another run holding the host's run lock; zero refuses at once.
@@ -59,8 +62,6 @@ pub struct ExecuteRequest<'a> {
     pub plan_file: &'a Path,
     /// The config the plan was made from; `None`: the directory the plan names.
     pub config_dir: Option<&'a Path>,
-    /// The env file secrets are read from again.
-    pub env_file: &'a Path,
     pub run: &'a RunOptions,
 }
 
@@ -91,7 +92,12 @@ pub fn execute(request: &ExecuteRequest<'_>) -> Result<Executed, Refusal> {
         .iter()
         .any(|n| n.is_sensitive() || n.kind == NodeKind::Facts);
     let compiled = if needs_config {
-        Some(recompile(&plan, &config_dir, request.env_file, &facts)?)
+        Some(recompile(
+            &plan,
+            &config_dir,
+            &request.run.env_file,
+            &facts,
+        )?)
     } else {
         None
     };
@@ -188,7 +194,7 @@ pub(super) fn run_verified(
         outcomes,
         lock,
     );
-    let report_failures = save_report(&report, plan, &options.state_dir());
+    let report_failures = save_report(&report, plan, options);
     Ok(Executed {
         report,
         report_failures,

@@ -1,38 +1,77 @@
 //! Run reports: their ids and where they go.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
+use super::execute::RunOptions;
+use crate::config::ConfigDir;
 use crate::execute::{self, RunReport};
-use crate::plan::{AuditDestination, Plan};
-use crate::sinks::{DirectorySink, Retention, Sink};
+use crate::plan::Plan;
+use crate::secrets::{EnvVarSource, Secrets};
+use crate::sinks::{self, BuildContext, DirectorySink, Retention, Sink};
 
 /// A new run's id: 16 random hex digits.
 pub fn run_id() -> String {
     crate::fsutil::random_hex(8).unwrap_or_else(|_| "run".to_owned())
 }
 
-/// The plan's `settings.audit` (recorded in it: a plan executes without its config), kept in
-/// full — the operator's archive —, else `runs/` in the state directory, bounded
-/// ([`Retention::DEFAULT_REPORTS`]) so that frequent runs never fill the disk.
-pub fn report_sinks(plan: &Plan, state_dir: &Path) -> Vec<Box<dyn Sink>> {
+/// The plan's `settings.audit` (recorded in it: a plan executes without its config), built
+/// with their credentials read again from the secrets, else `runs/` in the state directory,
+/// bounded ([`Retention::DEFAULT_REPORTS`]) so that frequent runs never fill the disk. A sink
+/// that cannot be built is a failure of its own, named.
+pub fn report_sinks(
+    plan: &Plan,
+    state_dir: &Path,
+    secrets: &Secrets,
+) -> Vec<Result<Arc<dyn Sink>, String>> {
     if plan.audit.is_empty() {
-        return vec![Box::new(DirectorySink {
-            path: state_dir.join("runs"),
-            retention: Some(Retention::DEFAULT_REPORTS),
-        })];
+        let sink = DirectorySink::reports(state_dir.join("runs"), Some(Retention::DEFAULT_REPORTS))
+            .map(|s| Arc::new(s) as Arc<dyn Sink>)
+            .map_err(|e| e.message);
+        return vec![sink];
     }
+    let cx = BuildContext {
+        secrets,
+        host: &plan.host.hostname,
+    };
     plan.audit
         .iter()
-        .map(|destination| match destination {
-            AuditDestination::Directory { path } => Box::new(DirectorySink {
-                path: PathBuf::from(path),
-                retention: None,
-            }) as Box<dyn Sink>,
+        .map(|config| {
+            sinks::build(config, &cx)
+                .map_err(|e| format!("{}: {}", config.destination(), e.message))
         })
         .collect()
 }
 
-/// Writes the report to every sink of the plan; returns why each sink that failed did.
-pub fn save_report(report: &RunReport, plan: &Plan, state_dir: &Path) -> Vec<String> {
-    execute::write_report(report, &report_sinks(plan, state_dir))
+/// The secrets the plan's report sinks read: the environment, the env file and the plan's
+/// `--secret` files, as when the plan was made.
+fn report_secrets(plan: &Plan, env_file: &Path) -> Secrets {
+    let secret_files: Vec<_> = (plan.config.secret_files.iter())
+        .map(|(name, path)| (name.clone(), path.into()))
+        .collect();
+    let config_dir = ConfigDir::new(std::path::PathBuf::from(&plan.config.dir));
+    Secrets::standard(env_file, &secret_files, &config_dir).unwrap_or_else(|why| {
+        tracing::warn!(%why, "report sinks read secrets from the environment only");
+        Secrets::new(vec![Box::new(EnvVarSource)])
+    })
+}
+
+/// Sends the report to every sink of the plan; returns why each sink that failed did.
+pub fn save_report(report: &RunReport, plan: &Plan, options: &RunOptions) -> Vec<String> {
+    let needs_secrets = plan.audit.iter().any(|s| !s.secrets().is_empty());
+    let secrets = if needs_secrets {
+        report_secrets(plan, &options.env_file)
+    } else {
+        Secrets::new(Vec::new())
+    };
+    let mut failures = Vec::new();
+    let mut built = Vec::new();
+    for sink in report_sinks(plan, &options.state_dir(), &secrets) {
+        match sink {
+            Ok(sink) => built.push(sink),
+            Err(why) => failures.push(why),
+        }
+    }
+    failures.extend(execute::write_report(report, &built));
+    failures
 }

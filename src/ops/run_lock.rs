@@ -39,7 +39,7 @@ pub fn hold(
                 execute::refused_outcomes(plan, &why),
                 record,
             );
-            let report_failures = save_report(&report, plan, &options.state_dir());
+            let report_failures = save_report(&report, plan, options);
             Err(Refusal::LockHeld {
                 why,
                 report_failures,

@@ -21,14 +21,14 @@ use crate::apply::{Action, Family, FsState, NodeStates, NodeView, Reason};
 use crate::config::ConfigDir;
 use crate::diagnostics::SourceMap;
 use crate::facts::HostFacts;
-use crate::model::settings::AuditSink;
+use crate::model::sinks::SinkConfig;
 use crate::model::{ApplyTask, Config};
 pub use facts_nodes::{address as facts_address, collector_after};
 pub use source::{ConfigSource, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.3";
+pub const FORMAT_VERSION: &str = "1.4";
 
 pub use crate::apply::SENSITIVE;
 
@@ -44,31 +44,14 @@ pub struct Plan {
     pub config: ConfigSource,
     pub summary: Summary,
     /// Where the run reports of this plan go (`settings.audit`), so that `execute` needs no
-    /// config to find them; empty: the default directory.
+    /// config to find them; empty: the default directory. Credentials are secrets' names,
+    /// read again when the report is sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audit: Vec<AuditDestination>,
+    pub audit: Vec<SinkConfig>,
     /// In execution order: every node after the nodes it depends on.
     pub nodes: Vec<PlanNode>,
     /// SHA-256 of this document without `digest` and `created_at`: an edited plan is refused.
     pub digest: String,
-}
-
-/// A run report destination, from `settings.audit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AuditDestination {
-    /// A local directory, absolute.
-    Directory { path: String },
-}
-
-impl AuditDestination {
-    fn of(sink: &AuditSink) -> Self {
-        match sink {
-            AuditSink::Directory(d) => AuditDestination::Directory {
-                path: d.path.value.clone(),
-            },
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -387,7 +370,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             .settings
             .audit
             .iter()
-            .map(AuditDestination::of)
+            .map(|sink| sink.value.clone())
             .collect(),
         nodes,
         digest: String::new(),

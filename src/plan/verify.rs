@@ -25,9 +25,11 @@ pub fn contradictions(plan: &Plan) -> Vec<String> {
     if let Err(why) = check_format_version(&plan.format_version) {
         found.push(why);
     }
-    for super::AuditDestination::Directory { path } in &plan.audit {
-        if let Err(why) = check_plain_absolute(path) {
-            found.push(format!("audit: {why}"));
+    for sink in &plan.audit {
+        for (_, path) in sink.local_paths() {
+            if let Err(why) = check_plain_absolute(path) {
+                found.push(format!("audit: {why}"));
+            }
         }
     }
     let mut positions: HashMap<&str, usize> = HashMap::new();
