@@ -18,12 +18,14 @@ mod console;
 mod directory;
 pub mod pipeline;
 pub mod retry;
+mod syslog;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use console::ConsoleSink;
 pub use directory::{DirectorySink, Retention};
+pub use syslog::SyslogSink;
 
 use crate::error::ResourceError;
 use crate::model::sinks::SinkConfig;
@@ -121,7 +123,8 @@ pub fn build(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>
     let sink: Arc<dyn Sink> = match config {
         SinkConfig::Directory(c) => Arc::new(DirectorySink::new(c, cx)?),
         SinkConfig::Console(c) => Arc::new(ConsoleSink::new(c)),
-        SinkConfig::Http(_) | SinkConfig::S3(_) | SinkConfig::Syslog(_) => {
+        SinkConfig::Syslog(c) => Arc::new(SyslogSink::new(c, cx)?),
+        SinkConfig::Http(_) | SinkConfig::S3(_) => {
             return Err(ResourceError::permanent(format!(
                 "the {} sink is not available in this build",
                 config.type_name()

@@ -69,4 +69,5 @@ mod security_repo;
 mod security_review;
 mod security_secret_files;
 mod security_secrets;
+mod sink_syslog;
 mod stage_invariants;
