@@ -79,4 +79,22 @@ pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
 /// `written` is the merged `settings` mapping as written, for the places of fields.
 pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagnostic>) {
     super::sinks::check_sinks(&settings.audit, written.get("audit"), found);
+    if let Some(push) = settings.metrics.as_ref().and_then(|m| m.push.as_ref()) {
+        let written = written.get("metrics").and_then(|m| m.get("push"));
+        super::sinks::check_sinks(&push.sinks, written.and_then(|p| p.get("sinks")), found);
+        if push.interval.value.0.is_zero() {
+            found.push(
+                Diagnostic::error("`interval` must be more than zero")
+                    .at(push.interval.span)
+                    .help("e.g. `15s`"),
+            );
+        }
+        if push.sinks.is_empty() {
+            found.push(
+                Diagnostic::error("`metrics.push` has no sinks")
+                    .at(push.interval.span)
+                    .help("add `sinks:` with at least one, e.g. `- { type: directory, path: /var/lib/node_exporter/textfile, name: driftless.prom }`"),
+            );
+        }
+    }
 }

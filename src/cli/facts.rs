@@ -28,6 +28,11 @@ pub struct FactsArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "serve")]
     textfile: Option<PathBuf>,
 
+    /// Send the metrics to the config's `settings.metrics.push` sinks each push interval,
+    /// until SIGTERM or SIGINT (`--serve` pushes too, while it serves)
+    #[arg(long, conflicts_with_all = ["serve", "textfile", "no_config"])]
+    push: bool,
+
     /// With --textfile: keep rewriting the file at this interval (e.g. "15s")
     #[arg(long, value_name = "DURATION", requires = "textfile")]
     every: Option<String>,
@@ -77,6 +82,7 @@ pub fn run(globals: &Globals, args: &FactsArgs) -> ExitCode {
 fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsError> {
     let facts = ops::gather_facts();
     let wants_metrics = args.serve.is_some()
+        || args.push
         || args.textfile.is_some()
         || matches!(
             args.format,
@@ -88,6 +94,10 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsErr
     }
 
     let metrics = ops::load_metrics(&globals.inputs(), args.no_config, &facts)?;
+    if args.push {
+        metrics.push_until_stopped()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(dir) = &args.textfile {
         let every = match &args.every {
             Some(text) => Some(

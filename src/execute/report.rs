@@ -118,18 +118,5 @@ pub fn write_report(report: &RunReport, sinks: &[Arc<dyn Sink>]) -> Vec<String> 
     text.push(b'\n');
     let time = crate::clock::parse_rfc3339(&report.started_at).unwrap_or_else(SystemTime::now);
     let batch = Batch::document(text, time, report.run_id.clone());
-    std::thread::scope(|scope| {
-        let sending: Vec<_> = sinks
-            .iter()
-            .map(|sink| scope.spawn(|| sink.send(&batch).map_err(|e| (sink.describe(), e))))
-            .collect();
-        sending
-            .into_iter()
-            .filter_map(|thread| match thread.join() {
-                Ok(Ok(())) => None,
-                Ok(Err((sink, e))) => Some(format!("{sink}: {}", e.error.message)),
-                Err(_) => Some("a report sink panicked".to_owned()),
-            })
-            .collect()
-    })
+    crate::sinks::send_to_all(sinks, &batch)
 }

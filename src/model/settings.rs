@@ -21,7 +21,20 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Listen address of `/metrics`, e.g. "127.0.0.1:9100".
-    pub listen: Spanned<String>,
+    pub listen: Option<Spanned<String>>,
+    /// The metrics sent to sinks on an interval, while `driftless facts --serve` or
+    /// `driftless facts --push` runs.
+    pub push: Option<MetricsPush>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsPush {
+    /// How often, e.g. "15s".
+    pub interval: Spanned<Duration>,
+    /// Where each scrape goes (in the Prometheus text format, as node_exporter's textfile
+    /// collector reads it), all of them at once.
+    pub sinks: Vec<Spanned<SinkConfig>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::compile::{Compiled, Inputs, compile};
 use super::defaults;
@@ -15,12 +15,24 @@ use crate::facts::HostFacts;
 use crate::metrics::exposition::{Exposition, Format};
 use crate::metrics::server::{self, ServerOptions};
 use crate::metrics::{Gatherer, textfile_output};
+use crate::model::settings::MetricsPush;
+use crate::secrets::Secrets;
+use crate::sinks::{self, Batch, BuildContext, Sink};
 
-/// The metrics a config asks for: its collectors, and the address it serves them on.
+/// The metrics a config asks for: its collectors, the address it serves them on, and where it
+/// pushes them.
 pub struct Metrics {
     pub gatherer: Arc<Gatherer>,
     /// `settings.metrics.listen`.
     pub listen: Option<String>,
+    /// `settings.metrics.push`, its sinks built.
+    pub push: Option<Arc<Push>>,
+}
+
+/// Scrapes sent to sinks on an interval.
+pub struct Push {
+    pub interval: Duration,
+    pub sinks: Vec<Arc<dyn Sink>>,
 }
 
 /// Why metrics cannot be made, written or served.
@@ -53,26 +65,56 @@ pub fn load_metrics(
     facts: &HostFacts,
 ) -> Result<Metrics, MetricsError> {
     let dir = inputs.config_dir.path();
-    let (tasks, listen) = if no_config || (!dir.exists() && dir == defaults::config_path("config"))
-    {
-        (Vec::new(), None)
-    } else {
-        let compiled = compile(inputs, facts);
-        if compiled.diagnostics.has_errors() {
-            return Err(MetricsError::ConfigErrors(Box::new(compiled)));
-        }
-        let listen = compiled
-            .config
-            .settings
-            .metrics
-            .as_ref()
-            .map(|m| m.listen.value.clone());
-        (compiled.config.facts, listen)
-    };
+    let (tasks, settings) =
+        if no_config || (!dir.exists() && dir == defaults::config_path("config")) {
+            (Vec::new(), None)
+        } else {
+            let compiled = compile(inputs, facts);
+            if compiled.diagnostics.has_errors() {
+                return Err(MetricsError::ConfigErrors(Box::new(compiled)));
+            }
+            (compiled.config.facts, compiled.config.settings.metrics)
+        };
     let gatherer = Gatherer::from_tasks(&tasks).map_err(MetricsError::Collectors)?;
+    let listen = settings
+        .as_ref()
+        .and_then(|m| m.listen.as_ref())
+        .map(|l| l.value.clone());
+    let push = match settings.and_then(|m| m.push) {
+        Some(push) => Some(Arc::new(build_push(&push, inputs, facts)?)),
+        None => None,
+    };
     Ok(Metrics {
         gatherer: Arc::new(gatherer),
         listen,
+        push,
+    })
+}
+
+/// The push's sinks, built with their credentials from the secrets.
+fn build_push(
+    push: &MetricsPush,
+    inputs: &Inputs,
+    facts: &HostFacts,
+) -> Result<Push, MetricsError> {
+    let secrets = Secrets::standard(&inputs.env_file, &inputs.secret_files, &inputs.config_dir)
+        .map_err(MetricsError::Failed)?;
+    let cx = BuildContext {
+        secrets: &secrets,
+        host: &facts.hostname,
+    };
+    let sinks = push
+        .sinks
+        .iter()
+        .map(|sink| {
+            sinks::build(&sink.value, &cx)
+                .map_err(|e| format!("{}: {}", sink.value.destination(), e.message))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(MetricsError::Failed)?;
+    Ok(Push {
+        interval: push.interval.value.0,
+        sinks,
     })
 }
 
@@ -107,11 +149,53 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Sends a scrape to every push sink each interval until a stop signal (SIGTERM, SIGINT),
+    /// in the calling thread.
+    pub fn push_until_stopped(&self) -> Result<(), MetricsError> {
+        let Some(push) = &self.push else {
+            return Err(MetricsError::Failed(
+                "nothing to push to: set `settings: { metrics: { push: { interval: 15s, sinks: [...] } } }` in the config".to_owned(),
+            ));
+        };
+        crate::signals::stop_on_signals()
+            .map_err(|e| MetricsError::Failed(format!("cannot handle stop signals: {e}")))?;
+        push_loop(&self.gatherer, push);
+        Ok(())
+    }
+}
+
+/// Each interval, a scrape to every sink at once; a sink that fails is logged and gets the
+/// next scrape (a scrape is a snapshot: the next one supersedes it).
+fn push_loop(gatherer: &Arc<Gatherer>, push: &Push) {
+    let exposition = Exposition::for_textfile(Arc::clone(gatherer));
+    let mut scrape: u64 = 0;
+    while !crate::signals::stop_requested() {
+        scrape += 1;
+        match exposition.render(Format::Text) {
+            Ok(text) => {
+                let batch =
+                    Batch::document(text.into_bytes(), SystemTime::now(), scrape.to_string());
+                for failure in sinks::send_to_all(&push.sinks, &batch) {
+                    tracing::warn!(error = %failure, "a metrics push failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "encoding metrics failed"),
+        }
+        // A stop signal ends the wait early.
+        let until = Instant::now() + push.interval;
+        while !crate::signals::stop_requested() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100).min(push.interval));
+        }
+    }
+}
+
 /// A `/metrics` server bound to its address, not serving yet.
 pub struct MetricsServer {
     listener: TcpListener,
     local_addr: String,
     gatherer: Arc<Gatherer>,
+    push: Option<Arc<Push>>,
     workers: usize,
 }
 
@@ -145,6 +229,7 @@ impl MetricsServer {
             listener,
             local_addr,
             gatherer: Arc::clone(&metrics.gatherer),
+            push: metrics.push.clone(),
             workers,
         })
     }
@@ -155,9 +240,19 @@ impl MetricsServer {
     }
 
     /// Serves until a stop signal or until the listener fails; collectors that have an
-    /// interval run on schedule meanwhile, so their thresholds fire without scrapes.
+    /// interval run on schedule meanwhile, so their thresholds fire without scrapes, and the
+    /// config's push sinks get a scrape each push interval.
     pub fn serve(self) -> Result<(), MetricsError> {
         start_scheduler(Arc::clone(&self.gatherer));
+        if let Some(push) = &self.push {
+            let (gatherer, push) = (Arc::clone(&self.gatherer), Arc::clone(push));
+            let spawned = std::thread::Builder::new()
+                .name("metrics-push".into())
+                .spawn(move || push_loop(&gatherer, &push));
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot start the metrics push");
+            }
+        }
         let exposition = Arc::new(Exposition::new(self.gatherer));
         let options = ServerOptions {
             workers: self.workers,

@@ -135,6 +135,24 @@ pub fn build(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>
     Ok(Arc::new(retry::Retrying::new(sink, policy)))
 }
 
+/// Sends `batch` to every sink at once; returns why each that failed did, naming it.
+pub fn send_to_all(sinks: &[Arc<dyn Sink>], batch: &Batch) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let sending: Vec<_> = sinks
+            .iter()
+            .map(|sink| scope.spawn(|| sink.send(batch).map_err(|e| (sink.describe(), e))))
+            .collect();
+        sending
+            .into_iter()
+            .filter_map(|thread| match thread.join() {
+                Ok(Ok(())) => None,
+                Ok(Err((sink, e))) => Some(format!("{sink}: {}", e.error.message)),
+                Err(_) => Some("a sink panicked".to_owned()),
+            })
+            .collect()
+    })
+}
+
 /// Replaces `{host}` and `{id}` in a name pattern, then its strftime fields.
 pub fn expand_name(pattern: &str, batch: &Batch, host: &str) -> Result<String, ResourceError> {
     let text = pattern.replace("{host}", host).replace("{id}", &batch.id);

@@ -47,6 +47,7 @@ mod execute_template;
 mod execute_unarchive;
 mod facts_cli;
 mod facts_prometheus;
+mod facts_push;
 mod facts_server;
 mod fixtures;
 mod fuzz;
