@@ -29,7 +29,7 @@ fn facts_push_writes_the_scrape_into_its_sinks_each_interval_until_sigterm() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(driftless())
+    let child = Command::new(driftless())
         .args(["-c"])
         .arg(&config)
         .args(["facts", "--push"])
