@@ -69,11 +69,9 @@ pub struct Checkout {
 }
 
 impl Checkout {
-    fn decode(recorded: &Recorded, address: &str) -> Result<Checkout, String> {
-        let json = recorded
-            .as_json()
-            .ok_or_else(|| format!("{address}: `after` is not a checkout's"))?;
-        Checkout::deserialize(json).map_err(|e| format!("{address}: unreadable `after`: {e}"))
+    fn decode(recorded: &Recorded) -> Result<Checkout, String> {
+        let json = recorded.as_json().ok_or("`after` is not a checkout's")?;
+        Checkout::deserialize(json).map_err(|e| format!("unreadable `after`: {e}"))
     }
 
     fn timeout(&self) -> Result<Duration, String> {
@@ -151,9 +149,11 @@ fn action_of(before: &WorkTree, after: &Checkout) -> Action {
 }
 
 fn fingerprint(before: &WorkTree) -> String {
-    crate::fsutil::hex(&sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
-        serde_json::to_string(before).unwrap_or_default().as_bytes(),
-    )))
+    crate::fsutil::hex(&sha2::Digest::finalize(
+        <sha2::Sha256 as sha2::Digest>::new_with_prefix(
+            serde_json::to_string(before).unwrap_or_default().as_bytes(),
+        ),
+    ))
 }
 
 /// At most a few of a work tree's local changes, for messages.
@@ -234,8 +234,8 @@ fn decode_before(node: &NodeView<'_>) -> Result<WorkTree, String> {
     let json = node
         .before
         .as_json()
-        .ok_or_else(|| format!("{}: `before` is not a work tree's", node.address))?;
-    WorkTree::deserialize(json).map_err(|e| format!("{}: unreadable `before`: {e}", node.address))
+        .ok_or("`before` is not a work tree's")?;
+    WorkTree::deserialize(json).map_err(|e| format!("unreadable `before`: {e}"))
 }
 
 /// What changed at `dest` between two observations.
@@ -253,9 +253,17 @@ fn describe_change(was: &WorkTree, now: &WorkTree) -> String {
         };
         format!("it was {}, now it is {}", name(was.state), name(now.state))
     } else if was.commit != now.commit {
-        format!("HEAD was {}, now {}", commit(&was.commit), commit(&now.commit))
+        format!(
+            "HEAD was {}, now {}",
+            commit(&was.commit),
+            commit(&now.commit)
+        )
     } else if was.branch != now.branch {
-        format!("HEAD was {}, now {}", branch(&was.branch), branch(&now.branch))
+        format!(
+            "HEAD was {}, now {}",
+            branch(&was.branch),
+            branch(&now.branch)
+        )
     } else if now.local_changes.is_empty() {
         "its local changes are gone".to_owned()
     } else {
@@ -265,13 +273,11 @@ fn describe_change(was: &WorkTree, now: &WorkTree) -> String {
 
 /// Observes `dest` again and compares it with the plan's `before`.
 fn check_work_tree(node: &NodeView<'_>, after: &Checkout) -> Result<WorkTree, String> {
-    let address = node.address;
     let before = decode_before(node)?;
-    let now = work_tree::observe(&after.dest, after.timeout()?)
-        .map_err(|e| format!("{address}: {e}"))?;
+    let now = work_tree::observe(&after.dest, after.timeout()?)?;
     if now != before {
         return Err(format!(
-            "{address}: {} changed since the plan ({})",
+            "{} changed since the plan ({})",
             escape(&after.dest),
             describe_change(&before, &now)
         ));
@@ -280,16 +286,15 @@ fn check_work_tree(node: &NodeView<'_>, after: &Checkout) -> Result<WorkTree, St
 }
 
 /// Resolves the version on the remote again: the plan is stale when it names another commit.
-fn check_remote(address: &str, repo: &str, after: &Checkout) -> Result<(), String> {
+fn check_remote(repo: &str, after: &Checkout) -> Result<(), String> {
     let Some(planned) = after.commit.as_deref() else {
         return Ok(());
     };
     let git = Git::outside(after.timeout()?, after.secret());
-    let now = remote::resolve(&git, repo, &after.repo, Some(&after.version))
-        .map_err(|e| format!("{address}: {e}"))?;
+    let now = remote::resolve(&git, repo, &after.repo, Some(&after.version))?;
     if now.commit != planned {
         return Err(format!(
-            "{address}: {} {} moved since the plan (planned {planned}, now {})",
+            "{} {} moved since the plan (planned {planned}, now {})",
             after.repo, after.version, now.commit
         ));
     }
@@ -298,35 +303,30 @@ fn check_remote(address: &str, repo: &str, after: &Checkout) -> Result<(), Strin
 
 /// The repository of a node whose `repo` is a secret: from the config compiled again, which
 /// must still give the task the plan was made from.
-fn secret_repo(address: &str, after: &Checkout, config: Option<&Recompiled<'_>>) -> Result<String, String> {
-    let source = config.ok_or_else(|| {
-        format!("{address}: has sensitive values, but no config to render them from")
-    })?;
+fn secret_repo(
+    address: &str,
+    after: &Checkout,
+    config: Option<&Recompiled<'_>>,
+) -> Result<String, String> {
+    let source = config.ok_or("has sensitive values, but no config to render them from")?;
     let task = source
         .tasks
         .get(address)
-        .ok_or_else(|| format!("{address}: no longer in the config; make a new plan"))?;
+        .ok_or_else(|| format!("{address} is no longer in the config; make a new plan"))?;
     let task = git_task(task)?;
     let version = task.version.as_ref().map_or("HEAD", |v| v.value.as_str());
-    if task.dest.value != after.dest || version != after.version || task.remote() != after.remote
-    {
-        return Err(format!(
-            "{address}: the config renders differently than when the plan was made; make a new plan"
-        ));
+    if task.dest.value != after.dest || version != after.version || task.remote() != after.remote {
+        return Err(
+            "the config renders differently than when the plan was made; make a new plan"
+                .to_owned(),
+        );
     }
     Ok(task.repo.value.clone())
 }
 
-fn prefixed(address: &str, error: ResourceError) -> ResourceError {
-    ResourceError {
-        message: format!("{address}: {}", error.message),
-        ..error
-    }
-}
-
 fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, ResourceError> {
     let address = node.address;
-    let after = Checkout::decode(node.after, address)?;
+    let after = Checkout::decode(node.after)?;
     let before = check_work_tree(node, &after)?;
     let repo = if after.secret() {
         secret_repo(address, &after, config)?
@@ -335,7 +335,7 @@ fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, Reso
     };
     let resolved = after
         .resolved()
-        .ok_or_else(|| format!("{address}: the plan names no commit to check out"))?;
+        .ok_or_else(|| ResourceError::permanent("the plan names no commit to check out"))?;
     let target = Target {
         repo: &repo,
         shown: &after.repo,
@@ -347,10 +347,9 @@ fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, Reso
     };
     let dest = Path::new(&after.dest);
     match before.state {
-        Presence::Absent | Presence::EmptyDirectory => work_tree::clone_into(dest, &target),
-        Presence::Checkout => work_tree::move_to(dest, &target, after.discard_local_changes),
+        Presence::Absent | Presence::EmptyDirectory => work_tree::clone_into(dest, &target)?,
+        Presence::Checkout => work_tree::move_to(dest, &target, after.discard_local_changes)?,
     }
-    .map_err(|e| prefixed(address, e))?;
     Ok(Ran::CHANGED)
 }
 
@@ -368,22 +367,22 @@ impl Family for Checkouts {
         _: &PlanContext<'_>,
     ) -> Vec<(usize, Result<NodeStates, String>)> {
         use rayon::prelude::*;
-        tasks
-            .par_iter()
-            .map(|&i| (i, plan_one(&all[i])))
-            .collect()
+        tasks.par_iter().map(|&i| (i, plan_one(&all[i]))).collect()
     }
 
     fn verify(&self, node: &NodeView<'_>) -> Result<(), String> {
         let before = decode_before(node)?;
-        let after = Checkout::decode(node.after, node.address)?;
+        let after = Checkout::decode(node.after)?;
         if before.dest != after.dest {
             return Err("`before` and `after` are of different paths".to_owned());
         }
         crate::fsutil::check_plain_absolute(&after.dest)?;
         after.timeout()?;
         let commits = [&before.commit, &after.commit];
-        if commits.iter().any(|c| c.as_deref().is_some_and(|c| !is_commit_id(c))) {
+        if commits
+            .iter()
+            .any(|c| c.as_deref().is_some_and(|c| !is_commit_id(c)))
+        {
             return Err("a commit is not a full commit id".to_owned());
         }
         if node.action.changes() && after.commit.is_none() {
@@ -412,7 +411,7 @@ impl Family for Checkouts {
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {
-        let (before, after) = match (decode_before(node), Checkout::decode(node.after, node.address)) {
+        let (before, after) = match (decode_before(node), Checkout::decode(node.after)) {
             (Ok(before), Ok(after)) => (before, after),
             (Err(why), _) | (_, Err(why)) => return Description::unreadable(why),
         };
@@ -446,7 +445,8 @@ impl Family for Checkouts {
             }
             _ => {}
         }
-        if node.action.changes() && (before.branch != after.branch || node.action == Action::Create) {
+        if node.action.changes() && (before.branch != after.branch || node.action == Action::Create)
+        {
             details.push(match &after.branch {
                 Some(branch) => format!("on branch {branch}, reset to the commit"),
                 None => "HEAD detached at the commit".to_owned(),
@@ -455,7 +455,7 @@ impl Family for Checkouts {
         if node.action.changes()
             && let Some(depth) = after.depth
         {
-            details.push(format!("shallow: the last {depth} commits"));
+            details.push(format!("shallow: depth {depth}"));
         }
         Description {
             what: escape(&after.dest).into_owned(),
@@ -468,7 +468,7 @@ impl Family for Checkouts {
     }
 
     fn key(&self, after: &Recorded) -> Option<String> {
-        Checkout::decode(after, "").ok().map(|c| c.dest)
+        Checkout::decode(after).ok().map(|c| c.dest)
     }
 
     fn shows_content(&self, _: &NodeView<'_>) -> bool {
@@ -476,16 +476,17 @@ impl Family for Checkouts {
     }
 
     fn stale(&self, node: &NodeView<'_>) -> Option<String> {
-        let checked = Checkout::decode(node.after, node.address).and_then(|after| {
+        let checked = Checkout::decode(node.after).and_then(|after| {
             check_work_tree(node, &after)?;
             // A secret repository is checked on the fetched ref, when the node runs (the
             // plan does not hold its URL).
             if after.secret() {
                 return Ok(());
             }
-            check_remote(node.address, &after.repo, &after)
+            check_remote(&after.repo, &after)
         });
-        checked.err()
+        // The refusal names the node; a failure of `run` is reported under its address.
+        checked.err().map(|why| format!("{}: {why}", node.address))
     }
 
     fn run(
@@ -497,10 +498,7 @@ impl Family for Checkouts {
     }
 
     fn changes(&self, node: &NodeView<'_>) -> Vec<Change> {
-        let (Ok(before), Ok(after)) = (
-            decode_before(node),
-            Checkout::decode(node.after, node.address),
-        ) else {
+        let (Ok(before), Ok(after)) = (decode_before(node), Checkout::decode(node.after)) else {
             return Vec::new();
         };
         // The work tree's fields (commit, branch, local changes), not the source's.
@@ -521,7 +519,7 @@ impl Family for Checkouts {
 
     fn finish(&self, nodes: &[(NodeView<'_>, bool)], run_started: std::time::SystemTime) {
         for (node, _) in nodes {
-            if let Ok(after) = Checkout::decode(node.after, node.address) {
+            if let Ok(after) = Checkout::decode(node.after) {
                 work_tree::remove_stale_clones(Path::new(&after.dest), run_started);
             }
         }

@@ -192,7 +192,9 @@ mod tests {
         for good in ["main", "v1.2.0", "release/2024", "0123abc"] {
             assert!(is_ref_name(good), "{good}");
         }
-        for bad in ["", "-x", "a..b", "a b", "a~1", "HEAD^", "a:b", "x.lock", "a/", "\n"] {
+        for bad in [
+            "", "-x", "a..b", "a b", "a~1", "HEAD^", "a:b", "x.lock", "a/", "\n",
+        ] {
             assert!(!is_ref_name(bad), "{bad}");
         }
         assert!(is_commit_id(&"a".repeat(40)));

@@ -16,8 +16,8 @@
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
 mod archives;
-mod checkouts;
 mod authorized_keys;
+mod checkouts;
 pub mod commands;
 pub mod contract;
 mod downloads;

@@ -33,10 +33,10 @@ impl<'a> Git<'a> {
 
     /// Git in the work tree `dir`, with the filter drivers its configuration defines off.
     pub fn in_work_tree(dir: &'a Path, timeout: Duration, secret: bool) -> Git<'a> {
-        let env = crate::git::repository(dir).map_or_else(
-            crate::git::hardening_env_without_repository,
-            |repository| repository.hardening_env(),
-        );
+        let env = crate::git::repository(dir)
+            .map_or_else(crate::git::hardening_env_without_repository, |repository| {
+                repository.hardening_env()
+            });
         Git {
             dir: Some(dir),
             env,
@@ -56,7 +56,7 @@ impl<'a> Git<'a> {
             argv.push("-C".as_ref());
             argv.push(dir.as_os_str());
         }
-        argv.extend(args.iter().map(|a| std::ffi::OsStr::new(a)));
+        argv.extend(args.iter().map(std::ffi::OsStr::new));
         let mut invocation = Invocation::new(argv).timeout(self.timeout);
         for (key, value) in &self.env {
             invocation = invocation.env(key, value);

@@ -49,9 +49,7 @@ pub fn resolve(
     args.extend(patterns.iter().map(String::as_str));
     let listing = ls_remote(git, shown, &args)?;
     named(&listing, version).ok_or_else(|| {
-        format!(
-            "`version` `{version}` is not a branch or tag of {shown} (nor a full commit id)"
-        )
+        format!("`version` `{version}` is not a branch or tag of {shown} (nor a full commit id)")
     })
 }
 
@@ -72,7 +70,10 @@ fn refs(listing: &str) -> impl Iterator<Item = (&str, &str)> {
 
 /// The remote's HEAD from `ls-remote --symref REPO HEAD`: its branch when it names one.
 fn remote_head(listing: &str) -> Option<Resolved> {
-    let commit = refs(listing).find(|(_, name)| *name == "HEAD")?.0.to_owned();
+    let commit = refs(listing)
+        .find(|(_, name)| *name == "HEAD")?
+        .0
+        .to_owned();
     let target = listing.lines().find_map(|line| {
         let rest = line.strip_prefix("ref: ")?;
         let (target, name) = rest.split_once('\t')?;

@@ -76,8 +76,7 @@ pub fn observe(dest: &str, timeout: Duration) -> Result<WorkTree, String> {
     if std::fs::symlink_metadata(path.join(crate::git::DIR_NAME)).is_err() {
         return Err(not_a_checkout("a directory that is not a git checkout"));
     }
-    let (commit, branch, local_changes) =
-        read_head(path, dest, timeout).map_err(|e| e.message)?;
+    let (commit, branch, local_changes) = read_head(path, dest, timeout).map_err(|e| e.message)?;
     Ok(WorkTree {
         commit,
         branch,
@@ -146,30 +145,42 @@ pub fn clone_into(dest: &Path, target: &Target<'_>) -> Result<(), ResourceError>
         .map_err(|e| ResourceError::io("cannot name a temp directory", &e))?;
     let temp = parent.join(std::ffi::OsStr::from_bytes(temp_name.to_bytes()));
     std::fs::create_dir(&temp).map_err(|e| {
-        ResourceError::io(format_args!("cannot make a directory in {}", parent.display()), &e)
+        ResourceError::io(
+            format_args!("cannot make a directory in {}", parent.display()),
+            &e,
+        )
     })?;
     let made = fill(&temp, target).and_then(|()| {
-        std::fs::rename(&temp, dest)
-            .map_err(|e| ResourceError::io(format_args!("cannot move the clone to {shown_dest}"), &e))
+        std::fs::rename(&temp, dest).map_err(|e| {
+            ResourceError::io(format_args!("cannot move the clone to {shown_dest}"), &e)
+        })
     });
     if made.is_err() {
         let _ = std::fs::remove_dir_all(&temp);
     }
     made?;
-    crate::fsutil::sync_parent(dest)
-        .map_err(|e| ResourceError::io(format_args!("cannot sync the directory of {shown_dest}"), &e))
+    crate::fsutil::sync_parent(dest).map_err(|e| {
+        ResourceError::io(
+            format_args!("cannot sync the directory of {shown_dest}"),
+            &e,
+        )
+    })
 }
 
 /// A new repository in `dir` recording `repo` as its remote, at the planned commit.
 fn fill(dir: &Path, target: &Target<'_>) -> Result<(), ResourceError> {
     let outside = Git::outside(target.timeout, target.secret);
     let dir_text = dir.to_string_lossy();
-    outside.output("cannot make a repository", &["init", "--quiet", "--", &dir_text])?;
+    outside.output(
+        "cannot make a repository",
+        &["init", "--quiet", "--", &dir_text],
+    )?;
     if target.secret {
         use std::os::unix::fs::PermissionsExt;
         let config = dir.join(crate::git::DIR_NAME).join("config");
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| ResourceError::io(format_args!("cannot protect {}", config.display()), &e))?;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+            ResourceError::io(format_args!("cannot protect {}", config.display()), &e)
+        })?;
     }
     let git = Git::in_work_tree(dir, target.timeout, target.secret);
     git.output(
@@ -221,7 +232,16 @@ fn fetch_and_check_out(dir: &Path, target: &Target<'_>, force: bool) -> Result<(
             local
         }
         None => {
-            let here = git.answer(&fetch_what, &["cat-file", "-e", &format!("{commit}^{{commit}}")], 1)?;
+            let here = git.answer(
+                &fetch_what,
+                &[
+                    "rev-parse",
+                    "-q",
+                    "--verify",
+                    &format!("{commit}^{{commit}}"),
+                ],
+                1,
+            )?;
             if here.is_none() {
                 fetch(commit)?;
             }
@@ -229,7 +249,16 @@ fn fetch_and_check_out(dir: &Path, target: &Target<'_>, force: bool) -> Result<(
         }
     };
     let got = git
-        .answer(&fetch_what, &["rev-parse", "-q", "--verify", &format!("{local_ref}^{{commit}}")], 1)?
+        .answer(
+            &fetch_what,
+            &[
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("{local_ref}^{{commit}}"),
+            ],
+            1,
+        )?
         .map(|c| c.trim_end().to_owned());
     if got.as_deref() != Some(commit) {
         let version = target.resolved.ref_name.as_deref().unwrap_or(commit);
@@ -247,7 +276,10 @@ fn fetch_and_check_out(dir: &Path, target: &Target<'_>, force: bool) -> Result<(
         Some(branch) => checkout.extend(["-B", branch, commit]),
         None => checkout.extend(["--detach", commit]),
     }
-    git.output(&format!("cannot check out {commit} in {}", dir.display()), &checkout)?;
+    git.output(
+        &format!("cannot check out {commit} in {}", dir.display()),
+        &checkout,
+    )?;
     Ok(())
 }
 
