@@ -159,6 +159,13 @@ fn a_branch_is_cloned_then_moved_to_a_new_commit() {
         )),
         "{shown}"
     );
+    // The temp directory of a clone killed before its rename, from an earlier run.
+    let leftover = world.root.join(".app.driftless-0123456789abcdef");
+    common::write(&leftover.join(".git/HEAD"), b"ref: refs/heads/main\n");
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&leftover)
+        .and_then(|d| d.set_modified(long_ago))
+        .expect("age the leftover");
     let run = world.execute(&plan_path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     let dest = world.path("app");
@@ -170,6 +177,14 @@ fn a_branch_is_cloned_then_moved_to_a_new_commit() {
     assert_eq!(names(&world.root), ["app"]);
     world.assert_converged();
 
+    // A hook in the checkout is never run by driftless's git.
+    let marker = world.temp.path().join("hook-ran");
+    let hook = dest.join(".git/hooks/post-checkout");
+    common::write(
+        &hook,
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()).as_bytes(),
+    );
+    common::set_mode(&hook, 0o755);
     let second = remote.commit("app.txt", "v2\n");
     let (plan_path, plan) = world.plan();
     let node = common::node(&plan, &address(&world));
@@ -185,6 +200,7 @@ fn a_branch_is_cloned_then_moved_to_a_new_commit() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(remote.checkout_of(&dest), (second, "main".to_owned()));
     assert_eq!(common::read(&dest.join("app.txt")), "v2\n");
+    assert!(!marker.exists(), "the checkout's post-checkout hook ran");
     let again = world.apply();
     assert_eq!(
         again.status_of(&address(&world)).as_deref(),
@@ -397,4 +413,52 @@ fn a_secret_in_repo_appears_in_no_output() {
     // The clone's config records the URL: readable by its owner only.
     let config = world.path("app/.git/config");
     assert_eq!(common::mode(&config), 0o600);
+}
+
+#[test]
+fn a_clone_waits_for_its_directory_replaces_an_empty_one_and_refuses_anything_else() {
+    let world = World::new("");
+    let remote = Remote::new(world.temp.path());
+    let bare = path(&remote.bare);
+    world.set_config(&format!(
+        r#"
+apply:
+  - type: directory
+    path: "{{{{ root }}}}/srv"
+  - type: git
+    repo: "{bare}"
+    dest: "{{{{ root }}}}/srv/app"
+  - type: git
+    repo: "{bare}"
+    dest: "{{{{ root }}}}/empty"
+"#
+    ));
+    std::fs::create_dir(world.path("empty")).expect("mkdir");
+    let (_, plan) = world.plan();
+    let root = world.root.display().to_string();
+    let app = common::node(&plan, &format!("apply.git:{root}/srv/app"));
+    assert_eq!(
+        app["depends_on"][0]["address"],
+        format!("apply.directory:{root}/srv").as_str()
+    );
+    assert_eq!(app["depends_on"][0]["reason"], "parent directory");
+    let empty = common::node(&plan, &format!("apply.git:{root}/empty"));
+    assert_eq!(empty["before"]["state"], "empty-directory");
+    assert_eq!(empty["action"], "create");
+    world.apply();
+    assert_eq!(remote.checkout_of(&world.path("srv/app")).0, remote.head());
+    assert_eq!(remote.checkout_of(&world.path("empty")).0, remote.head());
+    world.assert_converged();
+
+    common::write(&world.path("other/file"), b"not a checkout\n");
+    world.set_config(&config(&remote, "").replace("/app\"", "/other\""));
+    let run = world.run(&["plan"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("is a directory that is not a git checkout"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(names(&world.path("other")), ["file"]);
 }
