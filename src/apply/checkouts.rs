@@ -27,6 +27,7 @@ use super::contract::{
     Change, Description, Detail, Family, NodeStates, NodeView, PlanContext, Ran, Recompiled,
     Recorded, SENSITIVE,
 };
+use super::fs_state::sha256_hex;
 use super::git::{GitTask, is_commit_id};
 use crate::error::ResourceError;
 use crate::model::{ApplySpec, ApplyTask};
@@ -149,11 +150,7 @@ fn action_of(before: &WorkTree, after: &Checkout) -> Action {
 }
 
 fn fingerprint(before: &WorkTree) -> String {
-    crate::fsutil::hex(&sha2::Digest::finalize(
-        <sha2::Sha256 as sha2::Digest>::new_with_prefix(
-            serde_json::to_string(before).unwrap_or_default().as_bytes(),
-        ),
-    ))
+    sha256_hex(serde_json::to_string(before).unwrap_or_default().as_bytes())
 }
 
 /// At most a few of a work tree's local changes, for messages.
