@@ -401,6 +401,21 @@ fn a_secret_in_repo_appears_in_no_output() {
         run.all(),
         again.all(),
     ];
+    // The remote moves after a plan: the plan holds no URL to ask again before running, so
+    // the fetched ref is checked, and the node refused before its checkout moves.
+    let before_move = remote.head();
+    remote.commit("app.txt", "v2\n");
+    let (plan_path, _) = world.plan();
+    let moved = remote.commit("app.txt", "v3\n");
+    let refused = world.execute(&plan_path, &[]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(
+        refused.all().contains(&address(&world)) && refused.all().contains(&moved),
+        "{}",
+        refused.all()
+    );
+    assert_eq!(remote.checkout_of(&world.path("app")).0, before_move);
+    outputs.push(refused.all());
     outputs.extend(world.reports().iter().map(|r| r.to_string()));
     // A remote that fails: git's message (which quotes the URL) is not shown.
     world.envs[0].1 = format!("{}/{SECRET}/missing.git", world.temp.path().display());
