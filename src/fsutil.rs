@@ -44,7 +44,7 @@ fn temp_suffix() -> io::Result<String> {
 }
 
 /// Whether `name` is one of our temp names: `.<name>.driftless-<16 hex digits>`.
-fn is_temp_name(name: &str) -> bool {
+pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.')
         && name.rsplit_once(".driftless-").is_some_and(|(_, suffix)| {
             suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit())

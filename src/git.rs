@@ -80,6 +80,31 @@ impl Repository {
     pub fn output(&self, args: &[&str]) -> Option<String> {
         run(&self.dir, &self.settings, args)
     }
+
+    /// The environment that gives a git run elsewhere (through [`crate::process`], which
+    /// clears every other variable) the settings of [`Repository::output`].
+    pub fn hardening_env(&self) -> Vec<(String, String)> {
+        config_env(&self.settings)
+    }
+}
+
+/// The hardening environment for a git run where no repository is yet (a clone's first
+/// steps, `ls-remote`): hooks and fsmonitor off, no prompt for credentials.
+pub fn hardening_env_without_repository() -> Vec<(String, String)> {
+    config_env(&no_code())
+}
+
+/// Settings at command-line scope given through the environment: a key may hold any
+/// character (a driver named `a=b` would break `-c a=b`), and it outranks every config file.
+/// With them, `GIT_TERMINAL_PROMPT=0`: git never waits for a password on a terminal.
+fn config_env(settings: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = vec![("GIT_CONFIG_COUNT".to_owned(), settings.len().to_string())];
+    for (i, (key, value)) in settings.iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{i}"), key.clone()));
+        env.push((format!("GIT_CONFIG_VALUE_{i}"), value.clone()));
+    }
+    env.push(("GIT_TERMINAL_PROMPT".to_owned(), "0".to_owned()));
+    env
 }
 
 /// The names of the filter drivers git's configuration (every scope) defines for `dir`.
@@ -125,14 +150,7 @@ fn run(dir: &Path, settings: &[(String, String)], args: &[&str]) -> Option<Strin
             command.env_remove(&name);
         }
     }
-    // Command-line scope given through the environment: a key may hold any character (a
-    // driver named `a=b` would break `-c a=b`), and it outranks every config file.
-    command.env("GIT_CONFIG_COUNT", settings.len().to_string());
-    for (i, (key, value)) in settings.iter().enumerate() {
-        command.env(format!("GIT_CONFIG_KEY_{i}"), key);
-        command.env(format!("GIT_CONFIG_VALUE_{i}"), value);
-    }
-    command.env("GIT_TERMINAL_PROMPT", "0");
+    command.envs(config_env(settings));
     let output = command.output().ok()?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -17,6 +17,7 @@
 
 mod archives;
 mod authorized_keys;
+mod checkouts;
 pub mod commands;
 pub mod contract;
 mod downloads;
@@ -42,6 +43,7 @@ mod crons;
 mod directory;
 mod file;
 mod get_url;
+mod git;
 mod group;
 mod lineinfile;
 mod link;
@@ -77,6 +79,7 @@ registry::task_types! {
     AuthorizedKey(authorized_key::AuthorizedKeyTask) = "authorized_key",
     GetUrl(get_url::GetUrlTask) = "get_url",
     Unarchive(unarchive::UnarchiveTask) = "unarchive",
+    Git(git::GitTask) = "git",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

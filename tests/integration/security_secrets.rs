@@ -229,6 +229,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "script"), &["args", "env", "stdin"][..]),
         (("apply", "cron"), &["job"][..]),
         (("apply", "get_url"), &["headers"][..]),
+        (("apply", "git"), &["repo"][..]),
         (("facts", "command"), &["command"][..]),
     ]);
     // Consumed by the template stage, not fields of the task: tested above.
@@ -299,6 +300,10 @@ fn required_fields(section: &str, task_type: &str, n: usize) -> BTreeMap<String,
         ("apply", "command" | "shell") => vec![("cmd", "\"true\"".to_owned())],
         ("apply", "script") => vec![("src", "templates/inc.j2".to_owned())],
         ("apply", "get_url") => vec![("url", "https://example.com/x".to_owned()), ("dest", path)],
+        ("apply", "git") => vec![
+            ("repo", "https://example.com/x.git".to_owned()),
+            ("dest", path),
+        ],
         ("apply", "unarchive") => vec![("src", "templates/inc.j2".to_owned()), ("dest", path)],
         (_, "textfile") => vec![("directory", "/tmp".to_owned())],
         (_, "user" | "group") => vec![("name", format!("acct{n}"))],
