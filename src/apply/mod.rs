@@ -43,6 +43,7 @@ mod directory;
 mod file;
 mod get_url;
 mod group;
+mod hostname;
 mod lineinfile;
 mod link;
 mod package;
@@ -77,6 +78,7 @@ registry::task_types! {
     AuthorizedKey(authorized_key::AuthorizedKeyTask) = "authorized_key",
     GetUrl(get_url::GetUrlTask) = "get_url",
     Unarchive(unarchive::UnarchiveTask) = "unarchive",
+    Hostname(hostname::HostnameTask) = "hostname",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

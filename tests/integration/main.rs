@@ -28,6 +28,7 @@ mod execute_facts;
 mod execute_failure_isolation;
 mod execute_file;
 mod execute_get_url;
+mod execute_hostname;
 mod execute_idempotency;
 #[cfg(feature = "test-types")]
 mod execute_interrupt;
