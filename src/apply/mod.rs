@@ -55,6 +55,7 @@ mod service;
 mod shell;
 mod sysctl;
 mod template;
+mod timezone;
 mod unarchive;
 mod user;
 
@@ -79,6 +80,7 @@ registry::task_types! {
     GetUrl(get_url::GetUrlTask) = "get_url",
     Unarchive(unarchive::UnarchiveTask) = "unarchive",
     Hostname(hostname::HostnameTask) = "hostname",
+    Timezone(timezone::TimezoneTask) = "timezone",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

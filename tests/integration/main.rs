@@ -45,6 +45,7 @@ mod execute_secrets;
 mod execute_service;
 mod execute_sysctl;
 mod execute_template;
+mod execute_timezone;
 mod execute_unarchive;
 mod facts_cli;
 mod facts_prometheus;
