@@ -46,6 +46,8 @@ mod group;
 mod hostname;
 mod lineinfile;
 mod link;
+mod mount;
+mod mounts;
 mod package;
 pub mod packages;
 #[cfg(feature = "test-types")]
@@ -81,6 +83,7 @@ registry::task_types! {
     Unarchive(unarchive::UnarchiveTask) = "unarchive",
     Hostname(hostname::HostnameTask) = "hostname",
     Timezone(timezone::TimezoneTask) = "timezone",
+    Mount(mount::MountTask) = "mount",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

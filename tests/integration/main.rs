@@ -35,6 +35,7 @@ mod execute_interrupt;
 mod execute_lineinfile;
 mod execute_link;
 mod execute_modes_owners;
+mod execute_mount;
 mod execute_noop_chain;
 mod execute_notify;
 mod execute_package;
