@@ -290,7 +290,10 @@ fn sethostname(name: &str) -> Result<(), ResourceError> {
     let rc = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
     if rc != 0 {
         let e = std::io::Error::last_os_error();
-        return Err(ResourceError::io(format_args!("cannot set the hostname"), &e));
+        return Err(ResourceError::io(
+            format_args!("cannot set the hostname"),
+            &e,
+        ));
     }
     Ok(())
 }
@@ -319,7 +322,10 @@ fn confirm(after: &HostnameState) -> Result<(), ResourceError> {
 /// A planned file node of a hostname task, with the live name added.
 fn combine(task: &ApplyTask, file: NodeStates) -> Result<NodeStates, String> {
     let ApplySpec::Hostname(hostname) = &task.spec else {
-        return Err(format!("`{}` is not a hostname task", task.spec.type_name()));
+        return Err(format!(
+            "`{}` is not a hostname task",
+            task.spec.type_name()
+        ));
     };
     let (Recorded::File(file_before), Recorded::File(file_after)) = (file.before, file.after)
     else {
@@ -374,9 +380,15 @@ impl Family for Hostnames {
             return Err(format!("`after` is not a hostname in {HOSTNAME_FILE}"));
         }
         if method == Method::Sethostname
-            && after.file.content.as_deref().is_some_and(|c| c.trim() != after.live)
+            && after
+                .file
+                .content
+                .as_deref()
+                .is_some_and(|c| c.trim() != after.live)
         {
-            return Err(format!("the content of {HOSTNAME_FILE} is not the hostname"));
+            return Err(format!(
+                "the content of {HOSTNAME_FILE} is not the hostname"
+            ));
         }
         if node.action != action(&before, &after) {
             return Err(format!(

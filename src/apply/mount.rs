@@ -234,19 +234,13 @@ fn state_name(state: MountWanted) -> &'static str {
 /// split the line, a `#` start a comment), not empty.
 fn check_fstab_field(name: &str, field: &Spanned<String>, found: &mut Vec<Diagnostic>) {
     let text = &field.value;
-    let why = if text.is_empty() {
-        Some("is empty".to_owned())
-    } else if let Some(c) = text
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || *c == '#' || *c == '\\')
-    {
-        Some(match c {
-            ' ' => "has a space in it".to_owned(),
-            '\t' => "has a tab in it".to_owned(),
-            c => format!("has `{}` in it", c.escape_default()),
-        })
-    } else {
-        None
+    let bad = |c: &char| c.is_whitespace() || c.is_control() || *c == '#' || *c == '\\';
+    let why = match text.chars().find(bad) {
+        _ if text.is_empty() => Some("is empty".to_owned()),
+        Some(' ') => Some("has a space in it".to_owned()),
+        Some('\t') => Some("has a tab in it".to_owned()),
+        Some(c) => Some(format!("has `{}` in it", c.escape_default())),
+        None => None,
     };
     if let Some(why) = why {
         let shown = if field.sensitive { "(sensitive)" } else { text };
@@ -399,7 +393,8 @@ mod tests {
         let line = "/dev/sdb1 /srv/data ext4 defaults 0 2\n";
         assert_eq!(edit(&mounted, FSTAB), format!("{FSTAB}{line}"));
         // An earlier line for the mount point is dropped, the last one replaced.
-        let old = format!("/dev/sdc1 /srv/data/ xfs ro 0 0\n{FSTAB}/dev/sdb1\t/srv/data\text4 ro\n");
+        let old =
+            format!("/dev/sdc1 /srv/data/ xfs ro 0 0\n{FSTAB}/dev/sdb1\t/srv/data\text4 ro\n");
         assert_eq!(edit(&mounted, &old), format!("{FSTAB}{line}"));
         // The same fields, spaced otherwise, are the same line.
         let spaced = format!("{FSTAB}/dev/sdb1\t/srv/data   ext4 defaults 0 2\n");

@@ -84,9 +84,7 @@ impl Mounted {
     }
 
     fn is_bind(&self) -> bool {
-        self.options
-            .split(',')
-            .any(|o| o == "bind" || o == "rbind")
+        self.options.split(',').any(|o| o == "bind" || o == "rbind")
     }
 }
 
@@ -130,9 +128,7 @@ fn directory_changes(before: &MountState, after: &MountState) -> bool {
 /// The file's action when it changes, else an update of the mount or the directory.
 fn action(before: &MountState, after: &MountState) -> Action {
     match files::action(&before.fstab, &after.fstab) {
-        Action::NoOp if after.step.is_some() || directory_changes(before, after) => {
-            Action::Update
-        }
+        Action::NoOp if after.step.is_some() || directory_changes(before, after) => Action::Update,
         // The file is edited, never removed: a removed line is an update.
         Action::Delete => Action::Update,
         file => file,
@@ -241,8 +237,8 @@ fn plan_directory(
     if task.state != MountWanted::Mounted || cx.managed.contains(&Thing::path(path)) {
         return Ok(None);
     }
-    let observed =
-        fs_state::observe(path, false, None, walked).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let observed = fs_state::observe(path, false, None, walked)
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
     match observed.state.state {
         EntryKind::Directory => Ok(None),
         EntryKind::Link => Err(format!(
@@ -471,9 +467,7 @@ fn step_follows(before: &MountState, after: &MountState) -> bool {
     match (after.step, after.state) {
         (_, None) => false,
         (Some(Step::Mount), Some(MountWanted::Mounted)) => !was && will,
-        (Some(Step::Unmount), Some(MountWanted::Unmounted | MountWanted::Absent)) => {
-            was && !will
-        }
+        (Some(Step::Unmount), Some(MountWanted::Unmounted | MountWanted::Absent)) => was && !will,
         (Some(Step::Remount | Step::Replace), Some(MountWanted::Mounted)) => was && will,
         (None, Some(MountWanted::Present)) => before.mounted == after.mounted,
         (None, Some(MountWanted::Mounted)) => was && will,
@@ -499,7 +493,12 @@ impl Family for Mounts {
         FILES
             .plan(all, tasks, chained_after, link_targets, cx)
             .into_iter()
-            .map(|(i, planned)| (i, planned.and_then(|file| combine(&all[i], file, &walked, cx))))
+            .map(|(i, planned)| {
+                (
+                    i,
+                    planned.and_then(|file| combine(&all[i], file, &walked, cx)),
+                )
+            })
             .collect()
     }
 
@@ -548,7 +547,11 @@ impl Family for Mounts {
         let file =
             FILES.describe(&FilePart::of(&before.fstab, &after.fstab, node.route).view(node));
         let mut details = Vec::new();
-        if let Some(directory) = after.directory.as_ref().filter(|_| directory_changes(&before, &after)) {
+        if let Some(directory) = after
+            .directory
+            .as_ref()
+            .filter(|_| directory_changes(&before, &after))
+        {
             details.push(Detail::plain(format!(
                 "create mount point directory {} (0755, owner {})",
                 escape(&directory.path),
@@ -605,7 +608,9 @@ impl Family for Mounts {
             return Err(ResourceError::permanent(why));
         }
         let steps = match after.step {
-            Some(step) => commands(step, &after).map_err(|why| format!("{}: {why}", node.address))?,
+            Some(step) => {
+                commands(step, &after).map_err(|why| format!("{}: {why}", node.address))?
+            }
             None => Vec::new(),
         };
         if part.action.changes() {

@@ -163,9 +163,7 @@ fn zone_file(zone: &str) -> Result<String, String> {
         return Err(missing());
     }
     let mut magic = [0u8; 4];
-    file.take(4)
-        .read_exact(&mut magic)
-        .map_err(|_| missing())?;
+    file.take(4).read_exact(&mut magic).map_err(|_| missing())?;
     if &magic != b"TZif" {
         return Err(missing());
     }
@@ -244,7 +242,10 @@ fn link_action(before: &TimezoneState, after: &TimezoneState) -> Action {
 
 /// The link's action when it changes, else the file's.
 fn action(before: &TimezoneState, after: &TimezoneState) -> Action {
-    match (link_action(before, after), files::action(&before.file, &after.file)) {
+    match (
+        link_action(before, after),
+        files::action(&before.file, &after.file),
+    ) {
         (Action::NoOp, file) => file,
         (Action::Create, Action::Create) => Action::Create,
         _ => Action::Update,
@@ -293,7 +294,10 @@ fn want_localtime(observed: &FsState, zone: &str, zone_path: &str) -> Result<FsS
 /// A planned file node of a timezone task, with the link added.
 fn combine(task: &ApplyTask, file: NodeStates, walked: &Walked) -> Result<NodeStates, String> {
     let ApplySpec::Timezone(timezone) = &task.spec else {
-        return Err(format!("`{}` is not a timezone task", task.spec.type_name()));
+        return Err(format!(
+            "`{}` is not a timezone task",
+            task.spec.type_name()
+        ));
     };
     let (Recorded::File(file_before), Recorded::File(file_after)) = (file.before, file.after)
     else {
@@ -307,7 +311,12 @@ fn combine(task: &ApplyTask, file: NodeStates, walked: &Walked) -> Result<NodeSt
     let localtime_route = observed.route.digest();
     let before = TimezoneState {
         file: file_before,
-        zone: observed.state.target.as_deref().and_then(zone_of).map(str::to_owned),
+        zone: observed
+            .state
+            .target
+            .as_deref()
+            .and_then(zone_of)
+            .map(str::to_owned),
         localtime: observed.state,
         localtime_route: localtime_route.clone(),
     };
@@ -537,7 +546,12 @@ mod tests {
 
     #[test]
     fn zone_names_are_relative_plain_paths() {
-        for good in ["Europe/Berlin", "UTC", "Etc/GMT+1", "America/Port-au-Prince"] {
+        for good in [
+            "Europe/Berlin",
+            "UTC",
+            "Etc/GMT+1",
+            "America/Port-au-Prince",
+        ] {
             assert_eq!(malformed_zone(good), None, "{good}");
         }
         for bad in [

@@ -69,7 +69,11 @@ fn set_update_and_nothing_twice() {
     );
     world.assert_converged();
 
-    assert_eq!(machine_hostname(), machine, "the test machine's hostname changed");
+    assert_eq!(
+        machine_hostname(),
+        machine,
+        "the test machine's hostname changed"
+    );
 }
 
 #[test]
@@ -102,8 +106,7 @@ fn a_plan_whose_hostname_changed_is_refused() {
     // another host, before any node is looked at (the node checks the name again right before
     // it sets it).
     assert!(
-        run.stderr
-            .contains("this plan was made on host `planned`")
+        run.stderr.contains("this plan was made on host `planned`")
             && run.stderr.contains("not on this host `meanwhile`"),
         "{}",
         run.all()
@@ -134,7 +137,8 @@ fn two_hostname_tasks_are_a_check_error() {
     let run = world.run(&["check"]);
     assert_ne!(run.code, 0, "{}", run.all());
     assert!(
-        run.stderr.contains("two tasks manage hostname `web2`: `a` and `b`"),
+        run.stderr
+            .contains("two tasks manage hostname `web2`: `a` and `b`"),
         "{}",
         run.all()
     );

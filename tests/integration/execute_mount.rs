@@ -49,13 +49,18 @@ fn mounted_remounted_unmounted_present_and_absent() {
     assert!(
         dry.stdout
             .contains(&format!("mount tmpfs (tmpfs, size=1m) on {POINT}"))
-            && dry.stdout.contains(&format!("create mount point directory {POINT}")),
+            && dry
+                .stdout
+                .contains(&format!("create mount point directory {POINT}")),
         "{}",
         dry.all()
     );
     assert_eq!(mounted(&root), None);
     assert_eq!(fstab(&root), FSTAB_START);
-    assert_eq!(root.sh_ok(&format!("test -e {POINT} || echo missing")), "missing\n");
+    assert_eq!(
+        root.sh_ok(&format!("test -e {POINT} || echo missing")),
+        "missing\n"
+    );
 
     // Mounted: the directory made, the line added, the file system mounted.
     let (plan_path, plan) = world.plan();
@@ -88,14 +93,18 @@ fn mounted_remounted_unmounted_present_and_absent() {
     let run = world.apply();
     assert_eq!(run.code, 0, "{}", run.all());
     let line = mounted(&root).expect("still mounted");
-    assert!(line.contains("size=2048k") && line.contains(" ro,"), "{line}");
+    assert!(
+        line.contains("size=2048k") && line.contains(" ro,"),
+        "{line}"
+    );
     world.assert_converged();
 
     // Unmounted: the file system unmounted, fstab kept.
     world.set_config(&tmpfs("unmounted", "size=2m,ro"));
     let dry = world.run(&["apply", "--dry-run"]);
     assert!(
-        dry.stdout.contains(&format!("unmount {POINT} (tmpfs (tmpfs, ro,")),
+        dry.stdout
+            .contains(&format!("unmount {POINT} (tmpfs (tmpfs, ro,")),
         "{}",
         dry.all()
     );
@@ -186,9 +195,9 @@ fn a_mount_point_made_by_a_directory_task_is_made_first() {
     let (plan_path, plan) = world.plan();
     let node = common::node(&plan, "apply.data");
     assert!(
-        node["depends_on"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|d| d["address"] == "apply.dir" && d["reason"] == "mount point")),
+        node["depends_on"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|d| d["address"] == "apply.dir" && d["reason"] == "mount point")),
         "{node:#}"
     );
     assert!(node["after"]["directory"].is_null(), "{node:#}");

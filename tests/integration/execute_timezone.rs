@@ -97,14 +97,18 @@ fn set_update_and_nothing_twice() {
     world.set_config(&timezone("Asia/Tokyo"));
     let dry = world.run(&["apply", "--dry-run"]);
     assert!(
-        dry.stdout.contains("replace the file /etc/localtime with a link"),
+        dry.stdout
+            .contains("replace the file /etc/localtime with a link"),
         "{}",
         dry.all()
     );
     world.apply();
     assert_eq!(
         link_and_date(&root),
-        ("/usr/share/zoneinfo/Asia/Tokyo".to_owned(), "JST".to_owned())
+        (
+            "/usr/share/zoneinfo/Asia/Tokyo".to_owned(),
+            "JST".to_owned()
+        )
     );
     assert_eq!(root.file("/etc/timezone").as_deref(), Some("Asia/Tokyo\n"));
     world.assert_converged();
