@@ -143,3 +143,25 @@ fn two_hostname_tasks_are_a_check_error() {
         run.all()
     );
 }
+
+/// On a host booted with systemd, `use: auto` goes through systemd-hostnamed
+/// (`hostnamectl`), which writes `/etc/hostname` and sets the kernel's name itself.
+#[test]
+fn on_a_booted_systemd_host_hostnamectl_sets_it() {
+    let booted = crate::sandbox::Sandbox::boot();
+    booted.sh_ok("hostname before-plan && printf 'before-plan\\n' > /etc/hostname");
+    let world = common::World::in_sandbox(&hostname("name: web1"), &booted);
+    let (plan_path, plan) = world.plan();
+    let node = common::node(&plan, "apply.hostname");
+    assert_eq!(node["after"]["method"], "hostnamectl", "{node:#}");
+    assert_eq!(node["action"], "update", "{node:#}");
+    let dry = world.run(&["show", plan_path.to_str().expect("utf-8 path")]);
+    assert!(dry.stdout.contains("set with hostnamectl"), "{}", dry.all());
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.status_of("apply.hostname").as_deref(), Some("changed"));
+    assert_eq!(booted.sh_ok("hostname"), "web1\n");
+    assert_eq!(booted.sh_ok("cat /etc/hostname"), "web1\n");
+    assert_eq!(booted.sh_ok("hostnamectl --static"), "web1\n");
+    world.assert_converged();
+}

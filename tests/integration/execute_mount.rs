@@ -207,3 +207,34 @@ fn a_mount_point_made_by_a_directory_task_is_made_first() {
     assert!(line.starts_with("tmpfs "), "{line}");
     world.assert_converged();
 }
+
+#[test]
+fn two_mounts_edit_one_fstab_in_order() {
+    let config = format!(
+        "apply:\n  - {{id: a, type: mount, path: {POINT}/a, src: tmpfs, fstype: tmpfs, state: mounted}}\n  \
+         - {{id: b, type: mount, path: {POINT}/b, src: tmpfs, fstype: tmpfs, opts: size=1m, state: present}}\n"
+    );
+    let root = new_root(&config);
+    let world = &root.world;
+    let (plan_path, plan) = world.plan();
+    let b = common::node(&plan, "apply.b");
+    assert_eq!(b["precondition"], "chained", "{b:#}");
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        fstab(&root),
+        format!(
+            "{FSTAB_START}tmpfs {POINT}/a tmpfs defaults 0 0\ntmpfs {POINT}/b tmpfs size=1m 0 0\n"
+        )
+    );
+    assert!(
+        root.sh_ok("cat /proc/self/mounts")
+            .contains(&format!(" {POINT}/a "))
+    );
+    assert!(
+        !root
+            .sh_ok("cat /proc/self/mounts")
+            .contains(&format!(" {POINT}/b "))
+    );
+    world.assert_converged();
+}
