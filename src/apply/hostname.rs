@@ -79,19 +79,25 @@ pub enum Method {
 
 impl Strategy {
     /// The method on this host: `auto` is `hostnamectl` where systemd is running (its
-    /// `/run/systemd/system`, as `sd_booted(3)` checks) and the program is installed.
-    fn method(self) -> Method {
-        let booted = || std::path::Path::new("/run/systemd/system").is_dir();
+    /// `/run/systemd/system`, as `sd_booted(3)` checks) and the program is installed;
+    /// `systemd` where it is not is a plan error.
+    fn method(self) -> Result<Method, String> {
+        let booted = std::path::Path::new("/run/systemd/system").is_dir();
         let installed = || {
             process::SEARCH_PATH
                 .split(':')
                 .any(|dir| std::path::Path::new(dir).join("hostnamectl").is_file())
         };
         match self {
-            Strategy::File => Method::Sethostname,
-            Strategy::Systemd => Method::Hostnamectl,
-            Strategy::Auto if booted() && installed() => Method::Hostnamectl,
-            Strategy::Auto => Method::Sethostname,
+            Strategy::File => Ok(Method::Sethostname),
+            Strategy::Systemd if booted && installed() => Ok(Method::Hostnamectl),
+            Strategy::Systemd => Err(
+                "`use: systemd` but this host is not running systemd with hostnamectl \
+                 installed; use `auto` or `file`"
+                    .to_owned(),
+            ),
+            Strategy::Auto if booted && installed() => Ok(Method::Hostnamectl),
+            Strategy::Auto => Ok(Method::Sethostname),
         }
     }
 }
@@ -339,7 +345,7 @@ fn combine(task: &ApplyTask, file: NodeStates) -> Result<NodeStates, String> {
     let after = HostnameState {
         file: file_after,
         live: hostname.name.value.clone(),
-        method: Some(hostname.strategy.method()),
+        method: Some(hostname.strategy.method()?),
     };
     Ok(NodeStates {
         action: action(&before, &after),

@@ -130,6 +130,19 @@ fn a_plan_whose_file_changed_is_refused() {
 }
 
 #[test]
+fn use_systemd_without_systemd_is_a_plan_error() {
+    let root = HeldRoot::new(&hostname("name: web1, use: systemd"));
+    let run = root.world.run(&["plan"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("`use: systemd` but this host is not running systemd"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
 fn two_hostname_tasks_are_a_check_error() {
     let world = common::World::new(
         "apply:\n  - {id: a, type: hostname, name: web1}\n  - {id: b, type: hostname, name: web2}\n",
