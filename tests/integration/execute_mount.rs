@@ -238,3 +238,27 @@ fn two_mounts_edit_one_fstab_in_order() {
     );
     world.assert_converged();
 }
+
+#[test]
+fn an_edited_step_is_refused_even_resealed() {
+    let root = new_root(&tmpfs("mounted", "size=1m"));
+    let world = &root.world;
+    let (plan_path, mut plan) = world.plan();
+    // Mounting turned into unmounting (of whatever is there at execute time).
+    let nodes = plan["nodes"].as_array_mut().expect("nodes");
+    let node = nodes
+        .iter_mut()
+        .find(|n| n["address"] == "apply.data")
+        .expect("the node");
+    node["after"]["step"] = "unmount".into();
+    common::reseal(&mut plan);
+    std::fs::write(&plan_path, serde_json::to_vec(&plan).expect("json")).expect("write plan");
+    let run = world.execute(&plan_path, &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("apply.data") && run.stderr.contains("`step` does not follow"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(fstab(&root), FSTAB_START);
+}
