@@ -49,6 +49,12 @@ pub enum Thing {
     /// A user's `~/.ssh/authorized_keys`, by the user's name (its path is known only when
     /// planning).
     AuthorizedKeys(String),
+    /// The host's name (one per host: the kernel's and `/etc/hostname`).
+    Hostname,
+    /// The host's time zone (one per host: `/etc/localtime` and `/etc/timezone`).
+    Timezone,
+    /// A mount point, by its path: what is mounted there and its `fstab` line.
+    MountPoint(String),
 }
 
 impl Thing {
@@ -96,6 +102,9 @@ impl Thing {
             Thing::SysctlKey(_) => "kernel parameter",
             Thing::Crontab(_) => "crontab of user",
             Thing::AuthorizedKeys(_) => "authorized_keys file",
+            Thing::Hostname => "hostname",
+            Thing::Timezone => "time zone",
+            Thing::MountPoint(_) => "mount point",
         }
     }
 
@@ -109,14 +118,20 @@ impl Thing {
             | Thing::Lock(n)
             | Thing::SysctlKey(n)
             | Thing::Crontab(n)
-            | Thing::AuthorizedKeys(n) => n,
+            | Thing::AuthorizedKeys(n)
+            | Thing::MountPoint(n) => n,
+            // One per host: the noun says it all.
+            Thing::Hostname | Thing::Timezone => "",
         }
     }
 }
 
 impl fmt::Display for Thing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.noun(), self.name())
+        match self.name() {
+            "" => f.write_str(self.noun()),
+            name => write!(f, "{} {name}", self.noun()),
+        }
     }
 }
 
@@ -175,10 +190,12 @@ pub enum Reason {
     KeyOwner,
     /// An extraction after the task writing its archive (a download).
     ArchiveSource,
+    /// A mount after the task managing its mount point directory.
+    MountPoint,
 }
 
 impl Reason {
-    const ALL: [Reason; 15] = [
+    const ALL: [Reason; 16] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -194,6 +211,7 @@ impl Reason {
         Reason::ServiceState,
         Reason::KeyOwner,
         Reason::ArchiveSource,
+        Reason::MountPoint,
     ];
 
     /// The reason plan.json names.
@@ -219,6 +237,7 @@ impl Reason {
             Reason::ServiceState => "service state",
             Reason::KeyOwner => "key owner",
             Reason::ArchiveSource => "archive source",
+            Reason::MountPoint => "mount point",
         }
     }
 }

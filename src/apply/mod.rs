@@ -45,8 +45,11 @@ mod file;
 mod get_url;
 mod git;
 mod group;
+mod hostname;
 mod lineinfile;
 mod link;
+mod mount;
+mod mounts;
 mod package;
 pub mod packages;
 #[cfg(feature = "test-types")]
@@ -56,6 +59,7 @@ mod service;
 mod shell;
 mod sysctl;
 mod template;
+mod timezone;
 mod unarchive;
 mod user;
 
@@ -80,6 +84,9 @@ registry::task_types! {
     GetUrl(get_url::GetUrlTask) = "get_url",
     Unarchive(unarchive::UnarchiveTask) = "unarchive",
     Git(git::GitTask) = "git",
+    Hostname(hostname::HostnameTask) = "hostname",
+    Timezone(timezone::TimezoneTask) = "timezone",
+    Mount(mount::MountTask) = "mount",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

@@ -4,7 +4,8 @@
 //!
 //! - [`procfs`]: the small-file readers and number parsers everything below uses.
 //! - [`stat`] (`/proc/stat`), [`boot`] (boot time, uptime), [`meminfo`], [`cpuinfo`],
-//!   [`process`] (`/proc/<pid>/*`), [`mounts`] (mount table, `statfs`).
+//!   [`process`] (`/proc/<pid>/*`), [`mounts`] (mount table, `statfs`), [`mountinfo`] (what
+//!   is mounted where, as this process sees it).
 //! - [`sysctl`]: kernel parameters (`/proc/sys`).
 //! - [`sysfs`]: `/sys` attributes (network interfaces, DMI, hypervisor, clock source).
 //! - [`identity`]: hostname, FQDN, machine id, `uname`; [`os_release`]: the OS;
@@ -22,6 +23,7 @@ pub mod dpkg;
 pub mod identity;
 pub mod login;
 pub mod meminfo;
+pub mod mountinfo;
 pub mod mounts;
 pub mod netlink;
 pub mod os_release;
