@@ -83,8 +83,13 @@ struct Scope {
 }
 
 impl Renderer {
-    pub fn new(globals: Arc<Globals>, secrets: Arc<Secrets>, config_dir: &ConfigDir) -> Self {
-        let mut env = environment();
+    pub fn new(
+        globals: Arc<Globals>,
+        secrets: Arc<Secrets>,
+        config_dir: &ConfigDir,
+        options: super::TemplateOptions,
+    ) -> Self {
+        let mut env = environment(options);
         let dir = config_dir.clone();
         // Template files (and what they include) load from the config dir, once each.
         env.set_loader(move |name| match dir.resolve_asset(name) {

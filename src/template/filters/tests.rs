@@ -1,0 +1,37 @@
+//! Every filter against what Ansible renders for the same input: the cases of
+//! tests/data/ansible-filters.json, recorded with ansible-core 2.19 by
+//! tests/data/record-ansible-filters.py (ipaddr, not part of ansible-core, from the
+//! ansible.utils documentation). No Python is needed to run them.
+
+use super::super::{TemplateOptions, environment};
+
+#[derive(serde::Deserialize)]
+struct Case {
+    template: String,
+    vars: serde_json::Value,
+    expected: String,
+}
+
+fn render(template: &str, vars: &serde_json::Value, options: TemplateOptions) -> String {
+    let env = environment(options);
+    env.render_str(template, super::super::json_to_value(vars))
+        .unwrap_or_else(|e| format!("error: {e}"))
+}
+
+#[test]
+fn filters_render_as_ansible_does() {
+    let cases: Vec<Case> =
+        serde_json::from_str(include_str!("../../../tests/data/ansible-filters.json"))
+            .expect("the recorded cases are JSON");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let got = render(&case.template, &case.vars, TemplateOptions::default());
+        if got != case.expected {
+            failures.push(format!(
+                "{}\n  ansible: {:?}\n  ours:    {:?}",
+                case.template, case.expected, got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
