@@ -9,6 +9,7 @@
 
 mod engine_trap;
 mod filters;
+mod render_error;
 mod scope;
 mod taint;
 mod task;
@@ -85,7 +86,8 @@ pub fn render(
 ) -> RenderedConfig {
     let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
     let options = TemplateOptions::of(loaded);
-    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options);
+    let texts = render_error::SourceTexts::of(sources);
+    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options, texts);
     // Files render independently: in parallel, then joined in file order. Template files
     // with errors are added to `sources` under the lock (only on the error path).
     let sources = Mutex::new(sources);

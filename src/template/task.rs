@@ -9,6 +9,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value as JinjaValue};
 use rayon::prelude::*;
 
+use super::render_error::{Access, Failure, SourceTexts, head, last_access, narrow};
 use super::scope::{Globals, SecretsView, TaskScope};
 use super::taint::Taint;
 use super::{
@@ -74,6 +75,8 @@ pub struct Renderer {
     /// Bytes of text the tasks hold so far, every loop item counted, against
     /// [`super::MAX_RENDERED_BYTES`].
     rendered_bytes: AtomicU64,
+    /// The config files' texts: an error's caret goes on the failing expression's column.
+    texts: SourceTexts,
 }
 
 /// One task's context and the secrets view whose flag says whether a render read a secret.
@@ -88,6 +91,7 @@ impl Renderer {
         secrets: Arc<Secrets>,
         config_dir: &ConfigDir,
         options: super::TemplateOptions,
+        texts: SourceTexts,
     ) -> Self {
         let mut env = environment(options);
         let dir = config_dir.clone();
@@ -113,6 +117,7 @@ impl Renderer {
             config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
             rendered_bytes: AtomicU64::new(0),
+            texts,
         }
     }
 
@@ -647,7 +652,8 @@ impl Renderer {
     }
 
     /// A diagnostic for a failed render. `span` is the template's text (a field's value or a
-    /// whole template file); an undefined name is found and named, with a suggestion.
+    /// whole template file); the caret goes on the expression the engine failed at, which is
+    /// named: an undefined variable or field (with a suggestion), an unknown filter or test.
     fn error(
         &self,
         error: minijinja::Error,
@@ -656,12 +662,40 @@ impl Renderer {
         used_at: Option<Span>,
         scope: &Scope,
     ) -> Diagnostic {
-        let at = match (error.range(), used_at) {
+        let failure = Failure::of(&error, source);
+        let range = match (&failure, error.range()) {
+            (Failure::Unknown { name, .. }, Some(range)) => Some(narrow(source, range, name)),
+            (Failure::Undefined { expr }, Some(range)) => Some(narrow(source, range, expr)),
+            (_, range) => range,
+        };
+        let at = match (range, used_at) {
             // Inside a template file, the range is exact.
             (Some(range), Some(_)) => Span::new(span.file, range.start, range.end),
+            // Inside a field, where the field's text matches the template.
+            (Some(range), None) => self.texts.locate(span, source, range).unwrap_or(span),
             _ => span,
         };
         let in_file = used_at.map_or(String::new(), |_| " in template file".to_owned());
+        match &failure {
+            Failure::Unknown { kind, name } => {
+                let known: Vec<&str> = match *kind {
+                    "filter" => super::filters::names().collect(),
+                    _ => super::filters::TESTS.to_vec(),
+                };
+                return Diagnostic::error(format!("unknown {kind} `{name}`{in_file}"))
+                    .at(at)
+                    .label(format!("no such {kind}"))
+                    .help(did_you_mean(name, known).unwrap_or_else(|| {
+                        format!("the {kind}s templates know are listed in docs/config/templates.md")
+                    }));
+            }
+            Failure::Undefined { expr } => {
+                if let Some(diagnostic) = self.undefined_expression(expr, source, scope, &in_file) {
+                    return diagnostic.at(at);
+                }
+            }
+            Failure::Other => {}
+        }
         if error.kind() == ErrorKind::UndefinedError
             && let Some(diagnostic) = self.undefined(source, scope, &in_file)
         {
@@ -689,6 +723,86 @@ impl Renderer {
             _ => "template error",
         };
         Diagnostic::error(format!("{what}{in_file}{detail}")).at(at)
+    }
+
+    /// The undefined expression the engine stopped at (`w.nme`, `workers[3]`, `nope`), named
+    /// with what is there instead. A variable the template sets itself (`for`, `set`) has no
+    /// value outside the render, so its fields are not listed.
+    fn undefined_expression(
+        &self,
+        expr: &str,
+        source: &str,
+        scope: &Scope,
+        in_file: &str,
+    ) -> Option<Diagnostic> {
+        let head = head(expr);
+        let template = self.env.template_from_str(source).ok();
+        let local = !head.is_empty()
+            && template.is_some_and(|t| !t.undeclared_variables(false).contains(head));
+        let access = last_access(expr);
+        if local {
+            let (message, help) = match access {
+                Access::Field(parent, field) => (
+                    format!("`{parent}` has no field `{field}`{in_file}"),
+                    format!("`{head}` is set by the template itself (`for` or `set`); check the field's name"),
+                ),
+                Access::Index(parent, index) => (
+                    format!("`{parent}` has no item `{index}`{in_file}"),
+                    format!("`{head}` is set by the template itself (`for` or `set`); check the index"),
+                ),
+                Access::Name(name) => (
+                    format!("`{name}` is undefined{in_file}"),
+                    "it is set by the template itself (`for` or `set`)".to_owned(),
+                ),
+            };
+            return Some(Diagnostic::error(message).label("not defined").help(help));
+        }
+        // Names and dotted fields of the context: the whole-path analysis (secrets included).
+        if !expr.contains(['[', '(']) {
+            return self.undefined(&format!("{{{{ {expr} }}}}"), scope, in_file);
+        }
+        let (parent, missing) = match access {
+            Access::Field(parent, field) => (parent, Err(field)),
+            Access::Index(parent, index) => (parent, Ok(index)),
+            Access::Name(_) => return None,
+        };
+        let value = self
+            .env
+            .compile_expression(parent)
+            .and_then(|e| e.eval(scope.root.clone()))
+            .ok()
+            .filter(|v| !v.is_undefined());
+        let Some(value) = value else {
+            return self.undefined_expression(parent, source, scope, in_file);
+        };
+        let hidden = scope.secrets.touched();
+        let (message, help) = match missing {
+            Err(field) => (
+                format!("`{parent}` has no field `{field}`{in_file}"),
+                if hidden {
+                    format!("the fields of `{parent}` are not listed: it was read from a secret")
+                } else if value.kind() == ValueKind::Map {
+                    let fields: Vec<String> = value
+                        .try_iter()
+                        .map(|it| it.map(|k| k.to_string()).collect())
+                        .unwrap_or_default();
+                    field_help(parent, field, &fields)
+                } else {
+                    format!("`{parent}` is {}, it has no fields", kind_phrase(value.kind()))
+                },
+            ),
+            Ok(index) => (
+                format!("`{parent}` has no item `{index}`{in_file}"),
+                match value.len() {
+                    Some(0) => format!("`{parent}` is empty"),
+                    Some(n) if value.kind() == ValueKind::Seq => {
+                        format!("`{parent}` has {n} items, indexed 0 to {}", n - 1)
+                    }
+                    _ => format!("`{parent}` is {}", kind_phrase(value.kind())),
+                },
+            ),
+        };
+        Some(Diagnostic::error(message).label("not defined").help(help))
     }
 
     /// Which name of the template is undefined, and what was probably meant.

@@ -35,3 +35,4 @@ fn filters_render_as_ansible_does() {
     }
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
