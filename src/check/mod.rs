@@ -256,7 +256,9 @@ fn check_apply_task(
             if let Some(keywords) = keywords {
                 let references = keywords.depends_on.into_iter().map(|r| ("depends_on", r));
                 let notified = keywords.notify.into_iter().map(|r| ("notify", r));
-                declared.references_of_failed.extend(references.chain(notified));
+                declared
+                    .references_of_failed
+                    .extend(references.chain(notified));
             }
             return None;
         }

@@ -17,7 +17,12 @@ pub struct SourceTexts(Vec<Arc<str>>);
 
 impl SourceTexts {
     pub fn of(sources: &SourceMap) -> SourceTexts {
-        SourceTexts(sources.files().map(|f| Arc::from(sources.text(f))).collect())
+        SourceTexts(
+            sources
+                .files()
+                .map(|f| Arc::from(sources.text(f)))
+                .collect(),
+        )
     }
 
     /// The span of `template[range]` inside the field at `field`, when the field's text can
@@ -43,16 +48,26 @@ impl SourceTexts {
             at
         };
         let start = field.start as usize + start;
-        Some(Span::on_chars(field.file, text, start, start + needle.len()))
+        Some(Span::on_chars(
+            field.file,
+            text,
+            start,
+            start + needle.len(),
+        ))
     }
 }
 
 /// What the engine says failed, read from its error.
 pub enum Failure {
     /// A filter or test with no such name (`kind` is "filter" or "test").
-    Unknown { kind: &'static str, name: String },
+    Unknown {
+        kind: &'static str,
+        name: String,
+    },
     /// The undefined expression the engine stopped at: `w.nme`, `workers[3]`, `nope`.
-    Undefined { expr: String },
+    Undefined {
+        expr: String,
+    },
     Other,
 }
 
@@ -102,7 +117,9 @@ pub fn narrow(source: &str, range: Range<usize>, part: &str) -> Range<usize> {
     source
         .get(range.clone())
         .and_then(|text| text.find(part))
-        .map_or(range.clone(), |at| range.start + at..range.start + at + part.len())
+        .map_or(range.clone(), |at| {
+            range.start + at..range.start + at + part.len()
+        })
 }
 
 /// The last access of an expression: `w.name` is (`w`, field `name`); `xs[3]` is (`xs`,
@@ -129,7 +146,9 @@ pub fn last_access(expr: &str) -> Access<'_> {
         return Access::Name(expr);
     }
     match expr.rsplit_once('.') {
-        Some((parent, field)) if !parent.is_empty() && field.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+        Some((parent, field))
+            if !parent.is_empty() && field.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+        {
             Access::Field(parent, field)
         }
         _ => Access::Name(expr),
@@ -151,8 +170,14 @@ mod tests {
     #[test]
     fn last_access_splits_fields_and_indexes() {
         assert!(matches!(last_access("w.name"), Access::Field("w", "name")));
-        assert!(matches!(last_access("workers[0].nme"), Access::Field("workers[0]", "nme")));
-        assert!(matches!(last_access("xs[a[1]]"), Access::Index("xs", "a[1]")));
+        assert!(matches!(
+            last_access("workers[0].nme"),
+            Access::Field("workers[0]", "nme")
+        ));
+        assert!(matches!(
+            last_access("xs[a[1]]"),
+            Access::Index("xs", "a[1]")
+        ));
         assert!(matches!(last_access("nope"), Access::Name("nope")));
         assert_eq!(head("workers[0].nme"), "workers");
     }
@@ -164,10 +189,19 @@ mod tests {
         let file = sources.add("f".into(), "f".into(), text.into());
         let texts = SourceTexts::of(&sources);
         let plain = Span::new(file, 3, 12);
-        assert_eq!(texts.locate(plain, "{{ x.y }}", 3..6), Some(Span::new(file, 6, 9)));
+        assert_eq!(
+            texts.locate(plain, "{{ x.y }}", 3..6),
+            Some(Span::new(file, 6, 9))
+        );
         let quoted = Span::new(file, 16, 27);
-        assert_eq!(texts.locate(quoted, "{{ x.y }}", 3..6), Some(Span::new(file, 20, 23)));
+        assert_eq!(
+            texts.locate(quoted, "{{ x.y }}", 3..6),
+            Some(Span::new(file, 20, 23))
+        );
         let escaped = Span::new(file, 31, 44);
-        assert_eq!(texts.locate(escaped, "\t{{ x.y }}", 4..7), Some(Span::new(file, 37, 40)));
+        assert_eq!(
+            texts.locate(escaped, "\t{{ x.y }}", 4..7),
+            Some(Span::new(file, 37, 40))
+        );
     }
 }

@@ -744,11 +744,15 @@ impl Renderer {
             let (message, help) = match access {
                 Access::Field(parent, field) => (
                     format!("`{parent}` has no field `{field}`{in_file}"),
-                    format!("`{head}` is set by the template itself (`for` or `set`); check the field's name"),
+                    format!(
+                        "`{head}` is set by the template itself (`for` or `set`); check the field's name"
+                    ),
                 ),
                 Access::Index(parent, index) => (
                     format!("`{parent}` has no item `{index}`{in_file}"),
-                    format!("`{head}` is set by the template itself (`for` or `set`); check the index"),
+                    format!(
+                        "`{head}` is set by the template itself (`for` or `set`); check the index"
+                    ),
                 ),
                 Access::Name(name) => (
                     format!("`{name}` is undefined{in_file}"),
@@ -788,7 +792,10 @@ impl Renderer {
                         .unwrap_or_default();
                     field_help(parent, field, &fields)
                 } else {
-                    format!("`{parent}` is {}, it has no fields", kind_phrase(value.kind()))
+                    format!(
+                        "`{parent}` is {}, it has no fields",
+                        kind_phrase(value.kind())
+                    )
                 },
             ),
             Ok(index) => (

@@ -32,7 +32,9 @@ fn a_filter_applied_to_a_secret_keeps_the_result_sensitive() {
     content: "{{ 'not secret' | b64encode }}"
 "#,
     );
-    world.envs.push(("FILTER_SECRET".to_owned(), SECRET.to_owned()));
+    world
+        .envs
+        .push(("FILTER_SECRET".to_owned(), SECRET.to_owned()));
     let (_, plan) = world.plan();
     let text = plan.to_string();
     let derived = [
@@ -56,7 +58,10 @@ fn a_filter_applied_to_a_secret_keeps_the_result_sensitive() {
     for value in &derived {
         assert!(!run.all().contains(value.as_str()), "apply shows {value}");
         for report in world.reports() {
-            assert!(!report.to_string().contains(value.as_str()), "a report shows {value}");
+            assert!(
+                !report.to_string().contains(value.as_str()),
+                "a report shows {value}"
+            );
         }
     }
     assert_eq!(crate::common::read(&world.path("b64")), base64_of(SECRET));

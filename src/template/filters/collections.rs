@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::Error;
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 
 use super::invalid;
 
@@ -22,7 +22,10 @@ enum ListMerge {
 /// input or an argument is flattened, as in Ansible.
 pub fn combine(value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let list_merge = match kwargs.get::<Option<&str>>("list_merge")?.unwrap_or("replace") {
+    let list_merge = match kwargs
+        .get::<Option<&str>>("list_merge")?
+        .unwrap_or("replace")
+    {
         "replace" => ListMerge::Replace,
         "keep" => ListMerge::Keep,
         "append" => ListMerge::Append,
@@ -74,7 +77,9 @@ fn merge(a: &Value, b: &Value, recursive: bool, lists: ListMerge) -> Result<Valu
     for key in b.try_iter()? {
         let new = b.get_item(&key)?;
         let merged = match out.get(&key) {
-            Some(old) if recursive && old.kind() == ValueKind::Map && new.kind() == ValueKind::Map => {
+            Some(old)
+                if recursive && old.kind() == ValueKind::Map && new.kind() == ValueKind::Map =>
+            {
                 merge(old, &new, recursive, lists)?
             }
             Some(old) if old.kind() == ValueKind::Seq && new.kind() == ValueKind::Seq => {
@@ -91,7 +96,11 @@ fn merge_lists(old: &Value, new: &Value, how: ListMerge) -> Result<Value, Error>
     let old: Vec<Value> = old.try_iter()?.collect();
     let new: Vec<Value> = new.try_iter()?.collect();
     let without = |items: &[Value], removed: &[Value]| -> Vec<Value> {
-        items.iter().filter(|v| !removed.contains(v)).cloned().collect()
+        items
+            .iter()
+            .filter(|v| !removed.contains(v))
+            .cloned()
+            .collect()
     };
     let items = match how {
         ListMerge::Replace => new,
@@ -118,7 +127,10 @@ pub fn dict2items(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     let mut items = Vec::new();
     for key in value.try_iter()? {
         let item = value.get_item(&key)?;
-        items.push(Value::from_pairs([(Value::from(key_name), key), (Value::from(value_name), item)]));
+        items.push(Value::from_pairs([
+            (Value::from(key_name), key),
+            (Value::from(value_name), item),
+        ]));
     }
     Ok(Value::from(items))
 }

@@ -64,7 +64,13 @@ pub fn urlencode(value: &Value) -> Result<String, Error> {
     };
     Ok(pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", url_quote(&text(k), true), url_quote(&text(v), true)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                url_quote(&text(k), true),
+                url_quote(&text(v), true)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&"))
 }

@@ -2,8 +2,8 @@
 //! writes it).
 
 use md5::Md5;
-use minijinja::value::Kwargs;
 use minijinja::Error;
+use minijinja::value::Kwargs;
 use sha_crypt::Params;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
@@ -70,10 +70,7 @@ pub fn password_hash(
     }
     let salt = match salt {
         Some(salt) => {
-            if salt.is_empty()
-                || salt.len() > 16
-                || !salt.bytes().all(|b| CRYPT64.contains(&b))
-            {
+            if salt.is_empty() || salt.len() > 16 || !salt.bytes().all(|b| CRYPT64.contains(&b)) {
                 return Err(invalid(
                     "password_hash: a salt is 1 to 16 characters of [./0-9A-Za-z]",
                 ));
@@ -96,22 +93,46 @@ pub fn password_hash(
     } else {
         format!("rounds={rounds}$")
     };
-    Ok(format!("$6${rounds_field}{salt}${}", encode_sha512_crypt(&digest)))
+    Ok(format!(
+        "$6${rounds_field}{salt}${}",
+        encode_sha512_crypt(&digest)
+    ))
 }
 
 fn derived_salt(password: &str) -> String {
     let digest = Sha256::digest(format!("driftless password_hash salt\0{password}").as_bytes());
-    digest.iter().take(16).map(|b| CRYPT64[usize::from(b & 63)] as char).collect()
+    digest
+        .iter()
+        .take(16)
+        .map(|b| CRYPT64[usize::from(b & 63)] as char)
+        .collect()
 }
 
 /// SHA-512-crypt's final encoding: the 64 bytes in its fixed order, three at a time, in
 /// crypt's little-endian base64.
 fn encode_sha512_crypt(digest: &[u8; 64]) -> String {
     const ORDER: [(usize, usize, usize); 21] = [
-        (0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4), (47, 5, 26),
-        (6, 27, 48), (28, 49, 7), (50, 8, 29), (9, 30, 51), (31, 52, 10), (53, 11, 32),
-        (12, 33, 54), (34, 55, 13), (56, 14, 35), (15, 36, 57), (37, 58, 16), (59, 17, 38),
-        (18, 39, 60), (40, 61, 19), (62, 20, 41),
+        (0, 21, 42),
+        (22, 43, 1),
+        (44, 2, 23),
+        (3, 24, 45),
+        (25, 46, 4),
+        (47, 5, 26),
+        (6, 27, 48),
+        (28, 49, 7),
+        (50, 8, 29),
+        (9, 30, 51),
+        (31, 52, 10),
+        (53, 11, 32),
+        (12, 33, 54),
+        (34, 55, 13),
+        (56, 14, 35),
+        (15, 36, 57),
+        (37, 58, 16),
+        (59, 17, 38),
+        (18, 39, 60),
+        (40, 61, 19),
+        (62, 20, 41),
     ];
     let mut out = String::with_capacity(86);
     let mut push = |word: u32, chars: usize| {

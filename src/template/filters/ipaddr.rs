@@ -5,8 +5,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use minijinja::value::{Value, ValueKind};
 use minijinja::Error;
+use minijinja::value::{Value, ValueKind};
 
 use super::invalid;
 
@@ -44,9 +44,17 @@ impl Interface {
 
     fn mask(&self) -> u128 {
         let bits = Self::bits(self.address);
-        let all = if bits == 32 { u128::from(u32::MAX) } else { u128::MAX };
+        let all = if bits == 32 {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        };
         let host_bits = bits - self.prefix;
-        if host_bits >= 128 { 0 } else { all & !((1u128 << host_bits) - 1) }
+        if host_bits >= 128 {
+            0
+        } else {
+            all & !((1u128 << host_bits) - 1)
+        }
     }
 
     fn make(&self, value: u128) -> IpAddr {
@@ -63,8 +71,13 @@ impl Interface {
             "network" => Value::from(network.to_string()),
             "netmask" => Value::from(self.make(self.mask()).to_string()),
             "prefix" => Value::from(self.prefix),
-            "broadcast" => Value::from(self.make(self.as_u128() | !self.mask() & self.make_all()).to_string()),
-            "network/prefix" | "net" | "subnet" => Value::from(format!("{network}/{}", self.prefix)),
+            "broadcast" => Value::from(
+                self.make(self.as_u128() | !self.mask() & self.make_all())
+                    .to_string(),
+            ),
+            "network/prefix" | "net" | "subnet" => {
+                Value::from(format!("{network}/{}", self.prefix))
+            }
             "host" => Value::from(format!("{}/{}", self.address, self.prefix)),
             other => {
                 return Err(invalid(format!(
@@ -75,7 +88,11 @@ impl Interface {
     }
 
     fn make_all(&self) -> u128 {
-        if self.address.is_ipv4() { u128::from(u32::MAX) } else { u128::MAX }
+        if self.address.is_ipv4() {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        }
     }
 }
 

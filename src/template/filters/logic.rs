@@ -10,7 +10,12 @@ pub fn to_bool(value: &Value) -> bool {
         ValueKind::Bool => value.is_true(),
         ValueKind::Number => value.as_i64() == Some(1) || value.to_string() == "1.0",
         ValueKind::String => matches!(
-            value.as_str().unwrap_or_default().trim().to_lowercase().as_str(),
+            value
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+                .as_str(),
             "yes" | "on" | "1" | "true"
         ),
         _ => false,

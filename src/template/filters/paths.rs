@@ -2,7 +2,9 @@
 //! text after (before) the last `/`, so `dir/` has an empty basename.
 
 pub fn basename(path: &str) -> String {
-    path.rsplit_once('/').map_or(path, |(_, name)| name).to_owned()
+    path.rsplit_once('/')
+        .map_or(path, |(_, name)| name)
+        .to_owned()
 }
 
 pub fn dirname(path: &str) -> String {

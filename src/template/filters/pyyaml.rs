@@ -75,7 +75,13 @@ impl Emitter {
         self.out.push_str(data);
     }
 
-    fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, whitespace: bool, indention: bool) {
+    fn write_indicator(
+        &mut self,
+        indicator: &str,
+        need_whitespace: bool,
+        whitespace: bool,
+        indention: bool,
+    ) {
         if !self.whitespace && need_whitespace {
             self.write(" ");
         }
@@ -174,9 +180,21 @@ impl Emitter {
             if self.column > WIDTH {
                 self.write_indent();
             }
-            self.node(&Json::String(key.clone()), Context { mapping: true, simple_key: true });
+            self.node(
+                &Json::String(key.clone()),
+                Context {
+                    mapping: true,
+                    simple_key: true,
+                },
+            );
             self.write_indicator(":", false, false, false);
-            self.node(value, Context { mapping: true, simple_key: false });
+            self.node(
+                value,
+                Context {
+                    mapping: true,
+                    simple_key: false,
+                },
+            );
         }
         self.pop_indent();
         self.flow_level -= 1;
@@ -198,9 +216,21 @@ impl Emitter {
         self.increase_indent(false, false);
         for (key, value) in map {
             self.write_indent();
-            self.node(&Json::String(key.clone()), Context { mapping: true, simple_key: true });
+            self.node(
+                &Json::String(key.clone()),
+                Context {
+                    mapping: true,
+                    simple_key: true,
+                },
+            );
             self.write_indicator(":", false, false, false);
-            self.node(value, Context { mapping: true, simple_key: false });
+            self.node(
+                value,
+                Context {
+                    mapping: true,
+                    simple_key: false,
+                },
+            );
         }
         self.pop_indent();
     }
@@ -286,7 +316,12 @@ impl Emitter {
             let ch = chars.get(end).copied();
             if spaces {
                 if ch != Some(' ') {
-                    if start + 1 == end && self.column > WIDTH && split && start != 0 && end != chars.len() {
+                    if start + 1 == end
+                        && self.column > WIDTH
+                        && split
+                        && start != 0
+                        && end != chars.len()
+                    {
                         self.write_indent();
                     } else {
                         self.write(&chars[start..end].iter().collect::<String>());
@@ -336,10 +371,12 @@ impl Emitter {
             let escaped = match ch {
                 None => true,
                 Some(c) => {
-                    matches!(c, '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
-                        || !(('\x20'..='\x7E').contains(&c)
-                            || ('\u{A0}'..='\u{D7FF}').contains(&c)
-                            || ('\u{E000}'..='\u{FFFD}').contains(&c))
+                    matches!(
+                        c,
+                        '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+                    ) || !(('\x20'..='\x7E').contains(&c)
+                        || ('\u{A0}'..='\u{D7FF}').contains(&c)
+                        || ('\u{E000}'..='\u{FFFD}').contains(&c))
                 }
             };
             if escaped {
@@ -411,7 +448,11 @@ fn float_repr(f: f64) -> String {
     let text = format!("{f:?}");
     match text.split_once('e') {
         Some((mantissa, exponent)) => {
-            let mantissa = if mantissa.contains('.') { mantissa.to_owned() } else { format!("{mantissa}.0") };
+            let mantissa = if mantissa.contains('.') {
+                mantissa.to_owned()
+            } else {
+                format!("{mantissa}.0")
+            };
             let sign = if exponent.starts_with('-') { "" } else { "+" };
             format!("{mantissa}e{sign}{exponent}")
         }
@@ -440,10 +481,18 @@ impl Analysis {
             };
         }
         let chars: Vec<char> = text.chars().collect();
-        let space_like = |c: Option<&char>| c.is_none_or(|c| matches!(c, '\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}'));
+        let space_like = |c: Option<&char>| {
+            c.is_none_or(|c| {
+                matches!(
+                    c,
+                    '\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                )
+            })
+        };
         let (mut block_indicators, mut flow_indicators) = (false, false);
         let (mut line_breaks, mut special) = (false, false);
-        let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+        let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+            (false, false, false, false);
         let (mut break_space, mut space_break) = (false, false);
         let (mut previous_space, mut previous_break) = (false, false);
         if text.starts_with("---") || text.starts_with("...") {

@@ -3,8 +3,8 @@
 //! with the engine's message). Replacements are written as in Python: `\1`, `\g<1>`,
 //! `\g<name>`.
 
-use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::Error;
+use minijinja::value::{Kwargs, Rest, Value};
 use regex::{Captures, Regex, RegexBuilder};
 
 use super::invalid;
@@ -49,7 +49,9 @@ fn parse_replacement(replacement: &str) -> Result<Vec<Part>, Error> {
             }
             Some('g') => {
                 if chars.next() != Some('<') {
-                    return Err(invalid("bad group reference in replacement: write \\g<name>"));
+                    return Err(invalid(
+                        "bad group reference in replacement: write \\g<name>",
+                    ));
                 }
                 let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
                 if name.is_empty() {

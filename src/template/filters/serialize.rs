@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use minijinja::value::{Kwargs, Value};
 use minijinja::Error;
+use minijinja::value::{Kwargs, Value};
 use serde_json::Value as Json;
 
 use super::invalid;
@@ -112,7 +112,10 @@ fn json_text(value: &Value, style: &JsonStyle) -> Result<String, Error> {
 
 /// Jinja's `tojson(indent=None)`: sorted keys, HTML-safe, marked safe.
 pub fn tojson(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
-    let style = JsonStyle { indent, html_safe: true };
+    let style = JsonStyle {
+        indent,
+        html_safe: true,
+    };
     Ok(Value::from_safe_string(json_text(value, &style)?))
 }
 
@@ -120,14 +123,26 @@ pub fn tojson(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
 pub fn to_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?;
     kwargs.assert_all_used()?;
-    json_text(value, &JsonStyle { indent, html_safe: false })
+    json_text(
+        value,
+        &JsonStyle {
+            indent,
+            html_safe: false,
+        },
+    )
 }
 
 /// Ansible's `to_nice_json(indent=4)`: sorted keys, one item per line.
 pub fn to_nice_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
     kwargs.assert_all_used()?;
-    json_text(value, &JsonStyle { indent: Some(indent), html_safe: false })
+    json_text(
+        value,
+        &JsonStyle {
+            indent: Some(indent),
+            html_safe: false,
+        },
+    )
 }
 
 /// Ansible's `to_yaml`: PyYAML's `default_flow_style=None` (a collection of scalars in flow
@@ -135,14 +150,22 @@ pub fn to_nice_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
 pub fn to_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
     kwargs.assert_all_used()?;
-    Ok(pyyaml::dump(&to_json_value(value)?, indent, FlowStyle::Auto))
+    Ok(pyyaml::dump(
+        &to_json_value(value)?,
+        indent,
+        FlowStyle::Auto,
+    ))
 }
 
 /// Ansible's `to_nice_yaml(indent=4)`: block style throughout.
 pub fn to_nice_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
     kwargs.assert_all_used()?;
-    Ok(pyyaml::dump(&to_json_value(value)?, indent, FlowStyle::Block))
+    Ok(pyyaml::dump(
+        &to_json_value(value)?,
+        indent,
+        FlowStyle::Block,
+    ))
 }
 
 /// `text | from_json`: the value the JSON text holds.
@@ -156,10 +179,11 @@ pub fn from_json(text: &str) -> Result<Value, Error> {
 /// bounds on size, depth and aliases).
 pub fn from_yaml(text: &str) -> Result<Value, Error> {
     // The node's spans point nowhere: only the value is kept.
-    let node: Node = crate::config::parse_yaml(text, FileId(u32::MAX), "YAML").map_err(|found| {
-        let why = found.first().map_or("", |d| d.message.as_str()).to_owned();
-        invalid(format!("from_yaml: not YAML: {why}"))
-    })?;
+    let node: Node =
+        crate::config::parse_yaml(text, FileId(u32::MAX), "YAML").map_err(|found| {
+            let why = found.first().map_or("", |d| d.message.as_str()).to_owned();
+            invalid(format!("from_yaml: not YAML: {why}"))
+        })?;
     Ok(match node.value {
         ConfigValue::Null => Value::from(()),
         _ => super::super::node_to_value(&node),

@@ -33,6 +33,40 @@ fn filters_render_as_ansible_does() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
+/// The names "did you mean" offers are the names the environment knows.
+#[test]
+fn every_listed_filter_and_test_is_registered() {
+    let env = environment(TemplateOptions::default());
+    for name in super::names() {
+        let result = env.render_str(&format!("{{{{ none | {name} }}}}"), ());
+        if let Err(e) = result {
+            assert_ne!(
+                e.kind(),
+                minijinja::ErrorKind::UnknownFilter,
+                "filter {name}"
+            );
+        }
+    }
+    for name in super::TESTS
+        .iter()
+        .filter(|t| t.chars().all(char::is_alphabetic))
+    {
+        let result = env.render_str(&format!("{{{{ 1 is {name} }}}}"), ());
+        if let Err(e) = result {
+            assert_ne!(e.kind(), minijinja::ErrorKind::UnknownTest, "test {name}");
+        }
+    }
+    let unknown = env
+        .render_str("{{ none | no_such_filter }}", ())
+        .unwrap_err();
+    assert_eq!(unknown.kind(), minijinja::ErrorKind::UnknownFilter);
+}

@@ -26,12 +26,22 @@ fn as_keywords(names: &[&str], args: &[Value], kwargs: &Kwargs) -> Result<Kwargs
 
 /// `wordwrap(width=79, break_long_words=True, wrapstring='\n', break_on_hyphens=True)`.
 pub fn wordwrap(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    let names = ["width", "break_long_words", "wrapstring", "break_on_hyphens"];
+    let names = [
+        "width",
+        "break_long_words",
+        "wrapstring",
+        "break_on_hyphens",
+    ];
     minijinja_contrib::filters::wordwrap(value, as_keywords(&names, &args, &kwargs)?)
 }
 
 /// `truncate(length=255, killwords=False, end='...', leeway=5)`.
-pub fn truncate(state: &mut State, value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+pub fn truncate(
+    state: &mut State,
+    value: &Value,
+    args: Rest<Value>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
     let names = ["length", "killwords", "end", "leeway"];
     minijinja_contrib::filters::truncate(state, value, as_keywords(&names, &args, &kwargs)?)
 }
