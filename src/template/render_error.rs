@@ -112,14 +112,26 @@ impl Failure {
 }
 
 /// The byte range of `part` inside the engine's `range` of `source` (the caret goes on the
-/// name, not on its arguments), or the whole range.
+/// name, not on its arguments); else its last occurrence before the range ends (the engine's
+/// range of `x | upper` is the filter's, and `x` is its input); else the whole range.
 pub fn narrow(source: &str, range: Range<usize>, part: &str) -> Range<usize> {
-    source
+    let within = source
         .get(range.clone())
         .and_then(|text| text.find(part))
-        .map_or(range.clone(), |at| {
-            range.start + at..range.start + at + part.len()
+        .map(|at| range.start + at);
+    let before = || {
+        let head = source.get(..range.end)?;
+        head.rmatch_indices(part).map(|(at, _)| at).find(|&at| {
+            let word = |c: char| c.is_alphanumeric() || c == '_';
+            let prev = head[..at].chars().next_back();
+            let next = source[at + part.len()..].chars().next();
+            !prev.is_some_and(word) && !next.is_some_and(word)
         })
+    };
+    match within.or_else(before) {
+        Some(at) => at..at + part.len(),
+        None => range,
+    }
 }
 
 /// The last access of an expression: `w.name` is (`w`, field `name`); `xs[3]` is (`xs`,
@@ -180,6 +192,16 @@ mod tests {
         ));
         assert!(matches!(last_access("nope"), Access::Name("nope")));
         assert_eq!(head("workers[0].nme"), "workers");
+    }
+
+    #[test]
+    fn the_caret_goes_on_the_failing_name() {
+        let source = "a {{ x.y | default(b.c) }} {{ prot | upper }}";
+        assert_eq!(narrow(source, 19..22, "b"), 19..20);
+        // The engine's range is the filter's; the undefined input comes before it.
+        let upper = source.find("upper").expect("upper");
+        let prot = source.find("prot").expect("prot");
+        assert_eq!(narrow(source, upper..upper + 5, "prot"), prot..prot + 4);
     }
 
     #[test]

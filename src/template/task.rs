@@ -637,12 +637,38 @@ impl Renderer {
                 None
             }
             Err(e) => {
-                let text = read_template_file(&path).unwrap_or_default();
-                let file = sources.lock().unwrap_or_else(|e| e.into_inner()).add(
-                    relative.to_owned(),
-                    path,
-                    text.clone(),
-                );
+                // The error may be in a file the template includes: point into that one.
+                let failing = innermost(&e)
+                    .name()
+                    .filter(|n| *n != relative && !n.starts_with('<'));
+                let included = failing.and_then(|name| {
+                    let path = self.config_dir.resolve_asset(name).ok()?;
+                    let text = read_template_file(&path).ok()?;
+                    Some((name.to_owned(), path, text))
+                });
+                let (name, path, text, e) = match included {
+                    Some((name, path, text)) => (name, path, text, e),
+                    None => {
+                        let text = read_template_file(&path).unwrap_or_default();
+                        // A range in a file that could not be read again points nowhere.
+                        let e = match failing {
+                            Some(_) => {
+                                let inner = innermost(&e);
+                                minijinja::Error::new(
+                                    inner.kind(),
+                                    inner.detail().unwrap_or_default().to_owned(),
+                                )
+                            }
+                            None => e,
+                        };
+                        (relative.to_owned(), path, text, e)
+                    }
+                };
+                let file =
+                    sources
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .add(name, path, text.clone());
                 let span = Span::new(file, 0, 0);
                 let diagnostic = self.error(e, &text, span, Some(src.span), scope);
                 diagnostics.push(diagnostic);
@@ -662,8 +688,16 @@ impl Renderer {
         used_at: Option<Span>,
         scope: &Scope,
     ) -> Diagnostic {
-        let failure = Failure::of(&error, source);
-        let range = match (&failure, error.range()) {
+        // Inside an `{% include %}`, the engine's error wraps the included file's.
+        let inner = innermost(&error);
+        // `source` is the text of the innermost error, except when a field includes a file:
+        // then only the include statement's place in the field is known.
+        let in_source = used_at.is_some() || inner.name().is_none_or(|n| n.starts_with('<'));
+        let field_text = source;
+        let source = if in_source { source } else { "" };
+        let failure = Failure::of(inner, source);
+        let range = match (&failure, inner.range()) {
+            _ if !in_source => error.range(),
             (Failure::Unknown { name, .. }, Some(range)) => Some(narrow(source, range, name)),
             (Failure::Undefined { expr }, Some(range)) => Some(narrow(source, range, expr)),
             (_, range) => range,
@@ -672,10 +706,14 @@ impl Renderer {
             // Inside a template file, the range is exact.
             (Some(range), Some(_)) => Span::new(span.file, range.start, range.end),
             // Inside a field, where the field's text matches the template.
-            (Some(range), None) => self.texts.locate(span, source, range).unwrap_or(span),
+            (Some(range), None) => self.texts.locate(span, field_text, range).unwrap_or(span),
             _ => span,
         };
-        let in_file = used_at.map_or(String::new(), |_| " in template file".to_owned());
+        let in_file = match (used_at, inner.name()) {
+            (Some(_), _) => " in template file".to_owned(),
+            (None, Some(name)) if !in_source => format!(" in included file {name}"),
+            _ => String::new(),
+        };
         match &failure {
             Failure::Unknown { kind, name } => {
                 let known: Vec<&str> = match *kind {
@@ -696,20 +734,20 @@ impl Renderer {
             }
             Failure::Other => {}
         }
-        if error.kind() == ErrorKind::UndefinedError
+        if inner.kind() == ErrorKind::UndefinedError
             && let Some(diagnostic) = self.undefined(source, scope, &in_file)
         {
             return diagnostic.at(at);
         }
         // A failing expression that read a secret may quote the value it failed on.
-        let detail = match error.detail() {
+        let detail = match inner.detail() {
             Some(_) if scope.secrets.touched() => {
                 ": (details hidden: the template read a secret)".to_owned()
             }
             Some(d) => format!(": {d}"),
             None => String::new(),
         };
-        if error.kind() == ErrorKind::OutOfFuel {
+        if inner.kind() == ErrorKind::OutOfFuel {
             return Diagnostic::error(format!(
                 "template{in_file} does too much work: it used up its budget of {} fuel units",
                 super::TEMPLATE_FUEL
@@ -717,7 +755,7 @@ impl Renderer {
             .at(at)
             .help("a render may run about a million instructions or make about 64 MiB of data; loop over less, or split the template");
         }
-        let what = match error.kind() {
+        let what = match inner.kind() {
             ErrorKind::SyntaxError => "template syntax error",
             ErrorKind::UndefinedError => "undefined value",
             _ => "template error",
@@ -736,7 +774,10 @@ impl Renderer {
         in_file: &str,
     ) -> Option<Diagnostic> {
         let head = head(expr);
-        let template = self.env.template_from_str(source).ok();
+        // Without the text the error is in (a file a field includes), nothing is local.
+        let template = (!source.is_empty())
+            .then(|| self.env.template_from_str(source).ok())
+            .flatten();
         let local = !head.is_empty()
             && template.is_some_and(|t| !t.undeclared_variables(false).contains(head));
         let access = last_access(expr);
@@ -882,6 +923,17 @@ impl Renderer {
         }
         None
     }
+}
+
+/// The error an `{% include %}` wraps, down to the one that failed first.
+fn innermost(error: &minijinja::Error) -> &minijinja::Error {
+    let mut current = error;
+    while let Some(inner) =
+        std::error::Error::source(current).and_then(|e| e.downcast_ref::<minijinja::Error>())
+    {
+        current = inner;
+    }
+    current
 }
 
 /// What to write instead of `path.part` in a mapping: a near field, else the fields there are.
