@@ -319,7 +319,7 @@ impl TemplateOptions {
 /// is an error, not an empty string), `trim_blocks` (the newline after a block tag is removed,
 /// so `{% for %}` lines leave no blank lines), `lstrip_blocks` as configured, a trailing
 /// newline kept (Ansible keeps a template file's last newline), Ansible's and Jinja's filters,
-/// and a fuel budget.
+/// Python's string, dict and list methods, and a fuel budget.
 fn environment(options: TemplateOptions) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -335,5 +335,8 @@ fn environment(options: TemplateOptions) -> Environment<'static> {
         Err(e) => tracing::error!("template syntax configuration refused: {e}"),
     }
     filters::register(&mut env);
+    // `'a,b'.split(',')`, `name.startswith('web')`, `d.items()`: Python's methods, which
+    // Ansible templates call as Jinja2 allows.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env
 }
