@@ -2,8 +2,8 @@
 //! writes it).
 
 use md5::Md5;
-use minijinja::Error;
 use minijinja::value::Kwargs;
+use minijinja::{Error, State};
 use sha_crypt::Params;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
@@ -45,6 +45,10 @@ const PASSLIB_DEFAULT_ROUNDS: u32 = 656_000;
 /// SHA-crypt's own default: a hash made with it does not name its rounds.
 const IMPLICIT_ROUNDS: u32 = 5_000;
 
+/// SHA-crypt rounds one unit of template fuel pays for: a default hash (656000 rounds) costs
+/// about 3% of a render's budget, so one render can make about 30.
+const ROUNDS_PER_FUEL: u64 = 20;
+
 /// The alphabet of crypt's base64.
 const CRYPT64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -53,6 +57,7 @@ const CRYPT64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm
 /// random salt, which would make every plan differ and every apply change the password. Give
 /// a salt (e.g. one per host) where equal passwords must not give equal hashes.
 pub fn password_hash(
+    state: &State,
     password: &str,
     scheme: Option<&str>,
     salt: Option<&str>,
@@ -80,6 +85,9 @@ pub fn password_hash(
         None => derived_salt(password),
     };
     let rounds = rounds.unwrap_or(PASSLIB_DEFAULT_ROUNDS);
+    // Hundreds of thousands of SHA-512 rounds are real work: paid from the render's fuel, so
+    // a template hashing in a loop stops at the budget instead of running for minutes.
+    state.consume_fuel(u64::from(rounds) / ROUNDS_PER_FUEL)?;
     let params = Params::new(rounds).map_err(|_| {
         invalid(format!(
             "password_hash: rounds must be between {} and {}",

@@ -70,3 +70,16 @@ fn every_listed_filter_and_test_is_registered() {
         .unwrap_err();
     assert_eq!(unknown.kind(), minijinja::ErrorKind::UnknownFilter);
 }
+
+/// SHA-crypt rounds are paid in fuel before they are computed: a huge `rounds` stops at once.
+#[test]
+fn password_hash_rounds_are_paid_from_the_fuel_budget() {
+    let env = environment(TemplateOptions::default());
+    let error = env
+        .render_str(
+            "{{ 'x' | password_hash('sha512', 'salt', rounds=999999999) }}",
+            (),
+        )
+        .unwrap_err();
+    assert_eq!(error.kind(), minijinja::ErrorKind::OutOfFuel);
+}
