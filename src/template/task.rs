@@ -842,6 +842,11 @@ impl Renderer {
             Ok(index) => (
                 format!("`{parent}` has no item `{index}`{in_file}"),
                 match value.len() {
+                    _ if hidden => {
+                        format!(
+                            "the items of `{parent}` are not counted: it was read from a secret"
+                        )
+                    }
                     Some(0) => format!("`{parent}` is empty"),
                     Some(n) if value.kind() == ValueKind::Seq => {
                         format!("`{parent}` has {n} items, indexed 0 to {}", n - 1)
