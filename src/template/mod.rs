@@ -85,7 +85,7 @@ pub fn render(
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
     let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
-    let options = TemplateOptions::of(loaded);
+    let options = TemplateOptions::of(loaded, diagnostics);
     let texts = render_error::SourceTexts::of(sources);
     let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options, texts);
     // Files render independently: in parallel, then joined in file order. Template files
@@ -303,14 +303,26 @@ pub struct TemplateOptions {
 
 impl TemplateOptions {
     /// Read from the files' `settings.templates` before anything renders (the environment is
-    /// made once). Only a literal boolean counts; `check` reports any other value.
-    fn of(loaded: &LoadedConfig) -> TemplateOptions {
-        let lstrip_blocks = loaded
+    /// made once), so only a literal boolean counts: a template there is an error (`check`
+    /// reports any other value).
+    fn of(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> TemplateOptions {
+        let mut lstrip_blocks = false;
+        let flags = loaded
             .documents
             .iter()
             .filter_map(|d| d.settings.as_ref())
-            .filter_map(|settings| settings.get("templates")?.get("lstrip_blocks"))
-            .any(|flag| matches!(flag.value, Value::Bool(true)));
+            .filter_map(|settings| settings.get("templates")?.get("lstrip_blocks"));
+        for flag in flags {
+            match &flag.value {
+                Value::Bool(on) => lstrip_blocks |= on,
+                Value::Str(text) if task::is_template(text) => diagnostics.push(
+                    Diagnostic::error("`lstrip_blocks` cannot be a template")
+                        .at(flag.span)
+                        .help("it is read before anything renders: write `true` or `false`"),
+                ),
+                _ => {}
+            }
+        }
         TemplateOptions { lstrip_blocks }
     }
 }

@@ -963,7 +963,7 @@ fn kind_phrase(kind: ValueKind) -> String {
     }
 }
 
-fn is_template(text: &str) -> bool {
+pub(super) fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
