@@ -4,9 +4,10 @@
 //! and names it, whatever else the template reads.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::ErrorKind;
+use regex::Regex;
 
 use crate::diagnostics::{SourceMap, Span};
 
@@ -167,6 +168,21 @@ pub fn last_access(expr: &str) -> Access<'_> {
     }
 }
 
+/// The expression a `{% for NAME in EXPR %}` of `source` iterates over, for the loop variable
+/// `name` (the first such loop).
+pub fn loop_iterable<'s>(source: &'s str, name: &str) -> Option<&'s str> {
+    static FOR: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"\{%[-+]?\s*for\s+(\w+)\s+in\s+(.+?)(?:\s+if\s.+?)?(?:\s+recursive)?\s*[-+]?%\}",
+        )
+        .unwrap_or_else(|e| unreachable!("a fixed pattern: {e}"))
+    });
+    FOR.captures_iter(source)
+        .find(|caps| caps.get(1).is_some_and(|m| m.as_str() == name))
+        .and_then(|caps| caps.get(2))
+        .map(|m| m.as_str().trim())
+}
+
 /// The variable an expression starts from: `workers` of `workers[0].name`.
 pub fn head(expr: &str) -> &str {
     let end = expr
@@ -192,6 +208,15 @@ mod tests {
         ));
         assert!(matches!(last_access("nope"), Access::Name("nope")));
         assert_eq!(head("workers[0].nme"), "workers");
+    }
+
+    #[test]
+    fn the_iterable_of_a_loop_variable_is_found() {
+        let source =
+            "{% for u in users if u.on %}{{ u.nme }}{% endfor %}{%- for w in groups.web -%}";
+        assert_eq!(loop_iterable(source, "u"), Some("users"));
+        assert_eq!(loop_iterable(source, "w"), Some("groups.web"));
+        assert_eq!(loop_iterable(source, "x"), None);
     }
 
     #[test]

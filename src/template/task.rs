@@ -9,7 +9,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value as JinjaValue};
 use rayon::prelude::*;
 
-use super::render_error::{Access, Failure, SourceTexts, head, last_access, narrow};
+use super::render_error::{Access, Failure, SourceTexts, head, last_access, loop_iterable, narrow};
 use super::scope::{Globals, SecretsView, TaskScope};
 use super::taint::Taint;
 use super::{
@@ -785,9 +785,11 @@ impl Renderer {
             let (message, help) = match access {
                 Access::Field(parent, field) => (
                     format!("`{parent}` has no field `{field}`{in_file}"),
-                    format!(
-                        "`{head}` is set by the template itself (`for` or `set`); check the field's name"
-                    ),
+                    self.loop_item_fields(source, parent, scope)
+                        .map(|fields| field_help(parent, field, &fields))
+                        .unwrap_or_else(|| format!(
+                            "`{head}` is set by the template itself (`for` or `set`); check the field's name"
+                        )),
                 ),
                 Access::Index(parent, index) => (
                     format!("`{parent}` has no item `{index}`{in_file}"),
@@ -856,6 +858,35 @@ impl Renderer {
             ),
         };
         Some(Diagnostic::error(message).label("not defined").help(help))
+    }
+
+    /// The fields the items of the loop that sets `name` have (`{% for w in workers %}`: the
+    /// keys of `workers`' mappings), when its list comes from the context and was not read
+    /// from a secret.
+    fn loop_item_fields(&self, source: &str, name: &str, scope: &Scope) -> Option<Vec<String>> {
+        let iterable = loop_iterable(source, name)?;
+        let items = self
+            .env
+            .compile_expression(iterable)
+            .and_then(|e| e.eval(scope.root.clone()))
+            .ok()?;
+        if scope.secrets.touched() || items.kind() != ValueKind::Seq {
+            return None;
+        }
+        let mut fields: Vec<String> = Vec::new();
+        for item in items.try_iter().ok()? {
+            if item.kind() != ValueKind::Map {
+                return None;
+            }
+            for key in item.try_iter().ok()? {
+                let key = key.to_string();
+                if !fields.contains(&key) {
+                    fields.push(key);
+                }
+            }
+        }
+        fields.sort();
+        Some(fields)
     }
 
     /// Which name of the template is undefined, and what was probably meant.
