@@ -69,6 +69,10 @@ pub enum Failure {
     Undefined {
         expr: String,
     },
+    /// A filter refused an undefined value with a message of its own (`mandatory`).
+    Required {
+        message: String,
+    },
     Other,
 }
 
@@ -85,9 +89,15 @@ impl Failure {
                     .and_then(|d| d.split_once("` is undefined"))
                     .map(|(expr, _)| expr.to_owned());
                 let ranged = error.range().and_then(|r| source.get(r)).map(str::to_owned);
-                return match named.or(ranged) {
-                    Some(expr) => Failure::Undefined { expr },
-                    None => Failure::Other,
+                return match (named, error.detail()) {
+                    (Some(expr), _) => Failure::Undefined { expr },
+                    // A filter's own message (`mandatory('set db_host')`).
+                    (None, Some(message)) => Failure::Required {
+                        message: message.to_owned(),
+                    },
+                    (None, None) => {
+                        ranged.map_or(Failure::Other, |expr| Failure::Undefined { expr })
+                    }
                 };
             }
             _ => return Failure::Other,

@@ -700,6 +700,14 @@ impl Renderer {
             _ if !in_source => error.range(),
             (Failure::Unknown { name, .. }, Some(range)) => Some(narrow(source, range, name)),
             (Failure::Undefined { expr }, Some(range)) => Some(narrow(source, range, expr)),
+            (Failure::Required { .. }, Some(range)) => {
+                let name = source.get(range.clone()).map_or("", |r| {
+                    r.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or("")
+                });
+                Some(narrow(source, range, name))
+            }
             (_, range) => range,
         };
         let at = match (range, used_at) {
@@ -731,6 +739,19 @@ impl Renderer {
                 if let Some(diagnostic) = self.undefined_expression(expr, source, scope, &in_file) {
                     return diagnostic.at(at);
                 }
+            }
+            Failure::Required { message } => {
+                // The message may be made from a secret (`mandatory(secrets.MSG)`).
+                let message = if scope.secrets.touched() {
+                    "a required value is undefined (details hidden: the template read a secret)"
+                } else {
+                    message
+                };
+                let named = self.undefined(source, scope, &in_file).map(|d| d.message);
+                return Diagnostic::error(format!("{message}{in_file}"))
+                    .at(at)
+                    .label("required here")
+                    .maybe_help(named);
             }
             Failure::Other => {}
         }

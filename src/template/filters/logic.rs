@@ -39,6 +39,6 @@ pub fn mandatory(value: &Value, msg: Option<String>) -> Result<Value, Error> {
     }
     Err(Error::new(
         ErrorKind::UndefinedError,
-        msg.unwrap_or_else(|| "mandatory variable not defined".to_owned()),
+        msg.unwrap_or_else(|| "a mandatory value is undefined".to_owned()),
     ))
 }
