@@ -781,7 +781,15 @@ impl Renderer {
             ErrorKind::UndefinedError => "undefined value",
             _ => "template error",
         };
-        Diagnostic::error(format!("{what}{in_file}{detail}")).at(at)
+        // A filter given an undefined value fails on its type ("value is not a string"): say
+        // which variable is undefined.
+        let undefined_input = (inner.kind() == ErrorKind::InvalidOperation)
+            .then(|| self.undefined(source, scope, &in_file))
+            .flatten()
+            .map(|d| format!("{} (the filter was given it)", d.message));
+        Diagnostic::error(format!("{what}{in_file}{detail}"))
+            .at(at)
+            .maybe_help(undefined_input)
     }
 
     /// The undefined expression the engine stopped at (`w.nme`, `workers[3]`, `nope`), named
