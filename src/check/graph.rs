@@ -120,6 +120,15 @@ pub fn check_apply_graph(
             }
         }
     }
+    // A task left out for its other errors still names the tasks it needs: a wrong name is
+    // reported in the same run.
+    for (keyword, reference) in &declared.references_of_failed {
+        if index.resolve(&reference.value).is_empty()
+            && !declared_ids.contains(reference.value.as_str())
+        {
+            found.push(unknown_reference(keyword, reference, declared));
+        }
+    }
     for component in tarjan_scc(&graph) {
         let cyclic = component.len() > 1
             || component

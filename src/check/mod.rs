@@ -27,8 +27,12 @@ use crate::template::{RenderedConfig, RenderedTask};
 use de::DeContext;
 
 /// Ids every task declared, checked or not.
+#[derive(Default)]
 pub struct Declared {
     pub ids: Vec<String>,
+    /// The `depends_on`/`notify` references of tasks left out of the model for other errors:
+    /// still checked to name known tasks, so one run reports both kinds of mistake.
+    pub references_of_failed: Vec<(&'static str, Spanned<String>)>,
 }
 
 /// Type-checks the rendered config. The returned model is complete only when no error was
@@ -40,7 +44,7 @@ pub fn check(
     diagnostics: &mut Diagnostics,
 ) -> Config {
     let mut found = Vec::new();
-    let mut declared = Declared { ids: Vec::new() };
+    let mut declared = Declared::default();
     let mut apply = Vec::new();
     // Tasks check independently: in parallel, joined in order.
     // Handlers after the other tasks: plan order breaks ties by declaration order.
@@ -51,7 +55,7 @@ pub fn check(
         .par_iter()
         .map(|&(task, handler)| {
             let mut task_found = Vec::new();
-            let mut task_declared = Declared { ids: Vec::new() };
+            let mut task_declared = Declared::default();
             let mut task_asserts = Asserts::default();
             let task = check_apply_task(
                 task,
@@ -70,6 +74,9 @@ pub fn check(
         asserts.held += task_asserts.held;
         asserts.ids.extend(task_asserts.ids);
         declared.ids.extend(task_declared.ids);
+        declared
+            .references_of_failed
+            .extend(task_declared.references_of_failed);
         found.extend(task_found);
     }
     let facts = rendered
@@ -240,12 +247,19 @@ fn check_apply_task(
     let raw_type = public("type").and_then(Node::as_str);
     let (keywords, spec) = match (keywords, spec) {
         (Some(k), Some(s)) if failed.is_empty() => (k, s),
-        _ => {
+        (keywords, _) => {
             if let Some(id) = raw_id
                 .map(str::to_owned)
                 .or_else(|| Some(format!("{}:{}", raw_type?, raw_path?)))
             {
                 declared.ids.push(id);
+            }
+            if let Some(keywords) = keywords {
+                let references = keywords.depends_on.into_iter().map(|r| ("depends_on", r));
+                let notified = keywords.notify.into_iter().map(|r| ("notify", r));
+                declared
+                    .references_of_failed
+                    .extend(references.chain(notified));
             }
             return None;
         }

@@ -22,6 +22,8 @@ use rayon::prelude::*;
 
 pub use dir::{ConfigDir, GitRevision};
 pub use node::{Key, Node, Value};
+/// YAML text into a `Node` tree with the loader's bounds (the `from_yaml` filter reads with it).
+pub use yaml::parse as parse_yaml;
 
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean, one_of};
 

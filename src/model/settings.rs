@@ -15,6 +15,21 @@ pub struct Settings {
     pub audit: Vec<Spanned<SinkConfig>>,
     pub metrics: Option<MetricsSettings>,
     pub agent: Option<AgentSettings>,
+    /// How templates treat whitespace around block tags.
+    pub templates: Option<TemplateSettings>,
+}
+
+/// `settings: { templates: { lstrip_blocks: true } }`. `trim_blocks` is always on (the newline
+/// after a block tag is removed), as in Ansible; the template stage reads this before it
+/// renders anything, so it is a literal boolean, not a template.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    /// Remove the spaces and tabs before a block tag (`{% … %}`) that starts a line, so
+    /// indented tags leave no indentation behind (Jinja's `lstrip_blocks`; off by default, as
+    /// in Ansible).
+    #[serde(default)]
+    pub lstrip_blocks: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -8,6 +8,8 @@
 //! the top-level context.
 
 mod engine_trap;
+mod filters;
+mod render_error;
 mod scope;
 mod taint;
 mod task;
@@ -83,7 +85,9 @@ pub fn render(
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
     let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
-    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir);
+    let options = TemplateOptions::of(loaded, diagnostics);
+    let texts = render_error::SourceTexts::of(sources);
+    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options, texts);
     // Files render independently: in parallel, then joined in file order. Template files
     // with errors are added to `sources` under the lock (only on the error path).
     let sources = Mutex::new(sources);
@@ -289,17 +293,62 @@ pub const TEMPLATE_FUEL: u64 = 1_000_000;
 /// Fuel bounds one render; this bounds their sum, which a loop multiplies.
 pub const MAX_RENDERED_BYTES: u64 = 128 << 20;
 
-/// The minijinja environment every render uses: strict undefined (a typo is an error, not an
-/// empty string), a trailing newline kept (file contents end with one), and a fuel budget.
-fn environment() -> Environment<'static> {
+/// How templates treat the whitespace around block tags: `settings: { templates: {
+/// lstrip_blocks: true } }`. `trim_blocks` is always on, as in Ansible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TemplateOptions {
+    /// Spaces and tabs before a block tag at the start of a line are removed.
+    pub lstrip_blocks: bool,
+}
+
+impl TemplateOptions {
+    /// Read from the files' `settings.templates` before anything renders (the environment is
+    /// made once), so only a literal boolean counts: a template there is an error (`check`
+    /// reports any other value).
+    fn of(loaded: &LoadedConfig, diagnostics: &mut Diagnostics) -> TemplateOptions {
+        let mut lstrip_blocks = false;
+        let flags = loaded
+            .documents
+            .iter()
+            .filter_map(|d| d.settings.as_ref())
+            .filter_map(|settings| settings.get("templates")?.get("lstrip_blocks"));
+        for flag in flags {
+            match &flag.value {
+                Value::Bool(on) => lstrip_blocks |= on,
+                Value::Str(text) if task::is_template(text) => diagnostics.push(
+                    Diagnostic::error("`lstrip_blocks` cannot be a template")
+                        .at(flag.span)
+                        .help("it is read before anything renders: write `true` or `false`"),
+                ),
+                _ => {}
+            }
+        }
+        TemplateOptions { lstrip_blocks }
+    }
+}
+
+/// The minijinja environment every render uses, set up as Ansible's: strict undefined (a typo
+/// is an error, not an empty string), `trim_blocks` (the newline after a block tag is removed,
+/// so `{% for %}` lines leave no blank lines), `lstrip_blocks` as configured, a trailing
+/// newline kept (Ansible keeps a template file's last newline), Ansible's and Jinja's filters,
+/// Python's string, dict and list methods, and a fuel budget.
+fn environment(options: TemplateOptions) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(TEMPLATE_FUEL));
-    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+    match minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(options.lstrip_blocks)
         .keep_trailing_newline(true)
         .build()
     {
-        env.set_syntax(syntax);
+        Ok(syntax) => env.set_syntax(syntax),
+        // The default delimiters always build; keep the engine's syntax if they ever do not.
+        Err(e) => tracing::error!("template syntax configuration refused: {e}"),
     }
+    filters::register(&mut env);
+    // `'a,b'.split(',')`, `name.startswith('web')`, `d.items()`: Python's methods, which
+    // Ansible templates call as Jinja2 allows.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env
 }

@@ -9,6 +9,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, Value as JinjaValue};
 use rayon::prelude::*;
 
+use super::render_error::{Access, Failure, SourceTexts, head, last_access, loop_iterable, narrow};
 use super::scope::{Globals, SecretsView, TaskScope};
 use super::taint::Taint;
 use super::{
@@ -74,6 +75,8 @@ pub struct Renderer {
     /// Bytes of text the tasks hold so far, every loop item counted, against
     /// [`super::MAX_RENDERED_BYTES`].
     rendered_bytes: AtomicU64,
+    /// The config files' texts: an error's caret goes on the failing expression's column.
+    texts: SourceTexts,
 }
 
 /// One task's context and the secrets view whose flag says whether a render read a secret.
@@ -83,8 +86,14 @@ struct Scope {
 }
 
 impl Renderer {
-    pub fn new(globals: Arc<Globals>, secrets: Arc<Secrets>, config_dir: &ConfigDir) -> Self {
-        let mut env = environment();
+    pub fn new(
+        globals: Arc<Globals>,
+        secrets: Arc<Secrets>,
+        config_dir: &ConfigDir,
+        options: super::TemplateOptions,
+        texts: SourceTexts,
+    ) -> Self {
+        let mut env = environment(options);
         let dir = config_dir.clone();
         // Template files (and what they include) load from the config dir, once each.
         env.set_loader(move |name| match dir.resolve_asset(name) {
@@ -108,6 +117,7 @@ impl Renderer {
             config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
             rendered_bytes: AtomicU64::new(0),
+            texts,
         }
     }
 
@@ -627,12 +637,38 @@ impl Renderer {
                 None
             }
             Err(e) => {
-                let text = read_template_file(&path).unwrap_or_default();
-                let file = sources.lock().unwrap_or_else(|e| e.into_inner()).add(
-                    relative.to_owned(),
-                    path,
-                    text.clone(),
-                );
+                // The error may be in a file the template includes: point into that one.
+                let failing = innermost(&e)
+                    .name()
+                    .filter(|n| *n != relative && !n.starts_with('<'));
+                let included = failing.and_then(|name| {
+                    let path = self.config_dir.resolve_asset(name).ok()?;
+                    let text = read_template_file(&path).ok()?;
+                    Some((name.to_owned(), path, text))
+                });
+                let (name, path, text, e) = match included {
+                    Some((name, path, text)) => (name, path, text, e),
+                    None => {
+                        let text = read_template_file(&path).unwrap_or_default();
+                        // A range in a file that could not be read again points nowhere.
+                        let e = match failing {
+                            Some(_) => {
+                                let inner = innermost(&e);
+                                minijinja::Error::new(
+                                    inner.kind(),
+                                    inner.detail().unwrap_or_default().to_owned(),
+                                )
+                            }
+                            None => e,
+                        };
+                        (relative.to_owned(), path, text, e)
+                    }
+                };
+                let file =
+                    sources
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .add(name, path, text.clone());
                 let span = Span::new(file, 0, 0);
                 let diagnostic = self.error(e, &text, span, Some(src.span), scope);
                 diagnostics.push(diagnostic);
@@ -642,7 +678,8 @@ impl Renderer {
     }
 
     /// A diagnostic for a failed render. `span` is the template's text (a field's value or a
-    /// whole template file); an undefined name is found and named, with a suggestion.
+    /// whole template file); the caret goes on the expression the engine failed at, which is
+    /// named: an undefined variable or field (with a suggestion), an unknown filter or test.
     fn error(
         &self,
         error: minijinja::Error,
@@ -651,26 +688,87 @@ impl Renderer {
         used_at: Option<Span>,
         scope: &Scope,
     ) -> Diagnostic {
-        let at = match (error.range(), used_at) {
+        // Inside an `{% include %}`, the engine's error wraps the included file's.
+        let inner = innermost(&error);
+        // `source` is the text of the innermost error, except when a field includes a file:
+        // then only the include statement's place in the field is known.
+        let in_source = used_at.is_some() || inner.name().is_none_or(|n| n.starts_with('<'));
+        let field_text = source;
+        let source = if in_source { source } else { "" };
+        let failure = Failure::of(inner, source);
+        let range = match (&failure, inner.range()) {
+            _ if !in_source => error.range(),
+            (Failure::Unknown { name, .. }, Some(range)) => Some(narrow(source, range, name)),
+            (Failure::Undefined { expr }, Some(range)) => Some(narrow(source, range, expr)),
+            (Failure::Required { .. }, Some(range)) => {
+                let name = source.get(range.clone()).map_or("", |r| {
+                    r.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or("")
+                });
+                Some(narrow(source, range, name))
+            }
+            (_, range) => range,
+        };
+        let at = match (range, used_at) {
             // Inside a template file, the range is exact.
             (Some(range), Some(_)) => Span::new(span.file, range.start, range.end),
+            // Inside a field, where the field's text matches the template.
+            (Some(range), None) => self.texts.locate(span, field_text, range).unwrap_or(span),
             _ => span,
         };
-        let in_file = used_at.map_or(String::new(), |_| " in template file".to_owned());
-        if error.kind() == ErrorKind::UndefinedError
+        let in_file = match (used_at, inner.name()) {
+            (Some(_), _) => " in template file".to_owned(),
+            (None, Some(name)) if !in_source => format!(" in included file {name}"),
+            _ => String::new(),
+        };
+        match &failure {
+            Failure::Unknown { kind, name } => {
+                let known: Vec<&str> = match *kind {
+                    "filter" => super::filters::names().collect(),
+                    _ => super::filters::TESTS.to_vec(),
+                };
+                return Diagnostic::error(format!("unknown {kind} `{name}`{in_file}"))
+                    .at(at)
+                    .label(format!("no such {kind}"))
+                    .help(did_you_mean(name, known).unwrap_or_else(|| {
+                        format!("the {kind}s templates know are listed in docs/config/templates.md")
+                    }));
+            }
+            Failure::Undefined { expr } => {
+                if let Some(diagnostic) = self.undefined_expression(expr, source, scope, &in_file) {
+                    return diagnostic.at(at);
+                }
+            }
+            Failure::Required { message } => {
+                // The message may be made from a secret (`mandatory(secrets.MSG)`).
+                let message = if scope.secrets.touched() {
+                    "a required value is undefined (details hidden: the template read a secret)"
+                } else {
+                    message
+                };
+                let named = self.undefined(source, scope, &in_file).map(|d| d.message);
+                return Diagnostic::error(format!("{message}{in_file}"))
+                    .at(at)
+                    .label("required here")
+                    .maybe_help(named);
+            }
+            Failure::Other => {}
+        }
+        if inner.kind() == ErrorKind::UndefinedError
             && let Some(diagnostic) = self.undefined(source, scope, &in_file)
         {
             return diagnostic.at(at);
         }
         // A failing expression that read a secret may quote the value it failed on.
-        let detail = match error.detail() {
+        let detail = match inner.detail() {
             Some(_) if scope.secrets.touched() => {
                 ": (details hidden: the template read a secret)".to_owned()
             }
             Some(d) => format!(": {d}"),
             None => String::new(),
         };
-        if error.kind() == ErrorKind::OutOfFuel {
+        if inner.kind() == ErrorKind::OutOfFuel {
             return Diagnostic::error(format!(
                 "template{in_file} does too much work: it used up its budget of {} fuel units",
                 super::TEMPLATE_FUEL
@@ -678,12 +776,146 @@ impl Renderer {
             .at(at)
             .help("a render may run about a million instructions or make about 64 MiB of data; loop over less, or split the template");
         }
-        let what = match error.kind() {
+        let what = match inner.kind() {
             ErrorKind::SyntaxError => "template syntax error",
             ErrorKind::UndefinedError => "undefined value",
             _ => "template error",
         };
-        Diagnostic::error(format!("{what}{in_file}{detail}")).at(at)
+        // A filter given an undefined value fails on its type ("value is not a string"): say
+        // which variable is undefined.
+        let undefined_input = (inner.kind() == ErrorKind::InvalidOperation)
+            .then(|| self.undefined(source, scope, &in_file))
+            .flatten()
+            .map(|d| format!("{} (the filter was given it)", d.message));
+        Diagnostic::error(format!("{what}{in_file}{detail}"))
+            .at(at)
+            .maybe_help(undefined_input)
+    }
+
+    /// The undefined expression the engine stopped at (`w.nme`, `workers[3]`, `nope`), named
+    /// with what is there instead. A variable the template sets itself (`for`, `set`) has no
+    /// value outside the render, so its fields are not listed.
+    fn undefined_expression(
+        &self,
+        expr: &str,
+        source: &str,
+        scope: &Scope,
+        in_file: &str,
+    ) -> Option<Diagnostic> {
+        let head = head(expr);
+        // Without the text the error is in (a file a field includes), nothing is local.
+        let template = (!source.is_empty())
+            .then(|| self.env.template_from_str(source).ok())
+            .flatten();
+        let local = !head.is_empty()
+            && template.is_some_and(|t| !t.undeclared_variables(false).contains(head));
+        let access = last_access(expr);
+        if local {
+            let (message, help) = match access {
+                Access::Field(parent, field) => (
+                    format!("`{parent}` has no field `{field}`{in_file}"),
+                    self.loop_item_fields(source, parent, scope)
+                        .map(|fields| field_help(parent, field, &fields))
+                        .unwrap_or_else(|| format!(
+                            "`{head}` is set by the template itself (`for` or `set`); check the field's name"
+                        )),
+                ),
+                Access::Index(parent, index) => (
+                    format!("`{parent}` has no item `{index}`{in_file}"),
+                    format!(
+                        "`{head}` is set by the template itself (`for` or `set`); check the index"
+                    ),
+                ),
+                Access::Name(name) => (
+                    format!("`{name}` is undefined{in_file}"),
+                    "it is set by the template itself (`for` or `set`)".to_owned(),
+                ),
+            };
+            return Some(Diagnostic::error(message).label("not defined").help(help));
+        }
+        // Names and dotted fields of the context: the whole-path analysis (secrets included).
+        if !expr.contains(['[', '(']) {
+            return self.undefined(&format!("{{{{ {expr} }}}}"), scope, in_file);
+        }
+        let (parent, missing) = match access {
+            Access::Field(parent, field) => (parent, Err(field)),
+            Access::Index(parent, index) => (parent, Ok(index)),
+            Access::Name(_) => return None,
+        };
+        let value = self
+            .env
+            .compile_expression(parent)
+            .and_then(|e| e.eval(scope.root.clone()))
+            .ok()
+            .filter(|v| !v.is_undefined());
+        let Some(value) = value else {
+            return self.undefined_expression(parent, source, scope, in_file);
+        };
+        let hidden = scope.secrets.touched();
+        let (message, help) = match missing {
+            Err(field) => (
+                format!("`{parent}` has no field `{field}`{in_file}"),
+                if hidden {
+                    format!("the fields of `{parent}` are not listed: it was read from a secret")
+                } else if value.kind() == ValueKind::Map {
+                    let fields: Vec<String> = value
+                        .try_iter()
+                        .map(|it| it.map(|k| k.to_string()).collect())
+                        .unwrap_or_default();
+                    field_help(parent, field, &fields)
+                } else {
+                    format!(
+                        "`{parent}` is {}, it has no fields",
+                        kind_phrase(value.kind())
+                    )
+                },
+            ),
+            Ok(index) => (
+                format!("`{parent}` has no item `{index}`{in_file}"),
+                match value.len() {
+                    _ if hidden => {
+                        format!(
+                            "the items of `{parent}` are not counted: it was read from a secret"
+                        )
+                    }
+                    Some(0) => format!("`{parent}` is empty"),
+                    Some(n) if value.kind() == ValueKind::Seq => {
+                        format!("`{parent}` has {n} items, indexed 0 to {}", n - 1)
+                    }
+                    _ => format!("`{parent}` is {}", kind_phrase(value.kind())),
+                },
+            ),
+        };
+        Some(Diagnostic::error(message).label("not defined").help(help))
+    }
+
+    /// The fields the items of the loop that sets `name` have (`{% for w in workers %}`: the
+    /// keys of `workers`' mappings), when its list comes from the context and was not read
+    /// from a secret.
+    fn loop_item_fields(&self, source: &str, name: &str, scope: &Scope) -> Option<Vec<String>> {
+        let iterable = loop_iterable(source, name)?;
+        let items = self
+            .env
+            .compile_expression(iterable)
+            .and_then(|e| e.eval(scope.root.clone()))
+            .ok()?;
+        if scope.secrets.touched() || items.kind() != ValueKind::Seq {
+            return None;
+        }
+        let mut fields: Vec<String> = Vec::new();
+        for item in items.try_iter().ok()? {
+            if item.kind() != ValueKind::Map {
+                return None;
+            }
+            for key in item.try_iter().ok()? {
+                let key = key.to_string();
+                if !fields.contains(&key) {
+                    fields.push(key);
+                }
+            }
+        }
+        fields.sort();
+        Some(fields)
     }
 
     /// Which name of the template is undefined, and what was probably meant.
@@ -758,6 +990,17 @@ impl Renderer {
     }
 }
 
+/// The error an `{% include %}` wraps, down to the one that failed first.
+fn innermost(error: &minijinja::Error) -> &minijinja::Error {
+    let mut current = error;
+    while let Some(inner) =
+        std::error::Error::source(current).and_then(|e| e.downcast_ref::<minijinja::Error>())
+    {
+        current = inner;
+    }
+    current
+}
+
 /// What to write instead of `path.part` in a mapping: a near field, else the fields there are.
 fn field_help(path: &str, part: &str, fields: &[String]) -> String {
     if fields.is_empty() {
@@ -780,7 +1023,7 @@ fn kind_phrase(kind: ValueKind) -> String {
     }
 }
 
-fn is_template(text: &str) -> bool {
+pub(super) fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 

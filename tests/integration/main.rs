@@ -76,3 +76,4 @@ mod security_secret_files;
 mod security_secrets;
 mod sink_syslog;
 mod stage_invariants;
+mod template_filters;
