@@ -10,6 +10,7 @@ mod de;
 mod graph;
 mod rules;
 mod secret_fields;
+mod tags;
 
 use rayon::prelude::*;
 
@@ -18,7 +19,7 @@ use crate::config::{ConfigDir, Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::model::assert::{ASSERT, AssertSpec};
 use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
-use crate::model::meta::{KEYWORDS, TaskKeywords};
+use crate::model::meta::{KEYWORDS, SkipReason, SkippedTask, TagSelection, TaskKeywords};
 use crate::model::{
     ApplyTask, Config, FactsTask, LogPipeline, RenderedContent, Settings, Spanned, TaskMeta,
 };
@@ -35,6 +36,7 @@ pub struct Declared {
 pub fn check(
     rendered: RenderedConfig,
     config_dir: &ConfigDir,
+    selection: &TagSelection,
     sources: &SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> Config {
@@ -64,8 +66,35 @@ pub fn check(
         })
         .collect();
     let mut asserts = Asserts::default();
+    let mut skipped: Vec<SkippedTask> = rendered
+        .skipped
+        .iter()
+        .map(|s| SkippedTask {
+            section: s.section,
+            id: s.id.clone().map(|id| match &s.loop_key {
+                Some(key) => format!("{id}[{key}]"),
+                None => id,
+            }),
+            span: s.span,
+            reason: SkipReason::When,
+        })
+        .collect();
+    let mut all_tags: Vec<String> = Vec::new();
     for (task, task_declared, task_asserts, task_found) in checked {
-        apply.extend(task);
+        if let Some(task) = task {
+            all_tags.extend(task.meta.tags.iter().cloned());
+            // Left out like a `when: false` task; still declared (above), so a `depends_on`
+            // naming it holds.
+            match tags::left_out(selection, &task.meta.tags) {
+                Some(why) if !task.meta.handler => skipped.push(SkippedTask {
+                    section: "apply",
+                    id: Some(task.meta.id.clone()),
+                    span: task.meta.span,
+                    reason: SkipReason::Tags(why),
+                }),
+                _ => apply.push(task),
+            }
+        }
         asserts.held += task_asserts.held;
         asserts.ids.extend(task_asserts.ids);
         declared.ids.extend(task_declared.ids);
@@ -82,16 +111,14 @@ pub fn check(
         .filter_map(|task| check_log_pipeline(task, &mut found))
         .collect();
     let settings = check_settings(&rendered.settings, sources, &mut found);
+    // In the order the tasks are written, whatever left each out.
+    skipped.sort_by_key(|s| (s.span.file, s.span.start));
     let config = Config {
         apply,
         facts,
         logs,
         settings,
-        skipped: rendered
-            .skipped
-            .iter()
-            .map(|s| (s.section, s.id.clone().unwrap_or_default()))
-            .collect(),
+        skipped,
         assertions_held: asserts.held,
     };
     // A reference to a task skipped by `when` is not an error: like Ansible, a skipped task
@@ -126,6 +153,10 @@ pub fn check(
         sources,
         &mut found,
     );
+    found.extend(tags::unused_selectors(
+        selection,
+        all_tags.iter().map(String::as_str),
+    ));
     found.into_iter().for_each(|d| diagnostics.push(d));
     config
 }
@@ -220,7 +251,7 @@ fn check_apply_task(
         );
         return None;
     }
-    one_or_many(&mut keywords_node, &["depends_on", "notify"]);
+    one_or_many(&mut keywords_node, &["depends_on", "notify", "tags"]);
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
@@ -259,10 +290,13 @@ fn check_apply_task(
     if let Some(id_node) = &keywords.id {
         rules::check_id(id_node, found);
     }
+    rules::check_name_and_tags(&keywords, handler, keywords_node.key("tags"), found);
     Some(ApplyTask {
         meta: TaskMeta {
             id,
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
+            name: keywords.name.as_ref().map(|n| n.value.clone()),
+            tags: keywords.tags.iter().map(|t| t.value.clone()).collect(),
             span: task.node.span,
             depends_on: keywords.depends_on,
             notify: keywords.notify,
@@ -366,6 +400,8 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
         meta: TaskMeta {
             id,
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
+            name: None,
+            tags: Vec::new(),
             span: task.node.span,
             depends_on: keywords.depends_on.clone(),
             notify: Vec::new(),

@@ -24,6 +24,47 @@ pub fn check_id(id: &Spanned<String>, found: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A `name` is a label on one line; a tag is a word `--tags` can name (no spaces or commas).
+/// A handler has no tags: it runs when a planned task notifies it, whatever the selection.
+pub fn check_name_and_tags(
+    keywords: &crate::model::meta::TaskKeywords,
+    handler: bool,
+    tags_key: Option<&crate::config::Key>,
+    found: &mut Vec<Diagnostic>,
+) {
+    if let Some(name) = &keywords.name
+        && (name.value.trim().is_empty() || name.value.chars().any(char::is_control))
+    {
+        found.push(
+            Diagnostic::error("a task's `name` must be a non-empty label on one line")
+                .at(name.span)
+                .help("write a short human label, e.g. `name: Install nginx`; the task's address stays its `id`"),
+        );
+    }
+    if handler && let Some(key) = tags_key {
+        found.push(
+            Diagnostic::error("`tags` has no meaning on a handler")
+                .at(key.span)
+                .help("a handler runs when a planned task notifies it, whatever --tags selects; tag the tasks that notify it"),
+        );
+        return;
+    }
+    for tag in &keywords.tags {
+        if tag.value.is_empty()
+            || tag
+                .value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        {
+            found.push(
+                Diagnostic::error("a tag must be non-empty, without spaces or commas")
+                    .at(tag.span)
+                    .help("`--tags a,b` splits at commas; use letters, digits, `-`, `_`, e.g. `tags: [web, nginx-conf]`"),
+            );
+        }
+    }
+}
+
 /// `thresholds` is the task's `thresholds:` mapping as written, for the spans of its keys.
 pub fn check_collector(
     collector: &CollectorSpec,

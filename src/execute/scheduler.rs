@@ -84,7 +84,7 @@ pub fn run<W: Work>(plan: &Plan, jobs: usize, work: W) -> Result<Vec<NodeOutcome
         .map(|(i, o)| {
             o.into_inner().unwrap_or_else(|| {
                 NodeOutcome::blocked(
-                    &nodes[i].address,
+                    &nodes[i],
                     "not reached (a dependency never finished)".to_owned(),
                 )
             })
@@ -105,7 +105,7 @@ fn spawn<'s, 'p: 's, W: Work>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p,
                 scope,
                 state,
                 i,
-                NodeOutcome::blocked(&state.nodes[i].address, why),
+                NodeOutcome::blocked(&state.nodes[i], why),
             ),
             None => run_holding_locks(scope, state, i),
         }

@@ -81,6 +81,7 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
             depends_on.dedup();
             PlanNode {
                 address: address(task),
+                name: None,
                 kind: NodeKind::Facts,
                 type_name: task.collector.type_name().to_owned(),
                 source: SourceLocation::of(sources, task.meta.span),

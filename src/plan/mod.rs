@@ -28,7 +28,7 @@ pub use source::{ConfigSource, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.3";
+pub const FORMAT_VERSION: &str = "1.4";
 
 pub use crate::apply::SENSITIVE;
 
@@ -49,6 +49,10 @@ pub struct Plan {
     pub audit: Vec<AuditDestination>,
     /// In execution order: every node after the nodes it depends on.
     pub nodes: Vec<PlanNode>,
+    /// The `apply` tasks left out of this plan: `when` was false, or `--tags`/`--skip-tags`
+    /// did not select them (format 1.4); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedNode>,
     /// SHA-256 of this document without `digest` and `created_at`: an edited plan is refused.
     pub digest: String,
 }
@@ -140,6 +144,32 @@ impl SourceLocation {
     }
 }
 
+/// An `apply` task the plan leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SkippedNode {
+    /// `apply.<id>`; absent for a task skipped by `when` without an `id` (its fields are not
+    /// rendered, so it has no default id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub source: SourceLocation,
+    /// `when: false`, `not selected by --tags …`, `skipped by --skip-tags …`, or `tagged
+    /// \`never\`: …`.
+    pub reason: String,
+}
+
+impl SkippedNode {
+    fn of(sources: &SourceMap, task: &crate::model::meta::SkippedTask) -> Self {
+        SkippedNode {
+            address: task.id.as_ref().map(|id| format!("apply.{id}")),
+            source: SourceLocation::of(sources, task.span),
+            reason: match &task.reason {
+                crate::model::meta::SkipReason::When => "when: false".to_owned(),
+                crate::model::meta::SkipReason::Tags(why) => why.clone(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Dependency {
     pub address: String,
@@ -165,6 +195,9 @@ pub enum Precondition {
 pub struct PlanNode {
     /// `apply.<id>` or `facts.<id>`.
     pub address: String,
+    /// The task's `name`, a human label (format 1.4); absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub kind: NodeKind,
     #[serde(rename = "type")]
     pub type_name: String,
@@ -311,6 +344,7 @@ pub struct PlanInputs<'a> {
     pub facts: &'a HostFacts,
     pub extra_vars: &'a [String],
     pub secret_files: &'a [(String, std::path::PathBuf)],
+    pub tags: &'a crate::model::meta::TagSelection,
 }
 
 /// Lowers, observes and diffs. Errors are per node (`apply.x: why`), all reported together.
@@ -331,6 +365,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
         let depends_on = lowered.dag.dependencies(i);
         nodes.push(PlanNode {
             address: address(task),
+            name: task.meta.name.clone(),
             kind: NodeKind::Apply,
             type_name: task.spec.type_name().to_owned(),
             source: SourceLocation::of(inputs.sources, task.meta.span),
@@ -373,7 +408,12 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     ));
     let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();
-    let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars, inputs.secret_files);
+    let config = ConfigSource::of(
+        inputs.config_dir,
+        inputs.extra_vars,
+        inputs.secret_files,
+        inputs.tags,
+    );
     tracing::info!(elapsed = ?started.elapsed(), "identified the config");
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),
@@ -390,6 +430,10 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             .map(AuditDestination::of)
             .collect(),
         nodes,
+        skipped: (inputs.config.skipped.iter())
+            .filter(|s| s.section == "apply")
+            .map(|s| SkippedNode::of(inputs.sources, s))
+            .collect(),
         digest: String::new(),
     })
 }
