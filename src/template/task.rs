@@ -1,5 +1,7 @@
 //! Rendering one task: `when`, `loop`, task `vars`, every string, and its template file.
 
+mod block;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,7 +149,7 @@ impl Renderer {
     }
 
     /// Renders one list entry of `apply`/`facts`/`logs` into zero (when false), one, or one per
-    /// loop item tasks.
+    /// loop item tasks; a `block` into the tasks it holds.
     pub fn task(
         &self,
         section: &'static str,
@@ -157,6 +159,35 @@ impl Renderer {
         sources: &Mutex<&mut SourceMap>,
         diagnostics: &mut Diagnostics,
     ) {
+        let outer = block::Inherited::default();
+        let mut sink = block::Sink {
+            out,
+            skipped,
+            sources,
+            diagnostics,
+        };
+        self.task_in(section, node, &outer, &mut sink);
+    }
+
+    /// A task (or block) with what the blocks around it give it: vars and tags.
+    fn task_in(
+        &self,
+        section: &'static str,
+        node: &Node,
+        inherited: &block::Inherited,
+        sink: &mut block::Sink<'_, '_>,
+    ) {
+        if block::is_block(node) {
+            return self.block(section, node, inherited, sink);
+        }
+        let with_tags = inherited.tag(node);
+        let node = with_tags.as_ref().unwrap_or(node);
+        let (out, skipped, sources, diagnostics) = (
+            &mut *sink.out,
+            &mut *sink.skipped,
+            sink.sources,
+            &mut *sink.diagnostics,
+        );
         let Value::Map(entries) = &node.value else {
             diagnostics.push(
                 Diagnostic::error(format!("a task must be a mapping, found {}", node.kind()))
@@ -165,13 +196,14 @@ impl Renderer {
             );
             return;
         };
-        let locals = match node.get("vars") {
-            Some(vars) => match self.task_vars(vars, diagnostics) {
-                Some(locals) => locals,
+        // A block's vars, then the task's own over them.
+        let mut locals = inherited.locals.clone();
+        if let Some(vars) = node.get("vars") {
+            match self.task_vars(vars, diagnostics) {
+                Some(own) => locals.extend(own),
                 None => return,
-            },
-            None => BTreeMap::new(),
-        };
+            }
+        }
         let items = match node.get("loop") {
             None => vec![(None, None)],
             Some(loop_node) => {
