@@ -228,7 +228,15 @@ fn check_apply_task(
     asserts: &mut Asserts,
     found: &mut Vec<Diagnostic>,
 ) -> Option<ApplyTask> {
-    let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
+    // A type with a `name` field of its own (package, service, user …) takes `name:`; the
+    // task keyword `name` is then not available on it.
+    let keywords_here: Vec<&str> = match task.node.get("type").and_then(Node::as_str) {
+        Some(t) if crate::apply::type_has_field(t, "name") => {
+            KEYWORDS.iter().copied().filter(|k| *k != "name").collect()
+        }
+        _ => KEYWORDS.to_vec(),
+    };
+    let (mut keywords_node, body) = split(&task.node, &keywords_here)?;
     let failed = failed_fields("apply", task, found);
     if body.get("type").and_then(Node::as_str) == Some(ASSERT) && handler {
         let span = body.get("type").map_or(task.node.span, |t| t.span);
@@ -255,7 +263,8 @@ fn check_apply_task(
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx = DeContext::new(what, KEYWORDS, failed.clone()).with_other_types(&[ASSERT]);
+    let body_cx =
+        DeContext::new(what, &keywords_here, failed.clone()).with_other_types(&[ASSERT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
     // A name read from a secret is not declared: it would be printed as a known id.

@@ -65,8 +65,9 @@ pub struct Sink<'a, 'm> {
     pub diagnostics: &'a mut Diagnostics,
 }
 
+/// A `block:` without a `type`: a `blockinfile` task has a `block` field of its own.
 pub fn is_block(node: &Node) -> bool {
-    node.get("block").is_some()
+    node.get("block").is_some() && node.get("type").is_none()
 }
 
 impl Renderer {
@@ -171,7 +172,7 @@ fn block_keys_valid(section: &str, entries: &[(Key, Node)], found: &mut Diagnost
 /// Every task of a block whose `when` is false, nested blocks included, as skipped.
 fn skip_all(section: &'static str, tasks: &[Node], skipped: &mut Vec<SkippedTask>) {
     for task in tasks {
-        if let Some(Value::Seq(inner)) = task.get("block").map(|b| &b.value) {
+        if let Some(Value::Seq(inner)) = is_block(task).then(|| task.get("block")).flatten().map(|b| &b.value) {
             skip_all(section, inner, skipped);
             continue;
         }
