@@ -70,3 +70,4 @@ mod security_review;
 mod security_secret_files;
 mod security_secrets;
 mod stage_invariants;
+mod task_keywords;
