@@ -263,8 +263,7 @@ fn check_apply_task(
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx =
-        DeContext::new(what, &keywords_here, failed.clone()).with_other_types(&[ASSERT]);
+    let body_cx = DeContext::new(what, &keywords_here, failed.clone()).with_other_types(&[ASSERT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
     // A name read from a secret is not declared: it would be printed as a known id.

@@ -58,7 +58,10 @@ pub fn unused_selectors<'a>(
     let known: HashSet<&str> = all_tags.collect();
     let special = [ALL, TAGGED, UNTAGGED, ALWAYS, NEVER];
     let mut out = Vec::new();
-    for (option, values) in [("--tags", &selection.tags), ("--skip-tags", &selection.skip_tags)] {
+    for (option, values) in [
+        ("--tags", &selection.tags),
+        ("--skip-tags", &selection.skip_tags),
+    ] {
         for value in values {
             if special.contains(&value.as_str()) || known.contains(value.as_str()) {
                 continue;
@@ -120,7 +123,10 @@ mod tests {
 
     #[test]
     fn skip_tags_win() {
-        assert!(!planned(&selection(&["web"], &["nginx"]), &["web", "nginx"]));
+        assert!(!planned(
+            &selection(&["web"], &["nginx"]),
+            &["web", "nginx"]
+        ));
         assert!(!planned(&selection(&[], &["always"]), &["always"]));
         assert!(!planned(&selection(&[], &["db"]), &["always", "db"]));
         assert!(planned(&selection(&[], &["db"]), &["web"]));

@@ -111,9 +111,15 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
     for var in &plan.config.extra_vars {
         out.push_str(&format!("Made with -e {}\n", escape(var)));
     }
-    for (option, values) in [("--tags", &plan.config.tags), ("--skip-tags", &plan.config.skip_tags)] {
+    for (option, values) in [
+        ("--tags", &plan.config.tags),
+        ("--skip-tags", &plan.config.skip_tags),
+    ] {
         if !values.is_empty() {
-            out.push_str(&format!("Made with {option} {}\n", escape(&values.join(","))));
+            out.push_str(&format!(
+                "Made with {option} {}\n",
+                escape(&values.join(","))
+            ));
         }
     }
     for (name, path) in &plan.config.secret_files {

@@ -101,12 +101,7 @@ fn spawn<'s, 'p: 's, W: Work>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p,
         }
         match why_not_run(state, i) {
             Some(_) if state.taken[i].swap(true, Ordering::AcqRel) => {}
-            Some(why) => finish(
-                scope,
-                state,
-                i,
-                NodeOutcome::blocked(&state.nodes[i], why),
-            ),
+            Some(why) => finish(scope, state, i, NodeOutcome::blocked(&state.nodes[i], why)),
             None => run_holding_locks(scope, state, i),
         }
     });

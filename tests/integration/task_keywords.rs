@@ -67,7 +67,12 @@ fn without_tags_everything_but_never_is_planned() {
     let (_, plan) = world.plan();
     assert_eq!(
         addresses(&plan),
-        ["apply.base", "apply.web-conf", "apply.admin-conf", "apply.motd"]
+        [
+            "apply.base",
+            "apply.web-conf",
+            "apply.admin-conf",
+            "apply.motd"
+        ]
     );
     assert_eq!(
         skipped(&plan),
@@ -77,8 +82,15 @@ fn without_tags_everything_but_never_is_planned() {
         )]
     );
     assert_eq!(common::node(&plan, "apply.base")["name"], "Base directory");
-    assert_eq!(common::node(&plan, "apply.web-conf")["name"], "Listen on 8080");
-    assert!(common::node(&plan, "apply.admin-conf").get("name").is_none());
+    assert_eq!(
+        common::node(&plan, "apply.web-conf")["name"],
+        "Listen on 8080"
+    );
+    assert!(
+        common::node(&plan, "apply.admin-conf")
+            .get("name")
+            .is_none()
+    );
 }
 
 #[test]
@@ -94,9 +106,18 @@ fn tags_select_always_stays_and_a_skipped_dependency_holds() {
     assert_eq!(
         skipped(&plan),
         [
-            ("apply.base".to_owned(), "not selected by --tags web".to_owned()),
-            ("apply.admin-conf".to_owned(), "skipped by --skip-tags admin".to_owned()),
-            ("apply.debug".to_owned(), "not selected by --tags web".to_owned()),
+            (
+                "apply.base".to_owned(),
+                "not selected by --tags web".to_owned()
+            ),
+            (
+                "apply.admin-conf".to_owned(),
+                "skipped by --skip-tags admin".to_owned()
+            ),
+            (
+                "apply.debug".to_owned(),
+                "not selected by --tags web".to_owned()
+            ),
         ]
     );
     assert_eq!(plan["config"]["tags"], serde_json::json!(["web"]));
@@ -149,7 +170,8 @@ fn names_are_in_run_output_show_and_reports() {
     let run = world.execute(&plan, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stdout.contains("changed    apply.base (Base directory)"),
+        run.stdout
+            .contains("changed    apply.base (Base directory)"),
         "{}",
         run.all()
     );

@@ -48,7 +48,10 @@ impl Inherited {
                 }
                 own.value = Value::Seq(all);
             }
-            None => entries.push((key.clone(), Node::new(Value::Seq(self.tags.clone()), key.span))),
+            None => entries.push((
+                key.clone(),
+                Node::new(Value::Seq(self.tags.clone()), key.span),
+            )),
         }
         Some(Node {
             value: Value::Map(entries),
@@ -91,9 +94,12 @@ impl Renderer {
         };
         let Value::Seq(tasks) = &list.value else {
             sink.diagnostics.push(
-                Diagnostic::error(format!("`block` must be a list of tasks, found {}", list.kind()))
-                    .at(list.span)
-                    .help("write `block:` followed by `- type: …` items"),
+                Diagnostic::error(format!(
+                    "`block` must be a list of tasks, found {}",
+                    list.kind()
+                ))
+                .at(list.span)
+                .help("write `block:` followed by `- type: …` items"),
             );
             return;
         };
@@ -172,7 +178,11 @@ fn block_keys_valid(section: &str, entries: &[(Key, Node)], found: &mut Diagnost
 /// Every task of a block whose `when` is false, nested blocks included, as skipped.
 fn skip_all(section: &'static str, tasks: &[Node], skipped: &mut Vec<SkippedTask>) {
     for task in tasks {
-        if let Some(Value::Seq(inner)) = is_block(task).then(|| task.get("block")).flatten().map(|b| &b.value) {
+        if let Some(Value::Seq(inner)) = is_block(task)
+            .then(|| task.get("block"))
+            .flatten()
+            .map(|b| &b.value)
+        {
             skip_all(section, inner, skipped);
             continue;
         }
