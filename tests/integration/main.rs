@@ -45,6 +45,7 @@ mod execute_service;
 mod execute_sysctl;
 mod execute_template;
 mod execute_unarchive;
+mod execute_validate_backup;
 mod facts_cli;
 mod facts_prometheus;
 mod facts_server;

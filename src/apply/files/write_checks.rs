@@ -190,16 +190,19 @@ mod tests {
     #[test]
     fn backup_names_follow_ansible() {
         let time = ansible_time("2026-12-06T15:59:10Z");
-        assert_eq!(backup_name("motd", 42, &time, 0), "motd.42.2026-12-06@15:59:10~");
-        assert_eq!(backup_name("motd", 42, &time, 2), "motd.42.2026-12-06@15:59:10.2~");
+        assert_eq!(
+            backup_name("motd", 42, &time, 0),
+            "motd.42.2026-12-06@15:59:10~"
+        );
+        assert_eq!(
+            backup_name("motd", 42, &time, 2),
+            "motd.42.2026-12-06@15:59:10.2~"
+        );
     }
 
     #[test]
     fn validate_needs_the_placeholder_and_words() {
-        assert_eq!(
-            argv("sshd -t -f %s").unwrap(),
-            ["sshd", "-t", "-f", "%s"]
-        );
+        assert_eq!(argv("sshd -t -f %s").unwrap(), ["sshd", "-t", "-f", "%s"]);
         assert_eq!(argv("check --file=%s").unwrap(), ["check", "--file=%s"]);
         assert!(argv("sshd -t").is_err());
         assert!(argv("").is_err());
