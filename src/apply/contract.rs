@@ -175,10 +175,12 @@ pub enum Reason {
     KeyOwner,
     /// An extraction after the task writing its archive (a download).
     ArchiveSource,
+    /// A task whose `when` reads a registered result, after the task that registers it.
+    Register,
 }
 
 impl Reason {
-    const ALL: [Reason; 15] = [
+    const ALL: [Reason; 16] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -194,6 +196,7 @@ impl Reason {
         Reason::ServiceState,
         Reason::KeyOwner,
         Reason::ArchiveSource,
+        Reason::Register,
     ];
 
     /// The reason plan.json names.
@@ -206,6 +209,7 @@ impl Reason {
         match self {
             Reason::DependsOn => "depends_on",
             Reason::Notify => "notify",
+            Reason::Register => "register",
             Reason::ParentDirectory => "parent directory",
             Reason::LinkTarget => "link target",
             Reason::SameFile => "same file",

@@ -132,6 +132,7 @@ pub fn check(
         }
     }
     graph::check_apply_graph(&config.apply, &asserts.ids, &declared, sources, &mut found);
+    graph::check_unique_registers(&config.apply, sources, &mut found);
     graph::check_facts_references(&config.facts, &config.apply, &declared, &mut found);
     graph::check_unique_ids(
         config.facts.iter().map(|t| graph::IdUse {
@@ -299,12 +300,15 @@ fn check_apply_task(
         rules::check_id(id_node, found);
     }
     rules::check_name_and_tags(&keywords, handler, keywords_node.key("tags"), found);
+    rules::check_register(keywords.register.as_ref(), task.loop_key.is_some(), found);
     Some(ApplyTask {
         meta: TaskMeta {
             id,
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
             name: keywords.name.as_ref().map(|n| n.value.clone()),
             tags: keywords.tags.iter().map(|t| t.value.clone()).collect(),
+            register: keywords.register.clone(),
+            when_at_execute: task.when_at_execute.clone(),
             span: task.node.span,
             depends_on: keywords.depends_on,
             notify: keywords.notify,
@@ -410,6 +414,8 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
             name: None,
             tags: Vec::new(),
+            register: None,
+            when_at_execute: None,
             span: task.node.span,
             depends_on: keywords.depends_on.clone(),
             notify: Vec::new(),

@@ -65,6 +65,38 @@ pub fn check_name_and_tags(
     }
 }
 
+/// A registered name is a template name (a later `when` reads `NAME.changed`), not a
+/// built-in one, and names one result: not a loop's many.
+pub fn check_register(
+    register: Option<&Spanned<String>>,
+    in_loop: bool,
+    found: &mut Vec<Diagnostic>,
+) {
+    let Some(name) = register else {
+        return;
+    };
+    let identifier = name
+        .value
+        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || crate::template::RESERVED.contains(&name.value.as_str()) {
+        found.push(
+            Diagnostic::error(format!("`{}` cannot be a registered name", name.value))
+                .at(name.span)
+                .help("use letters, digits and `_`, not starting with a digit, and not `facts`, `secrets` or `item`"),
+        );
+    } else if in_loop {
+        found.push(
+            Diagnostic::error("`register` on a task with `loop`: its items have one result each")
+                .at(name.span)
+                .help("register a task without `loop`, or give each item its own task"),
+        );
+    }
+}
+
 /// `thresholds` is the task's `thresholds:` mapping as written, for the spans of its keys.
 pub fn check_collector(
     collector: &CollectorSpec,

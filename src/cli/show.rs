@@ -175,6 +175,7 @@ fn shown(node: &PlanNode) -> Option<Shown<'_>> {
         None => (Vec::new(), Vec::new()),
     };
     details.extend(notified_handlers(node));
+    details.extend(run_condition(node));
     Some(Shown {
         node,
         what,
@@ -246,6 +247,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
                 "what": shown.what,
                 "handler": shown.node.handler,
                 "noop": shown.node.noop,
+                "when": shown.node.when,
                 "details": shown.details.iter().map(|d| &d.text).collect::<Vec<_>>(),
                 "warnings": (shown.details.iter().filter(|d| d.warning))
                     .map(|d| &d.text)
@@ -262,6 +264,22 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         "extra_vars": plan.config.extra_vars,
         "secret_files": plan.config.secret_files,
     })
+}
+
+/// "runs only if r.changed …": a `when` over registered results, judged at execute time.
+fn run_condition(node: &PlanNode) -> Option<Detail> {
+    let condition = node.when.as_ref()?;
+    let reads: Vec<String> = (condition.registers.iter())
+        .map(|(name, address)| match address {
+            Some(address) => format!("{} is {}", escape(name), escape(address)),
+            None => format!("{} is not planned: skipped", escape(name)),
+        })
+        .collect();
+    Some(Detail::plain(format!(
+        "runs only if `{}` when its turn comes ({})",
+        escape(&condition.expression),
+        reads.join(", ")
+    )))
 }
 
 /// "notifies apply.restart": the handlers a change of this node makes run.

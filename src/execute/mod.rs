@@ -11,6 +11,7 @@ mod collect;
 pub mod lock;
 mod report;
 mod scheduler;
+mod when;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -58,6 +59,15 @@ pub struct NodeOutcome {
 }
 
 impl NodeOutcome {
+    /// Not run because its `when` over registered results is false: like a task whose `when`
+    /// is false at plan time, it does not block its dependents.
+    fn condition_false(node: &PlanNode, why: String) -> Self {
+        NodeOutcome {
+            blocks: false,
+            ..NodeOutcome::blocked(node, why)
+        }
+    }
+
     /// Skipped because a dependency did not succeed: blocks its own dependents in turn.
     fn blocked(node: &PlanNode, why: String) -> Self {
         NodeOutcome {

@@ -17,6 +17,10 @@ pub struct TaskMeta {
     pub name: Option<String>,
     /// The tags (`tags:`, with those of enclosing blocks) that `--tags`/`--skip-tags` select by.
     pub tags: Vec<String>,
+    /// `register:`: the name later tasks' `when` read this task's result by.
+    pub register: Option<Spanned<String>>,
+    /// A `when` that reads registered results: evaluated at execute time.
+    pub when_at_execute: Option<DeferredWhen>,
     /// The whole task, for diagnostics about it.
     pub span: Span,
     pub depends_on: Vec<Spanned<String>>,
@@ -43,6 +47,9 @@ pub struct TaskKeywords {
     /// `--tags` names one of its tags.
     #[serde(default)]
     pub tags: Vec<Spanned<String>>,
+    /// A name for this task's result, which a later task's `when` reads at execute time:
+    /// `changed`, `skipped`, and for a command `rc`, `stdout`, `stderr` (`when: r.changed`).
+    pub register: Option<Spanned<String>>,
     /// Ids of tasks that must succeed before this one (a string or a list).
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
@@ -56,7 +63,26 @@ pub struct TaskKeywords {
 
 /// The keyword names, for splitting a task into keywords and type fields. (`when`, `loop` and
 /// `vars` are consumed by the template stage.)
-pub const KEYWORDS: &[&str] = &["id", "name", "tags", "depends_on", "notify", "noop"];
+pub const KEYWORDS: &[&str] = &[
+    "id",
+    "name",
+    "tags",
+    "register",
+    "depends_on",
+    "notify",
+    "noop",
+];
+
+/// A `when` that reads a registered result (`when: r.changed`): it cannot be known when the
+/// config is compiled, so the task is planned and the condition evaluated at execute time.
+#[derive(Debug, Clone)]
+pub struct DeferredWhen {
+    /// The expression, without braces.
+    pub expression: String,
+    pub span: Span,
+    /// The registered names it reads, sorted.
+    pub reads: Vec<String>,
+}
 
 /// `--tags` and `--skip-tags`: which tasks a run plans (empty: every task but `never` ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

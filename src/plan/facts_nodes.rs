@@ -89,6 +89,7 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
                 notifies: Vec::new(),
                 handler: false,
                 noop: false,
+                when: None,
                 locks: Vec::new(),
                 action: Action::Collect,
                 precondition: Precondition::None,

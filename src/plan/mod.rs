@@ -144,6 +144,16 @@ impl SourceLocation {
     }
 }
 
+/// A `when` that reads registered results, evaluated at execute time (format 1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunCondition {
+    /// The minijinja expression, without braces (`r.changed`).
+    pub expression: String,
+    /// Each registered name it reads, and the node whose result that is; `null` for a task
+    /// not in the plan (its result reads as `{changed: false, skipped: true}`).
+    pub registers: std::collections::BTreeMap<String, Option<String>>,
+}
+
 /// An `apply` task the plan leaves out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SkippedNode {
@@ -212,6 +222,10 @@ pub struct PlanNode {
     /// Planned but never executed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noop: bool,
+    /// Runs only if this condition over registered results holds when its turn comes
+    /// (format 1.4); otherwise skipped, without blocking its dependents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<RunCondition>,
     /// Locks the node holds exclusively while it runs (a package manager's): the scheduler
     /// never runs two nodes holding one lock at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -385,6 +399,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
                 .map(|h| address(&tasks[h]))
                 .collect(),
             noop: task.meta.noop,
+            when: run_condition(task, tasks),
             locks: lowered.locks[i].clone(),
             action: states.action,
             precondition: if states.chained {
@@ -435,6 +450,23 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             .map(|s| SkippedNode::of(inputs.sources, s))
             .collect(),
         digest: String::new(),
+    })
+}
+
+/// A task's `when` over registered results, with the node each name reads.
+fn run_condition(task: &ApplyTask, tasks: &[ApplyTask]) -> Option<RunCondition> {
+    let when = task.meta.when_at_execute.as_ref()?;
+    let registers = (when.reads.iter())
+        .map(|name| {
+            let source = tasks
+                .iter()
+                .find(|t| t.meta.register.as_ref().is_some_and(|r| &r.value == name));
+            (name.clone(), source.map(address))
+        })
+        .collect();
+    Some(RunCondition {
+        expression: when.expression.clone(),
+        registers,
     })
 }
 

@@ -1,6 +1,9 @@
 //! Rendering one task: `when`, `loop`, task `vars`, every string, and its template file.
 
 mod block;
+mod registered;
+
+pub use registered::registered_names;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -73,6 +76,8 @@ pub struct Renderer {
     config_dir: ConfigDir,
     /// Template file names already resolved: a loop renders the same file many times.
     resolved: Mutex<HashMap<String, Result<PathBuf, String>>>,
+    /// The names tasks `register`: a `when` reading one is evaluated at execute time.
+    registered: std::collections::HashSet<String>,
     /// Bytes of text the tasks hold so far, every loop item counted, against
     /// [`super::MAX_RENDERED_BYTES`].
     rendered_bytes: AtomicU64,
@@ -109,8 +114,15 @@ impl Renderer {
             secrets,
             config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
+            registered: std::collections::HashSet::new(),
             rendered_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// The names tasks register (see [`registered_names`]).
+    pub fn with_registered(mut self, names: std::collections::HashSet<String>) -> Self {
+        self.registered = names;
+        self
     }
 
     /// Counts `bytes` more text against the run's budget. Past it, every render fails, each
@@ -271,7 +283,14 @@ impl Renderer {
     ) -> (Item, Diagnostics) {
         let mut diagnostics = Diagnostics::default();
         let scope = self.scope(each.locals.clone(), item);
-        if let Some(when) = each.node.get("when") {
+        let when_at_execute = match each.node.get("when") {
+            Some(when) => match self.deferred_when(when, &mut diagnostics) {
+                Ok(deferred) => deferred,
+                Err(()) => return (Item::Stopped, diagnostics),
+            },
+            None => None,
+        };
+        if let Some(when) = each.node.get("when").filter(|_| when_at_execute.is_none()) {
             match self.condition("when", when, &scope, &mut diagnostics) {
                 Some(true) => {}
                 Some(false) => {
@@ -315,6 +334,7 @@ impl Renderer {
             loop_key,
             template_file,
             failed_fields,
+            when_at_execute,
         };
         (Item::Rendered(task), diagnostics)
     }
