@@ -303,7 +303,9 @@ pub fn check_unique_registers(
     found: &mut Vec<Diagnostic>,
 ) {
     let mut seen: HashMap<&str, Span> = HashMap::new();
-    for name in tasks.iter().filter_map(|t| t.meta.register.as_ref()) {
+    // A loop's items share its `register`, which is refused on its own (`check_register`).
+    let registering = tasks.iter().filter(|t| t.meta.loop_key.is_none());
+    for name in registering.filter_map(|t| t.meta.register.as_ref()) {
         match seen.get(name.value.as_str()) {
             Some(first) => found.push(
                 Diagnostic::error(format!("`register: {}` is used by two tasks", name.value))

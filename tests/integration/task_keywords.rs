@@ -215,3 +215,72 @@ apply:
         [("apply.never".to_owned(), "when: false".to_owned())]
     );
 }
+
+/// `register` on a command and `when: r.changed` on a later task: planned with its condition,
+/// judged at execute time from the command's result.
+fn registered(version: &str) -> String {
+    format!(
+        r#"
+apply:
+  - id: probe
+    type: command
+    argv: [/bin/sh, -c, "echo {version}"]
+    changed_when: "'new' in stdout"
+    register: upgrade
+  - id: marker
+    name: Only after an upgrade
+    type: file
+    path: "{{{{ root }}}}/marker"
+    content: "{version}\n"
+    when: upgrade.changed
+  - id: after
+    type: file
+    path: "{{{{ root }}}}/after"
+    content: "after\n"
+    depends_on: marker
+"#
+    )
+}
+
+#[test]
+fn a_when_on_a_registered_result_is_judged_at_execute_time() {
+    let world = World::new(&registered("old"));
+    let (plan, json) = world.plan();
+    let marker = common::node(&json, "apply.marker");
+    assert_eq!(marker["when"]["expression"], "upgrade.changed");
+    assert_eq!(marker["when"]["registers"]["upgrade"], "apply.probe");
+    assert!(
+        (marker["depends_on"].as_array().expect("deps"))
+            .iter()
+            .any(|d| d["address"] == "apply.probe" && d["reason"] == "register"),
+        "{marker:#}"
+    );
+    let shown = world.run(&["show", plan.to_str().expect("utf-8")]);
+    assert!(
+        shown.stdout.contains(
+            "runs only if `upgrade.changed` when its turn comes (upgrade is apply.probe)"
+        ),
+        "{}",
+        shown.all()
+    );
+    // The command's stdout says nothing changed: the marker is skipped, and what depends on
+    // it still runs (a false condition is not a failure).
+    let run = world.execute(&plan, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.status_of("apply.probe").as_deref(), Some("unchanged"));
+    assert!(
+        run.stdout.contains(
+            "skipped    apply.marker (Only after an upgrade): when: upgrade.changed is false"
+        ),
+        "{}",
+        run.all()
+    );
+    assert_eq!(run.status_of("apply.after").as_deref(), Some("changed"));
+    assert!(!world.path("marker").exists());
+
+    world.set_config(&registered("new"));
+    let run = world.apply();
+    assert_eq!(run.status_of("apply.probe").as_deref(), Some("changed"));
+    assert_eq!(run.status_of("apply.marker").as_deref(), Some("changed"));
+    assert_eq!(read(&world.path("marker")), "new\n");
+}
