@@ -305,6 +305,9 @@ pub trait Resource {
 /// plan was made in this process (no JSON tree per node is built, only the text written), or
 /// the JSON read back from a plan file, which the family decodes through its own state.
 #[derive(Debug, Clone, PartialEq)]
+// One per node's `before`/`after`: the typed file state by value (no allocation per node) is
+// what a plan made in this process holds; the JSON form is only for plans read back.
+#[allow(clippy::large_enum_variant)]
 pub enum Recorded {
     /// A file-family state.
     File(FsState),

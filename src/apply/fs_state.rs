@@ -79,7 +79,7 @@ pub struct FsState {
     /// argument per element, `%s` standing for a temporary copy of the content; a non-zero
     /// exit keeps the old file and fails the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validate: Option<Vec<String>>,
+    pub validate: Option<Box<[String]>>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -72,7 +72,11 @@ pub fn record(checks: &WriteChecks<'_>, want: &mut FsState) -> Result<(), String
         return Ok(());
     }
     if let Some(validate) = checks.validate {
-        want.validate = Some(argv(&validate.value).map_err(|e| format!("`validate`: {e}"))?);
+        want.validate = Some(
+            argv(&validate.value)
+                .map_err(|e| format!("`validate`: {e}"))?
+                .into(),
+        );
     }
     want.backup = checks.backup;
     Ok(())
