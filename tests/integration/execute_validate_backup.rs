@@ -138,3 +138,36 @@ fn show_says_what_runs_around_the_write() {
         shown.all()
     );
 }
+
+#[test]
+fn a_rejected_secret_is_not_quoted_from_the_validate_output() {
+    const SECRET: &str = "PLANTED-validate-secret-4242";
+    let mut world = World::new(
+        r#"
+apply:
+  - id: secret-conf
+    type: copy
+    dest: "{{ root }}/secret.conf"
+    content: "password={{ secrets.APP_PASSWORD }}\n"
+    validate: "/bin/sh {{ root }}/echo-and-fail.sh %s"
+"#,
+    );
+    world
+        .envs
+        .push(("APP_PASSWORD".to_owned(), SECRET.to_owned()));
+    // A validator that prints the file it rejects, as `sshd -t` quotes a bad line.
+    write(&world.path("echo-and-fail.sh"), b"cat \"$1\" >&2; exit 1\n");
+    write(&world.path("secret.conf"), b"password=old\n");
+    let run = world.run(&["apply"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout.contains("the validate command rejected"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(read(&world.path("secret.conf")), "password=old\n");
+    assert!(!run.all().contains(SECRET), "{}", run.all());
+    for report in world.reports() {
+        assert!(!report.to_string().contains(SECRET), "{report}");
+    }
+}
