@@ -51,9 +51,9 @@ fn with_keywords(variants: &mut Value, keywords: &Value) {
     }
 }
 
-/// `depends_on` and `notify` take one id or a list, as `check` reads them.
+/// `depends_on`, `notify` and `tags` take one string or a list, as `check` reads them.
 fn one_or_many_ids(keywords: &mut Value) {
-    for name in ["depends_on", "notify"] {
+    for name in ["depends_on", "notify", "tags"] {
         if let Some(schema) = keywords.get_mut(name)
             && let Some(fields) = schema.as_object_mut()
         {
@@ -170,6 +170,7 @@ pub fn config_schema() -> Value {
         assert.get("oneOf").and_then(Value::as_array),
     ) {
         list.extend(asserts.iter().cloned());
+        list.push(block_schema(&apply_keywords));
     }
     let mut collector_keywords = properties(&facts_keywords);
     one_or_many_ids(&mut collector_keywords);
@@ -220,6 +221,29 @@ pub fn config_schema() -> Value {
     });
     allow_templates(&mut schema);
     schema
+}
+
+/// A `block`: apply tasks sharing `when`, `vars` and `tags`; it has no `type` (a
+/// `blockinfile` task's `block` is its text).
+fn block_schema(apply_keywords: &Value) -> Value {
+    let template = template_keywords();
+    json!({
+        "description": "A block: the tasks in `block` share its `when`, `vars` and `tags`; it has no id of its own (the tasks keep theirs). `rescue` and `always` are not supported.",
+        "type": "object",
+        "required": ["block"],
+        "additionalProperties": false,
+        "properties": {
+            "block": {
+                "description": "The tasks (or blocks) of the block.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/ApplyTask" }
+            },
+            "name": apply_keywords["name"].clone(),
+            "tags": apply_keywords["tags"].clone(),
+            "when": template["when"].clone(),
+            "vars": template["vars"].clone()
+        }
+    })
 }
 
 /// The schema is the shipped binary's: types compiled only for the tests are left out.

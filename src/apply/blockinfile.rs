@@ -41,6 +41,16 @@ pub struct BlockInFileTask {
     /// Create the file when it does not exist.
     #[serde(default)]
     pub create: bool,
+    /// A command run on the new content before it replaces the file: `%s` is the path of a
+    /// temporary copy (split into words like a `command`'s `cmd`, never run by a shell), e.g.
+    /// `sshd -t -f %s`. When it does not exit 0 the old file is kept and the task fails with
+    /// the command's output. Runs only when the content changes.
+    pub validate: Option<Spanned<String>>,
+    /// Before new content replaces an existing file, keep the old one as
+    /// `<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~` (UTC; Ansible's naming). Only when the content
+    /// changes.
+    #[serde(default)]
+    pub backup: bool,
     pub mode: Option<Spanned<Mode>>,
     pub owner: Option<Spanned<Principal>>,
     pub group: Option<Spanned<Principal>>,
@@ -87,6 +97,7 @@ impl Resource for BlockInFileTask {
     }
 
     fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        files::write_checks::check(&self.write_checks(), found);
         absolute(&self.path, "path", found);
         insertion(&self.insert_after, &self.insert_before, found);
         if let Some(marker) = &self.marker
@@ -108,6 +119,13 @@ impl Resource for BlockInFileTask {
 }
 
 impl FileType for BlockInFileTask {
+    fn write_checks(&self) -> files::write_checks::WriteChecks<'_> {
+        files::write_checks::WriteChecks {
+            validate: self.validate.as_ref(),
+            backup: self.backup,
+        }
+    }
+
     fn path(&self) -> &Spanned<String> {
         &self.path
     }
@@ -187,6 +205,8 @@ mod tests {
             insert_after: None,
             insert_before: None,
             create: true,
+            validate: None,
+            backup: false,
             mode: None,
             owner: None,
             group: None,

@@ -192,10 +192,12 @@ pub enum Reason {
     ArchiveSource,
     /// A mount after the task managing its mount point directory.
     MountPoint,
+    /// A task whose `when` reads a registered result, after the task that registers it.
+    Register,
 }
 
 impl Reason {
-    const ALL: [Reason; 16] = [
+    const ALL: [Reason; 17] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -212,6 +214,7 @@ impl Reason {
         Reason::KeyOwner,
         Reason::ArchiveSource,
         Reason::MountPoint,
+        Reason::Register,
     ];
 
     /// The reason plan.json names.
@@ -224,6 +227,7 @@ impl Reason {
         match self {
             Reason::DependsOn => "depends_on",
             Reason::Notify => "notify",
+            Reason::Register => "register",
             Reason::ParentDirectory => "parent directory",
             Reason::LinkTarget => "link target",
             Reason::SameFile => "same file",
@@ -320,6 +324,9 @@ pub trait Resource {
 /// plan was made in this process (no JSON tree per node is built, only the text written), or
 /// the JSON read back from a plan file, which the family decodes through its own state.
 #[derive(Debug, Clone, PartialEq)]
+// One per node's `before`/`after`: the typed file state by value (no allocation per node) is
+// what a plan made in this process holds; the JSON form is only for plans read back.
+#[allow(clippy::large_enum_variant)]
 pub enum Recorded {
     /// A file-family state.
     File(FsState),

@@ -48,6 +48,16 @@ pub struct FileTask {
     /// When `path` is a symlink, manage the file it points to instead of refusing.
     #[serde(default)]
     pub follow: bool,
+    /// A command run on the new content before it replaces the file: `%s` is the path of a
+    /// temporary copy (split into words like a `command`'s `cmd`, never run by a shell), e.g.
+    /// `sshd -t -f %s`. When it does not exit 0 the old file is kept and the task fails with
+    /// the command's output. Runs only when the content changes.
+    pub validate: Option<Spanned<String>>,
+    /// Before new content replaces an existing file, keep the old one as
+    /// `<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~` (UTC; Ansible's naming). Only when the content
+    /// changes.
+    #[serde(default)]
+    pub backup: bool,
     pub mode: Option<Spanned<Mode>>,
     pub owner: Option<Spanned<Principal>>,
     pub group: Option<Spanned<Principal>>,
@@ -71,6 +81,7 @@ impl Resource for FileTask {
     }
 
     fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        files::write_checks::check(&self.write_checks(), found);
         absolute(&self.path, "path", found);
         let content = [
             ("content", self.content.as_ref()),
@@ -90,6 +101,13 @@ impl Resource for FileTask {
 }
 
 impl FileType for FileTask {
+    fn write_checks(&self) -> files::write_checks::WriteChecks<'_> {
+        files::write_checks::WriteChecks {
+            validate: self.validate.as_ref(),
+            backup: self.backup,
+        }
+    }
+
     fn path(&self) -> &Spanned<String> {
         &self.path
     }

@@ -11,6 +11,7 @@
 mod plan;
 mod review;
 mod run;
+pub mod write_checks;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -44,6 +45,11 @@ pub trait FileType {
 
     /// The wanted state, from what is there.
     fn want(&self, cx: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String>;
+
+    /// `validate` and `backup`, for the types that write a file's content.
+    fn write_checks(&self) -> write_checks::WriteChecks<'_> {
+        write_checks::WriteChecks::default()
+    }
 }
 
 /// How a path is observed.

@@ -37,6 +37,10 @@ pub enum EntryKind {
 /// One path's state as plan.json shows it in `before` and `after`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FsState {
+    /// Only in `after`: before new content replaces an existing file, the old file is kept as
+    /// `<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~` (UTC), as Ansible names backups.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub backup: bool,
     /// Wanted content (only in `after`), UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -71,6 +75,11 @@ pub struct FsState {
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    /// Only in `after`: the command run on new content before it replaces the file, one
+    /// argument per element, `%s` standing for a temporary copy of the content; a non-zero
+    /// exit keeps the old file and fails the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate: Option<Box<[String]>>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -95,6 +104,8 @@ impl FsState {
             parents: false,
             force: false,
             follow: false,
+            backup: false,
+            validate: None,
         }
     }
 
@@ -181,11 +192,14 @@ impl FsState {
         }
     }
 
-    /// The state without the wanted content: what `before` shows and what fingerprints hash.
+    /// The state without the wanted content (nor how it is written): what `before` shows,
+    /// what fingerprints hash and what a chained edit starts from.
     pub fn without_content(&self) -> FsState {
         FsState {
             content: None,
             content_base64: None,
+            backup: false,
+            validate: None,
             ..self.clone()
         }
     }
@@ -463,6 +477,14 @@ pub fn converge(have: &FsState, want: &FsState, place: &Place) -> Result<(), Res
             let (dir, name) = entry().map_err(|e| fail("cannot write", e))?;
             if rewrite {
                 let bytes = content.unwrap_or_default();
+                // The old file stays until the new content passed the check, and its backup
+                // is made only now that it will be replaced.
+                if let Some(argv) = &want.validate {
+                    super::files::write_checks::validate(argv, &bytes, &want.path)?;
+                }
+                if want.backup && have.state == EntryKind::File {
+                    super::files::write_checks::backup(dir, name, &want.path)?;
+                }
                 let owner = (want.uid, want.gid);
                 let mode = want.mode_bits().unwrap_or(0o644);
                 at::write_at(dir, name, &bytes, mode, owner).map_err(|e| fail("cannot write", e))

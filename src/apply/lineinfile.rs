@@ -35,6 +35,16 @@ pub struct LineInFileTask {
     /// Create the file when it does not exist (default false: the task fails instead).
     #[serde(default)]
     pub create: bool,
+    /// A command run on the new content before it replaces the file: `%s` is the path of a
+    /// temporary copy (split into words like a `command`'s `cmd`, never run by a shell), e.g.
+    /// `sshd -t -f %s`. When it does not exit 0 the old file is kept and the task fails with
+    /// the command's output. Runs only when the content changes.
+    pub validate: Option<Spanned<String>>,
+    /// Before new content replaces an existing file, keep the old one as
+    /// `<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~` (UTC; Ansible's naming). Only when the content
+    /// changes.
+    #[serde(default)]
+    pub backup: bool,
     pub mode: Option<Spanned<Mode>>,
     pub owner: Option<Spanned<Principal>>,
     pub group: Option<Spanned<Principal>>,
@@ -63,6 +73,7 @@ impl Resource for LineInFileTask {
     }
 
     fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        files::write_checks::check(&self.write_checks(), found);
         absolute(&self.path, "path", found);
         insertion(&self.insert_after, &self.insert_before, found);
         regex(self.regexp.as_ref(), found);
@@ -92,6 +103,13 @@ impl Resource for LineInFileTask {
 }
 
 impl FileType for LineInFileTask {
+    fn write_checks(&self) -> files::write_checks::WriteChecks<'_> {
+        files::write_checks::WriteChecks {
+            validate: self.validate.as_ref(),
+            backup: self.backup,
+        }
+    }
+
     fn path(&self) -> &Spanned<String> {
         &self.path
     }
@@ -288,6 +306,8 @@ mod tests {
             insert_after: None,
             insert_before: None,
             create: true,
+            validate: None,
+            backup: false,
             mode: None,
             owner: None,
             group: None,

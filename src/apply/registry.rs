@@ -85,6 +85,15 @@ macro_rules! task_types {
             }
         }
 
+        /// Whether a task type has a field of this name (read from its schema, once per type
+        /// and field): a type's own `name` field takes `name:` before the task keyword does.
+        pub fn type_has_field(type_name: &str, field: &str) -> bool {
+            match type_name {
+                $($(#[$attr])* $name => $crate::apply::registry::has_property::<$task>($name, field),)*
+                _ => false,
+            }
+        }
+
         /// The family of a node's type, as plan.json names it.
         pub fn family_of(type_name: &str) -> Option<&'static dyn $crate::apply::Family> {
             match type_name {
@@ -95,3 +104,22 @@ macro_rules! task_types {
     };
 }
 pub(crate) use task_types;
+
+/// Whether the schema of task struct `T` (type `type_name`) has the property `field`; cached,
+/// since every task asks.
+pub fn has_property<T: schemars::JsonSchema>(type_name: &'static str, field: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<(&'static str, String), bool>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    *cache
+        .entry((type_name, field.to_owned()))
+        .or_insert_with(|| {
+            let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
+            schema
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .is_some_and(|p| p.contains_key(field))
+        })
+}

@@ -26,6 +26,16 @@ pub struct TemplateTask {
     /// Replace a destination whose content differs (default true); false only creates it.
     #[serde(default = "crate::model::apply::yes")]
     pub force: bool,
+    /// A command run on the new content before it replaces the file: `%s` is the path of a
+    /// temporary copy (split into words like a `command`'s `cmd`, never run by a shell), e.g.
+    /// `sshd -t -f %s`. When it does not exit 0 the old file is kept and the task fails with
+    /// the command's output. Runs only when the content changes.
+    pub validate: Option<Spanned<String>>,
+    /// Before new content replaces an existing file, keep the old one as
+    /// `<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~` (UTC; Ansible's naming). Only when the content
+    /// changes.
+    #[serde(default)]
+    pub backup: bool,
     pub mode: Option<Spanned<Mode>>,
     pub owner: Option<Spanned<Principal>>,
     pub group: Option<Spanned<Principal>>,
@@ -47,6 +57,7 @@ impl Resource for TemplateTask {
     }
 
     fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        files::write_checks::check(&self.write_checks(), found);
         absolute(&self.dest, "dest", found);
     }
 
@@ -58,6 +69,13 @@ impl Resource for TemplateTask {
 }
 
 impl FileType for TemplateTask {
+    fn write_checks(&self) -> files::write_checks::WriteChecks<'_> {
+        files::write_checks::WriteChecks {
+            validate: self.validate.as_ref(),
+            backup: self.backup,
+        }
+    }
+
     fn path(&self) -> &Spanned<String> {
         &self.dest
     }

@@ -304,3 +304,30 @@ fn conflict_at(
         claim.thing.noun()
     ))
 }
+
+/// One registered name, one task: a `when` reading it must know whose result it is.
+pub fn check_unique_registers(
+    tasks: &[ApplyTask],
+    sources: &SourceMap,
+    found: &mut Vec<Diagnostic>,
+) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    // A loop's items share its `register`, which is refused on its own (`check_register`).
+    let registering = tasks.iter().filter(|t| t.meta.loop_key.is_none());
+    for name in registering.filter_map(|t| t.meta.register.as_ref()) {
+        match seen.get(name.value.as_str()) {
+            Some(first) => found.push(
+                Diagnostic::error(format!("`register: {}` is used by two tasks", name.value))
+                    .at(name.span)
+                    .label("registered again here")
+                    .help(format!(
+                        "first registered at {}; give each task's result its own name",
+                        place(sources, *first)
+                    )),
+            ),
+            None => {
+                seen.insert(&name.value, name.span);
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod graph;
 mod rules;
 mod secret_fields;
 mod sinks;
+mod tags;
 
 use rayon::prelude::*;
 
@@ -19,7 +20,7 @@ use crate::config::{ConfigDir, Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::model::assert::{ASSERT, AssertSpec};
 use crate::model::facts::{CollectorSpec, FACTS_KEYWORDS, FactsKeywords};
-use crate::model::meta::{KEYWORDS, TaskKeywords};
+use crate::model::meta::{KEYWORDS, SkipReason, SkippedTask, TagSelection, TaskKeywords};
 use crate::model::{
     ApplyTask, Config, FactsTask, LogPipeline, RenderedContent, Settings, Spanned, TaskMeta,
 };
@@ -40,6 +41,7 @@ pub struct Declared {
 pub fn check(
     rendered: RenderedConfig,
     config_dir: &ConfigDir,
+    selection: &TagSelection,
     sources: &SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> Config {
@@ -69,8 +71,35 @@ pub fn check(
         })
         .collect();
     let mut asserts = Asserts::default();
+    let mut skipped: Vec<SkippedTask> = rendered
+        .skipped
+        .iter()
+        .map(|s| SkippedTask {
+            section: s.section,
+            id: s.id.clone().map(|id| match &s.loop_key {
+                Some(key) => format!("{id}[{key}]"),
+                None => id,
+            }),
+            span: s.span,
+            reason: SkipReason::When,
+        })
+        .collect();
+    let mut all_tags: Vec<String> = Vec::new();
     for (task, task_declared, task_asserts, task_found) in checked {
-        apply.extend(task);
+        if let Some(task) = task {
+            all_tags.extend(task.meta.tags.iter().cloned());
+            // Left out like a `when: false` task; still declared (above), so a `depends_on`
+            // naming it holds.
+            match tags::left_out(selection, &task.meta.tags) {
+                Some(why) if !task.meta.handler => skipped.push(SkippedTask {
+                    section: "apply",
+                    id: Some(task.meta.id.clone()),
+                    span: task.meta.span,
+                    reason: SkipReason::Tags(why),
+                }),
+                _ => apply.push(task),
+            }
+        }
         asserts.held += task_asserts.held;
         asserts.ids.extend(task_asserts.ids);
         declared.ids.extend(task_declared.ids);
@@ -90,16 +119,14 @@ pub fn check(
         .filter_map(|task| check_log_pipeline(task, &mut found))
         .collect();
     let settings = check_settings(&rendered.settings, sources, &mut found);
+    // In the order the tasks are written, whatever left each out.
+    skipped.sort_by_key(|s| (s.span.file, s.span.start));
     let config = Config {
         apply,
         facts,
         logs,
         settings,
-        skipped: rendered
-            .skipped
-            .iter()
-            .map(|s| (s.section, s.id.clone().unwrap_or_default()))
-            .collect(),
+        skipped,
         assertions_held: asserts.held,
     };
     // A reference to a task skipped by `when` is not an error: like Ansible, a skipped task
@@ -113,6 +140,7 @@ pub fn check(
         }
     }
     graph::check_apply_graph(&config.apply, &asserts.ids, &declared, sources, &mut found);
+    graph::check_unique_registers(&config.apply, sources, &mut found);
     graph::check_facts_references(&config.facts, &config.apply, &declared, &mut found);
     graph::check_unique_ids(
         config.facts.iter().map(|t| graph::IdUse {
@@ -134,6 +162,10 @@ pub fn check(
         sources,
         &mut found,
     );
+    found.extend(tags::unused_selectors(
+        selection,
+        all_tags.iter().map(String::as_str),
+    ));
     found.into_iter().for_each(|d| diagnostics.push(d));
     config
 }
@@ -205,7 +237,15 @@ fn check_apply_task(
     asserts: &mut Asserts,
     found: &mut Vec<Diagnostic>,
 ) -> Option<ApplyTask> {
-    let (mut keywords_node, body) = split(&task.node, KEYWORDS)?;
+    // A type with a `name` field of its own (package, service, user …) takes `name:`; the
+    // task keyword `name` is then not available on it.
+    let keywords_here: Vec<&str> = match task.node.get("type").and_then(Node::as_str) {
+        Some(t) if crate::apply::type_has_field(t, "name") => {
+            KEYWORDS.iter().copied().filter(|k| *k != "name").collect()
+        }
+        _ => KEYWORDS.to_vec(),
+    };
+    let (mut keywords_node, body) = split(&task.node, &keywords_here)?;
     let failed = failed_fields("apply", task, found);
     if body.get("type").and_then(Node::as_str) == Some(ASSERT) && handler {
         let span = body.get("type").map_or(task.node.span, |t| t.span);
@@ -228,11 +268,11 @@ fn check_apply_task(
         );
         return None;
     }
-    one_or_many(&mut keywords_node, &["depends_on", "notify"]);
+    one_or_many(&mut keywords_node, &["depends_on", "notify", "tags"]);
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx = DeContext::new(what, KEYWORDS, failed.clone()).with_other_types(&[ASSERT]);
+    let body_cx = DeContext::new(what, &keywords_here, failed.clone()).with_other_types(&[ASSERT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
     // A name read from a secret is not declared: it would be printed as a known id.
@@ -274,10 +314,16 @@ fn check_apply_task(
     if let Some(id_node) = &keywords.id {
         rules::check_id(id_node, found);
     }
+    rules::check_name_and_tags(&keywords, handler, keywords_node.key("tags"), found);
+    rules::check_register(keywords.register.as_ref(), task.loop_key.is_some(), found);
     Some(ApplyTask {
         meta: TaskMeta {
             id,
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
+            name: keywords.name.as_ref().map(|n| n.value.clone()),
+            tags: keywords.tags.iter().map(|t| t.value.clone()).collect(),
+            register: keywords.register.clone(),
+            when_at_execute: task.when_at_execute.clone(),
             span: task.node.span,
             depends_on: keywords.depends_on,
             notify: keywords.notify,
@@ -381,6 +427,10 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
         meta: TaskMeta {
             id,
             id_span: keywords.id.as_ref().map_or(task.node.span, |i| i.span),
+            name: None,
+            tags: Vec::new(),
+            register: None,
+            when_at_execute: None,
             span: task.node.span,
             depends_on: keywords.depends_on.clone(),
             notify: Vec::new(),

@@ -24,6 +24,79 @@ pub fn check_id(id: &Spanned<String>, found: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A `name` is a label on one line; a tag is a word `--tags` can name (no spaces or commas).
+/// A handler has no tags: it runs when a planned task notifies it, whatever the selection.
+pub fn check_name_and_tags(
+    keywords: &crate::model::meta::TaskKeywords,
+    handler: bool,
+    tags_key: Option<&crate::config::Key>,
+    found: &mut Vec<Diagnostic>,
+) {
+    if let Some(name) = &keywords.name
+        && (name.value.trim().is_empty() || name.value.chars().any(char::is_control))
+    {
+        found.push(
+            Diagnostic::error("a task's `name` must be a non-empty label on one line")
+                .at(name.span)
+                .help("write a short human label, e.g. `name: Install nginx`; the task's address stays its `id`"),
+        );
+    }
+    if handler && let Some(key) = tags_key {
+        found.push(
+            Diagnostic::error("`tags` has no meaning on a handler")
+                .at(key.span)
+                .help("a handler runs when a planned task notifies it, whatever --tags selects; tag the tasks that notify it"),
+        );
+        return;
+    }
+    for tag in &keywords.tags {
+        if tag.value.is_empty()
+            || tag
+                .value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        {
+            found.push(
+                Diagnostic::error("a tag must be non-empty, without spaces or commas")
+                    .at(tag.span)
+                    .help("`--tags a,b` splits at commas; use letters, digits, `-`, `_`, e.g. `tags: [web, nginx-conf]`"),
+            );
+        }
+    }
+}
+
+/// A registered name is a template name (a later `when` reads `NAME.changed`), not a
+/// built-in one, and names one result: not a loop's many.
+pub fn check_register(
+    register: Option<&Spanned<String>>,
+    in_loop: bool,
+    found: &mut Vec<Diagnostic>,
+) {
+    let Some(name) = register else {
+        return;
+    };
+    let identifier = name
+        .value
+        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || crate::template::RESERVED.contains(&name.value.as_str()) {
+        found.push(
+            Diagnostic::error(format!("`{}` cannot be a registered name", name.value))
+                .at(name.span)
+                .help("use letters, digits and `_`, not starting with a digit, and not `facts`, `secrets` or `item`"),
+        );
+    } else if in_loop {
+        found.push(
+            Diagnostic::error("`register` on a task with `loop`: its items have one result each")
+                .at(name.span)
+                .help("register a task without `loop`, or give each item its own task"),
+        );
+    }
+}
+
 /// `thresholds` is the task's `thresholds:` mapping as written, for the spans of its keys.
 pub fn check_collector(
     collector: &CollectorSpec,

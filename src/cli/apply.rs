@@ -13,6 +13,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     run: RunArgs,
+
+    #[command(flatten)]
+    selection: super::selection::SelectionArgs,
 }
 
 pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
@@ -20,7 +23,7 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
         return dry_run(globals, args);
     }
     let printer = args.run.printer(globals);
-    match ops::apply(&globals.inputs(), &args.run.options(globals, &printer)) {
+    match ops::apply(&args.selection.inputs(globals), &args.run.options(globals, &printer)) {
         Ok(executed) => printer.finish(args.run.detailed_exitcode, &executed),
         Err(ApplyError::Plan(e)) => print_plan_error(globals, e),
         Err(ApplyError::Refused(refusal)) => print_refusal(globals, refusal),
@@ -29,7 +32,7 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
 
 /// `apply --dry-run`: the plan, shown with diffs.
 fn dry_run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
-    let plan = match ops::dry_run(&globals.inputs()) {
+    let plan = match ops::dry_run(&args.selection.inputs(globals)) {
         Ok(plan) => plan,
         Err(e) => return print_plan_error(globals, e),
     };

@@ -5,6 +5,7 @@ use clap::ValueEnum;
 use super::Globals;
 use super::output::{err, errln, outln};
 use crate::diagnostics::{render_human, render_json};
+use crate::model::meta::SkipReason;
 use crate::ops;
 
 #[derive(clap::Args)]
@@ -16,6 +17,9 @@ pub struct CheckArgs {
     /// Fail on warnings too
     #[arg(long)]
     deny_warnings: bool,
+
+    #[command(flatten)]
+    selection: super::selection::SelectionArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -27,7 +31,7 @@ enum Format {
 }
 
 pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
-    let mut compiled = ops::compile(&globals.inputs(), &ops::gather_facts());
+    let mut compiled = ops::compile(&args.selection.inputs(globals), &ops::gather_facts());
     let failed = compiled.diagnostics.has_errors()
         || (args.deny_warnings && compiled.diagnostics.warning_count() > 0);
     if globals.quiet {
@@ -47,11 +51,17 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> ExitCode {
                     0 => String::new(),
                     n => format!(", {} held", count(n, "assertion")),
                 };
-                let skipped = if config.skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {} skipped by `when`", config.skipped.len())
-                };
+                let by_when = (config.skipped.iter())
+                    .filter(|s| s.reason == SkipReason::When)
+                    .count();
+                let by_tags = config.skipped.len() - by_when;
+                let mut skipped = String::new();
+                if by_when > 0 {
+                    skipped.push_str(&format!(", {by_when} skipped by `when`"));
+                }
+                if by_tags > 0 {
+                    skipped.push_str(&format!(", {by_tags} not selected by tags"));
+                }
                 errln!(
                     "ok: {}, {}, {} in {}{held}{skipped}",
                     count(config.apply.len(), "apply task"),

@@ -7,6 +7,7 @@ mod facts;
 mod output;
 mod plan;
 mod run_output;
+mod selection;
 mod show;
 
 use std::path::PathBuf;
@@ -202,6 +203,7 @@ impl Globals {
             env_file: self.env_file.clone(),
             extra_vars: self.extra_vars.clone(),
             secret_files: self.secret_files.clone(),
+            tags: ops::TagSelection::default(),
         }
     }
 }

@@ -16,10 +16,13 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when something would, 1 on errors
     #[arg(long)]
     detailed_exitcode: bool,
+
+    #[command(flatten)]
+    selection: super::selection::SelectionArgs,
 }
 
 pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
-    let mut plan = match ops::plan(&globals.inputs()) {
+    let mut plan = match ops::plan(&args.selection.inputs(globals)) {
         Ok(planned) => planned.plan,
         Err(e) => return print_plan_error(globals, e),
     };

@@ -129,7 +129,10 @@ impl RunPrinter {
 
 /// A node's line; empty for an unchanged node under `--quiet`.
 fn human_line(quiet: bool, outcome: &NodeOutcome) -> String {
-    let address = escape(&outcome.address);
+    let address = match &outcome.name {
+        Some(name) => format!("{} ({})", escape(&outcome.address), escape(name)),
+        None => escape(&outcome.address).into_owned(),
+    };
     match (&outcome.status, &outcome.facts) {
         (Status::Unchanged, Some(collected)) => collected_lines(&outcome.address, collected),
         (Status::Changed, _) => format!("changed    {address}"),

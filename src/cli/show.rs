@@ -69,6 +69,21 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
             render_node(&mut out, node, color, with_diffs);
         }
     }
+    if !plan.skipped.is_empty() {
+        out.push_str("Not planned:\n");
+        for skipped in &plan.skipped {
+            let what = match &skipped.address {
+                Some(address) => escape(address).into_owned(),
+                None => format!(
+                    "the task at {}:{}:{}",
+                    escape(&skipped.source.file),
+                    skipped.source.line,
+                    skipped.source.column
+                ),
+            };
+            out.push_str(&format!("  {what}: {}\n", escape(&skipped.reason)));
+        }
+    }
     // Counted here, not read from the plan's summary: the summary of what is shown.
     let s = Summary::of(&plan.nodes);
     let collect = match s.collect {
@@ -98,6 +113,17 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
     // `execute` renders sensitive values again with these: they are part of what is reviewed.
     for var in &plan.config.extra_vars {
         out.push_str(&format!("Made with -e {}\n", escape(var)));
+    }
+    for (option, values) in [
+        ("--tags", &plan.config.tags),
+        ("--skip-tags", &plan.config.skip_tags),
+    ] {
+        if !values.is_empty() {
+            out.push_str(&format!(
+                "Made with {option} {}\n",
+                escape(&values.join(","))
+            ));
+        }
     }
     for (name, path) in &plan.config.secret_files {
         out.push_str(&format!(
@@ -152,6 +178,7 @@ fn shown(node: &PlanNode) -> Option<Shown<'_>> {
         None => (Vec::new(), Vec::new()),
     };
     details.extend(notified_handlers(node));
+    details.extend(run_condition(node));
     Some(Shown {
         node,
         what,
@@ -179,8 +206,12 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
     } else {
         format!(" ({})", shown.notes.join(", "))
     };
+    let name = match &node.name {
+        Some(name) => format!(" ({})", escape(name)),
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "{} {} {} {}{notes}\n",
+        "{} {}{name} {} {}{notes}\n",
         paint(color, code, symbol),
         paint(color, BOLD, &escape(&node.address)),
         paint(color, code, node.action.as_str()),
@@ -213,11 +244,13 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         .map(|shown| {
             serde_json::json!({
                 "address": shown.node.address,
+                "name": shown.node.name,
                 "type": shown.node.type_name,
                 "action": shown.node.action.as_str(),
                 "what": shown.what,
                 "handler": shown.node.handler,
                 "noop": shown.node.noop,
+                "when": shown.node.when,
                 "details": shown.details.iter().map(|d| &d.text).collect::<Vec<_>>(),
                 "warnings": (shown.details.iter().filter(|d| d.warning))
                     .map(|d| &d.text)
@@ -230,9 +263,26 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         "nodes": nodes,
         "summary": Summary::of(&plan.nodes),
         "audit": plan.audit,
+        "skipped": plan.skipped,
         "extra_vars": plan.config.extra_vars,
         "secret_files": plan.config.secret_files,
     })
+}
+
+/// "runs only if r.changed …": a `when` over registered results, judged at execute time.
+fn run_condition(node: &PlanNode) -> Option<Detail> {
+    let condition = node.when.as_ref()?;
+    let reads: Vec<String> = (condition.registers.iter())
+        .map(|(name, address)| match address {
+            Some(address) => format!("{} is {}", escape(name), escape(address)),
+            None => format!("{} is not planned: skipped", escape(name)),
+        })
+        .collect();
+    Some(Detail::plain(format!(
+        "runs only if `{}` when its turn comes ({})",
+        escape(&condition.expression),
+        reads.join(", ")
+    )))
 }
 
 /// "notifies apply.restart": the handlers a change of this node makes run.

@@ -11,6 +11,7 @@ mod collect;
 pub mod lock;
 mod report;
 mod scheduler;
+mod when;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -39,6 +40,9 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeOutcome {
     pub address: String,
+    /// The task's `name`, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(flatten)]
     pub status: Status,
     pub duration_ms: u64,
@@ -55,10 +59,20 @@ pub struct NodeOutcome {
 }
 
 impl NodeOutcome {
-    /// Skipped because a dependency did not succeed: blocks its own dependents in turn.
-    fn blocked(address: &str, why: String) -> Self {
+    /// Not run because its `when` over registered results is false: like a task whose `when`
+    /// is false at plan time, it does not block its dependents.
+    fn condition_false(node: &PlanNode, why: String) -> Self {
         NodeOutcome {
-            address: address.to_owned(),
+            blocks: false,
+            ..NodeOutcome::blocked(node, why)
+        }
+    }
+
+    /// Skipped because a dependency did not succeed: blocks its own dependents in turn.
+    fn blocked(node: &PlanNode, why: String) -> Self {
+        NodeOutcome {
+            address: node.address.clone(),
+            name: node.name.clone(),
             status: Status::Skipped(why),
             duration_ms: 0,
             facts: None,
@@ -72,7 +86,7 @@ impl NodeOutcome {
 pub fn refused_outcomes(plan: &Plan, why: &str) -> Vec<NodeOutcome> {
     plan.nodes
         .iter()
-        .map(|node| NodeOutcome::blocked(&node.address, format!("not run: {why}")))
+        .map(|node| NodeOutcome::blocked(node, format!("not run: {why}")))
         .collect()
 }
 
@@ -259,6 +273,7 @@ struct Products {
 fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products) -> NodeOutcome {
     NodeOutcome {
         address: node.address.clone(),
+        name: node.name.clone(),
         blocks: matches!(status, Status::Failed(_)),
         status,
         duration_ms: started.elapsed().as_millis() as u64,

@@ -41,6 +41,8 @@ struct State<'p, W> {
     /// Set by whoever runs the node: its own task, or a batch that took it along.
     taken: Vec<AtomicBool>,
     outcomes: Vec<OnceLock<NodeOutcome>>,
+    /// Each node's index by address, for the registered results a `when` reads.
+    positions: HashMap<&'p str, usize>,
     /// One mutex per lock name any node holds.
     locks: HashMap<&'p str, Mutex<()>>,
     work: W,
@@ -58,6 +60,9 @@ pub fn run<W: Work>(plan: &Plan, jobs: usize, work: W) -> Result<Vec<NodeOutcome
         notified: nodes.iter().map(|_| AtomicBool::new(false)).collect(),
         taken: nodes.iter().map(|_| AtomicBool::new(false)).collect(),
         outcomes: nodes.iter().map(|_| OnceLock::new()).collect(),
+        positions: (nodes.iter().enumerate())
+            .map(|(i, n)| (n.address.as_str(), i))
+            .collect(),
         locks: nodes
             .iter()
             .flat_map(|n| &n.locks)
@@ -84,7 +89,7 @@ pub fn run<W: Work>(plan: &Plan, jobs: usize, work: W) -> Result<Vec<NodeOutcome
         .map(|(i, o)| {
             o.into_inner().unwrap_or_else(|| {
                 NodeOutcome::blocked(
-                    &nodes[i].address,
+                    &nodes[i],
                     "not reached (a dependency never finished)".to_owned(),
                 )
             })
@@ -101,13 +106,12 @@ fn spawn<'s, 'p: 's, W: Work>(scope: &rayon::ScopeFifo<'s>, state: &'s State<'p,
         }
         match why_not_run(state, i) {
             Some(_) if state.taken[i].swap(true, Ordering::AcqRel) => {}
-            Some(why) => finish(
-                scope,
-                state,
-                i,
-                NodeOutcome::blocked(&state.nodes[i].address, why),
-            ),
-            None => run_holding_locks(scope, state, i),
+            Some(why) => finish(scope, state, i, NodeOutcome::blocked(&state.nodes[i], why)),
+            None => match condition_not_met(state, i) {
+                Some(_) if state.taken[i].swap(true, Ordering::AcqRel) => {}
+                Some(outcome) => finish(scope, state, i, outcome),
+                None => run_holding_locks(scope, state, i),
+            },
         }
     });
 }
@@ -127,6 +131,28 @@ fn why_not_run<W>(state: &State<'_, W>, i: usize) -> Option<String> {
         // Asked to stop: what runs finishes, nothing more starts.
         None if crate::signals::stop_requested() => Some(INTERRUPTED.to_owned()),
         None => None,
+    }
+}
+
+/// The outcome of a node whose `when` over registered results does not hold (skipped), or
+/// cannot be evaluated (failed); `None` when it runs.
+fn condition_not_met<W>(state: &State<'_, W>, i: usize) -> Option<NodeOutcome> {
+    let node = &state.nodes[i];
+    let condition = node.when.as_ref()?;
+    let outcome_of = |address: &str| {
+        let &j = state.positions.get(address)?;
+        state.outcomes[j].get()
+    };
+    match super::when::holds(condition, outcome_of) {
+        Ok(true) => None,
+        Ok(false) => Some(NodeOutcome::condition_false(
+            node,
+            format!("when: {} is false", condition.expression),
+        )),
+        Err(why) => Some(NodeOutcome {
+            status: Status::Failed(why),
+            ..NodeOutcome::blocked(node, String::new())
+        }),
     }
 }
 
@@ -185,7 +211,9 @@ fn run_holding_locks<'s, 'p: 's, W: Work>(
         let other = &state.nodes[j];
         let ready = state.remaining[j].load(Ordering::Acquire) == 0;
         let same_locks = other.locks.iter().all(|l| names.contains(l.as_str()));
+        // A node with a `when` is judged on its own turn, never taken along.
         if ready
+            && other.when.is_none()
             && same_locks
             && state.work.batch_group(other, notified(j)) == Some(group)
             && why_not_run(state, j).is_none()

@@ -32,8 +32,8 @@ pub struct Config {
     pub facts: Vec<FactsTask>,
     pub logs: Vec<LogPipeline>,
     pub settings: Settings,
-    /// Tasks whose `when` was false, by section and id.
-    pub skipped: Vec<(&'static str, String)>,
+    /// Tasks left out: their `when` was false, or `--tags`/`--skip-tags` did not select them.
+    pub skipped: Vec<meta::SkippedTask>,
     /// Conditions of `assert` tasks that held (a false one is an error).
     pub assertions_held: usize,
 }

@@ -8,6 +8,7 @@ use crate::config::ConfigDir;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::facts::HostFacts;
 use crate::model::Config;
+pub use crate::model::meta::TagSelection;
 use crate::secrets::{EnvVarSource, Secrets};
 use crate::{check, config, template};
 
@@ -20,6 +21,8 @@ pub struct Inputs {
     pub extra_vars: Vec<String>,
     /// `--secret NAME=@PATH`: secrets read from files.
     pub secret_files: Vec<(String, PathBuf)>,
+    /// `--tags` / `--skip-tags`: which tasks are planned.
+    pub tags: TagSelection,
 }
 
 /// What the front end produced: the model (complete only without errors), every diagnostic,
@@ -70,7 +73,13 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
     );
     tracing::info!(elapsed = ?started.elapsed(), "rendered");
     let started = Instant::now();
-    let config = check::check(rendered, &inputs.config_dir, &sources, &mut diagnostics);
+    let config = check::check(
+        rendered,
+        &inputs.config_dir,
+        &inputs.tags,
+        &sources,
+        &mut diagnostics,
+    );
     tracing::info!(elapsed = ?started.elapsed(), "checked");
     Compiled {
         config,

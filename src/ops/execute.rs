@@ -136,6 +136,10 @@ fn recompile(
         secret_files: (plan.config.secret_files.iter())
             .map(|(name, path)| (name.clone(), path.into()))
             .collect(),
+        tags: crate::model::meta::TagSelection {
+            tags: plan.config.tags.clone(),
+            skip_tags: plan.config.skip_tags.clone(),
+        },
     };
     let compiled = compile(&inputs, facts);
     if compiled.diagnostics.has_errors() {

@@ -17,7 +17,7 @@ mod report;
 mod run_lock;
 
 pub use apply::{ApplyError, apply, dry_run};
-pub use compile::{Compiled, Inputs, compile};
+pub use compile::{Compiled, Inputs, TagSelection, compile};
 pub use execute::{ExecuteRequest, Executed, MAX_JOBS, NodeObserver, RunOptions, execute};
 pub use metrics::{Metrics, MetricsError, MetricsServer, load_metrics};
 pub use output_file::check_output_file;

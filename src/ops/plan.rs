@@ -54,6 +54,7 @@ pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
         facts: &facts,
         extra_vars: &inputs.extra_vars,
         secret_files: &inputs.secret_files,
+        tags: &inputs.tags,
     };
     match plan::build(&plan_inputs) {
         Ok(plan) => Ok(Planned {

@@ -81,6 +81,7 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
             depends_on.dedup();
             PlanNode {
                 address: address(task),
+                name: None,
                 kind: NodeKind::Facts,
                 type_name: task.collector.type_name().to_owned(),
                 source: SourceLocation::of(sources, task.meta.span),
@@ -88,6 +89,7 @@ pub fn lower(collectors: &[FactsTask], tasks: &[ApplyTask], sources: &SourceMap)
                 notifies: Vec::new(),
                 handler: false,
                 noop: false,
+                when: None,
                 locks: Vec::new(),
                 action: Action::Collect,
                 precondition: Precondition::None,

@@ -51,6 +51,17 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
         }
     }
     let mut dag = Dag::new(n);
+    // A `when` that reads a registered result waits for the task registering it.
+    let registers: HashMap<&str, usize> = (tasks.iter().enumerate())
+        .filter_map(|(i, t)| Some((t.meta.register.as_ref()?.value.as_str(), i)))
+        .collect();
+    for (i, task) in tasks.iter().enumerate() {
+        for name in task.meta.when_at_execute.iter().flat_map(|w| &w.reads) {
+            if let Some(&source) = registers.get(name.as_str()) {
+                dag.add_edge(source, i, Reason::Register);
+            }
+        }
+    }
     let mut chained_after = vec![None; n];
     let mut locks = vec![Vec::new(); n];
     for (i, task) in tasks.iter().enumerate() {

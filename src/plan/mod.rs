@@ -50,6 +50,10 @@ pub struct Plan {
     pub audit: Vec<SinkConfig>,
     /// In execution order: every node after the nodes it depends on.
     pub nodes: Vec<PlanNode>,
+    /// The `apply` tasks left out of this plan: `when` was false, or `--tags`/`--skip-tags`
+    /// did not select them (format 1.4); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedNode>,
     /// SHA-256 of this document without `digest` and `created_at`: an edited plan is refused.
     pub digest: String,
 }
@@ -123,6 +127,42 @@ impl SourceLocation {
     }
 }
 
+/// A `when` that reads registered results, evaluated at execute time (format 1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunCondition {
+    /// The minijinja expression, without braces (`r.changed`).
+    pub expression: String,
+    /// Each registered name it reads, and the node whose result that is; `null` for a task
+    /// not in the plan (its result reads as `{changed: false, skipped: true}`).
+    pub registers: std::collections::BTreeMap<String, Option<String>>,
+}
+
+/// An `apply` task the plan leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SkippedNode {
+    /// `apply.<id>`; absent for a task skipped by `when` without an `id` (its fields are not
+    /// rendered, so it has no default id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub source: SourceLocation,
+    /// `when: false`, `not selected by --tags …`, `skipped by --skip-tags …`, or `tagged
+    /// \`never\`: …`.
+    pub reason: String,
+}
+
+impl SkippedNode {
+    fn of(sources: &SourceMap, task: &crate::model::meta::SkippedTask) -> Self {
+        SkippedNode {
+            address: task.id.as_ref().map(|id| format!("apply.{id}")),
+            source: SourceLocation::of(sources, task.span),
+            reason: match &task.reason {
+                crate::model::meta::SkipReason::When => "when: false".to_owned(),
+                crate::model::meta::SkipReason::Tags(why) => why.clone(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Dependency {
     pub address: String,
@@ -148,6 +188,9 @@ pub enum Precondition {
 pub struct PlanNode {
     /// `apply.<id>` or `facts.<id>`.
     pub address: String,
+    /// The task's `name`, a human label (format 1.4); absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub kind: NodeKind,
     #[serde(rename = "type")]
     pub type_name: String,
@@ -162,6 +205,10 @@ pub struct PlanNode {
     /// Planned but never executed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noop: bool,
+    /// Runs only if this condition over registered results holds when its turn comes
+    /// (format 1.4); otherwise skipped, without blocking its dependents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<RunCondition>,
     /// Locks the node holds exclusively while it runs (a package manager's): the scheduler
     /// never runs two nodes holding one lock at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -294,6 +341,7 @@ pub struct PlanInputs<'a> {
     pub facts: &'a HostFacts,
     pub extra_vars: &'a [String],
     pub secret_files: &'a [(String, std::path::PathBuf)],
+    pub tags: &'a crate::model::meta::TagSelection,
 }
 
 /// Lowers, observes and diffs. Errors are per node (`apply.x: why`), all reported together.
@@ -314,6 +362,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
         let depends_on = lowered.dag.dependencies(i);
         nodes.push(PlanNode {
             address: address(task),
+            name: task.meta.name.clone(),
             kind: NodeKind::Apply,
             type_name: task.spec.type_name().to_owned(),
             source: SourceLocation::of(inputs.sources, task.meta.span),
@@ -333,6 +382,7 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
                 .map(|h| address(&tasks[h]))
                 .collect(),
             noop: task.meta.noop,
+            when: run_condition(task, tasks),
             locks: lowered.locks[i].clone(),
             action: states.action,
             precondition: if states.chained {
@@ -356,7 +406,12 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     ));
     let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();
-    let config = ConfigSource::of(inputs.config_dir, inputs.extra_vars, inputs.secret_files);
+    let config = ConfigSource::of(
+        inputs.config_dir,
+        inputs.extra_vars,
+        inputs.secret_files,
+        inputs.tags,
+    );
     tracing::info!(elapsed = ?started.elapsed(), "identified the config");
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),
@@ -373,7 +428,28 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
             .map(|sink| sink.value.clone())
             .collect(),
         nodes,
+        skipped: (inputs.config.skipped.iter())
+            .filter(|s| s.section == "apply")
+            .map(|s| SkippedNode::of(inputs.sources, s))
+            .collect(),
         digest: String::new(),
+    })
+}
+
+/// A task's `when` over registered results, with the node each name reads.
+fn run_condition(task: &ApplyTask, tasks: &[ApplyTask]) -> Option<RunCondition> {
+    let when = task.meta.when_at_execute.as_ref()?;
+    let registers = (when.reads.iter())
+        .map(|name| {
+            let source = tasks
+                .iter()
+                .find(|t| t.meta.register.as_ref().is_some_and(|r| &r.value == name));
+            (name.clone(), source.map(address))
+        })
+        .collect();
+    Some(RunCondition {
+        expression: when.expression.clone(),
+        registers,
     })
 }
 

@@ -44,6 +44,12 @@ pub struct ConfigSource {
     /// (absolute), never its value; `execute` reads the same files (format 1.3).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub secret_files: std::collections::BTreeMap<String, String>,
+    /// `--tags` given to `plan` (format 1.4); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `--skip-tags` given to `plan` (format 1.4); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_tags: Vec<String>,
 }
 
 impl ConfigSource {
@@ -51,6 +57,7 @@ impl ConfigSource {
         dir: &ConfigDir,
         extra_vars: &[String],
         secret_files: &[(String, std::path::PathBuf)],
+        selection: &crate::model::meta::TagSelection,
     ) -> Self {
         ConfigSource {
             dir: dir.absolute().to_string_lossy().into_owned(),
@@ -65,6 +72,8 @@ impl ConfigSource {
                     (name.clone(), path.to_string_lossy().into_owned())
                 })
                 .collect(),
+            tags: selection.tags.clone(),
+            skip_tags: selection.skip_tags.clone(),
         }
     }
 }

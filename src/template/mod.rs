@@ -42,6 +42,8 @@ pub struct RenderedTask {
     /// Top-level fields whose rendering failed (already diagnosed). The task is still
     /// type-checked without them, so its other mistakes are reported too, but it is not used.
     pub failed_fields: Vec<String>,
+    /// A `when` reading a registered result, left for execute time.
+    pub when_at_execute: Option<crate::model::meta::DeferredWhen>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +89,8 @@ pub fn render(
     let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
     let options = TemplateOptions::of(loaded, diagnostics);
     let texts = render_error::SourceTexts::of(sources);
-    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options, texts);
+    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options, texts)
+        .with_registered(task::registered_names(loaded));
     // Files render independently: in parallel, then joined in file order. Template files
     // with errors are added to `sources` under the lock (only on the error path).
     let sources = Mutex::new(sources);

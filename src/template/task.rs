@@ -1,5 +1,10 @@
 //! Rendering one task: `when`, `loop`, task `vars`, every string, and its template file.
 
+mod block;
+mod registered;
+
+pub use registered::registered_names;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +77,8 @@ pub struct Renderer {
     config_dir: ConfigDir,
     /// Template file names already resolved: a loop renders the same file many times.
     resolved: Mutex<HashMap<String, Result<PathBuf, String>>>,
+    /// The names tasks `register`: a `when` reading one is evaluated at execute time.
+    registered: std::collections::HashSet<String>,
     /// Bytes of text the tasks hold so far, every loop item counted, against
     /// [`super::MAX_RENDERED_BYTES`].
     rendered_bytes: AtomicU64,
@@ -116,9 +123,16 @@ impl Renderer {
             secrets,
             config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
+            registered: std::collections::HashSet::new(),
             rendered_bytes: AtomicU64::new(0),
             texts,
         }
+    }
+
+    /// The names tasks register (see [`registered_names`]).
+    pub fn with_registered(mut self, names: std::collections::HashSet<String>) -> Self {
+        self.registered = names;
+        self
     }
 
     /// Counts `bytes` more text against the run's budget. Past it, every render fails, each
@@ -157,7 +171,7 @@ impl Renderer {
     }
 
     /// Renders one list entry of `apply`/`facts`/`logs` into zero (when false), one, or one per
-    /// loop item tasks.
+    /// loop item tasks; a `block` into the tasks it holds.
     pub fn task(
         &self,
         section: &'static str,
@@ -167,6 +181,35 @@ impl Renderer {
         sources: &Mutex<&mut SourceMap>,
         diagnostics: &mut Diagnostics,
     ) {
+        let outer = block::Inherited::default();
+        let mut sink = block::Sink {
+            out,
+            skipped,
+            sources,
+            diagnostics,
+        };
+        self.task_in(section, node, &outer, &mut sink);
+    }
+
+    /// A task (or block) with what the blocks around it give it: vars and tags.
+    fn task_in(
+        &self,
+        section: &'static str,
+        node: &Node,
+        inherited: &block::Inherited,
+        sink: &mut block::Sink<'_, '_>,
+    ) {
+        if block::is_block(node) {
+            return self.block(section, node, inherited, sink);
+        }
+        let with_tags = inherited.tag(node);
+        let node = with_tags.as_ref().unwrap_or(node);
+        let (out, skipped, sources, diagnostics) = (
+            &mut *sink.out,
+            &mut *sink.skipped,
+            sink.sources,
+            &mut *sink.diagnostics,
+        );
         let Value::Map(entries) = &node.value else {
             diagnostics.push(
                 Diagnostic::error(format!("a task must be a mapping, found {}", node.kind()))
@@ -175,13 +218,14 @@ impl Renderer {
             );
             return;
         };
-        let locals = match node.get("vars") {
-            Some(vars) => match self.task_vars(vars, diagnostics) {
-                Some(locals) => locals,
+        // A block's vars, then the task's own over them.
+        let mut locals = inherited.locals.clone();
+        if let Some(vars) = node.get("vars") {
+            match self.task_vars(vars, diagnostics) {
+                Some(own) => locals.extend(own),
                 None => return,
-            },
-            None => BTreeMap::new(),
-        };
+            }
+        }
         let items = match node.get("loop") {
             None => vec![(None, None)],
             Some(loop_node) => {
@@ -249,7 +293,14 @@ impl Renderer {
     ) -> (Item, Diagnostics) {
         let mut diagnostics = Diagnostics::default();
         let scope = self.scope(each.locals.clone(), item);
-        if let Some(when) = each.node.get("when") {
+        let when_at_execute = match each.node.get("when") {
+            Some(when) => match self.deferred_when(when, &mut diagnostics) {
+                Ok(deferred) => deferred,
+                Err(()) => return (Item::Stopped, diagnostics),
+            },
+            None => None,
+        };
+        if let Some(when) = each.node.get("when").filter(|_| when_at_execute.is_none()) {
             match self.condition("when", when, &scope, &mut diagnostics) {
                 Some(true) => {}
                 Some(false) => {
@@ -293,6 +344,7 @@ impl Renderer {
             loop_key,
             template_file,
             failed_fields,
+            when_at_execute,
         };
         (Item::Rendered(task), diagnostics)
     }

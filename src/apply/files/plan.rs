@@ -114,6 +114,7 @@ pub fn plan_task(
         rendered: task.rendered.as_ref(),
     };
     let mut wanted = member.want(&cx, &observed)?;
+    super::write_checks::record(&member.write_checks(), &mut wanted.state)?;
     restrict_new_secret_file(&mut wanted, &observed.state, member);
     let before = observed.state.clone();
     let after = wanted.state;

@@ -173,12 +173,36 @@ pub fn describe(node: &NodeView<'_>) -> Description {
             "through the symbolic link at this path (follow: true)".to_owned(),
         ));
     }
+    details.extend(write_checks(node, before.as_deref(), &after));
     details.extend(mode_warning(&after));
     Description {
         what: escape(&after.path).into_owned(),
         details,
         diff_lines: diff_lines(node.diff, Some(&after)),
     }
+}
+
+/// What runs around the write of new content: the `validate` command, the backup.
+fn write_checks(node: &NodeView<'_>, before: Option<&FsState>, after: &FsState) -> Vec<Detail> {
+    let replaces = before.is_some_and(|b| b.state == EntryKind::File);
+    let writes = after.state == EntryKind::File && (!replaces || node.diff.is_some());
+    let mut details = Vec::new();
+    if !writes {
+        return details;
+    }
+    if let Some(argv) = &after.validate {
+        details.push(Detail::plain(format!(
+            "validate: `{}` must accept the new content (%s: a temporary copy) before it is written",
+            escape(&argv.join(" "))
+        )));
+    }
+    if after.backup && replaces {
+        details.push(Detail::plain(format!(
+            "backup: the old file is kept as {}.<pid>.<YYYY-MM-DD@HH:MM:SS>~",
+            escape(&after.path)
+        )));
+    }
+    details
 }
 
 /// The lines of a diff, split where the line diff splits lines. When the diff only says that

@@ -47,7 +47,17 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), R
     };
     want.resolve_pending_principals()
         .map_err(|e| format!("{}: {e}", node.address))?;
-    fs_state::converge(&now.state, &want, &place)
+    fs_state::converge(&now.state, &want, &place).map_err(|mut e| {
+        // What a `validate` command printed about content read from a secret may quote it.
+        if node.is_sensitive() && e.output.take().is_some() {
+            e.message = format!(
+                "the validate command rejected the new content of {} (its output is hidden: \
+                 the content came from a secret); the file was not changed",
+                want.path
+            );
+        }
+        e
+    })
 }
 
 /// A sensitive node's wanted state, re-rendered from the secret sources: the plan holds only

@@ -87,6 +87,7 @@ fn compile_one(file: &ConfigFile) -> Result<(), TestCaseError> {
         env_file: PathBuf::from("/nonexistent/driftless-env"),
         extra_vars: Vec::new(),
         secret_files: Vec::new(),
+        tags: Default::default(),
     };
     let compiled = compile(&inputs, facts());
     let _ = render_human(&compiled.diagnostics, &compiled.sources, false);

@@ -123,6 +123,7 @@ fn compile_template(template: &str) -> Result<(), TestCaseError> {
         env_file: PathBuf::from(&env_file),
         extra_vars: Vec::new(),
         secret_files: Vec::new(),
+        tags: Default::default(),
     };
     let started = Instant::now();
     let compiled = compile(&inputs, facts());
