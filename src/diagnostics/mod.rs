@@ -131,6 +131,16 @@ impl Diagnostics {
         }
     }
 
+    /// Rewrites every finding with `f` (two that become the same are kept once).
+    pub fn rewrite(&mut self, mut f: impl FnMut(&mut Diagnostic)) {
+        let items = std::mem::take(&mut self.items);
+        *self = Diagnostics::default();
+        for mut d in items {
+            f(&mut d);
+            self.push(d);
+        }
+    }
+
     /// Drops the warnings (`-q`).
     pub fn retain_errors(&mut self) {
         let items = std::mem::take(&mut self.items);

@@ -35,6 +35,12 @@ pub struct Compiled {
 /// Loads, renders and checks the config against the host's facts. Never fails as a whole:
 /// every problem is a diagnostic (look at `diagnostics` before using `config`).
 pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
+    compile_as(inputs, facts, None)
+}
+
+/// [`compile`] as the inventory's host `host` sees the config (by default the host the facts
+/// name): `check --host`.
+pub fn compile_as(inputs: &Inputs, facts: &HostFacts, host: Option<&str>) -> Compiled {
     let mut diagnostics = Diagnostics::default();
     let mut sources = SourceMap::default();
     let started = Instant::now();
@@ -64,18 +70,63 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
         &loaded,
         &inputs.config_dir,
         facts,
+        host,
         secrets,
         &mut sources,
         &mut diagnostics,
     );
     tracing::info!(elapsed = ?started.elapsed(), "rendered");
     let started = Instant::now();
+    let instances = rendered.instances.clone();
     let config = check::check(rendered, &inputs.config_dir, &sources, &mut diagnostics);
     tracing::info!(elapsed = ?started.elapsed(), "checked");
+    name_role_instances(&instances, &sources, &mut diagnostics);
     Compiled {
         config,
         diagnostics,
         sources,
         files: loaded.files,
     }
+}
+
+/// A finding in a role's file says which of the host's instances of the role it is about (the
+/// same mistake in two instances is one finding naming both).
+fn name_role_instances(
+    instances: &[(String, Arc<str>)],
+    sources: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) {
+    if instances.is_empty() {
+        return;
+    }
+    diagnostics.rewrite(|diagnostic| {
+        let Some(span) = diagnostic.span else {
+            return;
+        };
+        let path = sources.path(span.file);
+        let Some(role) = path
+            .strip_prefix("roles/")
+            .and_then(|rest| rest.split('/').next())
+        else {
+            return;
+        };
+        let names: Vec<String> = instances
+            .iter()
+            .filter(|(r, _)| r == role)
+            .map(|(_, i)| format!("`{i}`"))
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let what = if names.len() == 1 {
+            "instance"
+        } else {
+            "instances"
+        };
+        let note = format!("in role {what} {}", names.join(", "));
+        diagnostic.label = Some(match diagnostic.label.take() {
+            Some(label) => format!("{label} ({note})"),
+            None => note,
+        });
+    });
 }

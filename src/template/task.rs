@@ -131,6 +131,17 @@ impl Renderer {
         )
     }
 
+    /// Evaluates a condition (an include's `when`) with `locals` over the vars.
+    pub(super) fn holds(
+        &self,
+        node: &Node,
+        locals: BTreeMap<String, JinjaValue>,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<bool> {
+        let scope = self.scope(locals, None);
+        self.condition("when", node, &scope, diagnostics)
+    }
+
     fn scope(
         &self,
         locals: BTreeMap<String, JinjaValue>,
@@ -283,6 +294,7 @@ impl Renderer {
             loop_key,
             template_file,
             failed_fields,
+            instance: None,
         };
         (Item::Rendered(task), diagnostics)
     }

@@ -49,6 +49,7 @@ mod facts_cli;
 mod facts_prometheus;
 mod facts_server;
 mod fixtures;
+mod fleet;
 mod fuzz;
 mod grammar;
 mod grammar_corpus;
