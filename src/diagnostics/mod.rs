@@ -91,7 +91,7 @@ impl Diagnostic {
 }
 
 /// All diagnostics of a run, in the order found; [`Diagnostics::sorted`] orders them for output.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     /// The hash of every item, to the items with that hash: finding a repeat costs constant

@@ -41,16 +41,44 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
 /// [`compile`] as the inventory's host `host` sees the config (by default the host the facts
 /// name): `check --host`.
 pub fn compile_as(inputs: &Inputs, facts: &HostFacts, host: Option<&str>) -> Compiled {
+    compile_loaded(&load(inputs), inputs, facts, host)
+}
+
+/// The config dir read and parsed once, to compile for many hosts (`check --all-hosts`).
+pub struct Loaded {
+    config: config::LoadedConfig,
+    sources: SourceMap,
+    diagnostics: Diagnostics,
+}
+
+/// Reads and parses the config dir.
+pub fn load(inputs: &Inputs) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let mut sources = SourceMap::default();
     let started = Instant::now();
-    let loaded = config::load(
+    let config = config::load(
         &inputs.config_dir,
         &inputs.extra_vars,
         &mut sources,
         &mut diagnostics,
     );
-    tracing::info!(elapsed = ?started.elapsed(), files = loaded.documents.len(), "loaded");
+    tracing::info!(elapsed = ?started.elapsed(), files = config.documents.len(), "loaded");
+    Loaded {
+        config,
+        sources,
+        diagnostics,
+    }
+}
+
+/// Renders and checks a loaded config for one host.
+pub fn compile_loaded(
+    loaded: &Loaded,
+    inputs: &Inputs,
+    facts: &HostFacts,
+    host: Option<&str>,
+) -> Compiled {
+    let mut diagnostics = loaded.diagnostics.clone();
+    let mut sources = loaded.sources.clone();
     let secrets =
         match Secrets::standard(&inputs.env_file, &inputs.secret_files, &inputs.config_dir) {
             Ok(secrets) => secrets,
@@ -67,7 +95,7 @@ pub fn compile_as(inputs: &Inputs, facts: &HostFacts, host: Option<&str>) -> Com
     let started = Instant::now();
     let secrets = Arc::new(secrets);
     let rendered = template::render(
-        &loaded,
+        &loaded.config,
         &inputs.config_dir,
         facts,
         host,
@@ -85,7 +113,7 @@ pub fn compile_as(inputs: &Inputs, facts: &HostFacts, host: Option<&str>) -> Com
         config,
         diagnostics,
         sources,
-        files: loaded.files,
+        files: loaded.config.files.clone(),
     }
 }
 

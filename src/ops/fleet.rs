@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::compile::{Compiled, Inputs, compile_as};
+use super::compile::{Compiled, Inputs, compile_loaded, load};
 use crate::config::{self, ConfigDir};
 use crate::diagnostics::{Diagnostics, SourceMap, did_you_mean};
 use crate::facts::{HostFacts, recorded};
@@ -128,14 +128,16 @@ fn inventory_hosts(config_dir: &ConfigDir) -> Vec<String> {
     names
 }
 
-/// Compiles the config once per target, in parallel; results in the targets' order.
+/// Compiles the config once per target, in parallel; results in the targets' order. The
+/// config dir is read and parsed once for all.
 pub fn compile_hosts(inputs: &Inputs, targets: &[Target]) -> Vec<(String, Compiled)> {
+    let loaded = load(inputs);
     targets
         .par_iter()
         .map(|target| {
             (
                 target.name.clone(),
-                compile_as(inputs, &target.facts, Some(&target.name)),
+                compile_loaded(&loaded, inputs, &target.facts, Some(&target.name)),
             )
         })
         .collect()

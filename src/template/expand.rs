@@ -291,7 +291,9 @@ fn with_vars_under(task: &Node, vars_key: &Key, vars: &Node) -> Node {
     }
     Node {
         value: Value::Map(out),
-        ..task.clone()
+        span: task.span,
+        sensitive: task.sensitive,
+        templated: task.templated,
     }
 }
 
