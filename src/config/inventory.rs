@@ -11,7 +11,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics, Span, did_you_mean, one_of};
 pub const FILE_NAMES: &[&str] = &["inventory.yaml", "inventory.yml"];
 
 const TOP_KEYS: &[&str] = &["groups", "hosts"];
-const GROUP_KEYS: &[&str] = &["hosts", "when", "children", "vars", "roles"];
+const GROUP_KEYS: &[&str] = &["hosts", "tag", "when", "children", "vars", "roles"];
 const HOST_KEYS: &[&str] = &["vars", "roles"];
 const ROLE_USE_KEYS: &[&str] = &["role", "name", "vars"];
 
@@ -28,6 +28,8 @@ pub struct GroupDef {
     pub name: Key,
     /// Hostnames or glob patterns.
     pub hosts: Vec<Node>,
+    /// A tag: hosts with the tag file `/etc/driftless/tags/<tag>` (the `tags` fact) are members.
+    pub tag: Option<String>,
     /// A condition on the host's facts, e.g. `facts.os.family == "debian"`.
     pub when: Option<Node>,
     /// Indices into [`Inventory::groups`]: their members are members of this group.
@@ -147,6 +149,7 @@ fn parse_group<'a>(
     let mut group = GroupDef {
         name: name.clone(),
         hosts: Vec::new(),
+        tag: None,
         when: None,
         children: Vec::new(),
         vars: None,
@@ -163,6 +166,7 @@ fn parse_group<'a>(
     for (key, value) in mapping(body, &what, diagnostics).unwrap_or_default() {
         match key.name.as_str() {
             "hosts" => group.hosts = strings(value, "a group's `hosts`", diagnostics),
+            "tag" => group.tag = string(value, "`tag`", diagnostics),
             "when" => group.when = Some(value.clone()),
             "children" => {
                 if let Value::Seq(items) = &value.value {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::os_release::OsRelease;
 use crate::host::{
-    addresses, boot, cpuinfo, identity, meminfo, mounts as host_mounts, routes, sysfs,
+    addresses, boot, cpuinfo, identity, meminfo, mounts as host_mounts, routes, sysfs, tags,
     virtualization,
 };
 
@@ -39,6 +39,10 @@ pub struct HostFacts {
     pub default_ipv6: Option<DefaultRoute>,
     /// Boot time, seconds since the Unix epoch.
     pub boot_time: u64,
+    /// The host's tags: the file names in `/etc/driftless/tags/` (inventory groups with
+    /// `tag:` select by them). Absent from facts recorded before tags existed: none.
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub uptime_seconds: f64,
 }
 
@@ -150,6 +154,7 @@ impl HostFacts {
             default_ipv4,
             default_ipv6,
             boot_time: boot::boot_time().ok().flatten().unwrap_or(0),
+            tags: tags::read(),
             uptime_seconds: boot::uptime_seconds().unwrap_or(0.0),
             fqdn: identity::fqdn(&hostname),
             os: os_facts(&OsRelease::read()),

@@ -30,11 +30,12 @@ impl Selection {
     }
 }
 
-/// Selects `host` in the fleet. `condition` evaluates a group's `when` on the host's facts
-/// (`None`: could not be evaluated, already diagnosed).
+/// Selects `host` (with the tags `tags`) in the fleet. `condition` evaluates a group's `when`
+/// on the host's facts (`None`: could not be evaluated, already diagnosed).
 pub fn select(
     fleet: &Fleet,
     host: &str,
+    tags: &[String],
     condition: impl Fn(&Node, &mut Diagnostics) -> Option<bool>,
     diagnostics: &mut Diagnostics,
 ) -> Selection {
@@ -48,7 +49,9 @@ pub fn select(
                 .iter()
                 .filter_map(Node::as_str)
                 .any(|pattern| inventory::matches(pattern, host));
+            let tagged = group.tag.as_ref().is_some_and(|tag| tags.contains(tag));
             listed
+                || tagged
                 || group
                     .when
                     .as_ref()

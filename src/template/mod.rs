@@ -96,7 +96,7 @@ pub fn render(
     let selection = select_host(
         loaded,
         config_dir,
-        host,
+        (host, &facts.tags),
         &facts_value,
         &secrets,
         diagnostics,
@@ -178,7 +178,7 @@ pub fn explain_var(
     let selection = select_host(
         loaded,
         config_dir,
-        host,
+        (host, &facts.tags),
         &facts_value,
         &secrets,
         diagnostics,
@@ -219,7 +219,7 @@ pub fn var_names(loaded: &LoadedConfig) -> Vec<String> {
 pub fn select_host(
     loaded: &LoadedConfig,
     config_dir: &ConfigDir,
-    host: &str,
+    (host, tags): (&str, &[String]),
     facts: &JinjaValue,
     secrets: &Arc<Secrets>,
     diagnostics: &mut Diagnostics,
@@ -240,7 +240,7 @@ pub fn select_host(
     let condition = |when: &Node, diagnostics: &mut Diagnostics| {
         renderer.holds(when, BTreeMap::new(), diagnostics)
     };
-    let selection = fleet::select(fleet_config, host, condition, diagnostics);
+    let selection = fleet::select(fleet_config, host, tags, condition, diagnostics);
     if !selection.is_known() {
         tracing::info!(
             host,
