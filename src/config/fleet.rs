@@ -81,10 +81,16 @@ pub fn load(
                     .help(
                         did_you_mean(&role_use.role, known.iter().map(String::as_str))
                             .unwrap_or_else(|| {
-                                format!(
-                                    "a role is a directory roles/{}/ with tasks/main.yaml",
-                                    role_use.role
-                                )
+                                if inventory::valid_name(&role_use.role) {
+                                    format!(
+                                        "a role is a directory roles/{}/ with tasks/main.yaml",
+                                        role_use.role
+                                    )
+                                } else {
+                                    "a role is named by its directory under roles/: letters, \
+                                     digits and `-`, `_`, `.`"
+                                        .to_owned()
+                                }
                             }),
                     ),
             );
@@ -272,7 +278,18 @@ impl IncludeLoader<'_> {
         if self.includes.contains_key(relative) || depth >= MAX_INCLUDE_DEPTH {
             return;
         }
-        if !self.config_dir.path().join(relative).is_file() {
+        let path = match self.config_dir.resolve_asset(relative) {
+            Ok(path) => path,
+            Err(why) => {
+                self.diagnostics.push(
+                    Diagnostic::error(format!("include refused: {why}"))
+                        .at(span)
+                        .help("include task files of the config dir, e.g. tasks/common.yaml"),
+                );
+                return;
+            }
+        };
+        if !path.is_file() {
             self.diagnostics.push(
                 Diagnostic::error(format!("no task file `{relative}` to include"))
                     .at(span)
