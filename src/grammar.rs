@@ -179,6 +179,7 @@ pub fn config_schema() -> Value {
     if let Some(props) = logs.get_mut("properties") {
         merge(props, &template_keywords());
     }
+    defs.insert("Include".into(), include_schema());
     defs.insert("ApplyTask".into(), apply);
     defs.insert("FactsTask".into(), facts);
     defs.insert("LogPipeline".into(), logs);
@@ -198,22 +199,22 @@ pub fn config_schema() -> Value {
             "apply": {
                 "description": "Idempotent system configuration tasks.",
                 "type": "array",
-                "items": { "$ref": "#/$defs/ApplyTask" }
+                "items": { "anyOf": [{ "$ref": "#/$defs/ApplyTask" }, { "$ref": "#/$defs/Include" }] }
             },
             "handlers": {
                 "description": "Apply tasks that run only when a task notifying them (`notify`) changed something; once, after all their notifiers.",
                 "type": "array",
-                "items": { "$ref": "#/$defs/ApplyTask" }
+                "items": { "anyOf": [{ "$ref": "#/$defs/ApplyTask" }, { "$ref": "#/$defs/Include" }] }
             },
             "facts": {
                 "description": "Facts and metrics collectors.",
                 "type": "array",
-                "items": { "$ref": "#/$defs/FactsTask" }
+                "items": { "anyOf": [{ "$ref": "#/$defs/FactsTask" }, { "$ref": "#/$defs/Include" }] }
             },
             "logs": {
                 "description": "Log pipelines: a source, a parser, filters and outputs.",
                 "type": "array",
-                "items": { "$ref": "#/$defs/LogPipeline" }
+                "items": { "anyOf": [{ "$ref": "#/$defs/LogPipeline" }, { "$ref": "#/$defs/Include" }] }
             },
             "settings": { "$ref": "#/$defs/Settings" }
         },
@@ -242,6 +243,30 @@ fn block_schema(apply_keywords: &Value) -> Value {
             "tags": apply_keywords["tags"].clone(),
             "when": template["when"].clone(),
             "vars": template["vars"].clone()
+        }
+    })
+}
+
+/// `- include: tasks/x.yaml` in a task list: the tasks of that file, with `vars` and `when`.
+fn include_schema() -> Value {
+    json!({
+        "description": "The tasks of a task file (a list of tasks), with these vars under their own and this condition over all of them.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["include"],
+        "properties": {
+            "include": {
+                "description": "The task file, relative to the config dir (in a role: to the role's dir first).",
+                "type": "string"
+            },
+            "vars": {
+                "description": "Vars for the included tasks (their own vars win).",
+                "type": "object"
+            },
+            "when": {
+                "description": "A condition without braces; false skips every included task.",
+                "type": ["string", "boolean"]
+            }
         }
     })
 }

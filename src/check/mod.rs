@@ -216,16 +216,21 @@ fn failed_fields(section: &str, task: &RenderedTask, found: &mut Vec<Diagnostic>
     failed
 }
 
-/// The id a task declares: given (with the loop key), or `<type>:<primary key>`.
+/// The id a task declares: given (with the loop key), or `<type>:<primary key>`; in a role,
+/// prefixed by the role instance (`nginx[site-a]/conf`).
 fn task_id(
     given: Option<&Spanned<String>>,
     derived: impl FnOnce() -> String,
     task: &RenderedTask,
 ) -> String {
-    match (given, &task.loop_key) {
+    let id = match (given, &task.loop_key) {
         (Some(id), Some(key)) => format!("{}[{key}]", id.value),
         (Some(id), None) => id.value.clone(),
         (None, _) => derived(),
+    };
+    match &task.instance {
+        Some(instance) => format!("{instance}/{id}"),
+        None => id,
     }
 }
 
@@ -292,7 +297,10 @@ fn check_apply_task(
                 .map(str::to_owned)
                 .or_else(|| Some(format!("{}:{}", raw_type?, raw_path?)))
             {
-                declared.ids.push(id);
+                declared.ids.push(match &task.instance {
+                    Some(instance) => format!("{instance}/{id}"),
+                    None => id,
+                });
             }
             if let Some(keywords) = keywords {
                 let references = keywords.depends_on.into_iter().map(|r| ("depends_on", r));

@@ -23,7 +23,10 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
         return dry_run(globals, args);
     }
     let printer = args.run.printer(globals);
-    match ops::apply(&args.selection.inputs(globals), &args.run.options(globals, &printer)) {
+    match ops::apply(
+        &args.selection.inputs(globals),
+        &args.run.options(globals, &printer),
+    ) {
         Ok(executed) => printer.finish(args.run.detailed_exitcode, &executed),
         Err(ApplyError::Plan(e)) => print_plan_error(globals, e),
         Err(ApplyError::Refused(refusal)) => print_refusal(globals, refusal),

@@ -9,6 +9,7 @@ mod plan;
 mod run_output;
 mod selection;
 mod show;
+mod vars;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,6 +102,9 @@ enum Command {
     /// Plan and execute in one step
     #[command(after_long_help = EXIT_CODES)]
     Apply(apply::ApplyArgs),
+    /// Say where a var's value comes from on a host: every layer that sets it, the winner first
+    #[command(after_long_help = EXIT_CODES)]
+    Vars(vars::VarsArgs),
     /// Print host facts, or serve them as Prometheus metrics
     #[command(after_long_help = EXIT_CODES)]
     Facts(facts::FactsArgs),
@@ -302,6 +306,7 @@ pub fn main() -> ExitCode {
         Command::Execute(args) => execute::run(&globals, &args),
         Command::Apply(args) => apply::run(&globals, &args),
         Command::Facts(args) => facts::run(&globals, &args),
+        Command::Vars(args) => vars::run(&globals, &args),
         Command::Logs(_) => pending("logs"),
         Command::Agent(_) => pending("agent"),
     }

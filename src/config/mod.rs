@@ -7,6 +7,8 @@
 
 mod digest;
 mod dir;
+pub mod fleet;
+pub mod inventory;
 mod json;
 pub mod limits;
 pub mod node;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 pub use dir::{ConfigDir, GitRevision};
+pub use fleet::{Fleet, Includes, Role};
 pub use node::{Key, Node, Value};
 /// YAML text into a `Node` tree with the loader's bounds (the `from_yaml` filter reads with it).
 pub use yaml::parse as parse_yaml;
@@ -49,6 +52,10 @@ pub struct LoadedConfig {
     pub extra_vars: Vec<(Key, Node)>,
     /// Paths relative to the config dir, in read order: the config's identity in a plan.
     pub files: Vec<String>,
+    /// The inventory and roles, when the config dir is a fleet repo (has `inventory.yaml`).
+    pub fleet: Option<Fleet>,
+    /// Task files named by `include:`, by path.
+    pub includes: Includes,
 }
 
 /// Reads and parses the config dir. Syntax errors of every file are reported together; a file
@@ -62,7 +69,15 @@ pub fn load(
     let dir = config_dir.path();
     let mut files = Vec::new();
     let mut paths = Vec::new();
-    if let Err(e) = discover(dir, &mut paths) {
+    let inventory_file = fleet::inventory_path(dir);
+    let skipped_top: Vec<&str> = match inventory_file {
+        Some(file) => [fleet::INCLUDE_DIR, file]
+            .into_iter()
+            .chain(fleet::FLEET_DIRS.iter().copied())
+            .collect(),
+        None => vec![fleet::INCLUDE_DIR],
+    };
+    if let Err(e) = discover(dir, &skipped_top, &mut paths) {
         diagnostics.push(
             Diagnostic::error(format!(
                 "cannot read the config directory {}: {e}",
@@ -105,10 +120,23 @@ pub fn load(
             Err(errors) => errors.into_iter().for_each(|d| diagnostics.push(d)),
         }
     }
+    let mut fleet = inventory_file.map(|file| {
+        files.push(file.to_owned());
+        fleet::load(config_dir, file, sources, diagnostics)
+    });
+    let includes = fleet::load_includes(
+        config_dir,
+        &mut documents,
+        fleet.as_mut(),
+        sources,
+        diagnostics,
+    );
     LoadedConfig {
         documents,
         extra_vars: parse_extra_vars(extra_vars, sources, diagnostics),
         files,
+        fleet,
+        includes,
     }
 }
 
@@ -152,7 +180,7 @@ fn parse_extra_vars(
 }
 
 #[derive(Clone, Copy)]
-enum Format {
+pub(crate) enum Format {
     Yaml,
     Toml,
     Json,
@@ -185,20 +213,21 @@ fn is_config_file(name: &[u8]) -> bool {
 /// Collects config files; `templates/` and `files/` hold assets, hidden entries are never config
 /// (`.git`, editor files). Symlinked directories are not entered, so a link loop cannot hang it.
 /// Names are compared as bytes: a config file whose name is not UTF-8 is collected, to be
-/// reported rather than skipped.
-fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// reported rather than skipped. `skipped_top` names entries of the top directory that are not
+/// config (include files; a fleet repo's inventory, roles and recorded facts).
+fn discover(dir: &Path, skipped_top: &[&str], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.as_bytes();
-        if name.starts_with(b".") {
+        if name.starts_with(b".") || skipped_top.iter().any(|s| s.as_bytes() == name) {
             continue;
         }
         let file_type = entry.file_type()?;
         let path = entry.path();
         if file_type.is_dir() {
             if name != b"templates" && name != b"files" {
-                discover(&path, out)?;
+                discover(&path, &[], out)?;
             }
         } else if is_config_file(name) && path.is_file() {
             out.push(path);
@@ -210,7 +239,7 @@ fn discover(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// The text of one config file. A symlink is read only when it leads to a file inside the
 /// config dir (checked before opening, so nothing of an outside target is read), and no file
 /// larger than [`limits::MAX_FILE_BYTES`] is read.
-fn read_config_file(
+pub(crate) fn read_config_file(
     path: &Path,
     display: &str,
     real_dir: Option<&Path>,

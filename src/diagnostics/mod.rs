@@ -91,7 +91,7 @@ impl Diagnostic {
 }
 
 /// All diagnostics of a run, in the order found; [`Diagnostics::sorted`] orders them for output.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     /// The hash of every item, to the items with that hash: finding a repeat costs constant
@@ -127,6 +127,16 @@ impl Diagnostics {
                 }
                 seen = true;
             }
+            self.push(d);
+        }
+    }
+
+    /// Rewrites every finding with `f` (two that become the same are kept once).
+    pub fn rewrite(&mut self, mut f: impl FnMut(&mut Diagnostic)) {
+        let items = std::mem::take(&mut self.items);
+        *self = Diagnostics::default();
+        for mut d in items {
+            f(&mut d);
             self.push(d);
         }
     }

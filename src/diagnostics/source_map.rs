@@ -41,6 +41,7 @@ impl Span {
     }
 }
 
+#[derive(Clone)]
 struct SourceFile {
     /// As shown in diagnostics: relative to the config dir where possible.
     display: String,
@@ -51,7 +52,7 @@ struct SourceFile {
 }
 
 /// Every file a run has read, so any stage can point into any of them.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
 }

@@ -7,15 +7,15 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::host::os_release::OsRelease;
 use crate::host::{
-    addresses, boot, cpuinfo, identity, meminfo, mounts as host_mounts, routes, sysfs,
+    addresses, boot, cpuinfo, identity, meminfo, mounts as host_mounts, routes, sysfs, tags,
     virtualization,
 };
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HostFacts {
     pub hostname: String,
     pub fqdn: String,
@@ -39,10 +39,14 @@ pub struct HostFacts {
     pub default_ipv6: Option<DefaultRoute>,
     /// Boot time, seconds since the Unix epoch.
     pub boot_time: u64,
+    /// The host's tags: the file names in `/etc/driftless/tags/` (inventory groups with
+    /// `tag:` select by them). Absent from facts recorded before tags existed: none.
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub uptime_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VirtualizationFacts {
     /// `kvm`, `qemu`, `vmware`, `virtualbox`, `xen`, `hyperv`, `amazon`, `google`, `docker`,
     /// `podman`, `lxc`, `container` (another container runtime), or `none`.
@@ -52,13 +56,13 @@ pub struct VirtualizationFacts {
     pub role: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SwapFacts {
     pub total_bytes: u64,
     pub free_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MountFacts {
     pub device: String,
     pub fstype: String,
@@ -71,7 +75,7 @@ pub struct MountFacts {
     pub inodes_free: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InterfaceFacts {
     /// The hardware address (`aa:bb:…`), empty when the interface has none.
     pub mac: String,
@@ -82,13 +86,13 @@ pub struct InterfaceFacts {
     pub ipv6: Vec<AddressFacts>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AddressFacts {
     pub address: String,
     pub prefix: u8,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DefaultRoute {
     pub interface: String,
     /// The interface's first address of that family; empty when it has none.
@@ -97,7 +101,7 @@ pub struct DefaultRoute {
     pub gateway: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OsFacts {
     /// Lowercase family, as Ansible's `os_family` lowercased: `debian`, `redhat`, `alpine`, …
     pub family: String,
@@ -107,14 +111,14 @@ pub struct OsFacts {
     pub codename: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CpuFacts {
     pub count: usize,
     /// The first CPU's model name from `/proc/cpuinfo`.
     pub model: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MemoryFacts {
     pub total_bytes: u64,
     pub available_bytes: u64,
@@ -150,6 +154,7 @@ impl HostFacts {
             default_ipv4,
             default_ipv6,
             boot_time: boot::boot_time().ok().flatten().unwrap_or(0),
+            tags: tags::read(),
             uptime_seconds: boot::uptime_seconds().unwrap_or(0.0),
             fqdn: identity::fqdn(&hostname),
             os: os_facts(&OsRelease::read()),

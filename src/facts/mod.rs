@@ -4,5 +4,6 @@
 //! The metrics exporter (`facts:` tasks, `/metrics`) is [`crate::metrics`].
 
 pub mod builtin;
+pub mod recorded;
 
 pub use builtin::HostFacts;

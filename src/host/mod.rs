@@ -33,5 +33,6 @@ pub mod routes;
 pub mod stat;
 pub mod sysctl;
 pub mod sysfs;
+pub mod tags;
 pub mod users;
 pub mod virtualization;

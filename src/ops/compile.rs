@@ -38,16 +38,50 @@ pub struct Compiled {
 /// Loads, renders and checks the config against the host's facts. Never fails as a whole:
 /// every problem is a diagnostic (look at `diagnostics` before using `config`).
 pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
+    compile_as(inputs, facts, None)
+}
+
+/// [`compile`] as the inventory's host `host` sees the config (by default the host the facts
+/// name): `check --host`.
+pub fn compile_as(inputs: &Inputs, facts: &HostFacts, host: Option<&str>) -> Compiled {
+    compile_loaded(&load(inputs), inputs, facts, host)
+}
+
+/// The config dir read and parsed once, to compile for many hosts (`check --all-hosts`).
+pub struct Loaded {
+    config: config::LoadedConfig,
+    sources: SourceMap,
+    diagnostics: Diagnostics,
+}
+
+/// Reads and parses the config dir.
+pub fn load(inputs: &Inputs) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let mut sources = SourceMap::default();
     let started = Instant::now();
-    let loaded = config::load(
+    let config = config::load(
         &inputs.config_dir,
         &inputs.extra_vars,
         &mut sources,
         &mut diagnostics,
     );
-    tracing::info!(elapsed = ?started.elapsed(), files = loaded.documents.len(), "loaded");
+    tracing::info!(elapsed = ?started.elapsed(), files = config.documents.len(), "loaded");
+    Loaded {
+        config,
+        sources,
+        diagnostics,
+    }
+}
+
+/// Renders and checks a loaded config for one host.
+pub fn compile_loaded(
+    loaded: &Loaded,
+    inputs: &Inputs,
+    facts: &HostFacts,
+    host: Option<&str>,
+) -> Compiled {
+    let mut diagnostics = loaded.diagnostics.clone();
+    let mut sources = loaded.sources.clone();
     let secrets =
         match Secrets::standard(&inputs.env_file, &inputs.secret_files, &inputs.config_dir) {
             Ok(secrets) => secrets,
@@ -64,15 +98,17 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
     let started = Instant::now();
     let secrets = Arc::new(secrets);
     let rendered = template::render(
-        &loaded,
+        &loaded.config,
         &inputs.config_dir,
         facts,
+        host,
         secrets,
         &mut sources,
         &mut diagnostics,
     );
     tracing::info!(elapsed = ?started.elapsed(), "rendered");
     let started = Instant::now();
+    let instances = rendered.instances.clone();
     let config = check::check(
         rendered,
         &inputs.config_dir,
@@ -81,10 +117,53 @@ pub fn compile(inputs: &Inputs, facts: &HostFacts) -> Compiled {
         &mut diagnostics,
     );
     tracing::info!(elapsed = ?started.elapsed(), "checked");
+    name_role_instances(&instances, &sources, &mut diagnostics);
     Compiled {
         config,
         diagnostics,
         sources,
-        files: loaded.files,
+        files: loaded.config.files.clone(),
     }
+}
+
+/// A finding in a role's file says which of the host's instances of the role it is about (the
+/// same mistake in two instances is one finding naming both).
+fn name_role_instances(
+    instances: &[(String, Arc<str>)],
+    sources: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) {
+    if instances.is_empty() {
+        return;
+    }
+    diagnostics.rewrite(|diagnostic| {
+        let Some(span) = diagnostic.span else {
+            return;
+        };
+        let path = sources.path(span.file);
+        let Some(role) = path
+            .strip_prefix("roles/")
+            .and_then(|rest| rest.split('/').next())
+        else {
+            return;
+        };
+        let names: Vec<String> = instances
+            .iter()
+            .filter(|(r, _)| r == role)
+            .map(|(_, i)| format!("`{i}`"))
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let what = if names.len() == 1 {
+            "instance"
+        } else {
+            "instances"
+        };
+        let note = format!("in role {what} {}", names.join(", "));
+        diagnostic.label = Some(match diagnostic.label.take() {
+            Some(label) => format!("{label} ({note})"),
+            None => note,
+        });
+    });
 }

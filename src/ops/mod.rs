@@ -8,6 +8,7 @@ mod apply;
 mod compile;
 pub mod defaults;
 mod execute;
+mod fleet;
 mod metrics;
 mod output_file;
 mod plan;
@@ -17,8 +18,9 @@ mod report;
 mod run_lock;
 
 pub use apply::{ApplyError, apply, dry_run};
-pub use compile::{Compiled, Inputs, TagSelection, compile};
+pub use compile::{Compiled, Inputs, TagSelection, compile, compile_as};
 pub use execute::{ExecuteRequest, Executed, MAX_JOBS, NodeObserver, RunOptions, execute};
+pub use fleet::{HostsRequest, Target, VarOrigins, compile_hosts, targets, var_origins};
 pub use metrics::{Metrics, MetricsError, MetricsServer, load_metrics};
 pub use output_file::check_output_file;
 pub use plan::{PlanError, Planned, gather_facts, plan};

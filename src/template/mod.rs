@@ -8,7 +8,10 @@
 //! the top-level context.
 
 mod engine_trap;
+mod expand;
 mod filters;
+pub mod fleet;
+pub mod layers;
 mod render_error;
 mod scope;
 mod taint;
@@ -44,6 +47,8 @@ pub struct RenderedTask {
     pub failed_fields: Vec<String>,
     /// A `when` reading a registered result, left for execute time.
     pub when_at_execute: Option<crate::model::meta::DeferredWhen>,
+    /// The role instance the task belongs to (`nginx[site-a]`): the prefix of its id.
+    pub instance: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,33 +79,86 @@ pub struct RenderedConfig {
     /// One rendered `settings` mapping per file that has one.
     pub settings: Vec<Node>,
     pub skipped: Vec<SkippedTask>,
+    /// The role instances applied to the host: (role, instance name).
+    pub instances: Vec<(String, Arc<str>)>,
 }
 
-/// Renders the loaded config. Template files read are added to `sources`, so diagnostics can
-/// point into them.
+/// Renders the loaded config as the host `host` sees it (by default the one named by its
+/// hostname fact): in a fleet repo, its groups' and host entries' vars and role instances.
+/// Template files read are added to `sources`, so diagnostics can point into them.
 pub fn render(
     loaded: &LoadedConfig,
     config_dir: &ConfigDir,
     facts: &HostFacts,
+    host: Option<&str>,
     secrets: Arc<Secrets>,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
-    let globals = Arc::new(merge_vars(loaded, facts, sources, diagnostics));
+    let facts_value = facts_value(facts);
+    let host = host.unwrap_or(&facts.hostname);
     let options = TemplateOptions::of(loaded, diagnostics);
     let texts = render_error::SourceTexts::of(sources);
-    let renderer = task::Renderer::new(globals.clone(), secrets, config_dir, options, texts)
-        .with_registered(task::registered_names(loaded));
+    let selection = select_host(
+        loaded,
+        config_dir,
+        (host, &facts.tags),
+        &facts_value,
+        (&secrets, &texts),
+        diagnostics,
+    );
+    let defs = layers::collect(loaded, &selection, diagnostics);
+    let globals = Arc::new(Globals {
+        vars: Arc::new(layers::host_vars(&defs, sources, diagnostics)),
+        defaults: HashMap::new(),
+        facts: facts_value,
+    });
+    let registered = task::registered_names(loaded);
+    let renderer = task::Renderer::new(
+        globals.clone(),
+        secrets.clone(),
+        config_dir,
+        options,
+        texts.clone(),
+    )
+    .with_registered(registered.clone());
+    let base = expand::Expander {
+        renderer: &renderer,
+        includes: &loaded.includes,
+        instance: None,
+        config_dir,
+    };
     // Files render independently: in parallel, then joined in file order. Template files
     // with errors are added to `sources` under the lock (only on the error path).
+    let instances = instances(loaded, &selection, &defs, &globals, sources, diagnostics);
     let sources = Mutex::new(sources);
     let parts: Vec<(RenderedConfig, Diagnostics)> = loaded
         .documents
         .par_iter()
-        .map(|document| render_document(&renderer, document, &sources))
+        .map(|document| render_document(&base, document, &sources))
+        .collect();
+    let role_parts: Vec<(RenderedConfig, Diagnostics)> = instances
+        .par_iter()
+        .map(|(instance, instance_globals, role)| {
+            let renderer = task::Renderer::new(
+                instance_globals.clone(),
+                secrets.clone(),
+                config_dir,
+                options,
+                texts.clone(),
+            )
+            .with_registered(registered.clone());
+            let expander = expand::Expander {
+                renderer: &renderer,
+                includes: &loaded.includes,
+                instance: Some(instance),
+                config_dir,
+            };
+            render_role(&expander, role, &sources)
+        })
         .collect();
     let mut out = RenderedConfig::default();
-    for (part, found) in parts {
+    for (part, found) in parts.into_iter().chain(role_parts) {
         out.apply.extend(part.apply);
         out.handlers.extend(part.handlers);
         out.facts.extend(part.facts);
@@ -109,6 +167,10 @@ pub fn render(
         out.skipped.extend(part.skipped);
         diagnostics.extend(found);
     }
+    out.instances = instances
+        .iter()
+        .map(|(instance, _, role)| (role.name.clone(), instance.name.clone()))
+        .collect();
     // Past the budget every render fails and says so: the first in the files is enough.
     diagnostics.retain_first(|d| d.message == task::over_budget_message());
     // A failed render stops at its first error, so the vars it would have used look unused:
@@ -119,8 +181,158 @@ pub fn render(
     out
 }
 
+/// Where the var `name` is set for the host, the winning definition first (`driftless vars`).
+pub fn explain_var(
+    loaded: &LoadedConfig,
+    config_dir: &ConfigDir,
+    facts: &HostFacts,
+    host: Option<&str>,
+    name: &str,
+    sources: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Vec<layers::Shown> {
+    let facts_value = facts_value(facts);
+    let host = host.unwrap_or(&facts.hostname);
+    // Group conditions read facts only: no secret source is needed to select the host.
+    let secrets = Arc::new(Secrets::new(Vec::new()));
+    let texts = render_error::SourceTexts::of(sources);
+    let selection = select_host(
+        loaded,
+        config_dir,
+        (host, &facts.tags),
+        &facts_value,
+        (&secrets, &texts),
+        diagnostics,
+    );
+    let defs = layers::collect(loaded, &selection, diagnostics);
+    // The same-layer conflicts, reported as `check` reports them.
+    layers::host_vars(&defs, sources, diagnostics);
+    layers::explain(&defs, name, sources)
+}
+
+/// Every var name the host sees, for "did you mean".
+pub fn var_names(loaded: &LoadedConfig) -> Vec<String> {
+    let mut names: Vec<String> = loaded
+        .documents
+        .iter()
+        .filter_map(|d| d.vars.as_ref())
+        .chain(loaded.fleet.iter().flat_map(|f| {
+            f.inventory
+                .groups
+                .iter()
+                .filter_map(|g| g.vars.as_ref())
+                .chain(f.inventory.hosts.iter().filter_map(|h| h.vars.as_ref()))
+                .chain(f.roles.values().filter_map(|r| r.defaults.as_ref()))
+        }))
+        .flat_map(|n| {
+            n.as_map()
+                .unwrap_or_default()
+                .iter()
+                .map(|(k, _)| k.name.clone())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The host's view of the inventory; a config dir without one has no groups nor roles.
+pub fn select_host(
+    loaded: &LoadedConfig,
+    config_dir: &ConfigDir,
+    (host, tags): (&str, &[String]),
+    facts: &JinjaValue,
+    (secrets, texts): (&Arc<Secrets>, &render_error::SourceTexts),
+    diagnostics: &mut Diagnostics,
+) -> fleet::Selection {
+    let Some(fleet_config) = &loaded.fleet else {
+        return fleet::Selection {
+            host: host.to_owned(),
+            ..fleet::Selection::default()
+        };
+    };
+    // Group conditions see the facts only: which vars apply depends on the groups.
+    let facts_only = Arc::new(Globals {
+        vars: Arc::new(HashMap::new()),
+        defaults: HashMap::new(),
+        facts: facts.clone(),
+    });
+    let renderer = task::Renderer::new(
+        facts_only,
+        secrets.clone(),
+        config_dir,
+        TemplateOptions::default(),
+        texts.clone(),
+    );
+    let condition = |when: &Node, diagnostics: &mut Diagnostics| {
+        renderer.holds(when, BTreeMap::new(), diagnostics)
+    };
+    let selection = fleet::select(fleet_config, host, tags, condition, diagnostics);
+    if !selection.is_known() {
+        tracing::info!(
+            host,
+            "the inventory names this host in no group nor host entry"
+        );
+    }
+    selection
+}
+
+type InstancePart<'a> = (expand::Instance, Arc<Globals>, &'a crate::config::Role);
+
+/// Each role instance with its globals (the host's vars over the role's defaults).
+fn instances<'a>(
+    loaded: &'a LoadedConfig,
+    selection: &fleet::Selection,
+    defs: &[layers::Definition<'_>],
+    globals: &Globals,
+    sources: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Vec<InstancePart<'a>> {
+    let Some(fleet_config) = &loaded.fleet else {
+        return Vec::new();
+    };
+    selection
+        .roles
+        .iter()
+        .filter_map(|role_use| {
+            let role = fleet_config.roles.get(&role_use.role)?;
+            let name = role_use.instance();
+            let defaults = layers::role_defaults(defs, &name, sources, diagnostics);
+            let instance = expand::Instance {
+                name: Arc::from(name.as_str()),
+                role_dir: role.dir.clone(),
+                params: role_use.vars.clone(),
+                ids: expand::declared_ids(&[&role.tasks, &role.handlers], &loaded.includes),
+            };
+            Some((instance, Arc::new(globals.with_defaults(defaults)), role))
+        })
+        .collect()
+}
+
+fn render_role(
+    expander: &expand::Expander<'_>,
+    role: &crate::config::Role,
+    sources: &Mutex<&mut SourceMap>,
+) -> (RenderedConfig, Diagnostics) {
+    let mut out = RenderedConfig::default();
+    let mut diagnostics = Diagnostics::default();
+    for (section_items, tasks) in [
+        (&role.tasks, &mut out.apply),
+        (&role.handlers, &mut out.handlers),
+    ] {
+        let mut output = expand::Output {
+            tasks,
+            skipped: &mut out.skipped,
+            sources,
+            diagnostics: &mut diagnostics,
+        };
+        expander.list("apply", section_items, &mut output);
+    }
+    (out, diagnostics)
+}
+
 fn render_document(
-    renderer: &task::Renderer,
+    expander: &expand::Expander<'_>,
     document: &Document,
     sources: &Mutex<&mut SourceMap>,
 ) -> (RenderedConfig, Diagnostics) {
@@ -146,76 +358,20 @@ fn render_document(
             );
             continue;
         };
-        for item in items {
-            renderer.task(
-                section,
-                item,
-                tasks,
-                &mut out.skipped,
-                sources,
-                &mut diagnostics,
-            );
-        }
+        let mut output = expand::Output {
+            tasks,
+            skipped: &mut out.skipped,
+            sources,
+            diagnostics: &mut diagnostics,
+        };
+        expander.list(section, items, &mut output);
     }
     if let Some(settings) = &document.settings
-        && let Some(node) = renderer.settings(settings, &mut diagnostics)
+        && let Some(node) = expander.renderer.settings(settings, &mut diagnostics)
     {
         out.settings.push(node);
     }
     (out, diagnostics)
-}
-
-/// All files' `vars` into one namespace; a name defined twice is an error.
-fn merge_vars(
-    loaded: &LoadedConfig,
-    facts: &HostFacts,
-    sources: &SourceMap,
-    diagnostics: &mut Diagnostics,
-) -> Globals {
-    let mut vars: HashMap<String, GlobalVar> = HashMap::new();
-    for node in loaded.documents.iter().filter_map(|d| d.vars.as_ref()) {
-        let Value::Map(entries) = &node.value else {
-            diagnostics.push(
-                Diagnostic::error(format!("`vars` must be a mapping, found {}", node.kind()))
-                    .at(node.span)
-                    .help("write `vars:` followed by `name: value` lines"),
-            );
-            continue;
-        };
-        for (key, value) in entries {
-            if let Some(reserved) = check_var_name(&key.name) {
-                diagnostics.push(reserved.at(key.span));
-                continue;
-            }
-            if let Some(first) = vars.get(&key.name) {
-                let (line, _) = sources.line_col(first.span.file, first.span.start);
-                diagnostics.push(
-                    Diagnostic::error(format!("var `{}` is defined twice", key.name))
-                        .at(key.span)
-                        .label("defined again here")
-                        .help(format!(
-                            "first defined in {}:{line}; vars of all files share one namespace, \
-                             rename or remove one",
-                            sources.path(first.span.file)
-                        )),
-                );
-                continue;
-            }
-            vars.insert(key.name.clone(), GlobalVar::new(key, value, false));
-        }
-    }
-    // Extra vars from the command line override the config's, as in Ansible.
-    for (key, value) in &loaded.extra_vars {
-        if let Some(reserved) = check_var_name(&key.name) {
-            diagnostics.push(reserved.at(key.span));
-            continue;
-        }
-        vars.insert(key.name.clone(), GlobalVar::new(key, value, true));
-    }
-    Globals {
-        vars,
-        facts: facts_value(facts),
-    }
 }
 
 /// `facts`, `secrets` and `item` are the context's own names.
@@ -228,7 +384,7 @@ fn check_var_name(name: &str) -> Option<Diagnostic> {
 }
 
 fn warn_unused_vars(globals: &Globals, diagnostics: &mut Diagnostics) {
-    let mut unused: Vec<(&String, &GlobalVar)> = globals
+    let mut unused: Vec<(&String, &Arc<GlobalVar>)> = globals
         .vars
         .iter()
         .filter(|(_, v)| !v.extra && !v.used.load(Ordering::Relaxed))

@@ -13,7 +13,7 @@ use crate::diagnostics::{SourceMap, Span};
 
 /// The config files' texts, so a render error inside a field can point at the column of the
 /// failing expression. Template files are not here: the engine's range is already theirs.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SourceTexts(Vec<Arc<str>>);
 
 impl SourceTexts {

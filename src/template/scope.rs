@@ -38,15 +38,30 @@ impl GlobalVar {
     }
 }
 
-/// Shared by every task: the merged vars and the facts.
+/// Shared by every task: the merged vars (repo, groups, host, `-e`), the defaults of the role
+/// instance the task belongs to, and the facts.
 pub struct Globals {
-    pub vars: HashMap<String, GlobalVar>,
+    pub vars: Arc<HashMap<String, Arc<GlobalVar>>>,
+    /// The role instance's defaults: the lowest layer, seen by its tasks only.
+    pub defaults: HashMap<String, Arc<GlobalVar>>,
     pub facts: Value,
 }
 
 impl Globals {
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.vars.keys().map(String::as_str)
+        self.vars
+            .keys()
+            .chain(self.defaults.keys().filter(|k| !self.vars.contains_key(*k)))
+            .map(String::as_str)
+    }
+
+    /// The same vars and facts with a role instance's defaults under them.
+    pub fn with_defaults(&self, defaults: HashMap<String, Arc<GlobalVar>>) -> Globals {
+        Globals {
+            vars: self.vars.clone(),
+            defaults,
+            facts: self.facts.clone(),
+        }
     }
 }
 
@@ -145,13 +160,15 @@ impl Object for TaskScope {
                 Some(expose(value.clone(), taint, &self.secrets))
             }
             _ => {
-                // Precedence, as in Ansible: `-e` vars, then the task's vars, then the config's.
+                // Precedence, as in Ansible: `-e` vars, then the task's vars (and its role
+                // instance's parameters), then the host's (repo, group, host vars), then the
+                // role's defaults.
                 let global = self.globals.vars.get(key);
                 if let Some(var) = global.filter(|v| v.extra) {
                     return Some(var.value.clone());
                 }
                 self.locals.get(key).cloned().or_else(|| {
-                    let var = global?;
+                    let var = global.or_else(|| self.globals.defaults.get(key))?;
                     var.used.store(true, Ordering::Relaxed);
                     Some(var.value.clone())
                 })

@@ -155,6 +155,17 @@ impl Renderer {
         )
     }
 
+    /// Evaluates a condition (an include's `when`) with `locals` over the vars.
+    pub(super) fn holds(
+        &self,
+        node: &Node,
+        locals: BTreeMap<String, JinjaValue>,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<bool> {
+        let scope = self.scope(locals, None);
+        self.condition("when", node, &scope, diagnostics)
+    }
+
     fn scope(
         &self,
         locals: BTreeMap<String, JinjaValue>,
@@ -345,6 +356,7 @@ impl Renderer {
             template_file,
             failed_fields,
             when_at_execute,
+            instance: None,
         };
         (Item::Rendered(task), diagnostics)
     }

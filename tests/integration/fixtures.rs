@@ -4,7 +4,8 @@
 //!
 //! A case may hold a hidden `.case-env` file of `NAME=value` lines: environment variables for
 //! the run (secrets, for instance). The env file is always one that does not exist, so only
-//! `.case-env` supplies secrets.
+//! `.case-env` supplies secrets. A hidden `.case-args` file holds more arguments for `check`,
+//! whitespace-separated (a fleet case: `--host web1 --facts-dir ../../data/fleet-facts`).
 
 use crate::common;
 use std::path::Path;
@@ -20,12 +21,19 @@ fn case_env(dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+fn case_args(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(".case-args"))
+        .map(|text| text.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn run_check(dir: &Path) -> String {
     let home = tempfile::tempdir().expect("temp dir");
     let output = common::driftless_command(home.path())
         .args(["-c", ".", "--env-file"])
         .arg(home.path().join("no-such-env"))
         .arg("check")
+        .args(case_args(dir))
         .current_dir(dir)
         .envs(case_env(dir))
         .output()

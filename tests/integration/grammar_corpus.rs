@@ -43,8 +43,46 @@ fn parse(path: &Path, text: &str) -> Result<Value, String> {
     }
 }
 
-/// The config files of a config dir, as `check` finds them.
+/// The config files of a config dir, as `check` finds them: not the top-level `tasks/`
+/// (include files), nor in a fleet repo its inventory, `roles/` and `facts/`.
 fn config_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let fleet = dir.join("inventory.yaml").is_file() || dir.join("inventory.yml").is_file();
+    let skipped: &[&str] = if fleet {
+        &["tasks", "roles", "facts", "inventory.yaml", "inventory.yml"]
+    } else {
+        &["tasks"]
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read config dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| !skipped.contains(&n))
+        })
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            if name != "templates" && name != "files" {
+                nested_config_files(&path, out);
+            }
+        } else if ["yaml", "yml", "toml", "json"]
+            .iter()
+            .any(|ext| name.ends_with(&format!(".{ext}")))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// The config files below the top directory (nothing is skipped by name there).
+fn nested_config_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("read config dir")
         .filter_map(Result::ok)
@@ -58,7 +96,7 @@ fn config_files(dir: &Path, out: &mut Vec<PathBuf>) {
         }
         if path.is_dir() {
             if name != "templates" && name != "files" {
-                config_files(&path, out);
+                nested_config_files(&path, out);
             }
         } else if ["yaml", "yml", "toml", "json"]
             .iter()
