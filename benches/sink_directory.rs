@@ -47,12 +47,12 @@ fn run(events: usize, gzip: bool, spool: bool) {
         timeout: std::time::Duration::from_millis(200),
         queue: 4,
     };
-    let spool = spool.then(|| SpoolPolicy {
+    let spool_policy = spool.then(|| SpoolPolicy {
         path: temp.path().join("spool"),
         max_bytes: 256 << 20,
     });
     let started = Instant::now();
-    let mut pipeline = Pipeline::start(sink, batch, RetryPolicy::DEFAULT, spool).expect("start");
+    let mut pipeline = Pipeline::start(sink, batch, RetryPolicy::DEFAULT, spool_policy).expect("start");
     for i in 0..events {
         let event = format!(
             "{{\"time\":\"2026-12-06T15:00:00.{:06}Z\",\"host\":\"web{}\",\"status\":{},\"path\":\"/shop/item/{}\",\"bytes\":{},\"agent\":\"Mozilla/5.0\"}}",
