@@ -18,6 +18,7 @@ pub mod facts;
 pub mod fsutil;
 pub mod git;
 pub mod grammar;
+pub mod http_client;
 pub mod host;
 pub mod metrics;
 pub mod model;

@@ -339,6 +339,10 @@ pub struct S3SinkConfig {
     pub ca_file: Option<String>,
     /// Deadline of one request; default `60s`.
     pub timeout: Option<Duration>,
+    /// An object larger than this (after compression) is uploaded in parts of this many
+    /// bytes (a multipart upload); default 8 MiB, at least 5 MiB (S3's smallest part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
     /// When an event stream's batch is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<BatchConfig>,

@@ -16,14 +16,19 @@
 
 mod console;
 mod directory;
+mod http;
 pub mod pipeline;
 pub mod retry;
+mod s3;
+mod transport;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use console::ConsoleSink;
 pub use directory::{DirectorySink, Retention};
+pub use http::HttpSink;
+pub use s3::{MIN_PART_SIZE as S3_MIN_PART_SIZE, S3Sink};
 
 use crate::error::ResourceError;
 use crate::model::sinks::SinkConfig;
@@ -121,7 +126,9 @@ pub fn build(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>
     let sink: Arc<dyn Sink> = match config {
         SinkConfig::Directory(c) => Arc::new(DirectorySink::new(c, cx)?),
         SinkConfig::Console(c) => Arc::new(ConsoleSink::new(c)),
-        SinkConfig::Http(_) | SinkConfig::S3(_) | SinkConfig::Syslog(_) => {
+        SinkConfig::Http(c) => Arc::new(HttpSink::new(c, cx)?),
+        SinkConfig::S3(c) => Arc::new(S3Sink::new(c, cx)?),
+        SinkConfig::Syslog(_) => {
             return Err(ResourceError::permanent(format!(
                 "the {} sink is not available in this build",
                 config.type_name()

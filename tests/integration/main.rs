@@ -13,6 +13,7 @@ mod facts_support;
 mod held_root;
 mod http_support;
 mod sandbox;
+mod sinks_support;
 
 mod cli;
 mod example_webserver;
@@ -69,4 +70,6 @@ mod security_repo;
 mod security_review;
 mod security_secret_files;
 mod security_secrets;
+mod sinks_http;
+mod sinks_s3;
 mod stage_invariants;
