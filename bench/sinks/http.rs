@@ -115,8 +115,8 @@ fn main() {
     .expect("sink");
     let delivery = config.delivery();
     let batch = BatchPolicy::of(delivery.batch);
-    let mut pipeline = Pipeline::start(sink, batch, RetryPolicy::of(delivery.retry), None)
-        .expect("pipeline");
+    let mut pipeline =
+        Pipeline::start(sink, batch, RetryPolicy::of(delivery.retry), None).expect("pipeline");
     let started = Instant::now();
     let mut bytes = 0u64;
     for n in 0..total {

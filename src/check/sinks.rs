@@ -6,7 +6,7 @@ use crate::config::{Node, Value};
 use crate::diagnostics::{Diagnostic, Span, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::sinks::{
-    FACILITIES, HttpFormat, SEVERITIES, SinkConfig, SyslogProtocol, code_of,
+    FACILITIES, HttpFormat, S3_MIN_PART_SIZE, SEVERITIES, SinkConfig, SyslogProtocol, code_of,
 };
 
 /// The sinks of `settings.audit`; `audit` is its node as written.
@@ -110,7 +110,7 @@ fn check_sink(sink: &Spanned<SinkConfig>, node: Option<&Node>, found: &mut Vec<D
                 );
             }
             if let Some(size) = c.part_size
-                && size < crate::sinks::S3_MIN_PART_SIZE
+                && size < S3_MIN_PART_SIZE
             {
                 problem(
                     &["part_size"],
@@ -186,11 +186,18 @@ fn url_problem(url: &str) -> Option<String> {
             Some(format!("`{url}` has no host"))
         }
         // A credential in the URL would be shown wherever the sink is named.
-        Some(rest) if rest.split(['/', '?']).next().is_some_and(|a| a.contains('@')) => Some(
-            "the URL holds a user name or password, and a credential is never written in the \
+        Some(rest)
+            if rest
+                .split(['/', '?'])
+                .next()
+                .is_some_and(|a| a.contains('@')) =>
+        {
+            Some(
+                "the URL holds a user name or password, and a credential is never written in the \
              config (http: name its secret in `auth`)"
-                .to_owned(),
-        ),
+                    .to_owned(),
+            )
+        }
         Some(_) => None,
     }
 }

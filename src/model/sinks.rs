@@ -313,6 +313,12 @@ pub struct HttpSinkConfig {
     pub spool: Option<SpoolConfig>,
 }
 
+/// S3's smallest part of a multipart upload (every part but the last).
+pub const S3_MIN_PART_SIZE: u64 = 5 << 20;
+
+/// The part size of the s3 sink when the config names none.
+pub const S3_DEFAULT_PART_SIZE: u64 = 8 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3SinkConfig {

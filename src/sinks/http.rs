@@ -110,9 +110,8 @@ impl HttpSink {
             .header("Content-Type", content_type);
         let body = if self.gzip {
             request = request.header("Content-Encoding", "gzip");
-            super::directory::gzip(&body).map_err(|e| {
-                ResourceError::io("cannot compress the body", &e)
-            })?
+            super::directory::gzip(&body)
+                .map_err(|e| ResourceError::io("cannot compress the body", &e))?
         } else {
             body
         };
@@ -139,8 +138,8 @@ impl HttpSink {
             ));
         }
         if self.format == HttpFormat::ElasticsearchBulk {
-            let answer = transport::read_body(response.body_mut(), MAX_BULK_ANSWER)
-                .map_err(|e| {
+            let answer =
+                transport::read_body(response.body_mut(), MAX_BULK_ANSWER).map_err(|e| {
                     ResourceError::transient(format!("cannot read the _bulk answer: {e}"))
                 })?;
             return bulk_outcome(&answer, batch.events.len()).map_err(SendError::from);
@@ -204,7 +203,8 @@ pub fn body(format: HttpFormat, batch: &Batch, index: Option<&str>) -> Vec<u8> {
         HttpFormat::ElasticsearchBulk => {
             let action = serde_json::json!({ "index": { "_index": index.unwrap_or_default() } });
             let action = action.to_string();
-            let mut out = Vec::with_capacity(batch.size() + batch.events.len() * (action.len() + 2));
+            let mut out =
+                Vec::with_capacity(batch.size() + batch.events.len() * (action.len() + 2));
             for event in &batch.events {
                 out.extend_from_slice(action.as_bytes());
                 out.push(b'\n');
@@ -259,9 +259,8 @@ struct BulkItem {
 /// whole, and the documents already indexed are indexed again (at least once). Items refused
 /// otherwise (a mapping conflict) fail it for good: sending them again cannot help.
 fn bulk_outcome(answer: &[u8], sent: usize) -> Result<(), ResourceError> {
-    let answer: BulkAnswer = serde_json::from_slice(answer).map_err(|e| {
-        ResourceError::permanent(format!("the answer is not a _bulk answer: {e}"))
-    })?;
+    let answer: BulkAnswer = serde_json::from_slice(answer)
+        .map_err(|e| ResourceError::permanent(format!("the answer is not a _bulk answer: {e}")))?;
     if !answer.errors {
         return Ok(());
     }
@@ -278,7 +277,10 @@ fn bulk_outcome(answer: &[u8], sent: usize) -> Result<(), ResourceError> {
             let kind = e.get("type").and_then(|t| t.as_str()).unwrap_or("");
             let reason = e.get("reason").and_then(|r| r.as_str()).unwrap_or("");
             let text = format!("{kind}: {reason}");
-            format!(" {}", transport::snippet(text.trim_end_matches(": ").as_bytes()))
+            format!(
+                " {}",
+                transport::snippet(text.trim_end_matches(": ").as_bytes())
+            )
         });
         format!(" (first: {}{reason})", item.status)
     });
@@ -379,6 +381,10 @@ mod tests {
             "_bulk refused 1 of 1 documents (first: 400 mapper_parsing_exception: bad)"
         );
         let error = bulk_outcome(b"<html>", 1).expect_err("not json");
-        assert!(error.message.starts_with("the answer is not a _bulk answer"));
+        assert!(
+            error
+                .message
+                .starts_with("the answer is not a _bulk answer")
+        );
     }
 }

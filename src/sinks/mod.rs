@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 pub use console::ConsoleSink;
 pub use directory::{DirectorySink, Retention};
 pub use http::HttpSink;
-pub use s3::{MIN_PART_SIZE as S3_MIN_PART_SIZE, S3Sink};
+pub use s3::S3Sink;
 
 use crate::error::ResourceError;
 use crate::model::sinks::SinkConfig;

@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 use super::transport::{self, Redactor};
 use super::{Batch, BuildContext, SendError, Sink, expand_name};
 use crate::error::ResourceError;
-use crate::model::sinks::S3SinkConfig;
+use crate::model::sinks::{S3_DEFAULT_PART_SIZE, S3_MIN_PART_SIZE, S3SinkConfig};
 
 /// A request's deadline when the config names none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,12 +25,6 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// The rest of the key after the prefix, without the `.gz` that `gzip` adds.
 pub const DEFAULT_KEY: &str = "%Y/%m/%d/%H%M%SZ-{host}-{id}.json";
-
-/// Objects above this size are uploaded in parts of it.
-pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
-
-/// S3's smallest part (every part but the last).
-pub const MIN_PART_SIZE: u64 = 5 << 20;
 
 /// S3's most parts in one upload.
 const MAX_PARTS: u64 = 10_000;
@@ -97,10 +91,9 @@ impl S3Sink {
         // would not match AWS's wildcard certificate.
         let (endpoint, style) = match &config.endpoint {
             Some(endpoint) => (endpoint.clone(), UrlStyle::Path),
-            None if config.bucket.contains('.') => (
-                format!("https://s3.{region}.amazonaws.com"),
-                UrlStyle::Path,
-            ),
+            None if config.bucket.contains('.') => {
+                (format!("https://s3.{region}.amazonaws.com"), UrlStyle::Path)
+            }
             None => (
                 format!("https://s3.{region}.amazonaws.com"),
                 UrlStyle::VirtualHost,
@@ -132,8 +125,8 @@ impl S3Sink {
             host: cx.host.to_owned(),
             part_size: config
                 .part_size
-                .unwrap_or(DEFAULT_PART_SIZE)
-                .max(MIN_PART_SIZE),
+                .unwrap_or(S3_DEFAULT_PART_SIZE)
+                .max(S3_MIN_PART_SIZE),
             agent: transport::client(config.ca_file.as_deref(), timeout)?,
             timeout,
             redactor: Redactor::new(redacted),
@@ -215,7 +208,9 @@ impl S3Sink {
             (None, _) => transport::snippet(&answer.body),
         };
         let transient = transport::status_is_transient(answer.status)
-            || code.as_deref().is_some_and(|c| TRANSIENT_CODES.contains(&c));
+            || code
+                .as_deref()
+                .is_some_and(|c| TRANSIENT_CODES.contains(&c));
         Err(transport::refusal(
             what,
             answer.status,
@@ -229,9 +224,8 @@ impl S3Sink {
         let key = expand_name(&self.key, batch, &self.host)?;
         let mut bytes = batch.lines();
         let content_type = if self.gzip {
-            bytes = super::directory::gzip(&bytes).map_err(|e| {
-                ResourceError::io("cannot compress the object", &e)
-            })?;
+            bytes = super::directory::gzip(&bytes)
+                .map_err(|e| ResourceError::io("cannot compress the object", &e))?;
             "application/gzip"
         } else if batch.document {
             "application/json"
@@ -260,13 +254,12 @@ impl S3Sink {
         let answer = self.exchange("POST", &url, Some(content_type), None, &create)?;
         let answer = self.accepted(answer, &create)?;
         let text = String::from_utf8_lossy(&answer.body);
-        let created = rusty_s3::actions::CreateMultipartUpload::parse_response(&text).map_err(
-            |e| {
+        let created =
+            rusty_s3::actions::CreateMultipartUpload::parse_response(&text).map_err(|e| {
                 SendError::from(ResourceError::permanent(format!(
                     "{create}: the answer holds no upload id: {e}"
                 )))
-            },
-        )?;
+            })?;
         let upload_id = created.upload_id();
         let result = self.upload_parts(key, upload_id, bytes);
         if result.is_err() {
@@ -289,9 +282,7 @@ impl S3Sink {
     }
 
     fn upload_parts(&self, key: &str, upload_id: &str, bytes: &[u8]) -> Result<(), SendError> {
-        let part_size = self
-            .part_size
-            .max((bytes.len() as u64).div_ceil(MAX_PARTS));
+        let part_size = self.part_size.max((bytes.len() as u64).div_ceil(MAX_PARTS));
         let part_size = usize::try_from(part_size).unwrap_or(usize::MAX);
         let mut etags = Vec::new();
         for (i, part) in bytes.chunks(part_size).enumerate() {

@@ -101,10 +101,7 @@ pub fn request_failure(what: &str, timeout: Duration, error: ureq::Error) -> Sen
             format!("{what}: the host name does not resolve"),
             Retry::Transient,
         ),
-        E::ConnectionFailed => (
-            format!("{what}: the connection failed"),
-            Retry::Transient,
-        ),
+        E::ConnectionFailed => (format!("{what}: the connection failed"), Retry::Transient),
         // The receiver closed or garbled the exchange: often a restart.
         E::Protocol(e) => (format!("{what}: {e}"), Retry::Transient),
         other @ (E::Tls(_) | E::Rustls(_) | E::Pem(_)) => (
@@ -249,10 +246,7 @@ mod tests {
 
     #[test]
     fn the_redactor_blanks_every_credential() {
-        let redactor = Redactor::new(vec![
-            SecretString::from("hunter2"),
-            SecretString::from(""),
-        ]);
+        let redactor = Redactor::new(vec![SecretString::from("hunter2"), SecretString::from("")]);
         assert_eq!(
             redactor.text("denied for hunter2 (hunter2)"),
             "denied for *** (***)"

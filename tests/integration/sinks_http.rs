@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use driftless::sinks::Batch;
 use driftless::sinks::pipeline::{BatchPolicy, Pipeline};
 use driftless::sinks::retry::RetryPolicy;
-use driftless::sinks::Batch;
 use serde_json::json;
 
 use crate::http_support;
@@ -151,7 +151,8 @@ fn bulk_sends_index_actions_and_resends_a_batch_with_items_refused_as_429() {
         document: false,
         ..document("")
     };
-    sink.send(&batch).expect("acknowledged on the second attempt");
+    sink.send(&batch)
+        .expect("acknowledged on the second attempt");
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2, "the whole batch sent again");
     assert_eq!(requests[0].body, requests[1].body);
@@ -278,7 +279,9 @@ fn https_with_the_test_ca_and_not_without_it() {
         json!({ "type": "http", "url": server.url("/ingest"), "ca_file": ca, "gzip": true }),
         &secrets(&[]),
     );
-    trusted.send(&document("{\"a\":1}\n")).expect("sent over TLS");
+    trusted
+        .send(&document("{\"a\":1}\n"))
+        .expect("sent over TLS");
     trusted.health().expect("healthy");
     let posted: Vec<_> = server
         .requests()

@@ -30,7 +30,9 @@ fn world_reporting_to(s3: &SeaweedS3, secret: &str) -> World {
             s3.endpoint(),
         ),
     );
-    world.envs.push(("S3_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()));
+    world
+        .envs
+        .push(("S3_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()));
     world.envs.push(("S3_SECRET".to_owned(), secret.to_owned()));
     world
 }
@@ -66,7 +68,12 @@ fn wrong_credentials_are_a_warning_naming_the_error_and_no_secret_anywhere() {
     let wrong = "Wr0ng-Secret-Key-never-shown";
     let world = world_reporting_to(&s3, wrong);
     let run = world.run(&["apply"]);
-    assert_eq!(run.code, 0, "a report sink's failure never fails the run:\n{}", run.all());
+    assert_eq!(
+        run.code,
+        0,
+        "a report sink's failure never fails the run:\n{}",
+        run.all()
+    );
     let warning = run
         .stderr
         .lines()
@@ -79,8 +86,15 @@ fn wrong_credentials_are_a_warning_naming_the_error_and_no_secret_anywhere() {
         "{warning}"
     );
     for secret in [wrong, SECRET_ACCESS_KEY, ACCESS_KEY_ID] {
-        assert!(!run.all().contains(secret), "{secret} shown:\n{}", run.all());
-        assert!(!found_under(world.temp.path(), secret), "{secret} in a file");
+        assert!(
+            !run.all().contains(secret),
+            "{secret} shown:\n{}",
+            run.all()
+        );
+        assert!(
+            !found_under(world.temp.path(), secret),
+            "{secret} in a file"
+        );
     }
     // The directory sink still got the report.
     assert_eq!(world.reports().len(), 1);
@@ -147,11 +161,7 @@ fn health_is_a_head_of_the_bucket_with_the_credentials() {
     assert!(error.message.contains("403"), "{error}");
     // A PUT with them says why, from S3's error document, and is not retried.
     let error = sink
-        .send(&Batch::document(
-            b"{}".to_vec(),
-            UNIX_EPOCH,
-            "r".to_owned(),
-        ))
+        .send(&Batch::document(b"{}".to_vec(), UNIX_EPOCH, "r".to_owned()))
         .expect_err("refused");
     assert!(!error.error.is_transient(), "{}", error.error);
     assert!(

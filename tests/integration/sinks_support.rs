@@ -209,7 +209,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         let mut text = format!(
             "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
             reply.status,
-            if method == "HEAD" { 0 } else { reply.body.len() }
+            if method == "HEAD" {
+                0
+            } else {
+                reply.body.len()
+            }
         );
         for (name, value) in &reply.headers {
             text.push_str(&format!("{name}: {value}\r\n"));
@@ -242,16 +246,33 @@ pub struct SeaweedS3 {
     child: Child,
     pub port: u16,
     _temp: tempfile::TempDir,
+    /// Held while the server runs (see [`one_at_a_time`]).
+    _lock: Option<std::fs::File>,
+}
+
+/// An exclusive lock on a file of the test-deps directory: one SeaweedFS at a time among the
+/// test processes. Each instance opens a dozen ports picked free; two instances started
+/// together could pick the same one, and a test would then talk to another test's server.
+fn one_at_a_time() -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let deps = crate::deps::test_deps(&["bin/weed"]);
+    let file = std::fs::File::create(deps.join("weed.lock")).expect("lock file");
+    // SAFETY: flock(2) on a descriptor we own; released when the file is closed.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(taken, 0, "flock: {}", std::io::Error::last_os_error());
+    file
 }
 
 impl SeaweedS3 {
     /// A server on fresh ports; started again (up to three times) if it does not come up,
     /// since a port picked free may be taken by another test's server before it binds it.
     pub fn start() -> SeaweedS3 {
+        let lock = one_at_a_time();
         let mut logs = String::new();
         for _ in 0..3 {
             let mut server = SeaweedS3::spawn();
             if server.wait_ready(Duration::from_secs(20)) {
+                server._lock = Some(lock);
                 return server;
             }
             logs.push_str(&std::fs::read_to_string(server.log()).unwrap_or_default());
@@ -309,6 +330,7 @@ impl SeaweedS3 {
             child,
             port,
             _temp: temp,
+            _lock: None,
         }
     }
 

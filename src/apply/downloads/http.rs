@@ -5,7 +5,6 @@
 use std::io::{self, Read};
 use std::time::Duration;
 
-
 use crate::error::{ResourceError, Retry};
 use crate::http_client::ClientOptions;
 
