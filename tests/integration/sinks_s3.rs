@@ -1,6 +1,6 @@
 //! The s3 sink against a real S3 server (SeaweedFS, signatures checked): a `driftless apply`
-//! run sends its report to a bucket beside a directory (listed, read back, gunzipped: the
-//! same report); wrong credentials are a warning naming S3's error code, with no secret in
+//! run sends its report to a directory, an HTTP receiver and a bucket at once (the object
+//! listed, read back, gunzipped: the same report); wrong credentials are a warning naming S3's error code, with no secret in
 //! any output; a large object goes up in parts; the health check is a HEAD of the bucket.
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::common::World;
 use crate::sinks_support::{
-    ACCESS_KEY_ID, SECRET_ACCESS_KEY, SeaweedS3, build, found_under, gunzip, secrets,
+    ACCESS_KEY_ID, Receiver, Reply, SECRET_ACCESS_KEY, SeaweedS3, build, found_under, gunzip,
+    secrets,
 };
 
 const APPLY: &str = "apply:\n  - {id: f, type: file, path: \"{{ root }}/f\", content: \"x\\n\"}\n";
@@ -38,10 +39,23 @@ fn world_reporting_to(s3: &SeaweedS3, secret: &str) -> World {
 }
 
 #[test]
-fn an_apply_run_sends_its_report_to_a_bucket_and_a_directory_at_once() {
+fn an_apply_run_sends_its_report_to_a_directory_an_http_endpoint_and_a_bucket_at_once() {
     let s3 = SeaweedS3::start();
-    let world = world_reporting_to(&s3, SECRET_ACCESS_KEY);
+    let receiver = Receiver::start(Vec::new(), Reply::status(201));
+    let mut world = world_reporting_to(&s3, SECRET_ACCESS_KEY);
+    let token = "Bearer-t0ken-of-the-report-test";
+    let main = std::fs::read_to_string(world.config.join("main.yaml")).expect("main.yaml");
+    let http = format!(
+        "    - type: http\n      url: \"{}\"\n      format: json\n      gzip: true\n      \
+         auth: {{ type: bearer, token: {{ secret: REPORT_TOKEN }} }}\napply:",
+        receiver.url("/reports")
+    );
+    world.config_file("main.yaml", &main.replacen("apply:", &http, 1));
+    world
+        .envs
+        .push(("REPORT_TOKEN".to_owned(), token.to_owned()));
     let run = world.run(&["apply"]);
+    assert!(!run.all().contains(token), "{}", run.all());
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!run.all().contains("warning"), "{}", run.all());
     let keys = s3.list("driftless", "reports/");
@@ -60,6 +74,16 @@ fn an_apply_run_sends_its_report_to_a_bucket_and_a_directory_at_once() {
     let from_s3: serde_json::Value =
         serde_json::from_slice(&gunzip(&object)).expect("the object gunzips to JSON");
     assert_eq!(from_s3, reports[0], "the same report in both sinks");
+    let posted = receiver.requests();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        posted[0].headers["authorization"],
+        format!("Bearer {token}")
+    );
+    assert_eq!(posted[0].headers["content-encoding"], "gzip");
+    let from_http: serde_json::Value =
+        serde_json::from_slice(&posted[0].body).expect("the body is the report");
+    assert_eq!(from_http, reports[0], "the same report over HTTP");
 }
 
 #[test]
