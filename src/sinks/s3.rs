@@ -49,6 +49,15 @@ pub struct S3Sink {
     shown: String,
 }
 
+/// One request to the store, with its body.
+#[derive(Clone, Copy)]
+enum Request<'a> {
+    Put(&'a [u8]),
+    Post(Option<&'a [u8]>),
+    Delete,
+    Head,
+}
+
 /// One answer of the store, read.
 struct Answer {
     status: u16,
@@ -142,33 +151,24 @@ impl S3Sink {
     /// URL: its query holds the access key id and the session token).
     fn exchange(
         &self,
-        method: &str,
+        request: Request<'_>,
         url: &url::Url,
         content_type: Option<&str>,
-        body: Option<&[u8]>,
         what: &str,
     ) -> Result<Answer, SendError> {
         let url = url.as_str();
-        let result = match (method, body) {
-            ("PUT", Some(body)) => {
-                let mut request = self.agent.put(url);
-                if let Some(content_type) = content_type {
-                    request = request.header("Content-Type", content_type);
-                }
-                request.send(body)
+        let with_type = |mut r: ureq::RequestBuilder<ureq::typestate::WithBody>| {
+            if let Some(content_type) = content_type {
+                r = r.header("Content-Type", content_type);
             }
-            ("POST", body) => {
-                let mut request = self.agent.post(url);
-                if let Some(content_type) = content_type {
-                    request = request.header("Content-Type", content_type);
-                }
-                match body {
-                    Some(body) => request.send(body),
-                    None => request.send_empty(),
-                }
-            }
-            ("DELETE", _) => self.agent.delete(url).call(),
-            _ => self.agent.head(url).call(),
+            r
+        };
+        let result = match request {
+            Request::Put(body) => with_type(self.agent.put(url)).send(body),
+            Request::Post(Some(body)) => with_type(self.agent.post(url)).send(body),
+            Request::Post(None) => with_type(self.agent.post(url)).send_empty(),
+            Request::Delete => self.agent.delete(url).call(),
+            Request::Head => self.agent.head(url).call(),
         };
         let mut response = result.map_err(|e| transport::request_failure(what, self.timeout, e))?;
         let status = response.status().as_u16();
@@ -176,7 +176,7 @@ impl S3Sink {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let retry_after = transport::retry_after(&response);
-        let body = if method == "HEAD" {
+        let body = if matches!(request, Request::Head) {
             Vec::new()
         } else {
             transport::read_body(response.body_mut(), MAX_ANSWER).map_err(|e| {
@@ -239,7 +239,7 @@ impl S3Sink {
         let url = (self.bucket)
             .put_object(Some(&self.credentials), &key)
             .sign(self.expiry());
-        let answer = self.exchange("PUT", &url, Some(content_type), Some(&bytes), &what)?;
+        let answer = self.exchange(Request::Put(&bytes), &url, Some(content_type), &what)?;
         let answer = self.accepted(answer, &what)?;
         acknowledged(answer.etag.as_deref(), &what)
     }
@@ -251,7 +251,7 @@ impl S3Sink {
         let url = (self.bucket)
             .create_multipart_upload(Some(&self.credentials), key)
             .sign(self.expiry());
-        let answer = self.exchange("POST", &url, Some(content_type), None, &create)?;
+        let answer = self.exchange(Request::Post(None), &url, Some(content_type), &create)?;
         let answer = self.accepted(answer, &create)?;
         let text = String::from_utf8_lossy(&answer.body);
         let created =
@@ -268,7 +268,7 @@ impl S3Sink {
                 .abort_multipart_upload(Some(&self.credentials), key, upload_id)
                 .sign(self.expiry());
             let aborted = self
-                .exchange("DELETE", &url, None, None, &abort)
+                .exchange(Request::Delete, &url, None, &abort)
                 .and_then(|a| self.accepted(a, &abort));
             if let Err(e) = aborted {
                 tracing::warn!(
@@ -292,7 +292,7 @@ impl S3Sink {
             let url = (self.bucket)
                 .upload_part(Some(&self.credentials), key, number, upload_id)
                 .sign(self.expiry());
-            let answer = self.exchange("PUT", &url, None, Some(part), &what)?;
+            let answer = self.exchange(Request::Put(part), &url, None, &what)?;
             let answer = self.accepted(answer, &what)?;
             acknowledged(answer.etag.as_deref(), &what)?;
             etags.push(answer.etag.unwrap_or_default());
@@ -307,10 +307,9 @@ impl S3Sink {
         let url = action.sign(self.expiry());
         let body = action.body();
         let answer = self.exchange(
-            "POST",
+            Request::Post(Some(body.as_bytes())),
             &url,
             Some("application/xml"),
-            Some(body.as_bytes()),
             &what,
         )?;
         let answer = self.accepted(answer, &what)?;
@@ -372,7 +371,7 @@ impl Sink for S3Sink {
             .head_bucket(Some(&self.credentials))
             .sign(self.expiry());
         let answer = self
-            .exchange("HEAD", &url, None, None, what)
+            .exchange(Request::Head, &url, None, what)
             .map_err(|e| self.redactor.error(e).error)?;
         // A HEAD answer has no error document: say what its status means.
         let detail = match answer.status {

@@ -196,3 +196,74 @@ fn health_is_a_head_of_the_bucket_with_the_credentials() {
     assert!(!error.error.message.contains("not-the-key"));
     assert!(!error.error.message.contains(ACCESS_KEY_ID));
 }
+
+#[test]
+fn a_multipart_upload_whose_part_is_refused_is_aborted() {
+    // A store that starts the upload, then refuses the first part for good.
+    let created = "<?xml version=\"1.0\"?><InitiateMultipartUploadResult \
+        xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><Key>k</Key>\
+        <UploadId>upload-42</UploadId></InitiateMultipartUploadResult>";
+    let refused = "<Error><Code>EntityTooLarge</Code><Message>too large</Message></Error>";
+    let receiver = Receiver::start(
+        vec![
+            Reply::status(200).body(created),
+            Reply::status(400).body(refused),
+        ],
+        Reply::status(204),
+    );
+    let sink = build(
+        json!({
+            "type": "s3", "bucket": "driftless", "endpoint": receiver.url(""), "gzip": false,
+            "key": "big/{id}", "part_size": 5 << 20, "retry": { "attempts": 3 },
+        }),
+        &secrets(&[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+        ]),
+    );
+    let batch = Batch {
+        events: vec![vec![b'x'; 6 << 20]],
+        time: UNIX_EPOCH,
+        id: "1".to_owned(),
+        document: false,
+    };
+    let error = sink.send(&batch).expect_err("the part is refused");
+    assert!(!error.error.is_transient(), "{}", error.error);
+    assert_eq!(
+        error.error.message,
+        "UploadPart 1 of big/1 answered HTTP 400 Bad Request: EntityTooLarge: too large"
+    );
+    let requests = receiver.requests();
+    let calls: Vec<(String, String)> = requests
+        .iter()
+        .map(|r| {
+            let (path, query) = r.path.split_once('?').unwrap_or((&r.path, ""));
+            let action = query
+                .split('&')
+                .filter(|p| ["uploads=1", "partNumber=1", "uploadId=upload-42"].contains(p))
+                .collect::<Vec<_>>()
+                .join("&");
+            (format!("{} {path}", r.method), action)
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST /driftless/big/1".to_owned(), "uploads=1".to_owned()),
+            (
+                "PUT /driftless/big/1".to_owned(),
+                "partNumber=1&uploadId=upload-42".to_owned()
+            ),
+            (
+                "DELETE /driftless/big/1".to_owned(),
+                "uploadId=upload-42".to_owned()
+            ),
+        ]
+    );
+    // Signed by query string: the secret key itself is never sent.
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path.contains("X-Amz-Signature=") && !r.path.contains(SECRET_ACCESS_KEY))
+    );
+}
