@@ -52,7 +52,8 @@ fn run(events: usize, gzip: bool, spool: bool) {
         max_bytes: 256 << 20,
     });
     let started = Instant::now();
-    let mut pipeline = Pipeline::start(sink, batch, RetryPolicy::DEFAULT, spool_policy).expect("start");
+    let mut pipeline =
+        Pipeline::start(sink, batch, RetryPolicy::DEFAULT, spool_policy).expect("start");
     for i in 0..events {
         let event = format!(
             "{{\"time\":\"2026-12-06T15:00:00.{:06}Z\",\"host\":\"web{}\",\"status\":{},\"path\":\"/shop/item/{}\",\"bytes\":{},\"agent\":\"Mozilla/5.0\"}}",

@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod git;
 pub mod grammar;
 pub mod host;
+pub mod http_client;
 pub mod metrics;
 pub mod model;
 pub mod ops;

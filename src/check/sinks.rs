@@ -6,7 +6,7 @@ use crate::config::{Node, Value};
 use crate::diagnostics::{Diagnostic, Span, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::sinks::{
-    FACILITIES, HttpFormat, SEVERITIES, SinkConfig, SyslogProtocol, code_of,
+    FACILITIES, HttpFormat, S3_MIN_PART_SIZE, SEVERITIES, SinkConfig, SyslogProtocol, code_of,
 };
 
 /// The sinks of `settings.audit`; `audit` is its node as written.
@@ -109,6 +109,15 @@ fn check_sink(sink: &Spanned<SinkConfig>, node: Option<&Node>, found: &mut Vec<D
                     "e.g. `http://127.0.0.1:8333`".to_owned(),
                 );
             }
+            if let Some(size) = c.part_size
+                && size < S3_MIN_PART_SIZE
+            {
+                problem(
+                    &["part_size"],
+                    format!("`part_size` {size} is smaller than S3's smallest part, 5 MiB"),
+                    "write at least 5242880 (the default is 8388608, 8 MiB)".to_owned(),
+                );
+            }
             patterns.push(("prefix", c.prefix.as_str()));
             if let Some(key) = &c.key {
                 patterns.push(("key", key.as_str()));
@@ -175,6 +184,19 @@ fn url_problem(url: &str) -> Option<String> {
         None => Some(format!("`{url}` is not an http:// or https:// URL")),
         Some(rest) if rest.split(['/', '?']).next().is_none_or(str::is_empty) => {
             Some(format!("`{url}` has no host"))
+        }
+        // A credential in the URL would be shown wherever the sink is named.
+        Some(rest)
+            if rest
+                .split(['/', '?'])
+                .next()
+                .is_some_and(|a| a.contains('@')) =>
+        {
+            Some(
+                "the URL holds a user name or password, and a credential is never written in the \
+             config (http: name its secret in `auth`)"
+                    .to_owned(),
+            )
         }
         Some(_) => None,
     }

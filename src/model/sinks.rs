@@ -313,6 +313,12 @@ pub struct HttpSinkConfig {
     pub spool: Option<SpoolConfig>,
 }
 
+/// S3's smallest part of a multipart upload (every part but the last).
+pub const S3_MIN_PART_SIZE: u64 = 5 << 20;
+
+/// The part size of the s3 sink when the config names none.
+pub const S3_DEFAULT_PART_SIZE: u64 = 8 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3SinkConfig {
@@ -339,6 +345,10 @@ pub struct S3SinkConfig {
     pub ca_file: Option<String>,
     /// Deadline of one request; default `60s`.
     pub timeout: Option<Duration>,
+    /// An object larger than this (after compression) is uploaded in parts of this many
+    /// bytes (a multipart upload); default 8 MiB, at least 5 MiB (S3's smallest part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
     /// When an event stream's batch is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<BatchConfig>,

@@ -16,15 +16,20 @@
 
 mod console;
 mod directory;
+mod http;
 pub mod pipeline;
 pub mod retry;
+mod s3;
 mod syslog;
+mod transport;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use console::ConsoleSink;
 pub use directory::{DirectorySink, Retention};
+pub use http::HttpSink;
+pub use s3::S3Sink;
 pub use syslog::SyslogSink;
 
 use crate::error::ResourceError;
@@ -123,13 +128,9 @@ pub fn build(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>
     let sink: Arc<dyn Sink> = match config {
         SinkConfig::Directory(c) => Arc::new(DirectorySink::new(c, cx)?),
         SinkConfig::Console(c) => Arc::new(ConsoleSink::new(c)),
+        SinkConfig::Http(c) => Arc::new(HttpSink::new(c, cx)?),
+        SinkConfig::S3(c) => Arc::new(S3Sink::new(c, cx)?),
         SinkConfig::Syslog(c) => Arc::new(SyslogSink::new(c, cx)?),
-        SinkConfig::Http(_) | SinkConfig::S3(_) => {
-            return Err(ResourceError::permanent(format!(
-                "the {} sink is not available in this build",
-                config.type_name()
-            )));
-        }
     };
     let policy = retry::RetryPolicy::of(config.delivery().retry);
     Ok(Arc::new(retry::Retrying::new(sink, policy)))

@@ -1,7 +1,8 @@
 //! A real HTTP(S) server on 127.0.0.1 for the download tests: a small Python script
 //! (`http.server`, `ssl`) the test starts and kills, serving the files of a directory under
 //! `/files/`, a redirect, a 404, a route that never answers (timeouts) and one that wants a
-//! header; every request's path and headers are logged to a file. HTTPS uses a test CA made
+//! header; every request's path and headers are logged to a file. POSTs (the http sink's) are
+//! logged with their body, gunzipped, and answered 200. HTTPS uses a test CA made
 //! with `openssl` (a CA, and a leaf for IP 127.0.0.1 signed by it).
 
 use std::io::{BufRead, BufReader};
@@ -40,6 +41,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with open(name, "rb") as f:
                     return self.answer(200, f.read())
         self.answer(404, b"not found\n")
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.headers.get("Content-Encoding") == "gzip":
+            import gzip
+            body = gzip.decompress(body)
+        with open(log, "a") as f:
+            f.write(json.dumps({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body.decode("utf-8", "replace")}) + "\n")
+        self.answer(200, b"{}")
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 if len(sys.argv) > 5:

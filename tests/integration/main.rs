@@ -13,6 +13,7 @@ mod facts_support;
 mod held_root;
 mod http_support;
 mod sandbox;
+mod sinks_support;
 
 mod cli;
 mod example_webserver;
@@ -77,6 +78,8 @@ mod security_review;
 mod security_secret_files;
 mod security_secrets;
 mod sink_syslog;
+mod sinks_http;
+mod sinks_s3;
 mod stage_invariants;
 mod task_keywords;
 mod template_filters;

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 /// ones, never of a later one.
 const LAYERS: &[&[&str]] = &[
     // The foundation, usable by every layer: diagnostics and printing, the clock, file-system
-    // primitives, the host readers, Git, typed errors, stop signals, external programs.
+    // primitives, the host readers, Git, typed errors, stop signals, external programs, the
+    // HTTP(S) client.
     &[
         "diagnostics",
         "printable",
@@ -26,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
         "error",
         "signals",
         "process",
+        "http_client",
     ],
     // Loading: the config dir and its documents.
     &["config"],

@@ -1,29 +1,15 @@
-//! HTTP(S) GETs for `get_url` and the checksum files it reads: ureq with rustls on ring (no C
-//! crypto), the host's CA bundle (or `ca_file`, or Mozilla's roots where the host has no
-//! bundle), redirects followed up to [`MAX_REDIRECTS`], one deadline for the whole transfer, the
+//! HTTP(S) GETs for `get_url` and the checksum files it reads, with the client of
+//! [`crate::http_client`]: redirects followed up to [`MAX_REDIRECTS`], one deadline for the whole transfer, the
 //! body bounded. Every error says whether a retry can help; none quotes a header value.
 
 use std::io::{self, Read};
 use std::time::Duration;
 
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-
 use crate::error::{ResourceError, Retry};
+use crate::http_client::ClientOptions;
 
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: u32 = 10;
-
-/// Where the host keeps its CA bundle (Debian and Ubuntu, Fedora and RHEL, openSUSE, Alpine
-/// and the BSDs): the first that exists is used.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
-
-/// Largest CA bundle read.
-const MAX_BUNDLE_BYTES: u64 = 8 << 20;
 
 /// One GET.
 pub struct Get<'a> {
@@ -36,52 +22,14 @@ pub struct Get<'a> {
     pub ca_file: Option<&'a str>,
 }
 
-/// The trusted roots: `ca_file`'s certificates, else the host's bundle, else webpki-roots.
-fn roots(ca_file: Option<&str>) -> Result<RootCerts, ResourceError> {
-    let path = match ca_file {
-        Some(path) => path,
-        None => match SYSTEM_BUNDLES
-            .iter()
-            .find(|p| std::path::Path::new(p).is_file())
-        {
-            Some(path) => path,
-            None => return Ok(RootCerts::WebPki),
-        },
-    };
-    let mut file = crate::fsutil::open_regular_file(std::path::Path::new(path))
-        .map_err(|e| ResourceError::io(format_args!("cannot read the CA file {path}"), &e))?;
-    let mut pem = Vec::new();
-    (&mut file)
-        .take(MAX_BUNDLE_BYTES)
-        .read_to_end(&mut pem)
-        .map_err(|e| ResourceError::io(format_args!("cannot read the CA file {path}"), &e))?;
-    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(ResourceError::permanent(format!(
-            "the CA file {path} holds no PEM certificate"
-        )));
-    }
-    Ok(RootCerts::new_with_certs(&certs))
-}
-
 /// The response body of a GET that succeeded (2xx after redirects), as a reader.
 pub fn get(request: &Get<'_>) -> Result<impl Read + use<>, ResourceError> {
-    let tls = TlsConfig::builder()
-        .root_certs(roots(request.ca_file)?)
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_global(Some(request.timeout))
-        .max_redirects(MAX_REDIRECTS)
-        .http_status_as_error(true)
-        .user_agent(concat!("driftless/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = crate::http_client::agent(&ClientOptions {
+        ca_file: request.ca_file,
+        timeout: request.timeout,
+        max_redirects: MAX_REDIRECTS,
+        status_as_error: true,
+    })?;
     let mut call = agent.get(request.url);
     for (name, value) in request.headers {
         call = call.header(name.as_str(), value.as_str());
