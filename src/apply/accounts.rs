@@ -163,10 +163,7 @@ impl Family for Accounts {
 
 /// A node's state as its type records it.
 fn decode<T: DeserializeOwned>(recorded: &Recorded, which: &str) -> Result<T, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{which}` is not an account's"))?;
-    T::deserialize(json).map_err(|e| format!("unreadable `{which}`: {e}"))
+    recorded.decode(which, "an account's")
 }
 
 fn record<T: Serialize>(state: &T) -> Recorded {

@@ -42,11 +42,8 @@ pub struct AuthorizedKeys;
 
 pub static AUTHORIZED_KEYS: AuthorizedKeys = AuthorizedKeys;
 
-fn decode(recorded: &Recorded, what: &str) -> Result<KeysState, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{what}` is not an authorized_key's"))?;
-    KeysState::deserialize(json).map_err(|e| format!("unreadable `{what}`: {e}"))
+fn decode(recorded: &Recorded, which: &str) -> Result<KeysState, String> {
+    recorded.decode(which, "an authorized_key's")
 }
 
 fn decode_node(node: &NodeView<'_>) -> Result<(KeysState, KeysState), String> {

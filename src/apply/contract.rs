@@ -342,6 +342,19 @@ impl Recorded {
             Recorded::File(_) => None,
         }
     }
+
+    /// A family's JSON state as its type: `which` is the side (`before`, `after`), `whose`
+    /// the family's state in the message (`a mount's`).
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        which: &str,
+        whose: &str,
+    ) -> Result<T, String> {
+        let json = self
+            .as_json()
+            .ok_or_else(|| format!("`{which}` is not {whose}"))?;
+        T::deserialize(json).map_err(|e| format!("unreadable `{which}`: {e}"))
+    }
 }
 
 impl Serialize for Recorded {

@@ -1,13 +1,14 @@
-//! What the families built on the file family (sysctl, cron) share: their file edits are
+//! What the families built on the file family (sysctl, cron, hostname, timezone, mount …) share: their file edits are
 //! planned by the file family, which chains only the edits it is given.
 
 use serde_json::Value;
 
 use super::Action;
 use super::contract::{Family, NodeStates, NodeView, Recorded};
-use super::files;
-use super::fs_state::{self, FsState};
+use super::files::{self, Wanted, refuse_non_file, refuse_symlink};
+use super::fs_state::{self, FsState, Observed};
 use crate::model::ApplyTask;
+use crate::model::apply::Attributes;
 
 /// The file part of a node whose states hold a file's state among other things: what the
 /// file family checks, shows and runs of it.
@@ -100,4 +101,29 @@ pub fn edits_by_other_families(
             Some((i, Err(why)))
         })
         .collect()
+}
+
+/// The wanted state of a file that holds one name on one line (`/etc/hostname`,
+/// `/etc/timezone`): `NAME\n`, mode 0644 unless the task says otherwise; a file already
+/// holding the name, whatever blank space is around it, is kept as it is.
+pub fn one_name_file(
+    path: &str,
+    name: &str,
+    observed: &Observed,
+    attributes: &dyn Attributes,
+) -> Result<Wanted, String> {
+    refuse_symlink(observed, path)?;
+    refuse_non_file(observed, path)?;
+    let holds_name = observed
+        .content
+        .as_deref()
+        .is_some_and(|c| std::str::from_utf8(c).is_ok_and(|c| c.trim() == name));
+    let content = format!("{name}\n");
+    let mut state =
+        files::regular_file(path, (!holds_name).then_some(content.as_bytes()), observed);
+    files::attributes(&mut state, &observed.state, attributes, 0o644)?;
+    Ok(Wanted {
+        state,
+        sensitive: false,
+    })
 }

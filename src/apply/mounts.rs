@@ -107,11 +107,8 @@ pub struct Mounts;
 
 pub static MOUNTS: Mounts = Mounts;
 
-fn decode(recorded: &Recorded, what: &str) -> Result<MountState, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{what}` is not a mount's"))?;
-    MountState::deserialize(json).map_err(|e| format!("unreadable `{what}`: {e}"))
+fn decode(recorded: &Recorded, which: &str) -> Result<MountState, String> {
+    recorded.decode(which, "a mount's")
 }
 
 fn decode_node(node: &NodeView<'_>) -> Result<(MountState, MountState), String> {

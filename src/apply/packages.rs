@@ -306,10 +306,7 @@ struct After {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(recorded: &Recorded, which: &str) -> Result<T, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{which}` is not a package node's"))?;
-    T::deserialize(json).map_err(|e| format!("unreadable `{which}`: {e}"))
+    recorded.decode(which, "a package node's")
 }
 
 /// Both states of a node, read back.

@@ -579,11 +579,8 @@ fn fingerprint(before: &UnitState) -> String {
     sha256_hex(serde_json::to_string(before).unwrap_or_default().as_bytes())
 }
 
-fn decode<T: serde::de::DeserializeOwned>(recorded: &Recorded, what: &str) -> Result<T, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{what}` is not a service's"))?;
-    T::deserialize(json).map_err(|e| format!("unreadable `{what}`: {e}"))
+fn decode<T: serde::de::DeserializeOwned>(recorded: &Recorded, which: &str) -> Result<T, String> {
+    recorded.decode(which, "a service's")
 }
 
 fn decode_node(node: &NodeView<'_>) -> Result<(UnitState, UnitChange), String> {

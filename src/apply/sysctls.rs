@@ -44,11 +44,8 @@ pub struct Sysctls;
 
 pub static SYSCTLS: Sysctls = Sysctls;
 
-fn decode(recorded: &Recorded, what: &str) -> Result<SysctlState, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{what}` is not a sysctl's"))?;
-    SysctlState::deserialize(json).map_err(|e| format!("unreadable `{what}`: {e}"))
+fn decode(recorded: &Recorded, which: &str) -> Result<SysctlState, String> {
+    recorded.decode(which, "a sysctl's")
 }
 
 fn decode_node(node: &NodeView<'_>) -> Result<(SysctlState, SysctlState), String> {

@@ -22,8 +22,8 @@ use super::contract::{
     Change, CheckContext, Claim, Description, Detail, Family, Hold, NodeStates, NodeView,
     PlanContext, Ran, Recompiled, Recorded, Requirement, Resource, Thing,
 };
-use super::file_backed::FilePart;
-use super::files::{self, FILES, FileType, WantContext, Wanted, refuse_non_file, refuse_symlink};
+use super::file_backed::{self, FilePart};
+use super::files::{self, FILES, FileType, WantContext, Wanted};
 use super::fs_state::{self, EntryKind, FsState, Observed, sha256_hex};
 use crate::apply::ApplySpec;
 use crate::diagnostics::Diagnostic;
@@ -183,25 +183,8 @@ impl FileType for TimezoneTask {
         Some(self)
     }
 
-    /// `NAME\n`; a file that already holds the name (whatever blank space around it) is kept.
     fn want(&self, _: &WantContext<'_>, observed: &Observed) -> Result<Wanted, String> {
-        refuse_symlink(observed, TIMEZONE_FILE)?;
-        refuse_non_file(observed, TIMEZONE_FILE)?;
-        let holds_name = observed
-            .content
-            .as_deref()
-            .is_some_and(|c| std::str::from_utf8(c).is_ok_and(|c| c.trim() == self.name.value));
-        let content = format!("{}\n", self.name.value);
-        let mut state = files::regular_file(
-            TIMEZONE_FILE,
-            (!holds_name).then_some(content.as_bytes()),
-            observed,
-        );
-        files::attributes(&mut state, &observed.state, self, 0o644)?;
-        Ok(Wanted {
-            state,
-            sensitive: false,
-        })
+        file_backed::one_name_file(TIMEZONE_FILE, &self.name.value, observed, self)
     }
 }
 
@@ -225,11 +208,8 @@ pub struct Timezones;
 
 pub static TIMEZONES: Timezones = Timezones;
 
-fn decode(recorded: &Recorded, what: &str) -> Result<TimezoneState, String> {
-    let json = recorded
-        .as_json()
-        .ok_or_else(|| format!("`{what}` is not a timezone's"))?;
-    TimezoneState::deserialize(json).map_err(|e| format!("unreadable `{what}`: {e}"))
+fn decode(recorded: &Recorded, which: &str) -> Result<TimezoneState, String> {
+    recorded.decode(which, "a timezone's")
 }
 
 fn decode_node(node: &NodeView<'_>) -> Result<(TimezoneState, TimezoneState), String> {
