@@ -1,5 +1,6 @@
-//! What the families built on the file family (sysctl, cron, hostname, timezone, mount …) share: their file edits are
-//! planned by the file family, which chains only the edits it is given.
+//! What the families built on the file family (sysctl, cron, hostname, timezone, mount …)
+//! share: their file edits are planned by the file family, which chains only the edits it is
+//! given.
 
 use serde_json::Value;
 
