@@ -11,6 +11,7 @@ use super::output::{err, errln, out};
 use crate::diagnostics::render_human;
 use crate::model::values::Duration as ConfigDuration;
 use crate::ops::{self, MetricsError, MetricsServer};
+use crate::printable::escape;
 
 #[derive(clap::Args)]
 pub struct FactsArgs {
@@ -94,6 +95,14 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsErr
     }
 
     let metrics = ops::load_metrics(&globals.inputs(), args.no_config, &facts)?;
+    if args.push || args.serve.is_some() {
+        for why in metrics.push.iter().flat_map(|push| push.unhealthy()) {
+            errln!(
+                "warning: a metrics push sink fails its health check: {}",
+                escape(&why)
+            );
+        }
+    }
     if args.push {
         metrics.push_until_stopped()?;
         return Ok(ExitCode::SUCCESS);

@@ -35,6 +35,20 @@ pub struct Push {
     pub sinks: Vec<Arc<dyn Sink>>,
 }
 
+impl Push {
+    /// The sinks whose health check fails now, each with why (pushes to them are still
+    /// tried: a receiver may come up later).
+    pub fn unhealthy(&self) -> Vec<String> {
+        self.sinks
+            .iter()
+            .filter_map(|sink| {
+                let failed = sink.health().err()?;
+                Some(format!("{}: {}", sink.describe(), failed.message))
+            })
+            .collect()
+    }
+}
+
 /// Why metrics cannot be made, written or served.
 pub enum MetricsError {
     /// The config has errors; its diagnostics (warnings too) are in it.

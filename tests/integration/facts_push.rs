@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::facts_support::{driftless, promtool_check};
+use crate::facts_support::{driftless, free_port, promtool_check};
 
 #[test]
 fn facts_push_writes_the_scrape_into_its_sinks_each_interval_until_sigterm() {
@@ -23,9 +23,12 @@ fn facts_push_writes_the_scrape_into_its_sinks_each_interval_until_sigterm() {
              settings:\n  metrics:\n    push:\n      interval: 200ms\n      sinks:\n\
              \x20       - type: directory\n          path: \"{}\"\n          name: driftless.prom\n\
              \x20       - type: directory\n          path: \"{}\"\n          name: \"%s-{{id}}.prom\"\n\
-             \x20         keep_files: 3\n",
+             \x20         keep_files: 3\n\
+             \x20       - type: http\n          url: \"http://127.0.0.1:{}/metrics\"\n\
+             \x20         retry: {{ attempts: 1 }}\n",
             textfile.display(),
-            history.display()
+            history.display(),
+            free_port(),
         ),
     )
     .expect("config");
@@ -46,10 +49,14 @@ fn facts_push_writes_the_scrape_into_its_sinks_each_interval_until_sigterm() {
     // SAFETY: kill(2) on the child this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // A receiver that is down is said at the start; the other sinks still get every scrape.
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.starts_with(
+            "warning: a metrics push sink fails its health check: http http://127.0.0.1:"
+        ),
+        "{stderr}"
     );
 
     let text = std::fs::read_to_string(&prom).expect("the textfile");
