@@ -64,9 +64,10 @@ fn prometheus_scrapes_driftless() {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let up = std::net::TcpStream::connect(("127.0.0.1", prom_port))
-            .is_ok()
-            .then(|| query(prom_port, "up{job=\"driftless\"}"));
+        // Prometheus listens before its storage is ready, and answers queries 503 until then.
+        let ready = std::net::TcpStream::connect(("127.0.0.1", prom_port)).is_ok()
+            && http(prom_port, "GET", "/-/ready", &[]).status == 200;
+        let up = ready.then(|| query(prom_port, "up{job=\"driftless\"}"));
         let value = up.as_ref().and_then(|v| {
             v["data"]["result"][0]["value"][1]
                 .as_str()
