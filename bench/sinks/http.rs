@@ -105,7 +105,7 @@ fn main() {
     }))
     .expect("config");
     let secrets = Secrets::new(Vec::new());
-    let sink = sinks::build(
+    let sink = sinks::open(
         &config,
         &BuildContext {
             secrets: &secrets,

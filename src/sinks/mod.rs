@@ -123,17 +123,23 @@ pub struct BuildContext<'a> {
     pub host: &'a str,
 }
 
-/// Builds a configured sink with its retry layer.
-pub fn build(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>, ResourceError> {
-    let sink: Arc<dyn Sink> = match config {
+/// Builds a configured sink, without layers: what a [`pipeline::Pipeline`] is given (it adds
+/// its own retries).
+pub fn open(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>, ResourceError> {
+    Ok(match config {
         SinkConfig::Directory(c) => Arc::new(DirectorySink::new(c, cx)?),
         SinkConfig::Console(c) => Arc::new(ConsoleSink::new(c)),
         SinkConfig::Http(c) => Arc::new(HttpSink::new(c, cx)?),
         SinkConfig::S3(c) => Arc::new(S3Sink::new(c, cx)?),
         SinkConfig::Syslog(c) => Arc::new(SyslogSink::new(c, cx)?),
-    };
+    })
+}
+
+/// Builds a configured sink for documents (run reports, scrapes): with its retry layer, which
+/// gives up after the config's attempts.
+pub fn build(config: &SinkConfig, cx: &BuildContext<'_>) -> Result<Arc<dyn Sink>, ResourceError> {
     let policy = retry::RetryPolicy::of(config.delivery().retry);
-    Ok(Arc::new(retry::Retrying::new(sink, policy)))
+    Ok(Arc::new(retry::Retrying::new(open(config, cx)?, policy)))
 }
 
 /// Sends `batch` to every sink at once; returns why each that failed did, naming it.

@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::retry::RetryPolicy;
+use super::retry::{RetryPolicy, Retrying};
 use super::{Batch, Sink};
 use crate::error::ResourceError;
 use crate::fsutil::write_atomic;
@@ -123,14 +123,20 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the stream's threads. With a spool, batches an earlier process left there are
-    /// sent first; the numbering of events goes on after them.
+    /// Starts the stream's threads over `sink` as [`super::open`] makes it: the pipeline adds
+    /// the retry layer, with `retry`'s backoff and no last attempt. With a spool, batches an
+    /// earlier process left there are sent first.
     pub fn start(
         sink: Arc<dyn Sink>,
         batch: BatchPolicy,
         retry: RetryPolicy,
         spool: Option<SpoolPolicy>,
     ) -> Result<Pipeline, ResourceError> {
+        let until_sent = RetryPolicy {
+            attempts: u32::MAX,
+            ..retry
+        };
+        let sink: Arc<dyn Sink> = Arc::new(Retrying::new(sink, until_sent));
         let capacity = batch.max_events.saturating_mul(batch.queue).max(1);
         let (sender, receiver) = sync_channel::<Vec<u8>>(capacity);
         let shared = Arc::new(Shared {
@@ -152,7 +158,7 @@ impl Pipeline {
                 };
                 let (sink, shared) = (sink.clone(), shared.clone());
                 threads.push(spawn("driftless-spool-send", move || {
-                    send_spooled(&sender_side, &*sink, retry, &shared);
+                    send_spooled(&sender_side, &*sink, &shared);
                 })?);
                 Some(left)
             }
@@ -160,7 +166,7 @@ impl Pipeline {
         };
         let cutter_shared = shared.clone();
         threads.push(spawn("driftless-batch", move || {
-            cut_batches(receiver, batch, first_batch, &*sink, retry, &cutter_shared);
+            cut_batches(receiver, batch, first_batch, &*sink, &cutter_shared);
         })?);
         Ok(Pipeline {
             sender: Some(sender),
@@ -236,7 +242,6 @@ fn cut_batches(
     policy: BatchPolicy,
     mut spool: Option<Spool>,
     sink: &dyn Sink,
-    retry: RetryPolicy,
     shared: &Shared,
 ) {
     let mut last_event = 0;
@@ -278,7 +283,7 @@ fn cut_batches(
         match &mut spool {
             Some(spool) => spool.put(&batch, last_event, shared),
             None => {
-                deliver(sink, &batch, retry, shared);
+                deliver(sink, &batch, shared);
                 shared.safe.store(last_event, Ordering::Release);
             }
         }
@@ -289,31 +294,19 @@ fn cut_batches(
     shared.spool_changed.notify_all();
 }
 
-/// Sends one batch until it is acknowledged or refused for good.
-fn deliver(sink: &dyn Sink, batch: &Batch, retry: RetryPolicy, shared: &Shared) {
-    let mut attempt = 1;
-    loop {
-        match sink.send(batch) {
-            Ok(()) => return,
-            Err(e) if !e.error.is_transient() => {
-                shared.fail(
-                    format!("{}: {}", sink.describe(), e.error.message),
-                    batch.events.len() as u64,
-                );
-                return;
-            }
-            Err(e) => {
-                let wait = e.retry_after.unwrap_or_else(|| retry.backoff(attempt));
-                tracing::warn!(sink = %sink.describe(), attempt, wait = ?wait, error = %e.error.message, "send failed, trying again");
-                std::thread::sleep(wait);
-                attempt = attempt.saturating_add(1);
-            }
-        }
+/// Sends one batch through the pipeline's retry layer (which tries a transient failure again
+/// until it passes): a batch refused for good is reported and counted.
+fn deliver(sink: &dyn Sink, batch: &Batch, shared: &Shared) {
+    if let Err(e) = sink.send(batch) {
+        shared.fail(
+            format!("{}: {}", sink.describe(), e.error.message),
+            batch.events.len() as u64,
+        );
     }
 }
 
-/// The spool directory: `<batch number>.batch` files, each the batch's lines after a header
-/// line `<last event number>`.
+/// The spool directory: `<batch number>.batch` files, each the batch's events framed by
+/// [`frame`].
 struct Spool {
     policy: SpoolPolicy,
     next_batch: u64,
@@ -437,7 +430,7 @@ fn read_spooled(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
 
 /// Sends the spool's batches in order, removing each once acknowledged; ends when the cutter
 /// is done and the spool is empty.
-fn send_spooled(spool: &Spool, sink: &dyn Sink, retry: RetryPolicy, shared: &Shared) {
+fn send_spooled(spool: &Spool, sink: &dyn Sink, shared: &Shared) {
     loop {
         let next = {
             let Ok(mut spooled) = shared.spooled.lock() else {
@@ -471,7 +464,7 @@ fn send_spooled(spool: &Spool, sink: &dyn Sink, retry: RetryPolicy, shared: &Sha
                     id: next.to_string(),
                     document: false,
                 };
-                deliver(sink, &batch, retry, shared);
+                deliver(sink, &batch, shared);
             }
             Err(e) => shared.fail(format!("spool file {}: {e}", path.display()), 0),
         }

@@ -11,7 +11,7 @@ use driftless::sinks::retry::RetryPolicy;
 use serde_json::json;
 
 use crate::http_support;
-use crate::sinks_support::{Receiver, Reply, build, secrets};
+use crate::sinks_support::{Receiver, Reply, build, open, secrets};
 
 fn document(text: &str) -> Batch {
     Batch::document(
@@ -32,7 +32,7 @@ fn a_stream_refused_with_503_three_times_loses_nothing() {
         "type": "http", "url": receiver.url("/ingest"), "format": "ndjson", "gzip": true,
         "retry": fast_retry(10), "batch": { "max_events": 1000, "timeout": "50ms" },
     });
-    let sink = build(config.clone(), &secrets(&[]));
+    let sink = open(config.clone(), &secrets(&[]));
     let parsed: driftless::model::sinks::SinkConfig =
         serde_json::from_value(config).expect("config");
     let delivery = parsed.delivery();

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use driftless::error::ResourceError;
 use driftless::model::sinks::SinkConfig;
 use driftless::secrets::{SecretError, SecretSource, Secrets};
 use driftless::sinks::{BuildContext, Sink};
@@ -39,17 +40,25 @@ pub fn secrets(pairs: &[(&str, &str)]) -> Secrets {
     Secrets::new(vec![Box::new(Fixed(map))])
 }
 
-/// A sink built from its config as JSON, with its retry layer.
+/// A sink built from its config as JSON, with its retry layer (for documents).
 pub fn build(config: serde_json::Value, secrets: &Secrets) -> Arc<dyn Sink> {
+    made(config, secrets, driftless::sinks::build)
+}
+
+/// A sink made from its config as JSON without layers (for a pipeline, which adds its own).
+pub fn open(config: serde_json::Value, secrets: &Secrets) -> Arc<dyn Sink> {
+    made(config, secrets, driftless::sinks::open)
+}
+
+type Make = fn(&SinkConfig, &BuildContext<'_>) -> Result<Arc<dyn Sink>, ResourceError>;
+
+fn made(config: serde_json::Value, secrets: &Secrets, make: Make) -> Arc<dyn Sink> {
     let config: SinkConfig = serde_json::from_value(config).expect("a sink config");
-    driftless::sinks::build(
-        &config,
-        &BuildContext {
-            secrets,
-            host: "web1",
-        },
-    )
-    .unwrap_or_else(|e| panic!("build: {e}"))
+    let cx = BuildContext {
+        secrets,
+        host: "web1",
+    };
+    make(&config, &cx).unwrap_or_else(|e| panic!("build: {e}"))
 }
 
 /// One request as received.
