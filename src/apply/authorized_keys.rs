@@ -14,7 +14,7 @@ use super::contract::{
     Change, Description, Detail, Family, NodeStates, NodeView, PlanContext, Ran, Recompiled,
     Recorded,
 };
-use super::file_backed::FilePart;
+use super::file_backed::{self, FilePart};
 use super::files::{self, FILES};
 use super::fs_state::{self, EntryKind, FsState, sha256_hex};
 use crate::apply::ApplySpec;
@@ -268,19 +268,12 @@ impl Family for AuthorizedKeys {
         if after.file.mode.as_deref() != Some("0600") && after.file.state == EntryKind::File {
             return Err("its file is not 0600".to_owned());
         }
-        if node.action != action(&before, &after) {
-            return Err(format!(
-                "its action `{}` does not follow from its states",
-                node.action.as_str()
-            ));
-        }
-        if node.fingerprint != fingerprint(&before, node.route) {
-            return Err("its fingerprint is not that of its `before`".to_owned());
-        }
-        if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) {
-            return Err("an authorized_key node has no sensitive value".to_owned());
-        }
-        FILES.verify(&FilePart::of(&before.file, &after.file, node.route).view(node))
+        file_backed::verify_public_node(
+            node,
+            (action(&before, &after), fingerprint(&before, node.route)),
+            "an authorized_key node",
+            (&before.file, &after.file),
+        )
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {

@@ -128,3 +128,27 @@ pub fn one_name_file(
         sensitive: false,
     })
 }
+
+/// What every node built on the file family ends its `verify` with: its action and its
+/// fingerprint are the ones its states give, it holds nothing sensitive (`kind` names it in
+/// the message: "a mount node"), and its file part verifies as the file family's node would.
+pub fn verify_public_node(
+    node: &NodeView<'_>,
+    (action, fingerprint): (Action, String),
+    kind: &str,
+    (before, after): (&FsState, &FsState),
+) -> Result<(), String> {
+    if node.action != action {
+        return Err(format!(
+            "its action `{}` does not follow from its states",
+            node.action.as_str()
+        ));
+    }
+    if *node.fingerprint != fingerprint {
+        return Err("its fingerprint is not that of its `before`".to_owned());
+    }
+    if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) {
+        return Err(format!("{kind} has no sensitive value"));
+    }
+    files::FILES.verify(&FilePart::of(before, after, node.route).view(node))
+}

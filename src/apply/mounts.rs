@@ -17,7 +17,7 @@ use super::contract::{
     Change, Description, Detail, Family, NodeStates, NodeView, PlanContext, Ran, Recompiled,
     Recorded, Thing,
 };
-use super::file_backed::FilePart;
+use super::file_backed::{self, FilePart};
 use super::files::{self, FILES};
 use super::fs_state::{self, EntryKind, FsState, Observed, Place, sha256_hex};
 use super::mount::{MountTask, MountWanted};
@@ -521,19 +521,12 @@ impl Family for Mounts {
         if !step_follows(&before, &after) {
             return Err("its `step` does not follow from its states".to_owned());
         }
-        if node.action != action(&before, &after) {
-            return Err(format!(
-                "its action `{}` does not follow from its states",
-                node.action.as_str()
-            ));
-        }
-        if node.fingerprint != fingerprint(&before, &after, node.route) {
-            return Err("its fingerprint is not that of its `before`".to_owned());
-        }
-        if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) {
-            return Err("a mount node has no sensitive value".to_owned());
-        }
-        FILES.verify(&FilePart::of(&before.fstab, &after.fstab, node.route).view(node))
+        file_backed::verify_public_node(
+            node,
+            (action(&before, &after), fingerprint(&before, &after, node.route)),
+            "a mount node",
+            (&before.fstab, &after.fstab),
+        )
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {

@@ -17,7 +17,7 @@ use super::contract::{
     Change, Description, Detail, Family, NodeStates, NodeView, PlanContext, Ran, Recompiled,
     Recorded,
 };
-use super::file_backed::FilePart;
+use super::file_backed::{self, FilePart};
 use super::files::{self, FILES};
 use super::fs_state::{self, FsState, sha256_hex};
 use crate::apply::ApplySpec;
@@ -193,19 +193,12 @@ impl Family for Sysctls {
         if before.name != after.name || sysctl::path_of(&after.name).is_none() {
             return Err("`before` and `after` are not of one kernel parameter".to_owned());
         }
-        if node.action != action(&before, &after) {
-            return Err(format!(
-                "its action `{}` does not follow from its states",
-                node.action.as_str()
-            ));
-        }
-        if node.fingerprint != fingerprint(&before, &after, node.route) {
-            return Err("its fingerprint is not that of its `before`".to_owned());
-        }
-        if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) {
-            return Err("a sysctl node has no sensitive value".to_owned());
-        }
-        FILES.verify(&FilePart::of(&before.file, &after.file, node.route).view(node))
+        file_backed::verify_public_node(
+            node,
+            (action(&before, &after), fingerprint(&before, &after, node.route)),
+            "a sysctl node",
+            (&before.file, &after.file),
+        )
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {

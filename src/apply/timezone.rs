@@ -384,19 +384,12 @@ impl Family for Timezones {
         {
             return Err(format!("the content of {TIMEZONE_FILE} is not the zone"));
         }
-        if node.action != action(&before, &after) {
-            return Err(format!(
-                "its action `{}` does not follow from its states",
-                node.action.as_str()
-            ));
-        }
-        if node.fingerprint != fingerprint(&before, node.route) {
-            return Err("its fingerprint is not that of its `before`".to_owned());
-        }
-        if node.is_sensitive() || *node.before_sensitive != Value::Bool(false) {
-            return Err("a timezone node has no sensitive value".to_owned());
-        }
-        FILES.verify(&FilePart::of(&before.file, &after.file, node.route).view(node))
+        file_backed::verify_public_node(
+            node,
+            (action(&before, &after), fingerprint(&before, node.route)),
+            "a timezone node",
+            (&before.file, &after.file),
+        )
     }
 
     fn describe(&self, node: &NodeView<'_>) -> Description {
