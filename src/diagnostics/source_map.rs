@@ -1,5 +1,6 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Index of a file in the [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,7 +47,9 @@ struct SourceFile {
     /// As shown in diagnostics: relative to the config dir where possible.
     display: String,
     path: PathBuf,
-    text: String,
+    /// Shared: a map cloned per host (`check --all-hosts`) and the template stage's
+    /// error locator hold the same texts.
+    text: Arc<str>,
     /// Byte offset of the start of each line.
     line_starts: Vec<u32>,
 }
@@ -69,7 +72,7 @@ impl SourceMap {
         self.files.push(SourceFile {
             display,
             path,
-            text,
+            text: text.into(),
             line_starts,
         });
         FileId((self.files.len() - 1) as u32)
@@ -85,6 +88,11 @@ impl SourceMap {
 
     pub fn text(&self, file: FileId) -> &str {
         &self.files[file.0 as usize].text
+    }
+
+    /// The text of `file`, shared.
+    pub fn shared_text(&self, file: FileId) -> Arc<str> {
+        Arc::clone(&self.files[file.0 as usize].text)
     }
 
     pub fn files(&self) -> impl Iterator<Item = FileId> + '_ {

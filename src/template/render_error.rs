@@ -21,7 +21,7 @@ impl SourceTexts {
         SourceTexts(
             sources
                 .files()
-                .map(|f| Arc::from(sources.text(f)))
+                .map(|f| sources.shared_text(f))
                 .collect(),
         )
     }
