@@ -523,7 +523,10 @@ impl Family for Mounts {
         }
         file_backed::verify_public_node(
             node,
-            (action(&before, &after), fingerprint(&before, &after, node.route)),
+            (
+                action(&before, &after),
+                fingerprint(&before, &after, node.route),
+            ),
             "a mount node",
             (&before.fstab, &after.fstab),
         )

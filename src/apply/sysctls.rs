@@ -195,7 +195,10 @@ impl Family for Sysctls {
         }
         file_backed::verify_public_node(
             node,
-            (action(&before, &after), fingerprint(&before, &after, node.route)),
+            (
+                action(&before, &after),
+                fingerprint(&before, &after, node.route),
+            ),
             "a sysctl node",
             (&before.file, &after.file),
         )

@@ -148,25 +148,21 @@ impl Pipeline {
             cutting_done: Mutex::new(false),
         });
         let mut threads = Vec::new();
-        let first_batch = match &spool {
-            Some(spool) => {
-                let left = Spool::open(spool, &shared)?;
-                let next_batch = left.next_batch;
-                let sender_side = Spool {
-                    policy: spool.clone(),
-                    next_batch,
-                };
-                let (sink, shared) = (sink.clone(), shared.clone());
+        let (spool, last_left) = match spool {
+            Some(policy) => {
+                let last_left = Spool::open(&policy, &shared)?;
+                let spool = Spool { policy };
+                let (sender_side, sink, shared) = (spool.clone(), sink.clone(), shared.clone());
                 threads.push(spawn("driftless-spool-send", move || {
                     send_spooled(&sender_side, &*sink, &shared);
                 })?);
-                Some(left)
+                (Some(spool), last_left)
             }
-            None => None,
+            None => (None, 0),
         };
         let cutter_shared = shared.clone();
         threads.push(spawn("driftless-batch", move || {
-            cut_batches(receiver, batch, first_batch, &*sink, &cutter_shared);
+            cut_batches(receiver, batch, (spool, last_left), &*sink, &cutter_shared);
         })?);
         Ok(Pipeline {
             sender: Some(sender),
@@ -236,16 +232,16 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .map_err(|e| ResourceError::io("cannot start a sink thread", &e))
 }
 
-/// Takes events off the queue into batches; each batch is sent (no spool) or spooled.
+/// Takes events off the queue into batches; each batch is sent (no spool) or spooled, numbered
+/// after `number`, the last batch an earlier process left in the spool.
 fn cut_batches(
     receiver: Receiver<Vec<u8>>,
     policy: BatchPolicy,
-    mut spool: Option<Spool>,
+    (spool, mut number): (Option<Spool>, u64),
     sink: &dyn Sink,
     shared: &Shared,
 ) {
     let mut last_event = 0;
-    let mut number = spool.as_ref().map_or(0, |s| s.next_batch);
     let mut open = true;
     while open {
         let mut events: Vec<Vec<u8>> = Vec::new();
@@ -280,8 +276,8 @@ fn cut_batches(
             id: number.to_string(),
             document: false,
         };
-        match &mut spool {
-            Some(spool) => spool.put(&batch, last_event, shared),
+        match &spool {
+            Some(spool) => spool.put(number, &batch, last_event, shared),
             None => {
                 deliver(sink, &batch, shared);
                 shared.safe.store(last_event, Ordering::Release);
@@ -307,14 +303,15 @@ fn deliver(sink: &dyn Sink, batch: &Batch, shared: &Shared) {
 
 /// The spool directory: `<batch number>.batch` files, each the batch's events framed by
 /// [`frame`].
+#[derive(Clone)]
 struct Spool {
     policy: SpoolPolicy,
-    next_batch: u64,
 }
 
 impl Spool {
-    /// Opens the spool (made 0700 when missing) and registers what an earlier process left.
-    fn open(policy: &SpoolPolicy, shared: &Shared) -> Result<Spool, ResourceError> {
+    /// Makes the spool directory (0700) when missing and registers the batches an earlier
+    /// process left there; returns the number of the last one (0: none).
+    fn open(policy: &SpoolPolicy, shared: &Shared) -> Result<u64, ResourceError> {
         use std::os::unix::fs::DirBuilderExt;
         let fail = |e: std::io::Error| {
             ResourceError::io(format_args!("spool {}", policy.path.display()), &e)
@@ -324,7 +321,7 @@ impl Spool {
             .mode(0o700)
             .create(&policy.path)
             .map_err(fail)?;
-        let mut next_batch = 0;
+        let mut last = 0;
         let mut spooled = shared
             .spooled
             .lock()
@@ -340,12 +337,9 @@ impl Spool {
                 continue;
             };
             spooled.insert(number, entry.metadata().map_err(fail)?.len());
-            next_batch = next_batch.max(number);
+            last = last.max(number);
         }
-        Ok(Spool {
-            policy: policy.clone(),
-            next_batch,
-        })
+        Ok(last)
     }
 
     fn file(&self, number: u64) -> PathBuf {
@@ -354,7 +348,7 @@ impl Spool {
 
     /// Writes the batch into the spool once there is room (waiting for the sender to free
     /// some), then marks its events safe.
-    fn put(&mut self, batch: &Batch, last_event: u64, shared: &Shared) {
+    fn put(&self, number: u64, batch: &Batch, last_event: u64, shared: &Shared) {
         let bytes = frame(&batch.events);
         let size = bytes.len() as u64;
         let Ok(mut spooled) = shared.spooled.lock() else {
@@ -367,8 +361,6 @@ impl Spool {
                 Err(_) => return,
             };
         }
-        let number: u64 = batch.id.parse().unwrap_or(self.next_batch + 1);
-        self.next_batch = number;
         let path = self.file(number);
         loop {
             match write_atomic(&path, &bytes, 0o600, (None, None)) {

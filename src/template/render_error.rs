@@ -18,12 +18,7 @@ pub struct SourceTexts(Vec<Arc<str>>);
 
 impl SourceTexts {
     pub fn of(sources: &SourceMap) -> SourceTexts {
-        SourceTexts(
-            sources
-                .files()
-                .map(|f| sources.shared_text(f))
-                .collect(),
-        )
+        SourceTexts(sources.files().map(|f| sources.shared_text(f)).collect())
     }
 
     /// The span of `template[range]` inside the field at `field`, when the field's text can
