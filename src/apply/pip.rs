@@ -6,10 +6,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::commands::words::split;
 use super::contract::{CheckContext, Claim, Family, Hold, Reason, Requirement, Resource, Thing};
 use super::field_rules::absolute;
+use super::lang_packages;
 use super::lang_packages::python::{self, DEFAULT_VIRTUALENV_COMMAND};
-use super::lang_packages::{self, words};
 use super::package::PackageNames;
 use crate::diagnostics::Diagnostic;
 use crate::model::{RenderedContent, Spanned};
@@ -35,7 +36,8 @@ pub struct PipTask {
     pub virtualenv_python: Option<Spanned<String>>,
     /// The pip program to run outside a virtualenv (default `python3 -m pip`).
     pub executable: Option<Spanned<String>>,
-    /// More arguments for `pip install`, split as a shell would split words (quotes group),
+    /// More arguments for `pip install`, split as a shell splits words (quotes group; never run
+    /// by one),
     /// e.g. `--no-index --find-links /srv/wheels`.
     pub extra_args: Option<Spanned<String>>,
     /// `present` (default): installed, at a version the requirement allows; `latest`:
@@ -117,7 +119,7 @@ impl PipTask {
             .virtualenv_command
             .as_ref()
             .map_or(DEFAULT_VIRTUALENV_COMMAND, |c| c.value.as_str());
-        let mut argv = words(command).unwrap_or_default();
+        let mut argv = split(command).unwrap_or_default();
         if let Some(python) = &self.virtualenv_python {
             if argv.iter().any(|w| w == "venv") {
                 if let Some(first) = argv.first_mut() {
@@ -136,7 +138,7 @@ impl PipTask {
     pub fn extra_args(&self) -> Vec<String> {
         self.extra_args
             .as_ref()
-            .and_then(|a| words(&a.value))
+            .and_then(|a| split(&a.value).ok())
             .unwrap_or_default()
     }
 
@@ -166,15 +168,19 @@ impl Resource for PipTask {
     fn claims(&self) -> Vec<Claim> {
         let environment = self.environment();
         let names = self.names();
+        let mut claimed = std::collections::HashSet::new();
+        // A name that does not parse, or one named twice, is the check's to report.
         let mut claims: Vec<Claim> = names
             .iter()
-            .zip(self.requirement_texts())
-            .map(|(written, requirement)| Claim {
-                thing: Thing::PythonPackage(format!("{} in {environment}", requirement.name)),
-                written: written.value.clone(),
-                hold: Hold::Owns,
-                span: written.span,
-                sensitive: written.sensitive,
+            .filter_map(|written| {
+                let name = python::parse_requirement(&written.value).ok()?.name;
+                claimed.insert(name.clone()).then(|| Claim {
+                    thing: Thing::PythonPackage(format!("{name} in {environment}")),
+                    written: written.value.clone(),
+                    hold: Hold::Owns,
+                    span: written.span,
+                    sensitive: written.sensitive,
+                })
             })
             .collect();
         if let Some(span) = self.span() {
@@ -357,14 +363,21 @@ impl Resource for PipTask {
             ("virtualenv_command", &self.virtualenv_command),
             ("extra_args", &self.extra_args),
         ] {
-            if let Some(value) = value
-                && words(&value.value).is_none_or(|w| w.is_empty())
-            {
-                found.push(
-                    Diagnostic::error(format!("`{field}` has an unclosed quote or no words"))
+            let Some(value) = value else { continue };
+            match split(&value.value) {
+                Err(why) => found.push(
+                    Diagnostic::error(format!("`{field}` cannot be split into words: {why}"))
                         .at(value.span)
-                        .help("close each `'` and `\"`"),
-                );
+                        .help(
+                            "it is split as a shell splits words (quotes group), never run by one",
+                        ),
+                ),
+                Ok(words) if words.is_empty() => found.push(
+                    Diagnostic::error(format!("`{field}` is empty"))
+                        .at(value.span)
+                        .help("drop the field, or give it words"),
+                ),
+                Ok(_) => {}
             }
         }
         if let Some(chdir) = &self.chdir {

@@ -205,15 +205,78 @@ fn npm_global_installs_into_the_global_root_of_a_throwaway_root() {
     assert!(show(&world, &plan_path).contains("install dltest-a 1.0.0"));
     let run = world.execute(&plan_path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(
-        sandbox
-            .sh_ok(&format!("cat {root}/dltest-a/package.json"))
-            .contains("1.0.0"),
-        true
-    );
+    let manifest = sandbox.sh_ok(&format!("cat {root}/dltest-a/package.json"));
+    assert!(manifest.contains("\"1.0.0\""), "{manifest}");
     assert!(
         !Path::new(&root).join("dltest-a").exists(),
         "the host's global root was changed"
     );
+    world.assert_converged();
+}
+
+/// A registry on 127.0.0.1 serving dltest-a 1.0.0 and 2.0.0 (`latest`): its packument and the
+/// tarballs, with their integrity.
+fn registry() -> crate::http_support::Server {
+    use base64::Engine;
+    use sha2::{Digest, Sha512};
+    let server = crate::http_support::Server::http("unused");
+    let mut versions = serde_json::Map::new();
+    for version in ["1.0.0", "2.0.0"] {
+        let file = format!("dltest-a-{version}.tgz");
+        let bytes = std::fs::read(tarball(version)).expect("read tarball");
+        let integrity = base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&bytes));
+        server.put(&file, &bytes);
+        versions.insert(
+            version.to_owned(),
+            serde_json::json!({
+                "name": "dltest-a",
+                "version": version,
+                "dist": {
+                    "tarball": server.url(&format!("/files/{file}")),
+                    "integrity": format!("sha512-{integrity}"),
+                },
+            }),
+        );
+    }
+    let packument = serde_json::json!({
+        "name": "dltest-a",
+        "dist-tags": {"latest": "2.0.0"},
+        "versions": versions,
+    });
+    server.put("dltest-a", packument.to_string().as_bytes());
+    server
+}
+
+#[test]
+fn npm_resolves_latest_from_the_registry_and_pins_versions() {
+    let server = registry();
+    let from_registry = |extra: &str| {
+        npm(
+            "dltest-a",
+            &format!("    registry: {}\n{extra}", server.url("/files/")),
+        )
+    };
+    let world = World::new(&from_registry(""));
+    let (plan_path, plan) = world.plan();
+    assert_eq!(common::action(&plan, "apply.npm:dltest-a"), "create");
+    assert!(show(&world, &plan_path).contains("install dltest-a 2.0.0"));
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let modules = world.path("app/node_modules");
+    assert_eq!(installed_in(&modules).as_deref(), Some("2.0.0"));
+    world.assert_converged();
+
+    world.set_config(&from_registry("    version: 1.0.0\n"));
+    let (plan_path, _) = world.plan();
+    assert!(show(&world, &plan_path).contains("downgrade dltest-a from 2.0.0 to 1.0.0"));
+    world.execute(&plan_path, &[]);
+    assert_eq!(installed_in(&modules).as_deref(), Some("1.0.0"));
+    world.assert_converged();
+
+    world.set_config(&from_registry("    state: latest\n"));
+    let (plan_path, _) = world.plan();
+    assert!(show(&world, &plan_path).contains("upgrade dltest-a from 1.0.0 to 2.0.0"));
+    world.execute(&plan_path, &[]);
+    assert_eq!(installed_in(&modules).as_deref(), Some("2.0.0"));
     world.assert_converged();
 }

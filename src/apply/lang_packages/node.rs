@@ -164,9 +164,7 @@ impl Ecosystem for Npm {
             return vec![Invocation::new(how.changing("ci"))];
         }
         let mut out = Vec::new();
-        if change.create && !how.global() {
-            out.push(Invocation::new(["mkdir", "-p", "--", &how.environment]));
-        }
+        // `npm install --prefix` makes a project directory that does not exist.
         if !change.remove.is_empty() {
             let mut argv = how.changing("uninstall");
             argv.push("--".into());
@@ -185,7 +183,10 @@ impl Ecosystem for Npm {
     }
 
     fn creation(how: &NpmHow) -> String {
-        format!("create the project directory {} first", how.environment)
+        format!(
+            "create the project directory {} (npm makes it)",
+            how.environment
+        )
     }
 }
 
