@@ -279,6 +279,18 @@ fn pip_installs_a_requirements_file_and_refuses_what_it_cannot_plan() {
     assert_eq!(installed(&world).len(), 2);
     world.assert_converged();
 
+    // The file changed after the plan: the plan no longer says what the config asks for.
+    common::write(&world.path("requirements.txt"), b"dltest-a==2.0\n");
+    let (plan_path, _) = world.plan();
+    common::write(&world.path("requirements.txt"), b"dltest-a==1.0\n");
+    let run = world.execute(&plan_path, &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("the files the plan read changed"),
+        "{}",
+        run.all()
+    );
+
     world.set_config(&pip(
         "\"dltest-a; rm -rf /\"",
         "    state: forcereinstall\n",

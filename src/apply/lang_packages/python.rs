@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ecosystem, Installed, Transaction, Want};
+use super::{Ecosystem, Installed, Transaction, Want, digest};
 use crate::apply::pip::{PipState, PipTask};
 use crate::model::ApplyTask;
 use crate::process::{self, Invocation};
@@ -30,6 +30,8 @@ pub struct PipHow {
     pub create: Option<Vec<String>>,
     /// What the install is given besides the packages (`extra_args`).
     pub extra_args: Vec<String>,
+    /// The requirements file, as pip opens it (relative to `chdir`): read again by `execute`.
+    pub requirements: Option<String>,
     pub chdir: Option<String>,
     pub umask: Option<u32>,
 }
@@ -113,6 +115,14 @@ impl Ecosystem for Pip {
             pip,
             create,
             extra_args: task.extra_args(),
+            requirements: task.requirements.as_ref().map(|file| {
+                match &task.chdir {
+                    Some(dir) => Path::new(&dir.value).join(&file.value),
+                    None => Path::new(&file.value).to_path_buf(),
+                }
+                .display()
+                .to_string()
+            }),
             chdir: field(&task.chdir),
             umask: task.umask(),
         }
@@ -189,8 +199,8 @@ impl Ecosystem for Pip {
             argv.push("--ignore-installed".into());
         }
         argv.extend(how.extra_args.iter().cloned());
-        if let Some(file) = &task.requirements {
-            argv.extend(["-r".to_owned(), file.value.clone()]);
+        if let Some(file) = &how.requirements {
+            argv.extend(["-r".to_owned(), file.clone()]);
         }
         argv.extend(requirements.into_iter().map(|r| r.written));
         let stdout = process::output(&how.invocation(argv)).map_err(|e| e.message)?;
@@ -207,6 +217,17 @@ impl Ecosystem for Pip {
             return Err(format!("pip would not install {name}"));
         }
         Ok(wanted)
+    }
+
+    fn inputs(how: &PipHow) -> Result<Option<String>, String> {
+        how.requirements
+            .as_ref()
+            .map(|file| {
+                std::fs::read(file)
+                    .map(|bytes| digest(&bytes))
+                    .map_err(|e| format!("cannot read {file}: {e}"))
+            })
+            .transpose()
     }
 
     fn transaction(how: &PipHow, change: &Transaction<'_>) -> Vec<Invocation> {
