@@ -41,7 +41,7 @@ fn tarballs() -> &'static Path {
     })
 }
 
-fn tarball(version: &str) -> String {
+pub fn tarball(version: &str) -> String {
     tarballs()
         .join(format!("dltest-a-{version}.tgz"))
         .display()

@@ -305,3 +305,31 @@ fn pip_installs_a_requirements_file_and_refuses_what_it_cannot_plan() {
     );
     assert!(check.stderr.contains("forcereinstall"), "{}", check.all());
 }
+
+#[test]
+fn pip_and_npm_tasks_of_one_config_are_planned_and_run_by_their_own_families() {
+    let world = World::new(&format!(
+        "{}  - type: npm\n    name: {}\n    path: \"{{{{ root }}}}/app\"\n",
+        pip("dltest-a", ""),
+        crate::execute_npm::tarball("1.0.0")
+    ));
+    copy_virtualenv(&world);
+    let (plan_path, _) = world.plan();
+    let shown = show(&world, &plan_path);
+    assert!(
+        shown.contains("(pip in ") && shown.contains("(npm in "),
+        "{shown}"
+    );
+    let run = world.execute(&plan_path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        installed(&world).get("dltest-a").map(String::as_str),
+        Some("2.0")
+    );
+    assert!(
+        world
+            .path("app/node_modules/dltest-a/package.json")
+            .exists()
+    );
+    world.assert_converged();
+}
