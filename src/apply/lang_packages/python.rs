@@ -60,12 +60,14 @@ impl PipHow {
     fn resolver(&self, exists: bool) -> (Vec<String>, bool) {
         match &self.create {
             Some(create) if !exists => {
-                let python = create.first().cloned().unwrap_or_default();
+                // `python -m venv …` names its Python first; another command takes `-p PYTHON`.
                 let python = if create.iter().any(|w| w == "venv") {
-                    python
+                    create.first().cloned()
                 } else {
-                    "python3".to_owned()
+                    let given = create.iter().skip_while(|w| *w != "-p").nth(1);
+                    given.cloned()
                 };
+                let python = python.unwrap_or_else(|| "python3".to_owned());
                 (vec![python, "-m".into(), "pip".into()], true)
             }
             _ => (self.pip.clone(), false),
@@ -453,6 +455,32 @@ mod tests {
         );
         assert!(parse_requirement("django==4.2.*").is_ok());
         assert!(parse_requirement("pkg~=1.4.2").is_ok());
+    }
+
+    #[test]
+    fn a_virtualenv_not_yet_made_is_resolved_by_the_python_that_makes_it() {
+        let how = |create: &[&str]| PipHow {
+            environment: "/v".into(),
+            pip: vec!["/v/bin/python".into(), "-m".into(), "pip".into()],
+            create: Some(create.iter().map(|w| (*w).to_owned()).collect()),
+            extra_args: Vec::new(),
+            requirements: None,
+            chdir: None,
+            umask: None,
+        };
+        let resolver = |create: &[&str]| how(create).resolver(false);
+        assert_eq!(
+            resolver(&["python3.12", "-m", "venv", "/v"]).0[0],
+            "python3.12"
+        );
+        assert_eq!(resolver(&["virtualenv", "-p", "pypy3", "/v"]).0[0], "pypy3");
+        assert_eq!(resolver(&["virtualenv", "/v"]).0[0], "python3");
+        assert!(
+            resolver(&["virtualenv", "/v"]).1,
+            "as if nothing were installed"
+        );
+        let made = how(&["python3", "-m", "venv", "/v"]).resolver(true);
+        assert_eq!((made.0[0].as_str(), made.1), ("/v/bin/python", false));
     }
 
     #[test]
