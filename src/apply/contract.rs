@@ -55,6 +55,10 @@ pub enum Thing {
     Timezone,
     /// A mount point, by its path: what is mounted there and its `fstab` line.
     MountPoint(String),
+    /// A Python distribution in one environment: `<normalized name> in <environment>`.
+    PythonPackage(String),
+    /// An npm package in one environment: `<name> in <project directory or global>`.
+    NpmPackage(String),
 }
 
 impl Thing {
@@ -105,6 +109,8 @@ impl Thing {
             Thing::Hostname => "hostname",
             Thing::Timezone => "time zone",
             Thing::MountPoint(_) => "mount point",
+            Thing::PythonPackage(_) => "python package",
+            Thing::NpmPackage(_) => "npm package",
         }
     }
 
@@ -119,7 +125,9 @@ impl Thing {
             | Thing::SysctlKey(n)
             | Thing::Crontab(n)
             | Thing::AuthorizedKeys(n)
-            | Thing::MountPoint(n) => n,
+            | Thing::MountPoint(n)
+            | Thing::PythonPackage(n)
+            | Thing::NpmPackage(n) => n,
             // One per host: the noun says it all.
             Thing::Hostname | Thing::Timezone => "",
         }
@@ -194,10 +202,13 @@ pub enum Reason {
     MountPoint,
     /// A task whose `when` reads a registered result, after the task that registers it.
     Register,
+    /// A language-package task after the task writing what it installs from (a requirements
+    /// file, an npm project's directory).
+    PackageSource,
 }
 
 impl Reason {
-    const ALL: [Reason; 17] = [
+    const ALL: [Reason; 18] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -215,6 +226,7 @@ impl Reason {
         Reason::ArchiveSource,
         Reason::MountPoint,
         Reason::Register,
+        Reason::PackageSource,
     ];
 
     /// The reason plan.json names.
@@ -242,6 +254,7 @@ impl Reason {
             Reason::KeyOwner => "key owner",
             Reason::ArchiveSource => "archive source",
             Reason::MountPoint => "mount point",
+            Reason::PackageSource => "package source",
         }
     }
 }

@@ -46,12 +46,15 @@ mod get_url;
 mod git;
 mod group;
 mod hostname;
+pub mod lang_packages;
 mod lineinfile;
 mod link;
 mod mount;
 mod mounts;
+mod npm;
 mod package;
 pub mod packages;
+mod pip;
 #[cfg(feature = "test-types")]
 mod probe;
 mod script;
@@ -87,6 +90,8 @@ registry::task_types! {
     Hostname(hostname::HostnameTask) = "hostname",
     Timezone(timezone::TimezoneTask) = "timezone",
     Mount(mount::MountTask) = "mount",
+    Pip(pip::PipTask) = "pip",
+    Npm(npm::NpmTask) = "npm",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

@@ -43,6 +43,8 @@ pub struct Invocation {
     /// binary): at the program's end or deadline every process it started is killed, those
     /// that left its process group or session included.
     pub supervised: bool,
+    /// The file-mode creation mask the program starts with (the inherited one when `None`).
+    pub umask: Option<u32>,
 }
 
 impl Invocation {
@@ -56,6 +58,7 @@ impl Invocation {
             groups: Vec::new(),
             timeout: Duration::from_secs(600),
             supervised: false,
+            umask: None,
         }
     }
 
@@ -194,6 +197,16 @@ pub fn run(invocation: &Invocation) -> Result<Finished, ResourceError> {
         }
         command
     };
+    if let Some(mask) = invocation.umask {
+        // SAFETY: umask(2) is async-signal-safe and touches no memory; it runs in the forked
+        // child before exec (the supervisor's child inherits it).
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask as libc::mode_t);
+                Ok(())
+            });
+        }
+    }
     command
         .env_clear()
         .env("PATH", SEARCH_PATH)
