@@ -55,6 +55,11 @@ pub enum Thing {
     Timezone,
     /// A mount point, by its path: what is mounted there and its `fstab` line.
     MountPoint(String),
+    /// A user-defined firewall chain itself (made or removed), as `ipv4 filter NAME`.
+    FirewallChain(String),
+    /// What a firewall chain holds — its rules and its policy (`ipv4 filter INPUT`), or ufw's
+    /// rules and defaults (`ufw`): rule tasks edit it, each its own rule.
+    FirewallRules(String),
 }
 
 impl Thing {
@@ -105,6 +110,8 @@ impl Thing {
             Thing::Hostname => "hostname",
             Thing::Timezone => "time zone",
             Thing::MountPoint(_) => "mount point",
+            Thing::FirewallChain(_) => "firewall chain",
+            Thing::FirewallRules(_) => "rules of firewall",
         }
     }
 
@@ -119,7 +126,9 @@ impl Thing {
             | Thing::SysctlKey(n)
             | Thing::Crontab(n)
             | Thing::AuthorizedKeys(n)
-            | Thing::MountPoint(n) => n,
+            | Thing::MountPoint(n)
+            | Thing::FirewallChain(n)
+            | Thing::FirewallRules(n) => n,
             // One per host: the noun says it all.
             Thing::Hostname | Thing::Timezone => "",
         }
@@ -194,10 +203,12 @@ pub enum Reason {
     MountPoint,
     /// A task whose `when` reads a registered result, after the task that registers it.
     Register,
+    /// A firewall rule after the task making the chain it is in or jumps to.
+    FirewallChain,
 }
 
 impl Reason {
-    const ALL: [Reason; 17] = [
+    const ALL: [Reason; 18] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -215,6 +226,7 @@ impl Reason {
         Reason::ArchiveSource,
         Reason::MountPoint,
         Reason::Register,
+        Reason::FirewallChain,
     ];
 
     /// The reason plan.json names.
@@ -242,6 +254,7 @@ impl Reason {
             Reason::KeyOwner => "key owner",
             Reason::ArchiveSource => "archive source",
             Reason::MountPoint => "mount point",
+            Reason::FirewallChain => "firewall chain",
         }
     }
 }
@@ -280,6 +293,16 @@ impl Requirement {
     }
 }
 
+/// A thing a task cannot do without: some task of the config must claim it, else `check`
+/// reports `message` at `span` (a firewall rule jumping to a chain no task makes).
+#[derive(Debug, Clone)]
+pub struct Needed {
+    pub thing: Thing,
+    pub span: Span,
+    pub message: String,
+    pub help: String,
+}
+
 /// What `check` gives a type's field rules.
 pub struct CheckContext<'a> {
     pub config_dir: &'a ConfigDir,
@@ -299,6 +322,11 @@ pub trait Resource {
 
     /// Claims other tasks must have made good first, when a task of the config holds them.
     fn requires(&self) -> Vec<Requirement>;
+
+    /// Things some task of the config must claim (checked across all tasks by `check`).
+    fn needs(&self) -> Vec<Needed> {
+        Vec::new()
+    }
 
     /// The id of a task that gives none: `<type>:<its key>`. Never a value read from a
     /// secret: addresses are shown everywhere.

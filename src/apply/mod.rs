@@ -21,6 +21,8 @@ mod checkouts;
 pub mod commands;
 pub mod contract;
 mod downloads;
+mod firewall;
+mod firewall_fields;
 pub mod field_rules;
 mod file_backed;
 pub mod files;
@@ -46,10 +48,12 @@ mod get_url;
 mod git;
 mod group;
 mod hostname;
+mod iptables;
 mod lineinfile;
 mod link;
 mod mount;
 mod mounts;
+mod netfilter;
 mod package;
 pub mod packages;
 #[cfg(feature = "test-types")]
@@ -60,6 +64,8 @@ mod shell;
 mod sysctl;
 mod template;
 mod timezone;
+mod ufw;
+mod ufw_rules;
 mod unarchive;
 mod user;
 
@@ -87,6 +93,8 @@ registry::task_types! {
     Hostname(hostname::HostnameTask) = "hostname",
     Timezone(timezone::TimezoneTask) = "timezone",
     Mount(mount::MountTask) = "mount",
+    Iptables(iptables::IptablesTask) = "iptables",
+    Ufw(ufw::UfwTask) = "ufw",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
