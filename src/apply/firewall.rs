@@ -97,6 +97,12 @@ pub trait FirewallState: Serialize + DeserializeOwned + PartialEq + Sized + 'sta
 
     /// Lines `show` adds under the steps (the rule's fields).
     fn details(before: &Self, after: &Self) -> Vec<String>;
+
+    /// Whether the thing observed `now` is still what the plan saw (`planned`): by default
+    /// the same state.
+    fn unchanged(planned: &Self, now: &Self) -> bool {
+        planned == now
+    }
 }
 
 /// The node's action: what its steps do.
@@ -150,7 +156,7 @@ fn planned<S: FirewallState>(before: S, after: S) -> Result<NodeStates, String> 
 fn stale_now<S: FirewallState>(node: &NodeView<'_>) -> Result<(), String> {
     let (before, after) = decode::<S>(node)?;
     let now = S::observe(&after)?;
-    if now == before {
+    if S::unchanged(&before, &now) {
         return Ok(());
     }
     let shown = |state: &S| {

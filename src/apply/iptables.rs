@@ -488,12 +488,22 @@ impl Resource for IptablesTask {
     }
 
     /// The task making the user chain the rule is in, and the one it jumps to; the
-    /// `iptables` package when a task installs it.
+    /// `iptables` package when a task installs it. Removing needs nothing made first; a
+    /// chain is removed after the tasks on its rules.
     fn requires(&self) -> Vec<Requirement> {
         let mut required = vec![Requirement::exact(
             Thing::Package("iptables".to_owned()),
             Reason::Package,
         )];
+        if self.state == State::Absent {
+            if self.chain_management {
+                required.push(Requirement::exact(
+                    Thing::FirewallRules(self.key()),
+                    Reason::FirewallChain,
+                ));
+            }
+            return required;
+        }
         if !self.chain_management && !is_builtin_chain(self.table(), &self.chain.value) {
             required.push(Requirement::exact(
                 Thing::FirewallChain(self.key()),
@@ -511,7 +521,7 @@ impl Resource for IptablesTask {
 
     /// A rule jumping to a user chain: some task makes that chain.
     fn needs(&self) -> Vec<Needed> {
-        let Some(target) = self.jump_chain() else {
+        let Some(target) = self.jump_chain().filter(|_| self.state == State::Present) else {
             return Vec::new();
         };
         vec![Needed {

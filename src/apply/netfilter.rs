@@ -360,6 +360,15 @@ impl FirewallState for NetfilterState {
         Ok(steps)
     }
 
+    /// A chain to remove is flushed whatever rules it holds (tasks on its rules run first and
+    /// may have removed some): only whether it exists must be as planned.
+    fn unchanged(planned: &Self, now: &Self) -> bool {
+        if planned.chain_exists.is_some() && planned.rule.is_none() {
+            return planned.chain_exists == now.chain_exists;
+        }
+        planned == now
+    }
+
     fn same_thing(before: &Self, after: &Self) -> bool {
         let rules = match (&before.rule, &after.rule) {
             (Some(b), Some(a)) => b.spec == a.spec && b.insert_at.is_none(),

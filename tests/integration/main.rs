@@ -10,6 +10,7 @@
 mod common;
 mod deps;
 mod facts_support;
+mod firewall_root;
 mod held_root;
 mod http_support;
 mod sandbox;
@@ -32,6 +33,7 @@ mod execute_get_url;
 mod execute_git;
 mod execute_hostname;
 mod execute_idempotency;
+mod execute_iptables;
 #[cfg(feature = "test-types")]
 mod execute_interrupt;
 mod execute_lineinfile;
@@ -49,6 +51,7 @@ mod execute_service;
 mod execute_sysctl;
 mod execute_template;
 mod execute_timezone;
+mod execute_ufw;
 mod execute_unarchive;
 mod execute_validate_backup;
 mod facts_cli;
