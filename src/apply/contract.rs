@@ -111,7 +111,7 @@ impl Thing {
             Thing::Timezone => "time zone",
             Thing::MountPoint(_) => "mount point",
             Thing::FirewallChain(_) => "firewall chain",
-            Thing::FirewallRules(_) => "rules of firewall",
+            Thing::FirewallRules(_) => "firewall entry",
         }
     }
 

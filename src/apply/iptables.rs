@@ -199,9 +199,9 @@ impl IptablesTask {
 
     /// The user chain the rule jumps to, if it jumps to one.
     pub fn jump_chain(&self) -> Option<&Spanned<String>> {
-        self.jump
-            .as_ref()
-            .filter(|j| !TARGETS.contains(&j.value.as_str()))
+        self.jump.as_ref().filter(|j| {
+            !TARGETS.contains(&j.value.as_str()) && firewall_fields::is_word(&j.value, MAX_CHAIN)
+        })
     }
 
     /// Whether the task describes a rule (some rule field is set).
@@ -300,9 +300,11 @@ impl IptablesTask {
 
     fn check_rule(&self, found: &mut Vec<Diagnostic>) {
         let protocol = self.protocol.as_ref().map(|p| p.value.as_str());
+        let known = |p: &str| {
+            PROTOCOLS.contains(&p) || (p.parse::<u8>().is_ok() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
         if let Some(p) = &self.protocol {
-            let number = p.value.parse::<u8>().is_ok() && p.value.bytes().all(|b| b.is_ascii_digit());
-            if !number && !PROTOCOLS.contains(&p.value.as_str()) {
+            if !known(&p.value) {
                 found.push(
                     Diagnostic::error(format!("`protocol`: `{}` is not a protocol", p.value))
                         .at(p.span)
@@ -334,8 +336,9 @@ impl IptablesTask {
             ("destination_ports", self.destination_ports.first().map(|p| p.span)),
         ];
         for (field, span) in ports {
+            // An unknown protocol is reported once, at `protocol`.
             if let Some(span) = span
-                && !protocol.is_some_and(|p| PORTED.contains(&p))
+                && !protocol.is_some_and(|p| PORTED.contains(&p) || !known(p))
             {
                 found.push(
                     Diagnostic::error(format!("`{field}` needs `protocol` tcp, udp, udplite, sctp or dccp"))
@@ -455,11 +458,11 @@ impl Resource for IptablesTask {
             sensitive: false,
         }];
         let part = if self.policy.is_some() {
-            Some(("policy".to_owned(), self.policy.as_ref().map_or(self.chain.span, |p| p.span)))
+            Some(("the policy".to_owned(), self.policy.as_ref().map_or(self.chain.span, |p| p.span)))
         } else if (self.has_rule() && self.state == State::Present) || !self.chain_management {
             let identity = match &self.comment {
-                Some(comment) => format!("rule with comment {}", comment.value),
-                None => format!("rule {}", self.rule_spec().join(" ")),
+                Some(comment) => format!("the rule with comment {}", comment.value),
+                None => format!("the rule {}", self.rule_spec().join(" ")),
             };
             let span = self.comment.as_ref().map_or(self.chain.span, |c| c.span);
             Some((identity, span))

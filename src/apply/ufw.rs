@@ -156,14 +156,24 @@ impl UfwTask {
         }
     }
 
-    fn identity(&self) -> String {
+    /// What the task is about, for its id: the rule's comment (or arguments), `default
+    /// DIRECTION` or `state`.
+    fn key(&self) -> String {
         match self.concern() {
             UfwConcern::Default => format!("default {}", self.default_direction()),
             UfwConcern::State => "state".to_owned(),
             UfwConcern::Rule => match &self.comment {
-                Some(comment) => format!("rule with comment {}", comment.value),
-                None => format!("rule {}", self.rule_args().join(" ")),
+                Some(comment) => comment.value.clone(),
+                None => self.rule_args().join(" "),
             },
+        }
+    }
+
+    /// The part of ufw's settings the task manages, in messages.
+    fn identity(&self) -> String {
+        match (self.concern(), &self.comment) {
+            (UfwConcern::Rule, Some(comment)) => format!("the rule with comment {}", comment.value),
+            _ => format!("the {}", self.key()),
         }
     }
 
@@ -230,6 +240,8 @@ impl UfwTask {
                     .help(format!("write one of {}", PROTOS.join(", "))),
             );
         }
+        // An unknown protocol is reported once, at `proto`.
+        let proto = proto.filter(|p| PROTOS.contains(p));
         for port in [&self.from_port, &self.to_port].into_iter().flatten() {
             let range = port.value.0.contains(':');
             if range && !matches!(proto, Some("tcp" | "udp")) {
@@ -320,9 +332,9 @@ impl Resource for UfwTask {
         )]
     }
 
-    /// `ufw:<rule or comment>`, `ufw:default <direction>`, `ufw:state`.
+    /// `ufw:<comment or rule>`, `ufw:default <direction>`, `ufw:state`.
     fn default_id(&self) -> String {
-        format!("ufw:{}", self.identity())
+        format!("ufw:{}", self.key())
     }
 
     fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
