@@ -182,8 +182,8 @@ impl<S: FirewallState> Family for Firewall<S> {
         tasks
             .iter()
             .map(|&i| {
-                let states = S::plan_task(&all[i], cx)
-                    .and_then(|(before, after)| planned(before, after));
+                let states =
+                    S::plan_task(&all[i], cx).and_then(|(before, after)| planned(before, after));
                 (i, states)
             })
             .collect()
@@ -192,7 +192,10 @@ impl<S: FirewallState> Family for Firewall<S> {
     fn verify(&self, node: &NodeView<'_>) -> Result<(), String> {
         let (before, after) = decode::<S>(node)?;
         if !S::same_thing(&before, &after) {
-            return Err(format!("`before` and `after` are not of one {}", S::what(&after)));
+            return Err(format!(
+                "`before` and `after` are not of one {}",
+                S::what(&after)
+            ));
         }
         let steps = S::steps(&before, &after)?;
         if node.action != action_of(&steps) {
@@ -251,8 +254,10 @@ impl<S: FirewallState> Family for Firewall<S> {
         let (before, after) = decode::<S>(node)?;
         let steps = S::steps(&before, &after)?;
         for step in &steps {
-            process::output(&Invocation::new(&step.argv))
-                .map_err(|e| ResourceError { message: format!("{}: {e}", step.what), ..e })?;
+            process::output(&Invocation::new(&step.argv)).map_err(|e| ResourceError {
+                message: format!("{}: {e}", step.what),
+                ..e
+            })?;
         }
         // What the tool did is what the plan wanted: observed again, the thing is `after`.
         let now = S::observe(&after)?;
@@ -315,9 +320,6 @@ mod tests {
     #[test]
     fn an_argv_is_shown_with_its_spaced_arguments_quoted() {
         let argv = ["iptables", "--comment", "ssh in", "-j", "ACCEPT"].map(str::to_owned);
-        assert_eq!(
-            show_argv(&argv),
-            "iptables --comment \"ssh in\" -j ACCEPT"
-        );
+        assert_eq!(show_argv(&argv), "iptables --comment \"ssh in\" -j ACCEPT");
     }
 }

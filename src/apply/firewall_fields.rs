@@ -222,7 +222,9 @@ mod tests {
         for good in ["22", "1", "65535", "8000:8080", "80:80"] {
             assert_eq!(port_error(good), None, "{good}");
         }
-        for bad in ["0", "65536", "", "22;rm", "-1", "80:22", "1:", ":2", "+22", "1:2:3"] {
+        for bad in [
+            "0", "65536", "", "22;rm", "-1", "80:22", "1:", ":2", "+22", "1:2:3",
+        ] {
             assert!(port_error(bad).is_some(), "{bad}");
         }
     }
@@ -232,7 +234,13 @@ mod tests {
         assert_eq!(address_version("10.0.0.0/8"), Ok(IpVersionOf::V4));
         assert_eq!(address_version("192.0.2.1"), Ok(IpVersionOf::V4));
         assert_eq!(address_version("2001:db8::/32"), Ok(IpVersionOf::V6));
-        for bad in ["10.0.0.0/33", "example.com", "10.0.0.1/", "1.2.3.4,5.6.7.8", "::/129"] {
+        for bad in [
+            "10.0.0.0/33",
+            "example.com",
+            "10.0.0.1/",
+            "1.2.3.4,5.6.7.8",
+            "::/129",
+        ] {
             assert!(address_version(bad).is_err(), "{bad}");
         }
     }

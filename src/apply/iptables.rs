@@ -12,9 +12,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::contract::{
-    CheckContext, Claim, Hold, Needed, Reason, Requirement, Resource, Thing,
-};
+use super::contract::{CheckContext, Claim, Hold, Needed, Reason, Requirement, Resource, Thing};
 use super::firewall::netfilter_lock;
 use super::firewall_fields::{self, IpVersionOf, PortSpec};
 use crate::diagnostics::Diagnostic;
@@ -245,7 +243,11 @@ impl IptablesTask {
         add("--sport", port(&self.source_port).as_deref());
         add("--dport", port(&self.destination_port).as_deref());
         if !self.destination_ports.is_empty() {
-            let ports: Vec<&str> = self.destination_ports.iter().map(|p| p.value.0.as_str()).collect();
+            let ports: Vec<&str> = self
+                .destination_ports
+                .iter()
+                .map(|p| p.value.0.as_str())
+                .collect();
             add("-m", Some("multiport"));
             add("--dports", Some(&ports.join(",")));
         }
@@ -264,8 +266,7 @@ impl IptablesTask {
 
     /// Where `action: insert` puts a missing rule.
     pub fn insert_at(&self) -> Option<u32> {
-        (self.action == RuleAction::Insert)
-            .then(|| self.rule_num.as_ref().map_or(1, |n| n.value))
+        (self.action == RuleAction::Insert).then(|| self.rule_num.as_ref().map_or(1, |n| n.value))
     }
 
     fn check_names(&self, found: &mut Vec<Diagnostic>) {
@@ -273,9 +274,12 @@ impl IptablesTask {
             && !TABLES.iter().any(|(t, _)| *t == table.value)
         {
             found.push(
-                Diagnostic::error(format!("`table`: `{}` is not an iptables table", table.value))
-                    .at(table.span)
-                    .help("the tables are filter, nat, mangle, raw and security"),
+                Diagnostic::error(format!(
+                    "`table`: `{}` is not an iptables table",
+                    table.value
+                ))
+                .at(table.span)
+                .help("the tables are filter, nat, mangle, raw and security"),
             );
         }
         let chain = &self.chain.value;
@@ -293,7 +297,10 @@ impl IptablesTask {
             found.push(
                 Diagnostic::error(format!("`jump`: `{}` is not a target or chain", jump.value))
                     .at(jump.span)
-                    .help(format!("a target is one of {}, or a user chain", TARGETS.join(", "))),
+                    .help(format!(
+                        "a target is one of {}, or a user chain",
+                        TARGETS.join(", ")
+                    )),
             );
         }
     }
@@ -301,16 +308,20 @@ impl IptablesTask {
     fn check_rule(&self, found: &mut Vec<Diagnostic>) {
         let protocol = self.protocol.as_ref().map(|p| p.value.as_str());
         let known = |p: &str| {
-            PROTOCOLS.contains(&p) || (p.parse::<u8>().is_ok() && p.bytes().all(|b| b.is_ascii_digit()))
+            PROTOCOLS.contains(&p)
+                || (p.parse::<u8>().is_ok() && p.bytes().all(|b| b.is_ascii_digit()))
         };
-        if let Some(p) = &self.protocol {
-            if !known(&p.value) {
-                found.push(
-                    Diagnostic::error(format!("`protocol`: `{}` is not a protocol", p.value))
-                        .at(p.span)
-                        .help(format!("write one of {}, or a protocol number", PROTOCOLS.join(", "))),
-                );
-            }
+        if let Some(p) = &self.protocol
+            && !known(&p.value)
+        {
+            found.push(
+                Diagnostic::error(format!("`protocol`: `{}` is not a protocol", p.value))
+                    .at(p.span)
+                    .help(format!(
+                        "write one of {}, or a protocol number",
+                        PROTOCOLS.join(", ")
+                    )),
+            );
         }
         let version = Some(self.ip_version.of_addresses());
         firewall_fields::address("source", self.source.as_ref(), version, found);
@@ -332,8 +343,14 @@ impl IptablesTask {
         }
         let ports = [
             ("source_port", self.source_port.as_ref().map(|p| p.span)),
-            ("destination_port", self.destination_port.as_ref().map(|p| p.span)),
-            ("destination_ports", self.destination_ports.first().map(|p| p.span)),
+            (
+                "destination_port",
+                self.destination_port.as_ref().map(|p| p.span),
+            ),
+            (
+                "destination_ports",
+                self.destination_ports.first().map(|p| p.span),
+            ),
         ];
         for (field, span) in ports {
             // An unknown protocol is reported once, at `protocol`.
@@ -341,9 +358,11 @@ impl IptablesTask {
                 && !protocol.is_some_and(|p| PORTED.contains(&p) || !known(p))
             {
                 found.push(
-                    Diagnostic::error(format!("`{field}` needs `protocol` tcp, udp, udplite, sctp or dccp"))
-                        .at(span)
-                        .help("ports belong to a protocol: add `protocol: tcp`"),
+                    Diagnostic::error(format!(
+                        "`{field}` needs `protocol` tcp, udp, udplite, sctp or dccp"
+                    ))
+                    .at(span)
+                    .help("ports belong to a protocol: add `protocol: tcp`"),
                 );
             }
         }
@@ -357,9 +376,12 @@ impl IptablesTask {
         for state in &self.ctstate {
             if !CTSTATES.contains(&state.value.as_str()) {
                 found.push(
-                    Diagnostic::error(format!("`ctstate`: `{}` is not a connection state", state.value))
-                        .at(state.span)
-                        .help(format!("write one of {}", CTSTATES.join(", "))),
+                    Diagnostic::error(format!(
+                        "`ctstate`: `{}` is not a connection state",
+                        state.value
+                    ))
+                    .at(state.span)
+                    .help(format!("write one of {}", CTSTATES.join(", "))),
                 );
             }
         }
@@ -372,7 +394,8 @@ impl IptablesTask {
                 );
             } else if num.value == 0 {
                 found.push(
-                    Diagnostic::error("`rule_num` counts from 1 (the top of the chain)").at(num.span),
+                    Diagnostic::error("`rule_num` counts from 1 (the top of the chain)")
+                        .at(num.span),
                 );
             }
         }
@@ -384,9 +407,12 @@ impl IptablesTask {
         if let Some(policy) = &self.policy {
             if !["ACCEPT", "DROP"].contains(&policy.value.as_str()) {
                 found.push(
-                    Diagnostic::error(format!("`policy`: `{}` is not a chain policy", policy.value))
-                        .at(policy.span)
-                        .help("a built-in chain's policy is ACCEPT or DROP"),
+                    Diagnostic::error(format!(
+                        "`policy`: `{}` is not a chain policy",
+                        policy.value
+                    ))
+                    .at(policy.span)
+                    .help("a built-in chain's policy is ACCEPT or DROP"),
                 );
             }
             if !builtin {
@@ -458,7 +484,10 @@ impl Resource for IptablesTask {
             sensitive: false,
         }];
         let part = if self.policy.is_some() {
-            Some(("the policy".to_owned(), self.policy.as_ref().map_or(self.chain.span, |p| p.span)))
+            Some((
+                "the policy".to_owned(),
+                self.policy.as_ref().map_or(self.chain.span, |p| p.span),
+            ))
         } else if (self.has_rule() && self.state == State::Present) || !self.chain_management {
             let identity = match &self.comment {
                 Some(comment) => format!("the rule with comment {}", comment.value),

@@ -145,7 +145,12 @@ fn parse_listing(text: &str) -> Result<Listing, String> {
             [flag, chain, spec @ ..] if flag == "-A" => {
                 listing.rules.push((chain.clone(), spec.to_vec()))
             }
-            _ => return Err(format!("unexpected line from iptables -S: `{}`", escape(line))),
+            _ => {
+                return Err(format!(
+                    "unexpected line from iptables -S: `{}`",
+                    escape(line)
+                ));
+            }
         }
     }
     Ok(listing)
@@ -276,7 +281,11 @@ impl NetfilterState {
     }
 
     fn describe_chain(&self) -> String {
-        let version = if self.program == "ip6tables" { "ipv6" } else { "ipv4" };
+        let version = if self.program == "ip6tables" {
+            "ipv6"
+        } else {
+            "ipv4"
+        };
         escape(&format!("{version} {} {}", self.table, self.chain)).into_owned()
     }
 }
@@ -291,13 +300,16 @@ impl FirewallState for NetfilterState {
 
     fn plan_task(task: &ApplyTask, cx: &PlanContext<'_>) -> Result<(Self, Self), String> {
         let ApplySpec::Iptables(iptables) = &task.spec else {
-            return Err(format!("`{}` is not an iptables task", task.spec.type_name()));
+            return Err(format!(
+                "`{}` is not an iptables task",
+                task.spec.type_name()
+            ));
         };
         let after = NetfilterState::wanted(iptables);
         let (before, exists) = NetfilterState::observed(&after)?;
         let key = chain_key(iptables.ip_version, iptables.table(), &iptables.chain.value);
-        let made_here = iptables.chain_management
-            || cx.managed.contains(&Thing::FirewallChain(key.clone()));
+        let made_here =
+            iptables.chain_management || cx.managed.contains(&Thing::FirewallChain(key.clone()));
         if !exists && !made_here && !is_builtin_chain(iptables.table(), &iptables.chain.value) {
             return Err(format!(
                 "the chain {} does not exist; add a task with `chain_management: true` for it",
@@ -314,7 +326,10 @@ impl FirewallState for NetfilterState {
     fn steps(before: &Self, after: &Self) -> Result<Vec<Step>, String> {
         let (program, table, chain) = (&after.program, &after.table, after.chain.as_str());
         if !["iptables", "ip6tables"].contains(&program.as_str()) {
-            return Err(format!("`{}` is not iptables or ip6tables", escape(program)));
+            return Err(format!(
+                "`{}` is not iptables or ip6tables",
+                escape(program)
+            ));
         }
         if !after.removed_rules.is_empty() {
             return Err("`after` removes no rules: `removed_rules` is observed".to_owned());
@@ -322,13 +337,25 @@ impl FirewallState for NetfilterState {
         let mut steps = Vec::new();
         let chain_removed = before.chain_exists == Some(true) && after.chain_exists == Some(false);
         if before.chain_exists == Some(false) && after.chain_exists == Some(true) {
-            steps.push(Step::new(StepKind::Add, "create chain", argv(program, table, &["-N", chain], &[])));
+            steps.push(Step::new(
+                StepKind::Add,
+                "create chain",
+                argv(program, table, &["-N", chain], &[]),
+            ));
         }
         if chain_removed && !before.removed_rules.is_empty() {
-            steps.push(Step::new(StepKind::Delete, "flush chain", argv(program, table, &["-F", chain], &[])));
+            steps.push(Step::new(
+                StepKind::Delete,
+                "flush chain",
+                argv(program, table, &["-F", chain], &[]),
+            ));
         } else {
             for spec in &before.removed_rules {
-                steps.push(Step::new(StepKind::Delete, "delete rule", argv(program, table, &["-D", chain], spec)));
+                steps.push(Step::new(
+                    StepKind::Delete,
+                    "delete rule",
+                    argv(program, table, &["-D", chain], spec),
+                ));
             }
         }
         match (&before.rule, &after.rule) {
@@ -341,9 +368,17 @@ impl FirewallState for NetfilterState {
                         Some(n) => vec!["-I", chain, n],
                         None => vec!["-A", chain],
                     };
-                    steps.push(Step::new(StepKind::Add, "add rule", argv(program, table, &rest, &want.spec)));
+                    steps.push(Step::new(
+                        StepKind::Add,
+                        "add rule",
+                        argv(program, table, &rest, &want.spec),
+                    ));
                 } else if !want.present && was.present {
-                    steps.push(Step::new(StepKind::Delete, "delete rule", argv(program, table, &["-D", chain], &want.spec)));
+                    steps.push(Step::new(
+                        StepKind::Delete,
+                        "delete rule",
+                        argv(program, table, &["-D", chain], &want.spec),
+                    ));
                 }
             }
             (None, None) => {}
@@ -352,10 +387,18 @@ impl FirewallState for NetfilterState {
         if let Some(policy) = &after.policy
             && before.policy.as_ref() != Some(policy)
         {
-            steps.push(Step::new(StepKind::Change, "set policy", argv(program, table, &["-P", chain, policy], &[])));
+            steps.push(Step::new(
+                StepKind::Change,
+                "set policy",
+                argv(program, table, &["-P", chain, policy], &[]),
+            ));
         }
         if chain_removed {
-            steps.push(Step::new(StepKind::Delete, "delete chain", argv(program, table, &["-X", chain], &[])));
+            steps.push(Step::new(
+                StepKind::Delete,
+                "delete chain",
+                argv(program, table, &["-X", chain], &[]),
+            ));
         }
         Ok(steps)
     }
@@ -401,14 +444,6 @@ impl FirewallState for NetfilterState {
                 escape(policy)
             ));
         }
-        if let Some(rule) = &after.rule {
-            let seen = before.rule.as_ref().is_some_and(|r| r.present);
-            lines.push(format!(
-                "rule: {} ({} now)",
-                show_argv(&rule.spec),
-                if seen { "in the chain" } else { "not in the chain" }
-            ));
-        }
         lines
     }
 }
@@ -436,9 +471,20 @@ mod tests {
     fn state(rule: Option<(bool, Option<u32>)>) -> NetfilterState {
         let mut state = NetfilterState::empty("iptables", "filter", "INPUT");
         state.rule = rule.map(|(present, insert_at)| RuleState {
-            spec: ["-p", "tcp", "--dport", "22", "-m", "comment", "--comment", "ssh", "-j", "ACCEPT"]
-                .map(str::to_owned)
-                .to_vec(),
+            spec: [
+                "-p",
+                "tcp",
+                "--dport",
+                "22",
+                "-m",
+                "comment",
+                "--comment",
+                "ssh",
+                "-j",
+                "ACCEPT",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             present,
             insert_at,
         });
@@ -458,7 +504,9 @@ mod tests {
         let absent = state(Some((false, None)));
         assert_eq!(
             lines(&absent, &state(Some((true, None)))),
-            ["add rule: iptables -w -t filter -A INPUT -p tcp --dport 22 -m comment --comment ssh -j ACCEPT"]
+            [
+                "add rule: iptables -w -t filter -A INPUT -p tcp --dport 22 -m comment --comment ssh -j ACCEPT"
+            ]
         );
         assert_eq!(
             lines(&absent, &state(Some((true, Some(3)))))[0],
@@ -467,14 +515,32 @@ mod tests {
         assert!(lines(&state(Some((true, None))), &state(Some((true, None)))).is_empty());
         assert_eq!(
             lines(&state(Some((true, None))), &state(Some((false, None)))),
-            ["delete rule: iptables -w -t filter -D INPUT -p tcp --dport 22 -m comment --comment ssh -j ACCEPT"]
+            [
+                "delete rule: iptables -w -t filter -D INPUT -p tcp --dport 22 -m comment --comment ssh -j ACCEPT"
+            ]
         );
         let mut replaced = absent.clone();
-        replaced.removed_rules = vec![["-p", "tcp", "--dport", "2222", "-m", "comment", "--comment", "ssh", "-j", "ACCEPT"]
+        replaced.removed_rules = vec![
+            [
+                "-p",
+                "tcp",
+                "--dport",
+                "2222",
+                "-m",
+                "comment",
+                "--comment",
+                "ssh",
+                "-j",
+                "ACCEPT",
+            ]
             .map(str::to_owned)
-            .to_vec()];
+            .to_vec(),
+        ];
         let steps = NetfilterState::steps(&replaced, &state(Some((true, None)))).unwrap();
-        assert_eq!(super::super::firewall::action_of(&steps), crate::apply::Action::Update);
+        assert_eq!(
+            super::super::firewall::action_of(&steps),
+            crate::apply::Action::Update
+        );
         assert_eq!(steps[0].what, "delete rule");
         assert_eq!(steps[1].what, "add rule");
     }
@@ -485,18 +551,27 @@ mod tests {
         let mut after = before.clone();
         before.chain_exists = Some(false);
         after.chain_exists = Some(true);
-        assert_eq!(lines(&before, &after), ["create chain: iptables -w -t filter -N web"]);
+        assert_eq!(
+            lines(&before, &after),
+            ["create chain: iptables -w -t filter -N web"]
+        );
         before.chain_exists = Some(true);
         before.removed_rules = vec![vec!["-j".to_owned(), "RETURN".to_owned()]];
         after.chain_exists = Some(false);
         assert_eq!(
             lines(&before, &after),
-            ["flush chain: iptables -w -t filter -F web", "delete chain: iptables -w -t filter -X web"]
+            [
+                "flush chain: iptables -w -t filter -F web",
+                "delete chain: iptables -w -t filter -X web"
+            ]
         );
         let mut before = NetfilterState::empty("ip6tables", "filter", "INPUT");
         let mut after = before.clone();
         before.policy = Some("ACCEPT".to_owned());
         after.policy = Some("DROP".to_owned());
-        assert_eq!(lines(&before, &after), ["set policy: ip6tables -w -t filter -P INPUT DROP"]);
+        assert_eq!(
+            lines(&before, &after),
+            ["set policy: ip6tables -w -t filter -P INPUT DROP"]
+        );
     }
 }

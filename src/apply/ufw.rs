@@ -24,8 +24,8 @@ pub struct UfwTask {
     /// What a matching packet gets: `allow`, `deny`, `reject` or `limit` (allow, but deny an
     /// address opening 6 or more connections in 30 seconds).
     pub rule: Option<Spanned<UfwPolicy>>,
-    /// For a rule: `in` (or `incoming`) or `out` (or `outgoing`), default both ways as ufw
-    /// reads a rule without one (`in`). For `default`: `incoming`, `outgoing` or `routed`.
+    /// For a rule: `in` (or `incoming`) or `out` (or `outgoing`); ufw reads a rule without
+    /// one as `in`. For `default`: `incoming` (the default), `outgoing` or `routed`.
     pub direction: Option<Spanned<UfwDirection>>,
     /// The source address or network, default `any`.
     pub from_ip: Option<Spanned<String>>,
@@ -129,7 +129,9 @@ impl UfwTask {
         if let Some(interface) = &self.interface {
             args.extend(["on".to_owned(), interface.value.clone()]);
         }
-        let any = |ip: &Option<Spanned<String>>| ip.as_ref().map_or("any".to_owned(), |i| i.value.clone());
+        let any = |ip: &Option<Spanned<String>>| {
+            ip.as_ref().map_or("any".to_owned(), |i| i.value.clone())
+        };
         args.extend(["from".to_owned(), any(&self.from_ip)]);
         if let Some(port) = &self.from_port {
             args.extend(["port".to_owned(), port.value.0.clone()]);
@@ -208,8 +210,14 @@ impl UfwTask {
                     .help("a rule's direction is `in` or `out`"),
             );
         }
-        let from = self.from_ip.as_ref().and_then(|ip| version_of(ip, "from_ip", found));
-        let to = self.to_ip.as_ref().and_then(|ip| version_of(ip, "to_ip", found));
+        let from = self
+            .from_ip
+            .as_ref()
+            .and_then(|ip| version_of(ip, "from_ip", found));
+        let to = self
+            .to_ip
+            .as_ref()
+            .and_then(|ip| version_of(ip, "to_ip", found));
         if let (Some(from), Some(to), Some(to_ip)) = (from, to, &self.to_ip)
             && from != to
         {
@@ -235,9 +243,12 @@ impl UfwTask {
             && !PROTOS.contains(&p.value.as_str())
         {
             found.push(
-                Diagnostic::error(format!("`proto`: `{}` is not a protocol ufw knows", p.value))
-                    .at(p.span)
-                    .help(format!("write one of {}", PROTOS.join(", "))),
+                Diagnostic::error(format!(
+                    "`proto`: `{}` is not a protocol ufw knows",
+                    p.value
+                ))
+                .at(p.span)
+                .help(format!("write one of {}", PROTOS.join(", "))),
             );
         }
         // An unknown protocol is reported once, at `proto`.
@@ -251,10 +262,7 @@ impl UfwTask {
                         .help("add `proto: tcp` (or udp)"),
                 );
             } else if matches!(proto, Some(p) if !["any", "tcp", "udp"].contains(&p)) {
-                found.push(
-                    Diagnostic::error("ports need `proto` any, tcp or udp")
-                        .at(port.span),
-                );
+                found.push(Diagnostic::error("ports need `proto` any, tcp or udp").at(port.span));
             }
         }
     }
@@ -283,7 +291,11 @@ fn rule_direction(direction: UfwDirection) -> &'static str {
 }
 
 /// The IP version of `any` (none) or an address; a diagnostic for anything else.
-fn version_of(ip: &Spanned<String>, field: &str, found: &mut Vec<Diagnostic>) -> Option<IpVersionOf> {
+fn version_of(
+    ip: &Spanned<String>,
+    field: &str,
+    found: &mut Vec<Diagnostic>,
+) -> Option<IpVersionOf> {
     if ip.value == "any" {
         return None;
     }
@@ -340,15 +352,23 @@ impl Resource for UfwTask {
     fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
         if let Some(state) = &self.state {
             let refused = match state.value {
-                UfwState::Reloaded => Some("ufw applies rule changes at once; to reload after editing ufw's files, notify a handler running `ufw reload` (a `command` task)"),
-                UfwState::Reset => Some("a reset removes every rule on every run; remove the rules you no longer want with `delete: true`"),
+                UfwState::Reloaded => Some(
+                    "ufw applies rule changes at once; to reload after editing ufw's files, notify a handler running `ufw reload` (a `command` task)",
+                ),
+                UfwState::Reset => Some(
+                    "a reset removes every rule on every run; remove the rules you no longer want with `delete: true`",
+                ),
                 _ => None,
             };
             if let Some(help) = refused {
                 found.push(
                     Diagnostic::error(format!(
                         "`state: {}` is not a state driftless can keep",
-                        if state.value == UfwState::Reset { "reset" } else { "reloaded" }
+                        if state.value == UfwState::Reset {
+                            "reset"
+                        } else {
+                            "reloaded"
+                        }
                     ))
                     .at(state.span)
                     .help(help),
@@ -370,7 +390,9 @@ impl Resource for UfwTask {
                         found.push(
                             Diagnostic::error("`state` has no meaning with `default`")
                                 .at(state.span)
-                                .help("write one task for the default policy and one for the state"),
+                                .help(
+                                    "write one task for the default policy and one for the state",
+                                ),
                         );
                     }
                 }

@@ -114,7 +114,9 @@ fn rule_present(args: &[String], whole: bool) -> Result<bool, String> {
     let mut argv: Vec<&str> = vec!["--dry-run"];
     argv.extend(args.iter().map(String::as_str));
     let out = ufw(&argv)?;
-    let skipped = out.lines().any(|l| l.starts_with("Skipping adding existing rule"));
+    let skipped = out
+        .lines()
+        .any(|l| l.starts_with("Skipping adding existing rule"));
     let updated = out.lines().any(|l| l.starts_with("Rules updated"));
     Ok(skipped && (!whole || !updated))
 }
@@ -144,9 +146,12 @@ fn default_policy(direction: &str) -> Result<String, String> {
         .find_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
         .map(|v| v.trim().trim_matches('"'))
         .ok_or_else(|| format!("{DEFAULTS_FILE} sets no {key}"))?;
-    policy_word(value)
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{DEFAULTS_FILE}: {key} is `{}`, not ACCEPT, DROP or REJECT", escape(value)))
+    policy_word(value).map(str::to_owned).ok_or_else(|| {
+        format!(
+            "{DEFAULTS_FILE}: {key} is `{}`, not ACCEPT, DROP or REJECT",
+            escape(value)
+        )
+    })
 }
 
 fn enabled_now() -> Result<bool, String> {
@@ -257,9 +262,17 @@ impl FirewallState for UfwState {
             (Some(was), Some(want)) if was.args == want.args => {
                 let removed = was.present && !before.removed_rules.is_empty();
                 if want.present && (!was.present || removed) {
-                    steps.push(Step::new(StepKind::Add, "add rule", command(&[], &want.args)));
+                    steps.push(Step::new(
+                        StepKind::Add,
+                        "add rule",
+                        command(&[], &want.args),
+                    ));
                 } else if !want.present && was.present {
-                    steps.push(Step::new(StepKind::Delete, "delete rule", command(&["delete"], &want.args)));
+                    steps.push(Step::new(
+                        StepKind::Delete,
+                        "delete rule",
+                        command(&["delete"], &want.args),
+                    ));
                 }
             }
             (None, None) => {}
@@ -275,12 +288,16 @@ impl FirewallState for UfwState {
             ));
         }
         match (before.enabled, after.enabled) {
-            (Some(false), Some(true)) => {
-                steps.push(Step::new(StepKind::Change, "enable ufw", command(&["--force", "enable"], &[])))
-            }
-            (Some(true), Some(false)) => {
-                steps.push(Step::new(StepKind::Change, "disable ufw", command(&["disable"], &[])))
-            }
+            (Some(false), Some(true)) => steps.push(Step::new(
+                StepKind::Change,
+                "enable ufw",
+                command(&["--force", "enable"], &[]),
+            )),
+            (Some(true), Some(false)) => steps.push(Step::new(
+                StepKind::Change,
+                "disable ufw",
+                command(&["disable"], &[]),
+            )),
             _ => {}
         }
         Ok(steps)
@@ -311,7 +328,11 @@ impl FirewallState for UfwState {
     fn details(before: &Self, after: &Self) -> Vec<String> {
         let mut lines = Vec::new();
         if let (Some(was), Some(want)) = (&before.default, &after.default) {
-            lines.push(format!("policy: {} → {}", escape(&was.policy), escape(&want.policy)));
+            lines.push(format!(
+                "policy: {} → {}",
+                escape(&was.policy),
+                escape(&want.policy)
+            ));
         }
         if let (Some(was), Some(want)) = (before.enabled, after.enabled) {
             let word = |on: bool| if on { "enabled" } else { "disabled" };
@@ -335,15 +356,22 @@ mod tests {
         assert_eq!(comment_of(&rules[0]), Some("ssh admins"));
         assert_eq!(rules[1], ["limit", "2000:2100/tcp"]);
         assert!(added_rules("ufw allow 22 comment 'open").is_err());
-        assert_eq!(added_rules("Added user rules (see 'ufw status' …):\n(None)\n").unwrap().len(), 0);
+        assert_eq!(
+            added_rules("Added user rules (see 'ufw status' …):\n(None)\n")
+                .unwrap()
+                .len(),
+            0
+        );
     }
 
     #[test]
     fn steps_follow_from_the_states() {
         let rule = |present| UfwRule {
-            args: ["allow", "from", "any", "to", "any", "port", "22", "comment", "ssh"]
-                .map(str::to_owned)
-                .to_vec(),
+            args: [
+                "allow", "from", "any", "to", "any", "port", "22", "comment", "ssh",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             present,
         };
         let mut before = UfwState::empty();
@@ -351,7 +379,11 @@ mod tests {
         before.rule = Some(rule(false));
         after.rule = Some(rule(true));
         before.removed_rules = vec![vec!["allow".to_owned(), "2222".to_owned()]];
-        let lines: Vec<String> = UfwState::steps(&before, &after).unwrap().iter().map(Step::line).collect();
+        let lines: Vec<String> = UfwState::steps(&before, &after)
+            .unwrap()
+            .iter()
+            .map(Step::line)
+            .collect();
         assert_eq!(
             lines,
             [
@@ -363,12 +395,25 @@ mod tests {
         let mut after = UfwState::empty();
         before.enabled = Some(false);
         after.enabled = Some(true);
-        before.default = Some(UfwDefault { direction: "incoming".to_owned(), policy: "allow".to_owned() });
-        after.default = Some(UfwDefault { direction: "incoming".to_owned(), policy: "deny".to_owned() });
-        let lines: Vec<String> = UfwState::steps(&before, &after).unwrap().iter().map(Step::line).collect();
+        before.default = Some(UfwDefault {
+            direction: "incoming".to_owned(),
+            policy: "allow".to_owned(),
+        });
+        after.default = Some(UfwDefault {
+            direction: "incoming".to_owned(),
+            policy: "deny".to_owned(),
+        });
+        let lines: Vec<String> = UfwState::steps(&before, &after)
+            .unwrap()
+            .iter()
+            .map(Step::line)
+            .collect();
         assert_eq!(
             lines,
-            ["set default policy: ufw default deny incoming", "enable ufw: ufw --force enable"]
+            [
+                "set default policy: ufw default deny incoming",
+                "enable ufw: ufw --force enable"
+            ]
         );
         assert_eq!(policy_word("DROP"), Some("deny"));
         assert_eq!(policy_word("drop"), None);

@@ -11,8 +11,14 @@ const SSH: &str = "{id: ssh, type: iptables, chain: INPUT, protocol: tcp, destin
                    ctstate: [NEW], comment: ssh in, jump: ACCEPT, state: STATE}";
 
 fn config(port: u16, state: &str) -> String {
-    let ssh = SSH.replace("PORT", &port.to_string()).replace("STATE", state);
-    let chain_state = if state == "present" { "present" } else { "absent" };
+    let ssh = SSH
+        .replace("PORT", &port.to_string())
+        .replace("STATE", state);
+    let chain_state = if state == "present" {
+        "present"
+    } else {
+        "absent"
+    };
     format!(
         "apply:\n  \
          - {{id: web-chain, type: iptables, chain: web, chain_management: true, state: {chain_state}, depends_on: [to-web]}}\n  \
@@ -43,12 +49,26 @@ fn rules_chains_and_policies_are_added_changed_and_removed() {
         "set policy: iptables -w -t filter -P FORWARD DROP",
         "add rule: ip6tables -w -t filter -I INPUT 1 -p ipv6-icmp -j ACCEPT",
     ] {
-        assert!(dry.stdout.contains(line), "missing `{line}`:\n{}", dry.all());
+        assert!(
+            dry.stdout.contains(line),
+            "missing `{line}`:\n{}",
+            dry.all()
+        );
     }
-    assert_eq!(root.rules("iptables", "filter"), EMPTY_FILTER, "a dry run changed the rules");
+    assert_eq!(
+        root.rules("iptables", "filter"),
+        EMPTY_FILTER,
+        "a dry run changed the rules"
+    );
 
     let (plan_path, plan) = world.plan();
-    for address in ["apply.web-chain", "apply.ssh", "apply.to-web", "apply.web-ok", "apply.icmp6"] {
+    for address in [
+        "apply.web-chain",
+        "apply.ssh",
+        "apply.to-web",
+        "apply.web-ok",
+        "apply.icmp6",
+    ] {
         assert_eq!(common::action(&plan, address), "create", "{address}");
     }
     assert_eq!(common::action(&plan, "apply.forward"), "update");
@@ -59,10 +79,19 @@ fn rules_chains_and_policies_are_added_changed_and_removed() {
             .any(|d| d["address"] == "apply.web-chain" && d["reason"] == "firewall chain")),
         "{to_web:#}"
     );
-    assert_eq!(root.rules("iptables", "filter"), EMPTY_FILTER, "a plan changed the rules");
+    assert_eq!(
+        root.rules("iptables", "filter"),
+        EMPTY_FILTER,
+        "a plan changed the rules"
+    );
     let run = world.execute(&plan_path, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(run.status_of("apply.ssh").as_deref(), Some("changed"), "{}", run.all());
+    assert_eq!(
+        run.status_of("apply.ssh").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
     assert_eq!(
         root.rules("iptables", "filter"),
         "-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n-N web\n\
@@ -71,7 +100,8 @@ fn rules_chains_and_policies_are_added_changed_and_removed() {
          -A web -s 10.0.0.0/8 -j ACCEPT\n"
     );
     assert!(
-        root.rules("ip6tables", "filter").contains("-A INPUT -p ipv6-icmp -j ACCEPT\n"),
+        root.rules("ip6tables", "filter")
+            .contains("-A INPUT -p ipv6-icmp -j ACCEPT\n"),
         "{}",
         root.rules("ip6tables", "filter")
     );
@@ -92,18 +122,32 @@ fn rules_chains_and_policies_are_added_changed_and_removed() {
     );
     world.apply();
     let rules = root.rules("iptables", "filter");
-    assert!(rules.contains("--dport 2222 ") && !rules.contains("--dport 22 "), "{rules}");
+    assert!(
+        rules.contains("--dport 2222 ") && !rules.contains("--dport 22 "),
+        "{rules}"
+    );
     assert_eq!(rules.matches("ssh in").count(), 1, "{rules}");
     world.assert_converged();
 
     // Everything removed: the rules, the chain (after the rule jumping to it), the policy back.
     world.set_config(&config(2222, "absent"));
     let (_, plan) = world.plan();
-    for address in ["apply.web-chain", "apply.ssh", "apply.to-web", "apply.web-ok", "apply.icmp6"] {
+    for address in [
+        "apply.web-chain",
+        "apply.ssh",
+        "apply.to-web",
+        "apply.web-ok",
+        "apply.icmp6",
+    ] {
         assert_eq!(common::action(&plan, address), "delete", "{address}");
     }
     let run = world.apply();
-    assert_eq!(run.status_of("apply.web-chain").as_deref(), Some("changed"), "{}", run.all());
+    assert_eq!(
+        run.status_of("apply.web-chain").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
     assert_eq!(root.rules("iptables", "filter"), EMPTY_FILTER);
     assert!(!root.rules("ip6tables", "filter").contains("-A INPUT"));
     world.assert_converged();
@@ -124,7 +168,9 @@ fn a_plan_is_refused_when_a_rule_was_added_by_hand_since() {
         run.all()
     );
     assert_eq!(
-        root.rules("iptables", "filter").matches("--dport 22").count(),
+        root.rules("iptables", "filter")
+            .matches("--dport 22")
+            .count(),
         1,
         "a refused plan added the rule again"
     );

@@ -24,7 +24,10 @@ fn added(root: &FirewallRoot) -> String {
 
 #[test]
 fn rules_defaults_and_the_state_are_set_changed_and_removed() {
-    let root = FirewallRoot::new(Tools::IptablesAndUfw, &config(22, false, "reject", "enabled"));
+    let root = FirewallRoot::new(
+        Tools::IptablesAndUfw,
+        &config(22, false, "reject", "enabled"),
+    );
     let world = &root.world;
     let nothing_added = added(&root);
     assert!(nothing_added.contains("(None)"), "{nothing_added}");
@@ -38,7 +41,11 @@ fn rules_defaults_and_the_state_are_set_changed_and_removed() {
         "set default policy: ufw default reject incoming",
         "enable ufw: ufw --force enable",
     ] {
-        assert!(dry.stdout.contains(line), "missing `{line}`:\n{}", dry.all());
+        assert!(
+            dry.stdout.contains(line),
+            "missing `{line}`:\n{}",
+            dry.all()
+        );
     }
     assert_eq!(added(&root), nothing_added, "a dry run added rules");
     assert!(root.sh_ok("ufw status").starts_with("Status: inactive"));
@@ -64,7 +71,10 @@ fn rules_defaults_and_the_state_are_set_changed_and_removed() {
         status.starts_with("Status: active") && status.contains("Default: reject (incoming)"),
         "{status}"
     );
-    assert!(root.rules("iptables", "filter").contains("-N ufw-user-input"));
+    assert!(
+        root.rules("iptables", "filter")
+            .contains("-N ufw-user-input")
+    );
     world.assert_converged();
 
     // The commented rule on another port: the old one deleted, the new one added.
@@ -81,7 +91,10 @@ fn rules_defaults_and_the_state_are_set_changed_and_removed() {
     );
     world.apply();
     let rules = added(&root);
-    assert!(rules.contains("port 2222 proto tcp comment 'ssh admins'"), "{rules}");
+    assert!(
+        rules.contains("port 2222 proto tcp comment 'ssh admins'"),
+        "{rules}"
+    );
     assert!(!rules.contains("port 22 proto"), "{rules}");
     world.assert_converged();
 
@@ -94,7 +107,10 @@ fn rules_defaults_and_the_state_are_set_changed_and_removed() {
     world.apply();
     assert!(added(&root).contains("(None)"), "{}", added(&root));
     assert!(root.sh_ok("ufw status").starts_with("Status: inactive"));
-    assert!(root.sh_ok("grep DEFAULT_INPUT_POLICY /etc/default/ufw").contains("\"DROP\""));
+    assert!(
+        root.sh_ok("grep DEFAULT_INPUT_POLICY /etc/default/ufw")
+            .contains("\"DROP\"")
+    );
     world.assert_converged();
 }
 
@@ -112,6 +128,11 @@ fn a_plan_is_refused_when_the_rule_was_added_by_hand_since() {
         "{}",
         run.all()
     );
-    assert_eq!(added(&root).matches("22/tcp").count(), 1, "{}", added(&root));
+    assert_eq!(
+        added(&root).matches("22/tcp").count(),
+        1,
+        "{}",
+        added(&root)
+    );
     world.assert_converged();
 }

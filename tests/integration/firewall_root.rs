@@ -34,12 +34,18 @@ fn debs(tools: Tools) -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            tools == Tools::IptablesAndUfw || !(name.starts_with("ufw_") || name.starts_with("ucf_"))
+            tools == Tools::IptablesAndUfw
+                || !(name.starts_with("ufw_") || name.starts_with("ucf_"))
         })
         .collect();
     debs.sort();
     let wanted = if tools == Tools::Iptables { 8 } else { 10 };
-    assert_eq!(debs.len(), wanted, "firewall debs in {}: {debs:?}", dir.display());
+    assert_eq!(
+        debs.len(),
+        wanted,
+        "firewall debs in {}: {debs:?}",
+        dir.display()
+    );
     debs
 }
 
@@ -48,7 +54,8 @@ impl FirewallRoot {
         let sandbox = Sandbox::new();
         let shared = tempfile::tempdir_in(sandbox.shared()).expect("shared dir");
         for deb in debs(tools) {
-            std::fs::copy(&deb, shared.path().join(deb.file_name().expect("name"))).expect("copy deb");
+            std::fs::copy(&deb, shared.path().join(deb.file_name().expect("name")))
+                .expect("copy deb");
         }
         sandbox.sh_ok(&format!(
             "DEBIAN_FRONTEND=noninteractive dpkg -i {}/*.deb >/tmp/dpkg.log 2>&1 || {{ cat /tmp/dpkg.log; exit 1; }}",

@@ -33,9 +33,9 @@ mod execute_get_url;
 mod execute_git;
 mod execute_hostname;
 mod execute_idempotency;
-mod execute_iptables;
 #[cfg(feature = "test-types")]
 mod execute_interrupt;
+mod execute_iptables;
 mod execute_lineinfile;
 mod execute_link;
 mod execute_modes_owners;
