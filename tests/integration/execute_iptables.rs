@@ -177,3 +177,64 @@ fn a_plan_is_refused_when_a_rule_was_added_by_hand_since() {
     // Planned again, the rule is there: nothing to do.
     world.assert_converged();
 }
+
+#[test]
+fn a_chain_is_made_with_its_rule_and_a_rule_inserted_at_the_top() {
+    let config = "apply:\n  \
+        - {id: masq, type: iptables, table: nat, chain: masq, chain_management: true, out_interface: eth0, jump: MASQUERADE}\n  \
+        - {id: to-masq, type: iptables, table: nat, chain: POSTROUTING, source: 10.8.0.0/24, jump: masq}\n  \
+        - {id: top, type: iptables, chain: INPUT, protocol: tcp, destination_port: 22, jump: ACCEPT, action: insert, rule_num: 1}\n";
+    let root = FirewallRoot::new(Tools::Iptables, config);
+    let world = &root.world;
+    root.sh_ok("iptables -A INPUT -p udp --dport 53 -j ACCEPT");
+    let nat_before = root.rules("iptables", "nat");
+
+    let dry = world.run(&["apply", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(
+        dry.stdout
+            .contains("create chain: iptables -w -t nat -N masq")
+            && dry
+                .stdout
+                .contains("add rule: iptables -w -t nat -A masq -o eth0 -j MASQUERADE")
+            && dry
+                .stdout
+                .contains("add rule: iptables -w -t filter -I INPUT 1 -p tcp --dport 22 -j ACCEPT"),
+        "{}",
+        dry.all()
+    );
+    assert_eq!(
+        root.rules("iptables", "nat"),
+        nat_before,
+        "a dry run changed the rules"
+    );
+
+    let run = world.apply();
+    assert_eq!(
+        run.status_of("apply.masq").as_deref(),
+        Some("changed"),
+        "{}",
+        run.all()
+    );
+    let nat = root.rules("iptables", "nat");
+    assert!(
+        nat.contains("-N masq\n")
+            && nat.contains("-A POSTROUTING -s 10.8.0.0/24 -j masq\n")
+            && nat.contains("-A masq -o eth0 -j MASQUERADE\n"),
+        "{nat}"
+    );
+    let input: Vec<String> = root
+        .rules("iptables", "filter")
+        .lines()
+        .filter(|l| l.starts_with("-A INPUT"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        input,
+        [
+            "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT",
+            "-A INPUT -p udp -m udp --dport 53 -j ACCEPT"
+        ]
+    );
+    world.assert_converged();
+}
