@@ -37,8 +37,8 @@ pub struct NetfilterState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleState>,
     /// `before`: rules the node removes, as `iptables -S` writes them after `-A CHAIN` —
-    /// the chain's rules with the rule's comment that are not the rule, or every rule of a
-    /// chain the node removes. Never in `after`.
+    /// for a rule to keep, the chain's rules with its comment unless the rule alone has it
+    /// (all deleted, then the rule added); for a chain to remove, its rules. Never in `after`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_rules: Vec<Vec<String>>,
 }
@@ -260,7 +260,9 @@ impl NetfilterState {
             let present = exists
                 && !target_missing
                 && rule_present(&after.program, &after.table, chain, &wanted.spec)?;
-            if let Some(comment) = wanted.comment() {
+            // A rule to keep replaces the others of its comment; one to remove is deleted
+            // alone.
+            if let (Some(comment), true) = (wanted.comment(), wanted.present) {
                 let same: Vec<Vec<String>> = listing
                     .rules_of(chain)
                     .filter(|spec| comment_of(spec) == Some(comment))

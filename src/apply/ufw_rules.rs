@@ -30,8 +30,9 @@ pub struct UfwState {
     /// The rule (rule tasks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<UfwRule>,
-    /// `before`: the other rules with the rule's comment, as `ufw show added` writes them
-    /// (after `ufw`), which the node deletes. Never in `after`.
+    /// `before`: for a rule to keep, the rules with its comment unless the rule alone has it
+    /// (all deleted, then the rule added), as `ufw show added` writes them (after `ufw`).
+    /// Never in `after`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_rules: Vec<Vec<String>>,
     /// A default policy (default tasks only).
