@@ -59,6 +59,11 @@ pub enum Thing {
     PythonPackage(String),
     /// An npm package in one environment: `<name> in <project directory or global>`.
     NpmPackage(String),
+    /// A user-defined firewall chain itself (made or removed), as `ipv4 filter NAME`.
+    FirewallChain(String),
+    /// What a firewall chain holds — its rules and its policy (`ipv4 filter INPUT`), or ufw's
+    /// rules and defaults (`ufw`): rule tasks edit it, each its own rule.
+    FirewallRules(String),
 }
 
 impl Thing {
@@ -111,6 +116,8 @@ impl Thing {
             Thing::MountPoint(_) => "mount point",
             Thing::PythonPackage(_) => "python package",
             Thing::NpmPackage(_) => "npm package",
+            Thing::FirewallChain(_) => "firewall chain",
+            Thing::FirewallRules(_) => "firewall entry",
         }
     }
 
@@ -127,7 +134,9 @@ impl Thing {
             | Thing::AuthorizedKeys(n)
             | Thing::MountPoint(n)
             | Thing::PythonPackage(n)
-            | Thing::NpmPackage(n) => n,
+            | Thing::NpmPackage(n)
+            | Thing::FirewallChain(n)
+            | Thing::FirewallRules(n) => n,
             // One per host: the noun says it all.
             Thing::Hostname | Thing::Timezone => "",
         }
@@ -205,10 +214,12 @@ pub enum Reason {
     /// A language-package task after the task writing what it installs from (a requirements
     /// file, an npm project's directory).
     PackageSource,
+    /// A firewall rule after the task making the chain it is in or jumps to.
+    FirewallChain,
 }
 
 impl Reason {
-    const ALL: [Reason; 18] = [
+    const ALL: [Reason; 19] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -227,6 +238,7 @@ impl Reason {
         Reason::MountPoint,
         Reason::Register,
         Reason::PackageSource,
+        Reason::FirewallChain,
     ];
 
     /// The reason plan.json names.
@@ -255,6 +267,7 @@ impl Reason {
             Reason::ArchiveSource => "archive source",
             Reason::MountPoint => "mount point",
             Reason::PackageSource => "package source",
+            Reason::FirewallChain => "firewall chain",
         }
     }
 }
@@ -293,6 +306,16 @@ impl Requirement {
     }
 }
 
+/// A thing a task cannot do without: some task of the config must claim it, else `check`
+/// reports `message` at `span` (a firewall rule jumping to a chain no task makes).
+#[derive(Debug, Clone)]
+pub struct Needed {
+    pub thing: Thing,
+    pub span: Span,
+    pub message: String,
+    pub help: String,
+}
+
 /// What `check` gives a type's field rules.
 pub struct CheckContext<'a> {
     pub config_dir: &'a ConfigDir,
@@ -312,6 +335,11 @@ pub trait Resource {
 
     /// Claims other tasks must have made good first, when a task of the config holds them.
     fn requires(&self) -> Vec<Requirement>;
+
+    /// Things some task of the config must claim (checked across all tasks by `check`).
+    fn needs(&self) -> Vec<Needed> {
+        Vec::new()
+    }
 
     /// The id of a task that gives none: `<type>:<its key>`. Never a value read from a
     /// secret: addresses are shown everywhere.

@@ -24,6 +24,8 @@ mod downloads;
 pub mod field_rules;
 mod file_backed;
 pub mod files;
+mod firewall;
+mod firewall_fields;
 pub mod fs_state;
 mod registry;
 pub mod services;
@@ -47,11 +49,13 @@ mod git;
 mod group;
 mod hostname;
 pub mod lang_packages;
+mod iptables;
 mod lineinfile;
 mod link;
 mod mount;
 mod mounts;
 mod npm;
+mod netfilter;
 mod package;
 pub mod packages;
 mod pip;
@@ -63,6 +67,8 @@ mod shell;
 mod sysctl;
 mod template;
 mod timezone;
+mod ufw;
+mod ufw_rules;
 mod unarchive;
 mod user;
 
@@ -92,6 +98,8 @@ registry::task_types! {
     Mount(mount::MountTask) = "mount",
     Pip(pip::PipTask) = "pip",
     Npm(npm::NpmTask) = "npm",
+    Iptables(iptables::IptablesTask) = "iptables",
+    Ufw(ufw::UfwTask) = "ufw",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

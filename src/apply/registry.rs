@@ -37,6 +37,13 @@ macro_rules! task_types {
                 }
             }
 
+            /// Things some task of the config must claim.
+            pub fn needs(&self) -> Vec<$crate::apply::contract::Needed> {
+                match self {
+                    $($(#[$attr])* ApplySpec::$variant(t) => $crate::apply::Resource::needs(t),)*
+                }
+            }
+
             /// The id of a task that gives none.
             pub fn default_id(&self) -> String {
                 match self {

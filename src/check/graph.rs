@@ -67,6 +67,7 @@ pub fn check_apply_graph(
 ) {
     // Two tasks on one path are one finding, not also a duplicate default id.
     let conflicting = check_claims(tasks, sources, found);
+    check_needs(tasks, found);
     let mut ids: Vec<IdUse> = tasks
         .iter()
         .enumerate()
@@ -273,6 +274,25 @@ fn check_claims(
         }
     }
     conflicting
+}
+
+/// What a task needs (a firewall chain it jumps to) is claimed by some task of the config.
+fn check_needs(tasks: &[ApplyTask], found: &mut Vec<Diagnostic>) {
+    let claimed: HashSet<Thing> = tasks
+        .iter()
+        .flat_map(|t| t.spec.claims())
+        .filter(|c| c.hold != Hold::Exclusive)
+        .map(|c| c.thing)
+        .collect();
+    for needed in tasks.iter().flat_map(|t| t.spec.needs()) {
+        if !claimed.contains(&needed.thing) {
+            found.push(
+                Diagnostic::error(needed.message)
+                    .at(needed.span)
+                    .help(needed.help),
+            );
+        }
+    }
 }
 
 /// "two tasks manage `/etc/motd`: `a` and `b`", at the later claim.

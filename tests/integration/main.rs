@@ -10,6 +10,7 @@
 mod common;
 mod deps;
 mod facts_support;
+mod firewall_root;
 mod held_root;
 mod http_support;
 mod sandbox;
@@ -34,6 +35,7 @@ mod execute_hostname;
 mod execute_idempotency;
 #[cfg(feature = "test-types")]
 mod execute_interrupt;
+mod execute_iptables;
 mod execute_lineinfile;
 mod execute_link;
 mod execute_modes_owners;
@@ -51,6 +53,7 @@ mod execute_service;
 mod execute_sysctl;
 mod execute_template;
 mod execute_timezone;
+mod execute_ufw;
 mod execute_unarchive;
 mod execute_validate_backup;
 mod facts_cli;
