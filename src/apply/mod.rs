@@ -27,6 +27,7 @@ pub mod files;
 pub mod fs_state;
 mod registry;
 pub mod services;
+mod one_or_list;
 mod ssh_keys;
 mod sysctls;
 mod text;
@@ -54,9 +55,11 @@ mod package;
 pub mod packages;
 #[cfg(feature = "test-types")]
 mod probe;
+mod replace;
 mod script;
 mod service;
 mod shell;
+mod sudoers;
 mod sysctl;
 mod template;
 mod timezone;
@@ -87,6 +90,8 @@ registry::task_types! {
     Hostname(hostname::HostnameTask) = "hostname",
     Timezone(timezone::TimezoneTask) = "timezone",
     Mount(mount::MountTask) = "mount",
+    Replace(replace::ReplaceTask) = "replace",
+    Sudoers(sudoers::SudoersTask) = "sudoers",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
