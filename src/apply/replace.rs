@@ -328,7 +328,7 @@ mod tests {
             .expect("want")
             .state
             .content
-            .expect("content")
+            .unwrap_or_else(|| content.to_owned())
     }
 
     #[test]
