@@ -194,10 +194,12 @@ pub enum Reason {
     MountPoint,
     /// A task whose `when` reads a registered result, after the task that registers it.
     Register,
+    /// An archive after the tasks managing the paths it packs.
+    ArchivedPath,
 }
 
 impl Reason {
-    const ALL: [Reason; 17] = [
+    const ALL: [Reason; 18] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -215,6 +217,7 @@ impl Reason {
         Reason::ArchiveSource,
         Reason::MountPoint,
         Reason::Register,
+        Reason::ArchivedPath,
     ];
 
     /// The reason plan.json names.
@@ -242,6 +245,7 @@ impl Reason {
             Reason::KeyOwner => "key owner",
             Reason::ArchiveSource => "archive source",
             Reason::MountPoint => "mount point",
+            Reason::ArchivedPath => "archived path",
         }
     }
 }

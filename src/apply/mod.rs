@@ -16,6 +16,7 @@
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
 mod archives;
+mod packing;
 mod authorized_keys;
 mod checkouts;
 pub mod commands;
@@ -34,6 +35,7 @@ mod text;
 
 // The registry: every task type is its file and one line in the list below.
 pub mod accounts;
+mod archive;
 mod authorized_key;
 mod blockinfile;
 mod command;
@@ -92,6 +94,7 @@ registry::task_types! {
     Mount(mount::MountTask) = "mount",
     Replace(replace::ReplaceTask) = "replace",
     Sudoers(sudoers::SudoersTask) = "sudoers",
+    Archive(archive::ArchiveTask) = "archive",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
