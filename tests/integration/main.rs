@@ -18,6 +18,7 @@ mod sinks_support;
 mod cli;
 mod example_webserver;
 mod execute_accounts;
+mod execute_archive;
 mod execute_authorized_key;
 mod execute_blockinfile;
 mod execute_command;
