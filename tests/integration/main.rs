@@ -12,6 +12,7 @@ mod deps;
 mod facts_support;
 mod held_root;
 mod http_support;
+mod recipes;
 mod sandbox;
 mod sinks_support;
 
