@@ -16,7 +16,6 @@
 //! [`FsState`] and changes the file system in one place, [`fs_state::converge`].
 
 mod archives;
-mod packing;
 mod authorized_keys;
 mod checkouts;
 pub mod commands;
@@ -26,9 +25,10 @@ pub mod field_rules;
 mod file_backed;
 pub mod files;
 pub mod fs_state;
+mod one_or_list;
+mod packing;
 mod registry;
 pub mod services;
-mod one_or_list;
 mod ssh_keys;
 mod sysctls;
 mod text;

@@ -240,7 +240,12 @@ fn remake_reason(existing: &Existing, packed: &Packed) -> Option<String> {
         Some(digest) if *digest != packed.inputs_sha256 => Some("its inputs changed".to_owned()),
         Some(_) => {
             let attributes = (existing.mode.as_deref(), existing.uid, existing.gid);
-            (attributes != (Some(packed.mode.as_str()), Some(packed.uid), Some(packed.gid)))
+            (attributes
+                != (
+                    Some(packed.mode.as_str()),
+                    Some(packed.uid),
+                    Some(packed.gid),
+                ))
                 .then(|| "its mode or owner differ".to_owned())
         }
     }
@@ -267,12 +272,8 @@ fn diff(existing: &Existing, packed: &Packed, action: Action) -> Option<String> 
     if action == Action::NoOp {
         return None;
     }
-    let listing = |inputs: &[Input]| -> String {
-        inputs
-            .iter()
-            .map(|i| format!("{}\n", i.line()))
-            .collect()
-    };
+    let listing =
+        |inputs: &[Input]| -> String { inputs.iter().map(|i| format!("{}\n", i.line())).collect() };
     let old = existing.inputs.as_deref().map(listing).unwrap_or_default();
     let new = listing(&packed.inputs);
     if old == new {
@@ -350,7 +351,10 @@ fn run(node: &NodeView<'_>) -> Result<Ran, ResourceError> {
         return Err(format!("{}: {} has no directory", node.address, after.dest).into());
     };
     let io = |what: &str, e: std::io::Error| {
-        ResourceError::io(format_args!("{}: cannot {what} {}", node.address, after.dest), &e)
+        ResourceError::io(
+            format_args!("{}: cannot {what} {}", node.address, after.dest),
+            &e,
+        )
     };
     let dir = crate::fsutil::walk::open_directory_without_links(parent)
         .map_err(|e| io("open the directory of", e))?;

@@ -85,9 +85,11 @@ impl Resource for ReplaceTask {
                 why
             };
             found.push(
-                Diagnostic::error(format!("`replace` cannot be used with this `regexp`: {why}"))
-                    .at(replace.span)
-                    .help(r"name a group of `regexp` as `\1` or `\g<name>`; write a backslash as `\\`"),
+                Diagnostic::error(format!(
+                    "`replace` cannot be used with this `regexp`: {why}"
+                ))
+                .at(replace.span)
+                .help(r"name a group of `regexp` as `\1` or `\g<name>`; write a backslash as `\\`"),
             );
         }
     }
@@ -334,7 +336,10 @@ mod tests {
     #[test]
     fn every_match_is_replaced_in_multiline_mode() {
         let t = task(r"^(\w+)=old$", r"\1=new");
-        assert_eq!(result(&t, "a=old\nb=old\nc=keep\n"), "a=new\nb=new\nc=keep\n");
+        assert_eq!(
+            result(&t, "a=old\nb=old\nc=keep\n"),
+            "a=new\nb=new\nc=keep\n"
+        );
     }
 
     #[test]

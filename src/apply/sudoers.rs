@@ -242,18 +242,16 @@ impl Resource for SudoersTask {
 /// A name sudo reads from its include directory, and nothing that leaves it.
 fn check_name(name: &Spanned<String>, found: &mut Vec<Diagnostic>) {
     let text = &name.value;
-    let why = if text.is_empty() {
-        Some("is empty".to_owned())
-    } else if let Some(c) = text
+    let stray = text
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-    {
-        Some(format!(
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'));
+    let why = match stray {
+        _ if text.is_empty() => Some("is empty".to_owned()),
+        Some(c) => Some(format!(
             "has `{}` in it (sudo skips drop-in files whose names hold a `.` or end in `~`)",
             c.escape_default()
-        ))
-    } else {
-        None
+        )),
+        None => None,
     };
     if let Some(why) = why {
         found.push(
@@ -316,8 +314,7 @@ impl FileType for SudoersTask {
         let state = match self.state {
             State::Absent => FsState::absent(path),
             State::Present => {
-                if self.validation == Validation::Required && !crate::process::installed(VISUDO)
-                {
+                if self.validation == Validation::Required && !crate::process::installed(VISUDO) {
                     return Err(format!(
                         "`validation: required` but `{VISUDO}` is not installed on this host"
                     ));

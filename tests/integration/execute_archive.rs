@@ -27,16 +27,27 @@ fn listing(dir: &Path, top: &str) -> Listing {
     fn walk(root: &Path, path: &Path, out: &mut Listing) {
         for entry in std::fs::read_dir(path).expect("read_dir") {
             let path = entry.expect("entry").path();
-            let name = path.strip_prefix(root).expect("below").display().to_string();
+            let name = path
+                .strip_prefix(root)
+                .expect("below")
+                .display()
+                .to_string();
             let meta = std::fs::symlink_metadata(&path).expect("metadata");
             let what = if meta.file_type().is_symlink() {
-                format!("link -> {}", std::fs::read_link(&path).expect("readlink").display())
+                format!(
+                    "link -> {}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
             } else if meta.is_dir() {
                 walk(root, &path, out);
                 "dir".to_owned()
             } else {
                 use std::os::unix::fs::PermissionsExt;
-                format!("file {:o} {}", meta.permissions().mode() & 0o777, read(&path))
+                format!(
+                    "file {:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    read(&path)
+                )
             };
             out.insert(name, what);
         }
@@ -93,7 +104,11 @@ fn an_archive_is_created_then_left_alone_then_made_again_when_an_input_changes()
     world.step("apply.a", "create");
     assert_eq!(extracted(&dest, false), listing(&world.root, "app"));
     // The record is a pax global header: `tar` lists only the inputs.
-    let listing = Command::new("tar").arg("-tf").arg(&dest).output().expect("tar -t");
+    let listing = Command::new("tar")
+        .arg("-tf")
+        .arg(&dest)
+        .output()
+        .expect("tar -t");
     assert_eq!(
         String::from_utf8_lossy(&listing.stdout),
         "app/\napp/current\napp/lib/\napp/lib/util.sh\napp/main.conf\n"
@@ -107,8 +122,11 @@ fn an_archive_is_created_then_left_alone_then_made_again_when_an_input_changes()
     assert_eq!(node["action"], "update", "{node:#}");
     let diff = node["diff"].as_str().expect("diff");
     assert!(
-        diff.lines().any(|l| l.starts_with('-') && l.contains("app/main.conf"))
-            && diff.lines().any(|l| l.starts_with('+') && l.contains("app/main.conf")),
+        diff.lines()
+            .any(|l| l.starts_with('-') && l.contains("app/main.conf"))
+            && diff
+                .lines()
+                .any(|l| l.starts_with('+') && l.contains("app/main.conf")),
         "{diff}"
     );
     assert!(
@@ -117,7 +135,10 @@ fn an_archive_is_created_then_left_alone_then_made_again_when_an_input_changes()
             .any(|l| (l.starts_with('-') || l.starts_with('+')) && l.contains("util.sh")),
         "{diff}"
     );
-    assert_ne!(node["before"]["inputs_sha256"], node["after"]["inputs_sha256"]);
+    assert_ne!(
+        node["before"]["inputs_sha256"],
+        node["after"]["inputs_sha256"]
+    );
     world.step("apply.a", "update");
     assert_eq!(
         extracted(&dest, false)["app/main.conf"],
@@ -137,11 +158,20 @@ fn globs_and_exclusions_choose_the_inputs() {
         "path: [\"{{ root }}/etc/*.conf\", \"{{ root }}/etc/extra\"], \
          exclude_path: \"{{ root }}/etc/skip*\", dest: \"{{ root }}/etc.tar\", format: tar",
     ));
-    for name in ["a.conf", "b.conf", "skip.conf", "notes.txt", ".hidden.conf", "extra"] {
+    for name in [
+        "a.conf",
+        "b.conf",
+        "skip.conf",
+        "notes.txt",
+        ".hidden.conf",
+        "extra",
+    ] {
         common::write(&world.path(&format!("etc/{name}")), name.as_bytes());
     }
     world.step("apply.a", "create");
-    let names: Vec<String> = extracted(&world.path("etc.tar"), false).into_keys().collect();
+    let names: Vec<String> = extracted(&world.path("etc.tar"), false)
+        .into_keys()
+        .collect();
     assert_eq!(names, ["a.conf", "b.conf", "extra"]);
     // A new file the glob matches makes the archive again.
     common::write(&world.path("etc/c.conf"), b"c");

@@ -18,7 +18,10 @@ fn every_match_is_replaced_with_backreferences_then_noop() {
     let node = common::node(&plan, "apply.r");
     assert_eq!(node["action"], "update", "{node:#}");
     let diff = node["diff"].as_str().expect("diff");
-    assert!(diff.contains("-a = old\n") && diff.contains("+a = new # a\n"), "{diff}");
+    assert!(
+        diff.contains("-a = old\n") && diff.contains("+a = new # a\n"),
+        "{diff}"
+    );
     world.step("apply.r", "update");
     assert_eq!(
         read(&world.path("f")),

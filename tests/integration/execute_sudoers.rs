@@ -31,7 +31,9 @@ fn set_config(root: &HeldRoot, fields: &str) {
 
 #[test]
 fn a_drop_in_is_created_updated_and_removed() {
-    let root = root(&config("user: deploy, commands: /usr/bin/systemctl restart app"));
+    let root = root(&config(
+        "user: deploy, commands: /usr/bin/systemctl restart app",
+    ));
     let world = &root.world;
 
     let dry = world.run(&["apply", "--dry-run"]);
@@ -87,7 +89,12 @@ fn a_rule_visudo_refuses_keeps_the_old_file_and_fails_the_node() {
     set_config(&root, "user: deploy, commands: [/usr/bin/true, ls]");
     let run = world.run(&["apply"]);
     assert_ne!(run.code, 0, "{}", run.all());
-    assert_eq!(run.status_of("apply.s").as_deref(), Some("failed"), "{}", run.all());
+    assert_eq!(
+        run.status_of("apply.s").as_deref(),
+        Some("failed"),
+        "{}",
+        run.all()
+    );
     assert!(run.all().contains("fully-qualified"), "{}", run.all());
     assert_eq!(root.file(DROP_IN), Some(good));
 }

@@ -11,14 +11,16 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::inputs::{Input, open_no_follow};
 
 /// An archive format, as `format` names it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// tar compressed with gzip.
@@ -226,7 +228,7 @@ impl Read for Checked<'_> {
     }
 }
 
-fn open_checked<'a>(source: &PathBuf, input: &'a Input) -> io::Result<Checked<'a>> {
+fn open_checked<'a>(source: &Path, input: &'a Input) -> io::Result<Checked<'a>> {
     Ok(Checked {
         file: open_no_follow(source)?,
         hasher: Default::default(),
@@ -239,7 +241,7 @@ fn mode_of(input: &Input) -> u32 {
 }
 
 /// The input's modification time, which the archive keeps (not part of the digest).
-fn mtime_of(source: &PathBuf) -> io::Result<i64> {
+fn mtime_of(source: &Path) -> io::Result<i64> {
     Ok(std::fs::symlink_metadata(source)?.mtime())
 }
 

@@ -159,7 +159,10 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>, String> {
 /// The deepest directory holding every root: names in the archive are relative to it (a
 /// single directory `/srv/app` is archived as `app/…`).
 fn common_parent(roots: &[PathBuf]) -> PathBuf {
-    let parent = |p: &PathBuf| p.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    let parent = |p: &PathBuf| {
+        p.parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+    };
     let Some(first) = roots.first() else {
         return PathBuf::from("/");
     };
