@@ -467,7 +467,11 @@ impl Family for Packing {
                 .into_iter()
                 .map(|d| Detail::plain(escape(&d).into_owned()))
                 .collect(),
-            diff_lines: Vec::new(),
+            // Entry names are the host's: printed escaped.
+            diff_lines: node
+                .diff
+                .map(|d| d.lines().map(|l| escape(l).into_owned()).collect())
+                .unwrap_or_default(),
         }
     }
 
