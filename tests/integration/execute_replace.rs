@@ -93,3 +93,27 @@ fn a_file_changed_since_the_plan_is_refused() {
     assert!(run.stderr.contains("apply.r"), "{}", run.all());
     assert_eq!(read(&world.path("f")), "a\nchanged\n");
 }
+
+#[test]
+fn a_replacement_read_from_a_secret_is_never_shown() {
+    const SECRET: &str = "pw-61d0c7aa";
+    let mut world = World::new(&config(
+        "regexp: '^password=.*$', replace: 'password={{ secrets.DB_PASSWORD }}'",
+    ));
+    world
+        .envs
+        .push(("DB_PASSWORD".to_owned(), SECRET.to_owned()));
+    common::write(&world.path("f"), b"user=app\npassword=old\n");
+    let plan = world.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(!plan.all().contains(SECRET), "{}", plan.all());
+    let dry = world.run(&["apply", "--dry-run"]);
+    assert!(!dry.all().contains(SECRET), "{}", dry.all());
+    let run = world.apply();
+    assert!(!run.all().contains(SECRET), "{}", run.all());
+    assert_eq!(
+        read(&world.path("f")),
+        format!("user=app\npassword={SECRET}\n")
+    );
+    world.assert_converged();
+}

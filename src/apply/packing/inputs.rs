@@ -72,7 +72,7 @@ pub fn digest(manifest: &[Input]) -> String {
 
 /// Whether a pattern has glob characters.
 pub fn is_glob(pattern: &str) -> bool {
-    pattern.contains(['*', '?', '['])
+    pattern.contains(['*', '?'])
 }
 
 /// Expands `patterns`, walks what they match, leaves out `excluded` (and `dest` itself), and
