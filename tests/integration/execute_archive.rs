@@ -258,3 +258,21 @@ fn an_archive_not_made_by_driftless_is_made_again_once() {
     world.step("apply.a", "update");
     world.step("apply.a", "no-op");
 }
+
+#[test]
+fn an_archive_waits_for_the_task_managing_a_path_it_names() {
+    let world = World::new(
+        "apply:\n  - {id: d, type: directory, path: \"{{ root }}/app\"}\n  \
+         - {id: a, type: archive, path: \"{{ root }}/app\", dest: \"{{ root }}/app.tar\", format: tar}\n",
+    );
+    inputs(&world);
+    let (_, plan) = world.plan();
+    let node = common::node(&plan, "apply.a");
+    assert_eq!(
+        node["depends_on"],
+        serde_json::json!([{"address": "apply.d", "reason": "archived path"}])
+    );
+    assert_eq!(node["after"]["inputs_managed"], true);
+    world.apply();
+    world.assert_converged();
+}
