@@ -11,7 +11,7 @@
 //! before anything is written. Every file is written atomically, below directories opened one
 //! by one without following links.
 
-mod read;
+pub(super) mod read;
 mod tree;
 
 use std::collections::{HashMap, HashSet};

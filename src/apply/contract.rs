@@ -216,10 +216,12 @@ pub enum Reason {
     PackageSource,
     /// A firewall rule after the task making the chain it is in or jumps to.
     FirewallChain,
+    /// An archive after the tasks managing the paths it packs.
+    ArchivedPath,
 }
 
 impl Reason {
-    const ALL: [Reason; 19] = [
+    const ALL: [Reason; 20] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -239,6 +241,7 @@ impl Reason {
         Reason::Register,
         Reason::PackageSource,
         Reason::FirewallChain,
+        Reason::ArchivedPath,
     ];
 
     /// The reason plan.json names.
@@ -268,6 +271,7 @@ impl Reason {
             Reason::MountPoint => "mount point",
             Reason::PackageSource => "package source",
             Reason::FirewallChain => "firewall chain",
+            Reason::ArchivedPath => "archived path",
         }
     }
 }

@@ -83,11 +83,7 @@ impl Strategy {
     /// `systemd` where it is not is a plan error.
     fn method(self) -> Result<Method, String> {
         let booted = std::path::Path::new("/run/systemd/system").is_dir();
-        let installed = || {
-            process::SEARCH_PATH
-                .split(':')
-                .any(|dir| std::path::Path::new(dir).join("hostnamectl").is_file())
-        };
+        let installed = || process::installed("hostnamectl");
         match self {
             Strategy::File => Ok(Method::Sethostname),
             Strategy::Systemd if booted && installed() => Ok(Method::Hostnamectl),

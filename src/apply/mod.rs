@@ -27,6 +27,8 @@ pub mod files;
 mod firewall;
 mod firewall_fields;
 pub mod fs_state;
+mod one_or_list;
+mod packing;
 mod registry;
 pub mod services;
 mod ssh_keys;
@@ -35,6 +37,7 @@ mod text;
 
 // The registry: every task type is its file and one line in the list below.
 pub mod accounts;
+mod archive;
 mod authorized_key;
 mod blockinfile;
 mod command;
@@ -61,9 +64,11 @@ pub mod packages;
 mod pip;
 #[cfg(feature = "test-types")]
 mod probe;
+mod replace;
 mod script;
 mod service;
 mod shell;
+mod sudoers;
 mod sysctl;
 mod template;
 mod timezone;
@@ -100,6 +105,9 @@ registry::task_types! {
     Npm(npm::NpmTask) = "npm",
     Iptables(iptables::IptablesTask) = "iptables",
     Ufw(ufw::UfwTask) = "ufw",
+    Replace(replace::ReplaceTask) = "replace",
+    Sudoers(sudoers::SudoersTask) = "sudoers",
+    Archive(archive::ArchiveTask) = "archive",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

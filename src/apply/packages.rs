@@ -99,14 +99,9 @@ impl ManagerKind {
 
     /// The manager found on this host, by its program on the `PATH` programs run with.
     pub fn detect() -> Option<ManagerKind> {
-        let dirs = process::SEARCH_PATH.split(':');
-        let dirs: Vec<&str> = dirs.collect();
         Self::DETECTION_ORDER
             .into_iter()
-            .find(|(_, program)| {
-                dirs.iter()
-                    .any(|dir| std::path::Path::new(dir).join(program).is_file())
-            })
+            .find(|(_, program)| process::installed(program))
             .map(|(kind, _)| kind)
     }
 

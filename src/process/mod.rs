@@ -20,6 +20,14 @@ use crate::error::ResourceError;
 /// The `PATH` every program runs with (and where programs are looked for).
 pub const SEARCH_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Whether `program` is a file in one of the [`SEARCH_PATH`] directories: what a program run
+/// by name would find.
+pub fn installed(program: &str) -> bool {
+    SEARCH_PATH
+        .split(':')
+        .any(|dir| std::path::Path::new(dir).join(program).is_file())
+}
+
 /// How much of each of stdout and stderr is kept.
 pub const OUTPUT_LIMIT: usize = 1 << 20;
 

@@ -230,6 +230,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "cron"), &["job"][..]),
         (("apply", "get_url"), &["headers"][..]),
         (("apply", "git"), &["repo"][..]),
+        (("apply", "replace"), &["replace"][..]),
         (("facts", "command"), &["command"][..]),
     ]);
     // Consumed by the template stage, not fields of the task: tested above.
@@ -311,6 +312,9 @@ fn required_fields(section: &str, task_type: &str, n: usize) -> BTreeMap<String,
         ("apply", "unarchive") => vec![("src", "templates/inc.j2".to_owned()), ("dest", path)],
         (_, "textfile") => vec![("directory", "/tmp".to_owned())],
         (_, "user" | "group") => vec![("name", format!("acct{n}"))],
+        ("apply", "replace") => vec![("path", path), ("regexp", "x".to_owned())],
+        ("apply", "sudoers") => vec![("name", format!("rule{n}"))],
+        ("apply", "archive") => vec![("path", "/srv".to_owned()), ("dest", path)],
         _ => Vec::new(),
     };
     fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
