@@ -25,7 +25,9 @@ pub mod field_rules;
 mod file_backed;
 pub mod files;
 pub mod fs_state;
+mod power;
 mod registry;
+mod requests;
 pub mod services;
 mod ssh_keys;
 mod sysctls;
@@ -54,14 +56,19 @@ mod package;
 pub mod packages;
 #[cfg(feature = "test-types")]
 mod probe;
+mod reboot;
 mod script;
 mod service;
 mod shell;
+mod shutdown;
 mod sysctl;
 mod template;
 mod timezone;
 mod unarchive;
+mod uri;
 mod user;
+mod wait_for;
+mod waits;
 
 registry::task_types! {
     File(file::FileTask) = "file",
@@ -87,6 +94,10 @@ registry::task_types! {
     Hostname(hostname::HostnameTask) = "hostname",
     Timezone(timezone::TimezoneTask) = "timezone",
     Mount(mount::MountTask) = "mount",
+    Uri(uri::UriTask) = "uri",
+    WaitFor(wait_for::WaitForTask) = "wait_for",
+    Reboot(reboot::RebootTask) = "reboot",
+    Shutdown(shutdown::ShutdownTask) = "shutdown",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
