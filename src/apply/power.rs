@@ -311,3 +311,24 @@ impl Family for Power {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_once_is_systemctl_and_a_delay_is_shutdown_in_whole_minutes() {
+        assert_eq!(
+            command(false, "hi", Duration::ZERO),
+            ["systemctl", "reboot", "--message=hi"]
+        );
+        assert_eq!(
+            command(true, "bye", Duration::from_secs(61)),
+            ["shutdown", "-h", "+2", "bye"]
+        );
+        assert_eq!(
+            command(false, "x", Duration::from_millis(500)),
+            ["shutdown", "-r", "+1", "x"]
+        );
+    }
+}

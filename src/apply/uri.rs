@@ -273,3 +273,60 @@ impl Resource for UriTask {
         &super::requests::REQUESTS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(body: serde_json::Value, format: Option<BodyFormat>) -> UriTask {
+        UriTask {
+            url: Spanned::unplaced("http://127.0.0.1/".to_owned()),
+            method: Some(Spanned::unplaced("POST".to_owned())),
+            headers: BTreeMap::new(),
+            body: Some(Spanned::unplaced(body)),
+            body_format: format,
+            status_code: None,
+            return_content: false,
+            creates: None,
+            removes: None,
+            timeout: None,
+            url_username: None,
+            url_password: None,
+            force_basic_auth: false,
+            validate_certs: None,
+            ca_path: None,
+        }
+    }
+
+    #[test]
+    fn bodies_are_encoded_by_their_format() {
+        let json = task(serde_json::json!({"a": [1, 2]}), Some(BodyFormat::Json));
+        assert_eq!(
+            json.encoded_body(),
+            Ok(Some((
+                r#"{"a":[1,2]}"#.to_owned(),
+                Some("application/json")
+            )))
+        );
+        let form = task(
+            serde_json::json!({"q": "a b", "n": 3, "ok": true}),
+            Some(BodyFormat::FormUrlencoded),
+        );
+        assert_eq!(
+            form.encoded_body().map(|b| b.map(|(text, _)| text)),
+            Ok(Some("n=3&ok=true&q=a+b".to_owned()))
+        );
+        let raw = task(serde_json::json!("as is"), None);
+        assert_eq!(raw.encoded_body(), Ok(Some(("as is".to_owned(), None))));
+        assert!(
+            task(serde_json::json!({"a": 1}), None)
+                .encoded_body()
+                .is_err()
+        );
+        let nested = task(
+            serde_json::json!({"a": {"b": 1}}),
+            Some(BodyFormat::FormUrlencoded),
+        );
+        assert!(nested.encoded_body().is_err());
+    }
+}

@@ -176,3 +176,62 @@ fn a_registered_answer_is_read_by_when() {
     assert_eq!(common::read(&world.path("ready")), "ready\n");
     assert!(!world.path("down").exists());
 }
+
+#[test]
+fn a_form_over_https_with_basic_auth_hides_the_password() {
+    let password = "pa55-uri-91d3e0";
+    let server = Server::https("t");
+    let world = World::new(&uri(
+        &server.url("/api/login"),
+        &format!(
+            "    method: POST\n    body_format: form-urlencoded\n    body: {{user: ops, note: \"a b&c\"}}\n    status_code: 201\n    url_username: ops\n    url_password: \"{password}\"\n    ca_path: \"{}\"\n",
+            server.ca().display()
+        ),
+    ));
+    let (path, plan) = world.plan();
+    let node = common::node(&plan, "apply.call");
+    assert_eq!(node["after"]["url_password"], "(sensitive)");
+    assert_eq!(
+        node["after"]["headers"]["Content-Type"],
+        "application/x-www-form-urlencoded"
+    );
+    let show = world.run(&["show", path.to_str().expect("utf-8")]);
+    let run = world.execute(&path, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let sent = &server.requests()[0];
+    // Fields go in name order.
+    assert_eq!(sent["body"], "note=a+b%26c&user=ops");
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("ops:{password}"))
+    );
+    let auth = sent["headers"]
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        })
+        .map(|(_, v)| v.clone());
+    assert_eq!(auth, Some(serde_json::Value::from(expected)));
+    let reports = serde_json::to_string(&world.reports()).expect("json");
+    for output in [show.all(), run.all(), reports, common::read(&path)] {
+        assert!(!output.contains(password), "the password leaked:\n{output}");
+    }
+}
+
+#[test]
+fn a_plan_whose_guard_changed_is_refused_and_sends_nothing() {
+    let server = Server::http("t");
+    let world = World::new(&uri(
+        &server.url("/api/once"),
+        "    method: PUT\n    creates: \"{{ root }}/done\"\n",
+    ));
+    let (path, plan) = world.plan();
+    assert_eq!(common::action(&plan, "apply.call"), "run");
+    common::write(&world.path("done"), b"");
+    let run = world.execute(&path, &[]);
+    assert_ne!(run.code, 0);
+    assert!(run.all().contains("apply.call: `creates "), "{}", run.all());
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
