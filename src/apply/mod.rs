@@ -126,12 +126,15 @@ pub enum Action {
     /// A facts node: run a collector once and report its values and threshold events; changes
     /// nothing on the host.
     Collect,
+    /// Runs when executed and changes nothing on the host (format 1.5): a `wait_for`, a `uri`
+    /// `GET` sent again for its registered answer or its status. Never run in a dry run.
+    Check,
 }
 
 impl Action {
     /// Whether the node changes the host.
     pub fn changes(self) -> bool {
-        !matches!(self, Action::NoOp | Action::Collect)
+        !matches!(self, Action::NoOp | Action::Collect | Action::Check)
     }
 
     /// As plan.json writes it.
@@ -143,6 +146,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Run => "run",
             Action::Collect => "collect",
+            Action::Check => "check",
         }
     }
 }

@@ -5,9 +5,10 @@
 //!
 //! Actions: a request a guard skips is `no-op`; a `GET`/`HEAD` that answered an expected
 //! status is `no-op` (it was observed, and nothing changes), unless its result is registered
-//! (then it is sent again when the node runs, for a `when` to read) or the answer was not the
-//! one expected (then it is sent again when the node runs, and fails it if still wrong: a
-//! service an earlier node starts may not be up when planning); any other method is `run`.
+//! (then it is `check`: sent again when the node runs, for a `when` to read) or the answer was
+//! not the one expected (`check` too: sent again when the node runs, failing it if still
+//! wrong — a service an earlier node starts may not be up when planning); any other method
+//! is `run`.
 //! The guards are the node's precondition (a stale plan when one sees something else); an
 //! answer is not (a server's answers change on their own).
 
@@ -238,6 +239,8 @@ fn action_of(seen: &Seen, request: &Request) -> Action {
     }
     match &seen.answer {
         Some(answer) if request.is_safe() && answer.expected && !request.registered => Action::NoOp,
+        // Sent again when the node runs; it changes nothing.
+        Some(_) if request.is_safe() => Action::Check,
         _ => Action::Run,
     }
 }

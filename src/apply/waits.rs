@@ -1,5 +1,5 @@
 //! The wait family: `wait_for`. Nothing is waited for when planning (a dry run never waits):
-//! the node is `run`, its `after` the [`Wait`] it does, its `before` empty (a wait observes
+//! the node is `check` (it runs, and changes nothing), its `after` the [`Wait`] it does, its `before` empty (a wait observes
 //! nothing in advance and has no precondition to go stale). When it runs it checks its
 //! condition every `sleep` until it holds (status `unchanged`: a wait changes nothing) or
 //! `timeout` passes (the node fails, and the nodes that depend on it are skipped).
@@ -120,7 +120,7 @@ fn plan_one(task: &ApplyTask) -> Result<NodeStates, String> {
         return Err("not a wait_for task".to_owned());
     };
     Ok(NodeStates {
-        action: Action::Run,
+        action: Action::Check,
         before: Recorded::Json(Value::Null),
         after: Recorded::Json(json!(Wait::of(wait_for))),
         before_sensitive: Value::Bool(false),
@@ -276,13 +276,13 @@ impl Family for Waits {
 
     fn verify(&self, node: &NodeView<'_>) -> Result<(), String> {
         Wait::decode(node.after, node.address)?;
-        if node.action != Action::Run
+        if node.action != Action::Check
             || *node.before != Recorded::Json(Value::Null)
             || !node.fingerprint.is_empty()
             || node.is_sensitive()
             || node.diff.is_some()
         {
-            return Err("a wait is `run`, observes nothing and holds no secret".to_owned());
+            return Err("a wait is `check`, observes nothing and holds no secret".to_owned());
         }
         Ok(())
     }

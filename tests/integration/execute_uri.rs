@@ -86,8 +86,9 @@ fn an_unexpected_status_fails_the_node_with_the_status_and_the_body() {
     ));
     let (_, plan) = world.plan();
     let node = common::node(&plan, "apply.call");
-    // Not what was expected when planning: sent again when the node runs.
-    assert_eq!(node["action"], "run");
+    // Not what was expected when planning: sent again when the node runs (it changes
+    // nothing).
+    assert_eq!(node["action"], "check");
     assert_eq!(node["before"]["answer"]["status"], 503);
     let run = world.run(&["apply"]);
     assert_ne!(run.code, 0, "{}", run.all());
@@ -165,7 +166,8 @@ fn a_registered_answer_is_read_by_when() {
     ));
     let (_, plan) = world.plan();
     // Registered: sent again when the node runs, for the `when` to read.
-    assert_eq!(common::action(&plan, "apply.probe"), "run");
+    assert_eq!(common::action(&plan, "apply.probe"), "check");
+    assert_eq!(plan["summary"]["check"], 1);
     let run = world.apply();
     assert_eq!(
         run.status_of("apply.probe").as_deref(),
@@ -175,6 +177,21 @@ fn a_registered_answer_is_read_by_when() {
     );
     assert_eq!(common::read(&world.path("ready")), "ready\n");
     assert!(!world.path("down").exists());
+    // A second apply reads the answer again and changes nothing (the task whose `when` is
+    // false is planned, as every task with a deferred `when`, and skipped).
+    let again = world.apply();
+    let ready = format!("apply.file:{}", world.path("ready").display());
+    assert_eq!(
+        again.status_of(&ready).as_deref(),
+        Some("unchanged"),
+        "{}",
+        again.all()
+    );
+    assert!(
+        !again.stdout.lines().any(|l| l.starts_with("changed")),
+        "{}",
+        again.all()
+    );
 }
 
 #[test]

@@ -40,7 +40,9 @@ fn a_port_that_opens_later_is_waited_for() {
         "    port: {port}\n    sleep: 100ms\n    timeout: 20s\n"
     )));
     let (_, plan) = world.plan();
-    assert_eq!(crate::common::action(&plan, "apply.wait"), "run");
+    // It runs and changes nothing: no change in the summary.
+    assert_eq!(crate::common::action(&plan, "apply.wait"), "check");
+    assert_eq!(plan["summary"]["run"], 0);
     listen_later(port, Duration::from_millis(800), b"");
     let started = Instant::now();
     let run = world.apply();
@@ -50,6 +52,10 @@ fn a_port_that_opens_later_is_waited_for() {
     );
     assert_eq!(run.status_of("apply.wait").as_deref(), Some("unchanged"));
     assert!(world.path("after").exists());
+    // A second apply waits again (the port is open now) and changes nothing.
+    let again = world.apply();
+    assert_eq!(again.status_of("apply.wait").as_deref(), Some("unchanged"));
+    world.assert_converged();
 }
 
 #[test]
