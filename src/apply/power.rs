@@ -56,6 +56,23 @@ pub enum Trigger {
     RebootRequired { exists: bool },
 }
 
+/// A message `shutdown` would read as an option.
+pub fn check_msg(
+    msg: Option<&crate::model::Spanned<String>>,
+    found: &mut Vec<crate::diagnostics::Diagnostic>,
+) {
+    if let Some(msg) = msg
+        && (msg.value.starts_with('-') || msg.value.contains(['\0', '\n']))
+    {
+        found.push(
+            crate::diagnostics::Diagnostic::error(
+                "`msg` cannot start with `-` or hold a line break: `shutdown` would read it as an option",
+            )
+            .at(msg.span),
+        );
+    }
+}
+
 /// The command asking for the host to go down: `systemctl reboot|poweroff`, or with a delay
 /// `shutdown -r|-h +MINUTES` (rounded up), each with the message.
 fn command(poweroff: bool, msg: &str, delay: Duration) -> Vec<String> {

@@ -39,6 +39,7 @@ impl Resource for RebootTask {
     }
 
     fn check(&self, _: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        super::power::check_msg(self.msg.as_ref(), found);
         let Some(command) = &self.reboot_command else {
             return;
         };

@@ -36,6 +36,7 @@ impl Resource for ShutdownTask {
     }
 
     fn check(&self, cx: &CheckContext<'_>, found: &mut Vec<Diagnostic>) {
+        super::power::check_msg(self.msg.as_ref(), found);
         if !cx.handler {
             found.push(
                 Diagnostic::error("`shutdown` runs only as a handler: under `apply:` it would power the host off on every run")

@@ -28,7 +28,8 @@ pub struct WaitForTask {
     /// With `started`/`present`: a regex that must appear in the file, or in what the port
     /// sends first (up to 64 KiB, read within `connect_timeout`).
     pub search_regex: Option<Spanned<String>>,
-    /// How long to wait before failing the node (default 300s).
+    /// How long to wait, from the start (`delay` included), before failing the node
+    /// (default 300s).
     pub timeout: Option<Spanned<Duration>>,
     /// How long to wait before the first check (default 0s).
     pub delay: Option<Spanned<Duration>>,

@@ -1,8 +1,8 @@
 //! The wait family: `wait_for`. Nothing is waited for when planning (a dry run never waits):
 //! the node is `check` (it runs, and changes nothing), its `after` the [`Wait`] it does, its `before` empty (a wait observes
 //! nothing in advance and has no precondition to go stale). When it runs it checks its
-//! condition every `sleep` until it holds (status `unchanged`: a wait changes nothing) or
-//! `timeout` passes (the node fails, and the nodes that depend on it are skipped).
+//! condition every `sleep` (after `delay`) until it holds (status `unchanged`: a wait changes
+//! nothing) or `timeout`, counted from its start, passes (the node fails, and the nodes that depend on it are skipped).
 
 use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -211,7 +211,8 @@ fn run(node: &NodeView<'_>) -> Result<Ran, ResourceError> {
     .map(|t| duration(t));
     let (timeout, delay, sleep, connect_timeout) = (timeout?, delay?, sleep?, connect_timeout?);
     let started = Instant::now();
-    let deadline = started + delay + timeout;
+    // As Ansible counts it: `timeout` from the start, `delay` included.
+    let deadline = started + timeout;
     pause(delay);
     loop {
         if holds(&wait, regex.as_ref(), connect_timeout) {
