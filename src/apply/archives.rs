@@ -570,10 +570,7 @@ fn run(node: &NodeView<'_>) -> Result<Ran, ResourceError> {
     let address = node.address;
     let (survey, extraction) = check_precondition(node)?;
     if action_of(&survey, &extraction) == Action::NoOp {
-        return Ok(Ran {
-            changed: false,
-            output: None,
-        });
+        return Ok(Ran::UNCHANGED);
     }
     let owner = extraction
         .owner_ids()

@@ -332,7 +332,7 @@ fn plan_one(task: &ApplyTask, cx: &PlanContext<'_>) -> Result<NodeStates, String
     let command = command_type(task).ok_or("not a command")?;
     let built = build(task, cx.config_dir)?;
     needs_present(&built.run, cx.managed)?;
-    let guards = guards::plan(guards_of(command)?, &built.run, cx.managed)?;
+    let guards = guards::plan(guards_of(command)?, Some(&built.run), cx.managed)?;
     let action = if guards.skipping().is_some() {
         Action::NoOp
     } else {
@@ -499,7 +499,7 @@ impl Family for Commands {
 
     fn stale(&self, node: &NodeView<'_>) -> Option<String> {
         let checked = CommandRun::decode(node.after, node.address)
-            .and_then(|run| guards::changed(&decode_guards(node)?, &run));
+            .and_then(|run| guards::changed(&decode_guards(node)?, Some(&run)));
         match checked {
             Ok(None) => None,
             Ok(Some(change)) => Some(format!("{}: {change}", node.address)),

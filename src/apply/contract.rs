@@ -218,10 +218,12 @@ pub enum Reason {
     FirewallChain,
     /// An archive after the tasks managing the paths it packs.
     ArchivedPath,
+    /// A reboot or shutdown after every other task: it ends the run.
+    EndOfRun,
 }
 
 impl Reason {
-    const ALL: [Reason; 20] = [
+    const ALL: [Reason; 21] = [
         Reason::DependsOn,
         Reason::Notify,
         Reason::ParentDirectory,
@@ -242,6 +244,7 @@ impl Reason {
         Reason::PackageSource,
         Reason::FirewallChain,
         Reason::ArchivedPath,
+        Reason::EndOfRun,
     ];
 
     /// The reason plan.json names.
@@ -272,6 +275,7 @@ impl Reason {
             Reason::PackageSource => "package source",
             Reason::FirewallChain => "firewall chain",
             Reason::ArchivedPath => "archived path",
+            Reason::EndOfRun => "end of run",
         }
     }
 }
@@ -325,6 +329,8 @@ pub struct CheckContext<'a> {
     pub config_dir: &'a ConfigDir,
     /// Where the task is written: the place of a rule about a field it lacks.
     pub task: Span,
+    /// The task is written under `handlers:` (it runs only when notified).
+    pub handler: bool,
 }
 
 /// One task type: its own file, and one line in the registry (which names it).
@@ -604,6 +610,19 @@ pub trait Family: Sync {
     fn changes(&self, node: &NodeView<'_>) -> Vec<Change> {
         field_changes(node, &[])
     }
+
+    /// What the host is asked to do once the node changed something (`reboot`, `poweroff`):
+    /// the run report records it, so that whoever runs driftless next (the agent) knows the
+    /// run ended with the host going down.
+    fn host_going_down(&self, _node: &NodeView<'_>) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the family's nodes end the run (a reboot): each waits for every other node,
+    /// and for the ones of its kind written before it.
+    fn ends_run(&self) -> bool {
+        false
+    }
 }
 
 /// One field a node changed, as the run report records it.
@@ -654,6 +673,9 @@ pub struct Ran {
     /// What the program the node ran printed, for the run report (already redacted when the
     /// node is sensitive).
     pub output: Option<crate::process::Output>,
+    /// The fields the type adds to a registered result (`uri`'s `status`, `content` …): read
+    /// by a `when` in this process only, never written to the report.
+    pub registered: Option<serde_json::Map<String, Value>>,
 }
 
 impl Ran {
@@ -661,6 +683,14 @@ impl Ran {
     pub const CHANGED: Ran = Ran {
         changed: true,
         output: None,
+        registered: None,
+    };
+
+    /// Nothing was changed; no program output to report.
+    pub const UNCHANGED: Ran = Ran {
+        changed: false,
+        output: None,
+        registered: None,
     };
 }
 

@@ -440,7 +440,7 @@ fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, Reso
         ) == Action::NoOp;
     Ok(Ran {
         changed: !same,
-        output: None,
+        ..Ran::UNCHANGED
     })
 }
 

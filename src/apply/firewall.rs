@@ -268,9 +268,10 @@ impl<S: FirewallState> Family for Firewall<S> {
                 steps.len()
             )));
         }
-        Ok(Ran {
-            changed: !steps.is_empty(),
-            output: None,
+        Ok(if steps.is_empty() {
+            Ran::UNCHANGED
+        } else {
+            Ran::CHANGED
         })
     }
 

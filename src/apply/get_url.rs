@@ -91,6 +91,27 @@ fn is_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// Header names that are tokens, values without line breaks (`get_url`, `uri`).
+pub fn check_headers(headers: &BTreeMap<String, Spanned<String>>, found: &mut Vec<Diagnostic>) {
+    for (name, value) in headers {
+        if !is_header_name(name) {
+            found.push(
+                Diagnostic::error(format!("`{name}` is not an HTTP header name"))
+                    .at(value.span)
+                    .help("use letters, digits and `-`, e.g. `Authorization`"),
+            );
+        }
+        if value.value.contains(['\r', '\n', '\0']) {
+            found.push(
+                Diagnostic::error(format!(
+                    "the value of header `{name}` has a line break or NUL"
+                ))
+                .at(value.span),
+            );
+        }
+    }
+}
+
 impl Resource for GetUrlTask {
     const SECRET_FIELDS: &'static [&'static str] = &["headers"];
 
@@ -130,23 +151,7 @@ impl Resource for GetUrlTask {
         if let Some(ca_file) = &self.ca_file {
             absolute(ca_file, "ca_file", found);
         }
-        for (name, value) in &self.headers {
-            if !is_header_name(name) {
-                found.push(
-                    Diagnostic::error(format!("`{name}` is not an HTTP header name"))
-                        .at(value.span)
-                        .help("use letters, digits and `-`, e.g. `Authorization`"),
-                );
-            }
-            if value.value.contains(['\r', '\n', '\0']) {
-                found.push(
-                    Diagnostic::error(format!(
-                        "the value of header `{name}` has a line break or NUL"
-                    ))
-                    .at(value.span),
-                );
-            }
-        }
+        check_headers(&self.headers, found);
         if let Some(t) = &self.timeout
             && t.value.0.is_zero()
         {

@@ -29,7 +29,9 @@ mod firewall_fields;
 pub mod fs_state;
 mod one_or_list;
 mod packing;
+mod power;
 mod registry;
+mod requests;
 pub mod services;
 mod ssh_keys;
 mod sysctls;
@@ -64,10 +66,12 @@ pub mod packages;
 mod pip;
 #[cfg(feature = "test-types")]
 mod probe;
+mod reboot;
 mod replace;
 mod script;
 mod service;
 mod shell;
+mod shutdown;
 mod sudoers;
 mod sysctl;
 mod template;
@@ -75,7 +79,10 @@ mod timezone;
 mod ufw;
 mod ufw_rules;
 mod unarchive;
+mod uri;
 mod user;
+mod wait_for;
+mod waits;
 
 registry::task_types! {
     File(file::FileTask) = "file",
@@ -108,6 +115,10 @@ registry::task_types! {
     Replace(replace::ReplaceTask) = "replace",
     Sudoers(sudoers::SudoersTask) = "sudoers",
     Archive(archive::ArchiveTask) = "archive",
+    Uri(uri::UriTask) = "uri",
+    WaitFor(wait_for::WaitForTask) = "wait_for",
+    Reboot(reboot::RebootTask) = "reboot",
+    Shutdown(shutdown::ShutdownTask) = "shutdown",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }
@@ -136,12 +147,15 @@ pub enum Action {
     /// A facts node: run a collector once and report its values and threshold events; changes
     /// nothing on the host.
     Collect,
+    /// Runs when executed and changes nothing on the host (format 1.5): a `wait_for`, a `uri`
+    /// `GET` sent again for its registered answer or its status. Never run in a dry run.
+    Check,
 }
 
 impl Action {
     /// Whether the node changes the host.
     pub fn changes(self) -> bool {
-        !matches!(self, Action::NoOp | Action::Collect)
+        !matches!(self, Action::NoOp | Action::Collect | Action::Check)
     }
 
     /// As plan.json writes it.
@@ -153,6 +167,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Run => "run",
             Action::Collect => "collect",
+            Action::Check => "check",
         }
     }
 }

@@ -317,6 +317,7 @@ fn check_apply_task(
     let cx = crate::apply::contract::CheckContext {
         config_dir,
         task: task.node.span,
+        handler,
     };
     spec.check(&cx, found);
     if let Some(id_node) = &keywords.id {

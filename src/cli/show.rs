@@ -95,13 +95,17 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         0 => String::new(),
         n => format!(", {n} to run"),
     };
+    let check = match s.check {
+        0 => String::new(),
+        n => format!(", {n} to check"),
+    };
     let handlers = match s.handlers {
         0 => String::new(),
         1 => ", 1 handler if notified".to_owned(),
         n => format!(", {n} handlers if notified"),
     };
     out.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{collect}{handlers}.\n",
+        "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{check}{collect}{handlers}.\n",
         s.create, s.update, s.delete, s.no_op
     ));
     for sink in &plan.audit {
@@ -199,6 +203,7 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         Action::Delete => ("-", RED),
         Action::Run => ("!", CYAN),
         Action::Collect => ("=", CYAN),
+        Action::Check => ("?", CYAN),
         Action::NoOp => ("=", ""),
     };
     let notes = if shown.notes.is_empty() {

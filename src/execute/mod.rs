@@ -53,6 +53,10 @@ pub struct NodeOutcome {
     /// [`crate::process::REPORT_OUTPUT_LIMIT`], `(sensitive)` when the node is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<crate::process::Output>,
+    /// The fields its type adds to a registered result (`uri`'s `status`, `content` …): for
+    /// a `when` of this run only, never written to the report (a response may be a secret).
+    #[serde(skip)]
+    pub registered: Option<serde_json::Map<String, serde_json::Value>>,
     /// Whether this outcome blocks dependents (a failure, or a skip caused by one).
     #[serde(skip)]
     pub blocks: bool,
@@ -77,6 +81,7 @@ impl NodeOutcome {
             duration_ms: 0,
             facts: None,
             output: None,
+            registered: None,
             blocks: true,
         }
     }
@@ -222,14 +227,23 @@ fn unknown_type(node: &PlanNode) -> Status {
     ))
 }
 
-/// How a node ended, and what the program it ran printed (a failed command's too).
+/// How a node ended, and what it produced: what the program it ran printed (a failed
+/// command's too), its type's registered fields.
 fn status_of(
     result: Result<apply::contract::Ran, crate::error::ResourceError>,
-) -> (Status, Option<crate::process::Output>) {
+) -> (Status, Products) {
+    let products = |output, registered| Products {
+        facts: None,
+        output,
+        registered,
+    };
     match result {
-        Ok(ran) if ran.changed => (Status::Changed, ran.output),
-        Ok(ran) => (Status::Unchanged, ran.output),
-        Err(e) => (Status::Failed(e.message), e.output.map(|o| *o)),
+        Ok(ran) if ran.changed => (Status::Changed, products(ran.output, ran.registered)),
+        Ok(ran) => (Status::Unchanged, products(ran.output, ran.registered)),
+        Err(e) => (
+            Status::Failed(e.message),
+            products(e.output.map(|o| *o), None),
+        ),
     }
 }
 
@@ -248,16 +262,12 @@ impl Nodes<'_, '_> {
         })
     }
 
-    fn run_apply(
-        &self,
-        node: &PlanNode,
-        notified: bool,
-    ) -> (Status, Option<crate::process::Output>) {
+    fn run_apply(&self, node: &PlanNode, notified: bool) -> (Status, Products) {
         if let Some(status) = settled_without_running(node, notified) {
-            return (status, None);
+            return (status, Products::default());
         }
         let Some(family) = node.family() else {
-            return (unknown_type(node), None);
+            return (unknown_type(node), Products::default());
         };
         status_of(family.run(&node.view(), self.recompiled().as_ref()))
     }
@@ -268,6 +278,7 @@ impl Nodes<'_, '_> {
 struct Products {
     facts: Option<Collected>,
     output: Option<crate::process::Output>,
+    registered: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products) -> NodeOutcome {
@@ -279,6 +290,7 @@ fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products
         duration_ms: started.elapsed().as_millis() as u64,
         facts: products.facts,
         output: products.output,
+        registered: products.registered,
     }
 }
 
@@ -293,20 +305,11 @@ impl scheduler::Work for Nodes<'_, '_> {
                     status,
                     Products {
                         facts,
-                        output: None,
+                        ..Products::default()
                     },
                 )
             }
-            _ => {
-                let (status, output) = self.run_apply(node, notified);
-                (
-                    status,
-                    Products {
-                        facts: None,
-                        output,
-                    },
-                )
-            }
+            _ => self.run_apply(node, notified),
         };
         outcome(node, started, status, products)
     }
@@ -344,11 +347,7 @@ impl scheduler::Work for Nodes<'_, '_> {
             .iter()
             .zip(results)
             .map(|(n, result)| {
-                let (status, output) = status_of(result);
-                let products = Products {
-                    facts: None,
-                    output,
-                };
+                let (status, products) = status_of(result);
                 outcome(n, started, status, products)
             })
             .collect()

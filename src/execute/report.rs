@@ -30,7 +30,20 @@ pub struct RunReport {
     /// SIGTERM or SIGINT stopped the run: the nodes it did not start are `skipped`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The run ended asking for the host to reboot or power off (a `reboot` node changed):
+    /// the host goes down after this report, and whoever runs driftless after the boot (the
+    /// agent) reads here that the last run ended so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_going_down: Option<HostGoingDown>,
     pub nodes: Vec<NodeReport>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct HostGoingDown {
+    /// The node that asked.
+    pub node: String,
+    /// `reboot` or `poweroff`.
+    pub action: &'static str,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -70,6 +83,15 @@ impl RunReport {
         let interrupted = outcomes.iter().any(
             |o| matches!(&o.status, Status::Skipped(why) if why == super::scheduler::INTERRUPTED),
         );
+        let host_going_down = (outcomes.iter().zip(&plan.nodes))
+            .filter(|(outcome, _)| outcome.status == Status::Changed)
+            .find_map(|(outcome, node)| {
+                let action = node.family()?.host_going_down(&node.view())?;
+                Some(HostGoingDown {
+                    node: outcome.address.clone(),
+                    action,
+                })
+            });
         let nodes = outcomes
             .into_iter()
             .zip(&plan.nodes)
@@ -106,6 +128,7 @@ impl RunReport {
             lock,
             recap,
             interrupted,
+            host_going_down,
             nodes,
         }
     }

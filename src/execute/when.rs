@@ -36,7 +36,8 @@ pub fn holds<'o>(
         .map_err(|e| format!("`when: {}` cannot be evaluated: {e}", condition.expression))
 }
 
-/// A registered result: `changed`, `skipped`, and what a command printed.
+/// A registered result: `changed`, `skipped`, what a command printed, and the fields its
+/// type adds.
 fn result(outcome: Option<&NodeOutcome>) -> Value {
     let mut fields: BTreeMap<&str, Value> = BTreeMap::new();
     let status = outcome.map(|o| &o.status);
@@ -49,6 +50,13 @@ fn result(outcome: Option<&NodeOutcome>) -> Value {
         fields.insert("rc", Value::from(output.rc));
         fields.insert("stdout", Value::from(output.stdout.as_str()));
         fields.insert("stderr", Value::from(output.stderr.as_str()));
+    }
+    for (name, value) in outcome
+        .and_then(|o| o.registered.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        fields.insert(name.as_str(), Value::from(minijinja::value::Serde(value)));
     }
     Value::from(fields)
 }

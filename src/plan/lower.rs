@@ -105,6 +105,14 @@ pub fn lower(tasks: &[ApplyTask]) -> Result<Lowered, String> {
             }
         }
     }
+    // A reboot ends the run: it waits for every other task (and for the reboots written
+    // before it), so a failed task leaves the host up, as Ansible's handlers do.
+    let ends_run: Vec<bool> = tasks.iter().map(|t| t.spec.family().ends_run()).collect();
+    for i in (0..n).filter(|&i| ends_run[i]) {
+        for j in (0..n).filter(|&j| j != i && (!ends_run[j] || j < i)) {
+            dag.add_edge(j, i, Reason::EndOfRun);
+        }
+    }
     refuse_handlers_in_chains(tasks, &dag, &claims, &chained_after)?;
     let order = dag.order().map_err(|stuck| {
         format!(

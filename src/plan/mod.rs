@@ -28,7 +28,7 @@ pub use source::{ConfigSource, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.4";
+pub const FORMAT_VERSION: &str = "1.5";
 
 pub use crate::apply::SENSITIVE;
 
@@ -72,6 +72,9 @@ pub struct Summary {
     /// run only when a task notifying them changes something (format 1.3).
     #[serde(default)]
     pub handlers: usize,
+    /// Nodes that run and change nothing: waits, reads (format 1.5).
+    #[serde(default)]
+    pub check: usize,
 }
 
 impl Summary {
@@ -90,6 +93,7 @@ impl Summary {
                 Action::NoOp => summary.no_op += 1,
                 Action::Run => summary.run += 1,
                 Action::Collect => summary.collect += 1,
+                Action::Check => summary.check += 1,
             }
         }
         summary

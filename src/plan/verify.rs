@@ -214,8 +214,8 @@ fn previous_edits(nodes: &[PlanNode]) -> Vec<Option<usize>> {
 
 fn describe(s: &Summary) -> String {
     format!(
-        "{} to create, {} to update, {} to delete, {} unchanged, {} to run, {} to collect",
-        s.create, s.update, s.delete, s.no_op, s.run, s.collect
+        "{} to create, {} to update, {} to delete, {} unchanged, {} to run, {} to collect, {} to check",
+        s.create, s.update, s.delete, s.no_op, s.run, s.collect, s.check
     )
 }
 

@@ -1,8 +1,9 @@
 //! A real HTTP(S) server on 127.0.0.1 for the download tests: a small Python script
 //! (`http.server`, `ssl`) the test starts and kills, serving the files of a directory under
 //! `/files/`, a redirect, a 404, a route that never answers (timeouts) and one that wants a
-//! header; every request's path and headers are logged to a file. POSTs (the http sink's) are
-//! logged with their body, gunzipped, and answered 200. HTTPS uses a test CA made
+//! header, any status (`/status/NNN`) and a JSON answer (`/json`); every request's path and
+//! headers are logged to a file. POSTs (the http sink's, `uri`'s) are logged with their body,
+//! gunzipped, and answered 200 (`/api/…`: 201 with JSON). HTTPS uses a test CA made
 //! with `openssl` (a CA, and a leaf for IP 127.0.0.1 signed by it).
 
 use std::io::{BufRead, BufReader};
@@ -29,6 +30,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/slow":
             time.sleep(60)
             return
+        if path.startswith("/status/"):
+            return self.answer(int(path[len("/status/"):]), b"the server says no\n")
+        if path == "/json":
+            return self.answer(200, b'{"ready": true, "version": "1.2"}', [("Content-Type", "application/json")])
         if path.startswith("/redirect/"):
             return self.answer(302, headers=[("Location", "/files/" + path[len("/redirect/"):])])
         if path.startswith("/private/"):
@@ -48,6 +53,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = gzip.decompress(body)
         with open(log, "a") as f:
             f.write(json.dumps({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body.decode("utf-8", "replace")}) + "\n")
+        if self.path.startswith("/api/"):
+            return self.answer(201, b'{"created": true}', [("Content-Type", "application/json")])
         self.answer(200, b"{}")
     def do_HEAD(self):
         self.send_response(200)

@@ -231,6 +231,7 @@ fn secret_in_a_public_field_is_a_check_error_naming_the_field() {
         (("apply", "get_url"), &["headers"][..]),
         (("apply", "git"), &["repo"][..]),
         (("apply", "replace"), &["replace"][..]),
+        (("apply", "uri"), &["headers", "body", "url_password"][..]),
         (("facts", "command"), &["command"][..]),
     ]);
     // Consumed by the template stage, not fields of the task: tested above.
@@ -310,6 +311,8 @@ fn required_fields(section: &str, task_type: &str, n: usize) -> BTreeMap<String,
             ("dest", path),
         ],
         ("apply", "unarchive") => vec![("src", "templates/inc.j2".to_owned()), ("dest", path)],
+        ("apply", "uri") => vec![("url", "https://example.com/x".to_owned())],
+        ("apply", "wait_for") => vec![("port", "80".to_owned())],
         (_, "textfile") => vec![("directory", "/tmp".to_owned())],
         (_, "user" | "group") => vec![("name", format!("acct{n}"))],
         ("apply", "replace") => vec![("path", path), ("regexp", "x".to_owned())],

@@ -112,21 +112,24 @@ impl Seen {
     }
 }
 
-/// Evaluates the guards at plan time; those a task of the run decides are deferred.
+/// Evaluates the guards at plan time; those a task of the run decides are deferred. `run` is
+/// the command whose user and directory `unless`/`onlyif` run with; a task that is no command
+/// (`uri`) has path guards only.
 pub fn plan(
     guards: Vec<Guard>,
-    run: &CommandRun,
+    run: Option<&CommandRun>,
     managed: &HashSet<Thing>,
 ) -> Result<Guards, String> {
     let made_by_run = |thing: Thing| managed.contains(&thing);
-    let command_deferred = run
-        .user
-        .as_ref()
-        .is_some_and(|u| made_by_run(Thing::User(u.clone())) && !user_exists(u))
-        || run
-            .chdir
+    let command_deferred = run.is_some_and(|run| {
+        run.user
             .as_ref()
-            .is_some_and(|d| made_by_run(Thing::path(d)) && !std::path::Path::new(d).is_dir());
+            .is_some_and(|u| made_by_run(Thing::User(u.clone())) && !user_exists(u))
+            || run
+                .chdir
+                .as_ref()
+                .is_some_and(|d| made_by_run(Thing::path(d)) && !std::path::Path::new(d).is_dir())
+    });
     let mut seen = Vec::with_capacity(guards.len());
     for guard in guards {
         let deferred = match guard.kind {
@@ -154,7 +157,7 @@ pub fn plan(
 }
 
 /// The first guard evaluated at plan time that sees something else now.
-pub fn changed(planned: &Guards, run: &CommandRun) -> Result<Option<String>, String> {
+pub fn changed(planned: &Guards, run: Option<&CommandRun>) -> Result<Option<String>, String> {
     for seen in planned.guards.iter().filter(|g| g.skips.is_some()) {
         let (now, _) = observe(&seen.guard(), run)?;
         if now != seen.seen {
@@ -170,7 +173,7 @@ pub fn changed(planned: &Guards, run: &CommandRun) -> Result<Option<String>, Str
 }
 
 /// The first deferred guard that skips the command now, as why.
-pub fn deferred_skip(planned: &Guards, run: &CommandRun) -> Result<Option<String>, String> {
+pub fn deferred_skip(planned: &Guards, run: Option<&CommandRun>) -> Result<Option<String>, String> {
     for seen in planned.guards.iter().filter(|g| g.skips.is_none()) {
         let (outcome, skips) = observe(&seen.guard(), run)?;
         if skips {
@@ -186,7 +189,7 @@ pub fn deferred_skip(planned: &Guards, run: &CommandRun) -> Result<Option<String
 }
 
 /// What a guard sees now, and whether it skips the command.
-fn observe(guard: &Guard, run: &CommandRun) -> Result<(String, bool), String> {
+fn observe(guard: &Guard, run: Option<&CommandRun>) -> Result<(String, bool), String> {
     match guard.kind {
         Kind::Creates | Kind::Removes => {
             let exists = std::path::Path::new(&guard.subject).exists();
@@ -194,6 +197,7 @@ fn observe(guard: &Guard, run: &CommandRun) -> Result<(String, bool), String> {
             Ok((seen.to_owned(), exists == (guard.kind == Kind::Creates)))
         }
         Kind::Unless | Kind::Onlyif => {
+            let run = run.ok_or("`unless` and `onlyif` are guards of commands only")?;
             let mut invocation = Invocation::new(&guard.argv).timeout(GUARD_TIMEOUT);
             invocation.supervised = true;
             invocation.chdir = run.chdir.as_ref().map(Into::into);

@@ -25,13 +25,10 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
     };
     let guards = decode_guards(node)?;
     if let Some(why) =
-        guards::deferred_skip(&guards, &run).map_err(|e| format!("{address}: {e}"))?
+        guards::deferred_skip(&guards, Some(&run)).map_err(|e| format!("{address}: {e}"))?
     {
         tracing::info!("{address}: skipped: {why}");
-        return Ok(Ran {
-            changed: false,
-            output: None,
-        });
+        return Ok(Ran::UNCHANGED);
     }
     let script = run
         .script
@@ -85,6 +82,7 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
     Ok(Ran {
         changed: judged("changed_when", &run.changed_when)?,
         output: Some(output),
+        registered: None,
     })
 }
 

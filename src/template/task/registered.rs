@@ -10,9 +10,12 @@ use crate::config::{LoadedConfig, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, one_of};
 use crate::model::meta::DeferredWhen;
 
-/// What a registered result holds, for every task (`changed`, `skipped`) and for a command
-/// (`rc`, `stdout`, `stderr`).
-pub const RESULT_FIELDS: &[&str] = &["changed", "skipped", "rc", "stdout", "stderr"];
+/// What a registered result holds, for every task (`changed`, `skipped`), for a command
+/// (`rc`, `stdout`, `stderr`) and for a `uri` request (`status`, `url`, `content`, `json`,
+/// `msg`).
+pub const RESULT_FIELDS: &[&str] = &[
+    "changed", "skipped", "rc", "stdout", "stderr", "status", "url", "content", "json", "msg",
+];
 
 /// Every name a task of the config registers (`register: NAME`, blocks included), read before
 /// anything is rendered: a `when` anywhere may read any of them.
