@@ -573,6 +573,7 @@ fn run(node: &NodeView<'_>) -> Result<Ran, ResourceError> {
         return Ok(Ran {
             changed: false,
             output: None,
+            message: None,
         });
     }
     let owner = extraction

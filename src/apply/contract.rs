@@ -293,12 +293,23 @@ pub trait Resource {
     /// names, addresses or orders it (those are shown everywhere).
     const SECRET_FIELDS: &'static [&'static str] = &[];
 
+    /// What a `register`ed result of the type holds besides `changed` and `skipped` (a
+    /// command's `rc`, `stdout`, `stderr`): the fields a `when` or a template may read.
+    const RESULT_FIELDS: &'static [&'static str] = &[];
+
     /// What the task manages: its primary key and everything another task may not also
     /// manage (and the exclusive locks its node holds while it runs).
     fn claims(&self) -> Vec<Claim>;
 
     /// Claims other tasks must have made good first, when a task of the config holds them.
     fn requires(&self) -> Vec<Requirement>;
+
+    /// What the task reads when the config is planned, for later tasks to decide on (a
+    /// `stat`'s path): another task managing the same thing is a check error, since what was
+    /// read is the state before that task runs.
+    fn observes(&self) -> Vec<Claim> {
+        Vec::new()
+    }
 
     /// The id of a task that gives none: `<type>:<its key>`. Never a value read from a
     /// secret: addresses are shown everywhere.
@@ -513,6 +524,13 @@ pub trait Family: Sync {
         false
     }
 
+    /// Whether `execute` runs the family's `no-op` nodes too: nodes that change nothing on
+    /// the host but do something when they run (print a message, wait, fail). Other `no-op`
+    /// nodes end `unchanged` without reaching their family.
+    fn runs_no_op(&self) -> bool {
+        false
+    }
+
     /// Why the node's thing no longer is what the plan observed, if it changed.
     fn stale(&self, node: &NodeView<'_>) -> Option<String>;
 
@@ -609,6 +627,8 @@ pub struct Ran {
     /// What the program the node ran printed, for the run report (already redacted when the
     /// node is sensitive).
     pub output: Option<crate::process::Output>,
+    /// What the node says (a `debug` task's message), for the run output and report.
+    pub message: Option<Message>,
 }
 
 impl Ran {
@@ -616,7 +636,18 @@ impl Ran {
     pub const CHANGED: Ran = Ran {
         changed: true,
         output: None,
+        message: None,
     };
+}
+
+/// A message a node reports when it runs (a `debug` task's), `(sensitive)` when it was read
+/// from a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub text: String,
+    /// The number of `-v` from which the run output prints it (the run report always has
+    /// it).
+    pub verbosity: u8,
 }
 
 /// Items grouped by the family they belong to, each group in the order given.

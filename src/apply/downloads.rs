@@ -441,6 +441,7 @@ fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, Reso
     Ok(Ran {
         changed: !same,
         output: None,
+        message: None,
     })
 }
 

@@ -20,6 +20,7 @@ mod authorized_keys;
 mod checkouts;
 pub mod commands;
 pub mod contract;
+mod control;
 mod downloads;
 pub mod field_rules;
 mod file_backed;
@@ -40,7 +41,9 @@ mod copy;
 mod cron;
 mod cron_fields;
 mod crons;
+mod debug;
 mod directory;
+mod fail;
 mod file;
 mod get_url;
 mod git;
@@ -52,11 +55,13 @@ mod mount;
 mod mounts;
 mod package;
 pub mod packages;
+mod pause;
 #[cfg(feature = "test-types")]
 mod probe;
 mod script;
 mod service;
 mod shell;
+mod stat;
 mod sysctl;
 mod template;
 mod timezone;
@@ -87,6 +92,10 @@ registry::task_types! {
     Hostname(hostname::HostnameTask) = "hostname",
     Timezone(timezone::TimezoneTask) = "timezone",
     Mount(mount::MountTask) = "mount",
+    Stat(stat::StatTask) = "stat",
+    Debug(debug::DebugTask) = "debug",
+    Fail(fail::FailTask) = "fail",
+    Pause(pause::PauseTask) = "pause",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

@@ -319,6 +319,19 @@ fn check_apply_task(
         task: task.node.span,
     };
     spec.check(&cx, found);
+    if let ApplySpec::Fail(fail) = &spec
+        && task.when_at_execute.is_none()
+        && !handler
+    {
+        // Known to hold now: stop like a false assert, before anything is planned.
+        found.push(
+            Diagnostic::error(format!("failed: {}", fail.message()))
+                .at(task.node.span)
+                .label("this `fail` applies to this host")
+                .help("it has no `when`, or its `when` is true on this host (`driftless facts` shows the facts conditions are evaluated with); a `when` reading a registered result would decide when the task runs"),
+        );
+        return None;
+    }
     if let Some(id_node) = &keywords.id {
         rules::check_id(id_node, found);
     }

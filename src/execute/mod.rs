@@ -53,6 +53,9 @@ pub struct NodeOutcome {
     /// [`crate::process::REPORT_OUTPUT_LIMIT`], `(sensitive)` when the node is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<crate::process::Output>,
+    /// What the node said (a `debug` task's message), `(sensitive)` when the node is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<apply::contract::Message>,
     /// Whether this outcome blocks dependents (a failure, or a skip caused by one).
     #[serde(skip)]
     pub blocks: bool,
@@ -77,6 +80,7 @@ impl NodeOutcome {
             duration_ms: 0,
             facts: None,
             output: None,
+            message: None,
             blocks: true,
         }
     }
@@ -212,7 +216,9 @@ fn settled_without_running(node: &PlanNode, notified: bool) -> Option<Status> {
             "not notified: no task it is a handler for changed".to_owned(),
         ));
     }
-    (node.action == Action::NoOp).then_some(Status::Unchanged)
+    // Some no-op nodes still do something when they run (a `debug` prints its message).
+    let runs = node.family().is_some_and(|f| f.runs_no_op());
+    (node.action == Action::NoOp && !runs).then_some(Status::Unchanged)
 }
 
 fn unknown_type(node: &PlanNode) -> Status {
@@ -222,14 +228,32 @@ fn unknown_type(node: &PlanNode) -> Status {
     ))
 }
 
-/// How a node ended, and what the program it ran printed (a failed command's too).
+/// How a node ended, and what it produced: what the program it ran printed (a failed
+/// command's too), what it said.
 fn status_of(
     result: Result<apply::contract::Ran, crate::error::ResourceError>,
-) -> (Status, Option<crate::process::Output>) {
+) -> (Status, Products) {
     match result {
-        Ok(ran) if ran.changed => (Status::Changed, ran.output),
-        Ok(ran) => (Status::Unchanged, ran.output),
-        Err(e) => (Status::Failed(e.message), e.output.map(|o| *o)),
+        Ok(ran) => {
+            let products = Products {
+                facts: None,
+                output: ran.output,
+                message: ran.message,
+            };
+            let status = if ran.changed {
+                Status::Changed
+            } else {
+                Status::Unchanged
+            };
+            (status, products)
+        }
+        Err(e) => {
+            let products = Products {
+                output: e.output.map(|o| *o),
+                ..Products::default()
+            };
+            (Status::Failed(e.message), products)
+        }
     }
 }
 
@@ -248,26 +272,24 @@ impl Nodes<'_, '_> {
         })
     }
 
-    fn run_apply(
-        &self,
-        node: &PlanNode,
-        notified: bool,
-    ) -> (Status, Option<crate::process::Output>) {
+    fn run_apply(&self, node: &PlanNode, notified: bool) -> (Status, Products) {
         if let Some(status) = settled_without_running(node, notified) {
-            return (status, None);
+            return (status, Products::default());
         }
         let Some(family) = node.family() else {
-            return (unknown_type(node), None);
+            return (unknown_type(node), Products::default());
         };
         status_of(family.run(&node.view(), self.recompiled().as_ref()))
     }
 }
 
-/// What a node produced besides its status: a facts node's samples, a command's output.
+/// What a node produced besides its status: a facts node's samples, a command's output, a
+/// message.
 #[derive(Default)]
 struct Products {
     facts: Option<Collected>,
     output: Option<crate::process::Output>,
+    message: Option<apply::contract::Message>,
 }
 
 fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products) -> NodeOutcome {
@@ -279,6 +301,7 @@ fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products
         duration_ms: started.elapsed().as_millis() as u64,
         facts: products.facts,
         output: products.output,
+        message: products.message,
     }
 }
 
@@ -289,24 +312,13 @@ impl scheduler::Work for Nodes<'_, '_> {
         let (status, products) = match node.kind {
             NodeKind::Facts => {
                 let (status, facts) = collect::run(node, self.config);
-                (
-                    status,
-                    Products {
-                        facts,
-                        output: None,
-                    },
-                )
+                let products = Products {
+                    facts,
+                    ..Products::default()
+                };
+                (status, products)
             }
-            _ => {
-                let (status, output) = self.run_apply(node, notified);
-                (
-                    status,
-                    Products {
-                        facts: None,
-                        output,
-                    },
-                )
-            }
+            _ => self.run_apply(node, notified),
         };
         outcome(node, started, status, products)
     }
@@ -344,11 +356,7 @@ impl scheduler::Work for Nodes<'_, '_> {
             .iter()
             .zip(results)
             .map(|(n, result)| {
-                let (status, output) = status_of(result);
-                let products = Products {
-                    facts: None,
-                    output,
-                };
+                let (status, products) = status_of(result);
                 outcome(n, started, status, products)
             })
             .collect()

@@ -114,6 +114,7 @@ pub fn render(
         facts: facts_value,
     });
     let registered = task::registered_names(loaded);
+    let plan_time = Arc::new(task::PlanTime::declare(loaded, sources));
     let renderer = task::Renderer::new(
         globals.clone(),
         secrets.clone(),
@@ -121,25 +122,29 @@ pub fn render(
         options,
         texts.clone(),
     )
-    .with_registered(registered.clone());
+    .with_registered(registered.clone())
+    .with_plan_time(plan_time.clone());
     let base = expand::Expander {
         renderer: &renderer,
         includes: &loaded.includes,
         instance: None,
         config_dir,
     };
-    // Files render independently: in parallel, then joined in file order. Template files
-    // with errors are added to `sources` under the lock (only on the error path).
+    // Files render independently: in parallel, then joined in file order — unless a task
+    // sets something at plan time (`set_fact`, `stat`) that the tasks after it read: then in
+    // order, files first, then role instances. Template files with errors are added to
+    // `sources` under the lock (only on the error path).
+    let in_order = !plan_time.is_empty();
     let instances = instances(loaded, &selection, &defs, &globals, sources, diagnostics);
     let sources = Mutex::new(sources);
-    let parts: Vec<(RenderedConfig, Diagnostics)> = loaded
-        .documents
-        .par_iter()
-        .map(|document| render_document(&base, document, &sources))
-        .collect();
-    let role_parts: Vec<(RenderedConfig, Diagnostics)> = instances
-        .par_iter()
-        .map(|(instance, instance_globals, role)| {
+    let parts: Vec<(RenderedConfig, Diagnostics)> =
+        in_order_or_parallel(&loaded.documents, in_order, |document| {
+            render_document(&base, document, &sources)
+        });
+    let role_parts: Vec<(RenderedConfig, Diagnostics)> = in_order_or_parallel(
+        &instances,
+        in_order,
+        |(instance, instance_globals, role)| {
             let renderer = task::Renderer::new(
                 instance_globals.clone(),
                 secrets.clone(),
@@ -147,7 +152,8 @@ pub fn render(
                 options,
                 texts.clone(),
             )
-            .with_registered(registered.clone());
+            .with_registered(registered.clone())
+            .with_plan_time(plan_time.clone());
             let expander = expand::Expander {
                 renderer: &renderer,
                 includes: &loaded.includes,
@@ -155,8 +161,8 @@ pub fn render(
                 config_dir,
             };
             render_role(&expander, role, &sources)
-        })
-        .collect();
+        },
+    );
     let mut out = RenderedConfig::default();
     for (part, found) in parts.into_iter().chain(role_parts) {
         out.apply.extend(part.apply);
@@ -179,6 +185,20 @@ pub fn render(
         warn_unused_vars(&globals, diagnostics);
     }
     out
+}
+
+/// `render` applied to each of `items`, in parallel or one after the other, the results in
+/// the order of `items`.
+fn in_order_or_parallel<T: Sync, R: Send>(
+    items: &[T],
+    in_order: bool,
+    render: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    if in_order {
+        items.iter().map(render).collect()
+    } else {
+        items.par_iter().map(render).collect()
+    }
 }
 
 /// Where the var `name` is set for the host, the winning definition first (`driftless vars`).
@@ -417,7 +437,7 @@ pub(crate) fn node_to_value(node: &Node) -> JinjaValue {
     }
 }
 
-fn json_to_value(json: &serde_json::Value) -> JinjaValue {
+pub(crate) fn json_to_value(json: &serde_json::Value) -> JinjaValue {
     match json {
         serde_json::Value::Null => JinjaValue::from(()),
         serde_json::Value::Bool(b) => JinjaValue::from(*b),

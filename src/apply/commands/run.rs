@@ -31,6 +31,7 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
         return Ok(Ran {
             changed: false,
             output: None,
+            message: None,
         });
     }
     let script = run
@@ -85,6 +86,7 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
     Ok(Ran {
         changed: judged("changed_when", &run.changed_when)?,
         output: Some(output),
+        message: None,
     })
 }
 
