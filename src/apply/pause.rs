@@ -30,8 +30,14 @@ pub struct PauseTask {
 }
 
 impl PauseTask {
-    /// The wait, with the field it is written in; `None` when neither field is set.
-    fn wait(&self) -> Option<(Result<Duration, String>, crate::diagnostics::Span)> {
+    /// The wait, with the field it is written in; `None` when neither field is set. A wrong
+    /// one is why, and what to write instead.
+    fn wait(
+        &self,
+    ) -> Option<(
+        Result<Duration, (String, &'static str)>,
+        crate::diagnostics::Span,
+    )> {
         let (amount, unit) = match (&self.seconds, &self.minutes) {
             (Some(seconds), _) => (seconds, 1.0),
             (None, Some(minutes)) => (minutes, 60.0),
@@ -39,13 +45,21 @@ impl PauseTask {
         };
         let seconds = amount.value * unit;
         let wait = Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("a wait is a number of seconds of 0 or more, found {seconds}"))
+            .map_err(|_| {
+                (
+                    format!("a wait is a number of seconds of 0 or more, found {seconds}"),
+                    "write how long to wait, e.g. `seconds: 10` or `seconds: 0.5`",
+                )
+            })
             .and_then(|wait| {
                 if wait > MAX_PAUSE {
-                    Err(format!(
-                        "a pause waits at most {} minutes ({} s), found {seconds} s",
-                        MAX_PAUSE.as_secs() / 60,
-                        MAX_PAUSE.as_secs()
+                    Err((
+                        format!(
+                            "a pause waits at most {} minutes ({} s), found {seconds} s",
+                            MAX_PAUSE.as_secs() / 60,
+                            MAX_PAUSE.as_secs()
+                        ),
+                        "a longer wait holds the host's run lock, and an agent's next run waits behind it; split the work into two runs",
                     ))
                 } else {
                     Ok(wait)
@@ -60,7 +74,7 @@ impl PauseTask {
             Some((Ok(wait), _)) => Ok(ControlRun::Pause {
                 milliseconds: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             }),
-            Some((Err(why), _)) => Err(why),
+            Some((Err((why, _)), _)) => Err(why),
             None => Err("a pause needs `seconds` or `minutes`".to_owned()),
         }
     }
@@ -105,11 +119,9 @@ impl Resource for PauseTask {
             );
         }
         match self.wait() {
-            Some((Err(why), span)) => found.push(
-                Diagnostic::error(why)
-                    .at(span)
-                    .help("a longer wait holds the host's run lock, and an agent's next run waits behind it; split the work into two runs"),
-            ),
+            Some((Err((why, help)), span)) => {
+                found.push(Diagnostic::error(why).at(span).help(help))
+            }
             Some((Ok(_), _)) => {}
             None if self.prompt.is_none() => found.push(
                 Diagnostic::error("a pause needs `seconds` or `minutes`")

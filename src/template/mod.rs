@@ -336,6 +336,7 @@ fn render_role(
 ) -> (RenderedConfig, Diagnostics) {
     let mut out = RenderedConfig::default();
     let mut diagnostics = Diagnostics::default();
+    task::refuse_in_handlers(&role.handlers, &mut diagnostics);
     for (section_items, tasks) in [
         (&role.tasks, &mut out.apply),
         (&role.handlers, &mut out.handlers),
@@ -367,6 +368,9 @@ fn render_document(
     ];
     for (written, section, node, tasks) in sections {
         let Some(node) = node else { continue };
+        if let (Value::Seq(items), "handlers") = (&node.value, written) {
+            task::refuse_in_handlers(items, &mut diagnostics);
+        }
         let Value::Seq(items) = &node.value else {
             diagnostics.push(
                 Diagnostic::error(format!(

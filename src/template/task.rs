@@ -6,7 +6,7 @@ mod registered;
 mod set_fact;
 mod stat_result;
 
-pub use plan_time::PlanTime;
+pub use plan_time::{PlanTime, refuse_in_handlers};
 pub use registered::{Registered, registered_names};
 
 use std::collections::{BTreeMap, HashMap};

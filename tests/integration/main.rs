@@ -16,6 +16,7 @@ mod sandbox;
 mod sinks_support;
 
 mod cli;
+mod control_tasks;
 mod example_webserver;
 mod execute_accounts;
 mod execute_authorized_key;

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use minijinja::Value as JinjaValue;
 
 use super::registered::each_task;
-use crate::config::{LoadedConfig, Node};
-use crate::diagnostics::SourceMap;
+use crate::config::{LoadedConfig, Node, Value};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap};
 use crate::template::taint::Taint;
 
 /// The `set_fact` type's name.
@@ -25,6 +25,31 @@ pub const STAT: &str = "stat";
 /// (Ansible's fact cache across runs; driftless computes every fact afresh on every plan, so
 /// there is nothing to cache and the flag changes nothing).
 pub const SET_FACT_KEYS: &[&str] = &["type", "name", "tags", "when", "loop", "vars", "cacheable"];
+
+/// A `set_fact` or `stat` written as a handler (blocks opened): refused, since what it sets
+/// would be set when the config is planned, notified or not.
+pub fn refuse_in_handlers(handlers: &[Node], diagnostics: &mut Diagnostics) {
+    for handler in handlers {
+        if let Some(Node {
+            value: Value::Seq(inner),
+            ..
+        }) = handler
+            .get("block")
+            .filter(|_| handler.get("type").is_none())
+        {
+            refuse_in_handlers(inner, diagnostics);
+            continue;
+        }
+        if let Some(kind @ (SET_FACT | STAT)) = handler.get("type").and_then(Node::as_str) {
+            let at = handler.get("type").map_or(handler.span, |t| t.span);
+            diagnostics.push(
+                Diagnostic::error(format!("a `{kind}` cannot be a handler"))
+                    .at(at)
+                    .help(format!("a `{kind}` is evaluated when the config is planned, before anything runs or notifies; move it to `apply:`")),
+            );
+        }
+    }
+}
 
 /// The names set at plan time, where each is set, and the values set so far.
 #[derive(Default)]
