@@ -277,7 +277,9 @@ fn check_apply_task(
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx = DeContext::new(what, &keywords_here, failed.clone()).with_other_types(&[ASSERT]);
+    // `set_fact` is consumed by the template stage; it is still a type a task may name.
+    let body_cx = DeContext::new(what, &keywords_here, failed.clone())
+        .with_other_types(&[ASSERT, crate::template::SET_FACT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
     // A name read from a secret is not declared: it would be printed as a known id.

@@ -32,6 +32,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::facts::HostFacts;
 use crate::secrets::Secrets;
 pub use scope::RESERVED;
+pub use task::SET_FACT;
 use scope::{GlobalVar, Globals};
 
 /// A task after templating: `when`, `loop` and `vars` are consumed, every string is final.

@@ -6,7 +6,7 @@ mod registered;
 mod set_fact;
 mod stat_result;
 
-pub use plan_time::{PlanTime, refuse_in_handlers};
+pub use plan_time::{PlanTime, SET_FACT, refuse_in_handlers};
 pub use registered::{Registered, registered_names};
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,7 +28,7 @@ use super::{
 use crate::config::{ConfigDir, Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean, one_of};
 use crate::secrets::Secrets;
-use plan_time::{SET_FACT, STAT};
+use plan_time::STAT;
 
 /// Keys the template stage consumes; every other key of a task is rendered and passed on.
 const TEMPLATE_KEYWORDS: &[&str] = &["when", "loop", "vars"];
