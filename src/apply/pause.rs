@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::contract::{CheckContext, Claim, Family, Requirement, Resource};
 use super::control::{CONTROLS, ControlRun, MAX_PAUSE};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Span};
 use crate::model::{RenderedContent, Spanned};
 
 /// A wait.
@@ -29,42 +29,36 @@ pub struct PauseTask {
     pub echo: Option<Spanned<bool>>,
 }
 
+/// A wait that cannot be made: why, and what to write instead.
+struct WrongWait {
+    why: String,
+    help: &'static str,
+}
+
 impl PauseTask {
-    /// The wait, with the field it is written in; `None` when neither field is set. A wrong
-    /// one is why, and what to write instead.
-    fn wait(
-        &self,
-    ) -> Option<(
-        Result<Duration, (String, &'static str)>,
-        crate::diagnostics::Span,
-    )> {
+    /// The wait, with the field it is written in; `None` when neither field is set.
+    fn wait(&self) -> Option<(Result<Duration, WrongWait>, Span)> {
         let (amount, unit) = match (&self.seconds, &self.minutes) {
             (Some(seconds), _) => (seconds, 1.0),
             (None, Some(minutes)) => (minutes, 60.0),
             (None, None) => return None,
         };
         let seconds = amount.value * unit;
-        let wait = Duration::try_from_secs_f64(seconds)
-            .map_err(|_| {
-                (
-                    format!("a wait is a number of seconds of 0 or more, found {seconds}"),
-                    "write how long to wait, e.g. `seconds: 10` or `seconds: 0.5`",
-                )
-            })
-            .and_then(|wait| {
-                if wait > MAX_PAUSE {
-                    Err((
-                        format!(
-                            "a pause waits at most {} minutes ({} s), found {seconds} s",
-                            MAX_PAUSE.as_secs() / 60,
-                            MAX_PAUSE.as_secs()
-                        ),
-                        "a longer wait holds the host's run lock, and an agent's next run waits behind it; split the work into two runs",
-                    ))
-                } else {
-                    Ok(wait)
-                }
-            });
+        let wait = match Duration::try_from_secs_f64(seconds) {
+            Err(_) => Err(WrongWait {
+                why: format!("a wait is a number of seconds of 0 or more, found {seconds}"),
+                help: "write how long to wait, e.g. `seconds: 10` or `seconds: 0.5`",
+            }),
+            Ok(wait) if wait > MAX_PAUSE => Err(WrongWait {
+                why: format!(
+                    "a pause waits at most {} minutes ({} s), found {seconds} s",
+                    MAX_PAUSE.as_secs() / 60,
+                    MAX_PAUSE.as_secs()
+                ),
+                help: "a longer wait holds the host's run lock, and an agent's next run waits behind it; split the work into two runs",
+            }),
+            Ok(wait) => Ok(wait),
+        };
         Some((wait, amount.span))
     }
 
@@ -74,7 +68,7 @@ impl PauseTask {
             Some((Ok(wait), _)) => Ok(ControlRun::Pause {
                 milliseconds: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             }),
-            Some((Err((why, _)), _)) => Err(why),
+            Some((Err(wrong), _)) => Err(wrong.why),
             None => Err("a pause needs `seconds` or `minutes`".to_owned()),
         }
     }
@@ -119,8 +113,8 @@ impl Resource for PauseTask {
             );
         }
         match self.wait() {
-            Some((Err((why, help)), span)) => {
-                found.push(Diagnostic::error(why).at(span).help(help))
+            Some((Err(wrong), span)) => {
+                found.push(Diagnostic::error(wrong.why).at(span).help(wrong.help))
             }
             Some((Ok(_), _)) => {}
             None if self.prompt.is_none() => found.push(

@@ -32,8 +32,8 @@ use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::facts::HostFacts;
 use crate::secrets::Secrets;
 pub use scope::RESERVED;
-pub use task::SET_FACT;
 use scope::{GlobalVar, Globals};
+pub use task::SET_FACT;
 
 /// A task after templating: `when`, `loop` and `vars` are consumed, every string is final.
 #[derive(Debug, Clone)]

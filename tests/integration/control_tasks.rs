@@ -57,6 +57,12 @@ apply:
     path: "{{ root }}/never"
     content: "x\n"
     when: port == 8080
+  - type: set_fact
+    doubled: "{{ doubled | default([]) + [item * 2] }}"
+    loop: [1, 2, 3]
+  - id: accumulated
+    type: debug
+    var: doubled
 "#,
     );
     let (_, plan) = world.plan();
@@ -76,6 +82,11 @@ apply:
             .contains("8081")
     );
     assert!(nodes(&plan).iter().all(|n| n["address"] != "apply.skipped"));
+    // A loop's items set the fact in order, each seeing the one before.
+    assert_eq!(
+        node(&plan, "apply.accumulated")["after"]["msg"],
+        "doubled: [2,4,6]"
+    );
     world.apply();
     assert_eq!(common::read(&world.path("port")), "8080 port 8080 True\n");
     assert_eq!(common::read(&world.path("gated")), "8081\n");
