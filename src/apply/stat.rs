@@ -10,6 +10,7 @@
 //! before that task runs, so it is a check error naming both ([`Resource::observes`]).
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -42,9 +43,20 @@ pub struct StatTask {
     /// The digest: `sha1` (default, as Ansible's), `sha224`, `sha256`, `sha384`, `sha512` or
     /// `md5`.
     pub checksum_algorithm: Option<Spanned<String>>,
+    /// What the template stage saw when it rendered the task (what later tasks read), set
+    /// by `check`: the plan records it rather than a second look, which could differ.
+    #[serde(skip)]
+    #[schemars(skip)]
+    observed: OnceLock<PathStat>,
 }
 
 impl StatTask {
+    /// Keeps what the template stage observed, for the plan to record.
+    pub fn rendered_with(&self, observed: PathStat) {
+        // Set once, by `check`, right after the task is made.
+        let _ = self.observed.set(observed);
+    }
+
     /// The algorithm of the checksum asked for, if one is.
     fn checksum(&self) -> Option<&str> {
         self.get_checksum.unwrap_or(true).then(|| {
@@ -165,8 +177,11 @@ impl Family for Stats {
                 let ApplySpec::Stat(task) = &all[i].spec else {
                     return (i, Err("not a stat".to_owned()));
                 };
-                let observed = path_stat::stat(Path::new(&task.path.value), task.look())
-                    .map_err(|e| format!("cannot stat {}: {e}", task.path.value));
+                let observed = match task.observed.get() {
+                    Some(seen) => Ok(seen.clone()),
+                    None => path_stat::stat(Path::new(&task.path.value), task.look())
+                        .map_err(|e| format!("cannot stat {}: {e}", task.path.value)),
+                };
                 let states = observed.map(|stat| {
                     let observation = Observation {
                         path: task.path.value.clone(),

@@ -321,6 +321,9 @@ fn check_apply_task(
         task: task.node.span,
     };
     spec.check(&cx, found);
+    if let (ApplySpec::Stat(stat), Some(observed)) = (&spec, &task.observed) {
+        stat.rendered_with(observed.clone());
+    }
     if let ApplySpec::Fail(fail) = &spec
         && task.when_at_execute.is_none()
         && !handler

@@ -50,6 +50,9 @@ pub struct RenderedTask {
     pub when_at_execute: Option<crate::model::meta::DeferredWhen>,
     /// The role instance the task belongs to (`nginx[site-a]`): the prefix of its id.
     pub instance: Option<Arc<str>>,
+    /// A `stat`'s observation, made when it was rendered: what later tasks read, so what its
+    /// plan node records.
+    pub observed: Option<crate::host::path_stat::PathStat>,
 }
 
 #[derive(Debug, Clone)]

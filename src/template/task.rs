@@ -404,9 +404,9 @@ impl Renderer {
             })
             .collect();
         let rendered = Node::new(Value::Map(rendered), each.node.span);
-        if type_name == Some(STAT) && failed_fields.is_empty() && loop_key.is_none() {
-            self.observe_stat(&rendered, &mut diagnostics);
-        }
+        let observed = (type_name == Some(STAT) && failed_fields.is_empty() && loop_key.is_none())
+            .then(|| self.observe_stat(&rendered, &mut diagnostics))
+            .flatten();
         let template_file = if failed_fields.is_empty() {
             self.template_file(&rendered, &scope, each.sources, &mut diagnostics)
         } else {
@@ -419,6 +419,7 @@ impl Renderer {
             failed_fields,
             when_at_execute,
             instance: None,
+            observed,
         };
         (Item::Rendered(task), diagnostics)
     }

@@ -10,11 +10,12 @@ use serde_json::json;
 use super::Renderer;
 use crate::config::{Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::host::path_stat::{self, ALGORITHMS, DEFAULT_ALGORITHM, Look};
+use crate::host::path_stat::{self, ALGORITHMS, DEFAULT_ALGORITHM, Look, PathStat};
 use crate::template::taint::Taint;
 
 /// How a rendered `stat` task looks at its path, when its fields are well-formed (the check
-/// stage diagnoses them otherwise).
+/// stage diagnoses them otherwise). Read from the rendered fields, since the typed task is
+/// made only by `check`, a later stage; the defaults are the type's (`apply/stat.rs`).
 pub fn look_of(task: &Node) -> Option<(&str, bool, Option<&str>)> {
     let path = task.get("path")?.as_str().filter(|p| p.starts_with('/'))?;
     let flag = |name: &str, default: bool| match task.get(name).map(|n| &n.value) {
@@ -33,19 +34,24 @@ pub fn look_of(task: &Node) -> Option<(&str, bool, Option<&str>)> {
 
 impl Renderer {
     /// Observes a rendered `stat` task's path and registers the result for the tasks after
-    /// it: `{changed: false, skipped: false, stat: {exists, isdir, mode, …}}`.
-    pub(super) fn observe_stat(&self, task: &Node, diagnostics: &mut Diagnostics) {
+    /// it: `{changed: false, skipped: false, stat: {exists, isdir, mode, …}}`. The observation
+    /// goes on with the task, so that its plan node records what was read here.
+    pub(super) fn observe_stat(
+        &self,
+        task: &Node,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<PathStat> {
         let Some(register) = task.get("register") else {
             diagnostics.push(
                 Diagnostic::error("a `stat` without `register`: nothing could read what it observes")
                     .at(task.span)
                     .help("add `register: NAME`, then read `NAME.stat.exists` in a later `when` or template"),
             );
-            return;
+            return None;
         };
         let (Some(name), Some((path, follow, checksum))) = (register.as_str(), look_of(task))
         else {
-            return;
+            return None;
         };
         let observed = match path_stat::stat(Path::new(path), Look { follow, checksum }) {
             Ok(observed) => observed,
@@ -58,12 +64,13 @@ impl Renderer {
                             "the plan observes the path; run driftless as a user who may read it",
                         ),
                 );
-                return;
+                return None;
             }
         };
         let result = json!({ "changed": false, "skipped": false, "stat": observed });
         self.plan_time
             .set(name, crate::template::json_to_value(&result), Taint::Clean);
+        Some(observed)
     }
 
     /// A `stat` whose `when` is false registers a skipped result, as in Ansible: reading its
