@@ -324,9 +324,11 @@ fn check_apply_task(
     if let (ApplySpec::Stat(stat), Some(observed)) = (&spec, &task.observed) {
         stat.rendered_with(observed.clone());
     }
+    // Only for a task that is otherwise right: its other errors come first.
     if let ApplySpec::Fail(fail) = &spec
         && task.when_at_execute.is_none()
         && !handler
+        && found.is_empty()
     {
         // Known to hold now: stop like a false assert, before anything is planned.
         found.push(

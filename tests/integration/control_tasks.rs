@@ -275,6 +275,9 @@ fn a_stat_result_is_known_at_plan_time_for_when_and_templates() {
         serde_json::json!({ "exists": false })
     );
     let before = common::tree(&world.root);
+    let dry = world.run(&["apply", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(world.reports().is_empty(), "a dry run executes nothing");
     world.apply();
     world.assert_converged();
     assert_eq!(common::tree(&world.root), before, "a stat changes nothing");
