@@ -100,6 +100,8 @@ pub fn render(
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
     let facts_value = facts_value(facts);
+    // A host named by the caller is compiled from its recorded facts, maybe elsewhere.
+    let recorded_host = host.map(str::to_owned);
     let host = host.unwrap_or(&facts.hostname);
     let options = TemplateOptions::of(loaded, diagnostics);
     let texts = render_error::SourceTexts::of(sources);
@@ -118,7 +120,7 @@ pub fn render(
         facts: facts_value,
     });
     let registered = task::registered_names(loaded);
-    let plan_time = Arc::new(task::PlanTime::declare(loaded, sources));
+    let plan_time = Arc::new(task::PlanTime::declare(loaded, sources, recorded_host));
     let renderer = task::Renderer::new(
         globals.clone(),
         secrets.clone(),

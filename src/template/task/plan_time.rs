@@ -60,11 +60,19 @@ pub struct PlanTime {
     declared: HashMap<String, String>,
     /// The values the tasks rendered so far set, with the parts read from a secret.
     values: Mutex<HashMap<String, (JinjaValue, Taint)>>,
+    /// The host the config is compiled for from its recorded facts (`check --host`), which
+    /// may not be the machine a `stat` looks at.
+    recorded_host: Option<String>,
 }
 
 impl PlanTime {
-    /// Every name the config's `set_fact`s set and its `stat`s register.
-    pub fn declare(loaded: &LoadedConfig, sources: &SourceMap) -> PlanTime {
+    /// Every name the config's `set_fact`s set and its `stat`s register; `recorded_host`
+    /// when the config is compiled for a host from its recorded facts.
+    pub fn declare(
+        loaded: &LoadedConfig,
+        sources: &SourceMap,
+        recorded_host: Option<String>,
+    ) -> PlanTime {
         let mut declared = HashMap::new();
         let mut add = |name: &str, node: &Node| {
             declared.entry(name.to_owned()).or_insert_with(|| {
@@ -92,7 +100,13 @@ impl PlanTime {
         PlanTime {
             declared,
             values: Mutex::new(HashMap::new()),
+            recorded_host,
         }
+    }
+
+    /// The host compiled for from its recorded facts, if it is one.
+    pub fn recorded_host(&self) -> Option<&str> {
+        self.recorded_host.as_deref()
     }
 
     /// Whether no task sets anything at plan time: then the order tasks render in does not

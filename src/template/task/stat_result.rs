@@ -53,6 +53,16 @@ impl Renderer {
         else {
             return None;
         };
+        if let Some(host) = self.plan_time.recorded_host() {
+            let at = task.get("path").map_or(task.span, |p| p.span);
+            diagnostics.push(
+                Diagnostic::warning(format!(
+                    "this `stat` looks at {path} on the machine running `check`, not on `{host}`"
+                ))
+                .at(at)
+                .help(format!("`check --host` compiles from recorded facts; what the tasks after it decide from the stat holds for `{host}` only when the path is the same there — `plan` on `{host}` observes its own")),
+            );
+        }
         let observed = match path_stat::stat(Path::new(path), Look { follow, checksum }) {
             Ok(observed) => observed,
             Err(e) => {
