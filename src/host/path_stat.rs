@@ -24,6 +24,7 @@ pub const DEFAULT_ALGORITHM: &str = "sha1";
 /// What `stat` found at a path: `exists: false` and nothing else when there is nothing.
 /// Field names and formats are Ansible's (`mode` is the octal string `"0644"`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+// Compared whole by the stale check; the times are the only floats, read the same way twice.
 pub struct PathStat {
     pub exists: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -50,9 +51,9 @@ pub struct Found {
     /// The group's name (the gid as text when it has none).
     pub gr_name: String,
     pub size: u64,
-    /// Seconds since the epoch.
-    pub mtime: i64,
-    pub ctime: i64,
+    /// Seconds since the epoch, with their fraction (as Ansible's).
+    pub mtime: f64,
+    pub ctime: f64,
     pub inode: u64,
     pub dev: u64,
     pub nlink: u64,
@@ -114,8 +115,8 @@ pub fn stat(path: &Path, look: Look<'_>) -> io::Result<PathStat> {
             pw_name: users::name(Db::User, metadata.uid()),
             gr_name: users::name(Db::Group, metadata.gid()),
             size: metadata.size(),
-            mtime: metadata.mtime(),
-            ctime: metadata.ctime(),
+            mtime: seconds(metadata.mtime(), metadata.mtime_nsec()),
+            ctime: seconds(metadata.ctime(), metadata.ctime_nsec()),
             inode: metadata.ino(),
             dev: metadata.dev(),
             nlink: metadata.nlink(),
@@ -123,6 +124,11 @@ pub fn stat(path: &Path, look: Look<'_>) -> io::Result<PathStat> {
             checksum,
         }),
     })
+}
+
+/// A time as seconds since the epoch with their fraction.
+fn seconds(seconds: i64, nanoseconds: i64) -> f64 {
+    seconds as f64 + nanoseconds as f64 / 1e9
 }
 
 /// The hex digest of the regular file at `path` (the one `metadata` describes: a file swapped

@@ -76,7 +76,7 @@ impl Renderer {
     /// Why `name` cannot be a fact: a task keyword, a built-in name, not an identifier, or a
     /// var of the host (one name, one meaning: which would win is a trap).
     fn fact_name_error(&self, name: &str) -> Option<Diagnostic> {
-        if KEYWORDS.contains(&name) || ["depends_on", "notify", "register"].contains(&name) {
+        if KEYWORDS.contains(&name) {
             return Some(
                 Diagnostic::error(format!("`{name}` has no meaning on a `set_fact`"))
                     .help("a `set_fact` sets vars for the tasks after it and makes no plan node: nothing can depend on it, notify from it or register its result"),
