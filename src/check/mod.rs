@@ -322,7 +322,7 @@ fn check_apply_task(
     };
     spec.check(&cx, found);
     if let (ApplySpec::Stat(stat), Some(observed)) = (&spec, &task.observed) {
-        stat.rendered_with(observed.clone());
+        stat.rendered_with(observed.as_ref().clone());
     }
     // Only for a task that is otherwise right: its other errors come first.
     if let ApplySpec::Fail(fail) = &spec

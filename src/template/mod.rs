@@ -52,7 +52,7 @@ pub struct RenderedTask {
     pub instance: Option<Arc<str>>,
     /// A `stat`'s observation, made when it was rendered: what later tasks read, so what its
     /// plan node records.
-    pub observed: Option<crate::host::path_stat::PathStat>,
+    pub observed: Option<Box<crate::host::path_stat::PathStat>>,
 }
 
 #[derive(Debug, Clone)]

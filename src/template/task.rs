@@ -406,7 +406,8 @@ impl Renderer {
         let rendered = Node::new(Value::Map(rendered), each.node.span);
         let observed = (type_name == Some(STAT) && failed_fields.is_empty() && loop_key.is_none())
             .then(|| self.observe_stat(&rendered, &mut diagnostics))
-            .flatten();
+            .flatten()
+            .map(Box::new);
         let template_file = if failed_fields.is_empty() {
             self.template_file(&rendered, &scope, each.sources, &mut diagnostics)
         } else {

@@ -17,7 +17,10 @@ use crate::template::taint::Taint;
 /// stage diagnoses them otherwise). Read from the rendered fields, since the typed task is
 /// made only by `check`, a later stage; the defaults are the type's (`apply/stat.rs`).
 pub fn look_of(task: &Node) -> Option<(&str, bool, Option<&str>)> {
-    let path = task.get("path")?.as_str().filter(|p| p.starts_with('/'))?;
+    // A path read from a secret is refused by `check` (a public field): never looked at, so
+    // no message here can show it.
+    let path = (task.get("path").filter(|p| !p.any_sensitive())?.as_str())
+        .filter(|p| p.starts_with('/'))?;
     let flag = |name: &str, default: bool| match task.get(name).map(|n| &n.value) {
         None => Some(default),
         Some(Value::Bool(b)) => Some(*b),
