@@ -171,6 +171,7 @@ pub fn config_schema() -> Value {
     ) {
         list.extend(asserts.iter().cloned());
         list.push(block_schema(&apply_keywords));
+        list.push(set_fact_schema(&apply_keywords));
     }
     let mut collector_keywords = properties(&facts_keywords);
     one_or_many_ids(&mut collector_keywords);
@@ -243,6 +244,34 @@ fn block_schema(apply_keywords: &Value) -> Value {
             "tags": apply_keywords["tags"].clone(),
             "when": template["when"].clone(),
             "vars": template["vars"].clone()
+        }
+    })
+}
+
+/// `- type: set_fact` and its facts: every field but the keywords is a fact (a var for the
+/// tasks after it).
+fn set_fact_schema(apply_keywords: &Value) -> Value {
+    let template = template_keywords();
+    json!({
+        "description": "Vars computed when the config is planned, for the tasks after this one: every field but these is a fact. Makes no plan node.",
+        "type": "object",
+        "required": ["type"],
+        "minProperties": 2,
+        "properties": {
+            "type": { "const": "set_fact" },
+            "name": apply_keywords["name"].clone(),
+            "tags": apply_keywords["tags"].clone(),
+            "when": template["when"].clone(),
+            "loop": template["loop"].clone(),
+            "vars": template["vars"].clone(),
+            "cacheable": {
+                "description": "Accepted for Ansible's playbooks and ignored: facts are computed afresh on every plan.",
+                "type": "boolean"
+            }
+        },
+        "propertyNames": {
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+            "not": { "enum": ["id", "depends_on", "notify", "register", "noop", "facts", "secrets", "item"] }
         }
     })
 }

@@ -39,6 +39,7 @@ impl CommandTask {
 
 impl Resource for CommandTask {
     const SECRET_FIELDS: &'static [&'static str] = &["cmd", "argv", "env", "stdin"];
+    const RESULT_FIELDS: &'static [&'static str] = super::commands::RESULT_FIELDS;
 
     fn claims(&self) -> Vec<Claim> {
         Vec::new()

@@ -363,6 +363,10 @@ fn decode_guards(node: &NodeView<'_>) -> Result<Guards, String> {
 
 pub struct Commands;
 
+/// What a command's registered result holds besides `changed` and `skipped` (what
+/// `execute::when` gives a `when` reading it).
+pub const RESULT_FIELDS: &[&str] = &["rc", "stdout", "stderr"];
+
 pub static COMMANDS: Commands = Commands;
 
 impl Family for Commands {

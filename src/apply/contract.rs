@@ -339,6 +339,10 @@ pub trait Resource {
     /// names, addresses or orders it (those are shown everywhere).
     const SECRET_FIELDS: &'static [&'static str] = &[];
 
+    /// What a `register`ed result of the type holds besides `changed` and `skipped` (a
+    /// command's `rc`, `stdout`, `stderr`): the fields a `when` or a template may read.
+    const RESULT_FIELDS: &'static [&'static str] = &[];
+
     /// What the task manages: its primary key and everything another task may not also
     /// manage (and the exclusive locks its node holds while it runs).
     fn claims(&self) -> Vec<Claim>;
@@ -348,6 +352,13 @@ pub trait Resource {
 
     /// Things some task of the config must claim (checked across all tasks by `check`).
     fn needs(&self) -> Vec<Needed> {
+        Vec::new()
+    }
+
+    /// What the task reads when the config is planned, for later tasks to decide on (a
+    /// `stat`'s path): another task managing the same thing is a check error, since what was
+    /// read is the state before that task runs.
+    fn observes(&self) -> Vec<Claim> {
         Vec::new()
     }
 
@@ -564,6 +575,13 @@ pub trait Family: Sync {
         false
     }
 
+    /// Whether `execute` runs the family's `no-op` nodes too: nodes that change nothing on
+    /// the host but do something when they run (print a message, wait, fail). Other `no-op`
+    /// nodes end `unchanged` without reaching their family.
+    fn runs_no_op(&self) -> bool {
+        false
+    }
+
     /// Why the node's thing no longer is what the plan observed, if it changed.
     fn stale(&self, node: &NodeView<'_>) -> Option<String>;
 
@@ -676,6 +694,8 @@ pub struct Ran {
     /// The fields the type adds to a registered result (`uri`'s `status`, `content` …): read
     /// by a `when` in this process only, never written to the report.
     pub registered: Option<serde_json::Map<String, Value>>,
+    /// What the node says (a `debug` task's message), for the run output and report.
+    pub message: Option<Message>,
 }
 
 impl Ran {
@@ -684,6 +704,7 @@ impl Ran {
         changed: true,
         output: None,
         registered: None,
+        message: None,
     };
 
     /// Nothing was changed; no program output to report.
@@ -691,7 +712,18 @@ impl Ran {
         changed: false,
         output: None,
         registered: None,
+        message: None,
     };
+}
+
+/// A message a node reports when it runs (a `debug` task's), `(sensitive)` when it was read
+/// from a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub text: String,
+    /// The number of `-v` from which the run output prints it (the run report always has
+    /// it).
+    pub verbosity: u8,
 }
 
 /// Items grouped by the family they belong to, each group in the order given.

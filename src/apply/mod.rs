@@ -20,6 +20,7 @@ mod authorized_keys;
 mod checkouts;
 pub mod commands;
 pub mod contract;
+mod control;
 mod downloads;
 pub mod field_rules;
 mod file_backed;
@@ -47,7 +48,9 @@ mod copy;
 mod cron;
 mod cron_fields;
 mod crons;
+mod debug;
 mod directory;
+mod fail;
 mod file;
 mod get_url;
 mod git;
@@ -63,6 +66,7 @@ mod npm;
 mod netfilter;
 mod package;
 pub mod packages;
+mod pause;
 mod pip;
 #[cfg(feature = "test-types")]
 mod probe;
@@ -72,6 +76,7 @@ mod script;
 mod service;
 mod shell;
 mod shutdown;
+mod stat;
 mod sudoers;
 mod sysctl;
 mod template;
@@ -119,6 +124,10 @@ registry::task_types! {
     WaitFor(wait_for::WaitForTask) = "wait_for",
     Reboot(reboot::RebootTask) = "reboot",
     Shutdown(shutdown::ShutdownTask) = "shutdown",
+    Stat(stat::StatTask) = "stat",
+    Debug(debug::DebugTask) = "debug",
+    Fail(fail::FailTask) = "fail",
+    Pause(pause::PauseTask) = "pause",
     #[cfg(feature = "test-types")]
     Probe(probe::ProbeTask) = "probe",
 }

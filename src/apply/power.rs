@@ -220,9 +220,8 @@ fn run(node: &NodeView<'_>) -> Result<Ran, ResourceError> {
         .with_output(finished.output()));
     }
     Ok(Ran {
-        changed: true,
         output: Some(finished.output()),
-        registered: None,
+        ..Ran::CHANGED
     })
 }
 

@@ -44,6 +44,13 @@ macro_rules! task_types {
                 }
             }
 
+            /// What the task reads when the config is planned.
+            pub fn observes(&self) -> Vec<$crate::apply::Claim> {
+                match self {
+                    $($(#[$attr])* ApplySpec::$variant(t) => $crate::apply::Resource::observes(t),)*
+                }
+            }
+
             /// The id of a task that gives none.
             pub fn default_id(&self) -> String {
                 match self {
@@ -89,6 +96,15 @@ macro_rules! task_types {
             match type_name {
                 $($(#[$attr])* $name => Some(<$task as $crate::apply::Resource>::SECRET_FIELDS),)*
                 _ => None,
+            }
+        }
+
+        /// The fields a registered result of the type has besides `changed` and `skipped`;
+        /// none for a name that is no type.
+        pub fn result_fields_of(type_name: &str) -> &'static [&'static str] {
+            match type_name {
+                $($(#[$attr])* $name => <$task as $crate::apply::Resource>::RESULT_FIELDS,)*
+                _ => &[],
             }
         }
 

@@ -496,6 +496,7 @@ fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, Reso
         changed: !request.is_safe(),
         output: None,
         registered: Some(registered(&request, status, final_url, content_type, &body)),
+        message: None,
     })
 }
 

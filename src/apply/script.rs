@@ -26,6 +26,7 @@ command_task! {
 
 impl Resource for ScriptTask {
     const SECRET_FIELDS: &'static [&'static str] = &["args", "env", "stdin"];
+    const RESULT_FIELDS: &'static [&'static str] = super::commands::RESULT_FIELDS;
 
     fn claims(&self) -> Vec<Claim> {
         Vec::new()

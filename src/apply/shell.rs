@@ -36,6 +36,7 @@ impl ShellTask {
 
 impl Resource for ShellTask {
     const SECRET_FIELDS: &'static [&'static str] = &["cmd", "env", "stdin"];
+    const RESULT_FIELDS: &'static [&'static str] = super::commands::RESULT_FIELDS;
 
     fn claims(&self) -> Vec<Claim> {
         Vec::new()

@@ -151,6 +151,7 @@ impl UriTask {
 
 impl Resource for UriTask {
     const SECRET_FIELDS: &'static [&'static str] = &["headers", "body", "url_password"];
+    const RESULT_FIELDS: &'static [&'static str] = &["status", "url", "content", "json", "msg"];
 
     fn claims(&self) -> Vec<Claim> {
         Vec::new()

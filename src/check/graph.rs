@@ -273,6 +273,14 @@ fn check_claims(
             earlier.push((task, claim));
         }
     }
+    for (i, task) in tasks.iter().enumerate() {
+        for observed in task.spec.observes() {
+            if let Some((manager, held)) = holders.get(&observed.thing).and_then(|h| h.first()) {
+                found.push(observed_managed(&observed, task, manager, held, sources));
+                conflicting.insert(i);
+            }
+        }
+    }
     conflicting
 }
 
@@ -293,6 +301,33 @@ fn check_needs(tasks: &[ApplyTask], found: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// "`stat:/x` reads `/x` when the config is planned, and `file:/x` changes it when the plan
+/// runs", at the observing task's field.
+fn observed_managed(
+    observed: &Claim,
+    task: &ApplyTask,
+    manager: &ApplyTask,
+    held: &Claim,
+    sources: &SourceMap,
+) -> Diagnostic {
+    let name = if observed.sensitive {
+        SENSITIVE
+    } else {
+        observed.written.as_str()
+    };
+    Diagnostic::error(format!(
+        "`{}` reads `{name}` when the config is planned, and `{}` manages it when the plan runs",
+        task.meta.id, manager.meta.id
+    ))
+    .at(observed.span)
+    .label("would see the state before the run")
+    .help(format!(
+        "`{}` at {} manages it, so what is read here may be about to change; decide from what the config makes it (the managing task's fields or vars), or stop managing it there",
+        manager.meta.id,
+        place(sources, held.span)
+    ))
 }
 
 /// "two tasks manage `/etc/motd`: `a` and `b`", at the later claim.

@@ -277,7 +277,9 @@ fn check_apply_task(
     let what = format!("{} task", type_name(&body));
     let keywords_cx = DeContext::new(what.clone(), &[], failed.clone());
     let keywords: Option<TaskKeywords> = de::deserialize(&keywords_node, &keywords_cx, found);
-    let body_cx = DeContext::new(what, &keywords_here, failed.clone()).with_other_types(&[ASSERT]);
+    // `set_fact` is consumed by the template stage; it is still a type a task may name.
+    let body_cx = DeContext::new(what, &keywords_here, failed.clone())
+        .with_other_types(&[ASSERT, crate::template::SET_FACT]);
     let spec: Option<ApplySpec> = de::deserialize(&body, &body_cx, found);
     // Declared even when it failed, so references to it are not reported as unknown.
     // A name read from a secret is not declared: it would be printed as a known id.
@@ -320,6 +322,24 @@ fn check_apply_task(
         handler,
     };
     spec.check(&cx, found);
+    if let (ApplySpec::Stat(stat), Some(observed)) = (&spec, &task.observed) {
+        stat.rendered_with(observed.as_ref().clone());
+    }
+    // Only for a task that is otherwise right: its other errors come first.
+    if let ApplySpec::Fail(fail) = &spec
+        && task.when_at_execute.is_none()
+        && !handler
+        && found.is_empty()
+    {
+        // Known to hold now: stop like a false assert, before anything is planned.
+        found.push(
+            Diagnostic::error(format!("failed: {}", fail.message()))
+                .at(task.node.span)
+                .label("this `fail` applies to this host")
+                .help("it has no `when`, or its `when` is true on this host (`driftless facts` shows the facts conditions are evaluated with); a `when` reading a registered result would decide when the task runs"),
+        );
+        return None;
+    }
     if let Some(id_node) = &keywords.id {
         rules::check_id(id_node, found);
     }

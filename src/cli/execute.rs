@@ -64,7 +64,7 @@ impl RunArgs {
     }
 
     pub fn printer(&self, globals: &Globals) -> Arc<RunPrinter> {
-        Arc::new(RunPrinter::new(self.format, globals.quiet))
+        Arc::new(RunPrinter::new(self.format, globals.quiet, globals.verbose))
     }
 }
 

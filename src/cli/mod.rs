@@ -197,6 +197,8 @@ pub struct Globals {
     pub stdout_color: bool,
     /// `-q`: only errors.
     pub quiet: bool,
+    /// The number of `-v`: which `debug` messages the run output prints.
+    pub verbose: u8,
 }
 
 impl Globals {
@@ -260,6 +262,7 @@ pub fn main() -> ExitCode {
         extra_vars: cli.extra_vars,
         secret_files,
         quiet: cli.quiet,
+        verbose: cli.verbose,
         color,
     };
     match cli.command {

@@ -28,6 +28,8 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 pub struct RunPrinter {
     format: RunFormat,
     quiet: bool,
+    /// The number of `-v`: a `debug` message with a higher `verbosity` is not printed.
+    verbose: u8,
     started: Instant,
     done: AtomicUsize,
     /// On a terminal (stderr), human format: where the progress line goes. Held while a line
@@ -36,12 +38,13 @@ pub struct RunPrinter {
 }
 
 impl RunPrinter {
-    pub fn new(format: RunFormat, quiet: bool) -> Self {
+    pub fn new(format: RunFormat, quiet: bool, verbose: u8) -> Self {
         let progress = (format == RunFormat::Human && !quiet && std::io::stderr().is_terminal())
             .then(|| Mutex::new(false));
         RunPrinter {
             format,
             quiet,
+            verbose,
             started: Instant::now(),
             done: AtomicUsize::new(0),
             progress,
@@ -53,7 +56,7 @@ impl RunPrinter {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let line = match self.format {
             RunFormat::Json => serde_json::to_string(outcome).unwrap_or_default(),
-            RunFormat::Human => human_line(self.quiet, outcome),
+            RunFormat::Human => human_line(self.quiet, self.verbose, outcome),
         };
         let Some(progress) = &self.progress else {
             if !line.is_empty() {
@@ -127,12 +130,16 @@ impl RunPrinter {
     }
 }
 
-/// A node's line; empty for an unchanged node under `--quiet`.
-fn human_line(quiet: bool, outcome: &NodeOutcome) -> String {
+/// A node's line; empty for an unchanged node under `--quiet`. A message (a `debug`'s) is
+/// printed whatever `--quiet` says, from its `verbosity` on.
+fn human_line(quiet: bool, verbose: u8, outcome: &NodeOutcome) -> String {
     let address = match &outcome.name {
         Some(name) => format!("{} ({})", escape(&outcome.address), escape(name)),
         None => escape(&outcome.address).into_owned(),
     };
+    if let Some(message) = outcome.message.as_ref().filter(|m| m.verbosity <= verbose) {
+        return format!("message    {address}: {}", escape(&message.text));
+    }
     match (&outcome.status, &outcome.facts) {
         (Status::Unchanged, Some(collected)) => collected_lines(&outcome.address, collected),
         (Status::Changed, _) => format!("changed    {address}"),

@@ -57,6 +57,9 @@ pub struct NodeOutcome {
     /// a `when` of this run only, never written to the report (a response may be a secret).
     #[serde(skip)]
     pub registered: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What the node said (a `debug` task's message), `(sensitive)` when the node is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<apply::contract::Message>,
     /// Whether this outcome blocks dependents (a failure, or a skip caused by one).
     #[serde(skip)]
     pub blocks: bool,
@@ -82,6 +85,7 @@ impl NodeOutcome {
             facts: None,
             output: None,
             registered: None,
+            message: None,
             blocks: true,
         }
     }
@@ -217,7 +221,9 @@ fn settled_without_running(node: &PlanNode, notified: bool) -> Option<Status> {
             "not notified: no task it is a handler for changed".to_owned(),
         ));
     }
-    (node.action == Action::NoOp).then_some(Status::Unchanged)
+    // Some no-op nodes still do something when they run (a `debug` prints its message).
+    let runs = node.family().is_some_and(|f| f.runs_no_op());
+    (node.action == Action::NoOp && !runs).then_some(Status::Unchanged)
 }
 
 fn unknown_type(node: &PlanNode) -> Status {
@@ -228,22 +234,32 @@ fn unknown_type(node: &PlanNode) -> Status {
 }
 
 /// How a node ended, and what it produced: what the program it ran printed (a failed
-/// command's too), its type's registered fields.
+/// command's too), its type's registered fields, what it said.
 fn status_of(
     result: Result<apply::contract::Ran, crate::error::ResourceError>,
 ) -> (Status, Products) {
-    let products = |output, registered| Products {
-        facts: None,
-        output,
-        registered,
-    };
     match result {
-        Ok(ran) if ran.changed => (Status::Changed, products(ran.output, ran.registered)),
-        Ok(ran) => (Status::Unchanged, products(ran.output, ran.registered)),
-        Err(e) => (
-            Status::Failed(e.message),
-            products(e.output.map(|o| *o), None),
-        ),
+        Ok(ran) => {
+            let products = Products {
+                facts: None,
+                output: ran.output,
+                registered: ran.registered,
+                message: ran.message,
+            };
+            let status = if ran.changed {
+                Status::Changed
+            } else {
+                Status::Unchanged
+            };
+            (status, products)
+        }
+        Err(e) => {
+            let products = Products {
+                output: e.output.map(|o| *o),
+                ..Products::default()
+            };
+            (Status::Failed(e.message), products)
+        }
     }
 }
 
@@ -273,12 +289,14 @@ impl Nodes<'_, '_> {
     }
 }
 
-/// What a node produced besides its status: a facts node's samples, a command's output.
+/// What a node produced besides its status: a facts node's samples, a command's output, a
+/// message.
 #[derive(Default)]
 struct Products {
     facts: Option<Collected>,
     output: Option<crate::process::Output>,
     registered: Option<serde_json::Map<String, serde_json::Value>>,
+    message: Option<apply::contract::Message>,
 }
 
 fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products) -> NodeOutcome {
@@ -291,6 +309,7 @@ fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products
         facts: products.facts,
         output: products.output,
         registered: products.registered,
+        message: products.message,
     }
 }
 
@@ -301,13 +320,11 @@ impl scheduler::Work for Nodes<'_, '_> {
         let (status, products) = match node.kind {
             NodeKind::Facts => {
                 let (status, facts) = collect::run(node, self.config);
-                (
-                    status,
-                    Products {
-                        facts,
-                        ..Products::default()
-                    },
-                )
+                let products = Products {
+                    facts,
+                    ..Products::default()
+                };
+                (status, products)
             }
             _ => self.run_apply(node, notified),
         };

@@ -15,6 +15,8 @@
 //! - [`users`]: users and groups through NSS, cached for the process; [`login`]: what
 //!   running a program as a user takes (ids, groups, home).
 //! - [`dpkg`]: the packages dpkg has installed, from its status file.
+//! - [`path_stat`]: what one path is (kind, mode, owner, size, checksum), as Ansible's `stat`
+//!   module reports it.
 
 pub mod addresses;
 pub mod boot;
@@ -27,6 +29,7 @@ pub mod mountinfo;
 pub mod mounts;
 pub mod netlink;
 pub mod os_release;
+pub mod path_stat;
 pub mod process;
 pub mod procfs;
 pub mod routes;

@@ -33,6 +33,7 @@ use crate::facts::HostFacts;
 use crate::secrets::Secrets;
 pub use scope::RESERVED;
 use scope::{GlobalVar, Globals};
+pub use task::SET_FACT;
 
 /// A task after templating: `when`, `loop` and `vars` are consumed, every string is final.
 #[derive(Debug, Clone)]
@@ -49,6 +50,9 @@ pub struct RenderedTask {
     pub when_at_execute: Option<crate::model::meta::DeferredWhen>,
     /// The role instance the task belongs to (`nginx[site-a]`): the prefix of its id.
     pub instance: Option<Arc<str>>,
+    /// A `stat`'s observation, made when it was rendered: what later tasks read, so what its
+    /// plan node records.
+    pub observed: Option<Box<crate::host::path_stat::PathStat>>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +100,8 @@ pub fn render(
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
     let facts_value = facts_value(facts);
+    // A host named by the caller is compiled from its recorded facts, maybe elsewhere.
+    let recorded_host = host.map(str::to_owned);
     let host = host.unwrap_or(&facts.hostname);
     let options = TemplateOptions::of(loaded, diagnostics);
     let texts = render_error::SourceTexts::of(sources);
@@ -114,6 +120,7 @@ pub fn render(
         facts: facts_value,
     });
     let registered = task::registered_names(loaded);
+    let plan_time = Arc::new(task::PlanTime::declare(loaded, sources, recorded_host));
     let renderer = task::Renderer::new(
         globals.clone(),
         secrets.clone(),
@@ -121,25 +128,29 @@ pub fn render(
         options,
         texts.clone(),
     )
-    .with_registered(registered.clone());
+    .with_registered(registered.clone())
+    .with_plan_time(plan_time.clone());
     let base = expand::Expander {
         renderer: &renderer,
         includes: &loaded.includes,
         instance: None,
         config_dir,
     };
-    // Files render independently: in parallel, then joined in file order. Template files
-    // with errors are added to `sources` under the lock (only on the error path).
+    // Files render independently: in parallel, then joined in file order — unless a task
+    // sets something at plan time (`set_fact`, `stat`) that the tasks after it read: then in
+    // order, files first, then role instances. Template files with errors are added to
+    // `sources` under the lock (only on the error path).
+    let in_order = !plan_time.is_empty();
     let instances = instances(loaded, &selection, &defs, &globals, sources, diagnostics);
     let sources = Mutex::new(sources);
-    let parts: Vec<(RenderedConfig, Diagnostics)> = loaded
-        .documents
-        .par_iter()
-        .map(|document| render_document(&base, document, &sources))
-        .collect();
-    let role_parts: Vec<(RenderedConfig, Diagnostics)> = instances
-        .par_iter()
-        .map(|(instance, instance_globals, role)| {
+    let parts: Vec<(RenderedConfig, Diagnostics)> =
+        in_order_or_parallel(&loaded.documents, in_order, |document| {
+            render_document(&base, document, &sources)
+        });
+    let role_parts: Vec<(RenderedConfig, Diagnostics)> = in_order_or_parallel(
+        &instances,
+        in_order,
+        |(instance, instance_globals, role)| {
             let renderer = task::Renderer::new(
                 instance_globals.clone(),
                 secrets.clone(),
@@ -147,7 +158,8 @@ pub fn render(
                 options,
                 texts.clone(),
             )
-            .with_registered(registered.clone());
+            .with_registered(registered.clone())
+            .with_plan_time(plan_time.clone());
             let expander = expand::Expander {
                 renderer: &renderer,
                 includes: &loaded.includes,
@@ -155,8 +167,8 @@ pub fn render(
                 config_dir,
             };
             render_role(&expander, role, &sources)
-        })
-        .collect();
+        },
+    );
     let mut out = RenderedConfig::default();
     for (part, found) in parts.into_iter().chain(role_parts) {
         out.apply.extend(part.apply);
@@ -179,6 +191,20 @@ pub fn render(
         warn_unused_vars(&globals, diagnostics);
     }
     out
+}
+
+/// `render` applied to each of `items`, in parallel or one after the other, the results in
+/// the order of `items`.
+fn in_order_or_parallel<T: Sync, R: Send>(
+    items: &[T],
+    in_order: bool,
+    render: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    if in_order {
+        items.iter().map(render).collect()
+    } else {
+        items.par_iter().map(render).collect()
+    }
 }
 
 /// Where the var `name` is set for the host, the winning definition first (`driftless vars`).
@@ -316,6 +342,7 @@ fn render_role(
 ) -> (RenderedConfig, Diagnostics) {
     let mut out = RenderedConfig::default();
     let mut diagnostics = Diagnostics::default();
+    task::refuse_in_handlers(&role.handlers, &mut diagnostics);
     for (section_items, tasks) in [
         (&role.tasks, &mut out.apply),
         (&role.handlers, &mut out.handlers),
@@ -347,6 +374,9 @@ fn render_document(
     ];
     for (written, section, node, tasks) in sections {
         let Some(node) = node else { continue };
+        if let (Value::Seq(items), "handlers") = (&node.value, written) {
+            task::refuse_in_handlers(items, &mut diagnostics);
+        }
         let Value::Seq(items) = &node.value else {
             diagnostics.push(
                 Diagnostic::error(format!(
@@ -417,7 +447,7 @@ pub(crate) fn node_to_value(node: &Node) -> JinjaValue {
     }
 }
 
-fn json_to_value(json: &serde_json::Value) -> JinjaValue {
+pub(crate) fn json_to_value(json: &serde_json::Value) -> JinjaValue {
     match json {
         serde_json::Value::Null => JinjaValue::from(()),
         serde_json::Value::Bool(b) => JinjaValue::from(*b),

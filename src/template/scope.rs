@@ -141,6 +141,8 @@ pub struct TaskScope {
     /// The loop's item, with the parts of it that came from a secret.
     pub item: Option<(Value, Taint)>,
     pub secrets: Arc<SecretsView>,
+    /// What `set_fact`s and `stat`s rendered before this task set.
+    pub plan_time: Arc<super::task::PlanTime>,
 }
 
 impl fmt::Debug for TaskScope {
@@ -160,18 +162,23 @@ impl Object for TaskScope {
                 Some(expose(value.clone(), taint, &self.secrets))
             }
             _ => {
-                // Precedence, as in Ansible: `-e` vars, then the task's vars (and its role
-                // instance's parameters), then the host's (repo, group, host vars), then the
-                // role's defaults.
+                // Precedence: `-e` vars, then the task's vars (and its role instance's
+                // parameters), then what a `set_fact` or `stat` before the task set (a name
+                // the host's vars also give is refused where it is set), then the host's
+                // (repo, group, host vars), then the role's defaults.
                 let global = self.globals.vars.get(key);
                 if let Some(var) = global.filter(|v| v.extra) {
                     return Some(var.value.clone());
                 }
-                self.locals.get(key).cloned().or_else(|| {
-                    let var = global.or_else(|| self.globals.defaults.get(key))?;
-                    var.used.store(true, Ordering::Relaxed);
-                    Some(var.value.clone())
-                })
+                if let Some(local) = self.locals.get(key) {
+                    return Some(local.clone());
+                }
+                if let Some((value, taint)) = self.plan_time.get(key) {
+                    return Some(expose(value, &taint, &self.secrets));
+                }
+                let var = global.or_else(|| self.globals.defaults.get(key))?;
+                var.used.store(true, Ordering::Relaxed);
+                Some(var.value.clone())
             }
         }
     }

@@ -1,9 +1,13 @@
 //! Rendering one task: `when`, `loop`, task `vars`, every string, and its template file.
 
 mod block;
+mod plan_time;
 mod registered;
+mod set_fact;
+mod stat_result;
 
-pub use registered::registered_names;
+pub use plan_time::{PlanTime, SET_FACT, refuse_in_handlers};
+pub use registered::{Registered, registered_names};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,6 +28,7 @@ use super::{
 use crate::config::{ConfigDir, Key, Node, Value};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean, one_of};
 use crate::secrets::Secrets;
+use plan_time::STAT;
 
 /// Keys the template stage consumes; every other key of a task is rendered and passed on.
 const TEMPLATE_KEYWORDS: &[&str] = &["when", "loop", "vars"];
@@ -37,6 +42,10 @@ fn condition_help(keyword: &str) -> String {
 
 /// Task types with a field of conditions, evaluated like `when` (an assert's `that`).
 const CONDITION_FIELDS: &[(&str, &str)] = &[("assert", "that")];
+
+/// Task types with a field holding an expression whose value the task shows (a `debug`'s
+/// `var`), evaluated like `when`.
+const EXPRESSION_FIELDS: &[(&str, &str)] = &[("debug", "var")];
 
 /// Task types that name a template file, and the field that names it.
 const TEMPLATE_FILE_FIELDS: &[(&str, &str)] = &[("template", "src"), ("file", "template")];
@@ -56,6 +65,7 @@ struct Each<'a, 's> {
     entries: &'a [(Key, Node)],
     id: Option<&'a str>,
     conditions_field: Option<&'static str>,
+    expression_field: Option<&'static str>,
     locals: &'a BTreeMap<String, JinjaValue>,
     sources: &'a Mutex<&'s mut SourceMap>,
 }
@@ -64,6 +74,8 @@ struct Each<'a, 's> {
 enum Item {
     /// `when` is false.
     Skipped(SkippedTask),
+    /// A `set_fact`: its facts are set, nothing goes on to `check`.
+    Set,
     /// Rendered, every field or not (`failed_fields`).
     Rendered(RenderedTask),
     /// `when` could not be evaluated: the task goes no further.
@@ -77,8 +89,11 @@ pub struct Renderer {
     config_dir: ConfigDir,
     /// Template file names already resolved: a loop renders the same file many times.
     resolved: Mutex<HashMap<String, Result<PathBuf, String>>>,
-    /// The names tasks `register`: a `when` reading one is evaluated at execute time.
-    registered: std::collections::HashSet<String>,
+    /// The names tasks `register`, with their results' fields: a `when` reading one is
+    /// evaluated at execute time.
+    registered: Registered,
+    /// What `set_fact`s and `stat`s set, for the tasks after them.
+    plan_time: Arc<PlanTime>,
     /// Bytes of text the tasks hold so far, every loop item counted, against
     /// [`super::MAX_RENDERED_BYTES`].
     rendered_bytes: AtomicU64,
@@ -123,15 +138,22 @@ impl Renderer {
             secrets,
             config_dir: config_dir.clone(),
             resolved: Mutex::new(HashMap::new()),
-            registered: std::collections::HashSet::new(),
+            registered: Registered::new(),
+            plan_time: Arc::new(PlanTime::default()),
             rendered_bytes: AtomicU64::new(0),
             texts,
         }
     }
 
     /// The names tasks register (see [`registered_names`]).
-    pub fn with_registered(mut self, names: std::collections::HashSet<String>) -> Self {
+    pub fn with_registered(mut self, names: Registered) -> Self {
         self.registered = names;
+        self
+    }
+
+    /// The names set at plan time (see [`PlanTime`]), shared by every renderer of one config.
+    pub fn with_plan_time(mut self, plan_time: Arc<PlanTime>) -> Self {
+        self.plan_time = plan_time;
         self
     }
 
@@ -177,6 +199,7 @@ impl Renderer {
             locals,
             item,
             secrets: secrets.clone(),
+            plan_time: self.plan_time.clone(),
         });
         Scope { root, secrets }
     }
@@ -251,11 +274,18 @@ impl Renderer {
             }
         };
         let id = node.get("id").and_then(Node::as_str).map(str::to_owned);
+        let type_name = (section == "apply")
+            .then(|| node.get("type").and_then(Node::as_str))
+            .flatten();
         let conditions_field = CONDITION_FIELDS
             .iter()
             .find(|(t, _)| {
                 section == "apply" && node.get("type").and_then(Node::as_str) == Some(*t)
             })
+            .map(|(_, field)| *field);
+        let expression_field = EXPRESSION_FIELDS
+            .iter()
+            .find(|(t, _)| type_name == Some(*t))
             .map(|(_, field)| *field);
         let each = Each {
             section,
@@ -263,12 +293,14 @@ impl Renderer {
             entries,
             id: id.as_deref(),
             conditions_field,
+            expression_field,
             locals: &locals,
             sources,
         };
         // Loop items render independently: in parallel, then taken in order, up to the first
         // that fails (the items after it would repeat its errors; theirs are dropped).
-        let outcomes: Vec<(Item, Diagnostics)> = if items.len() > 1 {
+        // A `set_fact`'s items run in order: each may read what the one before set.
+        let outcomes: Vec<(Item, Diagnostics)> = if items.len() > 1 && type_name != Some(SET_FACT) {
             items
                 .into_par_iter()
                 .map(|(loop_key, item)| self.item(&each, loop_key, item))
@@ -282,7 +314,13 @@ impl Renderer {
         for (outcome, found) in outcomes {
             diagnostics.extend(found);
             match outcome {
-                Item::Skipped(task) => skipped.push(task),
+                Item::Skipped(task) => {
+                    if type_name == Some(STAT) {
+                        self.stat_skipped(node);
+                    }
+                    skipped.push(task)
+                }
+                Item::Set => {}
                 Item::Rendered(task) => {
                     let failed = !task.failed_fields.is_empty();
                     out.push(task);
@@ -311,6 +349,21 @@ impl Renderer {
             },
             None => None,
         };
+        let type_name = (each.section == "apply")
+            .then(|| each.node.get("type").and_then(Node::as_str))
+            .flatten();
+        if let (Some(when), Some(plan_time_type @ (SET_FACT | STAT))) =
+            (&when_at_execute, type_name)
+        {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "a `{plan_time_type}` is evaluated when the config is planned, and this `when` reads a registered result known only when tasks run"
+                ))
+                .at(when.span)
+                .help(format!("a `{plan_time_type}`'s `when` may read vars, facts, earlier `set_fact`s and `stat` results, not the result of a task that runs")),
+            );
+            return (Item::Stopped, diagnostics);
+        }
         if let Some(when) = each.node.get("when").filter(|_| when_at_execute.is_none()) {
             match self.condition("when", when, &scope, &mut diagnostics) {
                 Some(true) => {}
@@ -326,6 +379,10 @@ impl Renderer {
                 None => return (Item::Stopped, diagnostics),
             }
         }
+        if type_name == Some(SET_FACT) {
+            self.set_facts(each.node, each.entries, &scope, &mut diagnostics);
+            return (Item::Set, diagnostics);
+        }
         let mut failed_fields = Vec::new();
         let rendered: Vec<(Key, Node)> = each
             .entries
@@ -335,6 +392,8 @@ impl Renderer {
                 let mut failed = false;
                 let value = if each.conditions_field == Some(k.name.as_str()) {
                     self.assertions(v, &scope, &mut failed, &mut diagnostics)
+                } else if each.expression_field == Some(k.name.as_str()) {
+                    self.shown_value(v, &scope, &mut failed, &mut diagnostics)
                 } else {
                     self.node(v, &scope, &mut failed, &mut diagnostics)
                 };
@@ -345,6 +404,10 @@ impl Renderer {
             })
             .collect();
         let rendered = Node::new(Value::Map(rendered), each.node.span);
+        let observed = (type_name == Some(STAT) && failed_fields.is_empty() && loop_key.is_none())
+            .then(|| self.observe_stat(&rendered, &mut diagnostics))
+            .flatten()
+            .map(Box::new);
         let template_file = if failed_fields.is_empty() {
             self.template_file(&rendered, &scope, each.sources, &mut diagnostics)
         } else {
@@ -357,6 +420,7 @@ impl Renderer {
             failed_fields,
             when_at_execute,
             instance: None,
+            observed,
         };
         (Item::Rendered(task), diagnostics)
     }
@@ -574,6 +638,41 @@ impl Renderer {
             })
             .collect();
         Node::new(Value::Seq(results), node.span)
+    }
+
+    /// A `debug`'s `var`: the expression's value as `EXPRESSION: VALUE` (the value as JSON),
+    /// sensitive when it read a secret. Another kind of value is left for `check` to refuse.
+    fn shown_value(
+        &self,
+        node: &Node,
+        scope: &Scope,
+        failed: &mut bool,
+        d: &mut Diagnostics,
+    ) -> Node {
+        let Value::Str(text) = &node.value else {
+            return node.clone();
+        };
+        // What an earlier condition read is not this value's.
+        scope.secrets.take_touched();
+        match self.expression(text, node.span, scope) {
+            Ok(value) => {
+                let json = serde_json::to_string(&value).unwrap_or_else(|_| value.to_string());
+                let expression = text.trim().trim_start_matches("{{").trim_end_matches("}}");
+                Node {
+                    value: Value::Str(format!("{}: {json}", expression.trim())),
+                    span: node.span,
+                    sensitive: scope.secrets.take_touched(),
+                    templated: true,
+                }
+            }
+            Err(diagnostic) => {
+                *failed = true;
+                d.push(diagnostic.or_help(
+                    "`var` names a var or an expression, without braces: `var: facts.os`",
+                ));
+                node.clone()
+            }
+        }
     }
 
     /// Renders every string in the subtree; keys are not rendered.
@@ -1008,6 +1107,15 @@ impl Renderer {
             }
             let Some(mut value) = scope.root.get_attr(head).ok().filter(|v| !v.is_undefined())
             else {
+                if let Some(at) = self.plan_time.declared_at(head) {
+                    return Some(
+                        Diagnostic::error(format!("`{head}` is read before the task that sets it{in_file}"))
+                            .label("not set yet")
+                            .help(format!(
+                                "`{head}` is set at {at}, by a task that comes after this one; tasks see what a `set_fact` or `stat` sets only after it (files in path order, then role instances): move this task after it"
+                            )),
+                    );
+                }
                 let candidates = self
                     .globals
                     .names()

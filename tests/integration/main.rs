@@ -18,6 +18,7 @@ mod sandbox;
 mod sinks_support;
 
 mod cli;
+mod control_tasks;
 mod example_webserver;
 mod execute_accounts;
 mod execute_archive;

@@ -83,6 +83,7 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<Ran, 
         changed: judged("changed_when", &run.changed_when)?,
         output: Some(output),
         registered: None,
+        message: None,
     })
 }
 
