@@ -52,6 +52,7 @@ mod execute_timezone;
 mod execute_unarchive;
 mod execute_validate_backup;
 mod facts_cli;
+mod facts_node_exporter_parity;
 mod facts_prometheus;
 mod facts_push;
 mod facts_server;
