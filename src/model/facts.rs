@@ -124,13 +124,17 @@ pub struct DiskCollector {
     pub devices: Filter,
     /// Mount points to leave out, a regular expression
     /// (`--collector.filesystem.mount-points-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_points_exclude: Option<Spanned<String>>,
     /// Filesystem types to leave out (`--collector.filesystem.fs-types-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_types_exclude: Option<Spanned<String>>,
     /// Disks to report, a regular expression (`--collector.diskstats.device-include`; not
     /// with `diskstats_device_exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diskstats_device_include: Option<Spanned<String>>,
     /// Disks to leave out (`--collector.diskstats.device-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diskstats_device_exclude: Option<Spanned<String>>,
 }
 
@@ -146,16 +150,21 @@ pub struct NetworkCollector {
     pub interfaces: Filter,
     /// Interfaces whose counters to report (`--collector.netdev.device-include`; not with
     /// `netdev_device_exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netdev_device_include: Option<Spanned<String>>,
     /// Interfaces whose counters to leave out (`--collector.netdev.device-exclude`; default
     /// `^lo$`, as Debian's node_exporter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netdev_device_exclude: Option<Spanned<String>>,
     /// Interfaces whose properties to leave out (`--collector.netclass.ignored-devices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netclass_ignored_devices: Option<Spanned<String>>,
     /// Devices whose ARP entries to count (`--collector.arp.device-include`; not with
     /// `arp_device_exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arp_device_include: Option<Spanned<String>>,
     /// Devices whose ARP entries to leave out (`--collector.arp.device-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arp_device_exclude: Option<Spanned<String>>,
 }
 
