@@ -652,7 +652,7 @@ impl Collector for NetworkCollector {
         out.part("udp_queues", |out| {
             kernel_net::udp_queues(&mut self.buf, out)
         });
-        out.part("bonding", |out| kernel_net::bonding(out));
+        out.part("bonding", kernel_net::bonding);
         Ok(())
     }
 }

@@ -152,6 +152,9 @@ fn read_textfile(path: &Path) -> Result<(String, f64), String> {
     Ok((text, mtime))
 }
 
+/// A series of a parse: its family's index, its sample's suffix, its sorted labels.
+type SeriesKey<'a> = (usize, &'a str, Vec<(String, String)>);
+
 /// Parses the Prometheus text exposition format (0.0.4) into families, at most `max_series`
 /// series, in time linear in the text's size. Errors name the line.
 pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
@@ -159,7 +162,7 @@ pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut declared: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
     // Every series seen (family index and sorted labels), to refuse one written twice.
-    let mut seen: HashSet<(usize, &str, Vec<(String, String)>)> = HashSet::new();
+    let mut seen: HashSet<SeriesKey> = HashSet::new();
     for (n, line) in text.lines().enumerate() {
         let at = |msg: String| format!("line {}: {msg}", n + 1);
         let line = line.trim_start();
