@@ -503,3 +503,84 @@ fn self_process_metrics(started_unix: f64) -> Vec<Family> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(gathered: &Gathered) -> Vec<String> {
+        gathered.families().map(|f| f.name.to_string()).collect()
+    }
+
+    fn scraped_collectors(gathered: &Gathered) -> Vec<String> {
+        gathered
+            .own
+            .iter()
+            .filter(|f| f.name == "node_scrape_collector_success")
+            .flat_map(|f| f.samples.iter().map(|s| s.labels[0].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_selection_runs_only_the_named_node_exporter_collectors() {
+        let gatherer = Gatherer::from_tasks(&[]).unwrap_or_else(|e| panic!("{e:?}"));
+        let only = gatherer.gather_selected(&Selection::only(["loadavg", "timex"]));
+        assert_eq!(scraped_collectors(&only), ["loadavg", "timex"]);
+        let collected: Vec<String> = only
+            .collected
+            .iter()
+            .flat_map(|f| f.iter().map(|f| f.name.to_string()))
+            .collect();
+        assert!(
+            collected.contains(&"node_load1".to_owned()),
+            "{collected:?}"
+        );
+        assert!(
+            collected.contains(&"node_timex_status".to_owned()),
+            "{collected:?}"
+        );
+        assert!(
+            collected
+                .iter()
+                .all(|n| n.starts_with("node_load") || n.starts_with("node_timex_")),
+            "{collected:?}"
+        );
+
+        let all = gatherer.gather();
+        let excluded = gatherer.gather_selected(&Selection::excluding(["cpu", "meminfo"]));
+        let mut expected = scraped_collectors(&all);
+        expected.retain(|c| c != "cpu" && c != "meminfo");
+        assert_eq!(scraped_collectors(&excluded), expected);
+        assert!(names(&all).iter().any(|n| n == "node_cpu_seconds_total"));
+        assert!(
+            !names(&excluded)
+                .iter()
+                .any(|n| n == "node_cpu_seconds_total")
+        );
+        assert!(
+            !names(&excluded)
+                .iter()
+                .any(|n| n.starts_with("node_memory_"))
+        );
+        assert!(names(&excluded).iter().any(|n| n == "node_forks_total"));
+    }
+
+    #[test]
+    fn every_part_is_a_known_node_exporter_collector() {
+        for (_, spec) in default_specs() {
+            for part in collectors::parts(&spec) {
+                assert!(
+                    collectors::NODE_EXPORTER_COLLECTORS.contains(part),
+                    "{part} of {}",
+                    spec.type_name()
+                );
+            }
+        }
+        let mut listed: Vec<&str> = default_specs()
+            .iter()
+            .flat_map(|(_, spec)| collectors::parts(spec).iter().copied())
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(listed, collectors::NODE_EXPORTER_COLLECTORS);
+    }
+}

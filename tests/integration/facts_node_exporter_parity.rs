@@ -32,8 +32,6 @@ const NOT_BUILT: &[&str] = &[
     "systemd",
     "fibrechannel",
     "infiniband",
-    "nvme",
-    "rapl",
     "zfs",
 ];
 

@@ -1,40 +1,38 @@
-//! `hardware`: node_exporter's `hwmon`, `thermal_zone` and `edac` collectors — sensor chips,
-//! thermal zones and cooling devices, memory-controller error counts — from `/sys`.
+//! `hardware`: node_exporter's `hwmon`, `thermal_zone`, `edac`, `nvme` and `rapl` collectors —
+//! sensor chips, thermal zones and cooling devices, memory-controller error counts, NVMe
+//! controllers, RAPL energy counters — from `/sys`.
 //!
-//! A VM usually has none of them: then `hwmon` reports "no data" (no `/sys/class/hwmon`) and
-//! the others report nothing, as node_exporter does. Each part reads from a root directory,
+//! A VM usually has none of them: then `hwmon`, `nvme` and `rapl` report "no data" (their
+//! `/sys` directory is missing) and the others report nothing, as node_exporter does. Each part reads from a root directory,
 //! so that tests run it on a recorded `/sys` tree.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{CollectError, Collector, Output};
-use crate::host::{hwmon, thermal};
-use crate::metrics::family::{Family, Kind, labels};
+use crate::host::{hwmon, powercap, thermal};
+use crate::metrics::family::{Family, Kind, labels, sanitize_name};
 
 /// The node_exporter collectors this one is made of.
-pub const PARTS: &[&str] = &["hwmon", "thermal_zone", "edac"];
+pub const PARTS: &[&str] = &["hwmon", "thermal_zone", "edac", "nvme", "rapl"];
 
+/// Where each part reads: `/sys`'s directories, or a recorded tree's in tests.
 pub struct HardwareCollector {
     hwmon: PathBuf,
     thermal: PathBuf,
     edac: PathBuf,
+    nvme: PathBuf,
+    powercap: PathBuf,
 }
 
 impl HardwareCollector {
     pub fn new() -> Self {
-        HardwareCollector::under(
-            Path::new(hwmon::HWMON),
-            Path::new(thermal::THERMAL),
-            Path::new(thermal::EDAC_MC),
-        )
-    }
-
-    fn under(hwmon: &Path, thermal: &Path, edac: &Path) -> Self {
         HardwareCollector {
-            hwmon: hwmon.to_owned(),
-            thermal: thermal.to_owned(),
-            edac: edac.to_owned(),
+            hwmon: hwmon::HWMON.into(),
+            thermal: thermal::THERMAL.into(),
+            edac: thermal::EDAC_MC.into(),
+            nvme: powercap::NVME.into(),
+            powercap: powercap::POWERCAP.into(),
         }
     }
 }
@@ -50,6 +48,8 @@ impl Collector for HardwareCollector {
         out.part("hwmon", |out| hwmon_families(&self.hwmon, out));
         out.part("thermal_zone", |out| thermal_zone(&self.thermal, out));
         out.part("edac", |out| edac(&self.edac, out));
+        out.part("nvme", |out| nvme(&self.nvme, out));
+        out.part("rapl", |out| rapl(&self.powercap, out));
         Ok(())
     }
 }
@@ -74,14 +74,19 @@ impl Families {
     }
 }
 
-fn hwmon_families(root: &Path, out: &mut Output) -> Result<(), CollectError> {
-    let chips = hwmon::chips(root).map_err(|e| {
+/// A missing directory is node_exporter's "no data"; other errors are failures.
+fn missing_is_no_data(root: &Path) -> impl Fn(std::io::Error) -> CollectError + '_ {
+    move |e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            CollectError::no_data("no /sys/class/hwmon")
+            CollectError::no_data(format_args!("no {}", root.display()))
         } else {
             CollectError(e.to_string())
         }
-    })?;
+    }
+}
+
+fn hwmon_families(root: &Path, out: &mut Output) -> Result<(), CollectError> {
+    let chips = hwmon::chips(root).map_err(missing_is_no_data(root))?;
     let mut names = Family::gauge(
         "node_hwmon_chip_names",
         "Annotation metric for human-readable chip names",
@@ -349,17 +354,72 @@ fn edac(root: &Path, out: &mut Output) -> Result<(), CollectError> {
     Ok(())
 }
 
+fn nvme(root: &Path, out: &mut Output) -> Result<(), CollectError> {
+    let devices = powercap::nvme_devices(root).map_err(missing_is_no_data(root))?;
+    let mut info = Family::gauge(
+        "node_nvme_info",
+        "Non-numeric data from /sys/class/nvme/<device>, value is always 1.",
+    );
+    for (device, firmware, model, serial, state) in &devices {
+        info.push(
+            labels([
+                ("device", device),
+                ("firmware_revision", firmware),
+                ("model", model),
+                ("serial", serial),
+                ("state", state),
+            ]),
+            1.0,
+        );
+    }
+    out.family(info);
+    Ok(())
+}
+
+/// `node_rapl_<zone>_joules_total{index,path}`: a family per zone name.
+fn rapl(root: &Path, out: &mut Output) -> Result<(), CollectError> {
+    let zones = powercap::rapl_zones(root).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            CollectError::no_data(format_args!("can't access {}", root.display()))
+        } else {
+            missing_is_no_data(root)(e)
+        }
+    })?;
+    let mut families: BTreeMap<String, Family> = BTreeMap::new();
+    for zone in &zones {
+        let name = format!("node_rapl_{}_joules_total", sanitize_name(&zone.name));
+        families
+            .entry(name)
+            .or_insert_with_key(|name| {
+                Family::counter(
+                    name.clone(),
+                    format!("Current RAPL {} value in joules", zone.name),
+                )
+            })
+            .push(
+                labels([("index", &zone.index.to_string()), ("path", &zone.path)]),
+                zone.microjoules / 1e6,
+            );
+    }
+    for family in families.into_values() {
+        out.family(family);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn recorded() -> HardwareCollector {
         let sys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/host/sys");
-        HardwareCollector::under(
-            &sys.join("class/hwmon"),
-            &sys.join("class/thermal"),
-            &sys.join("devices/system/edac/mc"),
-        )
+        HardwareCollector {
+            hwmon: sys.join("class/hwmon"),
+            thermal: sys.join("class/thermal"),
+            edac: sys.join("devices/system/edac/mc"),
+            nvme: sys.join("class/nvme"),
+            powercap: sys.join("class/powercap"),
+        }
     }
 
     fn find<'a>(out: &'a Output, name: &str) -> &'a Family {
@@ -462,23 +522,36 @@ mod tests {
             find(&out, "node_edac_correctable_errors_total").kind,
             Kind::Counter
         );
+        let nvme = find(&out, "node_nvme_info");
+        assert_eq!(nvme.samples[0].labels[2].1, "Samsung SSD 970 PRO 512GB");
+        let dram = find(&out, "node_rapl_dram_joules_total");
+        assert_eq!(dram.help, "Current RAPL dram value in joules");
+        assert_eq!(dram.samples.len(), 2);
+        assert_eq!(dram.samples[1].labels[0].1, "1");
+        let package = find(&out, "node_rapl_package_joules_total");
+        assert_eq!(package.samples[0].value, 240422.366267);
     }
 
     #[test]
     fn no_hwmon_directory_is_no_data() {
         let mut out = Output::default();
-        let missing = Path::new("/nonexistent");
-        assert!(
-            HardwareCollector::under(missing, missing, missing)
-                .collect(&mut out)
-                .is_ok()
-        );
-        let hwmon = out.parts.iter().find(|p| p.name == "hwmon");
-        assert!(
-            hwmon
-                .and_then(|p| p.error.as_ref())
-                .is_some_and(CollectError::is_no_data)
-        );
+        let missing = PathBuf::from("/nonexistent");
+        let mut collector = HardwareCollector {
+            hwmon: missing.clone(),
+            thermal: missing.clone(),
+            edac: missing.clone(),
+            nvme: missing.clone(),
+            powercap: missing,
+        };
+        assert!(collector.collect(&mut out).is_ok());
+        for name in ["hwmon", "nvme", "rapl"] {
+            let part = out.parts.iter().find(|p| p.name == name);
+            assert!(
+                part.and_then(|p| p.error.as_ref())
+                    .is_some_and(CollectError::is_no_data),
+                "{name}: {part:?}"
+            );
+        }
         assert!(out.families.is_empty());
     }
 }
