@@ -11,7 +11,7 @@
 //!   bonded interfaces; [`mdstat`]: software RAID; [`cpufreq`]: CPU frequencies and
 //!   scheduler statistics; [`hwmon`]: sensor chips; [`thermal`]: thermal zones, cooling
 //!   devices and EDAC memory controllers; [`powercap`]: RAPL energy counters and NVMe
-//!   controllers; [`timex`]: the kernel clock's discipline
+//!   controllers; [`power_supply`]: batteries and mains; [`timex`]: the kernel clock's discipline
 //!   (`adjtimex`); [`selinux`]: SELinux's state.
 //! - [`sysfs`]: `/sys` attributes (network interfaces, DMI, hypervisor, clock source).
 //! - [`identity`]: hostname, FQDN, machine id, `uname`; [`os_release`]: the OS;
@@ -37,6 +37,7 @@ pub mod mountinfo;
 pub mod mounts;
 pub mod netlink;
 pub mod os_release;
+pub mod power_supply;
 pub mod powercap;
 pub mod proc_net;
 pub mod process;

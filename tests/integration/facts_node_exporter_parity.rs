@@ -23,7 +23,6 @@ const NOT_BUILT: &[&str] = &[
     "bcache",
     "btrfs",
     "xfs",
-    "powersupplyclass",
     "nfs",
     "nfsd",
     "ipvs",

@@ -1,6 +1,7 @@
-//! `hardware`: node_exporter's `hwmon`, `thermal_zone`, `edac`, `nvme` and `rapl` collectors —
-//! sensor chips, thermal zones and cooling devices, memory-controller error counts, NVMe
-//! controllers, RAPL energy counters — from `/sys`.
+//! `hardware`: node_exporter's `hwmon`, `thermal_zone`, `edac`, `nvme`, `rapl` and
+//! `powersupplyclass` collectors — sensor chips, thermal zones and cooling devices,
+//! memory-controller error counts, NVMe controllers, RAPL energy counters, power supplies —
+//! from `/sys`.
 //!
 //! A VM usually has none of them: then `hwmon`, `nvme` and `rapl` report "no data" (their
 //! `/sys` directory is missing) and the others report nothing, as node_exporter does. Each part reads from a root directory,
@@ -10,11 +11,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{CollectError, Collector, Output};
-use crate::host::{hwmon, powercap, thermal};
+use crate::host::{hwmon, power_supply, powercap, thermal};
 use crate::metrics::family::{Family, Kind, labels, sanitize_name};
 
 /// The node_exporter collectors this one is made of.
-pub const PARTS: &[&str] = &["hwmon", "thermal_zone", "edac", "nvme", "rapl"];
+pub const PARTS: &[&str] = &[
+    "hwmon",
+    "thermal_zone",
+    "edac",
+    "nvme",
+    "rapl",
+    "powersupplyclass",
+];
 
 /// Where each part reads: `/sys`'s directories, or a recorded tree's in tests.
 pub struct HardwareCollector {
@@ -23,6 +31,7 @@ pub struct HardwareCollector {
     edac: PathBuf,
     nvme: PathBuf,
     powercap: PathBuf,
+    power_supply: PathBuf,
 }
 
 impl HardwareCollector {
@@ -33,6 +42,7 @@ impl HardwareCollector {
             edac: thermal::EDAC_MC.into(),
             nvme: powercap::NVME.into(),
             powercap: powercap::POWERCAP.into(),
+            power_supply: power_supply::POWER_SUPPLY.into(),
         }
     }
 }
@@ -50,6 +60,9 @@ impl Collector for HardwareCollector {
         out.part("edac", |out| edac(&self.edac, out));
         out.part("nvme", |out| nvme(&self.nvme, out));
         out.part("rapl", |out| rapl(&self.powercap, out));
+        out.part("powersupplyclass", |out| {
+            power_supplies(&self.power_supply, out)
+        });
         Ok(())
     }
 }
@@ -407,6 +420,126 @@ fn rapl(root: &Path, out: &mut Output) -> Result<(), CollectError> {
     Ok(())
 }
 
+/// node_exporter's `powersupplyclass` gauges: (metric name, attribute file, scale). sysfs
+/// gives µA, µV, µWh, µW and tenths of a degree.
+const POWER_SUPPLY_VALUES: &[(&str, &str, f64)] = &[
+    ("authentic", "authentic", 1.0),
+    ("calibrate", "calibrate", 1.0),
+    ("capacity", "capacity", 1.0),
+    ("capacity_alert_max", "capacity_alert_max", 1.0),
+    ("capacity_alert_min", "capacity_alert_min", 1.0),
+    ("cyclecount", "cycle_count", 1.0),
+    ("online", "online", 1.0),
+    ("present", "present", 1.0),
+    ("time_to_empty_seconds", "time_to_empty_now", 1.0),
+    ("time_to_full_seconds", "time_to_full_now", 1.0),
+    ("current_boot", "current_boot", 1e-6),
+    ("current_max", "current_max", 1e-6),
+    ("current_ampere", "current_now", 1e-6),
+    ("energy_empty", "energy_empty", 1e-6),
+    ("energy_empty_design", "energy_empty_design", 1e-6),
+    ("energy_full", "energy_full", 1e-6),
+    ("energy_full_design", "energy_full_design", 1e-6),
+    ("energy_watthour", "energy_now", 1e-6),
+    ("voltage_boot", "voltage_boot", 1e-6),
+    ("voltage_max", "voltage_max", 1e-6),
+    ("voltage_max_design", "voltage_max_design", 1e-6),
+    ("voltage_min", "voltage_min", 1e-6),
+    ("voltage_min_design", "voltage_min_design", 1e-6),
+    ("voltage_volt", "voltage_now", 1e-6),
+    ("voltage_ocv", "voltage_ocv", 1e-6),
+    ("charge_control_limit", "charge_control_limit", 1e-6),
+    ("charge_control_limit_max", "charge_control_limit_max", 1e-6),
+    ("charge_counter", "charge_counter", 1e-6),
+    ("charge_empty", "charge_empty", 1e-6),
+    ("charge_empty_design", "charge_empty_design", 1e-6),
+    ("charge_full", "charge_full", 1e-6),
+    ("charge_full_design", "charge_full_design", 1e-6),
+    ("charge_ampere", "charge_now", 1e-6),
+    ("charge_term_current", "charge_term_current", 1e-6),
+    ("constant_charge_current", "constant_charge_current", 1e-6),
+    (
+        "constant_charge_current_max",
+        "constant_charge_current_max",
+        1e-6,
+    ),
+    ("constant_charge_voltage", "constant_charge_voltage", 1e-6),
+    (
+        "constant_charge_voltage_max",
+        "constant_charge_voltage_max",
+        1e-6,
+    ),
+    ("precharge_current", "precharge_current", 1e-6),
+    ("input_current_limit", "input_current_limit", 1e-6),
+    ("power_watt", "power_now", 1e-6),
+    ("temp_celsius", "temp", 0.1),
+    ("temp_alert_max_celsius", "temp_alert_max", 0.1),
+    ("temp_alert_min_celsius", "temp_alert_min", 0.1),
+    ("temp_ambient_celsius", "temp_ambient", 0.1),
+    ("temp_ambient_max_celsius", "temp_ambient_max", 0.1),
+    ("temp_ambient_min_celsius", "temp_ambient_min", 0.1),
+    ("temp_max_celsius", "temp_max", 0.1),
+    ("temp_min_celsius", "temp_min", 0.1),
+];
+
+/// The text attributes `node_power_supply_info` carries, by label name (sorted, as
+/// node_exporter writes labels); `power_supply` is the supply's name.
+const POWER_SUPPLY_INFO: &[&str] = &[
+    "capacity_level",
+    "charge_type",
+    "health",
+    "manufacturer",
+    "model_name",
+    "power_supply",
+    "scope",
+    "serial_number",
+    "status",
+    "technology",
+    "type",
+    "usb_type",
+];
+
+fn power_supplies(root: &Path, out: &mut Output) -> Result<(), CollectError> {
+    let supplies = power_supply::supplies(root).map_err(missing_is_no_data(root))?;
+    let mut families: Vec<Family> = POWER_SUPPLY_VALUES
+        .iter()
+        .map(|(name, _, _)| {
+            Family::gauge(
+                format!("node_power_supply_{name}"),
+                format!("{name} value of /sys/class/power_supply/<power_supply>."),
+            )
+        })
+        .collect();
+    let mut info = Family::gauge(
+        "node_power_supply_info",
+        "info of /sys/class/power_supply/<power_supply>.",
+    );
+    for (supply, attributes) in &supplies {
+        for (family, (_, file, scale)) in families.iter_mut().zip(POWER_SUPPLY_VALUES) {
+            if let Some(value) = attributes.get(*file).and_then(|v| v.parse::<i64>().ok()) {
+                family.push(labels([("power_supply", supply)]), value as f64 * scale);
+            }
+        }
+        let info_labels = POWER_SUPPLY_INFO
+            .iter()
+            .filter_map(|label| {
+                let value = if *label == "power_supply" {
+                    supply
+                } else {
+                    attributes.get(*label)?
+                };
+                (!value.is_empty()).then(|| ((*label).into(), value.clone()))
+            })
+            .collect();
+        info.push(info_labels, 1.0);
+    }
+    for family in families {
+        out.family(family);
+    }
+    out.family(info);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +552,7 @@ mod tests {
             edac: sys.join("devices/system/edac/mc"),
             nvme: sys.join("class/nvme"),
             powercap: sys.join("class/powercap"),
+            power_supply: sys.join("class/power_supply"),
         }
     }
 
@@ -530,6 +664,46 @@ mod tests {
         assert_eq!(dram.samples[1].labels[0].1, "1");
         let package = find(&out, "node_rapl_package_joules_total");
         assert_eq!(package.samples[0].value, 240422.366267);
+        let bat = [("power_supply", "BAT0")];
+        assert_eq!(
+            find(&out, "node_power_supply_energy_watthour").sample(&bat),
+            Some(36.1)
+        );
+        assert_eq!(
+            find(&out, "node_power_supply_temp_celsius").sample(&bat),
+            Some(28.5)
+        );
+        assert_eq!(
+            find(&out, "node_power_supply_cyclecount").sample(&bat),
+            Some(0.0)
+        );
+        assert_eq!(
+            find(&out, "node_power_supply_online").sample(&[("power_supply", "AC")]),
+            Some(1.0)
+        );
+        let info = find(&out, "node_power_supply_info");
+        assert_eq!(
+            info.sample(&[("power_supply", "AC"), ("type", "Mains")]),
+            Some(1.0)
+        );
+        let battery: Vec<&str> = info.samples[1]
+            .labels
+            .iter()
+            .map(|(k, _)| k.as_ref())
+            .collect();
+        assert_eq!(
+            battery,
+            [
+                "capacity_level",
+                "manufacturer",
+                "model_name",
+                "power_supply",
+                "serial_number",
+                "status",
+                "technology",
+                "type"
+            ]
+        );
     }
 
     #[test]
@@ -541,10 +715,11 @@ mod tests {
             thermal: missing.clone(),
             edac: missing.clone(),
             nvme: missing.clone(),
-            powercap: missing,
+            powercap: missing.clone(),
+            power_supply: missing,
         };
         assert!(collector.collect(&mut out).is_ok());
-        for name in ["hwmon", "nvme", "rapl"] {
+        for name in ["hwmon", "nvme", "rapl", "powersupplyclass"] {
             let part = out.parts.iter().find(|p| p.name == name);
             assert!(
                 part.and_then(|p| p.error.as_ref())

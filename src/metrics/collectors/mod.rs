@@ -193,6 +193,7 @@ pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
     "netstat",
     "nvme",
     "os",
+    "powersupplyclass",
     "pressure",
     "rapl",
     "schedstat",
