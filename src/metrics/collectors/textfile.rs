@@ -57,7 +57,14 @@ impl TextfileCollector {
                 .filter(|p| p.extension().is_some_and(|e| e == "prom"))
                 .collect(),
             Err(e) => {
-                tracing::warn!(directory = %self.directory.display(), error = %e, "cannot read the textfile directory");
+                // The default set reads Debian's directory, which most hosts without
+                // node_exporter lack: that is node_textfile_scrape_error 1, not a warning on
+                // every scrape.
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    tracing::debug!(directory = %self.directory.display(), "no textfile directory");
+                } else {
+                    tracing::warn!(directory = %self.directory.display(), error = %e, "cannot read the textfile directory");
+                }
                 error = true;
                 Vec::new()
             }
