@@ -17,9 +17,11 @@ pub struct Selinux {
 
 pub fn read() -> Option<Selinux> {
     let text = procfs::read("/proc/self/mounts").ok()?;
-    let fs = mounts::parse_mounts(&text)
-        .into_iter()
-        .find(|m| m.fstype == "selinuxfs")?;
+    // Only the selinuxfs line is parsed: this runs on every scrape.
+    let line = text
+        .lines()
+        .find(|l| l.split_ascii_whitespace().nth(2) == Some("selinuxfs"))?;
+    let fs = mounts::parse_mounts(line).into_iter().next()?;
     let context = procfs::read_trimmed("/proc/self/attr/current")?;
     if context.trim_end_matches('\0') == "kernel" {
         return None;
