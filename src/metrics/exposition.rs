@@ -77,8 +77,10 @@ impl Format {
 /// Renders the gathered families of one gatherer.
 pub struct Exposition {
     gatherer: Arc<Gatherer>,
-    /// Leave out the exporter's own `process_*` and `node_scrape_collector_*` metrics (for a
-    /// textfile read by a node_exporter, which has its own).
+    /// Leave out the exporter's own `process_*` and `node_scrape_collector_*` metrics, and
+    /// what the `textfile` collector read (for a textfile read by a node_exporter, which has
+    /// its own and reads its textfile directory itself: with the default set reading that
+    /// directory, driftless would otherwise copy its own last file into the next).
     for_textfile: bool,
 }
 
@@ -121,7 +123,12 @@ impl Exposition {
         out: &mut String,
     ) -> Result<(), std::fmt::Error> {
         out.clear();
-        let gathered = self.gatherer.gather_selected(selection);
+        let gathered = if self.for_textfile {
+            self.gatherer
+                .gather_selected(&selection.also_excluding("textfile"))
+        } else {
+            self.gatherer.gather_selected(selection)
+        };
         let mut dropped = Vec::new();
         let merged = family::merge(
             gathered.families().filter(|f| {

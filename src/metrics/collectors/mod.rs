@@ -149,6 +149,13 @@ impl Selection {
         }
     }
 
+    /// This selection without the collector `name` as well.
+    pub fn also_excluding(&self, name: &str) -> Selection {
+        let mut selection = self.clone();
+        selection.exclude.push(name.to_owned());
+        selection
+    }
+
     pub fn is_all(&self) -> bool {
         self.only.is_none() && self.exclude.is_empty()
     }
