@@ -126,8 +126,37 @@ pub fn check_collector(
         CollectorSpec::Process(p) => {
             regex(p.pattern.as_ref(), found);
         }
+        CollectorSpec::Disk(d) => {
+            check_regexes(&d.regexes(), found);
+        }
+        CollectorSpec::Network(n) => {
+            check_regexes(&n.regexes(), found);
+        }
         CollectorSpec::Textfile(t) => absolute(&t.directory, "directory", found),
         _ => {}
+    }
+}
+
+/// node_exporter's filter regexes: each must compile, and a collector's `…_include` and
+/// `…_exclude` are mutually exclusive, as node_exporter's flags are.
+fn check_regexes(fields: &[(&'static str, Option<&Spanned<String>>)], found: &mut Vec<Diagnostic>) {
+    for (_, pattern) in fields {
+        regex(*pattern, found);
+    }
+    for (name, pattern) in fields {
+        let Some(prefix) = name.strip_suffix("_include") else {
+            continue;
+        };
+        let exclude = format!("{prefix}_exclude");
+        if let (Some(include), Some((_, Some(_)))) =
+            (pattern, fields.iter().find(|(n, _)| *n == exclude))
+        {
+            found.push(
+                Diagnostic::error(format!("`{name}` and `{exclude}` are mutually exclusive"))
+                    .at(include.span)
+                    .help("give one: names must match the include, or not match the exclude"),
+            );
+        }
     }
 }
 

@@ -1,20 +1,16 @@
-//! Exposition: the gathered families through prometheus-client's encoders, as Prometheus text
-//! 0.0.4 or OpenMetrics 1.0.0, chosen from an `Accept` header; gzip when the client asks.
+//! Exposition: the gathered families as Prometheus text 0.0.4 or OpenMetrics 1.0.0 (written
+//! by [`text_format`]), chosen from an `Accept` header; gzip when the client asks.
 //!
-//! One prometheus-client `Registry` holds one `Collector` that gathers on each encode, so a
-//! metric is never registered twice; [`family::merge`] guarantees no series appears twice.
+//! [`family::merge`] guarantees no series appears twice.
 
 use std::sync::Arc;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
-
-use super::family::{self, Kind};
+use super::collectors::Selection;
+use super::family;
 use super::gatherer::Gatherer;
+use super::text_format::{self, Dialect};
 
-pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -78,26 +74,13 @@ impl Format {
     }
 }
 
-/// The prometheus-client side: one registry per format, each with one collector that gathers
-/// per encode (the two encoders need slightly different input, see `GatherCollector`).
+/// Renders the gathered families of one gatherer.
 pub struct Exposition {
-    text: Registry,
-    openmetrics: Registry,
-}
-
-/// Feeds the gathered families to a prometheus-client encoder.
-///
-/// For OpenMetrics it works around two things: prometheus-client 0.26's OpenMetrics encoder
-/// writes HELP text unescaped (a newline in a textfile's HELP would break the exposition), so
-/// the help is escaped here; and untyped families are declared `gauge` rather than `unknown`,
-/// which Prometheus ingests the same way but which `promtool check metrics` (a text-format
-/// parser) can read.
-#[derive(Debug)]
-struct GatherCollector {
     gatherer: Arc<Gatherer>,
-    openmetrics: bool,
-    /// Leave out the exporter's own `process_*` and `node_scrape_collector_*` metrics (for a
-    /// textfile read by a node_exporter, which has its own).
+    /// Leave out the exporter's own `process_*` and `node_scrape_collector_*` metrics, and
+    /// what the `textfile` collector read (for a textfile read by a node_exporter, which has
+    /// its own and reads its textfile directory itself: with the default set reading that
+    /// directory, driftless would otherwise copy its own last file into the next).
     for_textfile: bool,
 }
 
@@ -109,9 +92,43 @@ impl std::fmt::Debug for Gatherer {
     }
 }
 
-impl Collector for GatherCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let gathered = self.gatherer.gather();
+impl Exposition {
+    pub fn new(gatherer: Arc<Gatherer>) -> Exposition {
+        Exposition {
+            gatherer,
+            for_textfile: false,
+        }
+    }
+
+    /// For a textfile that a node_exporter reads: without the `process_*` and
+    /// `node_scrape_collector_*` metrics node_exporter has itself.
+    pub fn for_textfile(gatherer: Arc<Gatherer>) -> Exposition {
+        Exposition {
+            gatherer,
+            for_textfile: true,
+        }
+    }
+
+    /// Gathers and encodes into `out` (cleared first).
+    pub fn encode(&self, format: Format, out: &mut String) -> Result<(), std::fmt::Error> {
+        self.encode_selected(format, &Selection::all(), out)
+    }
+
+    /// Gathers only the node_exporter collectors `selection` wants (node_exporter's
+    /// `collect[]`/`exclude[]` parameters) and encodes into `out` (cleared first).
+    pub fn encode_selected(
+        &self,
+        format: Format,
+        selection: &Selection,
+        out: &mut String,
+    ) -> Result<(), std::fmt::Error> {
+        out.clear();
+        let gathered = if self.for_textfile {
+            self.gatherer
+                .gather_selected(&selection.also_excluding("textfile"))
+        } else {
+            self.gatherer.gather_selected(selection)
+        };
         let mut dropped = Vec::new();
         let merged = family::merge(
             gathered.families().filter(|f| {
@@ -124,79 +141,12 @@ impl Collector for GatherCollector {
         for d in &dropped {
             tracing::debug!(?d, "dropped a conflicting series");
         }
-        for m in merged {
-            let family = m.family;
-            // prometheus-client appends `_total` to counters; names without it stay untyped so
-            // that no series is renamed.
-            let (name, metric_type) = match family.kind {
-                Kind::Counter => match family.name.strip_suffix("_total") {
-                    Some(base) => (base, MetricType::Counter),
-                    None => (family.name.as_ref(), MetricType::Unknown),
-                },
-                Kind::Gauge => (family.name.as_ref(), MetricType::Gauge),
-                Kind::Untyped => (family.name.as_ref(), MetricType::Unknown),
-            };
-            let metric_type = if self.openmetrics && metric_type == MetricType::Unknown {
-                MetricType::Gauge
-            } else {
-                metric_type
-            };
-            let help = if self.openmetrics {
-                escape_openmetrics_help(&family.help)
-            } else {
-                std::borrow::Cow::Borrowed(family.help.as_ref())
-            };
-            let mut metric = encoder.encode_descriptor(name, &help, None, metric_type)?;
-            for sample in m.samples {
-                let mut series = metric.encode_family(&sample.labels)?;
-                match metric_type {
-                    MetricType::Counter => {
-                        series.encode_counter::<NoLabelSet, f64, f64>(&sample.value, None)?
-                    }
-                    _ => series.encode_gauge(&sample.value)?,
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Exposition {
-    pub fn new(gatherer: Arc<Gatherer>) -> Exposition {
-        Exposition::build(gatherer, false)
-    }
-
-    /// For a textfile that a node_exporter reads: without the `process_*` and
-    /// `node_scrape_collector_*` metrics node_exporter has itself.
-    pub fn for_textfile(gatherer: Arc<Gatherer>) -> Exposition {
-        Exposition::build(gatherer, true)
-    }
-
-    fn build(gatherer: Arc<Gatherer>, for_textfile: bool) -> Exposition {
-        let registry = |openmetrics: bool| {
-            let mut registry = Registry::default();
-            registry.register_collector(Box::new(GatherCollector {
-                gatherer: Arc::clone(&gatherer),
-                openmetrics,
-                for_textfile,
-            }));
-            registry
+        let dialect = match format {
+            Format::Text => Dialect::Prometheus,
+            Format::OpenMetrics => Dialect::OpenMetrics,
         };
-        Exposition {
-            text: registry(false),
-            openmetrics: registry(true),
-        }
-    }
-
-    /// Gathers and encodes into `out` (cleared first).
-    pub fn encode(&self, format: Format, out: &mut String) -> Result<(), std::fmt::Error> {
-        out.clear();
-        match format {
-            Format::Text => prometheus_client::encoding::prometheus_text::encode(out, &self.text),
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode(out, &self.openmetrics)
-            }
-        }
+        text_format::write(&merged, dialect, out);
+        Ok(())
     }
 
     pub fn render(&self, format: Format) -> Result<String, std::fmt::Error> {
@@ -204,23 +154,6 @@ impl Exposition {
         self.encode(format, &mut out)?;
         Ok(out)
     }
-}
-
-/// OpenMetrics escapes `\\`, `\n` and `"` in HELP text.
-fn escape_openmetrics_help(help: &str) -> std::borrow::Cow<'_, str> {
-    if !help.contains(['\\', '\n', '"']) {
-        return std::borrow::Cow::Borrowed(help);
-    }
-    let mut out = String::with_capacity(help.len() + 8);
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' => out.push_str("\\\""),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// Whether an `Accept-Encoding` header accepts gzip (with a non-zero q).

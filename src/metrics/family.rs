@@ -17,6 +17,10 @@ pub enum Kind {
     Counter,
     Gauge,
     Untyped,
+    /// Samples `<name>_bucket{le}`, `<name>_sum`, `<name>_count` (a textfile's histogram).
+    Histogram,
+    /// Samples `<name>{quantile}`, `<name>_sum`, `<name>_count` (a textfile's summary).
+    Summary,
 }
 
 impl Kind {
@@ -25,6 +29,8 @@ impl Kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Untyped => "untyped",
+            Kind::Histogram => "histogram",
+            Kind::Summary => "summary",
         }
     }
 }
@@ -33,6 +39,9 @@ impl Kind {
 pub struct Sample {
     pub labels: Vec<Label>,
     pub value: f64,
+    /// What follows the family name in this sample's name: `""`, or for histograms and
+    /// summaries `_bucket`, `_sum`, `_count`.
+    pub suffix: &'static str,
 }
 
 /// One metric family: every series of one metric name.
@@ -74,7 +83,21 @@ impl Family {
 
     /// Adds one series.
     pub fn push(&mut self, labels: Vec<Label>, value: f64) {
-        self.samples.push(Sample { labels, value });
+        self.samples.push(Sample {
+            labels,
+            value,
+            suffix: "",
+        });
+    }
+
+    /// Adds one series of a histogram or summary: `suffix` is `_bucket`, `_sum`, `_count`
+    /// or `""`.
+    pub fn push_part(&mut self, suffix: &'static str, labels: Vec<Label>, value: f64) {
+        self.samples.push(Sample {
+            labels,
+            value,
+            suffix,
+        });
     }
 
     /// Adds one series without labels.
@@ -197,7 +220,7 @@ pub fn merge<'a>(
         let first = families[0];
         let total: usize = families.iter().map(|f| f.samples.len()).sum();
         let mut samples: Vec<&Sample> = Vec::with_capacity(total);
-        let mut seen: HashSet<Vec<(&str, &str)>> = HashSet::new();
+        let mut seen: HashSet<(&str, Vec<(&str, &str)>)> = HashSet::new();
         let check_dupes = families.len() > 1 || first.samples.len() > 1;
         for family in &families {
             if family.kind != first.kind {
@@ -217,7 +240,7 @@ pub fn merge<'a>(
                         .map(|(k, v)| (k.as_ref(), v.as_str()))
                         .collect();
                     key.sort_unstable();
-                    if !seen.insert(key) {
+                    if !seen.insert((sample.suffix, key)) {
                         dropped.push(Dropped::DuplicateSeries {
                             name: name.to_owned(),
                         });

@@ -8,17 +8,24 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::collectors::{self, Collector, Output};
+use std::collections::BTreeMap;
+
+use super::collectors::{self, Collector, Output, PartRun, Selection};
 use super::family::{Family, labels};
 use super::thresholds::{EventLog, ThresholdEvent, Thresholds};
 use crate::host::{process, procfs};
 use crate::model::FactsTask;
-use crate::model::facts::{CollectorSpec, DiskCollector, Filter, NetworkCollector, NoFields};
+use crate::model::Spanned;
+use crate::model::facts::{
+    CollectorSpec, DiskCollector, NetworkCollector, NoFields, TextfileCollector,
+};
 
 /// One configured collector.
 struct Entry {
     id: String,
     type_name: &'static str,
+    /// The node_exporter collectors it is made of.
+    parts: &'static [&'static str],
     /// Its settings were rendered from a secret: its error messages, which may quote its
     /// command or what the command printed, are not shown.
     sensitive: bool,
@@ -30,6 +37,8 @@ struct EntryState {
     collector: Box<dyn Collector>,
     thresholds: Thresholds,
     families: Arc<Vec<Family>>,
+    /// The node_exporter collectors of the last run, with their families' place in `families`.
+    parts: Vec<PartRun>,
     last_run: Option<Instant>,
     last_run_unix: f64,
     duration: f64,
@@ -78,24 +87,27 @@ pub fn default_specs() -> Vec<(String, CollectorSpec)> {
     vec![
         ("cpu".into(), CollectorSpec::Cpu(NoFields {})),
         ("memory".into(), CollectorSpec::Memory(NoFields {})),
-        (
-            "disk".into(),
-            CollectorSpec::Disk(DiskCollector {
-                mountpoints: Filter::default(),
-                fs_types: Filter::default(),
-                devices: Filter::default(),
-            }),
-        ),
+        ("disk".into(), CollectorSpec::Disk(DiskCollector::default())),
         (
             "network".into(),
-            CollectorSpec::Network(NetworkCollector {
-                interfaces: Filter::default(),
-            }),
+            CollectorSpec::Network(NetworkCollector::default()),
         ),
         ("load".into(), CollectorSpec::Load(NoFields {})),
         ("system".into(), CollectorSpec::System(NoFields {})),
+        ("hardware".into(), CollectorSpec::Hardware(NoFields {})),
+        (
+            "textfile".into(),
+            CollectorSpec::Textfile(TextfileCollector {
+                directory: Spanned::unplaced(DEFAULT_TEXTFILE_DIRECTORY.to_owned()),
+            }),
+        ),
     ]
 }
+
+/// Debian's node_exporter's textfile directory (`--collector.textfile.directory` in
+/// `/etc/default/prometheus-node-exporter`), where the scripts of
+/// prometheus-node-exporter-collectors write: a host switching over keeps their metrics.
+pub const DEFAULT_TEXTFILE_DIRECTORY: &str = "/var/lib/prometheus/node-exporter";
 
 /// A collector's error as messages, logs and reports show it: not at all when the collector
 /// was rendered from a secret (the message may quote the secret or what a command printed).
@@ -163,12 +175,14 @@ impl Gatherer {
                 Ok(collector) => entries.push(Entry {
                     id: id.to_owned(),
                     type_name: spec.type_name(),
+                    parts: collectors::parts(spec),
                     sensitive,
                     interval: interval.filter(|i| !i.is_zero()),
                     state: Mutex::new(EntryState {
                         collector,
                         thresholds: Thresholds::new(id, thresholds),
                         families: Arc::new(Vec::new()),
+                        parts: Vec::new(),
                         last_run: None,
                         last_run_unix: 0.0,
                         duration: 0.0,
@@ -199,7 +213,10 @@ impl Gatherer {
         }
         let mut out = Output::default();
         let started = Instant::now();
-        let result = state.collector.collect(&mut out);
+        let result = state
+            .collector
+            .collect(&mut out)
+            .and_then(|()| out.first_part_failure().map_or(Ok(()), Err));
         state.duration = started.elapsed().as_secs_f64();
         state.last_run = Some(Instant::now());
         state.last_run_unix = procfs::unix_now();
@@ -208,6 +225,7 @@ impl Gatherer {
             tracing::warn!(collector = %entry.id, error = %e, "collector failed");
         }
         state.families = Arc::new(out.families);
+        state.parts = out.parts;
         if !state.thresholds.is_empty() {
             let events = state.thresholds.evaluate(&out.values, state.last_run_unix);
             if !events.is_empty() {
@@ -221,7 +239,17 @@ impl Gatherer {
 
     /// Collects what is due and returns every family, ready to expose.
     pub fn gather(&self) -> Gathered {
+        self.gather_selected(&Selection::all())
+    }
+
+    /// Like [`Gatherer::gather`], with only the node_exporter collectors `selection` wants
+    /// (node_exporter's `collect[]`/`exclude[]`). A collector with an interval gives the
+    /// selected part of its cached run; one without runs only its selected parts, and that
+    /// partial run neither replaces the cache nor evaluates thresholds.
+    pub fn gather_selected(&self, selection: &Selection) -> Gathered {
         let mut collected = Vec::with_capacity(self.entries.len());
+        // node_exporter's collectors by name: seconds, and whether every run succeeded.
+        let mut ne_runs: BTreeMap<&'static str, (f64, bool)> = BTreeMap::new();
         let mut duration = Family::gauge(
             "driftless_collector_duration_seconds",
             "Duration of the last run of a collector.",
@@ -247,9 +275,34 @@ impl Gatherer {
             "Current threshold level of a watched value: 0 ok, 1 warning, 2 critical.",
         );
         for entry in &self.entries {
+            if !selection.wants_any(entry.parts) {
+                continue;
+            }
             let mut state = lock(&entry.state);
-            self.refresh(entry, &mut state, false);
-            collected.push(Arc::clone(&state.families));
+            let partial_run;
+            let parts = if selection.is_all() || entry.interval.is_some() {
+                self.refresh(entry, &mut state, false);
+                collected.push(if selection.is_all() {
+                    Arc::clone(&state.families)
+                } else {
+                    Arc::new(selected_families(&state.families, &state.parts, selection))
+                });
+                &state.parts
+            } else {
+                let mut out = Output::selecting(selection.clone());
+                if let Err(e) = state.collector.collect(&mut out) {
+                    let e = shown_error(entry.sensitive, &e);
+                    tracing::warn!(collector = %entry.id, error = %e, "collector failed");
+                }
+                collected.push(Arc::new(std::mem::take(&mut out.families)));
+                partial_run = out.parts;
+                &partial_run
+            };
+            for part in parts.iter().filter(|p| selection.wants(p.name)) {
+                let run = ne_runs.entry(part.name).or_insert((0.0, true));
+                run.0 += part.seconds;
+                run.1 &= part.error.is_none();
+            }
             let id = entry.id.as_str();
             let ok = if state.error.is_none() { 1.0 } else { 0.0 };
             duration.push(
@@ -261,8 +314,6 @@ impl Gatherer {
                 labels([("collector", id), ("type", entry.type_name)]),
                 state.last_run_unix,
             );
-            ne_duration.push(labels([("collector", id)]), state.duration);
-            ne_success.push(labels([("collector", id)]), ok);
             for (value_name, series, level) in state.thresholds.states() {
                 let mut l = labels([("collector", id), ("value", value_name)]);
                 for (k, v) in series {
@@ -275,6 +326,10 @@ impl Gatherer {
                 }
                 state_family.push(l, level.as_number());
             }
+        }
+        for (name, (seconds, ok)) in ne_runs {
+            ne_duration.push(labels([("collector", name)]), seconds);
+            ne_success.push(labels([("collector", name)]), if ok { 1.0 } else { 0.0 });
         }
         let mut events_total = Family::counter(
             "driftless_threshold_events_total",
@@ -358,6 +413,21 @@ impl Gatherer {
     }
 }
 
+/// The families of the parts `selection` wants, and those produced outside any part.
+fn selected_families(families: &[Family], parts: &[PartRun], selection: &Selection) -> Vec<Family> {
+    families
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            parts
+                .iter()
+                .find(|p| p.families.contains(i))
+                .is_none_or(|p| selection.wants(p.name))
+        })
+        .map(|(_, f)| f.clone())
+        .collect()
+}
+
 /// The standard `process_*` metrics of the exporter itself, as every Prometheus client
 /// library exposes them.
 fn self_process_metrics(started_unix: f64) -> Vec<Family> {
@@ -432,4 +502,85 @@ fn self_process_metrics(started_unix: f64) -> Vec<Family> {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(gathered: &Gathered) -> Vec<String> {
+        gathered.families().map(|f| f.name.to_string()).collect()
+    }
+
+    fn scraped_collectors(gathered: &Gathered) -> Vec<String> {
+        gathered
+            .own
+            .iter()
+            .filter(|f| f.name == "node_scrape_collector_success")
+            .flat_map(|f| f.samples.iter().map(|s| s.labels[0].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_selection_runs_only_the_named_node_exporter_collectors() {
+        let gatherer = Gatherer::from_tasks(&[]).unwrap_or_else(|e| panic!("{e:?}"));
+        let only = gatherer.gather_selected(&Selection::only(["loadavg", "timex"]));
+        assert_eq!(scraped_collectors(&only), ["loadavg", "timex"]);
+        let collected: Vec<String> = only
+            .collected
+            .iter()
+            .flat_map(|f| f.iter().map(|f| f.name.to_string()))
+            .collect();
+        assert!(
+            collected.contains(&"node_load1".to_owned()),
+            "{collected:?}"
+        );
+        assert!(
+            collected.contains(&"node_timex_status".to_owned()),
+            "{collected:?}"
+        );
+        assert!(
+            collected
+                .iter()
+                .all(|n| n.starts_with("node_load") || n.starts_with("node_timex_")),
+            "{collected:?}"
+        );
+
+        let all = gatherer.gather();
+        let excluded = gatherer.gather_selected(&Selection::excluding(["cpu", "meminfo"]));
+        let mut expected = scraped_collectors(&all);
+        expected.retain(|c| c != "cpu" && c != "meminfo");
+        assert_eq!(scraped_collectors(&excluded), expected);
+        assert!(names(&all).iter().any(|n| n == "node_cpu_seconds_total"));
+        assert!(
+            !names(&excluded)
+                .iter()
+                .any(|n| n == "node_cpu_seconds_total")
+        );
+        assert!(
+            !names(&excluded)
+                .iter()
+                .any(|n| n.starts_with("node_memory_"))
+        );
+        assert!(names(&excluded).iter().any(|n| n == "node_forks_total"));
+    }
+
+    #[test]
+    fn every_part_is_a_known_node_exporter_collector() {
+        for (_, spec) in default_specs() {
+            for part in collectors::parts(&spec) {
+                assert!(
+                    collectors::NODE_EXPORTER_COLLECTORS.contains(part),
+                    "{part} of {}",
+                    spec.type_name()
+                );
+            }
+        }
+        let mut listed: Vec<&str> = default_specs()
+            .iter()
+            .flat_map(|(_, spec)| collectors::parts(spec).iter().copied())
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(listed, collectors::NODE_EXPORTER_COLLECTORS);
+    }
 }

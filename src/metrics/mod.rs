@@ -7,8 +7,9 @@
 //!   output.
 //! - [`gatherer`]: the running set of collectors — intervals, cached values, thresholds
 //!   ([`thresholds`]) and driftless's own metrics.
-//! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0.0 through prometheus-client, with
-//!   content negotiation and gzip; [`server`]: the `/metrics` HTTP server;
+//! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0.0 (written by [`text_format`],
+//!   which keeps every family's type and name as given), with content negotiation and gzip;
+//!   [`server`]: the `/metrics` HTTP server;
 //!   [`textfile_output`]: the push alternative (an atomically written `*.prom` file).
 //!
 //! The `command` collector runs its program under [`crate::process::supervisor`], so that every
@@ -19,6 +20,7 @@ pub mod exposition;
 pub mod family;
 pub mod gatherer;
 pub mod server;
+pub mod text_format;
 pub mod textfile_output;
 pub mod thresholds;
 

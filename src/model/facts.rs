@@ -62,6 +62,7 @@ pub enum CollectorSpec {
     Network(NetworkCollector),
     Load(NoFields),
     System(NoFields),
+    Hardware(NoFields),
     Process(ProcessCollector),
     Command(CommandCollector),
     Textfile(TextfileCollector),
@@ -69,8 +70,9 @@ pub enum CollectorSpec {
 
 impl CollectorSpec {
     /// Every name [`CollectorSpec::type_name`] gives.
-    pub const TYPE_NAMES: [&'static str; 9] = [
-        "cpu", "memory", "disk", "network", "load", "system", "process", "command", "textfile",
+    pub const TYPE_NAMES: [&'static str; 10] = [
+        "cpu", "memory", "disk", "network", "load", "system", "hardware", "process", "command",
+        "textfile",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -81,6 +83,7 @@ impl CollectorSpec {
             CollectorSpec::Network(_) => "network",
             CollectorSpec::Load(_) => "load",
             CollectorSpec::System(_) => "system",
+            CollectorSpec::Hardware(_) => "hardware",
             CollectorSpec::Process(_) => "process",
             CollectorSpec::Command(_) => "command",
             CollectorSpec::Textfile(_) => "textfile",
@@ -103,8 +106,14 @@ pub struct Filter {
     pub exclude: Vec<String>,
 }
 
-/// Filesystem usage and disk I/O counters.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+/// Filesystem usage, disk I/O counters and software RAID (node_exporter's `filesystem`,
+/// `diskstats` and `mdadm` collectors).
+///
+/// Two ways to filter, which both apply: glob lists (`mountpoints`, `fs_types`, `devices`)
+/// and node_exporter's regular expressions under its flags' names (an existing
+/// `--collector.filesystem.mount-points-exclude=…` carries over as `mount_points_exclude`).
+/// node_exporter's default exclusions apply only when neither says anything about that name.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiskCollector {
     #[serde(default)]
@@ -113,14 +122,84 @@ pub struct DiskCollector {
     pub fs_types: Filter,
     #[serde(default)]
     pub devices: Filter,
+    /// Mount points to leave out, a regular expression
+    /// (`--collector.filesystem.mount-points-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_points_exclude: Option<Spanned<String>>,
+    /// Filesystem types to leave out (`--collector.filesystem.fs-types-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_types_exclude: Option<Spanned<String>>,
+    /// Disks to report, a regular expression (`--collector.diskstats.device-include`; not
+    /// with `diskstats_device_exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diskstats_device_include: Option<Spanned<String>>,
+    /// Disks to leave out (`--collector.diskstats.device-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diskstats_device_exclude: Option<Spanned<String>>,
 }
 
-/// Per-interface network counters.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+/// Per-interface network counters and properties, protocol and socket counters, the ARP
+/// table, conntrack, softnet, UDP queues and bonds.
+///
+/// Filters as for `disk`: the `interfaces` glob lists, and node_exporter's regular
+/// expressions under its flags' names.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkCollector {
     #[serde(default)]
     pub interfaces: Filter,
+    /// Interfaces whose counters to report (`--collector.netdev.device-include`; not with
+    /// `netdev_device_exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netdev_device_include: Option<Spanned<String>>,
+    /// Interfaces whose counters to leave out (`--collector.netdev.device-exclude`; default
+    /// `^lo$`, as Debian's node_exporter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netdev_device_exclude: Option<Spanned<String>>,
+    /// Interfaces whose properties to leave out (`--collector.netclass.ignored-devices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netclass_ignored_devices: Option<Spanned<String>>,
+    /// Devices whose ARP entries to count (`--collector.arp.device-include`; not with
+    /// `arp_device_exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp_device_include: Option<Spanned<String>>,
+    /// Devices whose ARP entries to leave out (`--collector.arp.device-exclude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp_device_exclude: Option<Spanned<String>>,
+}
+
+impl DiskCollector {
+    /// The regular expressions with the field names they were given under.
+    pub fn regexes(&self) -> [(&'static str, Option<&Spanned<String>>); 4] {
+        [
+            ("mount_points_exclude", self.mount_points_exclude.as_ref()),
+            ("fs_types_exclude", self.fs_types_exclude.as_ref()),
+            (
+                "diskstats_device_include",
+                self.diskstats_device_include.as_ref(),
+            ),
+            (
+                "diskstats_device_exclude",
+                self.diskstats_device_exclude.as_ref(),
+            ),
+        ]
+    }
+}
+
+impl NetworkCollector {
+    /// The regular expressions with the field names they were given under.
+    pub fn regexes(&self) -> [(&'static str, Option<&Spanned<String>>); 5] {
+        [
+            ("netdev_device_include", self.netdev_device_include.as_ref()),
+            ("netdev_device_exclude", self.netdev_device_exclude.as_ref()),
+            (
+                "netclass_ignored_devices",
+                self.netclass_ignored_devices.as_ref(),
+            ),
+            ("arp_device_include", self.arp_device_include.as_ref()),
+            ("arp_device_exclude", self.arp_device_exclude.as_ref()),
+        ]
+    }
 }
 
 /// Processes by name or pattern: count, CPU seconds, resident memory.

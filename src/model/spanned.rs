@@ -28,9 +28,9 @@ impl<T> AsRef<T> for Spanned<T> {
     }
 }
 
-#[cfg(test)]
 impl<T> Spanned<T> {
-    /// A value with no place in a file, for unit tests that build the model by hand.
+    /// A value with no place in a file: a built-in default (never checked, so its span is
+    /// never shown), or a unit test's hand-built model.
     pub fn unplaced(value: T) -> Self {
         Spanned {
             value,

@@ -65,6 +65,7 @@ mod execute_uri;
 mod execute_validate_backup;
 mod execute_wait_for;
 mod facts_cli;
+mod facts_node_exporter_parity;
 mod facts_prometheus;
 mod facts_push;
 mod facts_server;

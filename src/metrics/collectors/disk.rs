@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{CollectError, Collector, NameFilter, Output};
+use super::{CollectError, Collector, NameFilter, Output, Regexes};
 use crate::host::mounts::{self, FsStats, NETWORK_FS};
 use crate::host::procfs;
 use crate::metrics::family::{Family, Label, labels};
@@ -26,63 +26,17 @@ use crate::model::facts::DiskCollector as DiskConfig;
 
 pub const VALUE_NAMES: &[&str] = &["used_ratio", "inodes_used_ratio", "avail_bytes"];
 
-/// Debian's node_exporter 1.5 default `--collector.filesystem.mount-points-exclude`
-/// (`^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`).
-pub const DEFAULT_MOUNTPOINT_EXCLUDE: &[&str] = &[
-    "/dev",
-    "/dev/*",
-    "/proc",
-    "/proc/*",
-    "/run",
-    "/run/*",
-    "/sys",
-    "/sys/*",
-    "/mnt",
-    "/mnt/*",
-    "/media",
-    "/media/*",
-    "/var/lib/docker/?*",
-    "/var/lib/containers/storage/?*",
-];
+/// Debian's node_exporter 1.5 default `--collector.filesystem.mount-points-exclude`.
+pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 
 /// node_exporter's default `--collector.filesystem.fs-types-exclude`.
-pub const DEFAULT_FS_TYPE_EXCLUDE: &[&str] = &[
-    "autofs",
-    "binfmt_misc",
-    "bpf",
-    "cgroup",
-    "cgroup2",
-    "configfs",
-    "debugfs",
-    "devpts",
-    "devtmpfs",
-    "fusectl",
-    "hugetlbfs",
-    "iso9660",
-    "mqueue",
-    "nsfs",
-    "overlay",
-    "proc",
-    "procfs",
-    "pstore",
-    "rpc_pipefs",
-    "securityfs",
-    "selinuxfs",
-    "squashfs",
-    "sysfs",
-    "tracefs",
-];
+pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
 
-/// node_exporter's default `--collector.diskstats.device-exclude`
-/// (`^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`): partitions, RAM disks, loops.
-pub const DEFAULT_DEVICE_EXCLUDE: &[&str] = &[
-    "ram[0-9]*",
-    "loop[0-9]*",
-    "fd[0-9]*",
-    "[hsv]d[a-z][0-9]*",
-    "xvd[a-z][0-9]*",
-    "nvme[0-9]*n[0-9]*p[0-9]*",
-];
+/// node_exporter's default `--collector.diskstats.device-exclude`: partitions, RAM disks,
+/// loops.
+pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str =
+    r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
 const STATFS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -97,9 +51,24 @@ pub struct DiskCollector {
 impl DiskCollector {
     pub fn new(config: &DiskConfig) -> Result<Self, String> {
         Ok(DiskCollector {
-            mountpoints: NameFilter::new(&config.mountpoints, DEFAULT_MOUNTPOINT_EXCLUDE)?,
-            fs_types: NameFilter::new(&config.fs_types, DEFAULT_FS_TYPE_EXCLUDE)?,
-            devices: NameFilter::new(&config.devices, DEFAULT_DEVICE_EXCLUDE)?,
+            mountpoints: NameFilter::new(
+                &config.mountpoints,
+                Regexes::exclude(config.mount_points_exclude.as_ref()),
+                Some(DEFAULT_MOUNT_POINTS_EXCLUDE),
+            )?,
+            fs_types: NameFilter::new(
+                &config.fs_types,
+                Regexes::exclude(config.fs_types_exclude.as_ref()),
+                Some(DEFAULT_FS_TYPES_EXCLUDE),
+            )?,
+            devices: NameFilter::new(
+                &config.devices,
+                Regexes::new(
+                    config.diskstats_device_include.as_ref(),
+                    config.diskstats_device_exclude.as_ref(),
+                ),
+                Some(DEFAULT_DISKSTATS_DEVICE_EXCLUDE),
+            )?,
             stuck: Arc::default(),
             buf: String::with_capacity(4096),
         })
@@ -398,11 +367,15 @@ impl DiskCollector {
     }
 }
 
+/// The node_exporter collectors this one is made of.
+pub const PARTS: &[&str] = &["filesystem", "diskstats", "mdadm"];
+
 impl Collector for DiskCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        let filesystems = self.filesystems(out);
-        let diskstats = self.diskstats(out);
-        filesystems.and(diskstats)
+        out.part("filesystem", |out| self.filesystems(out));
+        out.part("diskstats", |out| self.diskstats(out));
+        out.part("mdadm", |out| super::mdadm::collect(&mut self.buf, out));
+        Ok(())
     }
 }
 
@@ -413,16 +386,24 @@ mod tests {
 
     #[test]
     fn default_filters_match_node_exporter() {
-        let mounts =
-            NameFilter::new(&Filter::default(), DEFAULT_MOUNTPOINT_EXCLUDE).unwrap_or_default();
+        let mounts = NameFilter::new(
+            &Filter::default(),
+            Regexes::default(),
+            Some(DEFAULT_MOUNT_POINTS_EXCLUDE),
+        )
+        .unwrap_or_default();
         assert!(mounts.matches("/"));
         assert!(mounts.matches("/home"));
         assert!(mounts.matches("/var/lib/docker"));
         assert!(!mounts.matches("/var/lib/docker/overlay2"));
         assert!(!mounts.matches("/run"));
         assert!(!mounts.matches("/dev/shm"));
-        let devices =
-            NameFilter::new(&Filter::default(), DEFAULT_DEVICE_EXCLUDE).unwrap_or_default();
+        let devices = NameFilter::new(
+            &Filter::default(),
+            Regexes::default(),
+            Some(DEFAULT_DISKSTATS_DEVICE_EXCLUDE),
+        )
+        .unwrap_or_default();
         assert!(devices.matches("sda"));
         assert!(devices.matches("nvme0n1"));
         assert!(devices.matches("dm-0"));

@@ -50,8 +50,19 @@ fn parse_pressure(text: &str) -> (Option<f64>, Option<f64>) {
     (total("some "), total("full "))
 }
 
+/// The node_exporter collectors this one is made of.
+pub const PARTS: &[&str] = &["loadavg", "pressure"];
+
 impl Collector for LoadCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        out.part("loadavg", |out| self.loadavg(out));
+        out.part("pressure", |out| self.pressure(out));
+        Ok(())
+    }
+}
+
+impl LoadCollector {
+    fn loadavg(&mut self, out: &mut Output) -> Result<(), CollectError> {
         procfs::read_into("/proc/loadavg", &mut self.buf)?;
         let [one, five, fifteen] = parse_loadavg(&self.buf)
             .ok_or_else(|| CollectError("cannot parse /proc/loadavg".into()))?;
@@ -62,43 +73,57 @@ impl Collector for LoadCollector {
         out.watch("load5", Vec::new(), five);
         out.watch("load15", Vec::new(), fifteen);
         out.watch("load1_per_cpu", Vec::new(), one / self.cpus.max(1.0));
+        Ok(())
+    }
 
-        // (resource, some → name, full → name)
-        const PRESSURE: &[(&str, &str, Option<&str>)] = &[
-            ("cpu", "node_pressure_cpu_waiting_seconds_total", None),
+    /// node_exporter's `pressure`: no data (success 0) when the kernel has no PSI.
+    fn pressure(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        // (resource, "some" name and help, "full" name and help), node_exporter's texts.
+        type Named = (&'static str, &'static str);
+        const PRESSURE: &[(&str, &str, &str, Option<Named>)] = &[
+            (
+                "cpu",
+                "node_pressure_cpu_waiting_seconds_total",
+                "Total time in seconds that processes have waited for CPU time",
+                None,
+            ),
             (
                 "io",
                 "node_pressure_io_waiting_seconds_total",
-                Some("node_pressure_io_stalled_seconds_total"),
+                "Total time in seconds that processes have waited due to IO congestion",
+                Some((
+                    "node_pressure_io_stalled_seconds_total",
+                    "Total time in seconds no process could make progress due to IO congestion",
+                )),
             ),
             (
                 "memory",
                 "node_pressure_memory_waiting_seconds_total",
-                Some("node_pressure_memory_stalled_seconds_total"),
+                "Total time in seconds that processes have waited for memory",
+                Some((
+                    "node_pressure_memory_stalled_seconds_total",
+                    "Total time in seconds no process could make progress due to memory congestion",
+                )),
             ),
         ];
-        for (resource, some_name, full_name) in PRESSURE {
-            if procfs::read_into(format!("/proc/pressure/{resource}"), &mut self.buf).is_err() {
-                continue;
-            }
-            let (some, full) = parse_pressure(&self.buf);
+        for (resource, some_name, some_help, full) in PRESSURE {
+            procfs::read_into(format!("/proc/pressure/{resource}"), &mut self.buf).map_err(
+                |e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        CollectError::no_data(
+                            "pressure information is unavailable (a kernel without PSI)",
+                        )
+                    } else {
+                        CollectError(e.to_string())
+                    }
+                },
+            )?;
+            let (some, full_value) = parse_pressure(&self.buf);
             if let Some(us) = some {
-                out.family(
-                    Family::counter(
-                        *some_name,
-                        format!("Total time in seconds that processes have waited for {resource}."),
-                    )
-                    .with_value(us / 1e6),
-                );
+                out.family(Family::counter(*some_name, *some_help).with_value(us / 1e6));
             }
-            if let (Some(name), Some(us)) = (full_name, full) {
-                out.family(
-                    Family::counter(
-                        *name,
-                        format!("Total time in seconds no process could make progress due to {resource} congestion."),
-                    )
-                    .with_value(us / 1e6),
-                );
+            if let (Some((name, help)), Some(us)) = (full, full_value) {
+                out.family(Family::counter(*name, *help).with_value(us / 1e6));
             }
         }
         Ok(())

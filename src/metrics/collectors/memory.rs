@@ -53,8 +53,19 @@ fn meminfo_key(raw: &str) -> String {
     }
 }
 
+/// The node_exporter collectors this one is made of.
+pub const PARTS: &[&str] = &["meminfo", "vmstat"];
+
 impl Collector for MemoryCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        out.part("meminfo", |out| self.meminfo(out));
+        out.part("vmstat", |out| self.vmstat(out));
+        Ok(())
+    }
+}
+
+impl MemoryCollector {
+    fn meminfo(&mut self, out: &mut Output) -> Result<(), CollectError> {
         meminfo::read_into(&mut self.buf)?;
         let (mut total, mut available, mut swap_total, mut swap_free) = (None, None, None, None);
         for entry in meminfo::entries(&self.buf) {
@@ -93,23 +104,26 @@ impl Collector for MemoryCollector {
                 if total > 0.0 { 1.0 - free / total } else { 0.0 },
             );
         }
-        if procfs::read_into("/proc/vmstat", &mut self.buf).is_ok() {
-            for line in self.buf.lines() {
-                let Some((name, value)) = line.split_once(' ') else {
-                    continue;
-                };
-                if !vmstat_field_wanted(name) {
-                    continue;
-                }
-                if let Some(value) = procfs::parse_number(value.trim()) {
-                    out.family(
-                        Family::untyped(
-                            format!("node_vmstat_{name}"),
-                            format!("/proc/vmstat information field {name}."),
-                        )
-                        .with_value(value),
-                    );
-                }
+        Ok(())
+    }
+
+    fn vmstat(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        procfs::read_into("/proc/vmstat", &mut self.buf)?;
+        for line in self.buf.lines() {
+            let Some((name, value)) = line.split_once(' ') else {
+                continue;
+            };
+            if !vmstat_field_wanted(name) {
+                continue;
+            }
+            if let Some(value) = procfs::parse_number(value.trim()) {
+                out.family(
+                    Family::untyped(
+                        format!("node_vmstat_{name}"),
+                        format!("/proc/vmstat information field {name}."),
+                    )
+                    .with_value(value),
+                );
             }
         }
         Ok(())

@@ -5,7 +5,10 @@
 pub mod command;
 pub mod cpu;
 pub mod disk;
+pub mod hardware;
+pub mod kernel_net;
 pub mod load;
+pub mod mdadm;
 pub mod memory;
 pub mod network;
 pub mod process;
@@ -16,6 +19,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::family::{Family, Label};
+use crate::model::Spanned;
 use crate::model::facts::{CollectorSpec, Filter};
 
 /// A value a threshold can watch: a name from the collector's list, the series it belongs to
@@ -32,9 +36,34 @@ pub struct WatchedValue {
 pub struct Output {
     pub families: Vec<Family>,
     pub values: Vec<WatchedValue>,
+    /// The node_exporter collectors that ran, in order: each driftless collector is made of
+    /// one or more of them, and `node_scrape_collector_*` reports them by these names.
+    pub parts: Vec<PartRun>,
+    /// Which node_exporter collectors to run; the others are skipped.
+    selection: Selection,
+}
+
+/// One node_exporter collector's run inside a driftless collector.
+#[derive(Debug, Clone)]
+pub struct PartRun {
+    /// node_exporter's name for it (`cpu`, `meminfo`, `netdev`, …).
+    pub name: &'static str,
+    pub seconds: f64,
+    /// Why it failed, or reported no data (as node_exporter's `ErrNoData`: success 0).
+    pub error: Option<CollectError>,
+    /// Its families: `Output::families[families]`.
+    pub families: std::ops::Range<usize>,
 }
 
 impl Output {
+    /// An output that runs only the node_exporter collectors `selection` wants.
+    pub fn selecting(selection: Selection) -> Output {
+        Output {
+            selection,
+            ..Output::default()
+        }
+    }
+
     pub fn family(&mut self, family: Family) {
         if !family.samples.is_empty() {
             self.families.push(family);
@@ -50,6 +79,157 @@ impl Output {
             });
         }
     }
+
+    /// Whether the node_exporter collector `name` runs in this collection.
+    pub fn wants(&self, name: &str) -> bool {
+        self.selection.wants(name)
+    }
+
+    /// Runs `collect` as node_exporter's collector `name` — timed, its failure recorded
+    /// against that name — unless the selection leaves it out.
+    pub fn part(
+        &mut self,
+        name: &'static str,
+        collect: impl FnOnce(&mut Output) -> Result<(), CollectError>,
+    ) {
+        if !self.selection.wants(name) {
+            return;
+        }
+        let first = self.families.len();
+        let started = std::time::Instant::now();
+        let error = collect(self).err();
+        self.parts.push(PartRun {
+            name,
+            seconds: started.elapsed().as_secs_f64(),
+            error,
+            families: first..self.families.len(),
+        });
+    }
+
+    /// The first failure of its parts, as `name: reason`; "no data" is no failure.
+    pub fn first_part_failure(&self) -> Option<CollectError> {
+        self.parts.iter().find_map(|p| {
+            p.error
+                .as_ref()
+                .filter(|e| !e.is_no_data())
+                .map(|e| CollectError(format!("{}: {e}", p.name)))
+        })
+    }
+}
+
+/// Which node_exporter collectors one gathering runs, by node_exporter's names: what
+/// node_exporter's `?collect[]=cpu&collect[]=meminfo` and `?exclude[]=…` ask for. Names outside
+/// [`NODE_EXPORTER_COLLECTORS`] (driftless's own `process` and `command` collectors) run only
+/// under [`Selection::all`] and [`Selection::excluding`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `None`: every collector.
+    only: Option<Vec<String>>,
+    exclude: Vec<String>,
+}
+
+impl Selection {
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// Only these collectors (`collect[]`).
+    pub fn only(names: impl IntoIterator<Item = impl Into<String>>) -> Selection {
+        Selection {
+            only: Some(names.into_iter().map(Into::into).collect()),
+            exclude: Vec::new(),
+        }
+    }
+
+    /// Every collector but these (`exclude[]`).
+    pub fn excluding(names: impl IntoIterator<Item = impl Into<String>>) -> Selection {
+        Selection {
+            only: None,
+            exclude: names.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// This selection without the collector `name` as well.
+    pub fn also_excluding(&self, name: &str) -> Selection {
+        let mut selection = self.clone();
+        selection.exclude.push(name.to_owned());
+        selection
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.only.is_none() && self.exclude.is_empty()
+    }
+
+    /// Whether the node_exporter collector `name` runs.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|n| n == name))
+            && !self.exclude.iter().any(|n| n == name)
+    }
+
+    /// Whether a driftless collector made of `parts` runs at all; one with no node_exporter
+    /// counterpart (`parts` empty) runs unless the selection names collectors to keep.
+    pub fn wants_any(&self, parts: &[&str]) -> bool {
+        if parts.is_empty() {
+            return self.only.is_none();
+        }
+        parts.iter().any(|p| self.wants(p))
+    }
+}
+
+/// Every node_exporter collector driftless implements, by node_exporter's name: the names
+/// `node_scrape_collector_*{collector}` carries and a [`Selection`] accepts.
+pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
+    "arp",
+    "bonding",
+    "conntrack",
+    "cpu",
+    "cpufreq",
+    "diskstats",
+    "edac",
+    "entropy",
+    "filefd",
+    "filesystem",
+    "hwmon",
+    "loadavg",
+    "mdadm",
+    "meminfo",
+    "netclass",
+    "netdev",
+    "netstat",
+    "nvme",
+    "os",
+    "powersupplyclass",
+    "pressure",
+    "rapl",
+    "schedstat",
+    "selinux",
+    "sockstat",
+    "softnet",
+    "stat",
+    "textfile",
+    "thermal_zone",
+    "time",
+    "timex",
+    "udp_queues",
+    "uname",
+    "vmstat",
+];
+
+/// The node_exporter collectors a driftless collector type is made of.
+pub fn parts(spec: &CollectorSpec) -> &'static [&'static str] {
+    match spec {
+        CollectorSpec::Cpu(_) => cpu::PARTS,
+        CollectorSpec::Memory(_) => memory::PARTS,
+        CollectorSpec::Disk(_) => disk::PARTS,
+        CollectorSpec::Network(_) => network::PARTS,
+        CollectorSpec::Load(_) => load::PARTS,
+        CollectorSpec::System(_) => system::PARTS,
+        CollectorSpec::Hardware(_) => hardware::PARTS,
+        CollectorSpec::Textfile(_) => &["textfile"],
+        CollectorSpec::Process(_) | CollectorSpec::Command(_) => &[],
+    }
 }
 
 /// A collection that failed; what it produced before failing is still exposed.
@@ -63,6 +243,22 @@ impl fmt::Display for CollectError {
 }
 
 impl std::error::Error for CollectError {}
+
+/// How a "no data" error starts (see [`CollectError::no_data`]).
+const NO_DATA: &str = "no data: ";
+
+impl CollectError {
+    /// node_exporter's `ErrNoData`: the host does not have what the collector reads (no
+    /// conntrack module, no md driver, no PSI). The node_exporter collector reports success 0,
+    /// as node_exporter does, but the driftless collector it is part of has not failed.
+    pub fn no_data(why: impl fmt::Display) -> CollectError {
+        CollectError(format!("{NO_DATA}{why}"))
+    }
+
+    pub fn is_no_data(&self) -> bool {
+        self.0.starts_with(NO_DATA)
+    }
+}
 
 impl From<std::io::Error> for CollectError {
     fn from(e: std::io::Error) -> Self {
@@ -86,6 +282,7 @@ pub fn value_names(spec: &CollectorSpec) -> Option<&'static [&'static str]> {
         CollectorSpec::Network(_) => Some(network::VALUE_NAMES),
         CollectorSpec::Load(_) => Some(load::VALUE_NAMES),
         CollectorSpec::System(_) => Some(system::VALUE_NAMES),
+        CollectorSpec::Hardware(_) => Some(&[]),
         CollectorSpec::Process(_) => Some(process::VALUE_NAMES),
         CollectorSpec::Command(_) | CollectorSpec::Textfile(_) => None,
     }
@@ -101,6 +298,7 @@ pub fn build(id: &str, spec: &CollectorSpec) -> Result<Box<dyn Collector>, Strin
         CollectorSpec::Network(n) => Box::new(network::NetworkCollector::new(n)?),
         CollectorSpec::Load(_) => Box::new(load::LoadCollector::new()),
         CollectorSpec::System(_) => Box::new(system::SystemCollector::new()),
+        CollectorSpec::Hardware(_) => Box::new(hardware::HardwareCollector::new()),
         CollectorSpec::Process(p) => Box::new(process::ProcessCollector::new(id, p)?),
         CollectorSpec::Command(c) => Box::new(command::CommandCollector::new(id, c)?),
         CollectorSpec::Textfile(t) => Box::new(textfile::TextfileCollector::new(
@@ -109,33 +307,70 @@ pub fn build(id: &str, spec: &CollectorSpec) -> Result<Box<dyn Collector>, Strin
     })
 }
 
-/// Glob-pattern include/exclude lists, compiled. A name passes when `include` is empty or one
-/// of its patterns matches, and no `exclude` pattern matches.
+/// The names a collector reports: glob include/exclude lists, and node_exporter's include
+/// and exclude regular expressions (its `--collector.X.device-include`/`-exclude` flags,
+/// unanchored like Go's `MatchString`). A name passes when it passes both.
+///
+/// node_exporter's default exclusion (`default_exclude`) applies only when neither the globs
+/// nor the regular expressions are configured.
 #[derive(Debug, Clone, Default)]
 pub struct NameFilter {
     include: Vec<Glob>,
     exclude: Vec<Glob>,
+    include_regex: Option<regex::Regex>,
+    exclude_regex: Option<regex::Regex>,
+}
+
+/// node_exporter's include and exclude regular expressions of one filter, as configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Regexes<'a> {
+    pub include: Option<&'a str>,
+    pub exclude: Option<&'a str>,
+}
+
+impl<'a> Regexes<'a> {
+    pub fn new(include: Option<&'a Spanned<String>>, exclude: Option<&'a Spanned<String>>) -> Self {
+        Regexes {
+            include: include.map(|s| s.value.as_str()),
+            exclude: exclude.map(|s| s.value.as_str()),
+        }
+    }
+
+    /// Only an exclusion (`--collector.netclass.ignored-devices`).
+    pub fn exclude(exclude: Option<&'a Spanned<String>>) -> Self {
+        Regexes::new(None, exclude)
+    }
 }
 
 impl NameFilter {
-    /// The configured filter; when it says nothing (both lists empty), `default_exclude` — the
-    /// exclusions node_exporter applies by default — is used instead.
-    pub fn new(config: &Filter, default_exclude: &[&str]) -> Result<Self, String> {
-        let compile = |patterns: &[String]| -> Result<Vec<Glob>, String> {
+    pub fn new(
+        globs: &Filter,
+        regexes: Regexes<'_>,
+        default_exclude: Option<&str>,
+    ) -> Result<Self, String> {
+        let compile_globs = |patterns: &[String]| -> Result<Vec<Glob>, String> {
             patterns.iter().map(|p| Glob::new(p)).collect()
         };
-        if config.include.is_empty() && config.exclude.is_empty() {
-            return Ok(NameFilter {
-                include: Vec::new(),
-                exclude: default_exclude
-                    .iter()
-                    .map(|p| Glob::new(p))
-                    .collect::<Result<_, _>>()?,
-            });
-        }
+        let compile = |pattern: Option<&str>| -> Result<Option<regex::Regex>, String> {
+            pattern
+                .map(|p| {
+                    regex::Regex::new(p)
+                        .map_err(|e| format!("invalid regular expression `{p}`: {e}"))
+                })
+                .transpose()
+        };
+        let configured = !NameFilter::is_default(globs)
+            || regexes.include.is_some()
+            || regexes.exclude.is_some();
         Ok(NameFilter {
-            include: compile(&config.include)?,
-            exclude: compile(&config.exclude)?,
+            include: compile_globs(&globs.include)?,
+            exclude: compile_globs(&globs.exclude)?,
+            include_regex: compile(regexes.include)?,
+            exclude_regex: compile(if configured {
+                regexes.exclude
+            } else {
+                default_exclude
+            })?,
         })
     }
 
@@ -146,6 +381,11 @@ impl NameFilter {
     pub fn matches(&self, name: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|g| g.matches(name)))
             && !self.exclude.iter().any(|g| g.matches(name))
+            && self.include_regex.as_ref().is_none_or(|r| r.is_match(name))
+            && !self
+                .exclude_regex
+                .as_ref()
+                .is_some_and(|r| r.is_match(name))
     }
 }
 
@@ -281,17 +521,34 @@ mod tests {
     #[test]
     fn filters_use_defaults_only_when_unset() {
         let empty = Filter::default();
-        let f = NameFilter::new(&empty, &["lo"]).unwrap_or_default();
+        let f = NameFilter::new(&empty, Regexes::default(), Some("^lo$")).unwrap_or_default();
         assert!(!f.matches("lo"));
         assert!(f.matches("eth0"));
         let given = Filter {
             include: vec!["lo".into(), "eth*".into()],
             exclude: vec!["eth1".into()],
         };
-        let f = NameFilter::new(&given, &["lo"]).unwrap_or_default();
+        let f = NameFilter::new(&given, Regexes::default(), Some("^lo$")).unwrap_or_default();
         assert!(f.matches("lo"));
         assert!(f.matches("eth0"));
         assert!(!f.matches("eth1"));
         assert!(!f.matches("wlan0"));
+        let exclude = Spanned::unplaced("^(eth|wlan)1$".to_owned());
+        let f = NameFilter::new(
+            &Filter::default(),
+            Regexes::exclude(Some(&exclude)),
+            Some("^lo$"),
+        )
+        .unwrap_or_default();
+        assert!(f.matches("lo"), "a configured regex replaces the default");
+        assert!(!f.matches("wlan1"));
+        assert!(f.matches("eth10"));
+        let include = Spanned::unplaced("^e".to_owned());
+        let f =
+            NameFilter::new(&given, Regexes::new(Some(&include), None), None).unwrap_or_default();
+        assert!(f.matches("eth0"), "both filters pass it");
+        assert!(!f.matches("lo"), "the regex include leaves it out");
+        let bad = Spanned::unplaced("(".to_owned());
+        assert!(NameFilter::new(&Filter::default(), Regexes::exclude(Some(&bad)), None).is_err());
     }
 }

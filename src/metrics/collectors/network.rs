@@ -16,11 +16,28 @@ use std::time::Instant;
 
 use regex::Regex;
 
-use super::{CollectError, Collector, NameFilter, Output};
+use super::{CollectError, Collector, NameFilter, Output, Regexes, kernel_net};
 use crate::host::netlink::{self, Link, RouteSocket};
-use crate::host::{procfs, sysfs};
+use crate::host::{proc_net, procfs, sysfs};
 use crate::metrics::family::{Family, labels};
+use crate::model::facts::Filter;
 use crate::model::facts::NetworkCollector as NetworkConfig;
+
+/// Debian's node_exporter 1.5 default `--collector.netdev.device-exclude`.
+pub const DEFAULT_NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
+
+/// The node_exporter collectors this one is made of.
+pub const PARTS: &[&str] = &[
+    "netdev",
+    "netclass",
+    "netstat",
+    "sockstat",
+    "arp",
+    "conntrack",
+    "softnet",
+    "udp_queues",
+    "bonding",
+];
 
 pub const VALUE_NAMES: &[&str] = &[
     "receive_bytes_rate",
@@ -170,6 +187,7 @@ pub struct NetworkCollector {
     netdev: NameFilter,
     /// For the interface properties (node_exporter includes every device by default).
     netclass: NameFilter,
+    arp: NameFilter,
     netstat_fields: Regex,
     netstat_plans: Vec<NetstatPlan>,
     previous: HashMap<String, (Instant, [u64; 4])>,
@@ -183,8 +201,27 @@ pub struct NetworkCollector {
 impl NetworkCollector {
     pub fn new(config: &NetworkConfig) -> Result<Self, String> {
         Ok(NetworkCollector {
-            netdev: NameFilter::new(&config.interfaces, &["lo"])?,
-            netclass: NameFilter::new(&config.interfaces, &[])?,
+            netdev: NameFilter::new(
+                &config.interfaces,
+                Regexes::new(
+                    config.netdev_device_include.as_ref(),
+                    config.netdev_device_exclude.as_ref(),
+                ),
+                Some(DEFAULT_NETDEV_DEVICE_EXCLUDE),
+            )?,
+            netclass: NameFilter::new(
+                &config.interfaces,
+                Regexes::exclude(config.netclass_ignored_devices.as_ref()),
+                None,
+            )?,
+            arp: NameFilter::new(
+                &Filter::default(),
+                Regexes::new(
+                    config.arp_device_include.as_ref(),
+                    config.arp_device_exclude.as_ref(),
+                ),
+                None,
+            )?,
             netstat_fields: Regex::new(NETSTAT_FIELDS).map_err(|e| e.to_string())?,
             netstat_plans: Vec::new(),
             previous: HashMap::new(),
@@ -430,6 +467,20 @@ impl NetworkCollector {
         Ok(())
     }
 
+    /// node_exporter's `arp`: `node_arp_entries{device}`.
+    fn arp(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        let failed = |e: String| CollectError(format!("could not get ARP entries: {e}"));
+        procfs::read_into(proc_net::ARP, &mut self.buf).map_err(|e| failed(e.to_string()))?;
+        let mut family = Family::gauge("node_arp_entries", "ARP entries by device");
+        for (device, count) in proc_net::arp_entries(&self.buf).map_err(failed)? {
+            if self.arp.matches(device) {
+                family.push(labels([("device", device)]), f64::from(count));
+            }
+        }
+        out.family(family);
+        Ok(())
+    }
+
     fn sockstat(&mut self, out: &mut Output) -> Result<(), CollectError> {
         let page = procfs::page_size();
         for (path, v6) in [("/proc/net/sockstat", false), ("/proc/net/sockstat6", true)] {
@@ -451,7 +502,11 @@ impl NetworkCollector {
                         continue;
                     };
                     let name = format!("node_sockstat_{proto}_{field}");
-                    let help = format!("Number of {proto} sockets in state {field}.");
+                    let help = if proto == "sockets" && field == "used" {
+                        "Number of IPv4 sockets in use.".to_owned()
+                    } else {
+                        format!("Number of {proto} sockets in state {field}.")
+                    };
                     out.family(Family::gauge(name, help).with_value(v));
                     if field == "mem" && proto != "sockets" {
                         out.family(
@@ -571,25 +626,40 @@ fn emit_netclass<'a>(devices: impl Iterator<Item = (&'a str, &'a Netclass)>, out
 
 impl Collector for NetworkCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        let (netdev, netclass) = if self.dump_links() {
-            self.netdev_netlink(out);
-            self.netclass_netlink(out);
-            (Ok(()), Ok(()))
-        } else {
-            (self.netdev_procfs(out), self.netclass_sysfs(out))
-        };
-        let results = [netdev, netclass, self.netstat(out), self.sockstat(out)];
-        results
-            .into_iter()
-            .collect::<Result<Vec<()>, _>>()
-            .map(|_| ())
+        // One rtnetlink dump serves both netdev and netclass; /proc and /sys when it fails.
+        let netlink = (out.wants("netdev") || out.wants("netclass")) && self.dump_links();
+        out.part("netdev", |out| {
+            if netlink {
+                self.netdev_netlink(out);
+                Ok(())
+            } else {
+                self.netdev_procfs(out)
+            }
+        });
+        out.part("netclass", |out| {
+            if netlink {
+                self.netclass_netlink(out);
+                Ok(())
+            } else {
+                self.netclass_sysfs(out)
+            }
+        });
+        out.part("netstat", |out| self.netstat(out));
+        out.part("sockstat", |out| self.sockstat(out));
+        out.part("arp", |out| self.arp(out));
+        out.part("conntrack", |out| kernel_net::conntrack(&mut self.buf, out));
+        out.part("softnet", |out| kernel_net::softnet(&mut self.buf, out));
+        out.part("udp_queues", |out| {
+            kernel_net::udp_queues(&mut self.buf, out)
+        });
+        out.part("bonding", kernel_net::bonding);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::facts::Filter;
 
     /// (family name, sorted (labels, value)) for every `node_network_*` family.
     type Series = Vec<(String, Vec<(Vec<(String, String)>, f64)>)>;
@@ -624,9 +694,7 @@ mod tests {
     /// `/proc/net/dev` and `/sys/class/net` (counters may move between the two reads).
     #[test]
     fn netlink_and_sysfs_agree() {
-        let config = NetworkConfig {
-            interfaces: Filter::default(),
-        };
+        let config = NetworkConfig::default();
         let mut c = NetworkCollector::new(&config).expect("collector");
         assert!(
             c.dump_links(),

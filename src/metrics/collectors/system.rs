@@ -1,16 +1,16 @@
-//! `system`: node_exporter's `uname`, `os`, `time`, `filefd` and `entropy` collectors, and
-//! `node_boot_time_seconds` (from the `stat` collector).
+//! `system`: node_exporter's `uname`, `os`, `time`, `timex`, `filefd`, `entropy` and `selinux`
+//! collectors, one part each.
 //!
 //! `node_uname_info{domainname,machine,nodename,release,sysname,version}`,
 //! `node_os_info{…}`, `node_os_version{id,id_like,name}`, `node_time_seconds`,
 //! `node_time_zone_offset_seconds{time_zone}`, `node_time_clocksource_{available,current}_info`,
-//! `node_boot_time_seconds`, `node_filefd_{allocated,maximum}`,
-//! `node_entropy_{available,pool_size}_bits`. Threshold values: `uptime_seconds`,
-//! `filefd_used_ratio`.
+//! `node_timex_*` (adjtimex), `node_filefd_{allocated,maximum}`,
+//! `node_entropy_{available,pool_size}_bits`, `node_selinux_{enabled,config_mode,current_mode}`.
+//! Threshold values: `uptime_seconds`, `filefd_used_ratio`.
 
 use super::{CollectError, Collector, Output};
 use crate::host::os_release::OsRelease;
-use crate::host::{boot, identity, procfs, sysfs};
+use crate::host::{boot, identity, procfs, selinux, sysfs, timex};
 use crate::metrics::family::{Family, Label, labels};
 
 pub const VALUE_NAMES: &[&str] = &["uptime_seconds", "filefd_used_ratio"];
@@ -32,14 +32,12 @@ const OS_INFO: &[(&str, &str)] = &[
 ];
 
 pub struct SystemCollector {
-    boot_time: Option<f64>,
     buf: String,
 }
 
 impl SystemCollector {
     pub fn new() -> Self {
         SystemCollector {
-            boot_time: None,
             buf: String::with_capacity(512),
         }
     }
@@ -84,101 +82,270 @@ fn os_version_number(version_id: &str) -> Option<f64> {
     candidate.parse().ok()
 }
 
+/// The node_exporter collectors this one is made of.
+pub const PARTS: &[&str] = &[
+    "uname", "os", "time", "timex", "filefd", "entropy", "selinux",
+];
+
 impl Collector for SystemCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
-        let u = identity::uname().ok_or_else(|| CollectError("uname(2) failed".into()))?;
-        out.family(
-            Family::gauge(
-                "node_uname_info",
-                "Labeled system information as provided by the uname system call.",
-            )
-            .with_labels(labels([
-                ("domainname", &u.domainname),
-                ("machine", &u.machine),
-                ("nodename", &u.nodename),
-                ("release", &u.release),
-                ("sysname", &u.sysname),
-                ("version", &u.version),
-            ])),
-        );
+        out.part("uname", uname);
+        out.part("os", os);
+        out.part("time", time);
+        out.part("timex", timex);
+        out.part("filefd", |out| self.filefd(out));
+        out.part("entropy", entropy);
+        out.part("selinux", selinux);
+        if let Some(uptime) = boot::uptime_seconds() {
+            out.watch("uptime_seconds", Vec::new(), uptime);
+        }
+        Ok(())
+    }
+}
 
-        let release = OsRelease::read();
-        let get = |key: &str| release.get(key).unwrap_or("");
-        let info: Vec<Label> = OS_INFO
-            .iter()
-            .map(|(key, label)| ((*label).into(), get(key).to_owned()))
-            .collect();
-        out.family(
+fn uname(out: &mut Output) -> Result<(), CollectError> {
+    let u = identity::uname().ok_or_else(|| CollectError("uname(2) failed".into()))?;
+    out.family(
+        Family::gauge(
+            "node_uname_info",
+            "Labeled system information as provided by the uname system call.",
+        )
+        .with_labels(labels([
+            ("domainname", &u.domainname),
+            ("machine", &u.machine),
+            ("nodename", &u.nodename),
+            ("release", &u.release),
+            ("sysname", &u.sysname),
+            ("version", &u.version),
+        ])),
+    );
+
+    Ok(())
+}
+
+fn os(out: &mut Output) -> Result<(), CollectError> {
+    let release = OsRelease::read();
+    let get = |key: &str| release.get(key).unwrap_or("");
+    let info: Vec<Label> = OS_INFO
+        .iter()
+        .map(|(key, label)| ((*label).into(), get(key).to_owned()))
+        .collect();
+    out.family(
             Family::gauge(
                 "node_os_info",
                 "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
             )
             .with_labels(info),
         );
-        if let Some(v) = os_version_number(get("VERSION_ID")) {
-            let mut family = Family::gauge(
-                "node_os_version",
-                "Metric containing the major.minor part of the OS version.",
-            );
-            family.push(
-                labels([
-                    ("id", get("ID")),
-                    ("id_like", get("ID_LIKE")),
-                    ("name", get("NAME")),
-                ]),
-                v,
-            );
-            out.family(family);
-        }
+    if let Some(v) = os_version_number(get("VERSION_ID")) {
+        let mut family = Family::gauge(
+            "node_os_version",
+            "Metric containing the major.minor part of the OS version.",
+        );
+        family.push(
+            labels([
+                ("id", get("ID")),
+                ("id_like", get("ID_LIKE")),
+                ("name", get("NAME")),
+            ]),
+            v,
+        );
+        out.family(family);
+    }
 
-        let now = procfs::unix_now();
+    Ok(())
+}
+
+fn time(out: &mut Output) -> Result<(), CollectError> {
+    let now = procfs::unix_now();
+    out.family(
+        Family::gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+        )
+        .with_value(now),
+    );
+    if let Some((zone, offset)) = time_zone(now as i64) {
+        let mut family = Family::gauge(
+            "node_time_zone_offset_seconds",
+            "System time zone offset in seconds.",
+        );
+        family.push(labels([("time_zone", &zone)]), offset as f64);
+        out.family(family);
+    }
+    if let Some(available) = sysfs::available_clocksources() {
+        let mut family = Family::gauge(
+            "node_time_clocksource_available_info",
+            "Available clocksources read from '/sys/devices/system/clocksource'.",
+        );
+        for source in available.split_whitespace() {
+            family.push(labels([("clocksource", source), ("device", "0")]), 1.0);
+        }
+        out.family(family);
+    }
+    if let Some(current) = sysfs::current_clocksource() {
+        let mut family = Family::gauge(
+            "node_time_clocksource_current_info",
+            "Current clocksource read from '/sys/devices/system/clocksource'.",
+        );
+        family.push(labels([("clocksource", &current), ("device", "0")]), 1.0);
+        out.family(family);
+    }
+
+    Ok(())
+}
+
+fn timex(out: &mut Output) -> Result<(), CollectError> {
+    let t = timex::read()
+        .map_err(|e| CollectError(format!("failed to retrieve adjtimex stats: {e}")))?;
+    let gauge =
+        |name: &'static str, help: &'static str, v: f64| Family::gauge(name, help).with_value(v);
+    let counter =
+        |name: &'static str, help: &'static str, v: f64| Family::counter(name, help).with_value(v);
+    for family in [
+        gauge(
+            "node_timex_sync_status",
+            "Is clock synchronized to a reliable server (1 = yes, 0 = no).",
+            if t.synchronised { 1.0 } else { 0.0 },
+        ),
+        gauge(
+            "node_timex_offset_seconds",
+            "Time offset in between local system and reference clock.",
+            t.offset_seconds,
+        ),
+        gauge(
+            "node_timex_frequency_adjustment_ratio",
+            "Local clock frequency adjustment.",
+            t.frequency_adjustment_ratio,
+        ),
+        gauge(
+            "node_timex_maxerror_seconds",
+            "Maximum error in seconds.",
+            t.maxerror_seconds,
+        ),
+        gauge(
+            "node_timex_estimated_error_seconds",
+            "Estimated error in seconds.",
+            t.estimated_error_seconds,
+        ),
+        gauge(
+            "node_timex_status",
+            "Value of the status array bits.",
+            t.status,
+        ),
+        gauge(
+            "node_timex_loop_time_constant",
+            "Phase-locked loop time constant.",
+            t.loop_time_constant,
+        ),
+        gauge(
+            "node_timex_tick_seconds",
+            "Seconds between clock ticks.",
+            t.tick_seconds,
+        ),
+        gauge(
+            "node_timex_pps_frequency_hertz",
+            "Pulse per second frequency.",
+            t.pps_frequency_hertz,
+        ),
+        gauge(
+            "node_timex_pps_jitter_seconds",
+            "Pulse per second jitter.",
+            t.pps_jitter_seconds,
+        ),
+        gauge(
+            "node_timex_pps_shift_seconds",
+            "Pulse per second interval duration.",
+            t.pps_shift_seconds,
+        ),
+        gauge(
+            "node_timex_pps_stability_hertz",
+            "Pulse per second stability, average of recent frequency changes.",
+            t.pps_stability_hertz,
+        ),
+        counter(
+            "node_timex_pps_jitter_total",
+            "Pulse per second count of jitter limit exceeded events.",
+            t.pps_jitter_total,
+        ),
+        counter(
+            "node_timex_pps_calibration_total",
+            "Pulse per second count of calibration intervals.",
+            t.pps_calibration_total,
+        ),
+        counter(
+            "node_timex_pps_error_total",
+            "Pulse per second count of calibration errors.",
+            t.pps_error_total,
+        ),
+        counter(
+            "node_timex_pps_stability_exceeded_total",
+            "Pulse per second count of stability limit exceeded events.",
+            t.pps_stability_exceeded_total,
+        ),
+        gauge(
+            "node_timex_tai_offset_seconds",
+            "International Atomic Time (TAI) offset.",
+            t.tai_offset_seconds,
+        ),
+    ] {
+        out.family(family);
+    }
+    Ok(())
+}
+
+fn entropy(out: &mut Output) -> Result<(), CollectError> {
+    if let Some(bits) = procfs::read_number("/proc/sys/kernel/random/entropy_avail") {
+        out.family(
+            Family::gauge("node_entropy_available_bits", "Bits of available entropy.")
+                .with_value(bits),
+        );
+    }
+    if let Some(bits) = procfs::read_number("/proc/sys/kernel/random/poolsize") {
+        out.family(
+            Family::gauge("node_entropy_pool_size_bits", "Bits of entropy pool.").with_value(bits),
+        );
+    }
+    Ok(())
+}
+
+fn selinux(out: &mut Output) -> Result<(), CollectError> {
+    let Some(state) = selinux::read() else {
         out.family(
             Family::gauge(
-                "node_time_seconds",
-                "System time in seconds since epoch (1970).",
+                "node_selinux_enabled",
+                "SELinux is enabled, 1 is true, 0 is false",
             )
-            .with_value(now),
+            .with_value(0.0),
         );
-        if let Some((zone, offset)) = time_zone(now as i64) {
-            let mut family = Family::gauge(
-                "node_time_zone_offset_seconds",
-                "System time zone offset in seconds.",
-            );
-            family.push(labels([("time_zone", &zone)]), offset as f64);
-            out.family(family);
-        }
-        if let Some(available) = sysfs::available_clocksources() {
-            let mut family = Family::gauge(
-                "node_time_clocksource_available_info",
-                "Available clocksources read from '/sys/devices/system/clocksource'.",
-            );
-            for source in available.split_whitespace() {
-                family.push(labels([("clocksource", source), ("device", "0")]), 1.0);
-            }
-            out.family(family);
-        }
-        if let Some(current) = sysfs::current_clocksource() {
-            let mut family = Family::gauge(
-                "node_time_clocksource_current_info",
-                "Current clocksource read from '/sys/devices/system/clocksource'.",
-            );
-            family.push(labels([("clocksource", &current), ("device", "0")]), 1.0);
-            out.family(family);
-        }
+        return Ok(());
+    };
+    out.family(
+        Family::gauge(
+            "node_selinux_enabled",
+            "SELinux is enabled, 1 is true, 0 is false",
+        )
+        .with_value(1.0),
+    );
+    out.family(
+        Family::gauge(
+            "node_selinux_config_mode",
+            "Configured SELinux enforcement mode",
+        )
+        .with_value(state.config_mode),
+    );
+    out.family(
+        Family::gauge(
+            "node_selinux_current_mode",
+            "Current SELinux enforcement mode",
+        )
+        .with_value(state.current_mode),
+    );
+    Ok(())
+}
 
-        if self.boot_time.is_none() {
-            self.boot_time = boot::boot_time()?.map(|v| v as f64);
-        }
-        if let Some(boot) = self.boot_time {
-            out.family(
-                Family::gauge("node_boot_time_seconds", "Node boot time, in unixtime.")
-                    .with_value(boot),
-            );
-        }
-        if let Some(uptime) = boot::uptime_seconds() {
-            out.watch("uptime_seconds", Vec::new(), uptime);
-        }
-
+impl SystemCollector {
+    fn filefd(&mut self, out: &mut Output) -> Result<(), CollectError> {
         if procfs::read_into("/proc/sys/fs/file-nr", &mut self.buf).is_ok() {
             let parts: Vec<f64> = self
                 .buf
@@ -204,18 +371,6 @@ impl Collector for SystemCollector {
                     out.watch("filefd_used_ratio", Vec::new(), allocated / maximum);
                 }
             }
-        }
-        if let Some(bits) = procfs::read_number("/proc/sys/kernel/random/entropy_avail") {
-            out.family(
-                Family::gauge("node_entropy_available_bits", "Bits of available entropy.")
-                    .with_value(bits),
-            );
-        }
-        if let Some(bits) = procfs::read_number("/proc/sys/kernel/random/poolsize") {
-            out.family(
-                Family::gauge("node_entropy_pool_size_bits", "Bits of entropy pool.")
-                    .with_value(bits),
-            );
         }
         Ok(())
     }

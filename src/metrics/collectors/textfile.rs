@@ -3,9 +3,10 @@
 //! `node_textfile_scrape_error`.
 //!
 //! As in node_exporter, a file with client-side timestamps or a parse error is skipped whole
-//! (and `node_textfile_scrape_error` is 1). Counters keep their names; one whose name does not
-//! end in `_total`, and the samples of histograms and summaries, are exposed untyped, since
-//! OpenMetrics would rename them otherwise.
+//! (and `node_textfile_scrape_error` is 1). Every family keeps the `# TYPE` and the name of
+//! its file: a counter named without `_total` stays a counter, a histogram or summary stays
+//! one (its `_bucket`, `_sum`, `_count` samples in one family); a family without `# TYPE` is
+//! untyped.
 //!
 //! Bounded for any file: only regular files are read (a FIFO named `x.prom` cannot block a
 //! scrape), each at most [`MAX_FILE_BYTES`], at most [`MAX_SERIES`] series in all, and parsing
@@ -37,6 +38,13 @@ impl TextfileCollector {
 
 impl Collector for TextfileCollector {
     fn collect(&mut self, out: &mut Output) -> Result<(), CollectError> {
+        out.part("textfile", |out| self.textfiles(out));
+        Ok(())
+    }
+}
+
+impl TextfileCollector {
+    fn textfiles(&mut self, out: &mut Output) -> Result<(), CollectError> {
         let mut error = false;
         let mut mtimes = Family::gauge(
             "node_textfile_mtime_seconds",
@@ -49,7 +57,14 @@ impl Collector for TextfileCollector {
                 .filter(|p| p.extension().is_some_and(|e| e == "prom"))
                 .collect(),
             Err(e) => {
-                tracing::warn!(directory = %self.directory.display(), error = %e, "cannot read the textfile directory");
+                // The default set reads Debian's directory, which most hosts without
+                // node_exporter lack: that is node_textfile_scrape_error 1, not a warning on
+                // every scrape.
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    tracing::debug!(directory = %self.directory.display(), "no textfile directory");
+                } else {
+                    tracing::warn!(directory = %self.directory.display(), error = %e, "cannot read the textfile directory");
+                }
                 error = true;
                 Vec::new()
             }
@@ -72,7 +87,11 @@ impl Collector for TextfileCollector {
                     for family in &families {
                         for sample in &family.samples {
                             out.values.push(WatchedValue {
-                                name: family.name.clone(),
+                                name: if sample.suffix.is_empty() {
+                                    family.name.clone()
+                                } else {
+                                    format!("{}{}", family.name, sample.suffix).into()
+                                },
                                 labels: sample.labels.clone(),
                                 value: sample.value,
                             });
@@ -140,6 +159,9 @@ fn read_textfile(path: &Path) -> Result<(String, f64), String> {
     Ok((text, mtime))
 }
 
+/// A series of a parse: its family's index, its sample's suffix, its sorted labels.
+type SeriesKey<'a> = (usize, &'a str, Vec<(String, String)>);
+
 /// Parses the Prometheus text exposition format (0.0.4) into families, at most `max_series`
 /// series, in time linear in the text's size. Errors name the line.
 pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
@@ -147,7 +169,7 @@ pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut declared: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
     // Every series seen (family index and sorted labels), to refuse one written twice.
-    let mut seen: HashSet<(usize, Vec<(String, String)>)> = HashSet::new();
+    let mut seen: HashSet<SeriesKey> = HashSet::new();
     for (n, line) in text.lines().enumerate() {
         let at = |msg: String| format!("line {}: {msg}", n + 1);
         let line = line.trim_start();
@@ -196,21 +218,16 @@ pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
                 "{name} has a client-side timestamp, which textfiles may not have"
             )));
         }
-        let family_type = family_type(name, &declared);
-        let kind = match family_type.as_deref() {
-            Some("counter") if name.ends_with("_total") => Kind::Counter,
-            Some("gauge") => Kind::Gauge,
-            _ => Kind::Untyped,
-        };
-        let i = match index.get(name) {
+        let (family_name, suffix, kind) = family_of(name, &declared);
+        let i = match index.get(family_name) {
             Some(i) => *i,
             None => {
                 let help = declared
-                    .get(name)
+                    .get(family_name)
                     .and_then(|(h, _)| h.clone())
-                    .unwrap_or_else(|| format!("Metric read from a textfile: {name}"));
-                families.push(Family::new(name.to_owned(), help, kind));
-                index.insert(name.to_owned(), families.len() - 1);
+                    .unwrap_or_else(|| format!("Metric read from a textfile: {family_name}"));
+                families.push(Family::new(family_name.to_owned(), help, kind));
+                index.insert(family_name.to_owned(), families.len() - 1);
                 families.len() - 1
             }
         };
@@ -222,7 +239,7 @@ pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
         if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(at(format!("{name} has a label twice")));
         }
-        if !seen.insert((i, sorted)) {
+        if !seen.insert((i, suffix, sorted)) {
             return Err(at(format!("{name} has the same series twice")));
         }
         if seen.len() > max_series {
@@ -230,28 +247,36 @@ pub fn parse(text: &str, max_series: usize) -> Result<Vec<Family>, String> {
                 "more than {MAX_SERIES} series, the limit of a textfile collector (all its files together)"
             )));
         }
-        families[i].push(labels, value);
+        families[i].push_part(suffix, labels, value);
     }
     Ok(families)
 }
 
-/// The declared type of the family a sample belongs to (`x_bucket` belongs to histogram `x`).
-fn family_type(
-    name: &str,
+/// The family a sample belongs to, the rest of its name, and the family's type: `x_bucket`
+/// belongs to histogram `x` with suffix `_bucket`; a name without `# TYPE` is untyped.
+fn family_of<'a>(
+    name: &'a str,
     declared: &HashMap<String, (Option<String>, Option<String>)>,
-) -> Option<String> {
-    if let Some((_, Some(t))) = declared.get(name) {
-        return Some(t.clone());
-    }
+) -> (&'a str, &'static str, Kind) {
+    let kind_of = |t: &str| match t {
+        "counter" => Kind::Counter,
+        "gauge" => Kind::Gauge,
+        "histogram" => Kind::Histogram,
+        "summary" => Kind::Summary,
+        _ => Kind::Untyped,
+    };
     for suffix in ["_bucket", "_sum", "_count"] {
         if let Some(base) = name.strip_suffix(suffix)
             && let Some((_, Some(t))) = declared.get(base)
-            && (t == "histogram" || t == "summary")
+            && (t == "histogram" || (t == "summary" && suffix != "_bucket"))
         {
-            return Some(t.clone());
+            return (base, suffix, kind_of(t));
         }
     }
-    None
+    match declared.get(name) {
+        Some((_, Some(t))) => (name, "", kind_of(t)),
+        _ => (name, "", Kind::Untyped),
+    }
 }
 
 fn unescape_help(s: &str) -> String {
@@ -367,8 +392,37 @@ mod tests {
         assert_eq!(families[0].kind, Kind::Gauge);
         assert_eq!(families[0].samples[0].labels[0].1, "a\"b\\c\nd");
         assert_eq!(families[0].samples[0].value, 3.5);
-        assert_eq!(families[1].kind, Kind::Untyped);
+        assert_eq!(
+            families[1].kind,
+            Kind::Counter,
+            "a counter without _total stays one"
+        );
         assert_eq!(families[2].kind, Kind::Counter);
+    }
+
+    #[test]
+    fn histograms_and_summaries_stay_one_family() {
+        let text = "# HELP rpc_seconds RPC latency.\n# TYPE rpc_seconds histogram\n\
+                    rpc_seconds_bucket{le=\"0.5\"} 3\nrpc_seconds_bucket{le=\"+Inf\"} 4\n\
+                    rpc_seconds_sum 1.25\nrpc_seconds_count 4\n\
+                    # TYPE gc summary\ngc{quantile=\"0.5\"} 0.1\ngc_sum 2\ngc_count 3\n\
+                    other_sum 1\n";
+        let families = parse(text, MAX_SERIES).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<(&str, Kind, usize)> = families
+            .iter()
+            .map(|f| (f.name.as_ref(), f.kind, f.samples.len()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("rpc_seconds", Kind::Histogram, 4),
+                ("gc", Kind::Summary, 3),
+                ("other_sum", Kind::Untyped, 1)
+            ]
+        );
+        let suffixes: Vec<&str> = families[0].samples.iter().map(|s| s.suffix).collect();
+        assert_eq!(suffixes, ["_bucket", "_bucket", "_sum", "_count"]);
+        assert_eq!(families[0].help, "RPC latency.");
     }
 
     #[test]
