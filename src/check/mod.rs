@@ -6,7 +6,7 @@
 //! no two tasks managing one path) run. A task with errors is left out of the model but still
 //! counts as declared, so one mistake does not cascade into "unknown id" errors elsewhere.
 
-mod de;
+pub(crate) mod de;
 mod graph;
 mod rules;
 mod secret_fields;

@@ -4,6 +4,7 @@
 //! One prometheus-client `Registry` holds one `Collector` that gathers on each encode, so a
 //! metric is never registered twice; [`family::merge`] guarantees no series appears twice.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
@@ -83,6 +84,7 @@ impl Format {
 pub struct Exposition {
     text: Registry,
     openmetrics: Registry,
+    gatherer: Arc<Gatherer>,
 }
 
 /// Feeds the gathered families to a prometheus-client encoder.
@@ -99,6 +101,8 @@ struct GatherCollector {
     /// Leave out the exporter's own `process_*` and `node_scrape_collector_*` metrics (for a
     /// textfile read by a node_exporter, which has its own).
     for_textfile: bool,
+    /// Only these collectors (a `collect[]`/`exclude[]` request); `None`: all.
+    selected: Option<Arc<BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for Gatherer {
@@ -111,7 +115,7 @@ impl std::fmt::Debug for Gatherer {
 
 impl Collector for GatherCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let gathered = self.gatherer.gather();
+        let gathered = self.gatherer.gather_selected(self.selected.as_deref());
         let mut dropped = Vec::new();
         let merged = family::merge(
             gathered.families().filter(|f| {
@@ -173,36 +177,73 @@ impl Exposition {
     }
 
     fn build(gatherer: Arc<Gatherer>, for_textfile: bool) -> Exposition {
-        let registry = |openmetrics: bool| {
-            let mut registry = Registry::default();
-            registry.register_collector(Box::new(GatherCollector {
-                gatherer: Arc::clone(&gatherer),
-                openmetrics,
-                for_textfile,
-            }));
-            registry
-        };
         Exposition {
-            text: registry(false),
-            openmetrics: registry(true),
+            text: registry(&gatherer, false, for_textfile, None),
+            openmetrics: registry(&gatherer, true, for_textfile, None),
+            gatherer,
         }
+    }
+
+    /// The collector names a `collect[]` filter may give.
+    pub fn collectors(&self) -> Vec<&str> {
+        self.gatherer.exporter_collectors()
+    }
+
+    /// As [`Exposition::encode`], with only the `selected` collectors run and shown.
+    pub fn encode_selected(
+        &self,
+        format: Format,
+        selected: Arc<BTreeSet<String>>,
+        out: &mut String,
+    ) -> Result<(), std::fmt::Error> {
+        let openmetrics = format == Format::OpenMetrics;
+        let registry = registry(&self.gatherer, openmetrics, false, Some(selected));
+        encode_registry(format, &registry, out)
     }
 
     /// Gathers and encodes into `out` (cleared first).
     pub fn encode(&self, format: Format, out: &mut String) -> Result<(), std::fmt::Error> {
-        out.clear();
-        match format {
-            Format::Text => prometheus_client::encoding::prometheus_text::encode(out, &self.text),
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode(out, &self.openmetrics)
-            }
-        }
+        let registry = match format {
+            Format::Text => &self.text,
+            Format::OpenMetrics => &self.openmetrics,
+        };
+        encode_registry(format, registry, out)
     }
 
     pub fn render(&self, format: Format) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(64 * 1024);
         self.encode(format, &mut out)?;
         Ok(out)
+    }
+}
+
+/// A registry holding one collector that gathers on each encode.
+fn registry(
+    gatherer: &Arc<Gatherer>,
+    openmetrics: bool,
+    for_textfile: bool,
+    selected: Option<Arc<BTreeSet<String>>>,
+) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(GatherCollector {
+        gatherer: Arc::clone(gatherer),
+        openmetrics,
+        for_textfile,
+        selected,
+    }));
+    registry
+}
+
+/// Encodes `registry` into `out` (cleared first).
+fn encode_registry(
+    format: Format,
+    registry: &Registry,
+    out: &mut String,
+) -> Result<(), std::fmt::Error> {
+    out.clear();
+    match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(out, registry),
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(out, registry),
     }
 }
 

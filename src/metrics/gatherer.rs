@@ -5,6 +5,7 @@
 //! behind its own mutex, so concurrent scrapes never run one collector twice at once, and a
 //! collector with an interval is run at most once per interval however many scrapes arrive.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,13 @@ struct EntryState {
     duration: f64,
     /// Why the last run failed; `None` when it succeeded.
     error: Option<String>,
+}
+
+impl Entry {
+    /// Its name in `node_scrape_collector_*{collector=…}` and in `collect[]` filters.
+    fn exporter_name(&self) -> &str {
+        &self.id
+    }
 }
 
 /// How one run of a collector went.
@@ -221,6 +229,17 @@ impl Gatherer {
 
     /// Collects what is due and returns every family, ready to expose.
     pub fn gather(&self) -> Gathered {
+        self.gather_selected(None)
+    }
+
+    /// The collector names `node_scrape_collector_*` labels and the `collect[]` filter use.
+    pub fn exporter_collectors(&self) -> Vec<&str> {
+        self.entries.iter().map(Entry::exporter_name).collect()
+    }
+
+    /// As [`Gatherer::gather`], with only the collectors in `selected` (by
+    /// [`Gatherer::exporter_collectors`] name) run and shown; `None`: all of them.
+    pub fn gather_selected(&self, selected: Option<&BTreeSet<String>>) -> Gathered {
         let mut collected = Vec::with_capacity(self.entries.len());
         let mut duration = Family::gauge(
             "driftless_collector_duration_seconds",
@@ -246,7 +265,11 @@ impl Gatherer {
             "driftless_threshold_state",
             "Current threshold level of a watched value: 0 ok, 1 warning, 2 critical.",
         );
-        for entry in &self.entries {
+        let entries = self
+            .entries
+            .iter()
+            .filter(|e| selected.is_none_or(|s| s.contains(e.exporter_name())));
+        for entry in entries {
             let mut state = lock(&entry.state);
             self.refresh(entry, &mut state, false);
             collected.push(Arc::clone(&state.families));
@@ -261,8 +284,9 @@ impl Gatherer {
                 labels([("collector", id), ("type", entry.type_name)]),
                 state.last_run_unix,
             );
-            ne_duration.push(labels([("collector", id)]), state.duration);
-            ne_success.push(labels([("collector", id)]), ok);
+            let exporter_name = entry.exporter_name();
+            ne_duration.push(labels([("collector", exporter_name)]), state.duration);
+            ne_success.push(labels([("collector", exporter_name)]), ok);
             for (value_name, series, level) in state.thresholds.states() {
                 let mut l = labels([("collector", id), ("value", value_name)]);
                 for (k, v) in series {

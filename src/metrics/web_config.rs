@@ -1,0 +1,417 @@
+//! node_exporter's `web-config.yml` (Prometheus exporter-toolkit's format), read with its
+//! meaning: `tls_server_config`, `http_server_config`, `basic_auth_users` and `rate_limit`.
+//!
+//! An existing file keeps working; what driftless cannot do exactly as exporter-toolkit does
+//! (TLS 1.0/1.1, a cipher suite or curve rustls does not implement, HTTP/2, client SAN
+//! checks) is refused with an error at the field, never silently weakened. Errors name the
+//! file, line and column; a field that may hold a secret (a password in `basic_auth_users`,
+//! an inline `key`) is pointed at by its key, so its value is never printed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::rate_limit::Rate;
+use super::tls::{self, TlsOptions};
+use crate::check::de::{self, DeContext};
+use crate::config::{Key, Node};
+use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span};
+use crate::model::Spanned;
+use crate::model::values::Duration as ConfigDuration;
+
+/// The file as written (exporter-toolkit's `Config`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebConfigFile {
+    tls_server_config: Option<TlsServerConfig>,
+    http_server_config: Option<HttpServerConfig>,
+    /// User name to bcrypt hash; values are checked through the raw nodes (see
+    /// [`check_users`]) so that a plaintext password is never quoted.
+    basic_auth_users: Option<BTreeMap<String, Spanned<String>>>,
+    rate_limit: Option<RateLimitConfig>,
+}
+
+/// exporter-toolkit's `TLSConfig`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TlsServerConfig {
+    pub cert_file: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
+    /// The certificate chain inline (PEM).
+    pub cert: Option<Spanned<String>>,
+    /// The private key inline (PEM): a secret.
+    pub key: Option<Spanned<String>>,
+    pub client_auth_type: Option<Spanned<String>>,
+    pub client_ca_file: Option<Spanned<String>>,
+    /// The client CAs inline (PEM).
+    pub client_ca: Option<Spanned<String>>,
+    pub cipher_suites: Option<Vec<Spanned<String>>>,
+    pub curve_preferences: Option<Vec<Spanned<String>>>,
+    pub min_version: Option<Spanned<String>>,
+    pub max_version: Option<Spanned<String>>,
+    pub prefer_server_cipher_suites: Option<bool>,
+    pub client_allowed_sans: Option<Spanned<Vec<String>>>,
+}
+
+/// exporter-toolkit's `HTTPConfig`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpServerConfig {
+    http2: Option<Spanned<bool>>,
+    headers: Option<BTreeMap<String, Spanned<String>>>,
+}
+
+/// exporter-toolkit's `RateLimiterConfig`: a token bucket shared by every request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitConfig {
+    #[serde(default)]
+    burst: u32,
+    interval: Option<Spanned<String>>,
+}
+
+/// What the server does with a web config.
+#[derive(Clone, Default)]
+pub struct WebConfig {
+    /// TLS on every connection (plain HTTP is refused).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Basic auth: user to bcrypt hash. Empty: no auth.
+    pub users: BTreeMap<String, String>,
+    /// Headers added to every answer (exporter-toolkit's allowed set).
+    pub headers: Vec<(String, String)>,
+    /// exporter-toolkit's `rate_limit`: one bucket for all requests (`429` when empty).
+    pub rate_limit: Option<Rate>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+/// A web config file that cannot be used: its findings, and the file to show them in.
+pub struct WebConfigError {
+    pub diagnostics: Diagnostics,
+    pub sources: SourceMap,
+}
+
+/// The headers exporter-toolkit lets a web config set, with the values allowed (`None`: any).
+const EXTRA_HEADERS: &[(&str, Option<&[&str]>)] = &[
+    ("Strict-Transport-Security", None),
+    ("X-Content-Type-Options", Some(&["nosniff"])),
+    ("X-Frame-Options", Some(&["deny", "sameorigin"])),
+    ("X-XSS-Protection", None),
+    ("Content-Security-Policy", None),
+];
+
+impl WebConfig {
+    /// Reads and checks the file at `path`; relative paths in it are relative to its directory,
+    /// as in exporter-toolkit.
+    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+        let mut sources = SourceMap::default();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let mut diagnostics = Diagnostics::default();
+                diagnostics.push(Diagnostic::error(format!(
+                    "cannot read the web config file {}: {e}",
+                    path.display()
+                )));
+                return Err(WebConfigError {
+                    diagnostics,
+                    sources,
+                });
+            }
+        };
+        let file = sources.add(path.display().to_string(), path.to_owned(), text.clone());
+        let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let mut found = Vec::new();
+        let config = parse(&text, file, &base, &mut found);
+        let mut diagnostics = Diagnostics::default();
+        for mut d in found {
+            // Unknown fields are errors here: exporter-toolkit reads the file strictly.
+            d.severity = crate::diagnostics::Severity::Error;
+            diagnostics.push(d);
+        }
+        match config {
+            Some(config) if !diagnostics.has_errors() => Ok(config),
+            _ => Err(WebConfigError {
+                diagnostics,
+                sources,
+            }),
+        }
+    }
+
+    /// Whether requests must carry basic auth.
+    pub fn wants_auth(&self) -> bool {
+        !self.users.is_empty()
+    }
+}
+
+fn parse(text: &str, file: FileId, base: &Path, found: &mut Vec<Diagnostic>) -> Option<WebConfig> {
+    let root = match crate::config::parse_yaml(text, file, "YAML") {
+        Ok(root) => root,
+        Err(errors) => {
+            found.extend(errors);
+            return None;
+        }
+    };
+    // An empty file is a valid config that changes nothing, as in exporter-toolkit.
+    if matches!(root.value, crate::config::Value::Null) {
+        return Some(WebConfig::default());
+    }
+    let cx = DeContext::new("the web config".to_owned(), &[], Vec::new());
+    let written: WebConfigFile = de::deserialize(&root, &cx, found)?;
+    let before = found.len();
+    let users = check_users(&root, written.basic_auth_users.as_ref(), found);
+    let headers = written
+        .http_server_config
+        .as_ref()
+        .map(|http| check_http(http, found))
+        .unwrap_or_default();
+    let rate_limit = written
+        .rate_limit
+        .as_ref()
+        .and_then(|r| check_rate_limit(r, found));
+    let tls = match &written.tls_server_config {
+        Some(config) if tls_enabled(config) => {
+            let key_field = root
+                .get("tls_server_config")
+                .and_then(|t| t.key("key"))
+                .map(|k: &Key| k.span);
+            tls::server_config(&TlsOptions {
+                config,
+                base,
+                key_field,
+            })
+            .map_err(|errors| found.extend(errors))
+            .ok()
+        }
+        _ => None,
+    };
+    (found.len() == before).then_some(WebConfig {
+        tls,
+        users,
+        headers,
+        rate_limit,
+    })
+}
+
+/// exporter-toolkit's `IsEnabled`: TLS is on when any of these is set; a `tls_server_config`
+/// with only versions or suites leaves it off.
+fn tls_enabled(c: &TlsServerConfig) -> bool {
+    c.cert_file.is_some()
+        || c.cert.is_some()
+        || c.key_file.is_some()
+        || c.key.is_some()
+        || c.client_ca_file.is_some()
+        || c.client_ca.is_some()
+        || c.client_auth_type.is_some()
+}
+
+/// Every user's value must be a bcrypt hash (as exporter-toolkit's `validateUsers`); a
+/// plaintext password is refused, pointed at by its user name.
+fn check_users(
+    root: &Node,
+    users: Option<&BTreeMap<String, Spanned<String>>>,
+    found: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
+    let Some(users) = users else {
+        return BTreeMap::new();
+    };
+    let keys = root.get("basic_auth_users").and_then(Node::as_map);
+    let mut checked = BTreeMap::new();
+    for (user, hash) in users {
+        let at = keys
+            .and_then(|keys| keys.iter().find(|(k, _)| &k.name == user))
+            .map_or(hash.span, |(k, _)| k.span);
+        if hash.value.parse::<bcrypt::HashParts>().is_err() {
+            found.push(
+                Diagnostic::error(format!(
+                    "`basic_auth_users.{user}` is not a bcrypt hash (its value is not shown)"
+                ))
+                .at(at)
+                .label("the password of this user")
+                .help(
+                    "write the hash, not the password: e.g. `htpasswd -nBC 10 \"\" | tr -d ':\\n'` \
+                     prints one (it starts with $2y$, $2b$ or $2a$)",
+                ),
+            );
+            continue;
+        }
+        checked.insert(user.clone(), hash.value.clone());
+    }
+    checked
+}
+
+/// `http2` (driftless serves HTTP/1.1 only) and `headers` (exporter-toolkit's allowed set).
+fn check_http(http: &HttpServerConfig, found: &mut Vec<Diagnostic>) -> Vec<(String, String)> {
+    if let Some(http2) = &http.http2
+        && http2.value
+    {
+        found.push(
+            Diagnostic::error("`http_server_config.http2: true` cannot be honoured")
+                .at(http2.span)
+                .help(
+                    "driftless serves HTTP/1.1 only (Prometheus scrapes with HTTP/1.1 by default); \
+                     write `http2: false` or leave it out",
+                ),
+        );
+    }
+    let mut headers = Vec::new();
+    for (name, value) in http.headers.iter().flatten() {
+        let Some((_, allowed)) = EXTRA_HEADERS.iter().find(|(n, _)| n == name) else {
+            found.push(
+                Diagnostic::error(format!("HTTP header {name:?} can not be configured"))
+                    .at(value.span)
+                    .help(format!(
+                        "the headers a web config may set: {}",
+                        EXTRA_HEADERS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+            );
+            continue;
+        };
+        if let Some(allowed) = allowed
+            && !allowed.contains(&value.value.as_str())
+        {
+            found.push(
+                Diagnostic::error(format!(
+                    "invalid value for {name}. Expected one of: {allowed:?}, but got: {:?}",
+                    value.value
+                ))
+                .at(value.span),
+            );
+            continue;
+        }
+        if value.value.bytes().any(|b| b.is_ascii_control()) {
+            found.push(
+                Diagnostic::error(format!("the value of header {name} has a control character"))
+                    .at(value.span),
+            );
+            continue;
+        }
+        headers.push((name.clone(), value.value.clone()));
+    }
+    headers
+}
+
+/// exporter-toolkit: no limiter unless `interval` is set and not zero.
+fn check_rate_limit(r: &RateLimitConfig, found: &mut Vec<Diagnostic>) -> Option<Rate> {
+    let interval = r.interval.as_ref()?;
+    let Some(parsed) = go_duration(&interval.value) else {
+        found.push(
+            Diagnostic::error(format!(
+                "`rate_limit.interval` is not a duration: {:?}",
+                interval.value
+            ))
+            .at(interval.span)
+            .help("write e.g. \"1s\", \"100ms\" or \"1m30s\""),
+        );
+        return None;
+    };
+    (!parsed.is_zero()).then_some(Rate {
+        burst: r.burst,
+        interval: parsed,
+    })
+}
+
+/// A Go `time.Duration` as YAML holds it: "1s", "250ms", "1m30s", or "0".
+fn go_duration(text: &str) -> Option<Duration> {
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    ConfigDuration::parse(text).map(|d| d.0)
+}
+
+/// A path of the web config, relative to its directory.
+pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+/// The span to point at for a value that may be secret: its key, when known.
+pub(super) fn secret_span(value: &Spanned<String>, key: Option<Span>) -> Span {
+    key.unwrap_or(value.span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<WebConfig, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("web-config.yml");
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        WebConfig::load(&path)
+            .map_err(|e| crate::diagnostics::render_human(&e.diagnostics, &e.sources, false))
+    }
+
+    #[test]
+    fn an_empty_file_changes_nothing() {
+        let config = load_text("").unwrap_or_default();
+        assert!(config.tls.is_none() && config.users.is_empty() && config.headers.is_empty());
+    }
+
+    #[test]
+    fn a_plaintext_password_is_refused_without_being_shown() {
+        let err = load_text("basic_auth_users:\n  alice: hunter2hunter2\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("not a bcrypt hash"), "{err}");
+        assert!(err.contains("web-config.yml:2:3"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_and_headers_are_refused() {
+        let err = load_text("tls_server_config:\n  cert_fil: x\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("cert_fil"), "{err}");
+        let err = load_text("http_server_config:\n  headers:\n    X-Foo: bar\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("can not be configured"), "{err}");
+        let err = load_text("http_server_config:\n  headers:\n    X-Frame-Options: allow\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("Expected one of"), "{err}");
+    }
+
+    #[test]
+    fn users_headers_and_rate_limit_are_read() {
+        let hash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+        let config = load_text(&format!(
+            "basic_auth_users:\n  alice: '{hash}'\nhttp_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\nrate_limit:\n  burst: 5\n  interval: 1s\n"
+        ));
+        let config = config.unwrap_or_default();
+        assert_eq!(config.users.get("alice").map(String::as_str), Some(hash));
+        assert_eq!(
+            config.headers,
+            vec![("X-Frame-Options".to_owned(), "deny".to_owned())]
+        );
+        assert_eq!(
+            config.rate_limit,
+            Some(Rate {
+                burst: 5,
+                interval: Duration::from_secs(1)
+            })
+        );
+    }
+}
