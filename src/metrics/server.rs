@@ -379,6 +379,12 @@ pub fn serve(
             .iter()
             .map(|(name, value)| format!("{name}: {value}\r\n"))
             .collect(),
+        client_limited: format!(
+            "429 Too Many Requests\r\nRetry-After: {}",
+            options
+                .per_client_rate
+                .map_or(1, |r| r.interval.as_secs_f64().ceil().max(1.0) as u64)
+        ),
     });
     for n in 0..options.workers.max(1) {
         let work_rx = Arc::clone(&work_rx);
@@ -737,6 +743,8 @@ struct Shared {
     limits: Mutex<Limits>,
     auth: Option<BasicAuth>,
     extra_headers: String,
+    /// The `429` status line of a client past its rate, with when to come back.
+    client_limited: String,
 }
 
 struct Worker {
@@ -836,7 +844,7 @@ impl Worker {
         let answer = if let Err(limited) = admitted {
             match limited {
                 Limited::Client => Answer::plain(
-                    "429 Too Many Requests\r\nRetry-After: 1",
+                    &self.shared.client_limited,
                     b"too many requests from this address\n",
                 ),
                 // exporter-toolkit's answer.

@@ -29,7 +29,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use rustls::{DigitallySignedStruct, RootCertStore, SupportedCipherSuite};
 
-use super::web_config::{TlsServerConfig, resolve, secret_span};
+use super::web_config::{TlsServerConfig, resolve};
 use crate::diagnostics::{Diagnostic, Span};
 use crate::model::Spanned;
 
@@ -38,8 +38,9 @@ pub(super) struct TlsOptions<'a> {
     pub config: &'a TlsServerConfig,
     /// The web config file's directory: relative paths are relative to it.
     pub base: &'a Path,
-    /// The place of the `key:` key, to point at instead of an inline key.
-    pub key_field: Option<Span>,
+    /// Where the inline `key:` is (`path:line:col`): errors about it name the place but show
+    /// no line of the file, which would show the key.
+    pub key_place: Option<String>,
 }
 
 /// Go's names of the TLS 1.2 suites rustls (ring) implements.
@@ -253,19 +254,38 @@ fn cert_span(c: &TlsServerConfig) -> Span {
         .unwrap_or(Span::new(crate::diagnostics::FileId(0), 0, 0))
 }
 
+/// Where an error about a PEM text points: the field's value, or (an inline secret) only a
+/// `path:line:col` in the message.
+enum Origin {
+    At(Span),
+    Secret(String),
+}
+
+impl Origin {
+    fn locate(&self, diagnostic: Diagnostic) -> Diagnostic {
+        match self {
+            Origin::At(span) => diagnostic.at(*span),
+            Origin::Secret(place) => Diagnostic {
+                message: format!("{place}: {}", diagnostic.message),
+                ..diagnostic
+            },
+        }
+    }
+}
+
 /// The PEM text of a field given as a file (`*_file`) or inline; `None` when neither is set.
-/// `at` is where errors about the inline text point.
+/// `inline_secret` is the place of an inline text that is a secret.
 fn pem_text(
     file: Option<&Spanned<String>>,
     inline: Option<&Spanned<String>>,
-    inline_at: Option<Span>,
+    inline_secret: Option<&str>,
     base: &Path,
     found: &mut Vec<Diagnostic>,
-) -> Option<(Vec<u8>, Span)> {
+) -> Option<(Vec<u8>, Origin)> {
     if let Some(file) = file {
         let path = resolve(base, &file.value);
         return match std::fs::read(&path) {
-            Ok(bytes) => Some((bytes, file.span)),
+            Ok(bytes) => Some((bytes, Origin::At(file.span))),
             Err(e) => {
                 found.push(
                     Diagnostic::error(format!("cannot read {}: {e}", path.display())).at(file.span),
@@ -275,10 +295,11 @@ fn pem_text(
         };
     }
     inline.map(|text| {
-        (
-            text.value.clone().into_bytes(),
-            inline_at.unwrap_or(text.span),
-        )
+        let origin = match inline_secret {
+            Some(place) => Origin::Secret(place.to_owned()),
+            None => Origin::At(text.span),
+        };
+        (text.value.clone().into_bytes(), origin)
     })
 }
 
@@ -301,11 +322,13 @@ fn certificate_chain(
     match chain {
         Ok(chain) if !chain.is_empty() => Some(chain),
         Ok(_) => {
-            found.push(Diagnostic::error("no PEM certificate found").at(at));
+            found.push(at.locate(Diagnostic::error("no PEM certificate found")));
             None
         }
         Err(e) => {
-            found.push(Diagnostic::error(format!("the certificate is not valid PEM: {e}")).at(at));
+            found.push(at.locate(Diagnostic::error(format!(
+                "the certificate is not valid PEM: {e}"
+            ))));
             None
         }
     }
@@ -316,11 +339,12 @@ fn private_key(
     options: &TlsOptions<'_>,
     found: &mut Vec<Diagnostic>,
 ) -> Option<PrivateKeyDer<'static>> {
-    let inline_at = c.key.as_ref().map(|k| secret_span(k, options.key_field));
+    // Without the key's place (cannot happen: the key was read from the file), the file's.
+    let secret_place = options.key_place.as_deref().unwrap_or("the web config");
     let Some((pem, at)) = pem_text(
         c.key_file.as_ref(),
         c.key.as_ref(),
-        inline_at,
+        Some(secret_place),
         options.base,
         found,
     ) else {
@@ -333,11 +357,10 @@ fn private_key(
         Ok(key) => Some(key),
         // The error names the PEM problem, never the key's bytes.
         Err(e) => {
-            found.push(
+            found.push(at.locate(
                 Diagnostic::error(format!("no usable PEM private key: {e}"))
-                    .at(at)
                     .help("a PKCS#8, PKCS#1 (RSA) or SEC1 (EC) key in PEM"),
-            );
+            ));
             None
         }
     }
@@ -411,7 +434,9 @@ fn client_verifier(
                     .map_err(|e| e.to_string())
                     .and_then(|cert| roots.add(cert).map_err(|e| e.to_string()));
                 if let Err(e) = added {
-                    found.push(Diagnostic::error(format!("a client CA cannot be used: {e}")).at(at));
+                    found.push(
+                        at.locate(Diagnostic::error(format!("a client CA cannot be used: {e}"))),
+                    );
                     return None;
                 }
             }
@@ -426,7 +451,7 @@ fn client_verifier(
                 Ok(verifier) => Some(verifier),
                 Err(e) => {
                     found.push(
-                        Diagnostic::error(format!("the client CAs cannot be used: {e}")).at(at),
+                        at.locate(Diagnostic::error(format!("the client CAs cannot be used: {e}"))),
                     );
                     None
                 }

@@ -134,7 +134,11 @@ impl WebConfig {
         let file = sources.add(path.display().to_string(), path.to_owned(), text.clone());
         let base = path.parent().unwrap_or(Path::new(".")).to_owned();
         let mut found = Vec::new();
-        let config = parse(&text, file, &base, &mut found);
+        let place = |span: Span| {
+            let (line, column) = sources.line_col(span.file, span.start);
+            format!("{}:{line}:{column}", path.display())
+        };
+        let config = parse(&text, file, &base, &place, &mut found);
         let mut diagnostics = Diagnostics::default();
         for mut d in found {
             // Unknown fields are errors here: exporter-toolkit reads the file strictly.
@@ -156,7 +160,15 @@ impl WebConfig {
     }
 }
 
-fn parse(text: &str, file: FileId, base: &Path, found: &mut Vec<Diagnostic>) -> Option<WebConfig> {
+/// `place` says where a span is (`path:line:col`), for diagnostics about a field that may hold
+/// a secret: those have no span, so that the renderer does not show the line that holds it.
+fn parse(
+    text: &str,
+    file: FileId,
+    base: &Path,
+    place: &dyn Fn(Span) -> String,
+    found: &mut Vec<Diagnostic>,
+) -> Option<WebConfig> {
     let root = match crate::config::parse_yaml(text, file, "YAML") {
         Ok(root) => root,
         Err(errors) => {
@@ -171,7 +183,7 @@ fn parse(text: &str, file: FileId, base: &Path, found: &mut Vec<Diagnostic>) -> 
     let cx = DeContext::new("the web config".to_owned(), &[], Vec::new());
     let written: WebConfigFile = de::deserialize(&root, &cx, found)?;
     let before = found.len();
-    let users = check_users(&root, written.basic_auth_users.as_ref(), found);
+    let users = check_users(&root, written.basic_auth_users.as_ref(), place, found);
     let headers = written
         .http_server_config
         .as_ref()
@@ -183,14 +195,14 @@ fn parse(text: &str, file: FileId, base: &Path, found: &mut Vec<Diagnostic>) -> 
         .and_then(|r| check_rate_limit(r, found));
     let tls = match &written.tls_server_config {
         Some(config) if tls_enabled(config) => {
-            let key_field = root
+            let key_place = root
                 .get("tls_server_config")
                 .and_then(|t| t.key("key"))
-                .map(|k: &Key| k.span);
+                .map(|k: &Key| place(k.span));
             tls::server_config(&TlsOptions {
                 config,
                 base,
-                key_field,
+                key_place,
             })
             .map_err(|errors| found.extend(errors))
             .ok()
@@ -222,6 +234,7 @@ fn tls_enabled(c: &TlsServerConfig) -> bool {
 fn check_users(
     root: &Node,
     users: Option<&BTreeMap<String, Spanned<String>>>,
+    place: &dyn Fn(Span) -> String,
     found: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, String> {
     let Some(users) = users else {
@@ -236,10 +249,9 @@ fn check_users(
         if hash.value.parse::<bcrypt::HashParts>().is_err() {
             found.push(
                 Diagnostic::error(format!(
-                    "`basic_auth_users.{user}` is not a bcrypt hash (its value is not shown)"
+                    "{}: `basic_auth_users.{user}` is not a bcrypt hash (its value is not shown)",
+                    place(at)
                 ))
-                .at(at)
-                .label("the password of this user")
                 .help(
                     "write the hash, not the password: e.g. `htpasswd -nBC 10 \"\" | tr -d ':\\n'` \
                      prints one (it starts with $2y$, $2b$ or $2a$)",
@@ -345,10 +357,6 @@ pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
     }
 }
 
-/// The span to point at for a value that may be secret: its key, when known.
-pub(super) fn secret_span(value: &Spanned<String>, key: Option<Span>) -> Span {
-    key.unwrap_or(value.span)
-}
 
 #[cfg(test)]
 mod tests {

@@ -47,10 +47,11 @@ pub fn serve(extra: &[&str]) -> (Guard, u16) {
         line.clear();
         let n = reader.read_line(&mut line).expect("read stderr");
         assert!(n > 0, "driftless exited before serving");
-        if let Some(rest) = line
-            .trim()
+        let line_trimmed = line.trim();
+        let after_scheme = line_trimmed
             .strip_prefix("serving metrics on http://127.0.0.1:")
-        {
+            .or_else(|| line_trimmed.strip_prefix("serving metrics on https://127.0.0.1:"));
+        if let Some(rest) = after_scheme {
             let port: u16 = rest
                 .trim_end_matches("/metrics")
                 .parse()

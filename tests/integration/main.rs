@@ -12,6 +12,7 @@ mod deps;
 mod facts_support;
 mod held_root;
 mod http_support;
+mod metrics_tls_support;
 mod sandbox;
 mod sinks_support;
 
@@ -58,6 +59,7 @@ mod facts_server;
 mod fixtures;
 mod fleet;
 mod fuzz;
+mod metrics_endpoint;
 mod grammar;
 mod grammar_corpus;
 mod plan_assert;
