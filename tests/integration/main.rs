@@ -60,6 +60,7 @@ mod fixtures;
 mod fleet;
 mod fuzz;
 mod metrics_endpoint;
+mod metrics_prometheus_scrape;
 mod grammar;
 mod grammar_corpus;
 mod plan_assert;
