@@ -193,9 +193,7 @@ fn check_metrics_server(metrics: &MetricsSettings, found: &mut Vec<Diagnostic>) 
         if let Some(v) = value
             && v.value < least
         {
-            found.push(
-                Diagnostic::error(format!("`{field}` must be at least {least}")).at(v.span),
-            );
+            found.push(Diagnostic::error(format!("`{field}` must be at least {least}")).at(v.span));
         }
     };
     at_least("max_connections", &limits.max_connections, 1, found);
@@ -209,9 +207,7 @@ fn check_metrics_server(metrics: &MetricsSettings, found: &mut Vec<Diagnostic>) 
         if let Some(v) = value
             && v.value.0.is_zero()
         {
-            found.push(
-                Diagnostic::error(format!("`{field}` must be more than zero")).at(v.span),
-            );
+            found.push(Diagnostic::error(format!("`{field}` must be more than zero")).at(v.span));
         }
     }
 }

@@ -151,7 +151,10 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsErr
         args.web_config_file.as_deref(),
     )?;
     let scheme = if server.tls() { "https" } else { "http" };
-    errln!("serving metrics on {scheme}://{}/metrics", server.local_addr());
+    errln!(
+        "serving metrics on {scheme}://{}/metrics",
+        server.local_addr()
+    );
     server.serve()?;
     errln!("stopped serving metrics");
     Ok(ExitCode::SUCCESS)

@@ -55,7 +55,10 @@ mod tests {
         assert_eq!(select("", ENABLED), Ok(None));
         assert_eq!(
             select("collect%5B%5D=cpu&collect[]=meminfo", ENABLED),
-            Ok(Some(BTreeSet::from(["cpu".to_owned(), "meminfo".to_owned()])))
+            Ok(Some(BTreeSet::from([
+                "cpu".to_owned(),
+                "meminfo".to_owned()
+            ])))
         );
         assert_eq!(
             select("exclude[]=cpu&exclude[]=nope", ENABLED),

@@ -49,7 +49,8 @@ fn tls12_suite(name: &str) -> Option<SupportedCipherSuite> {
     Some(match name {
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => s::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => s::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" | "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305" => {
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+        | "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305" => {
             s::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
         }
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => s::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -115,17 +116,17 @@ fn version(field: &str, v: &Spanned<String>, found: &mut Vec<Diagnostic>) -> Opt
 }
 
 /// The rustls server config, or every error found.
-pub(super) fn server_config(options: &TlsOptions<'_>) -> Result<Arc<ServerConfig>, Vec<Diagnostic>> {
+pub(super) fn server_config(
+    options: &TlsOptions<'_>,
+) -> Result<Arc<ServerConfig>, Vec<Diagnostic>> {
     let c = options.config;
     let mut found = Vec::new();
-    let min = c
-        .min_version
-        .as_ref()
-        .map_or(Some(Version::Tls12), |v| version("min_version", v, &mut found));
-    let max = c
-        .max_version
-        .as_ref()
-        .map_or(Some(Version::Tls13), |v| version("max_version", v, &mut found));
+    let min = c.min_version.as_ref().map_or(Some(Version::Tls12), |v| {
+        version("min_version", v, &mut found)
+    });
+    let max = c.max_version.as_ref().map_or(Some(Version::Tls13), |v| {
+        version("max_version", v, &mut found)
+    });
     if let (Some(min), Some(max)) = (min, max)
         && min > max
         && let Some(at) = c.min_version.as_ref()
@@ -220,7 +221,9 @@ pub(super) fn server_config(options: &TlsOptions<'_>) -> Result<Arc<ServerConfig
     let at = cert_span(c);
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
-        .map_err(|e| vec![Diagnostic::error(format!("the TLS settings do not fit together: {e}")).at(at)])?;
+        .map_err(|e| {
+            vec![Diagnostic::error(format!("the TLS settings do not fit together: {e}")).at(at)]
+        })?;
     let mut config = builder
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
@@ -357,10 +360,12 @@ fn private_key(
         Ok(key) => Some(key),
         // The error names the PEM problem, never the key's bytes.
         Err(e) => {
-            found.push(at.locate(
-                Diagnostic::error(format!("no usable PEM private key: {e}"))
-                    .help("a PKCS#8, PKCS#1 (RSA) or SEC1 (EC) key in PEM"),
-            ));
+            found.push(
+                at.locate(
+                    Diagnostic::error(format!("no usable PEM private key: {e}"))
+                        .help("a PKCS#8, PKCS#1 (RSA) or SEC1 (EC) key in PEM"),
+                ),
+            );
             None
         }
     }
@@ -397,14 +402,24 @@ fn client_verifier(
             return None;
         }
     };
-    let ca = pem_text(c.client_ca_file.as_ref(), c.client_ca.as_ref(), None, base, found);
+    let ca = pem_text(
+        c.client_ca_file.as_ref(),
+        c.client_ca.as_ref(),
+        None,
+        base,
+        found,
+    );
     let ca_given = c.client_ca_file.is_some() || c.client_ca.is_some();
     let policy_at = c.client_auth_type.as_ref().map_or(cert_span(c), |t| t.span);
     match policy {
         ClientAuth::None if ca_given => {
             found.push(
                 Diagnostic::error("client CA's have been configured without a Client Auth Policy")
-                    .at(c.client_ca_file.as_ref().or(c.client_ca.as_ref()).map_or(policy_at, |s| s.span))
+                    .at(c
+                        .client_ca_file
+                        .as_ref()
+                        .or(c.client_ca.as_ref())
+                        .map_or(policy_at, |s| s.span))
                     .help("set `client_auth_type`, e.g. RequireAndVerifyClientCert"),
             );
             None
@@ -434,9 +449,9 @@ fn client_verifier(
                     .map_err(|e| e.to_string())
                     .and_then(|cert| roots.add(cert).map_err(|e| e.to_string()));
                 if let Err(e) = added {
-                    found.push(
-                        at.locate(Diagnostic::error(format!("a client CA cannot be used: {e}"))),
-                    );
+                    found.push(at.locate(Diagnostic::error(format!(
+                        "a client CA cannot be used: {e}"
+                    ))));
                     return None;
                 }
             }
@@ -450,9 +465,9 @@ fn client_verifier(
             match builder.build() {
                 Ok(verifier) => Some(verifier),
                 Err(e) => {
-                    found.push(
-                        at.locate(Diagnostic::error(format!("the client CAs cannot be used: {e}"))),
-                    );
+                    found.push(at.locate(Diagnostic::error(format!(
+                        "the client CAs cannot be used: {e}"
+                    ))));
                     None
                 }
             }

@@ -309,8 +309,10 @@ fn check_http(http: &HttpServerConfig, found: &mut Vec<Diagnostic>) -> Vec<(Stri
         }
         if value.value.bytes().any(|b| b.is_ascii_control()) {
             found.push(
-                Diagnostic::error(format!("the value of header {name} has a control character"))
-                    .at(value.span),
+                Diagnostic::error(format!(
+                    "the value of header {name} has a control character"
+                ))
+                .at(value.span),
             );
             continue;
         }
@@ -356,7 +358,6 @@ pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
         base.join(path)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

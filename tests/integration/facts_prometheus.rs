@@ -7,7 +7,6 @@ use crate::facts_support::*;
 
 #[test]
 fn prometheus_scrapes_driftless() {
-    let bin = test_deps_bin();
     let prom_dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         prom_dir.path().join("escape.prom"),

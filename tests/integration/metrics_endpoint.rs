@@ -22,7 +22,11 @@ fn certs() -> &'static Certs {
 fn serve_with(name: &str, text: &str) -> (Guard, u16) {
     let path = certs().path(name);
     std::fs::write(&path, text).expect("write web config");
-    serve(&["--no-config", "--web.config.file", path.to_str().expect("utf-8")])
+    serve(&[
+        "--no-config",
+        "--web.config.file",
+        path.to_str().expect("utf-8"),
+    ])
 }
 
 const TLS: &str = "tls_server_config:\n  cert_file: leaf.pem\n  key_file: leaf.key\n";
@@ -51,14 +55,11 @@ fn tls_serves_metrics_and_plain_http_is_refused() {
 fn require_and_verify_client_cert_takes_only_clients_of_the_ca() {
     let (_server, port) = serve_with(
         "mtls.yml",
-        &format!(
-            "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n"
-        ),
+        &format!("{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n"),
     );
     let ca = certs().path("ca.pem");
-    let with = |cert: &str, key: &str| {
-        client_config(&ca, Some((&certs().path(cert), &certs().path(key))))
-    };
+    let with =
+        |cert: &str, key: &str| client_config(&ca, Some((&certs().path(cert), &certs().path(key))));
     let ok = https(port, &with("client.pem", "client.key"), "/metrics", &[])
         .expect("scrape with a client certificate");
     assert_eq!(ok.status, 200);
@@ -94,9 +95,24 @@ fn basic_auth_takes_the_right_password_only_and_answers_others_alike() {
     let wrong_password = basic(USER, "wrong");
     let unknown_user = basic("mallory", PASSWORD);
     let refusals = [
-        https(port, &client, "/metrics", &[("Authorization", &wrong_password)]),
-        https(port, &client, "/metrics", &[("Authorization", &unknown_user)]),
-        https(port, &client, "/metrics", &[("Authorization", "Bearer token")]),
+        https(
+            port,
+            &client,
+            "/metrics",
+            &[("Authorization", &wrong_password)],
+        ),
+        https(
+            port,
+            &client,
+            "/metrics",
+            &[("Authorization", &unknown_user)],
+        ),
+        https(
+            port,
+            &client,
+            "/metrics",
+            &[("Authorization", "Bearer token")],
+        ),
         https(port, &client, "/metrics", &[]),
     ];
     for refused in refusals {
@@ -142,7 +158,10 @@ fn bad_web_configs_are_refused_at_the_field() {
     assert!(err.contains("unknown-field.yml:4:3"), "{err}");
 
     let err = refused("tls10.yml", &format!("{TLS}  min_version: TLS10\n"));
-    assert!(err.contains("`min_version: TLS10` cannot be honoured"), "{err}");
+    assert!(
+        err.contains("`min_version: TLS10` cannot be honoured"),
+        "{err}"
+    );
     assert!(err.contains("tls10.yml:4:16"), "{err}");
 
     let err = refused(
@@ -191,7 +210,10 @@ fn settings_metrics_web_config_is_checked_and_used() {
     assert!(!out.status.success());
     assert!(err.contains("`web_config` is empty"), "{err}");
     assert!(err.contains("facts.yaml:3:17"), "{err}");
-    assert!(err.contains("`max_connections` must be at least 1"), "{err}");
+    assert!(
+        err.contains("`max_connections` must be at least 1"),
+        "{err}"
+    );
     assert!(err.contains("facts.yaml:5:24"), "{err}");
     assert!(err.contains("tls"), "{err}");
 }
@@ -321,7 +343,10 @@ fn a_request_head_too_large_is_refused() {
     let big = "x".repeat(2000);
     let answer = http(port, "GET", "/metrics", &[("X-Big", &big)]);
     assert_eq!(answer.status, 431);
-    assert_eq!(http(port, "GET", "/metrics", &[("X-Small", "y")]).status, 200);
+    assert_eq!(
+        http(port, "GET", "/metrics", &[("X-Small", "y")]).status,
+        200
+    );
 }
 
 #[test]

@@ -95,8 +95,7 @@ fn dechunk(mut raw: &[u8]) -> String {
 }
 
 #[test]
-fn prometheus_scrapes_driftless_over_tls_with_basic_auth_and_every_node_exporter_family_is_there()
-{
+fn prometheus_scrapes_driftless_over_tls_with_basic_auth_and_every_node_exporter_family_is_there() {
     let certs = Certs::new();
     let web_config = certs.web_config(&format!(
         "tls_server_config:\n  cert_file: leaf.pem\n  key_file: leaf.key\nbasic_auth_users:\n  {USER}: '{}'\n",
@@ -115,9 +114,14 @@ fn prometheus_scrapes_driftless_over_tls_with_basic_auth_and_every_node_exporter
 
     let client = client_config(&certs.path("ca.pem"), None);
     let authorization = basic(USER, PASSWORD);
-    let driftless_text = https(port, &client, "/metrics", &[("Authorization", &authorization)])
-        .expect("scrape driftless")
-        .text();
+    let driftless_text = https(
+        port,
+        &client,
+        "/metrics",
+        &[("Authorization", &authorization)],
+    )
+    .expect("scrape driftless")
+    .text();
     let driftless = by_family(&driftless_text);
 
     // One series of every family, through Prometheus's HTTP API.

@@ -55,8 +55,21 @@ impl Certs {
         openssl(
             dir.path(),
             &[
-                "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", "client.pem", "-days", "2", "-extfile", "client.ext",
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "client.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "client.ext",
             ],
         );
         let mut stranger = vec!["req", "-x509"];
