@@ -1,11 +1,17 @@
 //! Basic auth against the web config's bcrypt hashes, as exporter-toolkit checks it: an
 //! unknown user is checked against a fixed hash, so a wrong password and an unknown user take
-//! the same time and get the same answer; bcrypt compares in constant time; results are
-//! cached (by a SHA-256 of user, hash and password, never the password itself), so a scrape
-//! every few seconds does not pay bcrypt's cost each time.
+//! the same time and get the same answer; bcrypt compares in constant time.
+//!
+//! Two differences, both against clients that send many wrong passwords: only successes are
+//! cached (by a SHA-256 of user, hash and password, never the password itself: one entry per
+//! user, so a scrape every few seconds pays bcrypt's cost once, and wrong passwords cannot
+//! push it out), and at most `slots` bcrypt checks run at once — past that, a check that
+//! would have to run bcrypt is refused at once, so workers never queue behind bcrypt and a
+//! scrape with cached credentials is always answered.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -14,21 +20,28 @@ use sha2::{Digest, Sha256};
 /// as users' hashes usually are).
 const UNKNOWN_USER_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
-/// Results kept at most; then the cache starts over (as exporter-toolkit's, a small bound:
-/// a client trying many passwords only ever fills it).
-const CACHE_SIZE: usize = 100;
+/// Successes kept at most (one per user is what a real setup makes); then the cache starts
+/// over.
+const CACHE_SIZE: usize = 1000;
 
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
-    cache: Mutex<HashMap<[u8; 32], bool>>,
+    /// Digests of (user, hash, password) that were checked and are right.
+    allowed: Mutex<HashSet<[u8; 32]>>,
+    /// bcrypt checks that may run at once.
+    slots: usize,
+    running: AtomicUsize,
 }
 
 impl BasicAuth {
-    /// `users`: user name to bcrypt hash (checked when the web config was read).
-    pub fn new(users: BTreeMap<String, String>) -> BasicAuth {
+    /// `users`: user name to bcrypt hash (checked when the web config was read); `slots`:
+    /// bcrypt checks at once (fewer than the workers, so one is always free).
+    pub fn new(users: BTreeMap<String, String>, slots: usize) -> BasicAuth {
         BasicAuth {
             users,
-            cache: Mutex::new(HashMap::new()),
+            allowed: Mutex::new(HashSet::new()),
+            slots: slots.max(1),
+            running: AtomicUsize::new(0),
         }
     }
 
@@ -42,25 +55,29 @@ impl BasicAuth {
             None => (UNKNOWN_USER_HASH, false),
         };
         let key = cache_key(&user, hash, &password);
-        let cached = self
-            .cache
+        if self
+            .allowed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .copied();
-        let ok = match cached {
-            Some(ok) => ok,
-            None => {
-                let ok = known && bcrypt::verify(&password, hash).unwrap_or(false);
-                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                if cache.len() >= CACHE_SIZE {
-                    cache.clear();
-                }
-                cache.insert(key, ok);
-                ok
+            .contains(&key)
+        {
+            return known;
+        }
+        if self.running.fetch_add(1, Ordering::SeqCst) >= self.slots {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        let ok = bcrypt::verify(&password, hash).unwrap_or(false);
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let ok = ok && known;
+        if ok {
+            let mut allowed = self.allowed.lock().unwrap_or_else(|p| p.into_inner());
+            if allowed.len() >= CACHE_SIZE {
+                allowed.clear();
             }
-        };
-        ok && known
+            allowed.insert(key);
+        }
+        ok
     }
 }
 
@@ -103,7 +120,7 @@ mod tests {
         let hash = bcrypt::hash_with_salt("secret", 4, [7u8; 16])
             .map(|h| h.format_for_version(bcrypt::Version::TwoY))
             .unwrap_or_default();
-        let auth = BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)]));
+        let auth = BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)]), 1);
         assert!(auth.allows(Some(&header("alice", "secret"))));
         // Twice: the cached answer is the same.
         assert!(auth.allows(Some(&header("alice", "secret"))));
@@ -111,5 +128,22 @@ mod tests {
         assert!(!auth.allows(Some(&header("bob", "fakepassword"))));
         assert!(!auth.allows(Some("Bearer x")));
         assert!(!auth.allows(None));
+    }
+
+    #[test]
+    fn with_every_bcrypt_slot_busy_cached_credentials_still_pass_and_others_are_refused() {
+        let hash = bcrypt::hash_with_salt("secret", 4, [7u8; 16])
+            .map(|h| h.format_for_version(bcrypt::Version::TwoY))
+            .unwrap_or_default();
+        let auth = BasicAuth::new(BTreeMap::from([("alice".to_owned(), hash)]), 1);
+        assert!(auth.allows(Some(&header("alice", "secret"))));
+        // As if another worker were running bcrypt now.
+        auth.running.store(1, Ordering::SeqCst);
+        assert!(auth.allows(Some(&header("alice", "secret"))));
+        assert!(!auth.allows(Some(&header("alice", "wrong"))));
+        auth.running.store(0, Ordering::SeqCst);
+        // Wrong passwords were not cached: the right one is still the only one that passes.
+        assert!(!auth.allows(Some(&header("alice", "wrong"))));
+        assert!(auth.allows(Some(&header("alice", "secret"))));
     }
 }

@@ -372,7 +372,7 @@ pub fn serve(
         auth: options
             .web
             .wants_auth()
-            .then(|| BasicAuth::new(options.web.users.clone())),
+            .then(|| BasicAuth::new(options.web.users.clone(), options.workers.max(2) - 1)),
         extra_headers: options
             .web
             .headers
