@@ -57,9 +57,9 @@ pub struct MetricsLimits {
     pub max_connections: Option<Spanned<u32>>,
     /// Bytes of a request head at most (default 8192); a larger head is answered `431`.
     pub max_header_bytes: Option<Spanned<u32>>,
-    /// Requests one client address may make at once (default 100) before it gets `429`…
+    /// Requests one client address may make at once (default 1000) before it gets `429`…
     pub client_burst: Option<Spanned<u32>>,
-    /// …and then one per this interval (default "100ms", 10 a second).
+    /// …and then one per this interval (default "10ms", 100 a second).
     pub client_interval: Option<Spanned<Duration>>,
     /// Time allowed for a whole request head, TLS handshake included (default "5s").
     pub read_timeout: Option<Spanned<Duration>>,
