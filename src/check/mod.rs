@@ -6,12 +6,13 @@
 //! no two tasks managing one path) run. A task with errors is left out of the model but still
 //! counts as declared, so one mistake does not cascade into "unknown id" errors elsewhere.
 
-pub(crate) mod de;
+mod de;
 mod graph;
 mod rules;
 mod secret_fields;
 mod sinks;
 mod tags;
+pub mod web_config;
 
 use rayon::prelude::*;
 

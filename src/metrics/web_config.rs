@@ -5,7 +5,9 @@
 //! (TLS 1.0/1.1, a cipher suite or curve rustls does not implement, HTTP/2, client SAN
 //! checks) is refused with an error at the field, never silently weakened. Errors name the
 //! file, line and column; a field that may hold a secret (a password in `basic_auth_users`,
-//! an inline `key`) is pointed at by its key, so its value is never printed.
+//! an inline `key`) is named by its place only, so its value is never printed. The file is
+//! read by [`crate::check::web_config`] (the config front end's YAML reader and typed
+//! deserializer); this module holds its types and the checks on them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,16 +18,15 @@ use serde::Deserialize;
 
 use super::rate_limit::Rate;
 use super::tls::{self, TlsOptions};
-use crate::check::de::{self, DeContext};
 use crate::config::{Key, Node};
-use crate::diagnostics::{Diagnostic, Diagnostics, FileId, SourceMap, Span};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::model::Spanned;
 use crate::model::values::Duration as ConfigDuration;
 
 /// The file as written (exporter-toolkit's `Config`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WebConfigFile {
+pub(crate) struct WebConfigFile {
     tls_server_config: Option<TlsServerConfig>,
     http_server_config: Option<HttpServerConfig>,
     /// User name to bcrypt hash; values are checked through the raw nodes (see
@@ -113,77 +114,25 @@ const EXTRA_HEADERS: &[(&str, Option<&[&str]>)] = &[
 ];
 
 impl WebConfig {
-    /// Reads and checks the file at `path`; relative paths in it are relative to its directory,
-    /// as in exporter-toolkit.
-    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let mut sources = SourceMap::default();
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) => {
-                let mut diagnostics = Diagnostics::default();
-                diagnostics.push(Diagnostic::error(format!(
-                    "cannot read the web config file {}: {e}",
-                    path.display()
-                )));
-                return Err(WebConfigError {
-                    diagnostics,
-                    sources,
-                });
-            }
-        };
-        let file = sources.add(path.display().to_string(), path.to_owned(), text.clone());
-        let base = path.parent().unwrap_or(Path::new(".")).to_owned();
-        let mut found = Vec::new();
-        let place = |span: Span| {
-            let (line, column) = sources.line_col(span.file, span.start);
-            format!("{}:{line}:{column}", path.display())
-        };
-        let config = parse(&text, file, &base, &place, &mut found);
-        let mut diagnostics = Diagnostics::default();
-        for mut d in found {
-            // Unknown fields are errors here: exporter-toolkit reads the file strictly.
-            d.severity = crate::diagnostics::Severity::Error;
-            diagnostics.push(d);
-        }
-        match config {
-            Some(config) if !diagnostics.has_errors() => Ok(config),
-            _ => Err(WebConfigError {
-                diagnostics,
-                sources,
-            }),
-        }
-    }
-
     /// Whether requests must carry basic auth.
     pub fn wants_auth(&self) -> bool {
         !self.users.is_empty()
     }
 }
 
+/// The typed file checked: what exporter-toolkit would refuse or driftless cannot honour is
+/// in `found`. `root` is the file's node tree (for the places of keys); `base` its directory;
 /// `place` says where a span is (`path:line:col`), for diagnostics about a field that may hold
 /// a secret: those have no span, so that the renderer does not show the line that holds it.
-fn parse(
-    text: &str,
-    file: FileId,
+pub(crate) fn check_written(
+    root: &Node,
+    written: &WebConfigFile,
     base: &Path,
     place: &dyn Fn(Span) -> String,
     found: &mut Vec<Diagnostic>,
 ) -> Option<WebConfig> {
-    let root = match crate::config::parse_yaml(text, file, "YAML") {
-        Ok(root) => root,
-        Err(errors) => {
-            found.extend(errors);
-            return None;
-        }
-    };
-    // An empty file is a valid config that changes nothing, as in exporter-toolkit.
-    if matches!(root.value, crate::config::Value::Null) {
-        return Some(WebConfig::default());
-    }
-    let cx = DeContext::new("the web config".to_owned(), &[], Vec::new());
-    let written: WebConfigFile = de::deserialize(&root, &cx, found)?;
     let before = found.len();
-    let users = check_users(&root, written.basic_auth_users.as_ref(), place, found);
+    let users = check_users(root, written.basic_auth_users.as_ref(), place, found);
     let headers = written
         .http_server_config
         .as_ref()
@@ -356,71 +305,5 @@ pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
         path.to_owned()
     } else {
         base.join(path)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load_text(text: &str) -> Result<WebConfig, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let path = dir.path().join("web-config.yml");
-        std::fs::write(&path, text).map_err(|e| e.to_string())?;
-        WebConfig::load(&path)
-            .map_err(|e| crate::diagnostics::render_human(&e.diagnostics, &e.sources, false))
-    }
-
-    #[test]
-    fn an_empty_file_changes_nothing() {
-        let config = load_text("").unwrap_or_default();
-        assert!(config.tls.is_none() && config.users.is_empty() && config.headers.is_empty());
-    }
-
-    #[test]
-    fn a_plaintext_password_is_refused_without_being_shown() {
-        let err = load_text("basic_auth_users:\n  alice: hunter2hunter2\n")
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("not a bcrypt hash"), "{err}");
-        assert!(err.contains("web-config.yml:2:3"), "{err}");
-        assert!(!err.contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn unknown_fields_and_headers_are_refused() {
-        let err = load_text("tls_server_config:\n  cert_fil: x\n")
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("cert_fil"), "{err}");
-        let err = load_text("http_server_config:\n  headers:\n    X-Foo: bar\n")
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("can not be configured"), "{err}");
-        let err = load_text("http_server_config:\n  headers:\n    X-Frame-Options: allow\n")
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("Expected one of"), "{err}");
-    }
-
-    #[test]
-    fn users_headers_and_rate_limit_are_read() {
-        let hash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
-        let config = load_text(&format!(
-            "basic_auth_users:\n  alice: '{hash}'\nhttp_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\nrate_limit:\n  burst: 5\n  interval: 1s\n"
-        ));
-        let config = config.unwrap_or_default();
-        assert_eq!(config.users.get("alice").map(String::as_str), Some(hash));
-        assert_eq!(
-            config.headers,
-            vec![("X-Frame-Options".to_owned(), "deny".to_owned())]
-        );
-        assert_eq!(
-            config.rate_limit,
-            Some(Rate {
-                burst: 5,
-                interval: Duration::from_secs(1)
-            })
-        );
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::compile::{Compiled, Inputs, compile};
 use super::defaults;
 use super::output_file::check_output_file;
+use crate::check::web_config as web_config_file;
 use crate::facts::HostFacts;
 use crate::metrics::exposition::{Exposition, Format};
 use crate::metrics::rate_limit::Rate;
@@ -242,7 +243,7 @@ impl MetricsServer {
     ) -> Result<MetricsServer, MetricsError> {
         let web = match web_config.or(metrics.web_config.as_deref()) {
             Some(path) => {
-                WebConfig::load(path).map_err(|e| MetricsError::WebConfig(Box::new(e)))?
+                web_config_file::load(path).map_err(|e| MetricsError::WebConfig(Box::new(e)))?
             }
             None => WebConfig::default(),
         };
