@@ -12,6 +12,7 @@ mod rules;
 mod secret_fields;
 mod sinks;
 mod tags;
+pub mod web_config;
 
 use rayon::prelude::*;
 

@@ -7,7 +7,7 @@ use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::facts::CollectorSpec;
 use crate::model::logs::{LogFilter, LogParser, LogPipeline};
-use crate::model::settings::Settings;
+use crate::model::settings::{MetricsSettings, Settings};
 
 pub fn check_id(id: &Spanned<String>, found: &mut Vec<Diagnostic>) {
     if id.value.is_empty()
@@ -181,6 +181,9 @@ pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
 /// `written` is the merged `settings` mapping as written, for the places of fields.
 pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagnostic>) {
     super::sinks::check_sinks(&settings.audit, written.get("audit"), found);
+    if let Some(metrics) = &settings.metrics {
+        check_metrics_server(metrics, found);
+    }
     if let Some(push) = settings.metrics.as_ref().and_then(|m| m.push.as_ref()) {
         let written = written.get("metrics").and_then(|m| m.get("push"));
         super::sinks::check_sinks(&push.sinks, written.and_then(|p| p.get("sinks")), found);
@@ -197,6 +200,43 @@ pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagn
                     .at(push.interval.span)
                     .help("add `sinks:` with at least one, e.g. `- { type: directory, path: /var/lib/node_exporter/textfile, name: driftless.prom }`"),
             );
+        }
+    }
+}
+
+/// `settings.metrics.web_config` and `limits`: what the server could not run with.
+fn check_metrics_server(metrics: &MetricsSettings, found: &mut Vec<Diagnostic>) {
+    if let Some(path) = &metrics.web_config
+        && path.value.trim().is_empty()
+    {
+        found.push(
+            Diagnostic::error("`web_config` is empty")
+                .at(path.span)
+                .help("the path of a node_exporter web config file, e.g. `/etc/prometheus/web-config.yml`"),
+        );
+    }
+    let Some(limits) = &metrics.limits else {
+        return;
+    };
+    let at_least = |field: &str, value: &Option<Spanned<u32>>, least: u32, found: &mut Vec<_>| {
+        if let Some(v) = value
+            && v.value < least
+        {
+            found.push(Diagnostic::error(format!("`{field}` must be at least {least}")).at(v.span));
+        }
+    };
+    at_least("max_connections", &limits.max_connections, 1, found);
+    at_least("max_header_bytes", &limits.max_header_bytes, 256, found);
+    at_least("client_burst", &limits.client_burst, 1, found);
+    for (field, value) in [
+        ("client_interval", &limits.client_interval),
+        ("read_timeout", &limits.read_timeout),
+        ("write_timeout", &limits.write_timeout),
+    ] {
+        if let Some(v) = value
+            && v.value.0.is_zero()
+        {
+            found.push(Diagnostic::error(format!("`{field}` must be more than zero")).at(v.span));
         }
     }
 }

@@ -38,6 +38,11 @@ pub struct FactsArgs {
     #[arg(long, value_name = "DURATION", requires = "textfile")]
     every: Option<String>,
 
+    /// node_exporter's web config file (TLS, basic auth, headers, rate limit: exporter-toolkit's
+    /// `web-config.yml`) for --serve; overrides `settings.metrics.web_config`
+    #[arg(long = "web.config.file", value_name = "FILE", requires = "serve")]
+    web_config_file: Option<PathBuf>,
+
     /// Worker threads of the /metrics server
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
@@ -67,6 +72,10 @@ pub fn run(globals: &Globals, args: &FactsArgs) -> ExitCode {
                 MetricsError::ConfigErrors(compiled) => err!(
                     "{}",
                     render_human(&compiled.diagnostics, &compiled.sources, globals.color)
+                ),
+                MetricsError::WebConfig(failed) => err!(
+                    "{}",
+                    render_human(&failed.diagnostics, &failed.sources, globals.color)
                 ),
                 MetricsError::Collectors(errors) => {
                     errln!("error: {}", errors.join("\nerror: "));
@@ -135,8 +144,17 @@ fn run_inner(globals: &Globals, args: &FactsArgs) -> Result<ExitCode, MetricsErr
     };
     // `--serve` without ADDR: the config's listen address.
     let addr = (!serve.is_empty()).then_some(serve.as_str());
-    let server = MetricsServer::bind(&metrics, addr, usize::from(args.workers))?;
-    errln!("serving metrics on http://{}/metrics", server.local_addr());
+    let server = MetricsServer::bind(
+        &metrics,
+        addr,
+        usize::from(args.workers),
+        args.web_config_file.as_deref(),
+    )?;
+    let scheme = if server.tls() { "https" } else { "http" };
+    errln!(
+        "serving metrics on {scheme}://{}/metrics",
+        server.local_addr()
+    );
     server.serve()?;
     errln!("stopped serving metrics");
     Ok(ExitCode::SUCCESS)

@@ -109,6 +109,11 @@ impl Exposition {
         }
     }
 
+    /// The collector names a `collect[]` filter may give.
+    pub fn collectors(&self) -> Vec<&'static str> {
+        self.gatherer.exporter_collectors()
+    }
+
     /// Gathers and encodes into `out` (cleared first).
     pub fn encode(&self, format: Format, out: &mut String) -> Result<(), std::fmt::Error> {
         self.encode_selected(format, &Selection::all(), out)

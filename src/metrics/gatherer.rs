@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::collectors::{self, Collector, Output, PartRun, Selection};
 use super::family::{Family, labels};
@@ -235,6 +235,17 @@ impl Gatherer {
                 }
             }
         }
+    }
+
+    /// The node_exporter collectors the configured collectors are made of, by name: what a
+    /// `collect[]` filter may name.
+    pub fn exporter_collectors(&self) -> Vec<&'static str> {
+        let names: BTreeSet<&'static str> = self
+            .entries
+            .iter()
+            .flat_map(|e| e.parts.iter().copied())
+            .collect();
+        names.into_iter().collect()
     }
 
     /// Collects what is due and returns every family, ready to expose.

@@ -15,14 +15,20 @@
 //! The `command` collector runs its program under [`crate::process::supervisor`], so that every
 //! process it starts is killed with it.
 
+pub mod basic_auth;
+pub mod collect_filter;
 pub mod collectors;
 pub mod exposition;
 pub mod family;
 pub mod gatherer;
+pub mod rate_limit;
 pub mod server;
 pub mod text_format;
 pub mod textfile_output;
 pub mod thresholds;
+pub mod tls;
+mod transport;
+pub mod web_config;
 
 pub use gatherer::Gatherer;
 pub use thresholds::ThresholdEvent;

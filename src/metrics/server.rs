@@ -19,13 +19,24 @@
 //!   by an attacker cannot lock scrapes out. Only when every connection is being answered is a
 //!   new one refused (`503`).
 //!
-//! `GET`/`HEAD /metrics` answers; `/` is a small landing page; other paths are 404.
+//! - a client address gets `per_client_rate` requests (a burst, then one per interval); past
+//!   it, `429`. The web config's `rate_limit` (exporter-toolkit's) is one more bucket shared
+//!   by every request.
+//!
+//! With a web config ([`WebConfig`]): TLS on every connection (rustls; the handshake runs in
+//! the poller, without blocking, see [`transport`](super::transport)), plain HTTP refused;
+//! basic auth on every path ([`BasicAuth`]: `401` with `WWW-Authenticate: Basic`); its extra
+//! headers on every answer.
+//!
+//! `GET`/`HEAD /metrics` answers, with node_exporter's `collect[]`/`exclude[]` filters
+//! ([`collect_filter`](super::collect_filter)); `/` is a small landing page; other paths are
+//! 404.
 //!
 //! With [`stop_on_signals`], SIGTERM and SIGINT stop it gracefully: no new connections, idle
 //! ones closed, requests in flight answered, then [`serve`] returns.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +44,12 @@ use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::basic_auth::BasicAuth;
+use super::collect_filter;
 use super::exposition::{Exposition, Format, Gzip, accepts_gzip};
+use super::rate_limit::{Limited, Limits, Rate};
+use super::transport::{self, PLAIN_HTTP_ANSWER, Received, Transport};
+use super::web_config::WebConfig;
 
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -50,6 +66,10 @@ pub struct ServerOptions {
     /// How long a complete request may wait for a worker before it is answered `503`.
     pub queue_timeout: Duration,
     pub max_requests_per_connection: usize,
+    /// Requests one client address may make: a burst, then one per interval (`429` past it).
+    pub per_client_rate: Option<Rate>,
+    /// TLS, basic auth, extra headers and the shared rate limit.
+    pub web: WebConfig,
 }
 
 impl Default for ServerOptions {
@@ -63,9 +83,20 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(30),
             queue_timeout: Duration::from_secs(5),
             max_requests_per_connection: 1000,
+            per_client_rate: Some(DEFAULT_PER_CLIENT_RATE),
+            web: WebConfig::default(),
         }
     }
 }
+
+/// A client address's requests: 1000 at once, then 100 a second. A Prometheus scrapes every
+/// few seconds and never meets it; a flood from one address is held to about a fifth of a core
+/// (a scrape costs about 2 ms) instead of all of them. Not lower: an attacker may share
+/// Prometheus's address, and then Prometheus's scrapes are refused too.
+pub const DEFAULT_PER_CLIENT_RATE: Rate = Rate {
+    burst: 1000,
+    interval: Duration::from_millis(10),
+};
 
 /// How long a closing connection is read (and the bytes dropped) after its last answer, so
 /// closing does not reset the connection before the client has read that answer.
@@ -98,7 +129,8 @@ enum AfterAnswer {
 
 /// A client connection (non-blocking socket) while the poller holds it.
 struct Conn {
-    stream: TcpStream,
+    io: Transport,
+    peer: IpAddr,
     /// Bytes read and not yet consumed by a request.
     buf: Vec<u8>,
     /// How much of `buf` is known not to hold the end of a head.
@@ -112,9 +144,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn accepted(stream: TcpStream, now: Instant, options: &ServerOptions) -> Conn {
+    fn accepted(io: Transport, peer: IpAddr, now: Instant, options: &ServerOptions) -> Conn {
         Conn {
-            stream,
+            io,
+            peer,
             buf: Vec::new(),
             scanned: 0,
             served: 0,
@@ -137,7 +170,7 @@ impl Conn {
     }
 
     fn linger(&mut self, now: Instant) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        self.io.close_write();
         self.phase = Phase::Lingering { drained: 0 };
         self.since = now;
         self.deadline = now + LINGER;
@@ -154,29 +187,17 @@ impl Conn {
         self.scanned = 0;
     }
 
-    /// Reads what the client sent, up to one byte past `max_request_bytes` buffered; `false`
-    /// when the client closed or the connection failed.
-    fn read_available(&mut self, now: Instant, options: &ServerOptions) -> bool {
+    /// Reads what the client sent, up to one byte past `max_request_bytes` buffered.
+    fn read_available(&mut self, now: Instant, options: &ServerOptions) -> Received {
         let was_empty = self.buf.is_empty();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let room = (options.max_request_bytes + 1).saturating_sub(self.buf.len());
-            if room == 0 {
-                break;
-            }
-            match self.stream.read(&mut chunk[..room.min(4096)]) {
-                Ok(0) => return false,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return false,
-            }
-        }
+        let received = self
+            .io
+            .receive(&mut self.buf, options.max_request_bytes + 1);
         // The head deadline of a kept-alive connection starts with the head's first byte.
         if was_empty && !self.buf.is_empty() && self.served > 0 {
             self.deadline = now + options.read_timeout;
         }
-        true
+        received
     }
 
     /// Sends `head` and `body`, as much as the socket takes now; the rest waits in the poller.
@@ -188,12 +209,12 @@ impl Conn {
         now: Instant,
         options: &ServerOptions,
     ) -> io::Result<()> {
-        let mut written = write_now(&mut self.stream, head)?;
+        let mut written = self.io.send(head)?;
         if written == head.len() {
-            written += write_now(&mut self.stream, body)?;
+            written += self.io.send(body)?;
         }
         let total = head.len() + body.len();
-        if written == total {
+        if written == total && !self.io.pending() {
             self.answered(then, now, options);
             return Ok(());
         }
@@ -221,12 +242,22 @@ impl Conn {
     fn advance(&mut self, now: Instant, options: &ServerOptions) -> Step {
         match &mut self.phase {
             Phase::Reading => {
-                let open = self.read_available(now, options);
+                let received = self.read_available(now, options);
+                if received == Received::PlainHttp {
+                    self.io.fall_back_to_plain();
+                    let refused =
+                        self.answer(PLAIN_HTTP_ANSWER, &[], AfterAnswer::Close, now, options);
+                    return if refused.is_err() {
+                        Step::Close
+                    } else {
+                        Step::Keep
+                    };
+                }
                 // A client may send its request and close its side at once: it is answered.
                 if self.head_end().is_some() {
                     return Step::Dispatch;
                 }
-                if !open {
+                if received == Received::Closed {
                     return Step::Close;
                 }
                 if self.buf.len() > options.max_request_bytes {
@@ -240,11 +271,11 @@ impl Conn {
                 Step::Keep
             }
             Phase::Writing { out, sent, then } => {
-                match write_now(&mut self.stream, &out[*sent..]) {
+                match self.io.send(&out[*sent..]) {
                     Ok(n) => *sent += n,
                     Err(_) => return Step::Close,
                 }
-                if *sent == out.len() {
+                if *sent == out.len() && !self.io.pending() {
                     let then = *then;
                     self.answered(then, now, options);
                     if matches!(self.phase, Phase::Reading) && self.head_end().is_some() {
@@ -255,8 +286,11 @@ impl Conn {
             }
             Phase::Lingering { drained } => {
                 let mut sink = [0u8; 4096];
+                if self.io.flush().is_err() {
+                    return Step::Close;
+                }
                 loop {
-                    match self.stream.read(&mut sink) {
+                    match self.io.discard(&mut sink) {
                         Ok(0) => return Step::Close,
                         Ok(n) => {
                             *drained += n;
@@ -307,24 +341,6 @@ enum Step {
     Close,
 }
 
-/// Writes what the socket takes without waiting; `Ok(0)` when it takes nothing now.
-fn write_now(stream: &mut TcpStream, mut bytes: &[u8]) -> io::Result<usize> {
-    let mut written = 0;
-    while !bytes.is_empty() {
-        match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                written += n;
-                bytes = &bytes[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(written)
-}
-
 /// A complete request waiting for a worker.
 struct Job {
     conn: Conn,
@@ -348,13 +364,36 @@ pub fn serve(
     let work_rx = Arc::new(Mutex::new(work_rx));
     // Connections queued for or held by a worker.
     let with_workers = Arc::new(AtomicUsize::new(0));
-    let scratch = Arc::new(ScratchPool::default());
+    let shared = Arc::new(Shared {
+        scratch: ScratchPool::default(),
+        limits: Mutex::new(Limits::new(
+            options.per_client_rate,
+            options.web.rate_limit,
+            Instant::now(),
+        )),
+        auth: options
+            .web
+            .wants_auth()
+            .then(|| BasicAuth::new(options.web.users.clone(), options.workers.max(2) - 1)),
+        extra_headers: options
+            .web
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect(),
+        client_limited: format!(
+            "429 Too Many Requests\r\nRetry-After: {}",
+            options
+                .per_client_rate
+                .map_or(1, |r| r.interval.as_secs_f64().ceil().max(1.0) as u64)
+        ),
+    });
     for n in 0..options.workers.max(1) {
         let work_rx = Arc::clone(&work_rx);
         let mut worker = Worker::new(
             Arc::clone(&exposition),
             options.clone(),
-            Arc::clone(&scratch),
+            Arc::clone(&shared),
         );
         let back_tx = back_tx.clone();
         let wake_tx = wake_tx.try_clone()?;
@@ -410,9 +449,13 @@ pub fn serve(
         for conn in &poller.conns {
             let events = match conn.phase {
                 Phase::Writing { .. } => libc::POLLOUT,
+                // A TLS handshake's answer may wait for the socket too.
+                Phase::Reading | Phase::Lingering { .. } if conn.io.pending() => {
+                    libc::POLLIN | libc::POLLOUT
+                }
                 Phase::Reading | Phase::Lingering { .. } => libc::POLLIN,
             };
-            fds.push(pollfd(conn.stream.as_raw_fd(), events));
+            fds.push(pollfd(conn.io.raw_fd(), events));
         }
         let wait = poller.next_deadline(now).min(if poller.stopping.is_some() {
             Duration::from_millis(10)
@@ -534,8 +577,8 @@ impl Poller {
             let Some(listener) = &self.listener else {
                 return Ok(());
             };
-            let stream = match listener.accept() {
-                Ok((stream, _)) => stream,
+            let (mut stream, peer) = match listener.accept() {
+                Ok((stream, peer)) => (stream, peer.ip()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -551,10 +594,20 @@ impl Poller {
             let _ = stream.set_nodelay(true);
             let open = self.conns.len() + self.with_workers.load(Ordering::SeqCst);
             if open >= self.options.max_connections && !self.evict_one() {
-                refuse(stream);
+                // A TLS client could not read a plain answer: it is just closed.
+                if self.options.web.tls.is_none() {
+                    transport::send_raw(&mut stream, TOO_MANY_CONNECTIONS);
+                }
                 continue;
             }
-            let mut conn = Conn::accepted(stream, now, &self.options);
+            let io = match Transport::new(stream, self.options.web.tls.as_ref()) {
+                Ok(io) => io,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start TLS on a connection");
+                    continue;
+                }
+            };
+            let mut conn = Conn::accepted(io, peer, now, &self.options);
             // A scraper sends its request with the connection: often it is already here.
             match conn.advance(now, &self.options) {
                 Step::Keep => self.conns.push(conn),
@@ -584,18 +637,16 @@ impl Poller {
 }
 
 /// Every connection is being answered: a short 503, as much as the socket takes, and close.
-fn refuse(mut stream: TcpStream) {
-    let _ = write_now(
-        &mut stream,
-        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n",
-    );
-}
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n";
 
 /// A parsed request head: only what the server uses.
 #[derive(Debug, Default, PartialEq)]
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// What follows `?` in the target (without a `#` fragment).
+    pub query: String,
+    pub authorization: Option<Authorization>,
     pub http10: bool,
     pub accept: Option<String>,
     pub accept_encoding: Option<String>,
@@ -614,10 +665,12 @@ pub fn parse_head(head: &str) -> Option<Request> {
     if first.next().is_some() || !version.starts_with("HTTP/1.") {
         return None;
     }
-    let path = target.split(['?', '#']).next().unwrap_or("").to_owned();
+    let target = target.split('#').next().unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut request = Request {
         method,
-        path,
+        path: path.to_owned(),
+        query: query.to_owned(),
         http10: version == "HTTP/1.0",
         ..Request::default()
     };
@@ -630,6 +683,7 @@ pub fn parse_head(head: &str) -> Option<Request> {
         match name.trim().to_ascii_lowercase().as_str() {
             "accept" => request.accept = Some(value.to_owned()),
             "accept-encoding" => request.accept_encoding = Some(value.to_owned()),
+            "authorization" => request.authorization = Some(Authorization(value.to_owned())),
             "connection" => {
                 let v = value.to_ascii_lowercase();
                 request.connection_close = v.contains("close");
@@ -641,6 +695,16 @@ pub fn parse_head(head: &str) -> Option<Request> {
         }
     }
     Some(request)
+}
+
+/// An `Authorization` header's value: a credential, never printed.
+#[derive(Default, PartialEq)]
+pub struct Authorization(pub String);
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorization(<not shown>)")
+    }
 }
 
 /// What encoding an answer needs: the text, its gzip form and the compressor's state.
@@ -674,18 +738,49 @@ impl ScratchPool {
     }
 }
 
+/// What the workers share: scratch buffers, the rate limits, basic auth and the web config's
+/// extra headers (as head lines).
+struct Shared {
+    scratch: ScratchPool,
+    limits: Mutex<Limits>,
+    auth: Option<BasicAuth>,
+    extra_headers: String,
+    /// The `429` status line of a client past its rate, with when to come back.
+    client_limited: String,
+}
+
 struct Worker {
     exposition: Arc<Exposition>,
     options: ServerOptions,
-    scratch: Arc<ScratchPool>,
+    shared: Arc<Shared>,
+}
+
+/// An answer before it is sent: status line (and any header lines of its own), content type,
+/// encoding, body.
+struct Answer<'a> {
+    status: &'a str,
+    content_type: &'a str,
+    encoding: Option<&'a str>,
+    body: &'a [u8],
+}
+
+impl<'a> Answer<'a> {
+    fn plain(status: &'a str, body: &'a [u8]) -> Answer<'a> {
+        Answer {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            encoding: None,
+            body,
+        }
+    }
 }
 
 impl Worker {
-    fn new(exposition: Arc<Exposition>, options: ServerOptions, scratch: Arc<ScratchPool>) -> Self {
+    fn new(exposition: Arc<Exposition>, options: ServerOptions, shared: Arc<Shared>) -> Self {
         Worker {
             exposition,
             options,
-            scratch,
+            shared,
         }
     }
 
@@ -740,73 +835,129 @@ impl Worker {
             AfterAnswer::KeepAlive
         };
         let head_only = request.method == "HEAD";
-        let mut scratch = self.scratch.take();
-        let (status, content_type, encoding, body): (&str, &str, Option<&str>, &[u8]) =
-            if request.method != "GET" && !head_only {
-                (
-                    "405 Method Not Allowed\r\nAllow: GET, HEAD",
-                    "text/plain",
-                    None,
-                    b"only GET and HEAD\n",
-                )
-            } else {
-                match request.path.as_str() {
-                    "/metrics" => {
-                        let format = Format::negotiate(request.accept.as_deref());
-                        if let Err(e) = self.exposition.encode(format, &mut scratch.text) {
-                            tracing::error!(error = %e, "encoding metrics failed");
-                            let head =
-                                plain_head("500 Internal Server Error", ENCODING_FAILED, true);
-                            return conn.answer(
-                                head.as_bytes(),
-                                ENCODING_FAILED,
-                                AfterAnswer::Close,
-                                Instant::now(),
-                                &self.options,
-                            );
-                        }
-                        if accepts_gzip(request.accept_encoding.as_deref()) {
-                            let Scratch {
-                                text,
-                                compressed,
-                                gzip,
-                            } = &mut scratch;
-                            gzip.compress(text.as_bytes(), compressed)?;
-                            (
-                                "200 OK",
-                                format.content_type(),
-                                Some("gzip"),
-                                &scratch.compressed,
-                            )
+        let admitted = self
+            .shared
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(conn.peer, Instant::now());
+        let mut scratch = self.shared.scratch.take();
+        let failed_body;
+        let answer = if let Err(limited) = admitted {
+            match limited {
+                Limited::Client => Answer::plain(
+                    &self.shared.client_limited,
+                    b"too many requests from this address\n",
+                ),
+                // exporter-toolkit's answer.
+                Limited::Everyone => Answer::plain("429 Too Many Requests", b"Too Many Requests\n"),
+            }
+        } else if let Some(auth) = &self.shared.auth
+            && !auth.allows(request.authorization.as_ref().map(|a| a.0.as_str()))
+        {
+            // exporter-toolkit's answer, the same for a wrong password and an unknown user.
+            Answer::plain(
+                "401 Unauthorized\r\nWWW-Authenticate: Basic",
+                b"Unauthorized\n",
+            )
+        } else if request.method != "GET" && !head_only {
+            Answer::plain(
+                "405 Method Not Allowed\r\nAllow: GET, HEAD",
+                b"only GET and HEAD\n",
+            )
+        } else {
+            match request.path.as_str() {
+                "/metrics" => match self.metrics(request, &mut scratch) {
+                    Ok(scraped) => Answer {
+                        status: "200 OK",
+                        content_type: scraped.format.content_type(),
+                        encoding: scraped.gzip.then_some("gzip"),
+                        body: if scraped.gzip {
+                            &scratch.compressed
                         } else {
-                            (
-                                "200 OK",
-                                format.content_type(),
-                                None,
-                                scratch.text.as_bytes(),
-                            )
-                        }
+                            scratch.text.as_bytes()
+                        },
+                    },
+                    Err(Refused::Filter(body)) => {
+                        failed_body = body;
+                        Answer::plain("400 Bad Request", failed_body.as_bytes())
                     }
-                    "/" => (
-                        "200 OK",
-                        "text/html; charset=utf-8",
-                        None,
-                        LANDING.as_bytes(),
-                    ),
-                    _ => (
-                        "404 Not Found",
-                        "text/plain",
-                        None,
-                        b"not found; metrics are at /metrics\n",
-                    ),
-                }
-            };
-        let head = response_head(status, content_type, encoding, body.len(), close);
-        let body = if head_only { &[][..] } else { body };
+                    Err(Refused::Encoding) => {
+                        let head = plain_head("500 Internal Server Error", ENCODING_FAILED, true);
+                        self.shared.scratch.give(scratch);
+                        return conn.answer(
+                            head.as_bytes(),
+                            ENCODING_FAILED,
+                            AfterAnswer::Close,
+                            Instant::now(),
+                            &self.options,
+                        );
+                    }
+                },
+                "/" => Answer {
+                    status: "200 OK",
+                    content_type: "text/html; charset=utf-8",
+                    encoding: None,
+                    body: LANDING.as_bytes(),
+                },
+                _ => Answer::plain("404 Not Found", b"not found; metrics are at /metrics\n"),
+            }
+        };
+        let mut head = response_head(
+            answer.status,
+            answer.content_type,
+            answer.encoding,
+            answer.body.len(),
+            close,
+        );
+        // The web config's headers go before the blank line.
+        head.truncate(head.len() - 2);
+        head.push_str(&self.shared.extra_headers);
+        head.push_str("\r\n");
+        let body = if head_only { &[][..] } else { answer.body };
         let answered = conn.answer(head.as_bytes(), body, then, Instant::now(), &self.options);
-        self.scratch.give(scratch);
+        self.shared.scratch.give(scratch);
         answered
     }
+
+    /// A scrape, into the scratch buffers (the text, and its gzip when the client takes it).
+    fn metrics(&self, request: &Request, scratch: &mut Scratch) -> Result<Scraped, Refused> {
+        let selection = collect_filter::select(&request.query, &self.exposition.collectors())
+            .map_err(Refused::Filter)?;
+        let format = Format::negotiate(request.accept.as_deref());
+        let encoded = self
+            .exposition
+            .encode_selected(format, &selection, &mut scratch.text);
+        if let Err(e) = encoded {
+            tracing::error!(error = %e, "encoding metrics failed");
+            return Err(Refused::Encoding);
+        }
+        let gzip = accepts_gzip(request.accept_encoding.as_deref());
+        if gzip {
+            let Scratch {
+                text,
+                compressed,
+                gzip,
+            } = scratch;
+            gzip.compress(text.as_bytes(), compressed)
+                .map_err(|_| Refused::Encoding)?;
+        }
+        Ok(Scraped { format, gzip })
+    }
+}
+
+/// A scrape in the scratch buffers.
+struct Scraped {
+    format: Format,
+    /// The body is `scratch.compressed`, not `scratch.text`.
+    gzip: bool,
+}
+
+/// Why a scrape is not answered with metrics.
+enum Refused {
+    /// A bad `collect[]`/`exclude[]`: the `400` body.
+    Filter(String),
+    Encoding,
 }
 
 const TOO_LARGE: &[u8] = b"request head too large\n";

@@ -40,6 +40,31 @@ pub struct MetricsSettings {
     /// The metrics sent to sinks on an interval, while `driftless facts --serve` or
     /// `driftless facts --push` runs.
     pub push: Option<MetricsPush>,
+    /// node_exporter's web config file (`web-config.yml`, exporter-toolkit's format: TLS,
+    /// basic auth, headers, rate limit), as its `--web.config.file` flag gives it; a relative
+    /// path is relative to the config dir. `driftless facts --web.config.file` overrides it.
+    pub web_config: Option<Spanned<String>>,
+    /// Limits of the `/metrics` server, against clients that are slow, many or hostile.
+    pub limits: Option<MetricsLimits>,
+}
+
+/// `settings.metrics.limits`; every field has a default.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsLimits {
+    /// Open connections at most, in every state (default 512). At the limit a new connection
+    /// evicts the one that has waited longest for its request.
+    pub max_connections: Option<Spanned<u32>>,
+    /// Bytes of a request head at most (default 8192); a larger head is answered `431`.
+    pub max_header_bytes: Option<Spanned<u32>>,
+    /// Requests one client address may make at once (default 1000) before it gets `429`…
+    pub client_burst: Option<Spanned<u32>>,
+    /// …and then one per this interval (default "10ms", 100 a second).
+    pub client_interval: Option<Spanned<Duration>>,
+    /// Time allowed for a whole request head, TLS handshake included (default "5s").
+    pub read_timeout: Option<Spanned<Duration>>,
+    /// Time allowed for a whole answer to be sent (default "5s").
+    pub write_timeout: Option<Spanned<Duration>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -4,18 +4,21 @@
 
 use std::fmt;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::compile::{Compiled, Inputs, compile};
 use super::defaults;
 use super::output_file::check_output_file;
+use crate::check::web_config as web_config_file;
 use crate::facts::HostFacts;
 use crate::metrics::exposition::{Exposition, Format};
-use crate::metrics::server::{self, ServerOptions};
+use crate::metrics::rate_limit::Rate;
+use crate::metrics::server::{self, DEFAULT_PER_CLIENT_RATE, ServerOptions};
+use crate::metrics::web_config::{WebConfig, WebConfigError};
 use crate::metrics::{Gatherer, textfile_output};
-use crate::model::settings::MetricsPush;
+use crate::model::settings::{MetricsLimits, MetricsPush};
 use crate::secrets::Secrets;
 use crate::sinks::{self, Batch, BuildContext, Sink};
 
@@ -27,6 +30,10 @@ pub struct Metrics {
     pub listen: Option<String>,
     /// `settings.metrics.push`, its sinks built.
     pub push: Option<Arc<Push>>,
+    /// `settings.metrics.web_config`, relative to the config dir.
+    pub web_config: Option<PathBuf>,
+    /// `settings.metrics.limits`.
+    pub limits: Option<MetricsLimits>,
 }
 
 /// Scrapes sent to sinks on an interval.
@@ -55,6 +62,8 @@ pub enum MetricsError {
     ConfigErrors(Box<Compiled>),
     /// Collectors of the config that cannot be built, one message each.
     Collectors(Vec<String>),
+    /// The web config file has errors.
+    WebConfig(Box<WebConfigError>),
     /// Anything else, said in one message.
     Failed(String),
 }
@@ -66,6 +75,7 @@ impl fmt::Display for MetricsError {
                 f.write_str("the config has errors; fix them or pass --no-config")
             }
             MetricsError::Collectors(errors) => f.write_str(&errors.join("; ")),
+            MetricsError::WebConfig(_) => f.write_str("the web config file cannot be used"),
             MetricsError::Failed(why) => f.write_str(why),
         }
     }
@@ -94,6 +104,11 @@ pub fn load_metrics(
         .as_ref()
         .and_then(|m| m.listen.as_ref())
         .map(|l| l.value.clone());
+    let web_config = settings
+        .as_ref()
+        .and_then(|m| m.web_config.as_ref())
+        .map(|path| dir.join(&path.value));
+    let limits = settings.as_ref().and_then(|m| m.limits.clone());
     let push = match settings.and_then(|m| m.push) {
         Some(push) => Some(Arc::new(build_push(&push, inputs, facts)?)),
         None => None,
@@ -102,6 +117,8 @@ pub fn load_metrics(
         gatherer: Arc::new(gatherer),
         listen,
         push,
+        web_config,
+        limits,
     })
 }
 
@@ -210,18 +227,27 @@ pub struct MetricsServer {
     local_addr: String,
     gatherer: Arc<Gatherer>,
     push: Option<Arc<Push>>,
-    workers: usize,
+    options: ServerOptions,
 }
 
 impl MetricsServer {
     /// Binds `addr`, or the config's `settings.metrics.listen` when `addr` is `None`, and makes
     /// SIGTERM and SIGINT stop [`MetricsServer::serve`] gracefully (the server's stop flag is
-    /// process-wide, as signals are).
+    /// process-wide, as signals are). `web_config` (`--web.config.file`) overrides the
+    /// config's `settings.metrics.web_config`.
     pub fn bind(
         metrics: &Metrics,
         addr: Option<&str>,
         workers: usize,
+        web_config: Option<&Path>,
     ) -> Result<MetricsServer, MetricsError> {
+        let web = match web_config.or(metrics.web_config.as_deref()) {
+            Some(path) => {
+                web_config_file::load(path).map_err(|e| MetricsError::WebConfig(Box::new(e)))?
+            }
+            None => WebConfig::default(),
+        };
+        let options = server_options(workers, metrics.limits.as_ref(), web);
         let addr = match addr {
             Some(addr) => addr.to_owned(),
             None => metrics.listen.clone().ok_or_else(|| {
@@ -244,8 +270,13 @@ impl MetricsServer {
             local_addr,
             gatherer: Arc::clone(&metrics.gatherer),
             push: metrics.push.clone(),
-            workers,
+            options,
         })
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.options.web.tls.is_some()
     }
 
     /// The address it listens on (with the port the system chose for port 0).
@@ -268,12 +299,41 @@ impl MetricsServer {
             }
         }
         let exposition = Arc::new(Exposition::new(self.gatherer));
-        let options = ServerOptions {
-            workers: self.workers,
-            ..ServerOptions::default()
-        };
-        server::serve(self.listener, exposition, options)
+        server::serve(self.listener, exposition, self.options)
             .map_err(|e| MetricsError::Failed(format!("metrics server: {e}")))
+    }
+}
+
+/// The server's options: `settings.metrics.limits` over the defaults.
+fn server_options(workers: usize, limits: Option<&MetricsLimits>, web: WebConfig) -> ServerOptions {
+    let defaults = ServerOptions::default();
+    let Some(limits) = limits else {
+        return ServerOptions {
+            workers,
+            web,
+            ..defaults
+        };
+    };
+    let count = |v: &Option<crate::model::Spanned<u32>>, default: usize| {
+        v.as_ref().map_or(default, |v| v.value as usize)
+    };
+    let duration = |v: &Option<crate::model::Spanned<crate::model::values::Duration>>,
+                    default: Duration| v.as_ref().map_or(default, |v| v.value.0);
+    ServerOptions {
+        workers,
+        max_connections: count(&limits.max_connections, defaults.max_connections),
+        max_request_bytes: count(&limits.max_header_bytes, defaults.max_request_bytes),
+        read_timeout: duration(&limits.read_timeout, defaults.read_timeout),
+        write_timeout: duration(&limits.write_timeout, defaults.write_timeout),
+        per_client_rate: Some(Rate {
+            burst: limits
+                .client_burst
+                .as_ref()
+                .map_or(DEFAULT_PER_CLIENT_RATE.burst, |b| b.value),
+            interval: duration(&limits.client_interval, DEFAULT_PER_CLIENT_RATE.interval),
+        }),
+        web,
+        ..defaults
     }
 }
 

@@ -3,30 +3,10 @@
 //! the HTTP API with the values /proc has, and a label with quotes, a backslash and a newline
 //! arrives intact.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use crate::facts_support::*;
-
-fn query(port: u16, expr: &str) -> serde_json::Value {
-    let encoded: String = expr
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let r = http(port, "GET", &format!("/api/v1/query?query={encoded}"), &[]);
-    assert_eq!(r.status, 200, "{}", r.text());
-    serde_json::from_slice(&r.body).expect("JSON from Prometheus")
-}
 
 #[test]
 fn prometheus_scrapes_driftless() {
-    let bin = test_deps_bin();
     let prom_dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         prom_dir.path().join("escape.prom"),
@@ -39,46 +19,11 @@ fn prometheus_scrapes_driftless() {
     ));
     let (_driftless, target_port) = serve(&["-c", config.path().to_str().expect("utf-8")]);
 
-    let work = tempfile::tempdir().expect("tempdir");
-    let prom_port = free_port();
-    let prom_config = work.path().join("prometheus.yml");
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: driftless\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
-        ),
-    )
-    .expect("prometheus config");
-    let prometheus = Command::new(bin.join("prometheus"))
-        .arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            work.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prometheus = Guard(prometheus);
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        // Prometheus listens before its storage is ready, and answers queries 503 until then.
-        let ready = std::net::TcpStream::connect(("127.0.0.1", prom_port)).is_ok()
-            && http(prom_port, "GET", "/-/ready", &[]).status == 200;
-        let up = ready.then(|| query(prom_port, "up{job=\"driftless\"}"));
-        let value = up.as_ref().and_then(|v| {
-            v["data"]["result"][0]["value"][1]
-                .as_str()
-                .map(str::to_owned)
-        });
-        if value.as_deref() == Some("1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "target never up: {up:?}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let prometheus = Prometheus::start(&format!(
+        "  - job_name: driftless\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
+    ));
+    prometheus.wait_until_up("driftless");
+    let prom_port = prometheus.port;
 
     let targets = http(prom_port, "GET", "/api/v1/targets", &[]);
     let targets: serde_json::Value = serde_json::from_slice(&targets.body).expect("targets");

@@ -47,10 +47,11 @@ pub fn serve(extra: &[&str]) -> (Guard, u16) {
         line.clear();
         let n = reader.read_line(&mut line).expect("read stderr");
         assert!(n > 0, "driftless exited before serving");
-        if let Some(rest) = line
-            .trim()
+        let line_trimmed = line.trim();
+        let after_scheme = line_trimmed
             .strip_prefix("serving metrics on http://127.0.0.1:")
-        {
+            .or_else(|| line_trimmed.strip_prefix("serving metrics on https://127.0.0.1:"));
+        if let Some(rest) = after_scheme {
             let port: u16 = rest
                 .trim_end_matches("/metrics")
                 .parse()
@@ -273,4 +274,85 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A query through Prometheus's HTTP API (`/api/v1/query`), its JSON answer.
+pub fn query(port: u16, expr: &str) -> serde_json::Value {
+    let encoded: String = expr
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let r = http(port, "GET", &format!("/api/v1/query?query={encoded}"), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    serde_json::from_slice(&r.body).expect("JSON from Prometheus")
+}
+
+/// Debian's Prometheus (from scripts/install-test-deps) on a free loopback port, scraping
+/// every second; killed when dropped.
+pub struct Prometheus {
+    pub port: u16,
+    _guard: Guard,
+    _work: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts it with `scrape_configs` (YAML list items, indented 2).
+    pub fn start(scrape_configs: &str) -> Prometheus {
+        let work = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let config = work.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{scrape_configs}"
+            ),
+        )
+        .expect("prometheus config");
+        let child = Command::new(test_deps_bin().join("prometheus"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                work.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            port,
+            _guard: Guard(child),
+            _work: work,
+        }
+    }
+
+    /// Waits (up to a minute) until `up{job}` is 1.
+    pub fn wait_until_up(&self, job: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            // Prometheus listens before its storage is ready, and answers queries 503 until then.
+            let ready = TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && http(self.port, "GET", "/-/ready", &[]).status == 200;
+            let up = ready.then(|| query(self.port, &format!("up{{job=\"{job}\"}}")));
+            let value = up.as_ref().and_then(|v| {
+                v["data"]["result"][0]["value"][1]
+                    .as_str()
+                    .map(str::to_owned)
+            });
+            if value.as_deref() == Some("1") {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let targets = http(self.port, "GET", "/api/v1/targets", &[]);
+                panic!("target {job} never up: {up:?}; targets: {}", targets.text());
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
 }

@@ -81,7 +81,7 @@ pub struct Server {
     _temp: tempfile::TempDir,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -96,7 +96,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA (`ca.pem`) and a leaf for IP 127.0.0.1 signed by it (`leaf.pem`, `leaf.key`), in
 /// `dir`.
-fn make_certs(dir: &Path) {
+pub fn make_certs(dir: &Path) {
     let ec = [
         "-newkey",
         "ec",

@@ -13,6 +13,8 @@ use super::fuzz;
 const PIECES: &[&str] = &[
     "GET",
     "HEAD",
+    "?collect[]=",
+    "&exclude%5B%5D=",
     "POST",
     "get",
     " ",
@@ -78,6 +80,7 @@ fn parse(head: &str) -> Result<(), TestCaseError> {
     if let Some(request) = parse_head(head) {
         let _ = Format::negotiate(request.accept.as_deref());
         let _ = accepts_gzip(request.accept_encoding.as_deref());
+        let _ = driftless::metrics::collect_filter::select(&request.query, &["cpu", "meminfo"]);
     }
     Ok(())
 }
