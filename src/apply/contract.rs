@@ -541,7 +541,13 @@ impl Detail {
 
 /// The types that share one kind of state: how their tasks are planned together and their
 /// nodes checked, shown and run.
-pub trait Family: Sync {
+pub trait Family: Sync + 'static {
+    /// Which family this is. Nodes are grouped by family with it, never by a family's
+    /// address: two zero-sized statics (every family is one) may share an address.
+    fn identity(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<Self>()
+    }
+
     /// Observes (read-only) and plans `tasks` (indexes into `all`, in execution order), each
     /// from the state the task before it on the same thing (`chained_after`) leaves. Errors
     /// are per task, `(index, why)`.
@@ -732,13 +738,31 @@ pub fn by_family<T>(
 ) -> Vec<(&'static dyn Family, Vec<T>)> {
     let mut groups: Vec<(&'static dyn Family, Vec<T>)> = Vec::new();
     for (family, item) in items {
-        let same = |f: &&'static dyn Family| {
-            std::ptr::addr_eq(*f as *const dyn Family, family as *const dyn Family)
-        };
-        match groups.iter_mut().find(|(f, _)| same(f)) {
+        match groups
+            .iter_mut()
+            .find(|(f, _)| f.identity() == family.identity())
+        {
             Some((_, members)) => members.push(item),
             None => groups.push((family, vec![item])),
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every family is a zero-sized static, and the compiler may give two of them one address:
+    /// grouping by address once merged the pip and npm families (and with them their nodes).
+    #[test]
+    fn families_are_grouped_by_identity_not_by_address() {
+        let netfilter: &'static dyn Family = &super::super::netfilter::NETFILTER;
+        let ufw: &'static dyn Family = &super::super::ufw_rules::UFW;
+        let pip: &'static dyn Family = &super::super::lang_packages::PIP;
+        let npm: &'static dyn Family = &super::super::lang_packages::NPM;
+        let groups = by_family([(netfilter, 1), (ufw, 2), (pip, 3), (npm, 4), (netfilter, 5)]);
+        let members: Vec<Vec<i32>> = groups.into_iter().map(|(_, m)| m).collect();
+        assert_eq!(members, vec![vec![1, 5], vec![2], vec![3], vec![4]]);
+    }
 }

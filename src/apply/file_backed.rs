@@ -84,12 +84,12 @@ pub fn edits_by_other_families(
     tasks: &[usize],
     chained_after: &[Option<usize>],
 ) -> Vec<(usize, Result<NodeStates, String>)> {
-    let family = |i: usize| all[i].spec.family() as *const dyn super::Family;
+    let family = |i: usize| all[i].spec.family().identity();
     let mine = |i: usize| tasks.contains(&i);
     (0..all.len())
         .filter_map(|i| {
             let previous = chained_after[i]?;
-            if !(mine(i) || mine(previous)) || std::ptr::addr_eq(family(previous), family(i)) {
+            if !(mine(i) || mine(previous)) || family(previous) == family(i) {
                 return None;
             }
             let why = format!(

@@ -269,19 +269,15 @@ fn plan_task<E: Ecosystem>(
     })
 }
 
-/// The family of one ecosystem's type. Not zero-sized: generic code tells families apart by
-/// their address, and two zero-sized statics may share one.
+/// The family of one ecosystem's type.
 pub struct LangPackages<E> {
-    _tool: &'static str,
     ecosystem: PhantomData<E>,
 }
 
 pub static PIP: LangPackages<python::Pip> = LangPackages {
-    _tool: python::Pip::TOOL,
     ecosystem: PhantomData,
 };
 pub static NPM: LangPackages<node::Npm> = LangPackages {
-    _tool: node::Npm::TOOL,
     ecosystem: PhantomData,
 };
 

@@ -331,12 +331,12 @@ impl scheduler::Work for Nodes<'_, '_> {
         outcome(node, started, status, products)
     }
 
-    fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<usize> {
+    fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<std::any::TypeId> {
         if node.kind != NodeKind::Apply || settled_without_running(node, notified).is_some() {
             return None;
         }
         let family = node.family().filter(|f| f.batches())?;
-        Some(family as *const dyn apply::Family as *const () as usize)
+        Some(family.identity())
     }
 
     fn finished(&self, _: &PlanNode, outcome: &NodeOutcome) {

@@ -22,9 +22,9 @@ pub trait Work: Sync {
     /// Runs one node (`notified`: a handler some changed task notified).
     fn run(&self, node: &PlanNode, notified: bool) -> NodeOutcome;
 
-    /// The batch a node runs in, if it runs batched: nodes with the same group that are
+    /// The batch a node runs in (its family), if it runs batched: nodes with the same group that are
     /// ready together run in one [`Work::run_batch`].
-    fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<usize>;
+    fn batch_group(&self, node: &PlanNode, notified: bool) -> Option<std::any::TypeId>;
 
     /// Runs nodes of one batch group together: one outcome per node, in the order given.
     fn run_batch(&self, nodes: &[&PlanNode]) -> Vec<NodeOutcome>;
