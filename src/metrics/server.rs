@@ -24,12 +24,12 @@
 //!   by every request.
 //!
 //! With a web config ([`WebConfig`]): TLS on every connection (rustls; the handshake runs in
-//! the poller, without blocking, see [`transport`](super::transport)), plain HTTP refused;
+//! the poller, without blocking, see `transport`), plain HTTP refused;
 //! basic auth on every path ([`BasicAuth`]: `401` with `WWW-Authenticate: Basic`); its extra
 //! headers on every answer.
 //!
 //! `GET`/`HEAD /metrics` answers, with node_exporter's `collect[]`/`exclude[]` filters
-//! ([`collect_filter`](super::collect_filter)); `/` is a small landing page; other paths are
+//! (`collect_filter`); `/` is a small landing page; other paths are
 //! 404.
 //!
 //! With [`stop_on_signals`], SIGTERM and SIGINT stop it gracefully: no new connections, idle
