@@ -732,6 +732,19 @@ pub struct Message {
     pub verbosity: u8,
 }
 
+/// `Family::run` of a family whose nodes run batched: the node as a batch of one, so a node
+/// run alone (a handler) takes the same path as a batch.
+pub fn run_as_batch_of_one(
+    family: &dyn Family,
+    node: &NodeView<'_>,
+    config: Option<&Recompiled<'_>>,
+) -> Result<Ran, ResourceError> {
+    family
+        .run_batch(std::slice::from_ref(node), config)
+        .pop()
+        .unwrap_or_else(|| Err(ResourceError::permanent("the node did not run")))
+}
+
 /// Items grouped by the family they belong to, each group in the order given.
 pub fn by_family<T>(
     items: impl IntoIterator<Item = (&'static dyn Family, T)>,

@@ -492,9 +492,7 @@ impl<E: Ecosystem> Family for LangPackages<E> {
         node: &NodeView<'_>,
         config: Option<&Recompiled<'_>>,
     ) -> Result<Ran, ResourceError> {
-        self.run_batch(std::slice::from_ref(node), config)
-            .pop()
-            .unwrap_or_else(|| Err(ResourceError::permanent("the node did not run")))
+        super::contract::run_as_batch_of_one(self, node, config)
     }
 
     fn batches(&self) -> bool {
