@@ -82,6 +82,9 @@ pub struct Exposition {
     /// its own and reads its textfile directory itself: with the default set reading that
     /// directory, driftless would otherwise copy its own last file into the next).
     for_textfile: bool,
+    /// The node_exporter collectors the gatherer is made of, listed once: every request
+    /// with a `collect[]` filter is checked against them.
+    collectors: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Gatherer {
@@ -94,24 +97,26 @@ impl std::fmt::Debug for Gatherer {
 
 impl Exposition {
     pub fn new(gatherer: Arc<Gatherer>) -> Exposition {
-        Exposition {
-            gatherer,
-            for_textfile: false,
-        }
+        Exposition::build(gatherer, false)
     }
 
     /// For a textfile that a node_exporter reads: without the `process_*` and
     /// `node_scrape_collector_*` metrics node_exporter has itself.
     pub fn for_textfile(gatherer: Arc<Gatherer>) -> Exposition {
+        Exposition::build(gatherer, true)
+    }
+
+    fn build(gatherer: Arc<Gatherer>, for_textfile: bool) -> Exposition {
         Exposition {
+            collectors: gatherer.exporter_collectors(),
             gatherer,
-            for_textfile: true,
+            for_textfile,
         }
     }
 
     /// The collector names a `collect[]` filter may give.
-    pub fn collectors(&self) -> Vec<&'static str> {
-        self.gatherer.exporter_collectors()
+    pub fn collectors(&self) -> &[&'static str] {
+        &self.collectors
     }
 
     /// Gathers and encodes into `out` (cleared first).

@@ -922,7 +922,7 @@ impl Worker {
 
     /// A scrape, into the scratch buffers (the text, and its gzip when the client takes it).
     fn metrics(&self, request: &Request, scratch: &mut Scratch) -> Result<Scraped, Refused> {
-        let selection = collect_filter::select(&request.query, &self.exposition.collectors())
+        let selection = collect_filter::select(&request.query, self.exposition.collectors())
             .map_err(Refused::Filter)?;
         let format = Format::negotiate(request.accept.as_deref());
         let encoded = self
