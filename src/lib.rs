@@ -20,6 +20,7 @@ pub mod git;
 pub mod grammar;
 pub mod host;
 pub mod http_client;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod ops;

@@ -1,0 +1,10 @@
+//! Log collection: `logs:` pipelines that tail files, parse and filter their lines and forward
+//! the records to outputs, delivering every line at least once across restarts and outages.
+//!
+//! One file per part: the source ([`file_log_source`]), the parsers, the filters, one file per
+//! output (each a thin adapter over [`crate::sinks`]) and the pipeline that connects them.
+//! Every part passes [`LogEvent`]s.
+
+mod log_event;
+
+pub use log_event::LogEvent;
