@@ -181,6 +181,9 @@ pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
 /// `written` is the merged `settings` mapping as written, for the places of fields.
 pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagnostic>) {
     super::sinks::check_sinks(&settings.audit, written.get("audit"), found);
+    if let Some(state_dir) = &settings.state_dir {
+        absolute(state_dir, "state_dir", found);
+    }
     if let Some(metrics) = &settings.metrics {
         check_metrics_server(metrics, found);
     }

@@ -17,6 +17,10 @@ pub struct Settings {
     pub agent: Option<AgentSettings>,
     /// How templates treat whitespace around block tags.
     pub templates: Option<TemplateSettings>,
+    /// Where driftless keeps its state (the run lock, run reports without `settings.audit`,
+    /// log checkpoints, the agent's checkout): an absolute path. `--state-dir` overrides it;
+    /// unset, `/var/lib/driftless` as root, else `~/.local/state/driftless`.
+    pub state_dir: Option<Spanned<String>>,
 }
 
 /// `settings: { templates: { lstrip_blocks: true } }`. `trim_blocks` is always on (the newline
