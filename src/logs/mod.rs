@@ -5,6 +5,8 @@
 //! output (each a thin adapter over [`crate::sinks`]) and the pipeline that connects them.
 //! Every part passes [`LogEvent`]s.
 
+mod log_error;
 mod log_event;
 
+pub use log_error::LogError;
 pub use log_event::LogEvent;
