@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod plan;
+pub mod plugins;
 pub mod printable;
 pub mod process;
 pub mod secrets;

@@ -6,6 +6,7 @@ mod execute;
 mod facts;
 mod output;
 mod plan;
+mod plugin;
 mod run_output;
 mod selection;
 mod show;
@@ -114,6 +115,9 @@ enum Command {
     /// Pull, converge, collect and ship continuously (not built yet: exits 1)
     #[command(after_long_help = EXIT_CODES)]
     Agent(PendingArgs),
+    /// Check a WebAssembly plugin (docs/plugins.md)
+    #[command(subcommand, after_long_help = EXIT_CODES)]
+    Plugin(plugin::PluginCommand),
     /// Print the JSON Schema of config files, or of plan.json
     #[command(after_long_help = EXIT_CODES)]
     Schema {
@@ -310,6 +314,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&globals, &args),
         Command::Facts(args) => facts::run(&globals, &args),
         Command::Vars(args) => vars::run(&globals, &args),
+        Command::Plugin(command) => plugin::run(&command),
         Command::Logs(_) => pending("logs"),
         Command::Agent(_) => pending("agent"),
     }

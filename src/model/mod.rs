@@ -5,6 +5,7 @@ pub mod assert;
 pub mod facts;
 pub mod logs;
 pub mod meta;
+pub mod plugins;
 pub mod settings;
 pub mod sinks;
 mod spanned;

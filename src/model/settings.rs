@@ -21,6 +21,9 @@ pub struct Settings {
     /// log checkpoints, the agent's checkout): an absolute path. `--state-dir` overrides it;
     /// unset, `/var/lib/driftless` as root, else `~/.local/state/driftless`.
     pub state_dir: Option<Spanned<String>>,
+    /// WebAssembly plugins: task types, template filters and log filters (docs/plugins.md).
+    #[serde(default)]
+    pub plugins: Vec<super::plugins::PluginSettings>,
 }
 
 /// `settings: { templates: { lstrip_blocks: true } }`. `trim_blocks` is always on (the newline

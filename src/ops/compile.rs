@@ -52,6 +52,8 @@ pub struct Loaded {
     config: config::LoadedConfig,
     sources: SourceMap,
     diagnostics: Diagnostics,
+    /// The config's plugins, loaded once for every host compiled from this load.
+    plugins: Arc<crate::plugins::Plugins>,
 }
 
 /// Reads and parses the config dir.
@@ -66,11 +68,44 @@ pub fn load(inputs: &Inputs) -> Loaded {
         &mut diagnostics,
     );
     tracing::info!(elapsed = ?started.elapsed(), files = config.documents.len(), "loaded");
+    let started = Instant::now();
+    let plugins = crate::plugins::Plugins::load(
+        &config.documents,
+        &inputs.config_dir,
+        Some(&plugin_cache_dir(&config)),
+        &mut diagnostics,
+    );
+    tracing::info!(elapsed = ?started.elapsed(), "plugins loaded");
     Loaded {
         config,
         sources,
         diagnostics,
+        plugins: Arc::new(plugins),
     }
+}
+
+/// Where compiled plugins are cached: `plugins/` in the state directory — `DRIFTLESS_STATE_DIR`
+/// (what `--state-dir` reads too) when set, else the config's `settings.state_dir` when it is
+/// written literally (plugins load before anything renders), else the default.
+fn plugin_cache_dir(config: &config::LoadedConfig) -> PathBuf {
+    let from_env = std::env::var_os("DRIFTLESS_STATE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let configured = from_env.or_else(|| {
+        config
+            .documents
+            .iter()
+            .filter_map(|d| d.settings.as_ref()?.get("state_dir"))
+            .filter(|node| !node.templated)
+            .find_map(|node| {
+                node.as_str()
+                    .filter(|p| p.starts_with('/'))
+                    .map(PathBuf::from)
+            })
+    });
+    configured
+        .unwrap_or_else(super::defaults::state_dir)
+        .join("plugins")
 }
 
 /// Renders and checks a loaded config for one host.
@@ -103,6 +138,7 @@ pub fn compile_loaded(
         facts,
         host,
         secrets,
+        &loaded.plugins,
         &mut sources,
         &mut diagnostics,
     );

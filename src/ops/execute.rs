@@ -87,10 +87,14 @@ pub fn execute(request: &ExecuteRequest<'_>) -> Result<Executed, Refusal> {
             .config_dir
             .map_or_else(|| PathBuf::from(&plan.config.dir), Path::to_path_buf),
     );
-    let needs_config = plan
-        .nodes
-        .iter()
-        .any(|n| n.is_sensitive() || n.kind == NodeKind::Facts);
+    // A plan made with plugins is only as good as the plugins it was expanded with: the
+    // config (whose digest covers each plugin's pin and, in the repo, its file) must be
+    // the same, and compile with them.
+    let needs_config = !plan.config.plugins.is_empty()
+        || plan
+            .nodes
+            .iter()
+            .any(|n| n.is_sensitive() || n.kind == NodeKind::Facts);
     let compiled = if needs_config {
         Some(recompile(
             &plan,

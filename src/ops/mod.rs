@@ -13,6 +13,7 @@ mod metrics;
 mod output_file;
 mod plan;
 mod plan_file;
+mod plugin;
 mod refusal;
 mod report;
 mod run_lock;
@@ -25,6 +26,8 @@ pub use metrics::{Metrics, MetricsError, MetricsServer, load_metrics};
 pub use output_file::check_output_file;
 pub use plan::{PlanError, Planned, gather_facts, plan};
 pub use plan_file::read_plan;
+#[cfg(feature = "plugins")]
+pub use plugin::{DryCall, Inspection, Provided, check_plugin};
 pub use refusal::Refusal;
 
 // The types the workflows take and return, for their callers (`cli/`, the agent).

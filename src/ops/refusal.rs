@@ -43,7 +43,7 @@ impl fmt::Display for Refusal {
             | Refusal::NotRun(why) => f.write_str(why),
             Refusal::ConfigChanged { config_dir } => write!(
                 f,
-                "the plan has sensitive values or collectors, which come again from the config \
+                "the plan has sensitive values, collectors or plugins, which come again from the config \
                  at {}, but that config is not the one the plan was made from; make a new plan",
                 config_dir.display()
             ),

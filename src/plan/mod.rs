@@ -410,12 +410,15 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
     ));
     let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();
-    let config = ConfigSource::of(
+    let mut config = ConfigSource::of(
         inputs.config_dir,
         inputs.extra_vars,
         inputs.secret_files,
         inputs.tags,
     );
+    config.plugins = (inputs.config.settings.plugins.iter())
+        .map(|p| (p.name.value.clone(), p.sha256.value.clone()))
+        .collect();
     tracing::info!(elapsed = ?started.elapsed(), "identified the config");
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),

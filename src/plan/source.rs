@@ -50,6 +50,11 @@ pub struct ConfigSource {
     /// `--skip-tags` given to `plan` (format 1.4); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip_tags: Vec<String>,
+    /// The config's plugins (`settings.plugins`): each name with the SHA-256 the config pins
+    /// and the plan's tasks were expanded with; absent when none. `execute` of a plan with
+    /// plugins checks the config digest, so a plugin changed since is refused.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub plugins: std::collections::BTreeMap<String, String>,
 }
 
 impl ConfigSource {
@@ -74,6 +79,7 @@ impl ConfigSource {
                 .collect(),
             tags: selection.tags.clone(),
             skip_tags: selection.skip_tags.clone(),
+            plugins: std::collections::BTreeMap::new(),
         }
     }
 }

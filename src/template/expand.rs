@@ -96,6 +96,9 @@ impl Expander<'_> {
                     }
                 }
             }
+            // Plugin tasks become the built-in tasks they stand for, before `check`.
+            self.renderer
+                .expand_plugin_tasks(out.tasks, first, out.diagnostics);
         }
     }
 

@@ -96,9 +96,11 @@ pub fn render(
     facts: &HostFacts,
     host: Option<&str>,
     secrets: Arc<Secrets>,
+    plugins: &Arc<crate::plugins::Plugins>,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
+    refuse_shadowing_filters(plugins, diagnostics);
     let facts_value = facts_value(facts);
     // A host named by the caller is compiled from its recorded facts, maybe elsewhere.
     let recorded_host = host.map(str::to_owned);
@@ -129,7 +131,8 @@ pub fn render(
         texts.clone(),
     )
     .with_registered(registered.clone())
-    .with_plan_time(plan_time.clone());
+    .with_plan_time(plan_time.clone())
+    .with_plugins(plugins.clone());
     let base = expand::Expander {
         renderer: &renderer,
         includes: &loaded.includes,
@@ -159,7 +162,8 @@ pub fn render(
                 texts.clone(),
             )
             .with_registered(registered.clone())
-            .with_plan_time(plan_time.clone());
+            .with_plan_time(plan_time.clone())
+            .with_plugins(plugins.clone());
             let expander = expand::Expander {
                 renderer: &renderer,
                 includes: &loaded.includes,
@@ -191,6 +195,22 @@ pub fn render(
         warn_unused_vars(&globals, diagnostics);
     }
     out
+}
+
+/// A plugin filter may not replace a filter templates already have: a config would read
+/// differently with the plugin than without.
+fn refuse_shadowing_filters(plugins: &crate::plugins::Plugins, diagnostics: &mut Diagnostics) {
+    let built_in: Vec<&str> = filters::names().collect();
+    for name in plugins.filter_names() {
+        if built_in.contains(&name) {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "a plugin provides the filter `{name}`, which templates already have"
+                ))
+                .help("rename the plugin's filter"),
+            );
+        }
+    }
 }
 
 /// `render` applied to each of `items`, in parallel or one after the other, the results in

@@ -2,6 +2,7 @@
 
 mod block;
 mod plan_time;
+pub mod plugin_task;
 mod registered;
 mod set_fact;
 mod stat_result;
@@ -99,6 +100,10 @@ pub struct Renderer {
     rendered_bytes: AtomicU64,
     /// The config files' texts: an error's caret goes on the failing expression's column.
     texts: SourceTexts,
+    /// The config's plugins: their filters are in `env`, their task types expanded here.
+    plugins: Arc<crate::plugins::Plugins>,
+    /// The facts as JSON, made once for the plugin tasks that ask for some.
+    facts_json: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// One task's context and the secrets view whose flag says whether a render read a secret.
@@ -142,7 +147,17 @@ impl Renderer {
             plan_time: Arc::new(PlanTime::default()),
             rendered_bytes: AtomicU64::new(0),
             texts,
+            plugins: Arc::new(crate::plugins::Plugins::default()),
+            facts_json: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The config's plugins: their filters join the environment, their task types are
+    /// expanded (`task/plugin_task.rs`).
+    pub fn with_plugins(mut self, plugins: Arc<crate::plugins::Plugins>) -> Self {
+        plugins.register_filters(&mut self.env);
+        self.plugins = plugins;
+        self
     }
 
     /// The names tasks register (see [`registered_names`]).

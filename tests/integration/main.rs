@@ -82,6 +82,8 @@ mod plan_handler_chain;
 mod plan_output;
 mod plan_show;
 mod plan_snapshots;
+#[cfg(feature = "plugins")]
+mod plugins;
 #[cfg(feature = "test-types")]
 mod resource_contract;
 mod secrets;

@@ -37,6 +37,9 @@ const LAYERS: &[&[&str]] = &[
     // The stages and services, in the order data flows through them.
     &["facts"],
     &["secrets"],
+    // WebAssembly plugins: loaded from the config's documents before anything renders; their
+    // filters and task types serve the template stage, their log filters the log pipelines.
+    &["plugins"],
     &["template"],
     // Collectors and the exporter: check knows their values, execute's facts nodes run them.
     &["metrics"],
