@@ -33,6 +33,9 @@ pub struct Compiled {
     pub sources: SourceMap,
     /// The config files read, relative to the config dir, in read order.
     pub files: Vec<String>,
+    /// The config's plugins, as loaded for this compile: what a log pipeline's plugin
+    /// filters run on (`plugins::LogFilterPlugin::new(&compiled.plugins, name)`).
+    pub plugins: Arc<crate::plugins::Plugins>,
 }
 
 /// Loads, renders and checks the config against the host's facts. Never fails as a whole:
@@ -159,6 +162,7 @@ pub fn compile_loaded(
         diagnostics,
         sources,
         files: loaded.config.files.clone(),
+        plugins: loaded.plugins.clone(),
     }
 }
 
