@@ -27,6 +27,7 @@ pub mod ops;
 pub mod plan;
 pub mod printable;
 pub mod process;
+pub mod resident;
 pub mod secrets;
 pub mod signals;
 pub mod sinks;

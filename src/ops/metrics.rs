@@ -299,6 +299,7 @@ impl MetricsServer {
             }
         }
         let exposition = Arc::new(Exposition::new(self.gatherer));
+        crate::resident::release_startup_pages();
         server::serve(self.listener, exposition, self.options)
             .map_err(|e| MetricsError::Failed(format!("metrics server: {e}")))
     }
