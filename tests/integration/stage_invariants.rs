@@ -28,6 +28,7 @@ const LAYERS: &[&[&str]] = &[
         "signals",
         "process",
         "http_client",
+        "resident",
     ],
     // Loading: the config dir and its documents.
     &["config"],
@@ -46,6 +47,8 @@ const LAYERS: &[&[&str]] = &[
     &["grammar"],
     // Where run reports and data leave the host.
     &["sinks"],
+    // Log pipelines: their outputs are sinks; execute's logs nodes run them.
+    &["logs"],
     &["execute"],
     // The workflows (compile, plan, verify-and-execute, apply, serve metrics).
     &["ops"],
