@@ -6,6 +6,7 @@
 //! no two tasks managing one path) run. A task with errors is left out of the model but still
 //! counts as declared, so one mistake does not cascade into "unknown id" errors elsewhere.
 
+pub mod agent;
 mod de;
 mod graph;
 mod rules;

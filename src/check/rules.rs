@@ -187,6 +187,9 @@ pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagn
     if let Some(metrics) = &settings.metrics {
         check_metrics_server(metrics, found);
     }
+    if let Some(agent) = &settings.agent {
+        super::agent::check_agent(agent, found);
+    }
     if let Some(push) = settings.metrics.as_ref().and_then(|m| m.push.as_ref()) {
         let written = written.get("metrics").and_then(|m| m.get("push"));
         super::sinks::check_sinks(&push.sinks, written.and_then(|p| p.get("sinks")), found);

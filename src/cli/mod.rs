@@ -1,5 +1,6 @@
 //! The command line: parsing (clap) and one function per subcommand.
 
+mod agent;
 mod apply;
 mod check;
 mod execute;
@@ -8,7 +9,7 @@ mod output;
 mod plan;
 mod run_output;
 mod selection;
-mod show;
+pub(crate) mod show;
 mod vars;
 
 use std::path::PathBuf;
@@ -111,9 +112,9 @@ enum Command {
     /// Run the log pipelines (not built yet: exits 1)
     #[command(after_long_help = EXIT_CODES)]
     Logs(PendingArgs),
-    /// Pull, converge, collect and ship continuously (not built yet: exits 1)
+    /// Converge the host continuously from its config or a Git repository, and serve metrics
     #[command(after_long_help = EXIT_CODES)]
-    Agent(PendingArgs),
+    Agent(agent::AgentArgs),
     /// Print the JSON Schema of config files, or of plan.json
     #[command(after_long_help = EXIT_CODES)]
     Schema {
@@ -311,7 +312,7 @@ pub fn main() -> ExitCode {
         Command::Facts(args) => facts::run(&globals, &args),
         Command::Vars(args) => vars::run(&globals, &args),
         Command::Logs(_) => pending("logs"),
-        Command::Agent(_) => pending("agent"),
+        Command::Agent(args) => agent::run(&globals, &args),
     }
 }
 

@@ -26,6 +26,7 @@ pub use output_file::check_output_file;
 pub use plan::{PlanError, Planned, gather_facts, plan};
 pub use plan_file::read_plan;
 pub use refusal::Refusal;
+pub use report::audit_sinks;
 
 // The types the workflows take and return, for their callers (`cli/`, the agent).
 pub use crate::config::ConfigDir;

@@ -24,11 +24,11 @@ use crate::facts::HostFacts;
 use crate::model::sinks::SinkConfig;
 use crate::model::{ApplyTask, Config};
 pub use facts_nodes::{address as facts_address, collector_after};
-pub use source::{ConfigSource, HostIdentity};
+pub use source::{ConfigSource, GitOrigin, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.5";
+pub const FORMAT_VERSION: &str = "1.6";
 
 pub use crate::apply::SENSITIVE;
 

@@ -50,6 +50,25 @@ pub struct ConfigSource {
     /// `--skip-tags` given to `plan` (format 1.4); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip_tags: Vec<String>,
+    /// The Git repository the agent pulled the config from, for a plan the agent made
+    /// (format 1.6); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<GitOrigin>,
+}
+
+/// Where the agent got a config: the repository, the ref it followed, the commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GitOrigin {
+    /// `settings.agent.source.git.url`, without any user name or password.
+    pub url: String,
+    /// The ref followed: the branch (`refs/heads/main`) or a preview ref.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The commit the config is at.
+    pub commit: String,
+    /// A preview: planned for review, never applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
 }
 
 impl ConfigSource {
@@ -74,6 +93,7 @@ impl ConfigSource {
                 .collect(),
             tags: selection.tags.clone(),
             skip_tags: selection.skip_tags.clone(),
+            origin: dir.origin().cloned(),
         }
     }
 }
