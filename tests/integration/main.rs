@@ -7,6 +7,7 @@
 //! `common` (a config dir and a managed root in temp dirs, the binary run on them) and
 //! `facts_support` (the metrics server, the real Prometheus tools).
 
+mod agent_support;
 mod common;
 mod deps;
 mod facts_support;
@@ -18,6 +19,8 @@ mod recipes;
 mod sandbox;
 mod sinks_support;
 
+mod agent_gitops;
+mod agent_lifecycle;
 mod cli;
 mod control_tasks;
 mod example_webserver;
