@@ -19,6 +19,7 @@ mod recipes;
 mod sandbox;
 mod sinks_support;
 
+mod agent_deb;
 mod agent_gitops;
 mod agent_lifecycle;
 mod cli;
