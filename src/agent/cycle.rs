@@ -48,9 +48,9 @@ impl Cycle<'_> {
             AgentMode::Plan => self.plan(&inputs),
         };
         let applied = self.mode == AgentMode::Apply;
-        let drift = self
-            .metrics
-            .cycle(result, changed, config_dir.digest(), error.clone(), applied);
+        let drift =
+            self.metrics
+                .cycle(result, changed, config_dir.digest(), error.clone(), applied);
         match error {
             Some(error) => tracing::error!(%error, "cycle failed"),
             None => tracing::info!(

@@ -197,7 +197,9 @@ impl GitSource {
         let _ = self.git(&["worktree", "prune"], LOCAL_TIMEOUT);
         let shown = dir.display().to_string();
         self.git(
-            &["worktree", "add", "--quiet", "--detach", "--force", &shown, commit],
+            &[
+                "worktree", "add", "--quiet", "--detach", "--force", &shown, commit,
+            ],
             LOCAL_TIMEOUT,
         )
         .map(drop)

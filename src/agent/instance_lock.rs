@@ -39,7 +39,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let first = super::take(dir.path()).expect("first");
         let why = super::take(dir.path()).err().expect("second refused");
-        assert!(why.contains(&format!("pid {}", std::process::id())), "{why}");
+        assert!(
+            why.contains(&format!("pid {}", std::process::id())),
+            "{why}"
+        );
         drop(first);
         assert!(super::take(dir.path()).is_ok());
     }

@@ -205,10 +205,13 @@ fn start_metrics(
         metrics.start_background();
         return Ok(());
     }
-    let server = MetricsServer::bind(&metrics, None, METRICS_WORKERS, None)
-        .map_err(AgentError::Metrics)?;
+    let server =
+        MetricsServer::bind(&metrics, None, METRICS_WORKERS, None).map_err(AgentError::Metrics)?;
     let scheme = if server.tls() { "https" } else { "http" };
-    tracing::info!("serving metrics on {scheme}://{}/metrics", server.local_addr());
+    tracing::info!(
+        "serving metrics on {scheme}://{}/metrics",
+        server.local_addr()
+    );
     let (extra, readiness) = (Arc::clone(agent), Arc::clone(agent));
     std::thread::Builder::new()
         .name("metrics-server".into())

@@ -59,11 +59,8 @@ fn preview(source: &GitSource, reference: &str, commit: &str, inputs: &Inputs, a
             audit.send_plan("preview", &mut plan);
         }
         Err(PlanError::Config(compiled)) => {
-            let why = crate::diagnostics::render_human(
-                &compiled.diagnostics,
-                &compiled.sources,
-                false,
-            );
+            let why =
+                crate::diagnostics::render_human(&compiled.diagnostics, &compiled.sources, false);
             tracing::warn!(%reference, %commit, "the preview's config has errors");
             audit.send_refused(&origin, &why);
         }

@@ -84,7 +84,9 @@ impl Puller {
                 let _ = self.events.send(Event::NewCommit);
             }
             Err(why) => {
-                let origin = self.source.origin(&self.source.branch_ref(), &commit, false);
+                let origin = self
+                    .source
+                    .origin(&self.source.branch_ref(), &commit, false);
                 tracing::error!(%commit, error = %why, "refused a commit; the last good commit stays");
                 self.audit.send_refused(&origin, &why);
                 refused.insert(commit);

@@ -91,7 +91,13 @@ fn fingerprint(dir: &Path) -> u64 {
             if meta.is_dir() {
                 stack.push(path.clone());
             }
-            entries.push((path, meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino()));
+            entries.push((
+                path,
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ino(),
+            ));
         }
     }
     entries.sort();

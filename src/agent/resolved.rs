@@ -28,7 +28,10 @@ pub struct Resolved {
 impl Resolved {
     pub fn of(settings: &Settings, state_dir_flag: Option<&Path>) -> Resolved {
         let agent = settings.agent.clone().unwrap_or_default();
-        let interval = agent.interval.as_ref().map_or(DEFAULT_INTERVAL, |i| i.value.0);
+        let interval = agent
+            .interval
+            .as_ref()
+            .map_or(DEFAULT_INTERVAL, |i| i.value.0);
         let git = agent.source.map(|s| s.git);
         let fetch_interval = git
             .as_ref()
@@ -64,9 +67,8 @@ impl Resolved {
 
     /// Whether the Git source settings differ (the source thread is started again).
     pub fn same_source(&self, other: &Resolved) -> bool {
-        let key = |r: &Resolved| {
-            (r.git.as_ref()).map(|g| serde_json::to_string(g).unwrap_or_default())
-        };
+        let key =
+            |r: &Resolved| (r.git.as_ref()).map(|g| serde_json::to_string(g).unwrap_or_default());
         key(self) == key(other) && self.fetch_interval == other.fetch_interval
     }
 }
@@ -97,7 +99,10 @@ mod tests {
         r.splay = Duration::from_secs(5);
         for _ in 0..20 {
             let w = r.wait(0);
-            assert!(w >= Duration::from_secs(10) && w < Duration::from_secs(15), "{w:?}");
+            assert!(
+                w >= Duration::from_secs(10) && w < Duration::from_secs(15),
+                "{w:?}"
+            );
         }
     }
 }

@@ -73,7 +73,11 @@ impl AgentMetrics {
         counts.last_changed = changed;
         counts.changed_total += changed as u64;
         let converged_before = counts.converged_digest.as_deref() == Some(config_digest);
-        let drift = if applied && converged_before { changed } else { 0 };
+        let drift = if applied && converged_before {
+            changed
+        } else {
+            0
+        };
         counts.drift_corrected_total += drift as u64;
         if result == CycleResult::Failed {
             counts.consecutive_failures += 1;

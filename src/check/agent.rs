@@ -10,7 +10,10 @@ pub const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 
 pub fn check_agent(agent: &AgentSettings, found: &mut Vec<Diagnostic>) {
     positive(agent.interval.as_ref(), "interval", found);
-    let interval = agent.interval.as_ref().map_or(DEFAULT_INTERVAL, |i| i.value.0);
+    let interval = agent
+        .interval
+        .as_ref()
+        .map_or(DEFAULT_INTERVAL, |i| i.value.0);
     if let Some(splay) = &agent.splay
         && splay.value.0 > interval
     {
@@ -21,7 +24,9 @@ pub fn check_agent(agent: &AgentSettings, found: &mut Vec<Diagnostic>) {
                 Duration(interval)
             ))
             .at(splay.span)
-            .help("a splay spreads the cycles of a fleet inside one interval: at most the interval"),
+            .help(
+                "a splay spreads the cycles of a fleet inside one interval: at most the interval",
+            ),
         );
     }
     if let Some(source) = &agent.source {

@@ -94,7 +94,6 @@ pub trait ExtraFamilies: Send + Sync {
     fn families(&self) -> Vec<Family>;
 }
 
-
 impl std::fmt::Debug for Gatherer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gatherer")
@@ -154,7 +153,11 @@ impl Exposition {
         } else {
             self.gatherer.gather_selected(selection)
         };
-        let extra = self.extra.as_ref().map(|e| e.families()).unwrap_or_default();
+        let extra = self
+            .extra
+            .as_ref()
+            .map(|e| e.families())
+            .unwrap_or_default();
         let mut dropped = Vec::new();
         let merged = family::merge(
             gathered.families().chain(&extra).filter(|f| {

@@ -916,9 +916,7 @@ impl Worker {
                     encoding: None,
                     body: LANDING.as_bytes(),
                 },
-                "/healthz" if self.options.readiness.is_some() => {
-                    Answer::plain("200 OK", b"ok\n")
-                }
+                "/healthz" if self.options.readiness.is_some() => Answer::plain("200 OK", b"ok\n"),
                 "/readyz" if let Some(readiness) = &self.options.readiness => {
                     match readiness.ready() {
                         Ok(()) => Answer::plain("200 OK", b"ready\n"),

@@ -31,23 +31,27 @@ fn the_deb_installs_in_a_throwaway_root_and_its_unit_verifies() {
     assert!(status.contains("/etc/driftless/agent.yaml"), "{status}");
     // systemd-analyze verify fails (exit 1) on a bad directive, a missing ExecStart binary or
     // an unknown [Install] target; warnings alone print to stderr.
-    let verify = sandbox.sh(
-        "systemd-analyze verify /lib/systemd/system/driftless-agent.service 2>&1; echo rc=$?",
-    );
+    let verify = sandbox
+        .sh("systemd-analyze verify /lib/systemd/system/driftless-agent.service 2>&1; echo rc=$?");
     let said = String::from_utf8_lossy(&verify.stdout);
     assert!(said.trim_end().ends_with("rc=0"), "{said}");
-    assert!(!said.contains("driftless-agent.service:"), "unit warnings: {said}");
+    assert!(
+        !said.contains("driftless-agent.service:"),
+        "unit warnings: {said}"
+    );
     // The installed binary checks the default config it ships.
     let checked = sandbox.sh_ok("/usr/bin/driftless -c /etc/driftless check && echo ok");
     assert!(checked.contains("ok"), "{checked}");
     // Installed in the root only: the host has no such files.
     assert!(sandbox.upper().join("usr/bin/driftless").is_file());
     // (/lib is /usr/lib on a merged-/usr root.)
-    assert!(["lib", "usr/lib"].iter().any(|lib| sandbox
-        .upper()
-        .join(lib)
-        .join("systemd/system/driftless-agent.service")
-        .is_file()));
+    assert!(["lib", "usr/lib"].iter().any(|lib| {
+        sandbox
+            .upper()
+            .join(lib)
+            .join("systemd/system/driftless-agent.service")
+            .is_file()
+    }));
     // Removed cleanly, its conffile kept until purge.
     sandbox.sh_ok("dpkg -r driftless");
     sandbox.sh_ok("test ! -e /usr/bin/driftless && test -e /etc/driftless/agent.yaml");

@@ -54,10 +54,7 @@ fn a_broken_commit_keeps_the_last_good_one_and_is_reported_and_counted() {
     world.own_config(&world.git_agent(""), "");
     let agent = world.start();
     assert!(wait_until(ONE_INTERVAL * 2, || world.motd() == "good\n"));
-    let broken = format!(
-        "{}    colour: red\n",
-        world.motd_config("broken\n")
-    );
+    let broken = format!("{}    colour: red\n", world.motd_config("broken\n"));
     let bad = world.push("main", &[("config.yaml", &broken)]);
     assert!(
         wait_until(ONE_INTERVAL, || world
@@ -70,7 +67,10 @@ fn a_broken_commit_keeps_the_last_good_one_and_is_reported_and_counted() {
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["origin"]["commit"], bad.as_str());
     assert!(
-        refused[0]["error"].as_str().unwrap_or("").contains("colour"),
+        refused[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("colour"),
         "{}",
         refused[0]
     );
@@ -137,9 +137,11 @@ fn a_hand_edit_is_corrected_next_cycle_and_counted_as_drift() {
     assert!(wait_until(ONE_INTERVAL, || world
         .metric("driftless_drift_corrected_total", &[])
         == Some(1.0)));
-    assert!(world
-        .metric("driftless_last_successful_run_timestamp_seconds", &[])
-        .is_some_and(|t| t > 1.7e9));
+    assert!(
+        world
+            .metric("driftless_last_successful_run_timestamp_seconds", &[])
+            .is_some_and(|t| t > 1.7e9)
+    );
 }
 
 #[test]
@@ -160,7 +162,9 @@ fn a_preview_refs_plan_reaches_the_audit_sink_and_nothing_is_applied() {
     world.own_config(&world.git_agent(", preview_refs: [pr-1]"), "");
     let agent = world.start();
     assert!(
-        wait_until(ONE_INTERVAL * 2, || !world.audit_documents("preview").is_empty()),
+        wait_until(ONE_INTERVAL * 2, || !world
+            .audit_documents("preview")
+            .is_empty()),
         "no preview: {}",
         agent.log()
     );

@@ -97,7 +97,9 @@ fn plan_mode_reports_drift_and_changes_nothing() {
     world.own_config("{ interval: 1s, mode: plan }", &apply);
     let agent = world.start();
     assert!(
-        wait_until(Duration::from_secs(10), || !world.audit_documents("plan").is_empty()),
+        wait_until(Duration::from_secs(10), || !world
+            .audit_documents("plan")
+            .is_empty()),
         "{}",
         agent.log()
     );

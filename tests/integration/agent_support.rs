@@ -112,7 +112,10 @@ impl AgentWorld {
         for dir in [&world.own, &world.root, &world.work] {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
-        git(&world.base, &["init", "-q", "--bare", "-b", "main", "remote.git"]);
+        git(
+            &world.base,
+            &["init", "-q", "--bare", "-b", "main", "remote.git"],
+        );
         git(&world.work, &["init", "-q", "-b", "main"]);
         world
     }
@@ -123,7 +126,12 @@ impl AgentWorld {
         let exists = Command::new("git")
             .arg("-C")
             .arg(&self.work)
-            .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")])
+            .args([
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("refs/heads/{branch}"),
+            ])
             .output()
             .is_ok_and(|o| o.status.success());
         let on_it = Command::new("git")
@@ -148,7 +156,10 @@ impl AgentWorld {
         git(&self.work, &["add", "-A"]);
         git(&self.work, &["commit", "-q", "-m", "change"]);
         let remote = self.remote.display().to_string();
-        git(&self.work, &["push", "-q", "-f", &remote, &format!("HEAD:{branch}")]);
+        git(
+            &self.work,
+            &["push", "-q", "-f", &remote, &format!("HEAD:{branch}")],
+        );
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
@@ -216,7 +227,10 @@ impl AgentWorld {
         self.audit_documents_where(|v| v.get("run_id").is_some())
     }
 
-    fn audit_documents_where(&self, keep: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+    fn audit_documents_where(
+        &self,
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
         let Ok(entries) = std::fs::read_dir(&self.audit) else {
             return Vec::new();
         };
