@@ -26,6 +26,7 @@ pub struct Audit {
     pub env_file: PathBuf,
     /// The agent's own config dir (an env file inside it is refused, as everywhere).
     pub config_dir: ConfigDir,
+    pub show: super::ShowPlan,
 }
 
 impl Audit {
@@ -64,7 +65,7 @@ impl Audit {
     /// A plan that is not applied (a preview, a plan-mode cycle), as JSON and as `show`
     /// prints it, with `kind` saying which.
     pub fn send_plan(&self, kind: &str, plan: &mut Plan) {
-        let show = crate::cli::show::render(plan, false, true);
+        let show = (self.show)(plan);
         let text = plan_json::to_json(plan);
         let plan_value: serde_json::Value =
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);

@@ -59,7 +59,13 @@ pub struct AgentRequest {
     pub inputs: Inputs,
     /// `--state-dir`.
     pub state_dir: Option<PathBuf>,
+    /// A plan as `driftless show` prints it (with diffs, without color): the text previews
+    /// and plan-mode cycles send for review.
+    pub show: ShowPlan,
 }
+
+/// Renders a plan for people.
+pub type ShowPlan = fn(&crate::plan::Plan) -> String;
 
 /// Why the agent did not start.
 pub enum AgentError {
@@ -119,6 +125,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         state_dir: state_dir.clone(),
         env_file: request.inputs.env_file.clone(),
         config_dir: request.inputs.config_dir.clone(),
+        show: request.show,
     };
     audit.follow(&own.config.settings.audit);
     let run_options = RunOptions {

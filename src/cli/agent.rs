@@ -21,6 +21,7 @@ pub fn run(globals: &Globals, args: &AgentArgs) -> ExitCode {
     let request = AgentRequest {
         inputs: globals.inputs(),
         state_dir: args.state_dir.clone(),
+        show: |plan| super::show::render(plan, false, true),
     };
     match agent::run(&request) {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ mod output;
 mod plan;
 mod run_output;
 mod selection;
-pub(crate) mod show;
+mod show;
 mod vars;
 
 use std::path::PathBuf;

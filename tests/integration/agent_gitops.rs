@@ -63,6 +63,10 @@ fn a_broken_commit_keeps_the_last_good_one_and_is_reported_and_counted() {
         "the broken commit was not counted: {}",
         agent.log()
     );
+    // The count comes first, the document right after it.
+    assert!(wait_until(ONE_INTERVAL, || !world
+        .audit_documents("refused-commit")
+        .is_empty()));
     let refused = world.audit_documents("refused-commit");
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["origin"]["commit"], bad.as_str());

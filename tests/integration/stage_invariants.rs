@@ -49,6 +49,8 @@ const LAYERS: &[&[&str]] = &[
     &["execute"],
     // The workflows (compile, plan, verify-and-execute, apply, serve metrics).
     &["ops"],
+    // The long-running agent: a loop over the workflows.
+    &["agent"],
     &["cli"],
 ];
 
@@ -59,6 +61,7 @@ const LAYERS: &[&[&str]] = &[
 /// that belongs in `ops/`.
 const CLI_MAY_USE: &[&str] = &[
     "ops",
+    "agent",
     "model",
     "diagnostics",
     "printable",
