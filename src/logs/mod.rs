@@ -5,8 +5,11 @@
 //! output (each a thin adapter over [`crate::sinks`]) and the pipeline that connects them.
 //! Every part passes [`LogEvent`]s.
 
+mod checkpoint_acks;
 mod log_error;
 mod log_event;
+pub mod log_pipeline;
+mod output_gate;
 
 pub use log_error::LogError;
 pub use log_event::LogEvent;
