@@ -5,8 +5,15 @@
 //! output (each a thin adapter over [`crate::sinks`]) and the pipeline that connects them.
 //! Every part passes [`LogEvent`]s.
 
+mod checkpoints;
+pub mod file_log_source;
+mod file_watch;
+mod line_decoder;
 mod log_error;
 mod log_event;
+mod multiline;
+pub mod path_globs;
 
+pub use file_log_source::{Ack, FileLogSource, SourceLine, SourceStats, WatchedFile};
 pub use log_error::LogError;
 pub use log_event::LogEvent;
