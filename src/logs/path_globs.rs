@@ -28,7 +28,10 @@ struct Include {
 #[derive(Debug, Clone)]
 pub struct PathGlobs {
     includes: Vec<Include>,
-    exclude: GlobSet,
+    /// Exclusions written as paths (with a `/`), matched against the whole path.
+    exclude_paths: GlobSet,
+    /// Exclusions without a `/` (`*.gz`), matched against the file name.
+    exclude_names: GlobSet,
 }
 
 /// One pattern, compiled; the error says what is wrong with it.
@@ -76,12 +79,21 @@ impl PathGlobs {
                 matcher: glob.compile_matcher(),
             });
         }
-        let mut set = GlobSetBuilder::new();
+        let mut paths = GlobSetBuilder::new();
+        let mut names = GlobSetBuilder::new();
         for pattern in exclude {
-            set.add(compile(pattern).map_err(|e| format!("`{pattern}`: {e}"))?);
+            let glob = compile(pattern).map_err(|e| format!("`{pattern}`: {e}"))?;
+            if pattern.contains('/') {
+                paths.add(glob);
+            } else {
+                names.add(glob);
+            }
         }
-        let exclude = set.build().map_err(|e| e.to_string())?;
-        Ok(PathGlobs { includes, exclude })
+        Ok(PathGlobs {
+            includes,
+            exclude_paths: paths.build().map_err(|e| e.to_string())?,
+            exclude_names: names.build().map_err(|e| e.to_string())?,
+        })
     }
 
     /// The regular files matched now (symbolic links followed to their file), and the
@@ -124,7 +136,10 @@ impl PathGlobs {
                 }
                 continue;
             }
-            if !include.matcher.is_match(&path) || self.exclude.is_match(&path) {
+            if !include.matcher.is_match(&path)
+                || self.exclude_paths.is_match(&path)
+                || self.exclude_names.is_match(entry.file_name())
+            {
                 continue;
             }
             // A link to a log file (as container runtimes make) is read as that file.
@@ -174,6 +189,9 @@ mod tests {
         let r = root.display();
         let globs = PathGlobs::new(&[format!("{r}/*.log*")], &[format!("{r}/*.gz")]).unwrap();
         assert_eq!(names(&globs, root), ["a.log", "b.log"]);
+        let globs =
+            PathGlobs::new(&[format!("{r}/**")], &["*.gz".into(), "[cd].*".into()]).unwrap();
+        assert_eq!(names(&globs, root), ["a.log", "b.log", "sub/deep/e.log"]);
         let globs = PathGlobs::new(&[format!("{r}/**/*.log")], &[]).unwrap();
         assert_eq!(
             names(&globs, root),

@@ -48,7 +48,8 @@ pub struct FileLogSource {
     /// Absolute paths or glob patterns (`*`, `?`, `[a-z]`, `{a,b}`, `**` for any depth) of the
     /// files to tail; files that appear later are picked up.
     pub paths: Spanned<Vec<String>>,
-    /// Glob patterns of files not to tail, even when `paths` matches them (e.g. `*.gz`).
+    /// Glob patterns of files not to tail, even when `paths` matches them: a pattern with a
+    /// `/` is matched against the whole path, one without against the file name (`*.gz`).
     #[serde(default)]
     pub exclude: Option<Spanned<Vec<String>>>,
     /// Where the files present when the source starts, and without a checkpoint, are first
