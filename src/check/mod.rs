@@ -8,6 +8,7 @@
 
 mod de;
 mod graph;
+mod log_sources;
 mod rules;
 mod secret_fields;
 mod sinks;

@@ -162,6 +162,7 @@ fn check_regexes(fields: &[(&'static str, Option<&Spanned<String>>)], found: &mu
 
 pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
     check_id(&pipeline.id, found);
+    super::log_sources::check_log_source(&pipeline.source, found);
     if let LogParser::Regex(r) = &pipeline.parser {
         regex(Some(&r.pattern), found);
     }

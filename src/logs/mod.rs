@@ -6,10 +6,17 @@
 //! Every part passes [`LogEvent`]s.
 
 mod checkpoint_acks;
+mod checkpoints;
+pub mod file_log_source;
+mod file_watch;
+mod line_decoder;
 mod log_error;
 mod log_event;
 pub mod log_pipeline;
+mod multiline;
 mod output_gate;
+pub mod path_globs;
 
+pub use file_log_source::{Ack, FileLogSource, SourceLine, SourceStats, WatchedFile};
 pub use log_error::LogError;
 pub use log_event::LogEvent;
