@@ -5,8 +5,16 @@
 //! output (each a thin adapter over [`crate::sinks`]) and the pipeline that connects them.
 //! Every part passes [`LogEvent`]s.
 
+mod access_log_parser;
 mod log_error;
 mod log_event;
+pub mod log_filters;
+pub mod log_parsers;
+mod log_redaction;
+pub mod log_timestamps;
+mod logfmt_parser;
+mod rate_limit_filter;
+mod syslog_parser;
 
 pub use log_error::LogError;
 pub use log_event::LogEvent;
