@@ -8,6 +8,7 @@
 
 mod de;
 mod graph;
+pub mod log_processing;
 mod log_sources;
 mod rules;
 mod secret_fields;

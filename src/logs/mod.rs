@@ -5,6 +5,7 @@
 //! output (each a thin adapter over [`crate::sinks`]) and the pipeline that connects them.
 //! Every part passes [`LogEvent`]s.
 
+mod access_log_parser;
 mod checkpoint_acks;
 mod checkpoints;
 pub mod file_log_source;
@@ -12,10 +13,17 @@ mod file_watch;
 mod line_decoder;
 mod log_error;
 mod log_event;
+pub mod log_filters;
+pub mod log_parsers;
 pub mod log_pipeline;
+mod log_redaction;
+pub mod log_timestamps;
+mod logfmt_parser;
 mod multiline;
 mod output_gate;
 pub mod path_globs;
+mod rate_limit_filter;
+mod syslog_parser;
 
 pub use file_log_source::{Ack, FileLogSource, SourceLine, SourceStats, WatchedFile};
 pub use log_error::LogError;
