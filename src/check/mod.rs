@@ -8,6 +8,7 @@
 
 mod de;
 mod graph;
+mod log_outputs;
 mod rules;
 mod secret_fields;
 mod sinks;
@@ -485,6 +486,7 @@ fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Optio
         pipeline.id.value = format!("{}[{key}]", pipeline.id.value);
     }
     rules::check_log_pipeline(&pipeline, found);
+    log_outputs::check_log_outputs(&pipeline, task.node.get("outputs"), found);
     Some(pipeline)
 }
 
