@@ -9,6 +9,7 @@
 mod de;
 mod graph;
 pub mod log_processing;
+mod log_outputs;
 mod log_sources;
 mod rules;
 mod secret_fields;
@@ -487,6 +488,7 @@ fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Optio
         pipeline.id.value = format!("{}[{key}]", pipeline.id.value);
     }
     rules::check_log_pipeline(&pipeline, found);
+    log_outputs::check_log_outputs(&pipeline, task.node.get("outputs"), found);
     Some(pipeline)
 }
 

@@ -8,12 +8,16 @@
 mod access_log_parser;
 mod checkpoint_acks;
 mod checkpoints;
+pub mod console_log_output;
+pub mod file_log_output;
 pub mod file_log_source;
 mod file_watch;
+pub mod http_log_output;
 mod line_decoder;
 mod log_error;
 mod log_event;
 pub mod log_filters;
+pub mod log_outputs;
 pub mod log_parsers;
 pub mod log_pipeline;
 mod log_redaction;
@@ -23,6 +27,8 @@ mod multiline;
 mod output_gate;
 pub mod path_globs;
 mod rate_limit_filter;
+pub mod s3_log_output;
+pub mod syslog_log_output;
 mod syslog_parser;
 
 pub use file_log_source::{Ack, FileLogSource, SourceLine, SourceStats, WatchedFile};
