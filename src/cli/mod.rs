@@ -4,11 +4,13 @@ mod apply;
 mod check;
 mod execute;
 mod facts;
+mod logs;
 mod output;
 mod plan;
 mod run_output;
 mod selection;
 mod show;
+mod show_logs;
 mod vars;
 
 use std::path::PathBuf;
@@ -108,9 +110,10 @@ enum Command {
     /// Print host facts, or serve them as Prometheus metrics
     #[command(after_long_help = EXIT_CODES)]
     Facts(facts::FactsArgs),
-    /// Run the log pipelines (not built yet: exits 1)
+    /// Run the log pipelines: tail, parse, filter and forward until SIGTERM or SIGINT, or
+    /// once over what the files hold
     #[command(after_long_help = EXIT_CODES)]
-    Logs(PendingArgs),
+    Logs(logs::LogsArgs),
     /// Pull, converge, collect and ship continuously (not built yet: exits 1)
     #[command(after_long_help = EXIT_CODES)]
     Agent(PendingArgs),
@@ -310,7 +313,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&globals, &args),
         Command::Facts(args) => facts::run(&globals, &args),
         Command::Vars(args) => vars::run(&globals, &args),
-        Command::Logs(_) => pending("logs"),
+        Command::Logs(args) => logs::run(&globals, &args),
         Command::Agent(_) => pending("agent"),
     }
 }

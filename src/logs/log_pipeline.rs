@@ -9,8 +9,10 @@
 //!
 //! **Acknowledgement.** A line is acknowledged to the source only when every output's
 //! watermark (`safe()`) has passed every event made from it ([`PendingAcks`]); the source
-//! checkpoints acknowledged positions every second and when the pipeline stops. A crash
-//! loses nothing: what was not acknowledged is read again (duplicates, never gaps).
+//! checkpoints acknowledged positions as soon as acknowledgements come — once per batch the
+//! slowest output delivers, a small atomic write — and when the pipeline stops. A crash
+//! loses nothing: what was not acknowledged is read again (duplicates, never gaps: at most
+//! the batch an output was sending when the process died).
 //!
 //! **A failing output blocks the source** once its queue (and its spool, when it has one)
 //! is full, as Vector's `when_full: block` does: at-least-once with bounded memory leaves no
@@ -32,8 +34,6 @@ use crate::sinks::pipeline::Pipeline;
 const READ_LINES: usize = 1024;
 /// How long a caught-up pipeline waits for a file change before it reads again.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
-/// How often acknowledged positions are written.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long a source that failed to read is left before it is tried again.
 const READ_RETRY: Duration = Duration::from_secs(1);
 
@@ -52,6 +52,11 @@ pub trait LineSource: Send + 'static {
     fn supersedes(newer: &Self::Ack, older: &Self::Ack) -> bool;
     /// Persists the acknowledged positions.
     fn checkpoint(&mut self) -> Result<(), LogError>;
+    /// Appends what is held for more lines (multiline records): at the end of a run over
+    /// what is there, no more lines come to complete them.
+    fn flush_held(&mut self, out: &mut Vec<(LogEvent, Self::Ack)>) {
+        let _ = out;
+    }
     fn counters(&self) -> SourceCounters;
 }
 
@@ -130,9 +135,8 @@ impl Control {
 /// The counters of one output.
 pub struct OutputStats {
     pub kind: &'static str,
+    /// Counts what the receiver acknowledged and refused for good.
     pub gate: Arc<OutputGate>,
-    /// Events the receiver refused for good (their batches passed over).
-    pub refused: AtomicU64,
 }
 
 /// A pipeline's counters, shared with whoever renders the metrics.
@@ -177,7 +181,6 @@ impl PipelineStats {
                 .map(|o| OutputStats {
                     kind: o.kind,
                     gate: o.gate.clone(),
-                    refused: AtomicU64::new(0),
                 })
                 .collect(),
             running: AtomicBool::new(false),
@@ -223,22 +226,23 @@ pub struct PipelineParts<S: LineSource, T: EventStages> {
     pub outputs: Vec<Output>,
 }
 
-/// How long the pipeline waits at the end for its outputs to deliver what it pushed before it
-/// writes its last checkpoint: `None` waits until everything is delivered or a stop is asked
-/// for (`Once`: the run's purpose is delivery).
+/// How long the pipeline waits at its end: for its outputs to acknowledge what it pushed
+/// (`grace`, before the last checkpoint), then for them to send what they hold — their queues
+/// and spools — and close (`close`). `None` waits until that is done or a stop is asked for
+/// (`Once`: the run's purpose is delivery, a spooled record is not delivered yet).
 #[derive(Debug, Clone, Copy)]
 pub struct Drain {
     pub grace: Option<Duration>,
+    pub close: Option<Duration>,
 }
 
 /// Runs the pipeline on the calling thread until `control` says stop (`Follow`) or the source
 /// is caught up (`Once`); then waits for delivery ([`Drain`]), checkpoints and closes the
-/// outputs (giving up on those that do not take their last batches within `close_grace`).
+/// outputs (giving up on those that do not take their last batches in time).
 pub fn run<S: LineSource, T: EventStages>(
     parts: PipelineParts<S, T>,
     mode: Mode,
     drain: Drain,
-    close_grace: Duration,
     control: &Control,
     stats: &PipelineStats,
 ) -> RunEnd {
@@ -254,6 +258,7 @@ pub fn run<S: LineSource, T: EventStages>(
     let mut lines = Vec::with_capacity(READ_LINES);
     let mut events = Vec::new();
     let mut pushed: u64 = 0;
+    let mut flushed = false;
     'reading: while !control.stopping() {
         lines.clear();
         if let Err(e) = source.read(READ_LINES, &mut lines) {
@@ -266,9 +271,13 @@ pub fn run<S: LineSource, T: EventStages>(
             source.wait(READ_RETRY);
             continue;
         }
+        if lines.is_empty() && mode == Mode::Once && !flushed {
+            source.flush_held(&mut lines);
+            flushed = true;
+        }
         if lines.is_empty() {
             state.release(&mut source, &outputs, control);
-            state.maybe_checkpoint(&mut source, stats, &id, false);
+            state.maybe_checkpoint(&mut source, stats, &id);
             stats.record_source(source.counters());
             if mode == Mode::Once {
                 break;
@@ -293,36 +302,47 @@ pub fn run<S: LineSource, T: EventStages>(
         stats.record_stages(stages.counters());
         stats.record_source(source.counters());
         state.release(&mut source, &outputs, control);
-        state.maybe_checkpoint(&mut source, stats, &id, false);
+        state.maybe_checkpoint(&mut source, stats, &id);
     }
     stats.events.store(pushed, Ordering::Relaxed);
     stats.record_stages(stages.counters());
-    // Delivery of what was pushed, then the last checkpoint.
-    let deadline = drain.grace.map(|g| Instant::now() + g);
-    loop {
-        state.release(&mut source, &outputs, control);
-        if state.pending.is_empty() || *control.frozen.lock().unwrap_or_else(|p| p.into_inner())
-        {
-            break;
+    let delivered_all = match mode {
+        // Nothing more comes: closing the outputs sends their last partial batches at once
+        // (no batch timeout to wait for), and once every output has closed, everything
+        // pushed was delivered (or refused for good).
+        Mode::Once => {
+            state.release(&mut source, &outputs, control);
+            let closed = close_outputs(outputs, drain.close, control, &mut failures);
+            if closed {
+                state.release_all(&mut source, control);
+            }
+            state.maybe_checkpoint(&mut source, stats, &id);
+            control.freeze();
+            closed && state.pending.is_empty()
         }
-        let over = match deadline {
-            Some(at) => Instant::now() >= at,
-            None => control.stopping() && mode == Mode::Once,
-        };
-        if over {
-            break;
+        // Delivery of what was pushed for the drain's grace, the last checkpoint, then the
+        // outputs closed (and given up on after their grace).
+        Mode::Follow => {
+            let deadline = drain.grace.map(|g| Instant::now() + g);
+            loop {
+                state.release(&mut source, &outputs, control);
+                let frozen = *control.frozen.lock().unwrap_or_else(|p| p.into_inner());
+                if state.pending.is_empty()
+                    || frozen
+                    || deadline.is_some_and(|at| Instant::now() >= at)
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let acknowledged_all = state.pending.is_empty();
+            state.maybe_checkpoint(&mut source, stats, &id);
+            control.freeze();
+            let closed = close_outputs(outputs, drain.close, control, &mut failures);
+            acknowledged_all && closed
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let delivered_all = state.pending.is_empty();
-    state.maybe_checkpoint(&mut source, stats, &id, true);
-    control.freeze();
+    };
     stats.record_source(source.counters());
-    for (output, stat) in outputs.iter().zip(&stats.outputs) {
-        stat.refused.store(output.stream.dropped(), Ordering::Relaxed);
-        failures.extend(output.stream.failures());
-    }
-    close_outputs(outputs, close_grace);
     stats.running.store(false, Ordering::Relaxed);
     RunEnd {
         lines_read: source.counters().lines_read,
@@ -332,12 +352,11 @@ pub fn run<S: LineSource, T: EventStages>(
     }
 }
 
-/// The acknowledgement side of the thread: lines waiting for delivery, and when positions
-/// were last written.
+/// The acknowledgement side of the thread: lines waiting for delivery, and whether positions
+/// moved since they were last written.
 struct Acks<A> {
     pending: PendingAcks<A>,
     acknowledged_since_checkpoint: bool,
-    last_checkpoint: Option<Instant>,
 }
 
 impl<A> Default for Acks<A> {
@@ -345,7 +364,6 @@ impl<A> Default for Acks<A> {
         Acks {
             pending: PendingAcks::default(),
             acknowledged_since_checkpoint: false,
-            last_checkpoint: None,
         }
     }
 }
@@ -373,24 +391,29 @@ impl<A> Acks<A> {
         self.acknowledged_since_checkpoint |= released > 0;
     }
 
+    /// Acknowledges every line read: the outputs closed with everything delivered.
+    fn release_all<S: LineSource<Ack = A>>(&mut self, source: &mut S, control: &Control) {
+        let frozen = control.frozen.lock().unwrap_or_else(|p| p.into_inner());
+        if *frozen {
+            return;
+        }
+        let released = self.pending.release(u64::MAX, |ack| source.acknowledge(&ack));
+        self.acknowledged_since_checkpoint |= released > 0;
+    }
+
+    /// Writes the positions when lines were acknowledged since the last write (or since a
+    /// write that failed).
     fn maybe_checkpoint<S: LineSource<Ack = A>>(
         &mut self,
         source: &mut S,
         stats: &PipelineStats,
         id: &str,
-        last: bool,
     ) {
-        let due = self
-            .last_checkpoint
-            .is_none_or(|at| at.elapsed() >= CHECKPOINT_EVERY);
-        if !(self.acknowledged_since_checkpoint && (due || last)) {
+        if !self.acknowledged_since_checkpoint {
             return;
         }
         match source.checkpoint() {
-            Ok(()) => {
-                self.acknowledged_since_checkpoint = false;
-                self.last_checkpoint = Some(Instant::now());
-            }
+            Ok(()) => self.acknowledged_since_checkpoint = false,
             Err(e) => {
                 stats.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(pipeline = %id, error = %e, "cannot write the checkpoint");
@@ -399,11 +422,18 @@ impl<A> Acks<A> {
     }
 }
 
-/// Closes every output: each delivers what is queued, for at most `grace`; then the gates of
-/// those still sending are closed (see [`OutputGate`]) and their threads left to end alone.
-fn close_outputs(outputs: Vec<Output>, grace: Duration) {
-    let deadline = Instant::now() + grace;
-    let closing: Vec<(Arc<OutputGate>, std::sync::mpsc::Receiver<()>)> = outputs
+/// Closes every output: each sends what it holds (its queue, its spool) for at most `grace`
+/// (`None`: until done or a stop is asked for); then the gates of those still sending are
+/// closed (see [`OutputGate`]) and their threads left to end alone. Whether every output
+/// closed with everything sent; the batches refused for good are added to `failures`.
+fn close_outputs(
+    outputs: Vec<Output>,
+    grace: Option<Duration>,
+    control: &Control,
+    failures: &mut Vec<String>,
+) -> bool {
+    let deadline = grace.map(|g| Instant::now() + g);
+    let closing: Vec<(Arc<OutputGate>, std::sync::mpsc::Receiver<Vec<String>>)> = outputs
         .into_iter()
         .map(|output| {
             let (done, finished) = std::sync::mpsc::channel();
@@ -412,8 +442,7 @@ fn close_outputs(outputs: Vec<Output>, grace: Duration) {
             let spawned = std::thread::Builder::new()
                 .name("driftless-log-close".to_owned())
                 .spawn(move || {
-                    stream.close();
-                    let _ = done.send(());
+                    let _ = done.send(stream.close());
                 });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a thread to close a log output");
@@ -421,153 +450,39 @@ fn close_outputs(outputs: Vec<Output>, grace: Duration) {
             (gate, finished)
         })
         .collect();
+    let mut all_closed = true;
     for (gate, finished) in closing {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if finished.recv_timeout(left).is_err() {
-            tracing::warn!(output = %gate.describe_output(), "an output did not take its last batches in time; they are read again from the checkpoint at the next start");
+        let closed = loop {
+            match finished.recv_timeout(Duration::from_millis(20)) {
+                Ok(refused) => {
+                    failures.extend(refused);
+                    break true;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break false,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let over = match deadline {
+                        Some(at) => Instant::now() >= at,
+                        None => control.stopping(),
+                    };
+                    if over {
+                        break false;
+                    }
+                }
+            }
+        };
+        if !closed {
+            all_closed = false;
+            tracing::warn!(output = %crate::sinks::Sink::describe(&*gate), "an output did not send its last batches in time; they are read again from the checkpoint (or sent from its spool) at the next start");
             gate.close();
         }
     }
-}
-
-impl OutputGate {
-    fn describe_output(&self) -> String {
-        crate::sinks::Sink::describe(self)
-    }
+    all_closed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::pipeline::BatchPolicy;
-    use crate::sinks::retry::RetryPolicy;
-    use crate::sinks::{Batch, SendError, Sink};
-    use std::sync::atomic::AtomicUsize;
-
-    /// Lines `0..total` of one file; an ack is the line's number. Records what was
-    /// acknowledged and checkpointed.
-    struct FakeSource {
-        next: u64,
-        total: u64,
-        acknowledged: Arc<Mutex<Option<u64>>>,
-        checkpointed: Arc<Mutex<Vec<u64>>>,
-    }
-
-    impl LineSource for FakeSource {
-        type Ack = u64;
-        fn read(&mut self, max: usize, out: &mut Vec<(LogEvent, u64)>) -> Result<(), LogError> {
-            while self.next < self.total && out.len() < max {
-                out.push((
-                    LogEvent::new(self.next.to_string(), Arc::from("/fake")),
-                    self.next,
-                ));
-                self.next += 1;
-            }
-            Ok(())
-        }
-        fn wait(&mut self, timeout: Duration) {
-            std::thread::sleep(timeout.min(Duration::from_millis(5)));
-        }
-        fn acknowledge(&mut self, ack: &u64) {
-            let mut last = self.acknowledged.lock().unwrap();
-            assert!(last.is_none_or(|l| l < *ack), "acks go forward");
-            *last = Some(*ack);
-        }
-        fn supersedes(newer: &u64, older: &u64) -> bool {
-            newer > older
-        }
-        fn checkpoint(&mut self) -> Result<(), LogError> {
-            let last = *self.acknowledged.lock().unwrap();
-            self.checkpointed.lock().unwrap().push(last.unwrap_or(0));
-            Ok(())
-        }
-        fn counters(&self) -> SourceCounters {
-            SourceCounters {
-                lines_read: self.next,
-                ..SourceCounters::default()
-            }
-        }
-    }
-
-    /// Drops lines divisible by 3, splits lines ending in 5 into two events.
-    struct DropAndSplit;
-
-    impl EventStages for DropAndSplit {
-        fn apply(&mut self, event: LogEvent, out: &mut Vec<LogEvent>) {
-            let n: u64 = event.message.parse().unwrap();
-            if n % 3 == 0 {
-                return;
-            }
-            if n % 10 == 5 {
-                out.push(event.clone());
-            }
-            out.push(event);
-        }
-        fn counters(&self) -> StageCounters {
-            StageCounters::default()
-        }
-    }
-
-    #[derive(Default)]
-    struct Recorder {
-        lines: Mutex<Vec<String>>,
-        down: AtomicBool,
-        sends: AtomicUsize,
-    }
-
-    impl Sink for Recorder {
-        fn send(&self, batch: &Batch) -> Result<(), SendError> {
-            self.sends.fetch_add(1, Ordering::Relaxed);
-            if self.down.load(Ordering::Relaxed) {
-                return Err(crate::error::ResourceError::transient("refused").into());
-            }
-            let mut lines = self.lines.lock().unwrap();
-            lines.extend(
-                batch
-                    .events
-                    .iter()
-                    .map(|e| String::from_utf8_lossy(e).into_owned()),
-            );
-            Ok(())
-        }
-        fn describe(&self) -> String {
-            "recorder".to_owned()
-        }
-    }
-
-    const FAST: RetryPolicy = RetryPolicy {
-        attempts: 1,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-    };
-
-    fn output(sink: Arc<Recorder>) -> Output {
-        let gate = Arc::new(OutputGate::new(sink, false));
-        let policy = BatchPolicy {
-            max_events: 50,
-            max_bytes: 1 << 20,
-            timeout: Duration::from_millis(10),
-            queue: 2,
-        };
-        Output {
-            kind: "recorder",
-            stream: Pipeline::start(gate.clone(), policy, FAST, None).unwrap(),
-            gate,
-            encode: Box::new(|e: &LogEvent| e.message.clone().into_bytes()),
-        }
-    }
-
-    fn source(total: u64) -> (FakeSource, Arc<Mutex<Option<u64>>>, Arc<Mutex<Vec<u64>>>) {
-        let acknowledged = Arc::new(Mutex::new(None));
-        let checkpointed = Arc::new(Mutex::new(Vec::new()));
-        let source = FakeSource {
-            next: 0,
-            total,
-            acknowledged: acknowledged.clone(),
-            checkpointed: checkpointed.clone(),
-        };
-        (source, acknowledged, checkpointed)
-    }
+    use crate::logs::test_fakes::{DropAndSplit, Recorder, output, source};
 
     fn expected(total: u64) -> Vec<String> {
         (0..total)
@@ -593,8 +508,10 @@ mod tests {
         let end = run(
             parts,
             Mode::Once,
-            Drain { grace: None },
-            Duration::from_secs(5),
+            Drain {
+                grace: None,
+                close: None,
+            },
             &Control::default(),
             &stats,
         );
@@ -631,8 +548,8 @@ mod tests {
                     Mode::Follow,
                     Drain {
                         grace: Some(Duration::from_secs(5)),
+                        close: Some(Duration::from_secs(5)),
                     },
-                    Duration::from_secs(5),
                     &control,
                     &stats,
                 )
@@ -679,8 +596,8 @@ mod tests {
                     Mode::Follow,
                     Drain {
                         grace: Some(Duration::from_millis(200)),
+                        close: Some(Duration::from_millis(200)),
                     },
-                    Duration::from_millis(200),
                     &control,
                     &stats,
                 )

@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::error::ResourceError;
+use crate::error::{ResourceError, Retry};
 use crate::sinks::{Batch, SendError, Sink};
 
 pub struct OutputGate {
@@ -27,6 +27,8 @@ pub struct OutputGate {
     closed: AtomicBool,
     /// Events the receiver acknowledged.
     delivered: AtomicU64,
+    /// Events of batches the receiver refused for good (passed over by the stream).
+    refused: AtomicU64,
     /// Where parked sends wait (forever: nothing opens a closed gate).
     parked: (Mutex<()>, Condvar),
 }
@@ -38,6 +40,7 @@ impl OutputGate {
             spooled,
             closed: AtomicBool::new(false),
             delivered: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             parked: (Mutex::new(()), Condvar::new()),
         }
     }
@@ -45,6 +48,11 @@ impl OutputGate {
     /// Events the receiver acknowledged so far.
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Events of batches the receiver refused for good.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Stops passing batches on (see the module's doc).
@@ -83,10 +91,12 @@ impl Sink for OutputGate {
         if self.spooled && self.closed.load(Ordering::SeqCst) {
             return self.refuse();
         }
-        if sent.is_ok() {
-            self.delivered
-                .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
-        }
+        let counter = match &sent {
+            Ok(()) => &self.delivered,
+            Err(e) if e.error.retry == Retry::Permanent => &self.refused,
+            Err(_) => return sent,
+        };
+        counter.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
         sent
     }
 

@@ -46,6 +46,8 @@ const LAYERS: &[&[&str]] = &[
     &["grammar"],
     // Where run reports and data leave the host.
     &["sinks"],
+    // Log pipelines: a source, parsers, filters, outputs over the sinks.
+    &["logs"],
     &["execute"],
     // The workflows (compile, plan, verify-and-execute, apply, serve metrics).
     &["ops"],
