@@ -8,8 +8,8 @@
 
 mod de;
 mod graph;
-pub mod log_processing;
 mod log_outputs;
+pub mod log_processing;
 mod log_sources;
 mod rules;
 mod secret_fields;

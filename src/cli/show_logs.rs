@@ -37,13 +37,21 @@ pub fn details(node: &PlanNode) -> Vec<Detail> {
         "parser: {}",
         escape(&described(part("parser")))
     )));
-    for filter in part("filters").and_then(|f| f.as_array()).into_iter().flatten() {
+    for filter in part("filters")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+    {
         details.push(Detail::plain(format!(
             "filter: {}",
             escape(&described(Some(filter)))
         )));
     }
-    for output in part("outputs").and_then(|o| o.as_array()).into_iter().flatten() {
+    for output in part("outputs")
+        .and_then(|o| o.as_array())
+        .into_iter()
+        .flatten()
+    {
         details.push(Detail::plain(format!(
             "output: {}",
             escape(&described(Some(output)))

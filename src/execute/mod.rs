@@ -20,8 +20,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use collect::Collected;
-pub use ship::Shipped;
 pub use report::{RunReport, write_report};
+pub use ship::Shipped;
 
 use crate::apply::{self, Action};
 use crate::config::ConfigDir;

@@ -9,7 +9,10 @@ use crate::metrics::family::{Family, labels};
 
 /// One family per counter, one series per pipeline (per output for what was sent).
 pub fn families(pipelines: &[Arc<PipelineStats>]) -> Vec<Family> {
-    let per_pipeline = |name: &'static str, help: &'static str, counter: bool, read: &dyn Fn(&PipelineStats) -> u64| {
+    let per_pipeline = |name: &'static str,
+                        help: &'static str,
+                        counter: bool,
+                        read: &dyn Fn(&PipelineStats) -> u64| {
         let mut family = if counter {
             Family::counter(name, help)
         } else {

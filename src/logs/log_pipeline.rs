@@ -397,7 +397,9 @@ impl<A> Acks<A> {
         if *frozen {
             return;
         }
-        let released = self.pending.release(u64::MAX, |ack| source.acknowledge(&ack));
+        let released = self
+            .pending
+            .release(u64::MAX, |ack| source.acknowledge(&ack));
         self.acknowledged_since_checkpoint |= released > 0;
     }
 
@@ -614,7 +616,10 @@ mod tests {
             output.gate.close();
         }
         let end = thread.join().unwrap();
-        assert!(started.elapsed() < Duration::from_secs(3), "the stop is bounded");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the stop is bounded"
+        );
         assert!(!end.delivered_all);
         assert!(!up.lines.lock().unwrap().is_empty());
         // Nothing reached the output that is down: nothing was acknowledged or checkpointed.

@@ -32,8 +32,8 @@ mod pipeline_parts;
 mod rate_limit_filter;
 mod running_logs;
 pub mod s3_log_output;
-mod syslog_parser;
 pub mod syslog_log_output;
+mod syslog_parser;
 #[cfg(test)]
 mod test_fakes;
 

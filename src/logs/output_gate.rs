@@ -65,11 +65,7 @@ impl OutputGate {
         if self.spooled {
             let mut guard = self.parked.0.lock().unwrap_or_else(|p| p.into_inner());
             loop {
-                guard = self
-                    .parked
-                    .1
-                    .wait(guard)
-                    .unwrap_or_else(|p| p.into_inner());
+                guard = self.parked.1.wait(guard).unwrap_or_else(|p| p.into_inner());
             }
         }
         Err(ResourceError::permanent(format!(

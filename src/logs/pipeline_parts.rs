@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::file_log_source::{Ack, FileLogSource, SourceLine};
+use super::file_log_source::{Ack, FileLogSource, SourceLine, WatchedFile};
 use super::log_filters::Filters;
 use super::log_outputs::{OutputContext, open};
 use super::log_parsers::Parser;
@@ -24,7 +24,6 @@ use super::output_gate::OutputGate;
 use super::running_logs::{Built, LogContext};
 use super::{LogError, LogEvent};
 use crate::model::logs::{LogPipeline, LogSource};
-use crate::plan::ObservedLogFile;
 use crate::sinks::pipeline::Pipeline;
 
 impl LineSource for FileLogSource {
@@ -151,18 +150,10 @@ pub(crate) fn build(pipeline: &LogPipeline, cx: &LogContext) -> Result<Built, Lo
 
 /// What `plan` records of a pipeline: the files its globs match now, each with the position
 /// its checkpoint holds (read-only: nothing is written, nothing locked).
-pub fn observe(pipeline: &LogPipeline, state_dir: &Path) -> Vec<ObservedLogFile> {
+pub fn observe(pipeline: &LogPipeline, state_dir: &Path) -> Vec<WatchedFile> {
     let LogSource::File(file) = &pipeline.source;
     let dir = super::running_logs::pipeline_dir(state_dir, &pipeline.id.value);
     super::file_log_source::observe(file, &dir)
-        .into_iter()
-        .map(|w| ObservedLogFile {
-            path: w.path.to_string_lossy().into_owned(),
-            position: w.position,
-            size: w.size,
-            behind: w.size.saturating_sub(w.position),
-        })
-        .collect()
 }
 
 /// An exclusive `flock` on `<pipeline dir>/lock`, released when dropped (or when the process

@@ -150,12 +150,11 @@ impl RunningLogs {
     /// ones are stopped; new ones started. A pipeline that cannot start is an error naming
     /// it, and the others run.
     pub fn reload(&mut self, pipelines: &[LogPipeline]) -> Result<(), LogError> {
-        let wanted: BTreeMap<&str, &LogPipeline> = pipelines
-            .iter()
-            .map(|p| (p.id.value.as_str(), p))
-            .collect();
-        let (keep, retire): (Vec<Running>, Vec<Running>) =
-            std::mem::take(&mut self.running).into_iter().partition(|r| {
+        let wanted: BTreeMap<&str, &LogPipeline> =
+            pipelines.iter().map(|p| (p.id.value.as_str(), p)).collect();
+        let (keep, retire): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
+            .into_iter()
+            .partition(|r| {
                 wanted
                     .get(r.id.as_str())
                     .is_some_and(|p| config_value(p) == r.config)

@@ -137,4 +137,3 @@ pub fn source(total: u64) -> (FakeSource, Arc<Mutex<Option<u64>>>, Arc<Mutex<Vec
     };
     (source, acknowledged, checkpointed)
 }
-

@@ -81,11 +81,16 @@ pub(super) fn context_with(
 
 /// The files a pipeline's globs match now with their checkpointed positions, for its plan
 /// node.
-pub fn observe_logs(
-    pipeline: &LogPipeline,
-    state_dir: &Path,
-) -> Vec<crate::plan::ObservedLogFile> {
+pub fn observe_logs(pipeline: &LogPipeline, state_dir: &Path) -> Vec<crate::plan::ObservedLogFile> {
     crate::logs::observe(pipeline, state_dir)
+        .into_iter()
+        .map(|w| crate::plan::ObservedLogFile {
+            path: w.path.to_string_lossy().into_owned(),
+            position: w.position,
+            size: w.size,
+            behind: w.size.saturating_sub(w.position),
+        })
+        .collect()
 }
 
 /// Runs the config's pipelines (or those `--id` names) once or until a stop signal.
@@ -104,8 +109,7 @@ pub fn run_logs(request: &LogsRequest<'_>) -> Result<LogsRun, LogsError> {
         let runs = crate::logs::run_once(&pipelines, &cx, None, &crate::signals::stop_requested);
         return Ok(LogsRun::Once(runs));
     }
-    let running =
-        RunningLogs::start(&pipelines, &cx).map_err(|e| LogsError::Failed(e.message))?;
+    let running = RunningLogs::start(&pipelines, &cx).map_err(|e| LogsError::Failed(e.message))?;
     let ids = running.ids().into_iter().map(str::to_owned).collect();
     while !crate::signals::stop_requested() {
         std::thread::sleep(Duration::from_millis(100));

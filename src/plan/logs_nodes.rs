@@ -79,8 +79,12 @@ pub fn pipeline_after(pipeline: &LogPipeline) -> Value {
         return Value::Null;
     };
     let mut part = |name: &str| written.remove(name).unwrap_or(Value::Null);
-    let (source, parser, filters, outputs) =
-        (part("source"), part("parser"), part("filters"), part("outputs"));
+    let (source, parser, filters, outputs) = (
+        part("source"),
+        part("parser"),
+        part("filters"),
+        part("outputs"),
+    );
     let each = |list: Value| match list {
         Value::Array(items) => items.into_iter().map(typed).collect(),
         _ => Vec::new(),
@@ -94,9 +98,15 @@ pub fn pipeline_after(pipeline: &LogPipeline) -> Value {
     serde_json::to_value(after).unwrap_or(Value::Null)
 }
 
-/// A serialized enum variant as `{type, fields…}`: a unit variant serializes as its name,
-/// one with fields as `{name: {fields}}`.
+/// A serialized enum variant as `{type, fields…}` without the fields left unset (`null`): a
+/// unit variant serializes as its name, one with fields as `{name: {fields}}`.
 fn typed(variant: Value) -> Map<String, Value> {
+    let mut part = tagged(variant);
+    part.retain(|_, value| !value.is_null());
+    part
+}
+
+fn tagged(variant: Value) -> Map<String, Value> {
     match variant {
         Value::String(name) => Map::from_iter([("type".to_owned(), Value::String(name))]),
         Value::Object(tagged) if tagged.len() == 1 => {

@@ -278,7 +278,9 @@ fn check_logs_node(node: &PlanNode) -> Result<(), String> {
             .all(|part| after.get(part).is_some())
     });
     if !after_is_pipeline {
-        return Err("a logs node's `after` is its pipeline: source, parser, filters, outputs".to_owned());
+        return Err(
+            "a logs node's `after` is its pipeline: source, parser, filters, outputs".to_owned(),
+        );
     }
     Ok(())
 }

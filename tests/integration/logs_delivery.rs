@@ -46,7 +46,8 @@ fn once_parses_filters_and_delivers_every_line_then_goes_on_from_its_checkpoint(
     write(0..1000);
     let run = world.once();
     assert!(
-        run.stderr.contains("logs.app: 1000 lines read, 750 records sent"),
+        run.stderr
+            .contains("logs.app: 1000 lines read, 750 records sent"),
         "{}",
         run.all()
     );
@@ -64,7 +65,8 @@ fn once_parses_filters_and_delivers_every_line_then_goes_on_from_its_checkpoint(
     write(1000..1100);
     let run = world.once();
     assert!(
-        run.stderr.contains("logs.app: 100 lines read, 75 records sent"),
+        run.stderr
+            .contains("logs.app: 100 lines read, 75 records sent"),
         "{}",
         run.all()
     );
@@ -73,7 +75,11 @@ fn once_parses_filters_and_delivers_every_line_then_goes_on_from_its_checkpoint(
     assert_eq!(all, expected);
     // And a run with nothing new sends nothing.
     let run = world.once();
-    assert!(run.stderr.contains("logs.app: 0 lines read"), "{}", run.all());
+    assert!(
+        run.stderr.contains("logs.app: 0 lines read"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
@@ -82,7 +88,8 @@ fn once_refuses_an_unknown_pipeline_id_naming_those_there_are() {
     let run = world.run(&["logs", "--once", "--id", "nope"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("no log pipeline `nope`; the config has: app"),
+        run.stderr
+            .contains("no log pipeline `nope`; the config has: app"),
         "{}",
         run.all()
     );

@@ -42,7 +42,10 @@ fn plan_records_the_files_and_positions_show_prints_them_and_execute_ships_once(
     assert_eq!(node["action"], "ship");
     assert_eq!(node["precondition"], "none");
     let files = &node["before"]["files"];
-    assert_eq!(files[0]["path"], world.input("app.log").display().to_string());
+    assert_eq!(
+        files[0]["path"],
+        world.input("app.log").display().to_string()
+    );
     assert_eq!(files[0]["position"], 0);
     assert_eq!(files[0]["size"], size);
     assert_eq!(files[0]["behind"], size);
@@ -64,7 +67,11 @@ fn plan_records_the_files_and_positions_show_prints_them_and_execute_ships_once(
         "{}",
         show.stdout
     );
-    assert!(show.stdout.contains("1 log pipeline to ship"), "{}", show.stdout);
+    assert!(
+        show.stdout.contains("1 log pipeline to ship"),
+        "{}",
+        show.stdout
+    );
 
     let run = world.run(&["execute", path.to_str().expect("utf-8")]);
     assert_eq!(run.code, 0, "execute failed:\n{}", run.all());

@@ -149,5 +149,9 @@ fn lines_reach_a_real_rsyslog_over_tcp() {
     let lines = rsyslog.lines(2_000);
     assert_eq!(check_every_number(&numbers_in(&lines.join("\n")), 2_000), 0);
     // The record's message is the syslog message, sent as the pipeline's app.
-    assert!(lines[0].ends_with("|seq=0000000 lorem ipsum dolor sit amet"), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with("|seq=0000000 lorem ipsum dolor sit amet"),
+        "{}",
+        lines[0]
+    );
 }

@@ -145,7 +145,9 @@ pub fn all_text_under(dir: &Path) -> String {
         }
         let bytes = std::fs::read(&path).expect("read output");
         if path.extension().is_some_and(|e| e == "gz") {
-            text.push_str(&String::from_utf8_lossy(&crate::sinks_support::gunzip(&bytes)));
+            text.push_str(&String::from_utf8_lossy(&crate::sinks_support::gunzip(
+                &bytes,
+            )));
         } else {
             text.push_str(&String::from_utf8_lossy(&bytes));
         }
@@ -168,7 +170,10 @@ pub fn check_every_number(found: &[u64], total: u64) -> u64 {
         &missing[..missing.len().min(20)]
     );
     let unexpected: Vec<&u64> = counts.keys().filter(|&&n| n >= total).collect();
-    assert!(unexpected.is_empty(), "numbers never written: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "numbers never written: {unexpected:?}"
+    );
     counts.values().map(|c| c - 1).sum()
 }
 
