@@ -15,6 +15,7 @@ mod audit;
 mod cycle;
 mod git_source;
 mod instance_lock;
+mod log_pipelines;
 mod previews;
 mod pull;
 mod reload;
@@ -29,12 +30,13 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::model::Spanned;
-use crate::model::sinks::SinkConfig;
+use crate::metrics::Gatherer;
+use crate::model::{Config, LogPipeline};
 use crate::ops::{self, Compiled, ConfigDir, Inputs, MetricsError, MetricsServer, RunOptions};
 use audit::Audit;
 use cycle::Cycle;
 use git_source::GitSource;
+use log_pipelines::LogPipelines;
 use pull::Puller;
 use resolved::Resolved;
 use self_metrics::AgentMetrics;
@@ -48,8 +50,9 @@ const METRICS_WORKERS: usize = 2;
 
 /// What the source thread tells the loop.
 pub enum Event {
-    /// `current` points to a new good commit: converge to it now.
-    NewCommit,
+    /// `current` points to a new good commit (or, at start, the one it pointed to): converge
+    /// to it now, and run its log pipelines.
+    NewCommit(Vec<LogPipeline>),
 }
 
 /// What `driftless agent` is given.
@@ -118,7 +121,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         })?;
     let _instance = instance_lock::take(&state_dir).map_err(AgentError::Failed)?;
     let metrics = Arc::new(AgentMetrics::default());
-    start_metrics(&request.inputs, &facts, &metrics)?;
+    let gatherer = start_metrics(&request.inputs, &facts, &metrics)?;
     let audit = Audit {
         sinks: Arc::new(Mutex::new(Vec::new())),
         host: facts.hostname.clone(),
@@ -137,6 +140,14 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         state_dir: Some(state_dir.clone()),
         on_node: None,
     };
+    // With a Git source the pipelines are the current commit's, sent by the source thread.
+    let own_logs = if resolved.git.is_some() {
+        Config::default()
+    } else {
+        own.config.clone()
+    };
+    let mut logs =
+        LogPipelines::start(&request.inputs, &own_logs, &state_dir, &facts, &gatherer);
     let (events, received) = mpsc::channel();
     let mut source = start_source(&resolved, &request.inputs, &audit, &metrics, &events);
     tracing::info!(
@@ -149,10 +160,14 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     let mut watch = reload::DirWatch::new(request.inputs.config_dir.path());
     let mut next = Instant::now();
     while !crate::signals::stop_requested() {
-        let mut due = Instant::now() >= next || new_commit(&received);
+        let mut due = Instant::now() >= next;
+        if let Some(pipelines) = new_commit(&received) {
+            logs.reload(&pipelines);
+            due = true;
+        }
         if reload::take_hangup() || watch.changed() {
             tracing::info!("reloading the agent's config");
-            if let Some((reloaded, own_audit)) = reload_settings(request, &resolved, &metrics) {
+            if let Some((reloaded, own_config)) = reload_settings(request, &resolved, &metrics) {
                 if !reloaded.same_source(&resolved) {
                     if let Some(old) = source.take() {
                         old.quit.store(true, Ordering::SeqCst);
@@ -160,7 +175,8 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
                     source = start_source(&reloaded, &request.inputs, &audit, &metrics, &events);
                 }
                 if reloaded.git.is_none() {
-                    audit.follow(&own_audit);
+                    audit.follow(&own_config.settings.audit);
+                    logs.reload(&own_config.logs);
                 }
                 resolved = reloaded;
             }
@@ -187,30 +203,34 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     if let Some(source) = source {
         source.quit.store(true, Ordering::SeqCst);
     }
+    logs.stop();
     tracing::info!("agent stopped");
     Ok(())
 }
 
-/// Whether the source thread switched to a new commit since the last look.
-fn new_commit(received: &Receiver<Event>) -> bool {
-    let mut any = false;
-    while let Ok(Event::NewCommit) = received.try_recv() {
-        any = true;
+/// The log pipelines of the newest commit the source thread switched to since the last
+/// look, if it switched.
+fn new_commit(received: &Receiver<Event>) -> Option<Vec<LogPipeline>> {
+    let mut newest = None;
+    while let Ok(Event::NewCommit(pipelines)) = received.try_recv() {
+        newest = Some(pipelines);
     }
-    any
+    newest
 }
 
 /// Serves `/metrics` (with the agent's metrics, `/healthz` and `/readyz`) when the config
-/// sets a listen address; runs the collectors on their intervals either way.
+/// sets a listen address; runs the collectors on their intervals either way. The collectors,
+/// for more metrics to join.
 fn start_metrics(
     inputs: &Inputs,
     facts: &ops::HostFacts,
     agent: &Arc<AgentMetrics>,
-) -> Result<(), AgentError> {
+) -> Result<Arc<Gatherer>, AgentError> {
     let metrics = ops::load_metrics(inputs, false, facts).map_err(AgentError::Metrics)?;
+    let gatherer = Arc::clone(&metrics.gatherer);
     if metrics.listen.is_none() {
         metrics.start_background();
-        return Ok(());
+        return Ok(gatherer);
     }
     let server =
         MetricsServer::bind(&metrics, None, METRICS_WORKERS, None).map_err(AgentError::Metrics)?;
@@ -228,7 +248,7 @@ fn start_metrics(
             }
         })
         .map_err(|e| AgentError::Failed(format!("cannot start the metrics server: {e}")))?;
-    Ok(())
+    Ok(gatherer)
 }
 
 /// Starts the source thread when the settings name a Git source.
@@ -260,13 +280,13 @@ fn start_source(
     Some(SourceThread { source, quit })
 }
 
-/// The agent's own config read again, with its `settings.audit`; `None` (the running settings
-/// stay) when it has errors, which are logged and counted.
+/// The agent's own config read again, with the config; `None` (the running settings stay)
+/// when it has errors, which are logged and counted.
 fn reload_settings(
     request: &AgentRequest,
     running: &Resolved,
     metrics: &AgentMetrics,
-) -> Option<(Resolved, Vec<Spanned<SinkConfig>>)> {
+) -> Option<(Resolved, Config)> {
     let inputs = Inputs {
         config_dir: ConfigDir::new(request.inputs.config_dir.path()),
         ..request.inputs.clone()
@@ -292,5 +312,5 @@ fn reload_settings(
         listen: running.listen.clone(),
         ..reloaded
     };
-    Some((resolved, compiled.config.settings.audit))
+    Some((resolved, compiled.config))
 }

@@ -39,6 +39,7 @@ impl Puller {
             let compiled = ops::compile(&self.inputs_at(&dir, &commit), &ops::gather_facts());
             if !compiled.diagnostics.has_errors() {
                 self.audit.follow(&compiled.config.settings.audit);
+                let _ = self.events.send(Event::NewCommit(compiled.config.logs));
             }
         }
         while !self.quitting() {
@@ -78,10 +79,10 @@ impl Puller {
             return;
         }
         match self.adopt(&commit) {
-            Ok(()) => {
+            Ok(logs) => {
                 refused.clear();
                 tracing::info!(%commit, "switched to a new commit");
-                let _ = self.events.send(Event::NewCommit);
+                let _ = self.events.send(Event::NewCommit(logs));
             }
             Err(why) => {
                 let origin = self
@@ -94,8 +95,8 @@ impl Puller {
         }
     }
 
-    /// Verifies, checks out and checks `commit`, then makes it current.
-    fn adopt(&self, commit: &str) -> Result<(), String> {
+    /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines.
+    fn adopt(&self, commit: &str) -> Result<Vec<crate::model::LogPipeline>, String> {
         if self.source.verify_commits {
             self.source.verify(commit)?;
         }
@@ -113,6 +114,6 @@ impl Puller {
         self.source.switch(commit)?;
         self.audit.follow(&compiled.config.settings.audit);
         self.metrics.set_commit(commit);
-        Ok(())
+        Ok(compiled.config.logs)
     }
 }
