@@ -146,8 +146,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     } else {
         own.config.clone()
     };
-    let mut logs =
-        LogPipelines::start(&request.inputs, &own_logs, &state_dir, &facts, &gatherer);
+    let mut logs = LogPipelines::start(&request.inputs, &own_logs, &state_dir, &facts, &gatherer);
     let (events, received) = mpsc::channel();
     let mut source = start_source(&resolved, &request.inputs, &audit, &metrics, &events);
     tracing::info!(

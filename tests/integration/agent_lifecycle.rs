@@ -170,10 +170,12 @@ fn logs_keep_flowing_during_apply_cycles() {
         std::thread::sleep(Duration::from_millis(700));
     }
     assert!(
-        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&shipped)
-            .unwrap_or_default()
-            .lines()
-            .count()
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(
+            &shipped
+        )
+        .unwrap_or_default()
+        .lines()
+        .count()
             == 400),
         "{}",
         agent.log()
@@ -181,9 +183,11 @@ fn logs_keep_flowing_during_apply_cycles() {
     let text = std::fs::read_to_string(&shipped).expect("shipped");
     let expected: Vec<String> = (0..400).map(|n| format!("line {n}")).collect();
     assert_eq!(text.lines().collect::<Vec<_>>(), expected);
-    assert!(world
-        .metric("driftless_drift_corrected_total", &[])
-        .is_some_and(|n| n >= 1.0));
+    assert!(
+        world
+            .metric("driftless_drift_corrected_total", &[])
+            .is_some_and(|n| n >= 1.0)
+    );
 }
 
 #[test]
@@ -192,14 +196,22 @@ fn sigterm_exits_within_five_seconds_with_log_checkpoints_written() {
     let (input, shipped) = logging_agent(&world);
     let mut agent = world.start();
     append(&input, 0..50);
-    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(&shipped)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        == 50));
+    assert!(wait_until(
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&shipped)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            == 50
+    ));
     let asked = Instant::now();
     agent.signal("TERM");
-    assert_eq!(agent.wait_exit(Duration::from_secs(5)), Some(0), "{}", agent.log());
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        agent.log()
+    );
     assert!(asked.elapsed() < Duration::from_secs(5));
     let checkpoints = world.state.join("logs/app");
     let written = std::fs::read_dir(&checkpoints)
@@ -209,11 +221,14 @@ fn sigterm_exits_within_five_seconds_with_log_checkpoints_written() {
     // A new agent goes on from the checkpoint: nothing is shipped twice.
     append(&input, 50..60);
     let _next = world.start();
-    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(&shipped)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        >= 60));
+    assert!(wait_until(
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&shipped)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 60
+    ));
     std::thread::sleep(Duration::from_millis(500));
     let text = std::fs::read_to_string(&shipped).expect("shipped");
     let expected: Vec<String> = (0..60).map(|n| format!("line {n}")).collect();
