@@ -26,7 +26,7 @@ struct Inner {
     digest: OnceLock<String>,
     git: OnceLock<Option<GitRevision>>,
     /// Where the agent pulled the directory from; plans record it.
-    origin: Option<crate::plan::GitOrigin>,
+    origin: Option<GitOrigin>,
 }
 
 /// The Git commit a config directory is at, when it is in a Git work tree.
@@ -47,7 +47,7 @@ impl ConfigDir {
     }
 
     /// The config directory at `path`, checked out by the agent from `origin`.
-    pub fn pulled(path: impl Into<PathBuf>, origin: Option<crate::plan::GitOrigin>) -> Self {
+    pub fn pulled(path: impl Into<PathBuf>, origin: Option<GitOrigin>) -> Self {
         let path = path.into();
         let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
         let real = std::fs::canonicalize(&path).ok();
@@ -62,7 +62,7 @@ impl ConfigDir {
     }
 
     /// Where the agent pulled it from, when it did.
-    pub fn origin(&self) -> Option<&crate::plan::GitOrigin> {
+    pub fn origin(&self) -> Option<&GitOrigin> {
         self.0.origin.as_ref()
     }
 
@@ -279,4 +279,21 @@ mod tests {
         assert_eq!(dir.git_commit(), None);
         assert_eq!(dir.git_dirty(), None);
     }
+}
+
+/// Where the agent got a config: the repository, the ref it followed, the commit.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct GitOrigin {
+    /// `settings.agent.source.git.url`, without any user name or password.
+    pub url: String,
+    /// The ref followed: the branch (`refs/heads/main`) or a preview ref.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The commit the config is at.
+    pub commit: String,
+    /// A preview: planned for review, never applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
 }

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigDir;
+pub use crate::config::GitOrigin;
 use crate::facts::HostFacts;
 
 /// The host a plan is for; `execute` refuses a plan made on another.
@@ -54,21 +55,6 @@ pub struct ConfigSource {
     /// (format 1.6); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<GitOrigin>,
-}
-
-/// Where the agent got a config: the repository, the ref it followed, the commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct GitOrigin {
-    /// `settings.agent.source.git.url`, without any user name or password.
-    pub url: String,
-    /// The ref followed: the branch (`refs/heads/main`) or a preview ref.
-    #[serde(rename = "ref")]
-    pub reference: String,
-    /// The commit the config is at.
-    pub commit: String,
-    /// A preview: planned for review, never applied.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub preview: bool,
 }
 
 impl ConfigSource {
