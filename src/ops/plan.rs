@@ -40,13 +40,20 @@ pub fn gather_facts() -> HostFacts {
     facts
 }
 
-/// Gathers the facts, compiles the config and plans it (observing the host, read-only).
+/// Gathers the facts, compiles the config and plans it (observing the host, read-only); log
+/// pipelines' checkpoints are read from `settings.state_dir` or the default state directory.
 pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
+    plan_in(inputs, None)
+}
+
+/// [`plan`], with log pipelines' checkpoints read from `state_dir` (`--state-dir`) when given.
+pub fn plan_in(inputs: &Inputs, state_dir: Option<&std::path::Path>) -> Result<Planned, PlanError> {
     let facts = gather_facts();
     let compiled = compile(inputs, &facts);
     if compiled.diagnostics.has_errors() {
         return Err(PlanError::Config(Box::new(compiled)));
     }
+    let logs_state = super::logs::plan_state_dir(state_dir, &compiled.config);
     let plan_inputs = PlanInputs {
         config: &compiled.config,
         sources: &compiled.sources,
@@ -55,6 +62,7 @@ pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
         extra_vars: &inputs.extra_vars,
         secret_files: &inputs.secret_files,
         tags: &inputs.tags,
+        observe_logs: &|pipeline| super::logs::observe_logs(pipeline, &logs_state),
     };
     match plan::build(&plan_inputs) {
         Ok(plan) => Ok(Planned {

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigDir;
+pub use crate::config::GitOrigin;
 use crate::facts::HostFacts;
 
 /// The host a plan is for; `execute` refuses a plan made on another.
@@ -50,6 +51,10 @@ pub struct ConfigSource {
     /// `--skip-tags` given to `plan` (format 1.4); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip_tags: Vec<String>,
+    /// The Git repository the agent pulled the config from, for a plan the agent made
+    /// (format 1.6); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<GitOrigin>,
 }
 
 impl ConfigSource {
@@ -74,6 +79,7 @@ impl ConfigSource {
                 .collect(),
             tags: selection.tags.clone(),
             skip_tags: selection.skip_tags.clone(),
+            origin: dir.origin().cloned(),
         }
     }
 }
