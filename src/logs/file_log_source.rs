@@ -34,8 +34,11 @@ pub const DEFAULT_MAX_LINE_BYTES: u64 = 1 << 20;
 /// The default `partial_timeout`.
 pub const DEFAULT_PARTIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often `read` looks for new, rotated and truncated files when it is never idle long
-/// enough for `wait` to do it.
-const SCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// enough for `wait` to do it (and no change is reported by inotify).
+const SCAN_INTERVAL: Duration = Duration::from_millis(250);
+/// The least time between two looks when inotify reports changes: a file that lives at a
+/// matched path for longer than this (rotated out again) is found.
+const RESCAN_SPACING: Duration = Duration::from_millis(10);
 /// Bytes read from a file at a time.
 const CHUNK: usize = 64 * 1024;
 
@@ -259,6 +262,8 @@ pub struct FileLogSource {
     next_id: u64,
     watch: FileWatch,
     last_scan: Option<Instant>,
+    /// A change was reported since the last scan.
+    rescan: bool,
     /// Records finished outside `read` (a truncation ended them), passed on by the next
     /// `read`.
     ready: Vec<SourceLine>,
@@ -289,6 +294,7 @@ impl FileLogSource {
             next_id: 0,
             watch: FileWatch::new(),
             last_scan: None,
+            rescan: false,
             ready: Vec::new(),
             next_file: 0,
             chunk: vec![0; CHUNK],
@@ -311,10 +317,14 @@ impl FileLogSource {
     /// [`read`](Self::read) at the time `now` (which decides what timed out): tests drive
     /// the clock.
     pub fn read_at(&mut self, max: usize, now: Instant) -> Result<Vec<SourceLine>, LogError> {
-        if self
-            .last_scan
-            .is_none_or(|t| now.saturating_duration_since(t) >= SCAN_INTERVAL)
-        {
+        self.rescan |= self.watch.take_changed();
+        let since = self.last_scan.map(|t| now.saturating_duration_since(t));
+        let spacing = if self.rescan {
+            RESCAN_SPACING
+        } else {
+            SCAN_INTERVAL
+        };
+        if since.is_none_or(|since| since >= spacing) {
             self.scan(now, false);
         }
         let mut out = std::mem::take(&mut self.ready);
@@ -425,6 +435,7 @@ impl FileLogSource {
     /// truncated ones. `at_start`: the first scan, where `start_at` applies.
     fn scan(&mut self, now: Instant, at_start: bool) {
         self.last_scan = Some(now);
+        self.rescan = false;
         let (mut found, dirs) = self.globs.scan();
         let bases: Vec<&Path> = self.globs.bases().collect();
         self.watch.watch(&dirs, &bases);
