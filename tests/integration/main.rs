@@ -75,6 +75,7 @@ mod fleet;
 mod fuzz;
 mod grammar;
 mod grammar_corpus;
+mod log_parsing;
 mod metrics_endpoint;
 mod metrics_prometheus_scrape;
 mod plan_assert;
