@@ -77,6 +77,7 @@ mod fuzz;
 mod grammar;
 mod grammar_corpus;
 mod log_outputs;
+mod log_parsing;
 mod log_source;
 mod logs_delivery;
 mod logs_plan;
