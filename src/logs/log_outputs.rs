@@ -18,7 +18,7 @@ use std::sync::Arc;
 use sha2::Digest;
 
 use super::{LogError, LogEvent};
-use crate::model::logs::{LogEncoding, LogOutput};
+use crate::model::logs::{FileLogOutput, LogEncoding, LogOutput};
 use crate::model::sinks::SinkConfig;
 use crate::secrets::Secrets;
 use crate::sinks::pipeline::{BatchPolicy, SpoolPolicy};
@@ -68,12 +68,12 @@ pub fn open(output: &LogOutput, cx: &OutputContext<'_>) -> Result<OpenOutput, Lo
     let failed = |e: crate::error::ResourceError| {
         LogError::new(format!(
             "output {}: {}",
-            destination(output, cx.pipeline),
+            output.destination(cx.pipeline),
             e.message
         ))
     };
-    let (sink, delivery) = match (output, sink_config(output, cx.pipeline)) {
-        (LogOutput::File(c), _) => (
+    let (sink, delivery) = match resolve(output, cx.pipeline) {
+        Resolved::File(c) => (
             Arc::new(super::file_log_output::FileLogOutput::new(c, cx.host).map_err(failed)?)
                 as Arc<dyn Sink>,
             Delivery {
@@ -82,16 +82,10 @@ pub fn open(output: &LogOutput, cx: &OutputContext<'_>) -> Result<OpenOutput, Lo
                 spool: c.spool.as_ref().map(SpoolPolicy::of),
             },
         ),
-        (_, Some(config)) => (
+        Resolved::Sink(config) => (
             crate::sinks::open(&config, &build).map_err(failed)?,
             Delivery::of(&config),
         ),
-        (_, None) => {
-            return Err(LogError::new(format!(
-                "output {}: not a sink",
-                output.type_name()
-            )));
-        }
     };
     let network = matches!(
         output,
@@ -132,11 +126,17 @@ impl Delivery {
     }
 }
 
-/// The sink an output runs as (its log-stream defaults filled in), for the outputs that are
-/// sinks of [`crate::sinks`]; `None` for `file`.
-pub fn sink_config(output: &LogOutput, pipeline: &str) -> Option<SinkConfig> {
-    Some(match output {
-        LogOutput::File(_) => return None,
+/// What an output runs as: the file output, or a sink of [`crate::sinks`] with the output's
+/// log-stream defaults filled in.
+pub enum Resolved<'a> {
+    File(&'a FileLogOutput),
+    Sink(SinkConfig),
+}
+
+/// What `output` of the pipeline `pipeline` runs as.
+pub fn resolve<'a>(output: &'a LogOutput, pipeline: &str) -> Resolved<'a> {
+    Resolved::Sink(match output {
+        LogOutput::File(c) => return Resolved::File(c),
         LogOutput::Console(c) => super::console_log_output::sink_config(c),
         LogOutput::S3(c) => super::s3_log_output::sink_config(c, pipeline),
         LogOutput::Http(c) => super::http_log_output::sink_config(c, pipeline),
@@ -144,22 +144,12 @@ pub fn sink_config(output: &LogOutput, pipeline: &str) -> Option<SinkConfig> {
     })
 }
 
-/// Where an output sends, for people and for telling outputs apart: "file /var/log/x.log",
-/// "s3 bucket logs (prefix nginx/) at http://…". Never a credential.
-pub fn destination(output: &LogOutput, pipeline: &str) -> String {
-    match (output, sink_config(output, pipeline)) {
-        (LogOutput::File(c), _) => format!("file {}", c.path),
-        (_, Some(sink)) => sink.destination(),
-        (_, None) => output.type_name().to_owned(),
-    }
-}
-
 /// The default spool of a network output: `spool-<type>-<digest of its destination>` in the
 /// pipeline's state directory. Named by where it sends (not by its place in the list), so that
 /// reordering outputs never sends one output's records to another; two outputs of a pipeline
 /// with one destination are a check error.
 fn default_spool(output: &LogOutput, cx: &OutputContext<'_>) -> std::path::PathBuf {
-    let digest = sha2::Sha256::digest(destination(output, cx.pipeline).as_bytes());
+    let digest = sha2::Sha256::digest(output.destination(cx.pipeline).as_bytes());
     let name = format!(
         "spool-{}-{}",
         output.type_name(),
@@ -168,24 +158,10 @@ fn default_spool(output: &LogOutput, cx: &OutputContext<'_>) -> std::path::PathB
     cx.state_dir.join(name)
 }
 
-/// `text` made safe as one part of a name (an object key, a syslog app name, an index):
-/// letters, digits, `.`, `_` and `-`; anything else becomes `_`.
-pub fn name_part(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::logs::{FileLogOutput, SinkLogOutput};
+    use crate::model::logs::SinkLogOutput;
     use crate::model::sinks::{BatchConfig, ConsoleSinkConfig};
 
     fn event() -> LogEvent {
@@ -323,11 +299,5 @@ mod tests {
                 && error.message.contains("LOG_KEY"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn name_parts_keep_only_safe_characters() {
-        assert_eq!(name_part("nginx/access:1 x"), "nginx_access_1_x");
-        assert_eq!(name_part("app-1.log_x"), "app-1.log_x");
     }
 }
