@@ -18,7 +18,7 @@ use std::sync::Arc;
 use sha2::Digest;
 
 use super::{LogError, LogEvent};
-use crate::model::logs::{FileLogOutput, LogEncoding, LogOutput};
+use crate::model::logs::{LogEncoding, LogOutput};
 use crate::model::sinks::SinkConfig;
 use crate::secrets::Secrets;
 use crate::sinks::pipeline::{BatchPolicy, SpoolPolicy};
@@ -72,8 +72,8 @@ pub fn open(output: &LogOutput, cx: &OutputContext<'_>) -> Result<OpenOutput, Lo
             e.message
         ))
     };
-    let (sink, delivery) = match resolve(output, cx.pipeline) {
-        Resolved::File(c) => (
+    let (sink, delivery) = match (output, adapted(output, cx.pipeline)) {
+        (LogOutput::File(c), _) => (
             Arc::new(super::file_log_output::FileLogOutput::new(c, cx.host).map_err(failed)?)
                 as Arc<dyn Sink>,
             Delivery {
@@ -82,10 +82,16 @@ pub fn open(output: &LogOutput, cx: &OutputContext<'_>) -> Result<OpenOutput, Lo
                 spool: c.spool.as_ref().map(SpoolPolicy::of),
             },
         ),
-        Resolved::Sink(config) => (
+        (_, Some(config)) => (
             crate::sinks::open(&config, &build).map_err(failed)?,
             Delivery::of(&config),
         ),
+        (_, None) => {
+            return Err(LogError::new(format!(
+                "output {}: no sink adapts it",
+                output.type_name()
+            )));
+        }
     };
     let network = matches!(
         output,
@@ -126,17 +132,10 @@ impl Delivery {
     }
 }
 
-/// What an output runs as: the file output, or a sink of [`crate::sinks`] with the output's
-/// log-stream defaults filled in.
-pub enum Resolved<'a> {
-    File(&'a FileLogOutput),
-    Sink(SinkConfig),
-}
-
-/// What `output` of the pipeline `pipeline` runs as.
-pub fn resolve<'a>(output: &'a LogOutput, pipeline: &str) -> Resolved<'a> {
-    Resolved::Sink(match output {
-        LogOutput::File(c) => return Resolved::File(c),
+/// The sink an output runs as, through its adapter; `None` for `file`, which is its own sink.
+fn adapted(output: &LogOutput, pipeline: &str) -> Option<SinkConfig> {
+    Some(match output {
+        LogOutput::File(_) => return None,
         LogOutput::Console(c) => super::console_log_output::sink_config(c),
         LogOutput::S3(c) => super::s3_log_output::sink_config(c, pipeline),
         LogOutput::Http(c) => super::http_log_output::sink_config(c, pipeline),
@@ -161,7 +160,7 @@ fn default_spool(output: &LogOutput, cx: &OutputContext<'_>) -> std::path::PathB
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::logs::SinkLogOutput;
+    use crate::model::logs::{FileLogOutput, SinkLogOutput};
     use crate::model::sinks::{BatchConfig, ConsoleSinkConfig};
 
     fn event() -> LogEvent {
