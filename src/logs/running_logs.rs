@@ -373,7 +373,9 @@ mod tests {
 
     fn fake_build(pipeline: &LogPipeline, _: &LogContext) -> Result<Built, LogError> {
         let LogSource::File(file) = &pipeline.source;
-        let total: u64 = file.paths.value[0].parse().map_err(|_| LogError::new("bad"))?;
+        let total: u64 = file.paths.value[0]
+            .parse()
+            .map_err(|_| LogError::new("bad"))?;
         let recorder = Arc::new(Recorder::default());
         recorders()
             .lock()
@@ -447,7 +449,11 @@ mod tests {
     #[test]
     fn a_reload_keeps_unchanged_pipelines_restarts_changed_ones_and_stops_removed_ones() {
         let mut logs = RunningLogs::start_with(
-            &[pipeline("rl-keep", 300), pipeline("rl-change", 300), pipeline("rl-drop", 30)],
+            &[
+                pipeline("rl-keep", 300),
+                pipeline("rl-change", 300),
+                pipeline("rl-drop", 30),
+            ],
             &context(),
             fake_build,
         )
@@ -466,13 +472,19 @@ mod tests {
         let source = (logs.metrics_source())();
         assert_eq!(source.len(), metrics.len());
 
-        logs.reload(&[pipeline("rl-keep", 300), pipeline("rl-change", 600), pipeline("rl-new", 30)])
-            .unwrap();
+        logs.reload(&[
+            pipeline("rl-keep", 300),
+            pipeline("rl-change", 600),
+            pipeline("rl-new", 30),
+        ])
+        .unwrap();
         assert_eq!(logs.ids(), ["rl-keep", "rl-change", "rl-new"]);
         // The unchanged pipeline still runs on the same outputs; the changed one was built
         // again (a new recorder) and reads its new config.
         assert!(Arc::ptr_eq(&kept, &recorders().lock().unwrap()["rl-keep"]));
-        wait_until("the changed pipeline restarted", || received("rl-change") == 420);
+        wait_until("the changed pipeline restarted", || {
+            received("rl-change") == 420
+        });
         let started = Instant::now();
         logs.stop();
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -483,9 +495,10 @@ mod tests {
         let mut bad = pipeline("rl-bad", 1);
         let LogSource::File(file) = &mut bad.source;
         file.paths.value[0] = "not a number".to_owned();
-        let error = RunningLogs::start_with(&[pipeline("rl-good", 10), bad], &context(), fake_build)
-            .err()
-            .unwrap();
+        let error =
+            RunningLogs::start_with(&[pipeline("rl-good", 10), bad], &context(), fake_build)
+                .err()
+                .unwrap();
         assert_eq!(error.message, "logs.rl-bad: bad");
     }
 }
