@@ -3,10 +3,10 @@
 //! rules; the file output's path, rotation and delivery are checked here; and two outputs of
 //! one pipeline may not send to the same place.
 
+use std::time::SystemTime;
+
 use crate::config::{Node, Value};
 use crate::diagnostics::{Diagnostic, Span};
-use crate::logs::file_log_output::path_problem;
-use crate::logs::log_outputs::{destination, sink_config};
 use crate::model::Spanned;
 use crate::model::logs::{FileLogOutput, LogOutput, LogPipeline};
 
@@ -27,20 +27,19 @@ pub fn check_log_outputs(
     for (i, output) in pipeline.outputs.value.iter().enumerate() {
         let node = written.get(i);
         let span = node.map_or(pipeline.outputs.span, |n| n.span);
-        match (output, sink_config(output, &pipeline.id.value)) {
+        match (output, output.sink_config(&pipeline.id.value)) {
             (LogOutput::File(file), _) => check_file(file, span, node, found),
-            (_, Some(sink)) => check_sink(
-                &Spanned {
+            (_, Some(sink)) => {
+                let sink = Spanned {
                     value: sink,
                     span,
                     sensitive: false,
-                },
-                node,
-                found,
-            ),
+                };
+                check_sink(&sink, node, found);
+            }
             (_, None) => {}
         }
-        let to = destination(output, &pipeline.id.value);
+        let to = output.destination(&pipeline.id.value);
         if destinations.contains(&to) {
             found.push(
                 Diagnostic::error(format!("two outputs of this pipeline send to {to}"))
@@ -91,4 +90,52 @@ fn check_file(file: &FileLogOutput, span: Span, node: Option<&Node>, found: &mut
         );
     }
     check_retry(file.retry.as_ref(), span, node, found);
+}
+
+/// Why `path` cannot be a file output's path: not absolute and plain, time fields or `{id}`
+/// outside the file name, an unknown time field. `None` when it can.
+fn path_problem(path: &str) -> Option<String> {
+    if let Err(why) = crate::fsutil::check_plain_absolute(path) {
+        return Some(why);
+    }
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if name.is_empty() {
+        return Some(format!("`{path}` names a directory, not a file"));
+    }
+    if dir.contains('%') {
+        return Some(
+            "time fields go in the file name, not in its directories (one directory holds \
+             the output's files, so that its old ones can be found)"
+                .to_owned(),
+        );
+    }
+    if path.contains("{id}") {
+        return Some(
+            "`{id}` (a batch's number) has no place in a file that batches are appended to"
+                .to_owned(),
+        );
+    }
+    crate::clock::strftime(&name.replace("{host}", "h"), SystemTime::UNIX_EPOCH).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_with_time_fields_in_directories_or_an_id_are_refused() {
+        assert_eq!(path_problem("/var/log/app-%Y-%m-%d.log"), None);
+        assert_eq!(path_problem("/var/log/{host}.log"), None);
+        for (path, why) in [
+            ("logs/app.log", "absolute"),
+            ("/var/log/%Y/app.log", "time fields go in the file name"),
+            ("/var/log/app-{id}.log", "`{id}`"),
+            ("/var/log/app-%Q.log", "`%Q` is not a time field"),
+            ("/var/log/", "empty component"),
+            ("/", "names a directory"),
+        ] {
+            let problem = path_problem(path).unwrap_or_default();
+            assert!(problem.contains(why), "{path}: {problem}");
+        }
+    }
 }

@@ -88,9 +88,6 @@ impl FileLogOutput {
         let name = name
             .to_str()
             .ok_or_else(|| invalid("the file name is not UTF-8".to_owned()))?;
-        if let Some(why) = path_problem(&config.path) {
-            return Err(invalid(why));
-        }
         let matcher = name_matcher(name, host).map_err(invalid)?;
         let written = Regex::new(&format!(
             "{}(\\.[0-9]+)?(\\.gz)?$",
@@ -361,32 +358,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Why `path` cannot be a file output's path: not absolute and plain, time fields or `{id}`
-/// outside the file name, an unknown time field. `None` when it can.
-pub fn path_problem(path: &str) -> Option<String> {
-    if let Err(why) = crate::fsutil::check_plain_absolute(path) {
-        return Some(why);
-    }
-    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-    if name.is_empty() {
-        return Some(format!("`{path}` names a directory, not a file"));
-    }
-    if dir.contains('%') {
-        return Some(
-            "time fields go in the file name, not in its directories (one directory holds \
-             the output's files, so that its old ones can be found)"
-                .to_owned(),
-        );
-    }
-    if path.contains("{id}") {
-        return Some(
-            "`{id}` (a batch's number) has no place in a file that batches are appended to"
-                .to_owned(),
-        );
-    }
-    crate::clock::strftime(&name.replace("{host}", "h"), SystemTime::UNIX_EPOCH).err()
-}
-
 impl Sink for FileLogOutput {
     fn send(&self, batch: &Batch) -> Result<(), SendError> {
         self.write(batch).map_err(SendError::from)
@@ -494,22 +465,5 @@ mod tests {
         }
         let names: Vec<String> = out.rotated("app.log").into_iter().map(|(_, n)| n).collect();
         assert_eq!(names, ["app.log.1", "app.log.2.gz", "app.log.10"]);
-    }
-
-    #[test]
-    fn paths_with_time_fields_in_directories_or_an_id_are_refused() {
-        assert_eq!(path_problem("/var/log/app-%Y-%m-%d.log"), None);
-        assert_eq!(path_problem("/var/log/{host}.log"), None);
-        for (path, why) in [
-            ("logs/app.log", "absolute"),
-            ("/var/log/%Y/app.log", "time fields go in the file name"),
-            ("/var/log/app-{id}.log", "`{id}`"),
-            ("/var/log/app-%Q.log", "`%Q` is not a time field"),
-            ("/var/log/", "empty component"),
-            ("/", "names a directory"),
-        ] {
-            let problem = path_problem(path).unwrap_or_default();
-            assert!(problem.contains(why), "{path}: {problem}");
-        }
     }
 }

@@ -34,8 +34,11 @@ pub const DEFAULT_MAX_LINE_BYTES: u64 = 1 << 20;
 /// The default `partial_timeout`.
 pub const DEFAULT_PARTIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often `read` looks for new, rotated and truncated files when it is never idle long
-/// enough for `wait` to do it.
-const SCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// enough for `wait` to do it (and no change is reported by inotify).
+const SCAN_INTERVAL: Duration = Duration::from_millis(250);
+/// The least time between two looks when inotify reports changes: a file that lives at a
+/// matched path for longer than this (rotated out again) is found.
+const RESCAN_SPACING: Duration = Duration::from_millis(10);
 /// Bytes read from a file at a time.
 const CHUNK: usize = 64 * 1024;
 
@@ -148,8 +151,8 @@ pub fn observe(config: &model::FileLogSource, checkpoints: &Path) -> Vec<Watched
         let Ok(meta) = file.metadata() else {
             continue;
         };
-        let position = first_position(&mut unclaimed, &file, &meta, &path, config.start_at, true)
-            .map_or(0, |(position, _)| position);
+        let position =
+            first_position(&mut unclaimed, &file, &meta, &path, config.start_at, true).unwrap_or(0);
         watched.push(WatchedFile {
             path,
             position,
@@ -159,7 +162,7 @@ pub fn observe(config: &model::FileLogSource, checkpoints: &Path) -> Vec<Watched
     watched
 }
 
-/// Where a file newly found starts, and its checkpoint if it had one: the checkpoint's
+/// Where a file newly found starts (taking its checkpoint, if it had one): the checkpoint's
 /// position (0 when the file is now shorter: it was truncated); else, for a file present when
 /// the source started and never seen before, `start_at`; else its beginning (it appeared
 /// later, or while the source was stopped at a path it had read).
@@ -170,20 +173,19 @@ fn first_position(
     path: &Path,
     start_at: StartAt,
     at_start: bool,
-) -> io::Result<(u64, Option<Checkpoint>)> {
+) -> io::Result<u64> {
     if let Some(checkpoint) = unclaimed.claim(file, meta.dev(), meta.ino(), path)? {
-        let position = if checkpoint.position > meta.len() {
+        // Shorter than its checkpoint: truncated while the source was not running.
+        return Ok(if checkpoint.position > meta.len() {
             0
         } else {
             checkpoint.position
-        };
-        return Ok((position, Some(checkpoint)));
+        });
     }
-    let position = match start_at {
+    Ok(match start_at {
         StartAt::End if at_start && !unclaimed.knows_path(path) => meta.len(),
         _ => 0,
-    };
-    Ok((position, None))
+    })
 }
 
 /// One file being read.
@@ -218,6 +220,9 @@ struct TailedFile {
     gone: bool,
     /// When reading last found nothing new.
     idle_since: Option<Instant>,
+    /// The file's end when reading last stopped for want of bytes it could use (an odd
+    /// last byte of UTF-16, a byte order mark not yet whole): waiting is for more than that.
+    exhausted_at: u64,
 }
 
 impl TailedFile {
@@ -236,6 +241,7 @@ impl TailedFile {
         self.pending_since = None;
         self.bom_checked = false;
         self.idle_since = None;
+        self.exhausted_at = 0;
         Ok(())
     }
 
@@ -259,6 +265,8 @@ pub struct FileLogSource {
     next_id: u64,
     watch: FileWatch,
     last_scan: Option<Instant>,
+    /// A change was reported since the last scan.
+    rescan: bool,
     /// Records finished outside `read` (a truncation ended them), passed on by the next
     /// `read`.
     ready: Vec<SourceLine>,
@@ -289,6 +297,7 @@ impl FileLogSource {
             next_id: 0,
             watch: FileWatch::new(),
             last_scan: None,
+            rescan: false,
             ready: Vec::new(),
             next_file: 0,
             chunk: vec![0; CHUNK],
@@ -311,10 +320,14 @@ impl FileLogSource {
     /// [`read`](Self::read) at the time `now` (which decides what timed out): tests drive
     /// the clock.
     pub fn read_at(&mut self, max: usize, now: Instant) -> Result<Vec<SourceLine>, LogError> {
-        if self
-            .last_scan
-            .is_none_or(|t| now.saturating_duration_since(t) >= SCAN_INTERVAL)
-        {
+        self.rescan |= self.watch.take_changed();
+        let since = self.last_scan.map(|t| now.saturating_duration_since(t));
+        let spacing = if self.rescan {
+            RESCAN_SPACING
+        } else {
+            SCAN_INTERVAL
+        };
+        if since.is_none_or(|since| since >= spacing) {
             self.scan(now, false);
         }
         let mut out = std::mem::take(&mut self.ready);
@@ -339,7 +352,7 @@ impl FileLogSource {
     pub fn wait(&mut self, timeout: Duration) {
         let now = Instant::now();
         self.scan(now, false);
-        if self.files.values().any(|f| f.size > f.read_to) {
+        if (self.files.values()).any(|f| f.size > f.read_to.max(f.exhausted_at)) {
             return;
         }
         let due = self.files.values().filter_map(|f| self.due_at(f)).min();
@@ -403,11 +416,6 @@ impl FileLogSource {
         out
     }
 
-    /// The paths of the files tracked now.
-    pub fn paths(&self) -> Vec<PathBuf> {
-        self.files.values().map(|f| f.path.clone()).collect()
-    }
-
     /// When a held line or record of `file` is due, or when the file may be dropped.
     fn due_at(&self, file: &TailedFile) -> Option<Instant> {
         let partial = file
@@ -425,6 +433,7 @@ impl FileLogSource {
     /// truncated ones. `at_start`: the first scan, where `start_at` applies.
     fn scan(&mut self, now: Instant, at_start: bool) {
         self.last_scan = Some(now);
+        self.rescan = false;
         let (mut found, dirs) = self.globs.scan();
         let bases: Vec<&Path> = self.globs.bases().collect();
         self.watch.watch(&dirs, &bases);
@@ -444,33 +453,28 @@ impl FileLogSource {
                 }
                 None => file.gone = true,
             }
-            if let Err(e) = self.check_truncation(id) {
-                tracing::warn!("log file {}: {e}", self.files[&id].path.display());
+            if let Err(e) = self.check_truncation(id)
+                && let Some(file) = self.files.get(&id)
+            {
+                tracing::warn!("log file {}: {e}", file.path.display());
             }
         }
         for ((dev, ino), path) in path_of {
-            if let Err(e) = self.track(&path, dev, ino, now, at_start) {
+            if let Err(e) = self.track(&path, dev, ino, at_start) {
                 tracing::warn!("cannot tail {}: {e}", path.display());
             }
         }
     }
 
     /// Starts tracking a file the globs found.
-    fn track(
-        &mut self,
-        path: &Path,
-        dev: u64,
-        ino: u64,
-        now: Instant,
-        at_start: bool,
-    ) -> io::Result<()> {
+    fn track(&mut self, path: &Path, dev: u64, ino: u64, at_start: bool) -> io::Result<()> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         if (meta.dev(), meta.ino()) != (dev, ino) {
             // Replaced between the scan and the open: the next scan sees the new one.
             return Ok(());
         }
-        let (position, checkpoint) = first_position(
+        let position = first_position(
             &mut self.unclaimed,
             &file,
             &meta,
@@ -497,7 +501,8 @@ impl FileLogSource {
             decoder: LineDecoder::new(self.settings.encoding),
             bom_checked: false,
             aggregator: Aggregator::default(),
-            acked: checkpoint.map_or(position, |c| c.position.min(position)),
+            acked: position,
+            exhausted_at: position,
             gone: false,
             idle_since: None,
         };
@@ -510,7 +515,6 @@ impl FileLogSource {
         }
         tracing::debug!("tailing {} from byte {position}", path.display());
         self.files.insert(id, tailed);
-        let _ = now;
         Ok(())
     }
 
@@ -556,10 +560,12 @@ impl FileLogSource {
                     return;
                 }
             };
+            let end = file.read_to + n as u64;
             // UTF-16 is read in whole units, so a line break never straddles two reads.
             let n = n - n % file.decoder.unit();
             if n == 0 {
                 file.idle_since.get_or_insert(now);
+                file.exhausted_at = end;
                 return;
             }
             file.idle_since = None;
@@ -571,9 +577,12 @@ impl FileLogSource {
                 return;
             };
             file.read_to += consumed as u64;
-            file.size = file.size.max(file.read_to);
+            file.size = file.size.max(end);
             self.bytes_read += consumed as u64;
             if consumed == 0 {
+                // Too few bytes to decide on a byte order mark: wait for more.
+                file.idle_since.get_or_insert(now);
+                file.exhausted_at = end;
                 return;
             }
         }
@@ -913,5 +922,28 @@ mod tests {
         assert_eq!(messages(&lines), ["12345678", "12345678", "1234"]);
         assert_eq!(lines[1].ack.offset(), 22);
         assert_eq!(source.stats().lines_truncated, 1);
+    }
+
+    #[test]
+    fn wait_blocks_when_the_only_unread_byte_cannot_be_used_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        // "a\n" in UTF-16LE and half of the next unit.
+        std::fs::write(&log, [b'a', 0, b'\n', 0, b'b']).unwrap();
+        let mut cfg = config(dir.path(), StartAt::Beginning);
+        cfg.encoding = FileEncoding::Utf16Le;
+        let mut source = FileLogSource::open(&cfg, &dir.path().join("state")).unwrap();
+        assert_eq!(messages(&source.read(10).unwrap()), ["a"]);
+        assert!(source.read(10).unwrap().is_empty());
+        let t = Instant::now();
+        source.wait(Duration::from_millis(200));
+        assert!(
+            t.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            t.elapsed()
+        );
+        append(&log, "\0\n\0");
+        source.wait(Duration::from_secs(5));
+        assert_eq!(messages(&source.read(10).unwrap()), ["b"]);
     }
 }

@@ -33,6 +33,8 @@ pub struct FileWatch {
     watches: BTreeMap<PathBuf, i32>,
     /// Some directory that should be watched is not: only polling sees its changes.
     incomplete: bool,
+    /// An event arrived since [`take_changed`](Self::take_changed) last said so.
+    changed: bool,
 }
 
 impl Default for FileWatch {
@@ -57,6 +59,7 @@ impl FileWatch {
             inotify,
             watches: BTreeMap::new(),
             incomplete: false,
+            changed: false,
         }
     }
 
@@ -121,6 +124,15 @@ impl FileWatch {
         }
     }
 
+    /// Whether a watched directory reported a change since the last call (without
+    /// blocking): a file created, renamed, deleted, written or truncated there.
+    pub fn take_changed(&mut self) -> bool {
+        if let Some(fd) = self.inotify.as_ref().map(AsRawFd::as_raw_fd) {
+            self.drain(fd);
+        }
+        std::mem::take(&mut self.changed)
+    }
+
     /// Reads the pending events; a directory whose watch ended (deleted, unmounted) is
     /// forgotten so that it is watched again once it is back.
     fn drain(&mut self, fd: i32) {
@@ -134,6 +146,7 @@ impl FileWatch {
             if n == 0 {
                 return;
             }
+            self.changed = true;
             let mut at = 0;
             let header = std::mem::size_of::<libc::inotify_event>();
             while at + header <= n {
@@ -181,6 +194,8 @@ mod tests {
         watch.wait(Duration::from_secs(5));
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         writer.join().unwrap();
+        assert!(watch.take_changed());
+        assert!(!watch.take_changed());
     }
 
     #[test]

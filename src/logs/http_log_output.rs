@@ -4,22 +4,12 @@
 //! Log-stream defaults: a `_bulk` output without an `index` writes to a daily index of the
 //! pipeline, `logs-<pipeline>-%Y.%m.%d`; `{pipeline}` in an index names the pipeline.
 
-use super::log_outputs::name_part;
 use crate::model::logs::SinkLogOutput;
-use crate::model::sinks::{HttpFormat, HttpSinkConfig, SinkConfig};
+use crate::model::sinks::{HttpSinkConfig, SinkConfig};
 
-/// The http sink the output runs as.
+/// The http sink the output runs as (its defaults are the model's, where `check` sees them).
 pub fn sink_config(output: &SinkLogOutput<HttpSinkConfig>, pipeline: &str) -> SinkConfig {
-    let mut sink = output.sink.clone();
-    // Elasticsearch index names are lower case.
-    let pipeline = name_part(pipeline).to_ascii_lowercase();
-    if sink.format == HttpFormat::ElasticsearchBulk && sink.index.is_none() {
-        sink.index = Some(format!("logs-{pipeline}-%Y.%m.%d"));
-    }
-    if let Some(index) = &mut sink.index {
-        *index = index.replace("{pipeline}", &pipeline);
-    }
-    SinkConfig::Http(sink)
+    SinkConfig::Http(output.with_defaults(pipeline))
 }
 
 #[cfg(test)]

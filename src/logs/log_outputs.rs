@@ -68,11 +68,11 @@ pub fn open(output: &LogOutput, cx: &OutputContext<'_>) -> Result<OpenOutput, Lo
     let failed = |e: crate::error::ResourceError| {
         LogError::new(format!(
             "output {}: {}",
-            destination(output, cx.pipeline),
+            output.destination(cx.pipeline),
             e.message
         ))
     };
-    let (sink, delivery) = match (output, sink_config(output, cx.pipeline)) {
+    let (sink, delivery) = match (output, adapted(output, cx.pipeline)) {
         (LogOutput::File(c), _) => (
             Arc::new(super::file_log_output::FileLogOutput::new(c, cx.host).map_err(failed)?)
                 as Arc<dyn Sink>,
@@ -88,7 +88,7 @@ pub fn open(output: &LogOutput, cx: &OutputContext<'_>) -> Result<OpenOutput, Lo
         ),
         (_, None) => {
             return Err(LogError::new(format!(
-                "output {}: not a sink",
+                "output {}: no sink adapts it",
                 output.type_name()
             )));
         }
@@ -132,9 +132,8 @@ impl Delivery {
     }
 }
 
-/// The sink an output runs as (its log-stream defaults filled in), for the outputs that are
-/// sinks of [`crate::sinks`]; `None` for `file`.
-pub fn sink_config(output: &LogOutput, pipeline: &str) -> Option<SinkConfig> {
+/// The sink an output runs as, through its adapter; `None` for `file`, which is its own sink.
+fn adapted(output: &LogOutput, pipeline: &str) -> Option<SinkConfig> {
     Some(match output {
         LogOutput::File(_) => return None,
         LogOutput::Console(c) => super::console_log_output::sink_config(c),
@@ -144,42 +143,18 @@ pub fn sink_config(output: &LogOutput, pipeline: &str) -> Option<SinkConfig> {
     })
 }
 
-/// Where an output sends, for people and for telling outputs apart: "file /var/log/x.log",
-/// "s3 bucket logs (prefix nginx/) at http://…". Never a credential.
-pub fn destination(output: &LogOutput, pipeline: &str) -> String {
-    match (output, sink_config(output, pipeline)) {
-        (LogOutput::File(c), _) => format!("file {}", c.path),
-        (_, Some(sink)) => sink.destination(),
-        (_, None) => output.type_name().to_owned(),
-    }
-}
-
 /// The default spool of a network output: `spool-<type>-<digest of its destination>` in the
 /// pipeline's state directory. Named by where it sends (not by its place in the list), so that
 /// reordering outputs never sends one output's records to another; two outputs of a pipeline
 /// with one destination are a check error.
 fn default_spool(output: &LogOutput, cx: &OutputContext<'_>) -> std::path::PathBuf {
-    let digest = sha2::Sha256::digest(destination(output, cx.pipeline).as_bytes());
+    let digest = sha2::Sha256::digest(output.destination(cx.pipeline).as_bytes());
     let name = format!(
         "spool-{}-{}",
         output.type_name(),
         crate::fsutil::hex(&digest[..8])
     );
     cx.state_dir.join(name)
-}
-
-/// `text` made safe as one part of a name (an object key, a syslog app name, an index):
-/// letters, digits, `.`, `_` and `-`; anything else becomes `_`.
-pub fn name_part(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -323,11 +298,5 @@ mod tests {
                 && error.message.contains("LOG_KEY"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn name_parts_keep_only_safe_characters() {
-        assert_eq!(name_part("nginx/access:1 x"), "nginx_access_1_x");
-        assert_eq!(name_part("app-1.log_x"), "app-1.log_x");
     }
 }

@@ -352,3 +352,159 @@ fn config_value(pipeline: &LogPipeline) -> serde_json::Value {
 fn thread_name(id: &str) -> String {
     id.chars().take(8).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use super::*;
+    use crate::logs::log_pipeline::{self, PipelineParts};
+    use crate::logs::test_fakes::{DropAndSplit, Recorder, output, source};
+    use crate::model::Spanned;
+    use crate::model::logs::{FileLogSource, LogOutput, LogSource, SinkLogOutput};
+    use crate::model::sinks::ConsoleSinkConfig;
+
+    /// What each fake pipeline sends to, by id; its line count is its first path.
+    fn recorders() -> &'static Mutex<HashMap<String, Arc<Recorder>>> {
+        static RECORDERS: OnceLock<Mutex<HashMap<String, Arc<Recorder>>>> = OnceLock::new();
+        RECORDERS.get_or_init(Default::default)
+    }
+
+    fn fake_build(pipeline: &LogPipeline, _: &LogContext) -> Result<Built, LogError> {
+        let LogSource::File(file) = &pipeline.source;
+        let total: u64 = file.paths.value[0]
+            .parse()
+            .map_err(|_| LogError::new("bad"))?;
+        let recorder = Arc::new(Recorder::default());
+        recorders()
+            .lock()
+            .unwrap()
+            .insert(pipeline.id.value.clone(), recorder.clone());
+        let outputs = vec![output(recorder)];
+        let stats = Arc::new(PipelineStats::new(&pipeline.id.value, &outputs));
+        let parts = PipelineParts {
+            id: pipeline.id.value.clone(),
+            source: source(total).0,
+            stages: DropAndSplit,
+            outputs,
+        };
+        Ok(Built {
+            run: Box::new(move |mode, drain, control, stats| {
+                log_pipeline::run(parts, mode, drain, control, stats)
+            }),
+            stats,
+        })
+    }
+
+    fn pipeline(id: &str, lines: u64) -> LogPipeline {
+        let source = FileLogSource {
+            paths: Spanned::unplaced(vec![lines.to_string()]),
+            exclude: None,
+            start_at: Default::default(),
+            encoding: Default::default(),
+            max_line_bytes: None,
+            partial_timeout: None,
+            multiline: None,
+        };
+        let console = ConsoleSinkConfig {
+            stream: Default::default(),
+            format: Default::default(),
+            batch: None,
+            retry: None,
+            spool: None,
+        };
+        LogPipeline {
+            id: Spanned::unplaced(id.to_owned()),
+            source: LogSource::File(source),
+            parser: Default::default(),
+            filters: Vec::new(),
+            outputs: Spanned::unplaced(vec![LogOutput::Console(SinkLogOutput {
+                sink: console,
+                encoding: None,
+            })]),
+        }
+    }
+
+    fn context() -> LogContext {
+        LogContext {
+            state_dir: PathBuf::from("/nonexistent"),
+            host: "test".to_owned(),
+            secrets: Arc::new(Secrets::new(Vec::new())),
+        }
+    }
+
+    fn received(id: &str) -> usize {
+        recorders().lock().unwrap()[id].lines.lock().unwrap().len()
+    }
+
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_unchanged_pipelines_restarts_changed_ones_and_stops_removed_ones() {
+        let mut logs = RunningLogs::start_with(
+            &[
+                pipeline("rl-keep", 300),
+                pipeline("rl-change", 300),
+                pipeline("rl-drop", 30),
+            ],
+            &context(),
+            fake_build,
+        )
+        .unwrap();
+        // The records the fake stages make of `n` lines (a third dropped, some split).
+        let records = |n: u64| -> usize {
+            (0..n)
+                .filter(|i| i % 3 != 0)
+                .map(|i| if i % 10 == 5 { 2 } else { 1 })
+                .sum()
+        };
+        wait_until("every pipeline delivered", || {
+            received("rl-keep") == records(300) && received("rl-change") == records(300)
+        });
+        let kept = recorders().lock().unwrap()["rl-keep"].clone();
+        let metrics = logs.metrics();
+        let read = metrics
+            .iter()
+            .find(|f| f.name == "driftless_log_lines_read_total")
+            .unwrap();
+        assert_eq!(read.sample(&[("pipeline", "rl-keep")]), Some(300.0));
+        let source = (logs.metrics_source())();
+        assert_eq!(source.len(), metrics.len());
+
+        logs.reload(&[
+            pipeline("rl-keep", 300),
+            pipeline("rl-change", 600),
+            pipeline("rl-new", 30),
+        ])
+        .unwrap();
+        assert_eq!(logs.ids(), ["rl-keep", "rl-change", "rl-new"]);
+        // The unchanged pipeline still runs on the same outputs; the changed one was built
+        // again (a new recorder) and reads its new config.
+        assert!(Arc::ptr_eq(&kept, &recorders().lock().unwrap()["rl-keep"]));
+        wait_until("the changed pipeline restarted", || {
+            received("rl-change") == 420
+        });
+        let started = Instant::now();
+        logs.stop();
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_pipeline_that_cannot_start_is_named_and_nothing_keeps_running() {
+        let mut bad = pipeline("rl-bad", 1);
+        let LogSource::File(file) = &mut bad.source;
+        file.paths.value[0] = "not a number".to_owned();
+        let error =
+            RunningLogs::start_with(&[pipeline("rl-good", 10), bad], &context(), fake_build)
+                .err()
+                .unwrap();
+        assert_eq!(error.message, "logs.rl-bad: bad");
+    }
+}

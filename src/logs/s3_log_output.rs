@@ -5,13 +5,12 @@
 //! (`.log` with `encoding: text`). The batch number restarts with each process; the token
 //! keeps two processes (two `driftless logs --once` in one second) from writing the same key,
 //! while a retry of one batch puts the same key again (a replaced object, not a second one).
-//! `{pipeline}` in `prefix` or `key` names the pipeline.
+//! `{pipeline}` in `prefix` or `key` names the pipeline, `{token}` the process's token.
 
-use super::log_outputs::name_part;
-use crate::model::logs::{LogEncoding, SinkLogOutput};
+use crate::model::logs::SinkLogOutput;
 use crate::model::sinks::{S3SinkConfig, SinkConfig};
 
-/// The s3 sink the output runs as.
+/// The s3 sink the output runs as: the model's defaults, with this process's token.
 pub fn sink_config(output: &SinkLogOutput<S3SinkConfig>, pipeline: &str) -> SinkConfig {
     named(output, pipeline, process_token())
 }
@@ -33,18 +32,9 @@ fn process_token() -> &'static str {
 
 /// The sink with its names filled in; `token` tells this process's objects from another's.
 fn named(output: &SinkLogOutput<S3SinkConfig>, pipeline: &str, token: &str) -> SinkConfig {
-    let mut sink = output.sink.clone();
-    let pipeline = name_part(pipeline);
-    let extension = match output.encoding.unwrap_or(LogEncoding::Json) {
-        LogEncoding::Json => "ndjson",
-        LogEncoding::Text => "log",
-    };
-    sink.key.get_or_insert_with(|| {
-        format!("%Y/%m/%d/%H%M%SZ-{{host}}-{pipeline}-{token}-{{id}}.{extension}")
-    });
-    sink.prefix = sink.prefix.replace("{pipeline}", &pipeline);
+    let mut sink = output.with_defaults(pipeline);
     if let Some(key) = &mut sink.key {
-        *key = key.replace("{pipeline}", &pipeline);
+        *key = key.replace("{token}", token);
     }
     SinkConfig::S3(sink)
 }

@@ -1,19 +1,17 @@
 //! The `syslog` output: one syslog message per record, through the syslog sink (RFC 3164 or
 //! 5424 over UDP, TCP or `/dev/log`).
 //!
-//! Log-stream defaults: the message is the record's text (`encoding: text`, set in the model:
-//! a receiver files the application's line as it was written, not a JSON wrapper), and the
-//! app name is the pipeline's id, so that the receiver can tell the streams of a host apart.
+//! Log-stream defaults: the message is the record's text (`encoding: text`: a receiver files
+//! the application's line as it was written, not a JSON wrapper), and the app name is the
+//! pipeline's id, so that the receiver can tell the streams of a host apart (both in the
+//! model, where `check` sees them too).
 
-use super::log_outputs::name_part;
 use crate::model::logs::SinkLogOutput;
 use crate::model::sinks::{SinkConfig, SyslogSinkConfig};
 
-/// The syslog sink the output runs as: `app_name` defaults to the pipeline's id.
+/// The syslog sink the output runs as.
 pub fn sink_config(output: &SinkLogOutput<SyslogSinkConfig>, pipeline: &str) -> SinkConfig {
-    let mut sink = output.sink.clone();
-    sink.app_name.get_or_insert_with(|| name_part(pipeline));
-    SinkConfig::Syslog(sink)
+    SinkConfig::Syslog(output.with_defaults(pipeline))
 }
 
 #[cfg(test)]

@@ -233,7 +233,7 @@ fn traditional_time<'a>(
     cx: &TimeContext,
 ) -> Result<Option<(jiff::Timestamp, &'a str)>, String> {
     let b = text.as_bytes();
-    if b.len() < 15 || b[3] != b' ' || b[9] != b':' || b[12] != b':' {
+    if b.len() < 15 || !b[..15].is_ascii() || b[3] != b' ' || b[9] != b':' || b[12] != b':' {
         return Ok(None);
     }
     let Some(month) = month_number(&b[..3]) else {

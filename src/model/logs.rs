@@ -5,8 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::sinks::{
-    BatchConfig, ConsoleSinkConfig, HttpSinkConfig, RetryConfig, S3SinkConfig, SpoolConfig,
-    SyslogSinkConfig,
+    BatchConfig, ConsoleSinkConfig, HttpFormat, HttpSinkConfig, RetryConfig, S3SinkConfig,
+    SinkConfig, SpoolConfig, SyslogSinkConfig,
 };
 use super::spanned::Spanned;
 use super::values::{Duration, Mode};
@@ -391,6 +391,91 @@ impl LogOutput {
         };
         given.unwrap_or(default)
     }
+}
+
+impl LogOutput {
+    /// The sink this output runs as, with its log-stream defaults filled in (`{token}` in an
+    /// s3 output's default key is filled when it is opened); `None` for `file`.
+    pub fn sink_config(&self, pipeline: &str) -> Option<SinkConfig> {
+        Some(match self {
+            LogOutput::File(_) => return None,
+            LogOutput::S3(c) => SinkConfig::S3(c.with_defaults(pipeline)),
+            LogOutput::Http(c) => SinkConfig::Http(c.with_defaults(pipeline)),
+            LogOutput::Syslog(c) => SinkConfig::Syslog(c.with_defaults(pipeline)),
+            LogOutput::Console(c) => SinkConfig::Console(c.sink.clone()),
+        })
+    }
+
+    /// Where it sends, for people and for telling outputs apart: "file /var/log/x.log",
+    /// "s3 bucket logs (prefix nginx/) at http://…". Never a credential.
+    pub fn destination(&self, pipeline: &str) -> String {
+        match (self, self.sink_config(pipeline)) {
+            (LogOutput::File(c), _) => format!("file {}", c.path),
+            (_, Some(sink)) => sink.destination(),
+            (_, None) => self.type_name().to_owned(),
+        }
+    }
+}
+
+impl SinkLogOutput<S3SinkConfig> {
+    /// Objects named by time, host, pipeline, a token of the process and the batch's number:
+    /// `%Y/%m/%d/%H%M%SZ-{host}-<pipeline>-{token}-{id}.ndjson` (`.log` for `text`; the sink
+    /// adds `.gz`). `{pipeline}` in `prefix` or `key` is the pipeline's id.
+    pub fn with_defaults(&self, pipeline: &str) -> S3SinkConfig {
+        let mut sink = self.sink.clone();
+        let pipeline = name_part(pipeline);
+        let extension = match self.encoding.unwrap_or(LogEncoding::Json) {
+            LogEncoding::Json => "ndjson",
+            LogEncoding::Text => "log",
+        };
+        sink.key.get_or_insert_with(|| {
+            format!("%Y/%m/%d/%H%M%SZ-{{host}}-{pipeline}-{{token}}-{{id}}.{extension}")
+        });
+        sink.prefix = sink.prefix.replace("{pipeline}", &pipeline);
+        if let Some(key) = &mut sink.key {
+            *key = key.replace("{pipeline}", &pipeline);
+        }
+        sink
+    }
+}
+
+impl SinkLogOutput<HttpSinkConfig> {
+    /// A `_bulk` output without an `index` writes to `logs-<pipeline>-%Y.%m.%d`;
+    /// `{pipeline}` in an index is the pipeline's id (lower case, as Elasticsearch wants).
+    pub fn with_defaults(&self, pipeline: &str) -> HttpSinkConfig {
+        let mut sink = self.sink.clone();
+        let pipeline = name_part(pipeline).to_ascii_lowercase();
+        if sink.format == HttpFormat::ElasticsearchBulk && sink.index.is_none() {
+            sink.index = Some(format!("logs-{pipeline}-%Y.%m.%d"));
+        }
+        if let Some(index) = &mut sink.index {
+            *index = index.replace("{pipeline}", &pipeline);
+        }
+        sink
+    }
+}
+
+impl SinkLogOutput<SyslogSinkConfig> {
+    /// `app_name` defaults to the pipeline's id, so that a receiver tells streams apart.
+    pub fn with_defaults(&self, pipeline: &str) -> SyslogSinkConfig {
+        let mut sink = self.sink.clone();
+        sink.app_name.get_or_insert_with(|| name_part(pipeline));
+        sink
+    }
+}
+
+/// `text` made safe as one part of a name (an object key, a syslog app name, an index):
+/// letters, digits, `.`, `_` and `-`; anything else becomes `_`.
+pub fn name_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// How a record becomes the bytes an output sends.

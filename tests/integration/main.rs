@@ -81,6 +81,8 @@ mod fuzz;
 mod grammar;
 mod grammar_corpus;
 mod log_outputs;
+mod log_parsing;
+mod log_source;
 mod logs_delivery;
 mod logs_plan;
 mod logs_receivers;
