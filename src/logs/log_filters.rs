@@ -258,10 +258,10 @@ impl Sampler {
         match &self.key {
             Some(field) => {
                 let text = event.text(field);
-                fnv1a(text.as_deref().unwrap_or("").as_bytes()) % self.rate == 0
+                fnv1a(text.as_deref().unwrap_or("").as_bytes()).is_multiple_of(self.rate)
             }
             None => {
-                let keep = self.seen % self.rate == 0;
+                let keep = self.seen.is_multiple_of(self.rate);
                 self.seen = self.seen.wrapping_add(1);
                 keep
             }

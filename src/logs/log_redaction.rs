@@ -23,9 +23,11 @@ pub struct Redactor {
 
 struct Rule {
     regex: Regex,
-    /// A further test of a match (Luhn for card numbers).
-    check: Option<fn(&str) -> bool>,
+    check: Option<MatchCheck>,
 }
+
+/// A further test of a match (Luhn for card numbers).
+type MatchCheck = fn(&str) -> bool;
 
 impl Redactor {
     pub fn new(config: &RedactFilter) -> Result<Redactor, String> {
@@ -98,7 +100,7 @@ impl Rule {
     }
 }
 
-fn builtin_pattern(builtin: BuiltinRedaction) -> (&'static str, Option<fn(&str) -> bool>) {
+fn builtin_pattern(builtin: BuiltinRedaction) -> (&'static str, Option<MatchCheck>) {
     match builtin {
         BuiltinRedaction::CreditCard => (r"\b\d(?:[ -]?\d){12,18}\b", Some(luhn)),
         BuiltinRedaction::BearerToken => {
@@ -140,7 +142,7 @@ pub fn luhn(number: &str) -> bool {
             _ => d,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

@@ -274,7 +274,8 @@ pub struct RateLimitFilter {
 pub struct SampleFilter {
     /// Keep one in this many; at least 1.
     pub rate: Spanned<u64>,
-    /// The field whose value decides, by hash (default: none, a counter).
+    /// The field whose value decides, by hash (default: none, a counter); a record without
+    /// the field samples as the empty value.
     pub key: Option<String>,
 }
 
