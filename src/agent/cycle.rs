@@ -61,6 +61,9 @@ impl Cycle<'_> {
                 "cycle done"
             ),
         }
+        // A cycle maps code all over the binary (load, template, check, plan, execute) that
+        // the agent does not run again until the next cycle.
+        crate::resident::release_startup_pages();
         true
     }
 

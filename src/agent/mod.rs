@@ -139,6 +139,8 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         lock_timeout: Duration::ZERO,
         state_dir: Some(state_dir.clone()),
         on_node: None,
+        // The pipelines run beside the cycles, below.
+        logs: crate::ops::LogPipelines::RunningHere,
     };
     // With a Git source the pipelines are the current commit's, sent by the source thread.
     let own_logs = if resolved.git.is_some() {

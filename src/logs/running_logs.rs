@@ -50,9 +50,16 @@ pub fn pipeline_dir(state_dir: &Path, id: &str) -> PathBuf {
     state_dir.join("logs").join(id)
 }
 
+/// A built pipeline's run, to be called on its thread.
+pub(crate) type PipelineRun =
+    Box<dyn FnOnce(Mode, Drain, &Control, &PipelineStats) -> RunEnd + Send>;
+
+/// A pipeline's thread once started: how to stop it, and its end.
+type Started = (Arc<Control>, JoinHandle<RunEnd>);
+
 /// A pipeline built and ready to run on a thread: its parts, with their types erased.
 pub(crate) struct Built {
-    pub run: Box<dyn FnOnce(Mode, Drain, &Control, &PipelineStats) -> RunEnd + Send>,
+    pub run: PipelineRun,
     pub stats: Arc<PipelineStats>,
 }
 
@@ -247,7 +254,7 @@ pub(crate) fn run_once_with(
     build: Builder,
 ) -> Vec<OnceRun> {
     let started = Instant::now();
-    let runs: Vec<(String, Result<(Arc<Control>, JoinHandle<RunEnd>), LogError>)> = pipelines
+    let runs: Vec<(String, Result<Started, LogError>)> = pipelines
         .iter()
         .map(|pipeline| {
             let id = pipeline.id.value.clone();

@@ -64,7 +64,7 @@ pub struct DropAndSplit;
 impl EventStages for DropAndSplit {
     fn apply(&mut self, event: LogEvent, out: &mut Vec<LogEvent>) {
         let n: u64 = event.message.parse().unwrap();
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             return;
         }
         if n % 10 == 5 {
@@ -126,7 +126,11 @@ pub fn output(sink: Arc<Recorder>) -> Output {
     }
 }
 
-pub fn source(total: u64) -> (FakeSource, Arc<Mutex<Option<u64>>>, Arc<Mutex<Vec<u64>>>) {
+/// What a fake source was told: the last acknowledged line, and each checkpoint.
+pub type Acknowledged = Arc<Mutex<Option<u64>>>;
+pub type Checkpointed = Arc<Mutex<Vec<u64>>>;
+
+pub fn source(total: u64) -> (FakeSource, Acknowledged, Checkpointed) {
     let acknowledged = Arc::new(Mutex::new(None));
     let checkpointed = Arc::new(Mutex::new(Vec::new()));
     let source = FakeSource {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::compile::Inputs;
 use super::execute::{Executed, RunOptions, run_verified};
-use super::plan::{PlanError, Planned, plan_in};
+use super::plan::{PlanError, Planned, plan_in, plan_scoped};
 use super::refusal::Refusal;
 use super::run_lock;
 use crate::plan::{Plan, json};
@@ -35,7 +35,8 @@ pub fn apply(inputs: &Inputs, options: &RunOptions) -> Result<Executed, ApplyErr
         compiled,
         facts,
         mut plan,
-    } = plan_in(inputs, options.state_dir.as_deref()).map_err(ApplyError::Plan)?;
+    } = plan_scoped(inputs, options.state_dir.as_deref(), options.logs)
+        .map_err(ApplyError::Plan)?;
     // The digest is what the run report names, as for a plan file.
     json::seal(&mut plan);
     let (_held, lock) =

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub state_dir: Option<PathBuf>,
     /// Told of each node as it ends, before the run is over.
     pub on_node: Option<NodeObserver>,
+    /// Whether `apply` plans the log pipelines, or they run in this process already.
+    pub logs: super::plan::LogPipelines,
 }
 
 impl RunOptions {

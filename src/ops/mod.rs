@@ -25,7 +25,7 @@ pub use fleet::{HostsRequest, Target, VarOrigins, compile_hosts, targets, var_or
 pub use logs::{LogsError, LogsRequest, LogsRun, log_context, run_logs};
 pub use metrics::{Metrics, MetricsError, MetricsServer, load_metrics};
 pub use output_file::check_output_file;
-pub use plan::{PlanError, Planned, gather_facts, plan, plan_in};
+pub use plan::{LogPipelines, PlanError, Planned, gather_facts, plan, plan_in, plan_scoped};
 pub use plan_file::read_plan;
 pub use refusal::Refusal;
 pub use report::audit_sinks;

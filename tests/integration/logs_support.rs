@@ -12,7 +12,8 @@ use crate::common::{Run, driftless_command};
 
 /// A temp dir with `config/`, `state/`, `in/` (the tailed files) and `out/` (file outputs).
 pub struct LogsWorld {
-    pub temp: tempfile::TempDir,
+    /// Held so that the directory lives as long as the world.
+    _temp: tempfile::TempDir,
     pub base: PathBuf,
     pub config: PathBuf,
     pub state: PathBuf,
@@ -34,7 +35,7 @@ impl LogsWorld {
             input: base.join("in"),
             out: base.join("out"),
             base,
-            temp,
+            _temp: temp,
             envs: Vec::new(),
         };
         for dir in [&world.config, &world.input, &world.out] {
@@ -128,31 +129,6 @@ pub fn numbers_in(text: &str) -> Vec<u64> {
             line.get(at..at + 7)?.parse().ok()
         })
         .collect()
-}
-
-/// Every file under `dir` (recursively), read whole, gzip undone.
-pub fn all_text_under(dir: &Path) -> String {
-    let mut text = String::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return text;
-    };
-    let mut paths: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            text.push_str(&all_text_under(&path));
-            continue;
-        }
-        let bytes = std::fs::read(&path).expect("read output");
-        if path.extension().is_some_and(|e| e == "gz") {
-            text.push_str(&String::from_utf8_lossy(&crate::sinks_support::gunzip(
-                &bytes,
-            )));
-        } else {
-            text.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
-    text
 }
 
 /// How each number of `0..total` appears: panics naming the first missing ones; returns the
