@@ -496,7 +496,7 @@ mod tests {
         // again (a new recorder) and reads its new config.
         assert!(Arc::ptr_eq(&kept, &recorders().lock().unwrap()["rl-keep"]));
         wait_until("the changed pipeline restarted", || {
-            received("rl-change") == 420
+            received("rl-change") == records(600)
         });
         let started = Instant::now();
         logs.stop();
