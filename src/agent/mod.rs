@@ -4,10 +4,10 @@
 //! `apply` (or, in plan mode, a `plan`), the metrics are `facts --serve`'s.
 //!
 //! Threads: this one runs the loop (cycles, reloads, stop); the source thread fetches and
-//! checks commits ([`pull`]); the metrics server's poller and workers answer `/metrics`,
+//! checks commits (`pull`); the metrics server's poller and workers answer `/metrics`,
 //! `/healthz` and `/readyz`; the collector scheduler runs collectors on their intervals.
 //!
-//! The loop waits in steps of [`TICK`], so that SIGTERM/SIGINT, SIGHUP, a new commit and a
+//! The loop waits in steps of `TICK`, so that SIGTERM/SIGINT, SIGHUP, a new commit and a
 //! change of the config dir are seen within it; a running cycle stops between nodes on
 //! SIGTERM (the running node finishes) and writes its report.
 

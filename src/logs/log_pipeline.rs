@@ -8,7 +8,7 @@
 //! batches and sends them (and spools them, when it has a spool).
 //!
 //! **Acknowledgement.** A line is acknowledged to the source only when every output's
-//! watermark (`safe()`) has passed every event made from it ([`PendingAcks`]); the source
+//! watermark (`safe()`) has passed every event made from it (`PendingAcks`); the source
 //! checkpoints acknowledged positions as soon as acknowledgements come — once per batch the
 //! slowest output delivers, a small atomic write — and when the pipeline stops. A crash
 //! loses nothing: what was not acknowledged is read again (duplicates, never gaps: at most

@@ -46,7 +46,7 @@ pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
     plan_in(inputs, None)
 }
 
-/// [`plan`], with log pipelines' checkpoints read from `state_dir` (`--state-dir`) when given.
+/// [`plan()`], with log pipelines' checkpoints read from `state_dir` (`--state-dir`) when given.
 pub fn plan_in(inputs: &Inputs, state_dir: Option<&std::path::Path>) -> Result<Planned, PlanError> {
     plan_scoped(inputs, state_dir, LogPipelines::Planned)
 }
