@@ -111,6 +111,8 @@ pub fn run_logs(request: &LogsRequest<'_>) -> Result<LogsRun, LogsError> {
     }
     let running = RunningLogs::start(&pipelines, &cx).map_err(|e| LogsError::Failed(e.message))?;
     let ids = running.ids().into_iter().map(str::to_owned).collect();
+    // Start-up (compile, facts) is over; the pipelines run on their own threads from here.
+    crate::resident::release_startup_pages();
     while !crate::signals::stop_requested() {
         std::thread::sleep(Duration::from_millis(100));
     }
