@@ -6,6 +6,7 @@
 //! The workflows that chain the stages (compile, plan, execute, apply, serve metrics) are
 //! library functions in [`ops`]; [`cli`] parses arguments and prints what they return.
 
+pub mod agent;
 pub mod apply;
 pub mod check;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod plugins;
 pub mod printable;
 pub mod process;
+pub mod resident;
 pub mod secrets;
 pub mod signals;
 pub mod sinks;

@@ -159,12 +159,19 @@ pub enum Action {
     /// Runs when executed and changes nothing on the host (format 1.5): a `wait_for`, a `uri`
     /// `GET` sent again for its registered answer or its status. Never run in a dry run.
     Check,
+    /// A logs node: runs its pipeline once over what its files hold, forwards the lines and
+    /// advances its checkpoints (format 1.6); changes nothing on the host but driftless's own
+    /// state.
+    Ship,
 }
 
 impl Action {
     /// Whether the node changes the host.
     pub fn changes(self) -> bool {
-        !matches!(self, Action::NoOp | Action::Collect | Action::Check)
+        !matches!(
+            self,
+            Action::NoOp | Action::Collect | Action::Check | Action::Ship
+        )
     }
 
     /// As plan.json writes it.
@@ -177,6 +184,7 @@ impl Action {
             Action::Run => "run",
             Action::Collect => "collect",
             Action::Check => "check",
+            Action::Ship => "ship",
         }
     }
 }

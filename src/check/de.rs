@@ -503,9 +503,9 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a, '_> {
         };
         let choices = || one_of(all_types());
         match &node.value {
-            Value::Str(s) if variants.contains(&s.as_str()) => {
-                visitor.visit_enum(s.as_str().into_deserializer())
-            }
+            Value::Str(s) if variants.contains(&s.as_str()) => visitor
+                .visit_enum(NamedVariant(s.as_str()))
+                .map_err(|e| e.at(node)),
             Value::Str(s) => Err(<DeError as de::Error>::unknown_variant(s, variants).at(node)),
             Value::Map(_) => {
                 let Some(type_node) = node.get("type") else {
@@ -666,6 +666,49 @@ impl<'a> MapAccess<'a> for SpannedDe<'a, '_> {
                 None => Err(DeError::new("a spanned value read twice".to_owned())),
             },
         }
+    }
+}
+
+/// A variant named by a plain string (`parser: json`): a variant with fields takes them all
+/// at their defaults, as the mapping `{ type: json }` would.
+struct NamedVariant<'a>(&'a str);
+
+type NoFields<'a> = de::value::MapDeserializer<'a, std::iter::Empty<(&'a str, &'a str)>, DeError>;
+
+impl<'a> EnumAccess<'a> for NamedVariant<'a> {
+    type Error = DeError;
+    type Variant = NamedVariant<'a>;
+
+    fn variant_seed<V: DeserializeSeed<'a>>(self, seed: V) -> Result<(V::Value, Self), DeError> {
+        let variant = seed.deserialize(de::value::BorrowedStrDeserializer::new(self.0))?;
+        Ok((variant, self))
+    }
+}
+
+impl<'a> VariantAccess<'a> for NamedVariant<'a> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'a>>(self, seed: T) -> Result<T::Value, DeError> {
+        seed.deserialize(NoFields::new(std::iter::empty()))
+    }
+
+    fn tuple_variant<V: Visitor<'a>>(self, _len: usize, _visitor: V) -> Result<V::Value, DeError> {
+        Err(DeError::new(format!(
+            "`{}` must be written as a mapping with `type: {}`",
+            self.0, self.0
+        )))
+    }
+
+    fn struct_variant<V: Visitor<'a>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_map(NoFields::new(std::iter::empty()))
     }
 }
 

@@ -6,8 +6,12 @@
 //! no two tasks managing one path) run. A task with errors is left out of the model but still
 //! counts as declared, so one mistake does not cascade into "unknown id" errors elsewhere.
 
+pub mod agent;
 mod de;
 mod graph;
+mod log_outputs;
+pub mod log_processing;
+mod log_sources;
 mod rules;
 mod secret_fields;
 mod sinks;
@@ -485,6 +489,7 @@ fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Optio
         pipeline.id.value = format!("{}[{key}]", pipeline.id.value);
     }
     rules::check_log_pipeline(&pipeline, found);
+    log_outputs::check_log_outputs(&pipeline, task.node.get("outputs"), found);
     Some(pipeline)
 }
 

@@ -6,7 +6,7 @@ use crate::config::Node;
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::facts::CollectorSpec;
-use crate::model::logs::{LogFilter, LogParser, LogPipeline};
+use crate::model::logs::LogPipeline;
 use crate::model::settings::{MetricsSettings, Settings};
 
 pub fn check_id(id: &Spanned<String>, found: &mut Vec<Diagnostic>) {
@@ -162,13 +162,8 @@ fn check_regexes(fields: &[(&'static str, Option<&Spanned<String>>)], found: &mu
 
 pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
     check_id(&pipeline.id, found);
-    if let LogParser::Regex(r) = &pipeline.parser {
-        regex(Some(&r.pattern), found);
-    }
-    for filter in &pipeline.filters {
-        let (LogFilter::Include(f) | LogFilter::Exclude(f)) = filter;
-        regex(Some(&f.pattern), found);
-    }
+    super::log_sources::check_log_source(&pipeline.source, found);
+    super::log_processing::check_log_processing(pipeline, found);
     if pipeline.outputs.value.is_empty() {
         found.push(
             Diagnostic::error("a log pipeline needs at least one output")
@@ -186,6 +181,9 @@ pub fn check_settings(settings: &Settings, written: &Node, found: &mut Vec<Diagn
     }
     if let Some(metrics) = &settings.metrics {
         check_metrics_server(metrics, found);
+    }
+    if let Some(agent) = &settings.agent {
+        super::agent::check_agent(agent, found);
     }
     if let Some(push) = settings.metrics.as_ref().and_then(|m| m.push.as_ref()) {
         let written = written.get("metrics").and_then(|m| m.get("push"));

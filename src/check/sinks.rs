@@ -6,7 +6,8 @@ use crate::config::{Node, Value};
 use crate::diagnostics::{Diagnostic, Span, did_you_mean, one_of};
 use crate::model::Spanned;
 use crate::model::sinks::{
-    FACILITIES, HttpFormat, S3_MIN_PART_SIZE, SEVERITIES, SinkConfig, SyslogProtocol, code_of,
+    FACILITIES, HttpFormat, RetryConfig, S3_MIN_PART_SIZE, SEVERITIES, SinkConfig, SyslogProtocol,
+    code_of,
 };
 
 /// The sinks of `settings.audit`; `audit` is its node as written.
@@ -25,7 +26,7 @@ pub fn check_sinks(
 }
 
 /// The span of the value at `path` in `node` (`["auth", "token"]`), else of the sink.
-fn field_span(sink: Span, node: Option<&Node>, path: &[&str]) -> Span {
+pub(super) fn field_span(sink: Span, node: Option<&Node>, path: &[&str]) -> Span {
     let mut at = node;
     for part in path {
         at = at.and_then(|n| n.get(part));
@@ -33,7 +34,12 @@ fn field_span(sink: Span, node: Option<&Node>, path: &[&str]) -> Span {
     at.map_or(sink, |n| n.span)
 }
 
-fn check_sink(sink: &Spanned<SinkConfig>, node: Option<&Node>, found: &mut Vec<Diagnostic>) {
+/// One sink; `node` is it as written (a sink of `settings.audit`, or a log output).
+pub(super) fn check_sink(
+    sink: &Spanned<SinkConfig>,
+    node: Option<&Node>,
+    found: &mut Vec<Diagnostic>,
+) {
     let mut problem = |path: &[&str], message: String, help: String| {
         let span = field_span(sink.span, node, path);
         found.push(Diagnostic::error(message).at(span).help(help));
@@ -165,12 +171,21 @@ fn check_sink(sink: &Spanned<SinkConfig>, node: Option<&Node>, found: &mut Vec<D
             );
         }
     }
-    let delivery = config.delivery();
-    if delivery.retry.and_then(|r| r.attempts) == Some(0) {
-        problem(
-            &["retry", "attempts"],
-            "`retry.attempts` is 0: a sink sends at least once".to_owned(),
-            "write 1 for no retries".to_owned(),
+    check_retry(config.delivery().retry, sink.span, node, found);
+}
+
+/// A sink's `retry`; `node` is the sink as written.
+pub(super) fn check_retry(
+    retry: Option<&RetryConfig>,
+    sink: Span,
+    node: Option<&Node>,
+    found: &mut Vec<Diagnostic>,
+) {
+    if retry.and_then(|r| r.attempts) == Some(0) {
+        found.push(
+            Diagnostic::error("`retry.attempts` is 0: a sink sends at least once")
+                .at(field_span(sink, node, &["retry", "attempts"]))
+                .help("write 1 for no retries"),
         );
     }
 }

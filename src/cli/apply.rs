@@ -35,7 +35,10 @@ pub fn run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
 
 /// `apply --dry-run`: the plan, shown with diffs.
 fn dry_run(globals: &Globals, args: &ApplyArgs) -> ExitCode {
-    let plan = match ops::dry_run(&args.selection.inputs(globals)) {
+    let plan = match ops::dry_run_in(
+        &args.selection.inputs(globals),
+        args.run.state_dir.as_deref(),
+    ) {
         Ok(plan) => plan,
         Err(e) => return print_plan_error(globals, e),
     };

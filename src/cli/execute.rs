@@ -60,6 +60,7 @@ impl RunArgs {
             lock_timeout: self.lock_timeout,
             state_dir: self.state_dir.clone(),
             on_node: Some(Arc::new(move |outcome| printer.node(outcome))),
+            logs: ops::LogPipelines::Planned,
         }
     }
 

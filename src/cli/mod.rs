@@ -1,15 +1,18 @@
 //! The command line: parsing (clap) and one function per subcommand.
 
+mod agent;
 mod apply;
 mod check;
 mod execute;
 mod facts;
+mod logs;
 mod output;
 mod plan;
 mod plugin;
 mod run_output;
 mod selection;
 mod show;
+mod show_logs;
 mod vars;
 
 use std::path::PathBuf;
@@ -109,12 +112,13 @@ enum Command {
     /// Print host facts, or serve them as Prometheus metrics
     #[command(after_long_help = EXIT_CODES)]
     Facts(facts::FactsArgs),
-    /// Run the log pipelines (not built yet: exits 1)
+    /// Run the log pipelines: tail, parse, filter and forward until SIGTERM or SIGINT, or
+    /// once over what the files hold
     #[command(after_long_help = EXIT_CODES)]
-    Logs(PendingArgs),
-    /// Pull, converge, collect and ship continuously (not built yet: exits 1)
+    Logs(logs::LogsArgs),
+    /// Converge the host continuously from its config or a Git repository, and serve metrics
     #[command(after_long_help = EXIT_CODES)]
-    Agent(PendingArgs),
+    Agent(agent::AgentArgs),
     /// Check a WebAssembly plugin (docs/plugins.md)
     #[command(subcommand, after_long_help = EXIT_CODES)]
     Plugin(plugin::PluginCommand),
@@ -140,13 +144,6 @@ enum Command {
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
     },
-}
-
-/// Arguments of subcommands that later issues build; accepted so the message is the same.
-#[derive(clap::Args)]
-struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
 }
 
 /// Which schema `driftless schema` prints.
@@ -314,9 +311,9 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&globals, &args),
         Command::Facts(args) => facts::run(&globals, &args),
         Command::Vars(args) => vars::run(&globals, &args),
+        Command::Logs(args) => logs::run(&globals, &args),
+        Command::Agent(args) => agent::run(&globals, &args),
         Command::Plugin(command) => plugin::run(&command),
-        Command::Logs(_) => pending("logs"),
-        Command::Agent(_) => pending("agent"),
     }
 }
 
@@ -389,12 +386,6 @@ fn help(name: Option<&str>, color: bool) -> ExitCode {
         out!("{text}");
     }
     ExitCode::SUCCESS
-}
-
-/// A subcommand this build does not have yet: said plainly, never a fake success.
-fn pending(name: &str) -> ExitCode {
-    errln!("error: `driftless {name}` is not available in this version of driftless yet");
-    ExitCode::FAILURE
 }
 
 /// Log lines on stderr, colored as `--color` says.

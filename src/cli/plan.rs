@@ -17,12 +17,18 @@ pub struct PlanArgs {
     #[arg(long)]
     detailed_exitcode: bool,
 
+    /// Where log pipelines' checkpoints are read from, for their nodes [default:
+    /// $DRIFTLESS_STATE_DIR, else settings.state_dir, else /var/lib/driftless as root, else
+    /// $XDG_STATE_HOME/driftless]
+    #[arg(long, value_name = "DIR", env = "DRIFTLESS_STATE_DIR", hide_env = true)]
+    state_dir: Option<PathBuf>,
+
     #[command(flatten)]
     selection: super::selection::SelectionArgs,
 }
 
 pub fn run(globals: &Globals, args: &PlanArgs) -> ExitCode {
-    let mut plan = match ops::plan(&args.selection.inputs(globals)) {
+    let mut plan = match ops::plan_in(&args.selection.inputs(globals), args.state_dir.as_deref()) {
         Ok(planned) => planned.plan,
         Err(e) => return print_plan_error(globals, e),
     };

@@ -99,13 +99,18 @@ pub fn render(plan: &Plan, color: bool, with_diffs: bool) -> String {
         0 => String::new(),
         n => format!(", {n} to check"),
     };
+    let ship = match s.ship {
+        0 => String::new(),
+        1 => ", 1 log pipeline to ship".to_owned(),
+        n => format!(", {n} log pipelines to ship"),
+    };
     let handlers = match s.handlers {
         0 => String::new(),
         1 => ", 1 handler if notified".to_owned(),
         n => format!(", {n} handlers if notified"),
     };
     out.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{check}{collect}{handlers}.\n",
+        "Plan: {} to create, {} to update, {} to delete{run}, {} unchanged{check}{collect}{ship}{handlers}.\n",
         s.create, s.update, s.delete, s.no_op
     ));
     for sink in &plan.audit {
@@ -166,6 +171,7 @@ fn shown(node: &PlanNode) -> Option<Shown<'_>> {
     let description = node.family().map(|family| family.describe(&node.view()));
     let what = match (&description, node.kind) {
         (_, NodeKind::Facts) => collector_summary(node),
+        (_, NodeKind::Logs) => super::show_logs::summary(node),
         (Some(description), _) => description.what.clone(),
         (None, _) => String::new(),
     };
@@ -179,6 +185,7 @@ fn shown(node: &PlanNode) -> Option<Shown<'_>> {
     let (mut details, diff_lines) = match description {
         Some(description) => (description.details, description.diff_lines),
         None if node.kind == NodeKind::Facts => (collector_details(node), Vec::new()),
+        None if node.kind == NodeKind::Logs => (super::show_logs::details(node), Vec::new()),
         None => (Vec::new(), Vec::new()),
     };
     details.extend(notified_handlers(node));
@@ -204,6 +211,7 @@ fn render_node(out: &mut String, node: &PlanNode, color: bool, with_diffs: bool)
         Action::Run => ("!", CYAN),
         Action::Collect => ("=", CYAN),
         Action::Check => ("?", CYAN),
+        Action::Ship => (">", CYAN),
         Action::NoOp => ("=", ""),
     };
     let notes = if shown.notes.is_empty() {
@@ -345,7 +353,7 @@ fn collector_details(node: &PlanNode) -> Vec<Detail> {
     }
 }
 
-fn show_value(value: &serde_json::Value) -> String {
+pub(super) fn show_value(value: &serde_json::Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)

@@ -25,6 +25,8 @@ struct Inner {
     real: Option<PathBuf>,
     digest: OnceLock<String>,
     git: OnceLock<Option<GitRevision>>,
+    /// Where the agent pulled the directory from; plans record it.
+    origin: Option<GitOrigin>,
 }
 
 /// The Git commit a config directory is at, when it is in a Git work tree.
@@ -41,6 +43,11 @@ impl ConfigDir {
     /// The config directory at `path`. Nothing is read yet: a directory that cannot be read is
     /// reported by [`crate::config::load`] as a diagnostic.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        ConfigDir::pulled(path, None)
+    }
+
+    /// The config directory at `path`, checked out by the agent from `origin`.
+    pub fn pulled(path: impl Into<PathBuf>, origin: Option<GitOrigin>) -> Self {
         let path = path.into();
         let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
         let real = std::fs::canonicalize(&path).ok();
@@ -50,7 +57,13 @@ impl ConfigDir {
             real,
             digest: OnceLock::new(),
             git: OnceLock::new(),
+            origin,
         }))
+    }
+
+    /// Where the agent pulled it from, when it did.
+    pub fn origin(&self) -> Option<&GitOrigin> {
+        self.0.origin.as_ref()
     }
 
     /// The directory as it was given.
@@ -266,4 +279,21 @@ mod tests {
         assert_eq!(dir.git_commit(), None);
         assert_eq!(dir.git_dirty(), None);
     }
+}
+
+/// Where the agent got a config: the repository, the ref it followed, the commit.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct GitOrigin {
+    /// `settings.agent.source.git.url`, without any user name or password.
+    pub url: String,
+    /// The ref followed: the branch (`refs/heads/main`) or a preview ref.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The commit the config is at.
+    pub commit: String,
+    /// A preview: planned for review, never applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use dir::{ConfigDir, GitRevision};
+pub use dir::{ConfigDir, GitOrigin, GitRevision};
 pub use fleet::{Fleet, Includes, Role};
 pub use node::{Key, Node, Value};
 /// YAML text into a `Node` tree with the loader's bounds (the `from_yaml` filter reads with it).

@@ -11,6 +11,7 @@ mod collect;
 pub mod lock;
 mod report;
 mod scheduler;
+mod ship;
 mod when;
 
 use std::collections::HashMap;
@@ -20,9 +21,11 @@ use serde::Serialize;
 
 pub use collect::Collected;
 pub use report::{RunReport, write_report};
+pub use ship::Shipped;
 
 use crate::apply::{self, Action};
 use crate::config::ConfigDir;
+use crate::model::logs::LogPipeline;
 use crate::model::{ApplyTask, FactsTask};
 use crate::plan::{HostIdentity, NodeKind, Plan, PlanNode, Precondition};
 
@@ -49,6 +52,9 @@ pub struct NodeOutcome {
     /// A facts node's samples and threshold events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<Collected>,
+    /// What a logs node shipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Shipped>,
     /// What the program a node ran (a command) printed and how it exited: each stream to
     /// [`crate::process::REPORT_OUTPUT_LIMIT`], `(sensitive)` when the node is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,6 +89,7 @@ impl NodeOutcome {
             status: Status::Skipped(why),
             duration_ms: 0,
             facts: None,
+            logs: None,
             output: None,
             registered: None,
             message: None,
@@ -155,6 +162,10 @@ pub fn stale_nodes(plan: &Plan) -> Vec<String> {
 pub struct Recompiled<'a> {
     pub tasks: HashMap<String, &'a ApplyTask>,
     pub collectors: HashMap<String, &'a FactsTask>,
+    /// Log pipelines by their node's address.
+    pub logs: HashMap<String, &'a LogPipeline>,
+    /// What the pipelines run with, or why they cannot run (a secrets file refused).
+    pub log_context: Result<crate::logs::LogContext, String>,
     pub config_dir: &'a ConfigDir,
 }
 
@@ -242,6 +253,7 @@ fn status_of(
         Ok(ran) => {
             let products = Products {
                 facts: None,
+                logs: None,
                 output: ran.output,
                 registered: ran.registered,
                 message: ran.message,
@@ -294,6 +306,7 @@ impl Nodes<'_, '_> {
 #[derive(Default)]
 struct Products {
     facts: Option<Collected>,
+    logs: Option<Shipped>,
     output: Option<crate::process::Output>,
     registered: Option<serde_json::Map<String, serde_json::Value>>,
     message: Option<apply::contract::Message>,
@@ -307,6 +320,7 @@ fn outcome(node: &PlanNode, started: Instant, status: Status, products: Products
         status,
         duration_ms: started.elapsed().as_millis() as u64,
         facts: products.facts,
+        logs: products.logs,
         output: products.output,
         registered: products.registered,
         message: products.message,
@@ -326,7 +340,15 @@ impl scheduler::Work for Nodes<'_, '_> {
                 };
                 (status, products)
             }
-            _ => self.run_apply(node, notified),
+            NodeKind::Logs => {
+                let (status, logs) = ship::run(node, self.config);
+                let products = Products {
+                    logs,
+                    ..Products::default()
+                };
+                (status, products)
+            }
+            NodeKind::Apply => self.run_apply(node, notified),
         };
         outcome(node, started, status, products)
     }

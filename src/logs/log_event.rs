@@ -83,16 +83,35 @@ impl LogEvent {
     }
 
     /// The record as one JSON object: its fields, with `message` and `file` (a field a parser
-    /// set under either name gives way to them).
+    /// set under either name gives way to them). Written straight from the record, field by
+    /// field: no copy of the record is made.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut object = serde_json::Map::with_capacity(self.fields.len() + 2);
+        let mut out = Vec::with_capacity(self.message.len() + self.file.len() + 32);
+        out.push(b'{');
         for (name, value) in &self.fields {
-            object.insert(name.clone(), value.clone());
+            if name != MESSAGE && name != FILE {
+                push_member(&mut out, name, value);
+            }
         }
-        object.insert(MESSAGE.to_owned(), Value::String(self.message.clone()));
-        object.insert(FILE.to_owned(), Value::String(self.file.to_string()));
-        serde_json::to_vec(&Value::Object(object)).unwrap_or_default()
+        push_member(&mut out, MESSAGE, self.message.as_str());
+        push_member(&mut out, FILE, &*self.file);
+        out.push(b'}');
+        out
     }
+}
+
+/// Appends `"name":value` to an object being written (a comma first unless it is the first).
+/// Serializing a string or a `Value` into a `Vec` cannot fail: no I/O, and a `Value`'s maps
+/// have string keys.
+fn push_member<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, name: &str, value: &T) {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    let written = serde_json::to_writer(&mut *out, name).and_then(|()| {
+        out.push(b':');
+        serde_json::to_writer(&mut *out, value)
+    });
+    debug_assert!(written.is_ok());
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::collectors::Selection;
-use super::family;
+use super::family::{self, Family};
 use super::gatherer::Gatherer;
 use super::text_format::{self, Dialect};
 
@@ -85,6 +85,13 @@ pub struct Exposition {
     /// The node_exporter collectors the gatherer is made of, listed once: every request
     /// with a `collect[]` filter is checked against them.
     collectors: Vec<&'static str>,
+    extra: Option<Arc<dyn ExtraFamilies>>,
+}
+
+/// Metrics of the process that are not a collector's (the agent's runs), added to every
+/// exposition.
+pub trait ExtraFamilies: Send + Sync {
+    fn families(&self) -> Vec<Family>;
 }
 
 impl std::fmt::Debug for Gatherer {
@@ -111,7 +118,14 @@ impl Exposition {
             collectors: gatherer.exporter_collectors(),
             gatherer,
             for_textfile,
+            extra: None,
         }
+    }
+
+    /// With `extra`'s families in every exposition.
+    pub fn with_extra(mut self, extra: Option<Arc<dyn ExtraFamilies>>) -> Exposition {
+        self.extra = extra;
+        self
     }
 
     /// The collector names a `collect[]` filter may give.
@@ -139,9 +153,14 @@ impl Exposition {
         } else {
             self.gatherer.gather_selected(selection)
         };
+        let extra = self
+            .extra
+            .as_ref()
+            .map(|e| e.families())
+            .unwrap_or_default();
         let mut dropped = Vec::new();
         let merged = family::merge(
-            gathered.families().filter(|f| {
+            gathered.families().chain(&extra).filter(|f| {
                 !self.for_textfile
                     || !(f.name.starts_with("process_")
                         || f.name.starts_with("node_scrape_collector_"))

@@ -59,7 +59,13 @@ pub struct Gatherer {
     entries: Vec<Entry>,
     events: Mutex<EventLog>,
     started_unix: f64,
+    /// Families from outside the collectors, added to every gathering: the `driftless_log_*`
+    /// families of log pipelines running in the same process.
+    sources: Mutex<Vec<FamilySource>>,
 }
+
+/// Families made on request by another part of the process.
+pub type FamilySource = Arc<dyn Fn() -> Vec<Family> + Send + Sync>;
 
 /// What one gathering produced: every collector's families (shared with the cache, not
 /// copied) and driftless's own metrics.
@@ -199,6 +205,7 @@ impl Gatherer {
             entries,
             events: Mutex::new(EventLog::default()),
             started_unix: procfs::unix_now(),
+            sources: Mutex::new(Vec::new()),
         })
     }
 
@@ -246,6 +253,12 @@ impl Gatherer {
             .flat_map(|e| e.parts.iter().copied())
             .collect();
         names.into_iter().collect()
+    }
+
+    /// Adds families made by another part of the process (running log pipelines) to every
+    /// gathering from now on.
+    pub fn add_source(&self, source: FamilySource) {
+        lock(&self.sources).push(source);
     }
 
     /// Collects what is due and returns every family, ready to expose.
@@ -375,6 +388,9 @@ impl Gatherer {
             events_total,
         ];
         own.extend(self_process_metrics(self.started_unix));
+        for source in lock(&self.sources).iter() {
+            own.extend(source());
+        }
         Gathered { collected, own }
     }
 

@@ -29,8 +29,9 @@
 //! headers on every answer.
 //!
 //! `GET`/`HEAD /metrics` answers, with node_exporter's `collect[]`/`exclude[]` filters
-//! (`collect_filter`); `/` is a small landing page; other paths are
-//! 404.
+//! (`collect_filter`); `/` is a small landing page; with a [`Readiness`] (the agent's),
+//! `/healthz` (the process answers) and `/readyz` (`200`, or `503` with why not); other paths
+//! are 404.
 //!
 //! With [`stop_on_signals`], SIGTERM and SIGINT stop it gracefully: no new connections, idle
 //! ones closed, requests in flight answered, then [`serve`] returns.
@@ -70,6 +71,20 @@ pub struct ServerOptions {
     pub per_client_rate: Option<Rate>,
     /// TLS, basic auth, extra headers and the shared rate limit.
     pub web: WebConfig,
+    /// What `/readyz` answers; without it, `/healthz` and `/readyz` are unknown paths.
+    pub readiness: Option<Arc<dyn Readiness>>,
+}
+
+/// Whether the process serving is ready for work (the agent: its last cycles succeeded).
+pub trait Readiness: Send + Sync {
+    /// `Ok` when ready; else why not, the `503` body.
+    fn ready(&self) -> Result<(), String>;
+}
+
+impl std::fmt::Debug for dyn Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Readiness")
+    }
 }
 
 impl Default for ServerOptions {
@@ -85,6 +100,7 @@ impl Default for ServerOptions {
             max_requests_per_connection: 1000,
             per_client_rate: Some(DEFAULT_PER_CLIENT_RATE),
             web: WebConfig::default(),
+            readiness: None,
         }
     }
 }
@@ -900,6 +916,16 @@ impl Worker {
                     encoding: None,
                     body: LANDING.as_bytes(),
                 },
+                "/healthz" if self.options.readiness.is_some() => Answer::plain("200 OK", b"ok\n"),
+                "/readyz" if let Some(readiness) = &self.options.readiness => {
+                    match readiness.ready() {
+                        Ok(()) => Answer::plain("200 OK", b"ready\n"),
+                        Err(why) => {
+                            failed_body = format!("not ready: {why}\n");
+                            Answer::plain("503 Service Unavailable", failed_body.as_bytes())
+                        }
+                    }
+                }
                 _ => Answer::plain("404 Not Found", b"not found; metrics are at /metrics\n"),
             }
         };

@@ -84,9 +84,60 @@ pub struct MetricsPush {
     pub sinks: Vec<Spanned<SinkConfig>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+/// `settings.agent`: how `driftless agent` runs. Read from the agent's own config dir (`-c`),
+/// not from the repository it pulls.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSettings {
-    /// How often the agent pulls and converges.
-    pub interval: Spanned<Duration>,
+    /// How often the agent converges the host (default "30m").
+    pub interval: Option<Spanned<Duration>>,
+    /// Up to this much more, chosen at random for each cycle, so that a fleet does not hit its
+    /// sources at once (default none); at most the interval.
+    pub splay: Option<Spanned<Duration>>,
+    /// `apply` (default) converges the host; `plan` only plans and sends the plan to the audit
+    /// sinks (drift is reported, nothing is changed).
+    pub mode: Option<Spanned<AgentMode>>,
+    /// Where the config comes from; unset: the agent's own config dir.
+    pub source: Option<AgentSource>,
+}
+
+/// What each cycle of the agent does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentMode {
+    /// Plan and execute.
+    #[default]
+    Apply,
+    /// Plan only, and send the plan to the audit sinks.
+    Plan,
+}
+
+/// `settings.agent.source`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSource {
+    /// A Git repository the agent clones and follows (with the `git` command).
+    pub git: GitSource,
+}
+
+/// `settings.agent.source.git`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitSource {
+    /// The repository, as `git clone` takes it: `https://…`, `ssh://…`, `git@host:path` or a
+    /// local path. Credentials belong in git's credential helpers or SSH keys, not here.
+    pub url: Spanned<String>,
+    /// The branch to converge to (default "main").
+    pub branch: Option<Spanned<String>>,
+    /// How often the repository is fetched (default: the agent's interval).
+    pub interval: Option<Spanned<Duration>>,
+    /// Apply only commits whose signature `git verify-commit` accepts (GPG or SSH keys the
+    /// agent's user trusts); an unsigned or untrusted commit is refused.
+    #[serde(default)]
+    pub verify_commits: bool,
+    /// Branches (or full refs, e.g. `refs/pull/7/head`) that are planned, never applied: each
+    /// new commit of one is planned and its plan sent to the audit sinks for review. Name only
+    /// refs that the people who may change the hosts push to.
+    #[serde(default)]
+    pub preview_refs: Vec<Spanned<String>>,
 }

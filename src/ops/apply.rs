@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::compile::Inputs;
 use super::execute::{Executed, RunOptions, run_verified};
-use super::plan::{PlanError, Planned, plan};
+use super::plan::{PlanError, Planned, plan_in, plan_scoped};
 use super::refusal::Refusal;
 use super::run_lock;
 use crate::plan::{Plan, json};
@@ -35,7 +35,8 @@ pub fn apply(inputs: &Inputs, options: &RunOptions) -> Result<Executed, ApplyErr
         compiled,
         facts,
         mut plan,
-    } = plan(inputs).map_err(ApplyError::Plan)?;
+    } = plan_scoped(inputs, options.state_dir.as_deref(), options.logs)
+        .map_err(ApplyError::Plan)?;
     // The digest is what the run report names, as for a plan file.
     json::seal(&mut plan);
     let (_held, lock) =
@@ -53,7 +54,12 @@ pub fn apply(inputs: &Inputs, options: &RunOptions) -> Result<Executed, ApplyErr
 
 /// The sealed plan of the config, for showing what would change; no lock (nothing changes).
 pub fn dry_run(inputs: &Inputs) -> Result<Plan, PlanError> {
-    let mut plan = plan(inputs)?.plan;
+    dry_run_in(inputs, None)
+}
+
+/// [`dry_run`], with log pipelines' checkpoints read from `state_dir` when given.
+pub fn dry_run_in(inputs: &Inputs, state_dir: Option<&std::path::Path>) -> Result<Plan, PlanError> {
+    let mut plan = plan_in(inputs, state_dir)?.plan;
     json::seal(&mut plan);
     Ok(plan)
 }

@@ -29,3 +29,14 @@ pub fn state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("driftless")
 }
+
+/// The state directory a run uses: `--state-dir` (or `DRIFTLESS_STATE_DIR`), else the
+/// config's `settings.state_dir`, else [`state_dir`].
+pub fn resolve_state_dir(
+    flag: Option<&Path>,
+    settings: &crate::model::settings::Settings,
+) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| settings.state_dir.as_ref().map(|d| PathBuf::from(&d.value)))
+        .unwrap_or_else(state_dir)
+}

@@ -16,7 +16,7 @@ use crate::config::ConfigDir;
 use crate::execute::lock::LockRecord;
 use crate::execute::{self, Recompiled, RunReport};
 use crate::facts::HostFacts;
-use crate::plan::{HostIdentity, NodeKind, Plan, address, facts_address};
+use crate::plan::{HostIdentity, NodeKind, Plan, address, facts_address, logs_address};
 
 /// The most worker threads a run may use: file work is bound by the disk, not by threads, and
 /// a huge number would only exhaust the host's thread limit.
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub state_dir: Option<PathBuf>,
     /// Told of each node as it ends, before the run is over.
     pub on_node: Option<NodeObserver>,
+    /// Whether `apply` plans the log pipelines, or they run in this process already.
+    pub logs: super::plan::LogPipelines,
 }
 
 impl RunOptions {
@@ -94,7 +96,7 @@ pub fn execute(request: &ExecuteRequest<'_>) -> Result<Executed, Refusal> {
         || plan
             .nodes
             .iter()
-            .any(|n| n.is_sensitive() || n.kind == NodeKind::Facts);
+            .any(|n| n.is_sensitive() || matches!(n.kind, NodeKind::Facts | NodeKind::Logs));
     let compiled = if needs_config {
         Some(recompile(
             &plan,
@@ -179,6 +181,12 @@ pub(super) fn run_verified(
             .iter()
             .map(|t| (facts_address(t), t))
             .collect::<HashMap<_, _>>(),
+        logs: (c.config.logs.iter())
+            .map(|p| (logs_address(p), p))
+            .collect::<HashMap<_, _>>(),
+        log_context: log_secrets(options, plan, config_dir).map(|secrets| {
+            super::logs::context_with(secrets, &c.config, options.state_dir.as_deref(), facts)
+        }),
         config_dir,
     });
     // SIGTERM and SIGINT stop the run between nodes, and its report is still written.
@@ -207,4 +215,18 @@ pub(super) fn run_verified(
         report,
         report_failures,
     })
+}
+
+/// The secrets log outputs read their credentials from: the plan's secret files, the
+/// environment, the env file.
+fn log_secrets(
+    options: &RunOptions,
+    plan: &Plan,
+    config_dir: &ConfigDir,
+) -> Result<crate::secrets::Secrets, String> {
+    let files: Vec<(String, PathBuf)> = (plan.config.secret_files.iter())
+        .map(|(name, path)| (name.clone(), path.into()))
+        .collect();
+    crate::secrets::Secrets::standard(&options.env_file, &files, config_dir)
+        .map_err(|e| e.to_string())
 }

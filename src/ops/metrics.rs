@@ -13,9 +13,9 @@ use super::defaults;
 use super::output_file::check_output_file;
 use crate::check::web_config as web_config_file;
 use crate::facts::HostFacts;
-use crate::metrics::exposition::{Exposition, Format};
+use crate::metrics::exposition::{Exposition, ExtraFamilies, Format};
 use crate::metrics::rate_limit::Rate;
-use crate::metrics::server::{self, DEFAULT_PER_CLIENT_RATE, ServerOptions};
+use crate::metrics::server::{self, DEFAULT_PER_CLIENT_RATE, Readiness, ServerOptions};
 use crate::metrics::web_config::{WebConfig, WebConfigError};
 use crate::metrics::{Gatherer, textfile_output};
 use crate::model::settings::{MetricsLimits, MetricsPush};
@@ -288,19 +288,43 @@ impl MetricsServer {
     /// interval run on schedule meanwhile, so their thresholds fire without scrapes, and the
     /// config's push sinks get a scrape each push interval.
     pub fn serve(self) -> Result<(), MetricsError> {
-        start_scheduler(Arc::clone(&self.gatherer));
-        if let Some(push) = &self.push {
-            let (gatherer, push) = (Arc::clone(&self.gatherer), Arc::clone(push));
-            let spawned = std::thread::Builder::new()
-                .name("metrics-push".into())
-                .spawn(move || push_loop(&gatherer, &push));
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "cannot start the metrics push");
-            }
-        }
-        let exposition = Arc::new(Exposition::new(self.gatherer));
+        self.serve_with(None, None)
+    }
+
+    /// [`MetricsServer::serve`] with `extra`'s metrics in every scrape, and `/healthz` and
+    /// `/readyz` answered from `readiness` (the agent's).
+    pub fn serve_with(
+        mut self,
+        extra: Option<Arc<dyn ExtraFamilies>>,
+        readiness: Option<Arc<dyn Readiness>>,
+    ) -> Result<(), MetricsError> {
+        start_background(&self.gatherer, self.push.as_ref());
+        self.options.readiness = readiness;
+        let exposition = Arc::new(Exposition::new(self.gatherer).with_extra(extra));
+        crate::resident::release_startup_pages();
         server::serve(self.listener, exposition, self.options)
             .map_err(|e| MetricsError::Failed(format!("metrics server: {e}")))
+    }
+}
+
+impl Metrics {
+    /// What a server does besides answering, without one: collectors with an interval run on
+    /// schedule, and scrapes go to the push sinks, in background threads.
+    pub fn start_background(&self) {
+        start_background(&self.gatherer, self.push.as_ref());
+    }
+}
+
+fn start_background(gatherer: &Arc<Gatherer>, push: Option<&Arc<Push>>) {
+    start_scheduler(Arc::clone(gatherer));
+    if let Some(push) = push {
+        let (gatherer, push) = (Arc::clone(gatherer), Arc::clone(push));
+        let spawned = std::thread::Builder::new()
+            .name("metrics-push".into())
+            .spawn(move || push_loop(&gatherer, &push));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the metrics push");
+        }
     }
 }
 

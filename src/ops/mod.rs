@@ -9,6 +9,7 @@ mod compile;
 pub mod defaults;
 mod execute;
 mod fleet;
+mod logs;
 mod metrics;
 mod output_file;
 mod plan;
@@ -18,17 +19,19 @@ mod refusal;
 mod report;
 mod run_lock;
 
-pub use apply::{ApplyError, apply, dry_run};
+pub use apply::{ApplyError, apply, dry_run, dry_run_in};
 pub use compile::{Compiled, Inputs, TagSelection, compile, compile_as};
 pub use execute::{ExecuteRequest, Executed, MAX_JOBS, NodeObserver, RunOptions, execute};
 pub use fleet::{HostsRequest, Target, VarOrigins, compile_hosts, targets, var_origins};
+pub use logs::{LogsError, LogsRequest, LogsRun, log_context, run_logs};
 pub use metrics::{Metrics, MetricsError, MetricsServer, load_metrics};
 pub use output_file::check_output_file;
-pub use plan::{PlanError, Planned, gather_facts, plan};
+pub use plan::{LogPipelines, PlanError, Planned, gather_facts, plan, plan_in, plan_scoped};
 pub use plan_file::read_plan;
 #[cfg(feature = "plugins")]
 pub use plugin::{DryCall, Inspection, Provided, check_plugin};
 pub use refusal::Refusal;
+pub use report::audit_sinks;
 
 // The types the workflows take and return, for their callers (`cli/`, the agent).
 pub use crate::config::ConfigDir;

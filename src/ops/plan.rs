@@ -40,13 +40,41 @@ pub fn gather_facts() -> HostFacts {
     facts
 }
 
-/// Gathers the facts, compiles the config and plans it (observing the host, read-only).
+/// Gathers the facts, compiles the config and plans it (observing the host, read-only); log
+/// pipelines' checkpoints are read from `settings.state_dir` or the default state directory.
 pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
+    plan_in(inputs, None)
+}
+
+/// [`plan()`], with log pipelines' checkpoints read from `state_dir` (`--state-dir`) when given.
+pub fn plan_in(inputs: &Inputs, state_dir: Option<&std::path::Path>) -> Result<Planned, PlanError> {
+    plan_scoped(inputs, state_dir, LogPipelines::Planned)
+}
+
+/// Whether a plan has the config's log pipelines as `logs.<id>` nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogPipelines {
+    Planned,
+    /// They run continuously in this process (the agent's), holding their checkpoints: the
+    /// plan leaves them out, so a run never ships them a second time beside themselves.
+    RunningHere,
+}
+
+/// [`plan_in`], with or without the log pipelines.
+pub fn plan_scoped(
+    inputs: &Inputs,
+    state_dir: Option<&std::path::Path>,
+    logs: LogPipelines,
+) -> Result<Planned, PlanError> {
     let facts = gather_facts();
-    let compiled = compile(inputs, &facts);
+    let mut compiled = compile(inputs, &facts);
     if compiled.diagnostics.has_errors() {
         return Err(PlanError::Config(Box::new(compiled)));
     }
+    if logs == LogPipelines::RunningHere {
+        compiled.config.logs.clear();
+    }
+    let logs_state = super::logs::plan_state_dir(state_dir, &compiled.config);
     let plan_inputs = PlanInputs {
         config: &compiled.config,
         sources: &compiled.sources,
@@ -55,6 +83,7 @@ pub fn plan(inputs: &Inputs) -> Result<Planned, PlanError> {
         extra_vars: &inputs.extra_vars,
         secret_files: &inputs.secret_files,
         tags: &inputs.tags,
+        observe_logs: &|pipeline| super::logs::observe_logs(pipeline, &logs_state),
     };
     match plan::build(&plan_inputs) {
         Ok(plan) => Ok(Planned {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::execute::RunOptions;
 use crate::config::ConfigDir;
 use crate::execute::{self, RunReport};
+use crate::model::sinks::SinkConfig;
 use crate::plan::Plan;
 use crate::secrets::{EnvVarSource, Secrets};
 use crate::sinks::{self, BuildContext, DirectorySink, Retention, Sink};
@@ -24,17 +25,26 @@ pub fn report_sinks(
     state_dir: &Path,
     secrets: &Secrets,
 ) -> Vec<Result<Arc<dyn Sink>, String>> {
-    if plan.audit.is_empty() {
+    audit_sinks(&plan.audit, &plan.host.hostname, state_dir, secrets)
+}
+
+/// The sinks of `settings.audit` (`audit`), else the bounded `runs/` in the state directory:
+/// where the run reports of host `host` go, and what the agent sends besides them (previews,
+/// refused commits).
+pub fn audit_sinks(
+    audit: &[SinkConfig],
+    host: &str,
+    state_dir: &Path,
+    secrets: &Secrets,
+) -> Vec<Result<Arc<dyn Sink>, String>> {
+    if audit.is_empty() {
         let sink = DirectorySink::reports(state_dir.join("runs"), Some(Retention::DEFAULT_REPORTS))
             .map(|s| Arc::new(s) as Arc<dyn Sink>)
             .map_err(|e| e.message);
         return vec![sink];
     }
-    let cx = BuildContext {
-        secrets,
-        host: &plan.host.hostname,
-    };
-    plan.audit
+    let cx = BuildContext { secrets, host };
+    audit
         .iter()
         .map(|config| {
             sinks::build(config, &cx)

@@ -7,6 +7,7 @@
 pub mod dag;
 mod facts_nodes;
 pub mod json;
+mod logs_nodes;
 mod lower;
 pub mod source;
 mod verify;
@@ -24,11 +25,15 @@ use crate::facts::HostFacts;
 use crate::model::sinks::SinkConfig;
 use crate::model::{ApplyTask, Config};
 pub use facts_nodes::{address as facts_address, collector_after};
-pub use source::{ConfigSource, HostIdentity};
+pub use logs_nodes::{
+    LogsBefore, ObservedLogFile, SOURCE_TYPES as LOG_SOURCE_TYPES, address as logs_address,
+    pipeline_after,
+};
+pub use source::{ConfigSource, GitOrigin, HostIdentity};
 
 /// Major.minor: a minor bump only adds fields (readers ignore unknown ones); a new major is
 /// refused by `execute`.
-pub const FORMAT_VERSION: &str = "1.5";
+pub const FORMAT_VERSION: &str = "1.6";
 
 pub use crate::apply::SENSITIVE;
 
@@ -75,6 +80,9 @@ pub struct Summary {
     /// Nodes that run and change nothing: waits, reads (format 1.5).
     #[serde(default)]
     pub check: usize,
+    /// Logs nodes: pipelines run once over what their files hold (format 1.6).
+    #[serde(default)]
+    pub ship: usize,
 }
 
 impl Summary {
@@ -94,6 +102,7 @@ impl Summary {
                 Action::Run => summary.run += 1,
                 Action::Collect => summary.collect += 1,
                 Action::Check => summary.check += 1,
+                Action::Ship => summary.ship += 1,
             }
         }
         summary
@@ -184,13 +193,13 @@ pub enum Precondition {
     /// The state earlier tasks leave (the previous edit of the same file, or the rewrite of a
     /// hard link's target); checked when the node runs.
     Chained,
-    /// Nothing to check: the node changes nothing on the host (a facts node).
+    /// Nothing to check: the node changes nothing on the host (a facts or logs node).
     None,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PlanNode {
-    /// `apply.<id>` or `facts.<id>`.
+    /// `apply.<id>`, `facts.<id>` or `logs.<id>`.
     pub address: String,
     /// The task's `name`, a human label (format 1.4); absent when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,11 +230,11 @@ pub struct PlanNode {
     pub precondition: Precondition,
     /// The observed state, in the shape of the node's type's family (`FsState` for the file
     /// family, a user's or group's state; docs/plan-format.md gives each); `null` for a facts
-    /// node.
+    /// node; for a logs node, the files its globs match with their checkpointed positions.
     #[schemars(with = "NodeBefore")]
     pub before: Recorded,
     /// The wanted state, same shape; sensitive leaves are `(sensitive)`. For a facts node, the
-    /// collector as it will run.
+    /// collector as it will run; for a logs node, the pipeline as it will run.
     #[schemars(with = "NodeAfter")]
     pub after: Recorded,
     /// Parallel to `before`: `true` at sensitive leaves, `false` when none.
@@ -302,6 +311,7 @@ impl JsonSchema for NodeBefore {
                 generator.subschema_for::<crate::apply::accounts::UserState>(),
                 generator.subschema_for::<crate::apply::accounts::GroupState>(),
                 other_family_state(),
+                generator.subschema_for::<logs_nodes::LogsBefore>(),
                 { "type": "null" },
             ]
         })
@@ -326,6 +336,7 @@ impl JsonSchema for NodeAfter {
                 generator.subschema_for::<crate::apply::accounts::GroupState>(),
                 other_family_state(),
                 generator.subschema_for::<facts_nodes::CollectorAfter>(),
+                generator.subschema_for::<logs_nodes::LogsAfter>(),
                 { "const": SENSITIVE },
             ]
         })
@@ -346,6 +357,9 @@ pub struct PlanInputs<'a> {
     pub extra_vars: &'a [String],
     pub secret_files: &'a [(String, std::path::PathBuf)],
     pub tags: &'a crate::model::meta::TagSelection,
+    /// The files a log pipeline's globs match now, with their checkpointed positions (read
+    /// by the workflow, which knows the state directory).
+    pub observe_logs: &'a dyn Fn(&crate::model::logs::LogPipeline) -> Vec<ObservedLogFile>,
 }
 
 /// Lowers, observes and diffs. Errors are per node (`apply.x: why`), all reported together.
@@ -407,6 +421,11 @@ pub fn build(inputs: &PlanInputs<'_>) -> Result<Plan, Vec<String>> {
         &inputs.config.facts,
         tasks,
         inputs.sources,
+    ));
+    nodes.extend(logs_nodes::lower(
+        &inputs.config.logs,
+        inputs.sources,
+        inputs.observe_logs,
     ));
     let summary = Summary::of(&nodes);
     let started = std::time::Instant::now();

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigDir;
+pub use crate::config::GitOrigin;
 use crate::facts::HostFacts;
 
 /// The host a plan is for; `execute` refuses a plan made on another.
@@ -55,6 +56,10 @@ pub struct ConfigSource {
     /// plugins checks the config digest, so a plugin changed since is refused.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub plugins: std::collections::BTreeMap<String, String>,
+    /// The Git repository the agent pulled the config from, for a plan the agent made
+    /// (format 1.6); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<GitOrigin>,
 }
 
 impl ConfigSource {
@@ -80,6 +85,7 @@ impl ConfigSource {
             tags: selection.tags.clone(),
             skip_tags: selection.skip_tags.clone(),
             plugins: std::collections::BTreeMap::new(),
+            origin: dir.origin().cloned(),
         }
     }
 }

@@ -47,8 +47,9 @@ pub fn contradictions(plan: &Plan) -> Vec<String> {
         let checked = check_kind(node)
             .and_then(|()| match node.kind {
                 NodeKind::Facts => check_facts_node(node),
+                NodeKind::Logs => check_logs_node(node),
                 // An apply node is checked by its type's family, through its own state.
-                NodeKind::Apply | NodeKind::Logs => match node.family() {
+                NodeKind::Apply => match node.family() {
                     Some(family) => family.verify(&node.view()),
                     None => Err(format!(
                         "`{}` is not a type of an `apply` node",
@@ -88,7 +89,7 @@ fn check_kind(node: &PlanNode) -> Result<(), String> {
     let (kind, prefix, types): (&str, &str, &[&str]) = match node.kind {
         NodeKind::Apply => ("apply", "apply.", ApplySpec::TYPE_NAMES),
         NodeKind::Facts => ("facts", "facts.", CollectorSpec::TYPE_NAMES.as_slice()),
-        NodeKind::Logs => return Err("`plan` makes no `logs` nodes".to_owned()),
+        NodeKind::Logs => ("logs", "logs.", crate::plan::LOG_SOURCE_TYPES),
     };
     if !node.address.starts_with(prefix) {
         return Err(format!("a `{kind}` node's address starts with `{prefix}`"));
@@ -171,10 +172,10 @@ impl Nodes<'_> {
     /// manages. `execute` checks an `observed` node before the run and a `chained` one only
     /// when it runs.
     fn check_precondition(&self, i: usize, node: &PlanNode) -> Result<(), String> {
-        if node.kind == NodeKind::Facts {
+        if matches!(node.kind, NodeKind::Facts | NodeKind::Logs) {
             return match node.precondition {
                 Precondition::None => Ok(()),
-                _ => Err("a facts node's precondition is `none`".to_owned()),
+                _ => Err("a facts or logs node's precondition is `none`".to_owned()),
             };
         }
         let previous_edit = self.previous_edits[i].map(|p| &self.all[p]);
@@ -194,7 +195,9 @@ impl Nodes<'_> {
             // Whether something else made its state (a hard link's target's tasks) is its
             // family's to say.
             (Precondition::Chained, None) => Ok(()),
-            (Precondition::None, None) => Err("only a facts node has no precondition".to_owned()),
+            (Precondition::None, None) => {
+                Err("only a facts or logs node has no precondition".to_owned())
+            }
         }
     }
 }
@@ -214,8 +217,8 @@ fn previous_edits(nodes: &[PlanNode]) -> Vec<Option<usize>> {
 
 fn describe(s: &Summary) -> String {
     format!(
-        "{} to create, {} to update, {} to delete, {} unchanged, {} to run, {} to collect, {} to check",
-        s.create, s.update, s.delete, s.no_op, s.run, s.collect, s.check
+        "{} to create, {} to update, {} to delete, {} unchanged, {} to run, {} to collect, {} to check, {} to ship",
+        s.create, s.update, s.delete, s.no_op, s.run, s.collect, s.check, s.ship
     )
 }
 
@@ -235,6 +238,49 @@ fn check_facts_node(node: &PlanNode) -> Result<(), String> {
     let sensitive = node.after_sensitive == Value::Bool(true);
     if sensitive != node.after.as_json().is_some_and(|after| after == SENSITIVE) {
         return Err("`after` and `after_sensitive` disagree".to_owned());
+    }
+    Ok(())
+}
+
+/// A logs node ships what its files hold and changes nothing on the host: it waits for no
+/// node, its `before` is the files it saw (each `behind` what follows from its position and
+/// size), its `after` the pipeline, never sensitive (a log pipeline's settings may not hold a
+/// secret; credentials are secrets' names).
+fn check_logs_node(node: &PlanNode) -> Result<(), String> {
+    if node.action != Action::Ship {
+        return Err("a logs node's action is `ship`".to_owned());
+    }
+    if node.noop || node.handler || !node.depends_on.is_empty() || !node.notifies.is_empty() {
+        return Err("a logs node is never `noop` or a handler, and waits for no node".to_owned());
+    }
+    if node.diff.is_some() || node.after_sensitive != Value::Bool(false) {
+        return Err("a logs node has no `diff` and nothing sensitive".to_owned());
+    }
+    let before: crate::plan::LogsBefore = node
+        .before
+        .as_json()
+        .and_then(|b| serde_json::from_value(b.clone()).ok())
+        .ok_or("a logs node's `before` lists the files it matched")?;
+    for file in &before.files {
+        if file.behind != file.size.saturating_sub(file.position) {
+            return Err(format!(
+                "`{}`: `behind` is not `size` - `position`",
+                file.path
+            ));
+        }
+    }
+    if before.bytes_behind != before.files.iter().map(|f| f.behind).sum::<u64>() {
+        return Err("`bytes_behind` is not the sum of the files' `behind`".to_owned());
+    }
+    let after_is_pipeline = node.after.as_json().is_some_and(|after| {
+        ["source", "parser", "filters", "outputs"]
+            .iter()
+            .all(|part| after.get(part).is_some())
+    });
+    if !after_is_pipeline {
+        return Err(
+            "a logs node's `after` is its pipeline: source, parser, filters, outputs".to_owned(),
+        );
     }
     Ok(())
 }

@@ -182,7 +182,7 @@ pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 /// A regex matching the names `pattern` makes: time fields as digits (or a month name),
 /// `{id}` as any name part, `{host}` as itself. A name with a `/` (a subdirectory) is refused:
 /// the history is pruned in one directory.
-fn name_matcher(pattern: &str, host: &str) -> Result<Regex, String> {
+pub(crate) fn name_matcher(pattern: &str, host: &str) -> Result<Regex, String> {
     if pattern.contains('/') {
         return Err("a file name cannot hold `/`".to_owned());
     }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use console::ConsoleSink;
+pub(crate) use directory::name_matcher;
 pub use directory::{DirectorySink, Retention};
 pub use http::HttpSink;
 pub use s3::S3Sink;

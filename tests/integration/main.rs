@@ -7,17 +7,22 @@
 //! `common` (a config dir and a managed root in temp dirs, the binary run on them) and
 //! `facts_support` (the metrics server, the real Prometheus tools).
 
+mod agent_support;
 mod common;
 mod deps;
 mod facts_support;
 mod firewall_root;
 mod held_root;
 mod http_support;
+mod logs_support;
 mod metrics_tls_support;
 mod recipes;
 mod sandbox;
 mod sinks_support;
 
+mod agent_deb;
+mod agent_gitops;
+mod agent_lifecycle;
 mod cli;
 mod control_tasks;
 mod example_webserver;
@@ -75,6 +80,12 @@ mod fleet;
 mod fuzz;
 mod grammar;
 mod grammar_corpus;
+mod log_outputs;
+mod log_parsing;
+mod log_source;
+mod logs_delivery;
+mod logs_plan;
+mod logs_receivers;
 mod metrics_endpoint;
 mod metrics_prometheus_scrape;
 mod plan_assert;

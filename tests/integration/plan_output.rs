@@ -9,7 +9,7 @@ fn plan_stdout_is_only_json_and_summary_is_on_stderr() {
     let run = world.run(&["plan"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let plan = run.json();
-    assert_eq!(plan["format_version"], "1.5");
+    assert_eq!(plan["format_version"], "1.6");
     assert!(
         run.stderr.contains("Plan: 7 to create, 1 to update"),
         "{}",

@@ -13,16 +13,16 @@ use crate::deps::test_deps;
 use crate::facts_support::free_port;
 
 /// rsyslogd in the foreground with its own config, writing what it receives to `received`.
-struct Rsyslog {
+pub(crate) struct Rsyslog {
     child: Child,
     received: PathBuf,
-    udp: u16,
-    tcp: u16,
+    pub(crate) udp: u16,
+    pub(crate) tcp: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Rsyslog {
-    fn start() -> Rsyslog {
+    pub(crate) fn start() -> Rsyslog {
         let deps = test_deps(&["bin/rsyslogd", "lib/libestr.so.0"]);
         let modules = modules_dir(&deps.join("root"));
         let dir = tempfile::tempdir().expect("temp dir");
@@ -78,7 +78,7 @@ impl Rsyslog {
     }
 
     /// The lines received, once there are `n` of them.
-    fn lines(&self, n: usize) -> Vec<String> {
+    pub(crate) fn lines(&self, n: usize) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let text = std::fs::read_to_string(&self.received).unwrap_or_default();

@@ -28,6 +28,7 @@ const LAYERS: &[&[&str]] = &[
         "signals",
         "process",
         "http_client",
+        "resident",
     ],
     // Loading: the config dir and its documents.
     &["config"],
@@ -43,15 +44,20 @@ const LAYERS: &[&[&str]] = &[
     &["template"],
     // Collectors and the exporter: check knows their values, execute's facts nodes run them.
     &["metrics"],
-    &["check"],
+    // Where run reports and data leave the host.
+    &["sinks"],
+    // The checks of the model, and the log pipelines: each uses the other's pure rules (a
+    // glob, a regex's groups, an output's destination are one function, for check time and
+    // run time alike); the pipelines' outputs are sinks.
+    &["check", "logs"],
     &["plan"],
     // The schemas of config files and plans, generated from both.
     &["grammar"],
-    // Where run reports and data leave the host.
-    &["sinks"],
     &["execute"],
     // The workflows (compile, plan, verify-and-execute, apply, serve metrics).
     &["ops"],
+    // The long-running agent: a loop over the workflows.
+    &["agent"],
     &["cli"],
 ];
 
@@ -62,6 +68,7 @@ const LAYERS: &[&[&str]] = &[
 /// that belongs in `ops/`.
 const CLI_MAY_USE: &[&str] = &[
     "ops",
+    "agent",
     "model",
     "diagnostics",
     "printable",

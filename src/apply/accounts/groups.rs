@@ -174,7 +174,9 @@ pub fn run(node: &NodeView<'_>) -> Result<(), ResourceError> {
             None => return Ok(()),
         },
         Action::Delete => vec!["groupdel".to_owned()],
-        Action::NoOp | Action::Run | Action::Collect | Action::Check => return Ok(()),
+        Action::NoOp | Action::Run | Action::Collect | Action::Check | Action::Ship => {
+            return Ok(());
+        }
     };
     argv.push(after.group);
     tool(argv, None)

@@ -555,7 +555,9 @@ pub fn run(node: &NodeView<'_>, config: Option<&Recompiled<'_>>) -> Result<(), R
             argv.push(user.clone());
             tool(argv, None)?;
         }
-        Action::NoOp | Action::Run | Action::Collect | Action::Check => return Ok(()),
+        Action::NoOp | Action::Run | Action::Collect | Action::Check | Action::Ship => {
+            return Ok(());
+        }
     }
     if let Some(hash) = password {
         // `chpasswd -e` takes `name:hash` on stdin: the hash is never on a command line.

@@ -16,6 +16,7 @@
 mod diagnostics;
 mod http_request;
 mod loaders;
+mod log_lines;
 mod plan_reader;
 mod templates;
 mod textfile;
