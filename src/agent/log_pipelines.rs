@@ -5,28 +5,31 @@
 //! their checkpoints written. Their metrics (`driftless_log_*`) are on `/metrics`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::logs::RunningLogs;
 use crate::metrics::Gatherer;
-use crate::model::{Config, LogPipeline};
-use crate::ops::{self, HostFacts, Inputs};
+use crate::model::LogPipeline;
+use crate::ops::{self, Compiled, HostFacts, Inputs};
+use crate::plugins::Plugins;
 
 pub struct LogPipelines {
     running: Option<RunningLogs>,
 }
 
 impl LogPipelines {
-    /// Starts `config`'s pipelines; their metrics join `gatherer`'s. A pipeline that cannot
-    /// start is logged: the agent converges the host all the same.
+    /// Starts `pipelines`, of the config `compiled`; their metrics join `gatherer`'s. A
+    /// pipeline that cannot start is logged: the agent converges the host all the same.
     pub fn start(
         inputs: &Inputs,
-        config: &Config,
+        compiled: &Compiled,
+        pipelines: &[LogPipeline],
         state_dir: &Path,
         facts: &HostFacts,
         gatherer: &Gatherer,
     ) -> LogPipelines {
-        let started = ops::log_context(inputs, config, Some(state_dir), facts)
-            .and_then(|cx| RunningLogs::start(&config.logs, &cx).map_err(|e| e.message));
+        let started = ops::log_context(inputs, compiled, Some(state_dir), facts)
+            .and_then(|cx| RunningLogs::start(pipelines, &cx).map_err(|e| e.message));
         match started {
             Ok(running) => {
                 gatherer.add_source(running.metrics_source());
@@ -41,10 +44,11 @@ impl LogPipelines {
         }
     }
 
-    /// Runs `pipelines` from now on: unchanged ones go on where they are.
-    pub fn reload(&mut self, pipelines: &[LogPipeline]) {
+    /// Runs `pipelines` (with their config's `plugins`) from now on: unchanged ones go on
+    /// where they are.
+    pub fn reload(&mut self, pipelines: &[LogPipeline], plugins: Arc<Plugins>) {
         if let Some(running) = &mut self.running
-            && let Err(e) = running.reload(pipelines)
+            && let Err(e) = running.reload(pipelines, plugins)
         {
             tracing::error!(why = %e.message, "the log pipelines cannot reload");
         }

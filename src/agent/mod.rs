@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::metrics::Gatherer;
-use crate::model::{Config, LogPipeline};
+use crate::model::LogPipeline;
 use crate::ops::{self, Compiled, ConfigDir, Inputs, MetricsError, MetricsServer, RunOptions};
 use audit::Audit;
 use cycle::Cycle;
@@ -52,7 +52,7 @@ const METRICS_WORKERS: usize = 2;
 pub enum Event {
     /// `current` points to a new good commit (or, at start, the one it pointed to): converge
     /// to it now, and run its log pipelines.
-    NewCommit(Vec<LogPipeline>),
+    NewCommit(Vec<LogPipeline>, Arc<crate::plugins::Plugins>),
 }
 
 /// What `driftless agent` is given.
@@ -143,12 +143,19 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         logs: crate::ops::LogPipelines::RunningHere,
     };
     // With a Git source the pipelines are the current commit's, sent by the source thread.
-    let own_logs = if resolved.git.is_some() {
-        Config::default()
+    let own_logs: &[LogPipeline] = if resolved.git.is_some() {
+        &[]
     } else {
-        own.config.clone()
+        &own.config.logs
     };
-    let mut logs = LogPipelines::start(&request.inputs, &own_logs, &state_dir, &facts, &gatherer);
+    let mut logs = LogPipelines::start(
+        &request.inputs,
+        &own,
+        own_logs,
+        &state_dir,
+        &facts,
+        &gatherer,
+    );
     let (events, received) = mpsc::channel();
     let mut source = start_source(&resolved, &request.inputs, &audit, &metrics, &events);
     tracing::info!(
@@ -162,8 +169,8 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     let mut next = Instant::now();
     while !crate::signals::stop_requested() {
         let mut due = Instant::now() >= next;
-        if let Some(pipelines) = new_commit(&received) {
-            logs.reload(&pipelines);
+        if let Some((pipelines, plugins)) = new_commit(&received) {
+            logs.reload(&pipelines, plugins);
             due = true;
         }
         if reload::take_hangup() || watch.changed() {
@@ -176,8 +183,8 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
                     source = start_source(&reloaded, &request.inputs, &audit, &metrics, &events);
                 }
                 if reloaded.git.is_none() {
-                    audit.follow(&own_config.settings.audit);
-                    logs.reload(&own_config.logs);
+                    audit.follow(&own_config.config.settings.audit);
+                    logs.reload(&own_config.config.logs, own_config.plugins.clone());
                 }
                 resolved = reloaded;
             }
@@ -211,10 +218,12 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
 
 /// The log pipelines of the newest commit the source thread switched to since the last
 /// look, if it switched.
-fn new_commit(received: &Receiver<Event>) -> Option<Vec<LogPipeline>> {
+fn new_commit(
+    received: &Receiver<Event>,
+) -> Option<(Vec<LogPipeline>, Arc<crate::plugins::Plugins>)> {
     let mut newest = None;
-    while let Ok(Event::NewCommit(pipelines)) = received.try_recv() {
-        newest = Some(pipelines);
+    while let Ok(Event::NewCommit(pipelines, plugins)) = received.try_recv() {
+        newest = Some((pipelines, plugins));
     }
     newest
 }
@@ -287,7 +296,7 @@ fn reload_settings(
     request: &AgentRequest,
     running: &Resolved,
     metrics: &AgentMetrics,
-) -> Option<(Resolved, Config)> {
+) -> Option<(Resolved, Compiled)> {
     let inputs = Inputs {
         config_dir: ConfigDir::new(request.inputs.config_dir.path()),
         ..request.inputs.clone()
@@ -313,5 +322,5 @@ fn reload_settings(
         listen: running.listen.clone(),
         ..reloaded
     };
-    Some((resolved, compiled.config))
+    Some((resolved, compiled))
 }

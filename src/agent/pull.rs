@@ -39,7 +39,9 @@ impl Puller {
             let compiled = ops::compile(&self.inputs_at(&dir, &commit), &ops::gather_facts());
             if !compiled.diagnostics.has_errors() {
                 self.audit.follow(&compiled.config.settings.audit);
-                let _ = self.events.send(Event::NewCommit(compiled.config.logs));
+                let _ = self
+                    .events
+                    .send(Event::NewCommit(compiled.config.logs, compiled.plugins));
             }
         }
         while !self.quitting() {
@@ -79,10 +81,10 @@ impl Puller {
             return;
         }
         match self.adopt(&commit) {
-            Ok(logs) => {
+            Ok((logs, plugins)) => {
                 refused.clear();
                 tracing::info!(%commit, "switched to a new commit");
-                let _ = self.events.send(Event::NewCommit(logs));
+                let _ = self.events.send(Event::NewCommit(logs, plugins));
             }
             Err(why) => {
                 let origin = self
@@ -95,8 +97,12 @@ impl Puller {
         }
     }
 
-    /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines.
-    fn adopt(&self, commit: &str) -> Result<Vec<crate::model::LogPipeline>, String> {
+    /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines
+    /// and the plugins they may call.
+    fn adopt(
+        &self,
+        commit: &str,
+    ) -> Result<(Vec<crate::model::LogPipeline>, Arc<crate::plugins::Plugins>), String> {
         if self.source.verify_commits {
             self.source.verify(commit)?;
         }
@@ -114,6 +120,6 @@ impl Puller {
         self.source.switch(commit)?;
         self.audit.follow(&compiled.config.settings.audit);
         self.metrics.set_commit(commit);
-        Ok(compiled.config.logs)
+        Ok((compiled.config.logs, compiled.plugins))
     }
 }

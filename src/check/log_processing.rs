@@ -15,7 +15,11 @@ use crate::model::logs::{
     TimestampExtraction,
 };
 
-pub fn check_log_processing(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
+pub fn check_log_processing(
+    pipeline: &LogPipeline,
+    plugin_log_filters: &[String],
+    found: &mut Vec<Diagnostic>,
+) {
     check_parser(&pipeline.parser, found);
     for (at, filter) in pipeline.filters.iter().enumerate() {
         // Filters carry no place of their own: a filter that is wrong as a whole is shown at
@@ -23,13 +27,14 @@ pub fn check_log_processing(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>)
         let field = match filter {
             LogFilter::Include(m) | LogFilter::Exclude(m) => m.field.as_ref(),
             LogFilter::Redact(r) => r.field.as_ref(),
+            LogFilter::Plugin(p) => Some(&p.name),
             _ => None,
         };
         let whole = Whole {
             span: field.map_or(pipeline.id.span, |f| f.span),
             name: format!("filter {} of pipeline `{}`", at + 1, pipeline.id.value),
         };
-        check_filter(filter, &whole, found);
+        check_filter(filter, &whole, plugin_log_filters, found);
     }
 }
 
@@ -73,7 +78,12 @@ fn check_parser(parser: &LogParser, found: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_filter(filter: &LogFilter, whole: &Whole, found: &mut Vec<Diagnostic>) {
+fn check_filter(
+    filter: &LogFilter,
+    whole: &Whole,
+    plugin_log_filters: &[String],
+    found: &mut Vec<Diagnostic>,
+) {
     match filter {
         LogFilter::Include(m) | LogFilter::Exclude(m) => check_match(m, whole, found),
         LogFilter::RateLimit(r) => {
@@ -105,7 +115,29 @@ fn check_filter(filter: &LogFilter, whole: &Whole, found: &mut Vec<Diagnostic>) 
             }
         }
         LogFilter::Redact(r) => check_redact(r, whole, found),
+        LogFilter::Plugin(p) => check_plugin_filter(&p.name, plugin_log_filters, found),
     }
+}
+
+fn check_plugin_filter(name: &Spanned<String>, provided: &[String], found: &mut Vec<Diagnostic>) {
+    if provided.contains(&name.value) {
+        return;
+    }
+    let mut names = provided.to_vec();
+    names.sort();
+    let help = if names.is_empty() {
+        "declare the plugin that provides it in `settings.plugins` (docs/plugins.md)".to_owned()
+    } else {
+        format!("the config's plugins provide the log filters {}", names.join(", "))
+    };
+    found.push(
+        Diagnostic::error(format!(
+            "no plugin of the config provides the log filter `{}`",
+            name.value
+        ))
+        .at(name.span)
+        .help(help),
+    );
 }
 
 fn check_match(m: &MatchFilter, whole: &Whole, found: &mut Vec<Diagnostic>) {

@@ -121,7 +121,7 @@ pub fn check(
     let logs = rendered
         .logs
         .iter()
-        .filter_map(|task| check_log_pipeline(task, &mut found))
+        .filter_map(|task| check_log_pipeline(task, &rendered.plugin_log_filters, &mut found))
         .collect();
     let settings = check_settings(&rendered.settings, sources, &mut found);
     // In the order the tasks are written, whatever left each out.
@@ -478,7 +478,11 @@ fn check_facts_task(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<
     })
 }
 
-fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Option<LogPipeline> {
+fn check_log_pipeline(
+    task: &RenderedTask,
+    plugin_log_filters: &[String],
+    found: &mut Vec<Diagnostic>,
+) -> Option<LogPipeline> {
     let failed = failed_fields("logs", task, found);
     let cx = DeContext::new("a log pipeline".to_owned(), &[], failed.clone());
     let mut pipeline: LogPipeline = de::deserialize(&task.node, &cx, found)?;
@@ -488,7 +492,7 @@ fn check_log_pipeline(task: &RenderedTask, found: &mut Vec<Diagnostic>) -> Optio
     if let Some(key) = &task.loop_key {
         pipeline.id.value = format!("{}[{key}]", pipeline.id.value);
     }
-    rules::check_log_pipeline(&pipeline, found);
+    rules::check_log_pipeline(&pipeline, plugin_log_filters, found);
     log_outputs::check_log_outputs(&pipeline, task.node.get("outputs"), found);
     Some(pipeline)
 }

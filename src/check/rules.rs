@@ -160,10 +160,15 @@ fn check_regexes(fields: &[(&'static str, Option<&Spanned<String>>)], found: &mu
     }
 }
 
-pub fn check_log_pipeline(pipeline: &LogPipeline, found: &mut Vec<Diagnostic>) {
+/// `plugin_log_filters`: the log filters the config's plugins provide.
+pub fn check_log_pipeline(
+    pipeline: &LogPipeline,
+    plugin_log_filters: &[String],
+    found: &mut Vec<Diagnostic>,
+) {
     check_id(&pipeline.id, found);
     super::log_sources::check_log_source(&pipeline.source, found);
-    super::log_processing::check_log_processing(pipeline, found);
+    super::log_processing::check_log_processing(pipeline, plugin_log_filters, found);
     if pipeline.outputs.value.is_empty() {
         found.push(
             Diagnostic::error("a log pipeline needs at least one output")

@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use super::log_event::{LogEvent, MESSAGE};
 use super::log_redaction::Redactor;
+use super::plugin_log_filter::PluginLogFilter;
 use super::rate_limit_filter::RateLimiter;
 use crate::model::logs::{AddFieldsFilter, LogFilter, MatchFilter, SampleFilter};
+use crate::plugins::Plugins;
 
 pub struct Filters {
     steps: Vec<Step>,
@@ -27,22 +29,33 @@ enum Step {
     RemoveFields(Vec<String>),
     RenameFields(Vec<(String, String)>),
     Redact(Redactor),
+    /// A plugin's log filter: zero or more records out.
+    Plugin(PluginLogFilter),
 }
 
 impl Filters {
-    pub fn new(config: &[LogFilter]) -> Result<Filters, String> {
+    /// The steps of `config`; `plugins` are the config's, for `plugin` filters.
+    pub fn new(config: &[LogFilter], plugins: &Plugins) -> Result<Filters, String> {
         let steps = config
             .iter()
             .enumerate()
-            .map(|(at, filter)| step(filter).map_err(|e| format!("filter {}: {e}", at + 1)))
+            .map(|(at, filter)| {
+                step(filter, plugins).map_err(|e| format!("filter {}: {e}", at + 1))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Filters { steps, dropped: 0 })
     }
 
     /// Runs the record through every step; a kept record is pushed to `out`.
-    pub fn apply(&mut self, mut event: LogEvent, out: &mut Vec<LogEvent>) {
-        for step in &mut self.steps {
-            let keep = match step {
+    pub fn apply(&mut self, event: LogEvent, out: &mut Vec<LogEvent>) {
+        self.apply_from(0, event, out);
+    }
+
+    /// Runs the record through the steps from `first` on. A plugin step may make several
+    /// records of one: each goes through the steps after it.
+    fn apply_from(&mut self, first: usize, mut event: LogEvent, out: &mut Vec<LogEvent>) {
+        for at in first..self.steps.len() {
+            let keep = match &mut self.steps[at] {
                 Step::Include(condition) => condition.holds(&event),
                 Step::Exclude(condition) => !condition.holds(&event),
                 Step::RateLimit(limiter) => limiter.allow(&event),
@@ -73,6 +86,16 @@ impl Filters {
                     redactor.redact(&mut event);
                     true
                 }
+                Step::Plugin(filter) => {
+                    let mut made = Vec::new();
+                    if !filter.apply(event, &mut made) || made.is_empty() {
+                        self.dropped += 1;
+                    }
+                    for event in made {
+                        self.apply_from(at + 1, event, out);
+                    }
+                    return;
+                }
             };
             if !keep {
                 self.dropped += 1;
@@ -88,7 +111,7 @@ impl Filters {
     }
 }
 
-fn step(filter: &LogFilter) -> Result<Step, String> {
+fn step(filter: &LogFilter, plugins: &Plugins) -> Result<Step, String> {
     Ok(match filter {
         LogFilter::Include(m) => Step::Include(Condition::new(m)?),
         LogFilter::Exclude(m) => Step::Exclude(Condition::new(m)?),
@@ -111,6 +134,7 @@ fn step(filter: &LogFilter) -> Result<Step, String> {
                 .collect(),
         ),
         LogFilter::Redact(r) => Step::Redact(Redactor::new(r)?),
+        LogFilter::Plugin(p) => Step::Plugin(PluginLogFilter::new(plugins, &p.name.value)?),
     })
 }
 
@@ -283,6 +307,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn new_filters(config: &[LogFilter]) -> Result<Filters, String> {
+        Filters::new(config, &Plugins::default())
+    }
     use crate::model::Spanned;
     use crate::model::logs::{RemoveFieldsFilter, RenameFieldsFilter};
 
@@ -328,7 +356,7 @@ mod tests {
 
     #[test]
     fn include_and_exclude_by_pattern() {
-        let mut f = Filters::new(&[
+        let mut f = new_filters(&[
             LogFilter::Include(condition(json!({"pattern": "GET|POST"}))),
             LogFilter::Exclude(condition(json!({"pattern": "/healthz"}))),
         ])
@@ -347,7 +375,7 @@ mod tests {
 
     #[test]
     fn numeric_bounds_read_numbers_and_numeric_strings() {
-        let mut f = Filters::new(&[LogFilter::Include(condition(
+        let mut f = new_filters(&[LogFilter::Include(condition(
             json!({"field": "status", "greater_or_equal": 500, "less_than": 600}),
         ))])
         .unwrap();
@@ -366,7 +394,7 @@ mod tests {
 
     #[test]
     fn equals_compares_numbers_as_numbers() {
-        let mut f = Filters::new(&[LogFilter::Include(condition(
+        let mut f = new_filters(&[LogFilter::Include(condition(
             json!({"field": "status", "equals": 200}),
         ))])
         .unwrap();
@@ -379,7 +407,7 @@ mod tests {
             ],
         );
         assert_eq!(messages(&out), ["a", "b"]);
-        let mut f = Filters::new(&[LogFilter::Exclude(condition(
+        let mut f = new_filters(&[LogFilter::Exclude(condition(
             json!({"field": "level", "equals": "debug"}),
         ))])
         .unwrap();
@@ -395,7 +423,7 @@ mod tests {
 
     #[test]
     fn contains_and_pattern_together() {
-        let mut f = Filters::new(&[LogFilter::Include(condition(
+        let mut f = new_filters(&[LogFilter::Include(condition(
             json!({"contains": "timeout", "pattern": "^ERROR"}),
         ))])
         .unwrap();
@@ -412,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_filter_without_a_condition_is_refused() {
-        let e = Filters::new(&[LogFilter::Include(condition(json!({"field": "x"})))])
+        let e = new_filters(&[LogFilter::Include(condition(json!({"field": "x"})))])
             .err()
             .unwrap();
         assert!(e.starts_with("filter 1: no condition"), "{e}");
@@ -420,7 +448,7 @@ mod tests {
 
     #[test]
     fn sampling_by_counter_keeps_the_first_of_each_n() {
-        let mut f = Filters::new(&[LogFilter::Sample(SampleFilter {
+        let mut f = new_filters(&[LogFilter::Sample(SampleFilter {
             rate: Spanned::unplaced(3),
             key: None,
         })])
@@ -431,7 +459,7 @@ mod tests {
 
     #[test]
     fn sampling_by_key_keeps_whole_keys() {
-        let mut f = Filters::new(&[LogFilter::Sample(SampleFilter {
+        let mut f = new_filters(&[LogFilter::Sample(SampleFilter {
             rate: Spanned::unplaced(4),
             key: Some("trace".to_owned()),
         })])
@@ -457,7 +485,7 @@ mod tests {
         let mut renames = BTreeMap::new();
         renames.insert("msg".to_owned(), "message".to_owned());
         renames.insert("absent".to_owned(), "other".to_owned());
-        let mut f = Filters::new(&[
+        let mut f = new_filters(&[
             LogFilter::AddFields(AddFieldsFilter {
                 fields: Spanned::unplaced(fields),
                 overwrite: false,

@@ -27,6 +27,7 @@ pub mod log_timestamps;
 mod logfmt_parser;
 mod multiline;
 mod output_gate;
+mod plugin_log_filter;
 pub mod path_globs;
 mod pipeline_parts;
 mod rate_limit_filter;

@@ -109,7 +109,7 @@ pub(crate) fn build(pipeline: &LogPipeline, cx: &LogContext) -> Result<Built, Lo
     let source = FileLogSource::open(file, &dir)?;
     let stages = Stages {
         parser: Parser::new(&pipeline.parser).map_err(LogError::new)?,
-        filters: Filters::new(&pipeline.filters).map_err(LogError::new)?,
+        filters: Filters::new(&pipeline.filters, &cx.plugins).map_err(LogError::new)?,
     };
     let output_cx = OutputContext {
         host: &cx.host,

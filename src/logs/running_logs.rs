@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use super::LogError;
 use super::log_pipeline::{Control, Drain, Mode, PipelineStats, RunEnd};
 use crate::metrics::family::Family;
-use crate::model::logs::LogPipeline;
+use crate::model::logs::{LogFilter, LogPipeline};
+use crate::plugins::Plugins;
 use crate::secrets::Secrets;
 
 /// How long a stopping pipeline waits for its outputs to deliver what it pushed before the
@@ -36,6 +37,8 @@ pub struct LogContext {
     pub state_dir: PathBuf,
     pub host: String,
     pub secrets: Arc<Secrets>,
+    /// The config's plugins, for `plugin` filters.
+    pub plugins: Arc<Plugins>,
 }
 
 impl LogContext {
@@ -145,7 +148,7 @@ impl RunningLogs {
         };
         Ok(Running {
             id,
-            config: config_value(pipeline),
+            config: config_value(pipeline, &self.cx.plugins),
             control,
             stats: built.stats,
             thread,
@@ -155,8 +158,14 @@ impl RunningLogs {
     /// Runs `pipelines` instead: unchanged ones keep running with their positions; changed
     /// ones are stopped (checkpointed) and started again from their checkpoints; removed
     /// ones are stopped; new ones started. A pipeline that cannot start is an error naming
-    /// it, and the others run.
-    pub fn reload(&mut self, pipelines: &[LogPipeline]) -> Result<(), LogError> {
+    /// it, and the others run. `plugins` are the new config's: a pipeline whose plugin
+    /// filter's plugin changed is a changed pipeline.
+    pub fn reload(
+        &mut self,
+        pipelines: &[LogPipeline],
+        plugins: Arc<Plugins>,
+    ) -> Result<(), LogError> {
+        self.cx.plugins = plugins;
         let wanted: BTreeMap<&str, &LogPipeline> =
             pipelines.iter().map(|p| (p.id.value.as_str(), p)).collect();
         let (keep, retire): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
@@ -164,7 +173,7 @@ impl RunningLogs {
             .partition(|r| {
                 wanted
                     .get(r.id.as_str())
-                    .is_some_and(|p| config_value(p) == r.config)
+                    .is_some_and(|p| config_value(p, &self.cx.plugins) == r.config)
                     && !r.thread.is_finished()
             });
         stop_all(retire);
@@ -351,8 +360,16 @@ fn stop_all(running: Vec<Running>) {
     }
 }
 
-fn config_value(pipeline: &LogPipeline) -> serde_json::Value {
-    serde_json::to_value(pipeline).unwrap_or(serde_json::Value::Null)
+/// What decides whether a running pipeline is the one a config asks for: its config, and
+/// the digests of the plugins its `plugin` filters call.
+fn config_value(pipeline: &LogPipeline, plugins: &Plugins) -> serde_json::Value {
+    let plugin_digests: Vec<Option<&str>> = (pipeline.filters.iter())
+        .filter_map(|f| match f {
+            LogFilter::Plugin(p) => Some(plugins.log_filter_digest(&p.name.value)),
+            _ => None,
+        })
+        .collect();
+    serde_json::to_value((pipeline, plugin_digests)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Thread names are at most 15 bytes on Linux; the id's first characters are enough.
@@ -438,6 +455,7 @@ mod tests {
             state_dir: PathBuf::from("/nonexistent"),
             host: "test".to_owned(),
             secrets: Arc::new(Secrets::new(Vec::new())),
+            plugins: Arc::default(),
         }
     }
 
@@ -485,11 +503,14 @@ mod tests {
         let source = (logs.metrics_source())();
         assert_eq!(source.len(), metrics.len());
 
-        logs.reload(&[
-            pipeline("rl-keep", 300),
-            pipeline("rl-change", 600),
-            pipeline("rl-new", 30),
-        ])
+        logs.reload(
+            &[
+                pipeline("rl-keep", 300),
+                pipeline("rl-change", 600),
+                pipeline("rl-new", 30),
+            ],
+            Arc::default(),
+        )
         .unwrap();
         assert_eq!(logs.ids(), ["rl-keep", "rl-change", "rl-new"]);
         // The unchanged pipeline still runs on the same outputs; the changed one was built

@@ -225,6 +225,9 @@ pub enum LogFilter {
     RenameFields(RenameFieldsFilter),
     /// Replaces what matches patterns in a field (secrets, card numbers) with a fixed text.
     Redact(RedactFilter),
+    /// A log filter of the config's plugins (`settings.plugins`, docs/plugins.md): each
+    /// record in, zero or more out; the filters after it see each.
+    Plugin(PluginFilter),
 }
 
 /// Conditions on one field; a record meets the filter when its field meets every condition
@@ -292,6 +295,14 @@ pub struct AddFieldsFilter {
 
 fn default_true() -> bool {
     true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginFilter {
+    /// The log filter's name, as its plugin provides it (`driftless plugin check FILE` lists
+    /// them).
+    pub name: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

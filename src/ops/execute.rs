@@ -185,7 +185,7 @@ pub(super) fn run_verified(
             .map(|p| (logs_address(p), p))
             .collect::<HashMap<_, _>>(),
         log_context: log_secrets(options, plan, config_dir).map(|secrets| {
-            super::logs::context_with(secrets, &c.config, options.state_dir.as_deref(), facts)
+            super::logs::context_with(secrets, c, options.state_dir.as_deref(), facts)
         }),
         config_dir,
     });

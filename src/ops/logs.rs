@@ -56,26 +56,27 @@ impl fmt::Display for LogsError {
 /// (`--state-dir` > `settings.state_dir` > the default), the host name, the secrets.
 pub fn log_context(
     inputs: &Inputs,
-    config: &Config,
+    compiled: &Compiled,
     state_dir: Option<&Path>,
     facts: &HostFacts,
 ) -> Result<LogContext, String> {
     let secrets = Secrets::standard(&inputs.env_file, &inputs.secret_files, &inputs.config_dir)
         .map_err(|e| e.to_string())?;
-    Ok(context_with(secrets, config, state_dir, facts))
+    Ok(context_with(secrets, compiled, state_dir, facts))
 }
 
 /// [`log_context`] with the secrets already opened.
 pub(super) fn context_with(
     secrets: Secrets,
-    config: &Config,
+    compiled: &Compiled,
     state_dir: Option<&Path>,
     facts: &HostFacts,
 ) -> LogContext {
     LogContext {
-        state_dir: resolve_state_dir(state_dir, &config.settings),
+        state_dir: resolve_state_dir(state_dir, &compiled.config.settings),
         host: facts.hostname.clone(),
         secrets: Arc::new(secrets),
+        plugins: compiled.plugins.clone(),
     }
 }
 
@@ -101,7 +102,7 @@ pub fn run_logs(request: &LogsRequest<'_>) -> Result<LogsRun, LogsError> {
         return Err(LogsError::Config(Box::new(compiled)));
     }
     let pipelines = selected(&compiled.config.logs, request.ids)?;
-    let cx = log_context(request.inputs, &compiled.config, request.state_dir, &facts)
+    let cx = log_context(request.inputs, &compiled, request.state_dir, &facts)
         .map_err(LogsError::Failed)?;
     crate::signals::stop_on_signals()
         .map_err(|e| LogsError::Failed(format!("cannot take over SIGTERM and SIGINT: {e}")))?;

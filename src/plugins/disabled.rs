@@ -57,5 +57,13 @@ impl Plugins {
         std::iter::empty()
     }
 
+    pub fn log_filter_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::empty()
+    }
+
+    pub fn log_filter_digest(&self, _name: &str) -> Option<&str> {
+        None
+    }
+
     pub fn register_filters(&self, _env: &mut minijinja::Environment<'static>) {}
 }

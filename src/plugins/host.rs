@@ -152,6 +152,17 @@ impl Plugins {
         }
     }
 
+    /// The names of the log filters plugins provide.
+    pub fn log_filter_names(&self) -> impl Iterator<Item = &str> {
+        self.log_filters.keys().map(String::as_str)
+    }
+
+    /// The SHA-256 of the plugin providing the log filter `name`: a pipeline using it runs
+    /// on after a reload only when this is the same.
+    pub fn log_filter_digest(&self, name: &str) -> Option<&str> {
+        Some(&self.plugins[*self.log_filters.get(name)?].sha256)
+    }
+
     /// The plugin providing the log filter `name`.
     pub(super) fn log_filter(&self, name: &str) -> Option<Arc<Plugin>> {
         Some(self.plugins[*self.log_filters.get(name)?].clone())

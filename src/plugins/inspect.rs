@@ -13,7 +13,7 @@ use super::error::PluginError;
 use super::grant::Grant;
 use super::log_filter::shorten;
 use super::plugin::Plugin;
-use super::task_type::expansion;
+use super::task_type::{expand_input, expansion};
 
 /// What the check found.
 pub struct Inspection {
@@ -52,6 +52,12 @@ pub fn inspect(path: &Path, grant: Option<&str>) -> Result<Inspection, PluginErr
     let plugin = Plugin::open(&label, &wasm, &sha256, grant, None)?;
     // The dry calls' answers are placed nowhere: no config file is involved.
     let nowhere = Span::new(FileId(0), 0, 0);
+    // A dry call of a task type gets the facts it asks for from this host, as a plan would.
+    let facts = if plugin.task_types.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::to_value(crate::facts::HostFacts::gather()).unwrap_or_default()
+    };
     let mut task_types = Vec::new();
     for task_type in &plugin.task_types {
         let decl = &task_type.decl;
@@ -67,8 +73,7 @@ pub fn inspect(path: &Path, grant: Option<&str>) -> Result<Inspection, PluginErr
                         ),
                     ));
                 }
-                let input =
-                    serde_json::json!({ "type": decl.name, "fields": example, "facts": {} });
+                let input = expand_input(task_type, example.clone(), &facts);
                 Some(timed(|| {
                     let answer = plugin.call(abi::EXPAND, &input)?;
                     let shown = serde_json::Value::Object(answer.clone());

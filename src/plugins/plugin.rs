@@ -11,6 +11,8 @@ use super::sandbox::{self, Prepared};
 
 pub struct Plugin {
     pub name: String,
+    /// The SHA-256 of its module, lower-case hex.
+    pub sha256: String,
     prepared: Prepared,
     pub task_types: Vec<TaskType>,
     /// Filters and log filters (the task types are in `task_types`).
@@ -62,6 +64,7 @@ impl Plugin {
         }
         Ok(Plugin {
             name: name.to_owned(),
+            sha256: sha256.to_owned(),
             prepared,
             task_types,
             manifest,

@@ -21,6 +21,19 @@ const NOT_RETURNABLE: &[&str] = &["assert", "set_fact", "template"];
 /// Keys of a returned task that are not the built-in type's fields.
 const RETURNED_KEYWORDS: &[&str] = &["id", "depends_on"];
 
+/// What `expand` is called with: the type, the task's fields and, of the host's `facts`
+/// (the built-in facts as JSON), those the type asked for.
+pub fn expand_input(
+    task_type: &TaskType,
+    fields: serde_json::Value,
+    facts: &serde_json::Value,
+) -> serde_json::Value {
+    let asked: serde_json::Map<String, serde_json::Value> = (task_type.decl.facts.iter())
+        .filter_map(|name| Some((name.clone(), facts.get(name)?.clone())))
+        .collect();
+    serde_json::json!({ "type": task_type.decl.name, "fields": fields, "facts": asked })
+}
+
 /// Expands `fields` (the plugin task without its keywords and `type`, whose value is at
 /// `type_span`) through `task_type` of `plugin`. `None` when the fields are wrong or the
 /// plugin fails: every reason is in `diagnostics`.
@@ -48,13 +61,7 @@ pub fn expand(
     if !valid {
         return None;
     }
-    let asked: serde_json::Map<String, serde_json::Value> = task_type
-        .decl
-        .facts
-        .iter()
-        .filter_map(|name| Some((name.clone(), facts.get(name)?.clone())))
-        .collect();
-    let input = serde_json::json!({ "type": type_name, "fields": json, "facts": asked });
+    let input = expand_input(task_type, json, facts);
     let failed = |e: PluginError| {
         Diagnostic::error(format!("{e}"))
             .at(type_span)

@@ -85,6 +85,9 @@ pub struct RenderedConfig {
     pub skipped: Vec<SkippedTask>,
     /// The role instances applied to the host: (role, instance name).
     pub instances: Vec<(String, Arc<str>)>,
+    /// The log filters the config's plugins provide, by name, for `check` to know a
+    /// pipeline's `plugin` filter.
+    pub plugin_log_filters: Vec<String>,
 }
 
 /// Renders the loaded config as the host `host` sees it (by default the one named by its
@@ -187,6 +190,7 @@ pub fn render(
         .iter()
         .map(|(instance, _, role)| (role.name.clone(), instance.name.clone()))
         .collect();
+    out.plugin_log_filters = plugins.log_filter_names().map(str::to_owned).collect();
     // Past the budget every render fails and says so: the first in the files is enough.
     diagnostics.retain_first(|d| d.message == task::over_budget_message());
     // A failed render stops at its first error, so the vars it would have used look unused:

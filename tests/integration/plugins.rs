@@ -455,3 +455,53 @@ fn compiled_plugins_are_cached_by_digest_in_the_state_dir() {
     let run = world.run(&["check"]);
     assert_eq!(run.code, 0, "from the cache:\n{}", run.all());
 }
+
+#[test]
+fn a_plugin_log_filter_runs_in_a_log_pipeline_end_to_end() {
+    let world = crate::logs_support::LogsWorld::new("");
+    let wasm = motd_wasm();
+    write(&world.config.join("plugins/site.wasm"), wasm);
+    world.set_config(&format!(
+        "settings:\n  plugins:\n    - name: site\n      sha256: {}\nlogs:\n  - id: app\n    source: {{ type: file, paths: [\"{{in}}/app.log\"], start_at: beginning }}\n    parser: {{ type: json }}\n    filters:\n      - {{ type: plugin, name: triage }}\n      - {{ type: add_fields, fields: {{ seen: yes }} }}\n    outputs:\n      - {{ type: file, path: \"{{out}}/app.out\" }}\n",
+        sha256_hex(wasm)
+    ));
+    write(
+        &world.input("app.log"),
+        b"{\"level\":\"debug\",\"message\":\"noise\"}\n{\"level\":\"info\",\"message\":\"started\"}\n{\"level\":\"error\",\"message\":\"disk full\"}\n",
+    );
+    world.once();
+    let records: Vec<serde_json::Value> = read(&world.output("app.out"))
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON record"))
+        .collect();
+    let file = world.input("app.log").display().to_string();
+    assert_eq!(
+        records,
+        vec![
+            json!({"level": "info", "message": "started", "file": file, "seen": "yes"}),
+            json!({"level": "error", "message": "disk full", "file": file, "seen": "yes"}),
+            json!({"message": "alert: an error was logged", "file": "triage", "seen": "yes"}),
+        ],
+        "debug dropped, the error split in two, and the filter after the plugin saw each"
+    );
+}
+
+#[test]
+fn check_reports_a_log_filter_no_plugin_provides_at_its_name() {
+    let world = crate::logs_support::LogsWorld::new("");
+    let wasm = motd_wasm();
+    write(&world.config.join("plugins/site.wasm"), wasm);
+    world.set_config(&format!(
+        "settings:\n  plugins:\n    - name: site\n      sha256: {}\nlogs:\n  - id: app\n    source: {{ type: file, paths: [\"{{in}}/app.log\"] }}\n    filters:\n      - {{ type: plugin, name: triag }}\n    outputs:\n      - {{ type: console }}\n",
+        sha256_hex(wasm)
+    ));
+    let run = world.run(&["check"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("no plugin of the config provides the log filter `triag`")
+            && run.stderr.contains("main.yaml:9:31")
+            && run.stderr.contains("the config's plugins provide the log filters triage"),
+        "{}",
+        run.all()
+    );
+}
