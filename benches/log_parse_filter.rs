@@ -64,7 +64,8 @@ fn exclude_healthz_by_regex() -> Vec<LogFilter> {
 
 fn run(name: &str, parser: &LogParser, filters: &[LogFilter], lines: &[String]) {
     let parser = Parser::new(parser).expect("parser");
-    let mut filters = Filters::new(filters, &driftless::plugins::Plugins::default()).expect("filters");
+    let mut filters =
+        Filters::new(filters, &driftless::plugins::Plugins::default()).expect("filters");
     let file: Arc<str> = Arc::from("/var/log/app/bench.log");
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let mut out = Vec::with_capacity(1024);

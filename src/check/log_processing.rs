@@ -128,7 +128,10 @@ fn check_plugin_filter(name: &Spanned<String>, provided: &[String], found: &mut 
     let help = if names.is_empty() {
         "declare the plugin that provides it in `settings.plugins` (docs/plugins.md)".to_owned()
     } else {
-        format!("the config's plugins provide the log filters {}", names.join(", "))
+        format!(
+            "the config's plugins provide the log filters {}",
+            names.join(", ")
+        )
     };
     found.push(
         Diagnostic::error(format!(

@@ -27,7 +27,8 @@ pub enum PluginLogFilter {}
 impl PluginLogFilter {
     #[cfg(feature = "plugins")]
     pub fn new(plugins: &Plugins, name: &str) -> Result<PluginLogFilter, String> {
-        let filter = crate::plugins::LogFilterPlugin::new(plugins, name).map_err(|e| e.to_string())?;
+        let filter =
+            crate::plugins::LogFilterPlugin::new(plugins, name).map_err(|e| e.to_string())?;
         Ok(PluginLogFilter {
             filter,
             failures: 0,

@@ -140,8 +140,10 @@ pub fn compile_loaded(
         &inputs.config_dir,
         facts,
         host,
-        secrets,
-        &loaded.plugins,
+        template::Providers {
+            secrets,
+            plugins: loaded.plugins.clone(),
+        },
         &mut sources,
         &mut diagnostics,
     );

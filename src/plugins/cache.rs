@@ -25,11 +25,11 @@ pub fn module(
     let module = Module::new(engine, wasm).map_err(|e| {
         PluginError::new(plugin, format!("is not a valid WebAssembly module: {e:#}"))
     })?;
-    if let Some(path) = entry {
-        if let Err(why) = store(&module, &path) {
-            // The module still runs; the next run compiles it again.
-            tracing::warn!(plugin, path = %path.display(), "cannot cache the compiled plugin: {why}");
-        }
+    if let Some(path) = entry
+        && let Err(why) = store(&module, &path)
+    {
+        // The module still runs; the next run compiles it again.
+        tracing::warn!(plugin, path = %path.display(), "cannot cache the compiled plugin: {why}");
     }
     Ok(module)
 }

@@ -10,7 +10,9 @@ use super::Expansion;
 
 /// No plugins: this build cannot run them.
 #[derive(Default)]
-pub struct Plugins;
+pub struct Plugins {
+    _none: (),
+}
 
 impl Plugins {
     /// Reports every `settings.plugins` entry: this build has no plugin runtime.
@@ -31,7 +33,7 @@ impl Plugins {
                     .help("use a build with the `plugins` feature (the shipped .deb and `cargo build --profile dist --features plugins` have it)"),
             );
         }
-        Plugins
+        Plugins::default()
     }
 
     pub fn is_task_type(&self, _type_name: &str) -> bool {

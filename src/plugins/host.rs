@@ -119,7 +119,7 @@ impl Plugins {
         !self.task_types.is_empty()
     }
 
-    /// Expands a task of the plugin type `type_name` (see [`task_type::expand`]).
+    /// Expands a task of the plugin type `type_name` (see `task_type::expand`).
     pub fn expand(
         &self,
         type_name: &str,

@@ -90,6 +90,13 @@ pub struct RenderedConfig {
     pub plugin_log_filters: Vec<String>,
 }
 
+/// What templates call out to beyond the config: the secret stores (`secret()`) and the
+/// config's plugins (their filters and task types).
+pub struct Providers {
+    pub secrets: Arc<Secrets>,
+    pub plugins: Arc<crate::plugins::Plugins>,
+}
+
 /// Renders the loaded config as the host `host` sees it (by default the one named by its
 /// hostname fact): in a fleet repo, its groups' and host entries' vars and role instances.
 /// Template files read are added to `sources`, so diagnostics can point into them.
@@ -98,12 +105,12 @@ pub fn render(
     config_dir: &ConfigDir,
     facts: &HostFacts,
     host: Option<&str>,
-    secrets: Arc<Secrets>,
-    plugins: &Arc<crate::plugins::Plugins>,
+    providers: Providers,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> RenderedConfig {
-    refuse_shadowing_filters(plugins, diagnostics);
+    let Providers { secrets, plugins } = providers;
+    refuse_shadowing_filters(&plugins, diagnostics);
     let facts_value = facts_value(facts);
     // A host named by the caller is compiled from its recorded facts, maybe elsewhere.
     let recorded_host = host.map(str::to_owned);

@@ -498,9 +498,12 @@ fn check_reports_a_log_filter_no_plugin_provides_at_its_name() {
     let run = world.run(&["check"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stderr.contains("no plugin of the config provides the log filter `triag`")
+        run.stderr
+            .contains("no plugin of the config provides the log filter `triag`")
             && run.stderr.contains("main.yaml:9:31")
-            && run.stderr.contains("the config's plugins provide the log filters triage"),
+            && run
+                .stderr
+                .contains("the config's plugins provide the log filters triage"),
         "{}",
         run.all()
     );

@@ -217,7 +217,8 @@ fn made() -> &'static Vec<Parser> {
 
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let text = String::from_utf8_lossy(bytes);
-    let mut chain = Filters::new(&filters(), &driftless::plugins::Plugins::default()).expect("valid filters");
+    let mut chain =
+        Filters::new(&filters(), &driftless::plugins::Plugins::default()).expect("valid filters");
     for parser in made() {
         let started = Instant::now();
         let event = LogEvent::new(text.to_string(), Arc::from("/var/log/fuzz.log"));
