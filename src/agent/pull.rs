@@ -98,7 +98,9 @@ impl Puller {
     /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines.
     fn adopt(&self, commit: &str) -> Result<Vec<crate::model::LogPipeline>, String> {
         if self.source.verify_commits {
-            self.source.verify(commit)?;
+            self.source
+                .verify(commit)
+                .inspect_err(|_| self.metrics.verification_failed())?;
         }
         let dir = self.source.commit_dir(commit);
         self.source.check_out(commit, &dir)?;

@@ -23,6 +23,7 @@ mod sinks_support;
 mod agent_deb;
 mod agent_gitops;
 mod agent_lifecycle;
+mod agent_verify_commits;
 mod cli;
 mod control_tasks;
 mod example_webserver;
