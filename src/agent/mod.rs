@@ -12,6 +12,7 @@
 //! SIGTERM (the running node finishes) and writes its report.
 
 mod audit;
+mod collectors;
 mod cycle;
 mod git_source;
 mod instance_lock;
@@ -31,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::metrics::Gatherer;
-use crate::model::{Config, LogPipeline};
+use crate::model::{Config, FactsTask, LogPipeline};
 use crate::ops::{self, Compiled, ConfigDir, Inputs, MetricsError, MetricsServer, RunOptions};
 use audit::Audit;
 use cycle::Cycle;
@@ -51,8 +52,14 @@ const METRICS_WORKERS: usize = 2;
 /// What the source thread tells the loop.
 pub enum Event {
     /// `current` points to a new good commit (or, at start, the one it pointed to): converge
-    /// to it now, and run its log pipelines.
-    NewCommit(Vec<LogPipeline>),
+    /// to it now, and run its log pipelines and collectors.
+    NewCommit(RunningParts),
+}
+
+/// The parts of a config that run beside the cycles.
+pub struct RunningParts {
+    pub logs: Vec<LogPipeline>,
+    pub facts: Vec<FactsTask>,
 }
 
 /// What `driftless agent` is given.
@@ -162,8 +169,9 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     let mut next = Instant::now();
     while !crate::signals::stop_requested() {
         let mut due = Instant::now() >= next;
-        if let Some(pipelines) = new_commit(&received) {
-            logs.reload(&pipelines);
+        if let Some(parts) = new_commit(&received) {
+            logs.reload(&parts.logs);
+            collectors::reload(&gatherer, &parts.facts);
             due = true;
         }
         if reload::take_hangup() || watch.changed() {
@@ -178,6 +186,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
                 if reloaded.git.is_none() {
                     audit.follow(&own_config.settings.audit);
                     logs.reload(&own_config.logs);
+                    collectors::reload(&gatherer, &own_config.facts);
                 }
                 resolved = reloaded;
             }
@@ -209,12 +218,12 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     Ok(())
 }
 
-/// The log pipelines of the newest commit the source thread switched to since the last
+/// The running parts of the newest commit the source thread switched to since the last
 /// look, if it switched.
-fn new_commit(received: &Receiver<Event>) -> Option<Vec<LogPipeline>> {
+fn new_commit(received: &Receiver<Event>) -> Option<RunningParts> {
     let mut newest = None;
-    while let Ok(Event::NewCommit(pipelines)) = received.try_recv() {
-        newest = Some(pipelines);
+    while let Ok(Event::NewCommit(parts)) = received.try_recv() {
+        newest = Some(parts);
     }
     newest
 }

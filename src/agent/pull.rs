@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use super::Event;
 use super::audit::Audit;
 use super::git_source::GitSource;
 use super::previews::Previews;
 use super::self_metrics::AgentMetrics;
+use super::{Event, RunningParts};
 use crate::ops::{self, ConfigDir, Inputs};
 
 pub struct Puller {
@@ -39,7 +39,9 @@ impl Puller {
             let compiled = ops::compile(&self.inputs_at(&dir, &commit), &ops::gather_facts());
             if !compiled.diagnostics.has_errors() {
                 self.audit.follow(&compiled.config.settings.audit);
-                let _ = self.events.send(Event::NewCommit(compiled.config.logs));
+                let _ = self
+                    .events
+                    .send(Event::NewCommit(running_parts(compiled.config)));
             }
         }
         while !self.quitting() {
@@ -79,10 +81,10 @@ impl Puller {
             return;
         }
         match self.adopt(&commit) {
-            Ok(logs) => {
+            Ok(parts) => {
                 refused.clear();
                 tracing::info!(%commit, "switched to a new commit");
-                let _ = self.events.send(Event::NewCommit(logs));
+                let _ = self.events.send(Event::NewCommit(parts));
             }
             Err(why) => {
                 let origin = self
@@ -95,8 +97,9 @@ impl Puller {
         }
     }
 
-    /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines.
-    fn adopt(&self, commit: &str) -> Result<Vec<crate::model::LogPipeline>, String> {
+    /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines
+    /// and collectors.
+    fn adopt(&self, commit: &str) -> Result<RunningParts, String> {
         if self.source.verify_commits {
             self.source
                 .verify(commit)
@@ -116,6 +119,13 @@ impl Puller {
         self.source.switch(commit)?;
         self.audit.follow(&compiled.config.settings.audit);
         self.metrics.set_commit(commit);
-        Ok(compiled.config.logs)
+        Ok(running_parts(compiled.config))
+    }
+}
+
+fn running_parts(config: crate::model::Config) -> RunningParts {
+    RunningParts {
+        logs: config.logs,
+        facts: config.facts,
     }
 }

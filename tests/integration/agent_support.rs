@@ -204,7 +204,11 @@ impl AgentWorld {
             self.port,
             self.audit.display()
         );
-        std::fs::write(self.own.join("agent.yaml"), yaml).expect("write own config");
+        // Whole or not at all (a hidden temp file is no config): an agent watching the dir
+        // never reads half a file.
+        let staged = self.own.join(".agent.yaml.new");
+        std::fs::write(&staged, yaml).expect("write own config");
+        std::fs::rename(&staged, self.own.join("agent.yaml")).expect("rename own config");
     }
 
     /// `settings.agent` following the bare repository every second.

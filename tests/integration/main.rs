@@ -20,6 +20,7 @@ mod recipes;
 mod sandbox;
 mod sinks_support;
 
+mod agent_collectors_reload;
 mod agent_deb;
 mod agent_gitops;
 mod agent_lifecycle;
