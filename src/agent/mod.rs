@@ -13,6 +13,7 @@
 
 mod audit;
 mod collectors;
+mod config_watch;
 mod cycle;
 mod git_source;
 mod instance_lock;
@@ -165,7 +166,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         source = resolved.git.as_ref().map_or("config dir", |g| g.url.value.as_str()),
         "agent started"
     );
-    let mut watch = reload::DirWatch::new(request.inputs.config_dir.path());
+    let mut watch = config_watch::ConfigWatch::new(request.inputs.config_dir.path());
     let mut next = Instant::now();
     while !crate::signals::stop_requested() {
         let mut due = Instant::now() >= next;
@@ -174,8 +175,16 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
             collectors::reload(&gatherer, &parts.facts);
             due = true;
         }
-        if reload::take_hangup() || watch.changed() {
-            tracing::info!("reloading the agent's config");
+        let trigger = if reload::take_hangup() {
+            Some("SIGHUP")
+        } else {
+            watch.changed().map(|by| match by {
+                config_watch::SeenBy::Inotify => "the config dir changed (inotify)",
+                config_watch::SeenBy::Polling => "the config dir changed (polling)",
+            })
+        };
+        if let Some(trigger) = trigger {
+            tracing::info!(%trigger, "reloading the agent's config");
             if let Some((reloaded, own_config)) = reload_settings(request, &resolved, &metrics) {
                 if !reloaded.same_source(&resolved) {
                     if let Some(old) = source.take() {
