@@ -106,6 +106,8 @@ struct SourceThread {
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
+    // Before the first thread: every thread after this shares the two arenas.
+    crate::resident::limit_malloc_arenas();
     crate::signals::stop_on_signals()
         .map_err(|e| AgentError::Failed(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
     reload::reload_on_sighup()
