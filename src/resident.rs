@@ -51,7 +51,7 @@ pub fn release_startup_pages() {
 /// How many malloc arenas a long-running process keeps: the main one and one more.
 const MALLOC_ARENAS: libc::c_int = 2;
 
-/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`]; call before any thread starts. By default
+/// Caps glibc's malloc arenas at two; call before any thread starts. By default
 /// glibc gives each thread that allocates while another holds the lock an arena of its own,
 /// up to eight per core, and each arena keeps the pages of its fragments: an agent whose
 /// cycles, scrapes, collectors and log pipeline run in a dozen threads kept ~14 arenas and
