@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod execute;
 pub mod facts;
+pub mod fs_watch;
 pub mod fsutil;
 pub mod git;
 pub mod grammar;

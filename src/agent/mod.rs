@@ -12,6 +12,8 @@
 //! SIGTERM (the running node finishes) and writes its report.
 
 mod audit;
+mod collectors;
+mod config_watch;
 mod cycle;
 mod git_source;
 mod instance_lock;
@@ -31,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::metrics::Gatherer;
-use crate::model::LogPipeline;
+use crate::model::{FactsTask, LogPipeline};
 use crate::ops::{self, Compiled, ConfigDir, Inputs, MetricsError, MetricsServer, RunOptions};
 use audit::Audit;
 use cycle::Cycle;
@@ -51,8 +53,16 @@ const METRICS_WORKERS: usize = 2;
 /// What the source thread tells the loop.
 pub enum Event {
     /// `current` points to a new good commit (or, at start, the one it pointed to): converge
-    /// to it now, and run its log pipelines.
-    NewCommit(Vec<LogPipeline>, Arc<crate::plugins::Plugins>),
+    /// to it now, and run its log pipelines and collectors.
+    NewCommit(RunningParts),
+}
+
+/// The parts of a config that run beside the cycles.
+pub struct RunningParts {
+    pub logs: Vec<LogPipeline>,
+    pub facts: Vec<FactsTask>,
+    /// The plugins its log pipelines' `plugin` filters call.
+    pub plugins: Arc<crate::plugins::Plugins>,
 }
 
 /// What `driftless agent` is given.
@@ -98,6 +108,8 @@ struct SourceThread {
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
+    // Before the first thread: every thread after this shares the two arenas.
+    crate::resident::limit_malloc_arenas();
     crate::signals::stop_on_signals()
         .map_err(|e| AgentError::Failed(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
     reload::reload_on_sighup()
@@ -165,16 +177,25 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
         source = resolved.git.as_ref().map_or("config dir", |g| g.url.value.as_str()),
         "agent started"
     );
-    let mut watch = reload::DirWatch::new(request.inputs.config_dir.path());
+    let mut watch = config_watch::ConfigWatch::new(request.inputs.config_dir.path());
     let mut next = Instant::now();
     while !crate::signals::stop_requested() {
         let mut due = Instant::now() >= next;
-        if let Some((pipelines, plugins)) = new_commit(&received) {
-            logs.reload(&pipelines, plugins);
+        if let Some(parts) = new_commit(&received) {
+            logs.reload(&parts.logs, parts.plugins);
+            collectors::reload(&gatherer, &parts.facts);
             due = true;
         }
-        if reload::take_hangup() || watch.changed() {
-            tracing::info!("reloading the agent's config");
+        let trigger = if reload::take_hangup() {
+            Some("SIGHUP")
+        } else {
+            watch.changed().map(|by| match by {
+                config_watch::SeenBy::Inotify => "the config dir changed (inotify)",
+                config_watch::SeenBy::Polling => "the config dir changed (polling)",
+            })
+        };
+        if let Some(trigger) = trigger {
+            tracing::info!(%trigger, "reloading the agent's config");
             if let Some((reloaded, own_config)) = reload_settings(request, &resolved, &metrics) {
                 if !reloaded.same_source(&resolved) {
                     if let Some(old) = source.take() {
@@ -185,6 +206,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
                 if reloaded.git.is_none() {
                     audit.follow(&own_config.config.settings.audit);
                     logs.reload(&own_config.config.logs, own_config.plugins.clone());
+                    collectors::reload(&gatherer, &own_config.config.facts);
                 }
                 resolved = reloaded;
             }
@@ -216,14 +238,12 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     Ok(())
 }
 
-/// The log pipelines of the newest commit the source thread switched to since the last
+/// The running parts of the newest commit the source thread switched to since the last
 /// look, if it switched.
-fn new_commit(
-    received: &Receiver<Event>,
-) -> Option<(Vec<LogPipeline>, Arc<crate::plugins::Plugins>)> {
+fn new_commit(received: &Receiver<Event>) -> Option<RunningParts> {
     let mut newest = None;
-    while let Ok(Event::NewCommit(pipelines, plugins)) = received.try_recv() {
-        newest = Some((pipelines, plugins));
+    while let Ok(Event::NewCommit(parts)) = received.try_recv() {
+        newest = Some(parts);
     }
     newest
 }

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use super::Event;
 use super::audit::Audit;
 use super::git_source::GitSource;
 use super::previews::Previews;
 use super::self_metrics::AgentMetrics;
+use super::{Event, RunningParts};
 use crate::ops::{self, ConfigDir, Inputs};
 
 pub struct Puller {
@@ -41,7 +41,7 @@ impl Puller {
                 self.audit.follow(&compiled.config.settings.audit);
                 let _ = self
                     .events
-                    .send(Event::NewCommit(compiled.config.logs, compiled.plugins));
+                    .send(Event::NewCommit(running_parts(compiled)));
             }
         }
         while !self.quitting() {
@@ -81,10 +81,10 @@ impl Puller {
             return;
         }
         match self.adopt(&commit) {
-            Ok((logs, plugins)) => {
+            Ok(parts) => {
                 refused.clear();
                 tracing::info!(%commit, "switched to a new commit");
-                let _ = self.events.send(Event::NewCommit(logs, plugins));
+                let _ = self.events.send(Event::NewCommit(parts));
             }
             Err(why) => {
                 let origin = self
@@ -98,13 +98,12 @@ impl Puller {
     }
 
     /// Verifies, checks out and checks `commit`, then makes it current; its log pipelines
-    /// and the plugins they may call.
-    fn adopt(
-        &self,
-        commit: &str,
-    ) -> Result<(Vec<crate::model::LogPipeline>, Arc<crate::plugins::Plugins>), String> {
+    /// and collectors.
+    fn adopt(&self, commit: &str) -> Result<RunningParts, String> {
         if self.source.verify_commits {
-            self.source.verify(commit)?;
+            self.source
+                .verify(commit)
+                .inspect_err(|_| self.metrics.verification_failed())?;
         }
         let dir = self.source.commit_dir(commit);
         self.source.check_out(commit, &dir)?;
@@ -120,6 +119,14 @@ impl Puller {
         self.source.switch(commit)?;
         self.audit.follow(&compiled.config.settings.audit);
         self.metrics.set_commit(commit);
-        Ok((compiled.config.logs, compiled.plugins))
+        Ok(running_parts(compiled))
+    }
+}
+
+fn running_parts(compiled: ops::Compiled) -> RunningParts {
+    RunningParts {
+        logs: compiled.config.logs,
+        facts: compiled.config.facts,
+        plugins: compiled.plugins,
     }
 }

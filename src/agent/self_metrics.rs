@@ -41,6 +41,7 @@ struct Counts {
     last_success_unix: Option<f64>,
     commit: Option<String>,
     config_check_failures: u64,
+    verification_failures: u64,
     fetch_failures: u64,
     /// The config digest the host last converged to without failures: changes made while
     /// the config is still that one are drift.
@@ -111,6 +112,12 @@ impl AgentMetrics {
         self.counts().config_check_failures += 1;
     }
 
+    /// A commit refused because `verify_commits` is on and its signature is missing, bad or
+    /// untrusted.
+    pub fn verification_failed(&self) {
+        self.counts().verification_failures += 1;
+    }
+
     /// A fetch of the Git source that failed.
     pub fn fetch_failed(&self) {
         self.counts().fetch_failures += 1;
@@ -156,6 +163,12 @@ impl ExtraFamilies for AgentMetrics {
                  found errors.",
             )
             .with_value(counts.config_check_failures as f64),
+            Family::counter(
+                "driftless_commit_verification_failures_total",
+                "Commits refused because verify_commits is on and git verify-commit did not \
+                 find a good signature by a trusted key.",
+            )
+            .with_value(counts.verification_failures as f64),
             Family::counter(
                 "driftless_source_fetch_failures_total",
                 "Fetches of the Git source that failed.",

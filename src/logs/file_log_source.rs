@@ -22,11 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::checkpoints::{self, Checkpoint, Fingerprint, Unclaimed};
-use super::file_watch::FileWatch;
 use super::line_decoder::{Bom, LineDecoder};
 use super::multiline::{Aggregator, MultilineRules};
 use super::path_globs::{Found, PathGlobs};
 use super::{LogError, LogEvent};
+use crate::fs_watch::FileWatch;
 use crate::model::logs::{self as model, FileEncoding, StartAt};
 
 /// The default `max_line_bytes`: 1 MiB.

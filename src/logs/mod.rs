@@ -12,7 +12,6 @@ mod checkpoints;
 pub mod console_log_output;
 pub mod file_log_output;
 pub mod file_log_source;
-mod file_watch;
 pub mod http_log_output;
 mod line_decoder;
 mod log_error;

@@ -4,9 +4,16 @@
 //! Shared by the `/metrics` server's threads (every method takes `&self`): each collector sits
 //! behind its own mutex, so concurrent scrapes never run one collector twice at once, and a
 //! collector with an interval is run at most once per interval however many scrapes arrive.
+//!
+//! The set can be replaced while it runs ([`Gatherer::reload`], the agent's reload): a
+//! collector configured as before is kept with its state — the collector itself (counters
+//! it rates, its cache), its threshold levels and its interval's last run — a changed one
+//! is built afresh, a removed one dropped.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +37,9 @@ struct Entry {
     /// command or what the command printed, are not shown.
     sensitive: bool,
     interval: Option<Duration>,
+    /// A digest of everything it was built from (type, fields, interval, thresholds,
+    /// sensitivity; not where they were written): equal digests, the same collector.
+    config: [u8; 32],
     state: Mutex<EntryState>,
 }
 
@@ -56,7 +66,12 @@ pub struct CollectorRun {
 
 /// The collectors of a run and their cached values.
 pub struct Gatherer {
-    entries: Vec<Entry>,
+    /// The collectors now; a reload swaps in a new list (a gathering keeps the one it
+    /// started with).
+    entries: Mutex<Arc<[Arc<Entry>]>>,
+    /// Counts reloads; the scheduler waits on it to learn of new intervals at once.
+    reloads: Mutex<u64>,
+    reloaded: Condvar,
     events: Mutex<EventLog>,
     started_unix: f64,
     /// Families from outside the collectors, added to every gathering: the `driftless_log_*`
@@ -85,6 +100,66 @@ impl Gathered {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One configured collector, as a [`Gatherer`] is built from it.
+pub struct CollectorConfig<'a> {
+    pub id: &'a str,
+    pub spec: &'a CollectorSpec,
+    pub interval: Option<Duration>,
+    pub thresholds: Option<&'a BTreeMap<String, crate::model::facts::Threshold>>,
+    pub sensitive: bool,
+}
+
+impl CollectorConfig<'_> {
+    /// What [`Entry::config`] holds.
+    fn digest(&self) -> [u8; 32] {
+        let text = serde_json::to_vec(&(
+            self.spec,
+            self.interval.filter(|i| !i.is_zero()),
+            self.thresholds,
+            self.sensitive,
+        ))
+        .unwrap_or_default();
+        Sha256::digest(&text).into()
+    }
+}
+
+/// What [`Gatherer::reload`] did, by collector id.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CollectorReload {
+    /// Configured as before: kept with their state.
+    pub kept: Vec<String>,
+    /// New, or configured otherwise: built afresh.
+    pub built: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Calls `f` with the collectors of `tasks`, or the defaults when there are none.
+fn with_configs<R>(tasks: &[FactsTask], f: impl FnOnce(Vec<CollectorConfig<'_>>) -> R) -> R {
+    if tasks.is_empty() {
+        let defaults = default_specs();
+        return f(defaults
+            .iter()
+            .map(|(id, spec)| CollectorConfig {
+                id,
+                spec,
+                interval: None,
+                thresholds: None,
+                sensitive: false,
+            })
+            .collect());
+    }
+    f(tasks
+        .iter()
+        .map(|t| CollectorConfig {
+            id: &t.meta.id,
+            spec: &t.collector,
+            interval: t.keywords.interval.as_ref().map(|i| i.value.0),
+            thresholds: Some(&t.keywords.thresholds),
+            sensitive: t.sensitive,
+        })
+        .collect())
 }
 
 /// The collectors `driftless facts` runs when the config has no `facts:` tasks: the families
@@ -127,86 +202,136 @@ fn shown_error(sensitive: bool, error: &dyn std::fmt::Display) -> String {
     }
 }
 
+/// The entries of `configs`, reusing the one of `running` with the same id and digest.
+fn build_entries(
+    configs: Vec<CollectorConfig<'_>>,
+    running: &[Arc<Entry>],
+) -> Result<Vec<Arc<Entry>>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut entries = Vec::new();
+    for config in configs {
+        let digest = config.digest();
+        let CollectorConfig {
+            id,
+            spec,
+            interval,
+            thresholds,
+            sensitive,
+        } = config;
+        if let Some(same) = running.iter().find(|e| e.id == id && e.config == digest) {
+            entries.push(Arc::clone(same));
+            continue;
+        }
+        let empty = BTreeMap::new();
+        let thresholds = thresholds.unwrap_or(&empty);
+        if let Some(known) = collectors::value_names(spec) {
+            for name in thresholds.keys() {
+                if !known.contains(&name.as_str()) {
+                    errors.push(format!(
+                        "facts.{id}: the {} collector has no value `{name}` to put a threshold on (it has: {})",
+                        spec.type_name(),
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        match collectors::build(id, spec) {
+            Ok(collector) => entries.push(Arc::new(Entry {
+                id: id.to_owned(),
+                type_name: spec.type_name(),
+                parts: collectors::parts(spec),
+                sensitive,
+                interval: interval.filter(|i| !i.is_zero()),
+                config: digest,
+                state: Mutex::new(EntryState {
+                    collector,
+                    thresholds: Thresholds::new(id, thresholds),
+                    families: Arc::new(Vec::new()),
+                    parts: Vec::new(),
+                    last_run: None,
+                    last_run_unix: 0.0,
+                    duration: 0.0,
+                    error: Some("not run yet".to_owned()),
+                }),
+            })),
+            Err(e) => errors.push(format!("facts.{id}: {}", shown_error(sensitive, &e))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(entries)
+    } else {
+        Err(errors)
+    }
+}
+
 impl Gatherer {
     /// The collectors of the config's `facts:` tasks, or the defaults when there are none.
     /// Errors (a bad filter glob, a threshold on a value the collector does not have) are
     /// collected and returned together.
     pub fn from_tasks(tasks: &[FactsTask]) -> Result<Gatherer, Vec<String>> {
-        if tasks.is_empty() {
-            return Gatherer::from_specs(
-                default_specs()
-                    .iter()
-                    .map(|(id, spec)| (id.as_str(), spec, None, None, false)),
-            );
-        }
-        Gatherer::from_specs(tasks.iter().map(|t| {
-            (
-                t.meta.id.as_str(),
-                &t.collector,
-                t.keywords.interval.as_ref().map(|i| i.value.0),
-                Some(&t.keywords.thresholds),
-                t.sensitive,
-            )
-        }))
+        with_configs(tasks, Gatherer::from_configs)
     }
 
-    pub fn from_specs<'a>(
-        specs: impl IntoIterator<
-            Item = (
-                &'a str,
-                &'a CollectorSpec,
-                Option<Duration>,
-                Option<&'a std::collections::BTreeMap<String, crate::model::facts::Threshold>>,
-                bool,
-            ),
-        >,
-    ) -> Result<Gatherer, Vec<String>> {
-        let mut errors = Vec::new();
-        let mut entries = Vec::new();
-        for (id, spec, interval, thresholds, sensitive) in specs {
-            let empty = std::collections::BTreeMap::new();
-            let thresholds = thresholds.unwrap_or(&empty);
-            if let Some(known) = collectors::value_names(spec) {
-                for name in thresholds.keys() {
-                    if !known.contains(&name.as_str()) {
-                        errors.push(format!(
-                            "facts.{id}: the {} collector has no value `{name}` to put a threshold on (it has: {})",
-                            spec.type_name(),
-                            known.join(", ")
-                        ));
-                    }
-                }
-            }
-            match collectors::build(id, spec) {
-                Ok(collector) => entries.push(Entry {
-                    id: id.to_owned(),
-                    type_name: spec.type_name(),
-                    parts: collectors::parts(spec),
-                    sensitive,
-                    interval: interval.filter(|i| !i.is_zero()),
-                    state: Mutex::new(EntryState {
-                        collector,
-                        thresholds: Thresholds::new(id, thresholds),
-                        families: Arc::new(Vec::new()),
-                        parts: Vec::new(),
-                        last_run: None,
-                        last_run_unix: 0.0,
-                        duration: 0.0,
-                        error: Some("not run yet".to_owned()),
-                    }),
-                }),
-                Err(e) => errors.push(format!("facts.{id}: {}", shown_error(sensitive, &e))),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+    pub fn from_configs(configs: Vec<CollectorConfig<'_>>) -> Result<Gatherer, Vec<String>> {
+        let entries = build_entries(configs, &[])?;
         Ok(Gatherer {
-            entries,
+            entries: Mutex::new(entries.into()),
+            reloads: Mutex::new(0),
+            reloaded: Condvar::new(),
             events: Mutex::new(EventLog::default()),
             started_unix: procfs::unix_now(),
             sources: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Replaces the collectors with those of `tasks`: one whose id and configuration are
+    /// unchanged is kept, state and all; the others are built afresh or dropped. On errors
+    /// nothing changes.
+    pub fn reload(&self, tasks: &[FactsTask]) -> Result<CollectorReload, Vec<String>> {
+        let old = self.entries();
+        let new = with_configs(tasks, |configs| build_entries(configs, &old))?;
+        let mut summary = CollectorReload::default();
+        for entry in &new {
+            if old.iter().any(|o| Arc::ptr_eq(o, entry)) {
+                summary.kept.push(entry.id.clone());
+            } else {
+                summary.built.push(entry.id.clone());
+            }
+        }
+        summary.removed = old
+            .iter()
+            .filter(|o| !new.iter().any(|n| Arc::ptr_eq(o, n)))
+            .filter(|o| !summary.built.contains(&o.id))
+            .map(|o| o.id.clone())
+            .collect();
+        *lock(&self.entries) = new.into();
+        *lock(&self.reloads) += 1;
+        self.reloaded.notify_all();
+        Ok(summary)
+    }
+
+    /// The collectors now.
+    fn entries(&self) -> Arc<[Arc<Entry>]> {
+        Arc::clone(&lock(&self.entries))
+    }
+
+    /// Sleeps for `wait` (`None`: until a reload), or until a reload comes sooner.
+    pub fn sleep_unless_reloaded(&self, wait: Option<Duration>) {
+        let reloads = lock(&self.reloads);
+        let seen = *reloads;
+        let unchanged = |n: &mut u64| *n == seen;
+        match wait {
+            Some(wait) => drop(
+                self.reloaded
+                    .wait_timeout_while(reloads, wait, unchanged)
+                    .unwrap_or_else(|p| p.into_inner()),
+            ),
+            None => drop(
+                self.reloaded
+                    .wait_while(reloads, unchanged)
+                    .unwrap_or_else(|p| p.into_inner()),
+            ),
+        }
     }
 
     /// Runs one collector now if it is due (always, without an interval).
@@ -248,7 +373,7 @@ impl Gatherer {
     /// `collect[]` filter may name.
     pub fn exporter_collectors(&self) -> Vec<&'static str> {
         let names: BTreeSet<&'static str> = self
-            .entries
+            .entries()
             .iter()
             .flat_map(|e| e.parts.iter().copied())
             .collect();
@@ -271,7 +396,8 @@ impl Gatherer {
     /// selected part of its cached run; one without runs only its selected parts, and that
     /// partial run neither replaces the cache nor evaluates thresholds.
     pub fn gather_selected(&self, selection: &Selection) -> Gathered {
-        let mut collected = Vec::with_capacity(self.entries.len());
+        let entries = self.entries();
+        let mut collected = Vec::with_capacity(entries.len());
         // node_exporter's collectors by name: seconds, and whether every run succeeded.
         let mut ne_runs: BTreeMap<&'static str, (f64, bool)> = BTreeMap::new();
         let mut duration = Family::gauge(
@@ -298,7 +424,7 @@ impl Gatherer {
             "driftless_threshold_state",
             "Current threshold level of a watched value: 0 ok, 1 warning, 2 critical.",
         );
-        for entry in &self.entries {
+        for entry in entries.iter() {
             if !selection.wants_any(entry.parts) {
                 continue;
             }
@@ -398,7 +524,7 @@ impl Gatherer {
     /// schedule even when nobody scrapes. Returns how long until the next one is due.
     pub fn run_due(&self) -> Option<Duration> {
         let mut next: Option<Duration> = None;
-        for entry in &self.entries {
+        for entry in self.entries().iter() {
             let Some(interval) = entry.interval else {
                 continue;
             };
@@ -421,7 +547,7 @@ impl Gatherer {
     /// Runs every collector now, whatever its interval, and says how each run went: what
     /// `execute` does with a plan's facts nodes.
     pub fn collect_once(&self) -> Vec<CollectorRun> {
-        self.entries
+        self.entries()
             .iter()
             .map(|entry| {
                 let mut state = lock(&entry.state);
@@ -435,8 +561,8 @@ impl Gatherer {
     }
 
     /// The task ids of the collectors, in order.
-    pub fn collector_ids(&self) -> Vec<&str> {
-        self.entries.iter().map(|e| e.id.as_str()).collect()
+    pub fn collector_ids(&self) -> Vec<String> {
+        self.entries().iter().map(|e| e.id.clone()).collect()
     }
 }
 

@@ -367,8 +367,10 @@ fn start_scheduler(gatherer: Arc<Gatherer>) {
     let spawned = std::thread::Builder::new()
         .name("facts-scheduler".into())
         .spawn(move || {
-            while let Some(wait) = gatherer.run_due() {
-                std::thread::sleep(wait.max(Duration::from_millis(100)));
+            // Without a collector on an interval it waits for a reload that brings one.
+            loop {
+                let wait = gatherer.run_due();
+                gatherer.sleep_unless_reloaded(wait.map(|w| w.max(Duration::from_millis(100))));
             }
         });
     if let Err(e) = spawned {

@@ -50,6 +50,45 @@ fn a_change_of_the_config_dir_reloads() {
 }
 
 #[test]
+fn an_edit_in_a_new_subdirectory_of_the_config_dir_reloads_well_within_the_poll_interval() {
+    let world = AgentWorld::new();
+    own_config_agent(&world, "1h", "before\n");
+    let agent = world.start();
+    assert!(wait_until(Duration::from_secs(10), || world.motd() == "before\n"));
+    let reloads = |agent: &crate::agent_support::Agent| {
+        agent.log().matches("reloading the agent's config").count()
+    };
+    // A subdirectory made after the start is watched too.
+    std::fs::create_dir(world.own.join("more")).expect("mkdir");
+    assert!(wait_until(Duration::from_secs(3), || reloads(&agent) == 1));
+    std::thread::sleep(Duration::from_millis(300));
+    let vars = world.own.join("more/vars.yaml");
+    for (n, value) in ["one", "two", "three"].iter().enumerate() {
+        let written = Instant::now();
+        std::fs::write(&vars, format!("vars: {{ seen: {value} }}\n")).expect("write");
+        assert!(
+            wait_until(Duration::from_secs(3), || reloads(&agent) == n + 2),
+            "{}",
+            agent.log()
+        );
+        // The config dir is polled every second when inotify cannot tell.
+        let after = written.elapsed();
+        assert!(
+            after < Duration::from_millis(900),
+            "reloaded {after:?} after the edit"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(
+        agent.log().matches("(inotify)").count(),
+        4,
+        "{}",
+        agent.log()
+    );
+    assert!(!agent.log().contains("(polling)"));
+}
+
+#[test]
 fn sigterm_stops_within_five_seconds_and_releases_the_lock() {
     let world = AgentWorld::new();
     own_config_agent(&world, "1s", "x\n");

@@ -23,6 +23,8 @@ pub struct AgentWorld {
     /// What the configs manage.
     pub root: PathBuf,
     pub port: u16,
+    /// Environment for every git command of the world and for the agent (`GNUPGHOME`).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running agent, stopped (SIGKILL) when dropped.
@@ -66,12 +68,18 @@ impl Agent {
 }
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_with_env(dir, args, &[])
+}
+
+/// [`git`] with more environment variables.
+pub fn git_with_env(dir: &Path, args: &[&str], env: &[(String, String)]) -> String {
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
         .args(args)
         .env_remove("GIT_DIR")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("git");
     assert!(
@@ -106,6 +114,7 @@ impl AgentWorld {
             audit: base.join("audit"),
             root: base.join("root"),
             port: free_port(),
+            env: Vec::new(),
             base,
             _temp: temp,
         };
@@ -123,6 +132,16 @@ impl AgentWorld {
     /// Commits `files` (path → content) in the work clone on `branch` and pushes it; the
     /// commit.
     pub fn push(&self, branch: &str, files: &[(&str, &str)]) -> String {
+        self.push_committing(branch, files, &[])
+    }
+
+    /// [`AgentWorld::push`] with more arguments to `git commit` (`-S` signs it).
+    pub fn push_committing(
+        &self,
+        branch: &str,
+        files: &[(&str, &str)],
+        commit_args: &[&str],
+    ) -> String {
         let exists = Command::new("git")
             .arg("-C")
             .arg(&self.work)
@@ -146,21 +165,25 @@ impl AgentWorld {
                 .into_iter()
                 .filter(|a| !a.is_empty())
                 .collect();
-            git(&self.work, &args);
+            self.git(&args);
         }
         for (path, content) in files {
             let path = self.work.join(path);
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, content).expect("write");
         }
-        git(&self.work, &["add", "-A"]);
-        git(&self.work, &["commit", "-q", "-m", "change"]);
+        self.git(&["add", "-A"]);
+        let mut commit = vec!["commit", "-q", "-m", "change"];
+        commit.extend_from_slice(commit_args);
+        self.git(&commit);
         let remote = self.remote.display().to_string();
-        git(
-            &self.work,
-            &["push", "-q", "-f", &remote, &format!("HEAD:{branch}")],
-        );
-        git(&self.work, &["rev-parse", "HEAD"])
+        self.git(&["push", "-q", "-f", &remote, &format!("HEAD:{branch}")]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Git in the work clone, with the world's environment.
+    fn git(&self, args: &[&str]) -> String {
+        git_with_env(&self.work, args, &self.env)
     }
 
     /// A repository config: a file task managing `root/motd` with `content`, run reports
@@ -181,7 +204,11 @@ impl AgentWorld {
             self.port,
             self.audit.display()
         );
-        std::fs::write(self.own.join("agent.yaml"), yaml).expect("write own config");
+        // Whole or not at all (a hidden temp file is no config): an agent watching the dir
+        // never reads half a file.
+        let staged = self.own.join(".agent.yaml.new");
+        std::fs::write(&staged, yaml).expect("write own config");
+        std::fs::rename(&staged, self.own.join("agent.yaml")).expect("rename own config");
     }
 
     /// `settings.agent` following the bare repository every second.
@@ -200,6 +227,7 @@ impl AgentWorld {
             .arg("agent")
             .arg("--state-dir")
             .arg(&self.state)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

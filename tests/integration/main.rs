@@ -20,9 +20,11 @@ mod recipes;
 mod sandbox;
 mod sinks_support;
 
+mod agent_collectors_reload;
 mod agent_deb;
 mod agent_gitops;
 mod agent_lifecycle;
+mod agent_verify_commits;
 mod cli;
 mod control_tasks;
 mod example_webserver;

@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 /// ones, never of a later one.
 const LAYERS: &[&[&str]] = &[
     // The foundation, usable by every layer: diagnostics and printing, the clock, file-system
-    // primitives, the host readers, Git, typed errors, stop signals, external programs, the
-    // HTTP(S) client.
+    // primitives and change notification, the host readers, Git, typed errors, stop signals,
+    // external programs, the HTTP(S) client.
     &[
         "diagnostics",
         "printable",
         "clock",
         "fsutil",
+        "fs_watch",
         "host",
         "git",
         "error",

@@ -1,7 +1,8 @@
-//! Waiting for a change to the files a source tails: inotify on the directories the globs
-//! look into (a directory watch reports writes, creations, renames and deletions of the files
-//! in it), and polling every [`POLL_INTERVAL`] when inotify is not available or a directory
-//! cannot be watched (it does not exist yet, or the watch limit is reached).
+//! Waiting for a change to files: inotify on the directories they are in (a directory watch
+//! reports writes, creations, renames and deletions of the files in it), and polling every
+//! [`POLL_INTERVAL`] when inotify is not available or a directory cannot be watched (it does
+//! not exist yet, or the watch limit is reached). The log sources watch the directories their
+//! globs look into; the agent watches its config dir.
 //!
 //! libc directly rather than a crate: three calls and `poll`, which a crate would not spare.
 
@@ -26,7 +27,7 @@ const EVENTS: u32 = libc::IN_MODIFY
     | libc::IN_MOVE_SELF
     | libc::IN_ONLYDIR;
 
-/// The watches of one source.
+/// A set of watched directories.
 #[derive(Debug)]
 pub struct FileWatch {
     inotify: Option<OwnedFd>,
@@ -52,7 +53,7 @@ impl FileWatch {
             // SAFETY: fd is a descriptor just opened and owned by nothing else.
             Some(unsafe { OwnedFd::from_raw_fd(fd) })
         } else {
-            tracing::debug!("inotify unavailable, polling log files every {POLL_INTERVAL:?}");
+            tracing::debug!("inotify unavailable, polling files every {POLL_INTERVAL:?}");
             None
         };
         FileWatch {
@@ -97,6 +98,12 @@ impl FileWatch {
                 self.incomplete = true;
             }
         }
+    }
+
+    /// Whether every directory asked for is watched by inotify (else only polling sees some
+    /// changes).
+    pub fn complete(&self) -> bool {
+        self.inotify.is_some() && !self.incomplete
     }
 
     /// Blocks until a watched directory reports a change or `timeout` passes (at most
