@@ -39,9 +39,7 @@ impl Puller {
             let compiled = ops::compile(&self.inputs_at(&dir, &commit), &ops::gather_facts());
             if !compiled.diagnostics.has_errors() {
                 self.audit.follow(&compiled.config.settings.audit);
-                let _ = self
-                    .events
-                    .send(Event::NewCommit(running_parts(compiled)));
+                let _ = self.events.send(Event::NewCommit(running_parts(compiled)));
             }
         }
         while !self.quitting() {

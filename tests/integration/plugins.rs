@@ -508,3 +508,70 @@ fn check_reports_a_log_filter_no_plugin_provides_at_its_name() {
         run.all()
     );
 }
+
+/// A plugin with one log filter, `picky`: it passes each event as it is, and traps on one
+/// whose message ends in `X`.
+fn picky_plugin() -> Vec<u8> {
+    let describe = r#"{"log_filters":[{"name":"picky"}]}"#;
+    let source = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 8192))
+  (data (i32.const 4096) "{escaped}")
+  (data (i32.const 2048) "{{\"events\":[")
+  (data (i32.const 2064) "]}}")
+  (func (export "driftless_abi_version") (result i32) (i32.const 1))
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $ptr))
+  (func (export "describe") (result i64)
+    (i64.or (i64.shl (i64.const 4096) (i64.const 32)) (i64.const {len})))
+  ;; The input is {{"event":{{…}},"name":"picky"}}: the event is from byte 9 to 16 before the end.
+  (func (export "log_filter") (param $in i32) (param $len i32) (result i64)
+    (local $end i32) (local $n i32) (local $out i32)
+    (local.set $end (i32.sub (i32.add (local.get $in) (local.get $len)) (i32.const 16)))
+    (if (i32.eq (i32.load8_u (i32.sub (local.get $end) (i32.const 3))) (i32.const 88))
+      (then unreachable))
+    (local.set $n (i32.sub (local.get $end) (i32.add (local.get $in) (i32.const 9))))
+    (local.set $out (global.get $heap))
+    (memory.copy (local.get $out) (i32.const 2048) (i32.const 11))
+    (memory.copy (i32.add (local.get $out) (i32.const 11)) (i32.add (local.get $in) (i32.const 9)) (local.get $n))
+    (memory.copy (i32.add (i32.add (local.get $out) (i32.const 11)) (local.get $n)) (i32.const 2064) (i32.const 2))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32))
+            (i64.extend_i32_u (i32.add (local.get $n) (i32.const 13))))))"#,
+        escaped = describe.replace('"', "\\\""),
+        len = describe.len(),
+    );
+    wat::parse_str(source).expect("the test plugin assembles")
+}
+
+#[test]
+fn a_plugin_log_filter_that_traps_fails_that_record_only() {
+    let world = crate::logs_support::LogsWorld::new("");
+    let wasm = picky_plugin();
+    write(&world.config.join("plugins/picky.wasm"), &wasm);
+    world.set_config(&format!(
+        "settings:\n  plugins:\n    - name: picky\n      sha256: {}\nlogs:\n  - id: app\n    source: {{ type: file, paths: [\"{{in}}/app.log\"], start_at: beginning }}\n    filters:\n      - {{ type: plugin, name: picky }}\n    outputs:\n      - {{ type: file, path: \"{{out}}/app.out\", encoding: text }}\n",
+        sha256_hex(&wasm)
+    ));
+    write(
+        &world.input("app.log"),
+        b"one\ntwo X\nthree\nfour X\nfive\n",
+    );
+    let run = world.once();
+    assert_eq!(read(&world.output("app.out")), "one\nthree\nfive\n");
+    assert_eq!(
+        run.stderr.matches("a plugin log filter failed").count(),
+        1,
+        "the first failure is logged, the next one of 10,000 is not:\n{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("trapped"), "{}", run.all());
+    // The failed records were handled: the checkpoint passed them, and a second run reads
+    // nothing again.
+    let again = world.once();
+    assert_eq!(read(&world.output("app.out")), "one\nthree\nfive\n");
+    assert!(!again.stderr.contains("failed"), "{}", again.all());
+}
