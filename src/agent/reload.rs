@@ -6,35 +6,9 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Set by SIGHUP once [`reload_on_sighup`] installed the handler.
-static HANGUP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_reload(_signal: libc::c_int) {
-    HANGUP.store(true, Ordering::SeqCst);
-}
-
-/// Makes SIGHUP ask for a reload instead of ending the process.
-pub fn reload_on_sighup() -> std::io::Result<()> {
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    let installed = unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = request_reload as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGHUP, &action, std::ptr::null_mut())
-    };
-    if installed != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Whether SIGHUP came since the last call.
-pub fn take_hangup() -> bool {
-    HANGUP.swap(false, Ordering::SeqCst)
-}
+pub use crate::signals::{reload_on_sighup, take_hangup};
 
 /// How often the config dir is looked at.
 const POLL: Duration = Duration::from_secs(1);
