@@ -107,7 +107,15 @@ pub fn run_logs(request: &LogsRequest<'_>) -> Result<LogsRun, LogsError> {
     crate::signals::stop_on_signals()
         .map_err(|e| LogsError::Failed(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
     if request.once {
-        let runs = crate::logs::run_once(&pipelines, &cx, None, &crate::signals::stop_requested);
+        // Start-up (compile, facts) is over once the pipelines run: its pages are released,
+        // as for a run that follows its files.
+        let runs = crate::logs::run_once(
+            &pipelines,
+            &cx,
+            None,
+            &crate::signals::stop_requested,
+            &crate::resident::release_startup_pages,
+        );
         return Ok(LogsRun::Once(runs));
     }
     crate::signals::reload_on_sighup()
