@@ -16,6 +16,11 @@ fn weight(capacity: usize) -> usize {
     capacity + std::mem::size_of::<Vec<u8>>()
 }
 
+/// Events that wake a batch thread waiting with a batch open: it takes them at once then, and
+/// the rest at its batch's deadline, rather than being woken (a futex call, a context switch)
+/// for each event.
+const WAKE_CHUNK: usize = 256;
+
 /// How a [`EventQueue::take`] ended without an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Empty {
@@ -43,6 +48,8 @@ struct State {
     consumer_gone: bool,
     producer_waiting: bool,
     consumer_waiting: bool,
+    /// How many queued events wake the waiting batch thread (see [`WAKE_CHUNK`]).
+    consumer_wants: usize,
     /// The watermark the producer settled last.
     settled: u64,
 }
@@ -59,6 +66,7 @@ impl EventQueue {
                 consumer_gone: false,
                 producer_waiting: false,
                 consumer_waiting: false,
+                consumer_wants: 1,
                 settled: 0,
             }),
             room: Condvar::new(),
@@ -89,7 +97,9 @@ impl EventQueue {
         }
         state.bytes += weight(event.capacity());
         state.events.push_back(event);
-        if state.consumer_waiting {
+        if state.consumer_waiting
+            && (state.events.len() >= state.consumer_wants || !self.has_room(&state))
+        {
             self.ready.notify_one();
         }
         Ok(None)
@@ -121,7 +131,12 @@ impl EventQueue {
         loop {
             if let Some(event) = state.events.pop_front() {
                 state.bytes -= weight(event.capacity());
-                if state.producer_waiting {
+                // A waiting producer is woken once half the queue is free, not at each event
+                // taken: one wake-up (a futex call, a context switch) per half queue.
+                if state.producer_waiting
+                    && state.events.len() <= self.max_events / 2
+                    && state.bytes <= self.max_bytes / 2
+                {
                     self.room.notify_one();
                 }
                 return Ok(event);
@@ -130,6 +145,7 @@ impl EventQueue {
                 return Err(Empty::Closed);
             }
             state.consumer_waiting = true;
+            state.consumer_wants = if deadline.is_some() { WAKE_CHUNK } else { 1 };
             state = match deadline {
                 None => self.ready.wait(state).unwrap_or_else(|p| p.into_inner()),
                 Some(at) => {
@@ -165,6 +181,8 @@ impl EventQueue {
         let mut state = self.lock();
         while state.settled < watermark && !state.producer_gone {
             state.consumer_waiting = true;
+            // Woken by the settle, not by events (they wait for the batch after this one).
+            state.consumer_wants = usize::MAX;
             if state.producer_waiting {
                 self.room.notify_one();
             }
