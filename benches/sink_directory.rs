@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use driftless::model::sinks::DirectorySinkConfig;
 use driftless::secrets::Secrets;
-use driftless::sinks::pipeline::{BatchPolicy, Pipeline, SpoolPolicy};
+use driftless::sinks::pipeline::{BatchPolicy, Pacing, Pipeline, SpoolPolicy};
 use driftless::sinks::retry::RetryPolicy;
 use driftless::sinks::{BuildContext, DirectorySink, Sink};
 
@@ -46,14 +46,21 @@ fn run(events: usize, gzip: bool, spool: bool) {
         max_bytes: 4 << 20,
         timeout: std::time::Duration::from_millis(200),
         queue: 4,
+        queue_bytes: 64 << 20,
     };
     let spool_policy = spool.then(|| SpoolPolicy {
         path: temp.path().join("spool"),
         max_bytes: 256 << 20,
     });
     let started = Instant::now();
-    let mut pipeline =
-        Pipeline::start(sink, batch, RetryPolicy::DEFAULT, spool_policy).expect("start");
+    let mut pipeline = Pipeline::start(
+        sink,
+        batch,
+        RetryPolicy::DEFAULT,
+        spool_policy,
+        Pacing::Free,
+    )
+    .expect("start");
     for i in 0..events {
         let event = format!(
             "{{\"time\":\"2026-12-06T15:00:00.{:06}Z\",\"host\":\"web{}\",\"status\":{},\"path\":\"/shop/item/{}\",\"bytes\":{},\"agent\":\"Mozilla/5.0\"}}",

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use driftless::model::sinks::SinkConfig;
 use driftless::secrets::Secrets;
-use driftless::sinks::pipeline::{BatchPolicy, Pipeline};
+use driftless::sinks::pipeline::{BatchPolicy, Pacing, Pipeline};
 use driftless::sinks::retry::RetryPolicy;
 use driftless::sinks::{self, BuildContext};
 
@@ -115,8 +115,14 @@ fn main() {
     .expect("sink");
     let delivery = config.delivery();
     let batch = BatchPolicy::of(delivery.batch);
-    let mut pipeline =
-        Pipeline::start(sink, batch, RetryPolicy::of(delivery.retry), None).expect("pipeline");
+    let mut pipeline = Pipeline::start(
+        sink,
+        batch,
+        RetryPolicy::of(delivery.retry),
+        None,
+        Pacing::Free,
+    )
+    .expect("pipeline");
     let started = Instant::now();
     let mut bytes = 0u64;
     for n in 0..total {

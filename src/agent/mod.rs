@@ -20,7 +20,6 @@ mod instance_lock;
 mod log_pipelines;
 mod previews;
 mod pull;
-mod reload;
 mod resolved;
 mod self_metrics;
 
@@ -112,7 +111,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
     crate::resident::limit_malloc_arenas();
     crate::signals::stop_on_signals()
         .map_err(|e| AgentError::Failed(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
-    reload::reload_on_sighup()
+    crate::signals::reload_on_sighup()
         .map_err(|e| AgentError::Failed(format!("cannot take over SIGHUP: {e}")))?;
     let facts = ops::gather_facts();
     let own = ops::compile(&request.inputs, &facts);
@@ -186,7 +185,7 @@ pub fn run(request: &AgentRequest) -> Result<(), AgentError> {
             collectors::reload(&gatherer, &parts.facts);
             due = true;
         }
-        let trigger = if reload::take_hangup() {
+        let trigger = if crate::signals::take_hangup() {
             Some("SIGHUP")
         } else {
             watch.changed().map(|by| match by {

@@ -37,7 +37,7 @@ pub fn run(globals: &Globals, args: &LogsArgs) -> ExitCode {
         once: args.once,
     };
     if !args.once && !globals.quiet {
-        errln!("running log pipelines until SIGTERM or SIGINT");
+        errln!("running log pipelines until SIGTERM or SIGINT; SIGHUP reloads the config");
     }
     match ops::run_logs(&request) {
         Ok(LogsRun::Once(runs)) => {

@@ -114,6 +114,10 @@ enum Command {
     Facts(facts::FactsArgs),
     /// Run the log pipelines: tail, parse, filter and forward until SIGTERM or SIGINT, or
     /// once over what the files hold
+    ///
+    /// SIGHUP reloads the config dir: pipelines whose config did not change go on with their
+    /// tails and positions, changed ones restart from their checkpoints, new ones start,
+    /// removed ones stop. A config with errors changes nothing; its diagnostics go to stderr.
     #[command(after_long_help = EXIT_CODES)]
     Logs(logs::LogsArgs),
     /// Converge the host continuously from its config or a Git repository, and serve metrics

@@ -55,6 +55,7 @@ fn ship(
         cx,
         Some(DELIVERY_DEADLINE),
         &crate::signals::stop_requested,
+        &|| {},
     )
     .into_iter()
     .next()

@@ -23,6 +23,16 @@ pub const HEAD_BYTES: u64 = 256;
 /// The checkpoints file in a pipeline's checkpoints directory.
 pub const FILE_NAME: &str = "file-source.json";
 
+/// The checkpoints as last acknowledged, replaced at each acknowledgement without waiting for
+/// the disk (no fsync): what a process started after a kill reads, so a kill sends again only
+/// what was delivered after it. [`FILE_NAME`] holds the same, synced, at most every
+/// [`SYNC_INTERVAL`]: after a power cut this one may be an older version or cut short (then it
+/// does not parse), and that one is read — an older position, never a later one.
+pub const LATEST_FILE_NAME: &str = "file-source.latest.json";
+
+/// How often the synced checkpoints file is written while acknowledgements come.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How long a checkpoint no file claims is kept (while the source runs): a rotated file
 /// that is out of the globs, or a file that went away while driftless was stopped.
 pub const UNCLAIMED_RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -100,13 +110,23 @@ struct CheckpointsFile {
     files: Vec<Checkpoint>,
 }
 
-/// The checkpoints in `dir`; none when it has no checkpoints file yet.
+/// The checkpoints in `dir`: the latest when it reads whole, else the synced ones; none when
+/// it has no checkpoints file yet.
 pub fn load(dir: &Path) -> Result<Vec<Checkpoint>, LogError> {
-    let path = dir.join(FILE_NAME);
-    let bytes = match std::fs::read(&path) {
+    match read(&dir.join(LATEST_FILE_NAME)) {
+        Ok(Some(files)) => return Ok(files),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "reading the synced checkpoints instead"),
+    }
+    Ok(read(&dir.join(FILE_NAME))?.unwrap_or_default())
+}
+
+/// One checkpoints file; `None` when there is none.
+fn read(path: &Path) -> Result<Option<Vec<Checkpoint>>, LogError> {
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(LogError::io("read", &path, &e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LogError::io("read", path, &e)),
     };
     let file: CheckpointsFile = serde_json::from_slice(&bytes).map_err(|e| {
         LogError::new(format!(
@@ -121,7 +141,7 @@ pub fn load(dir: &Path) -> Result<Vec<Checkpoint>, LogError> {
             file.version
         )));
     }
-    Ok(file.files)
+    Ok(Some(file.files))
 }
 
 /// The checkpoints file's bytes.
@@ -133,12 +153,29 @@ pub fn encode(files: Vec<Checkpoint>) -> Vec<u8> {
     serde_json::to_vec_pretty(&file).unwrap_or_default()
 }
 
-/// Writes the checkpoints file atomically (the old one or the new one survives a crash).
-pub fn save(dir: &Path, bytes: &[u8]) -> Result<(), LogError> {
+/// Replaces the latest checkpoints ([`LATEST_FILE_NAME`]: written aside, renamed in, not
+/// synced) and, when `synced`, the synced ones too (written atomically and synced: the old
+/// file or the new one survives a power cut).
+pub fn save(dir: &Path, bytes: &[u8], synced: bool) -> Result<(), LogError> {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).map_err(|e| LogError::io("create", dir, &e))?;
-    let path = dir.join(FILE_NAME);
-    crate::fsutil::write_atomic(&path, bytes, 0o600, (None, None))
-        .map_err(|e| LogError::io("write", &path, &e))
+    let latest = dir.join(LATEST_FILE_NAME);
+    let aside = dir.join(format!(".{LATEST_FILE_NAME}.partial"));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&aside)
+        .and_then(|mut f| io::Write::write_all(&mut f, bytes))
+        .and_then(|()| std::fs::rename(&aside, &latest));
+    written.map_err(|e| LogError::io("write", &latest, &e))?;
+    if synced {
+        let path = dir.join(FILE_NAME);
+        crate::fsutil::write_atomic(&path, bytes, 0o600, (None, None))
+            .map_err(|e| LogError::io("write", &path, &e))?;
+    }
+    Ok(())
 }
 
 /// Checkpoints no open file has claimed yet: loaded at start, or left by a file that went
@@ -260,7 +297,7 @@ mod tests {
             entry(&a, dev_a, ino_a, "a", 10),
             entry(&b, dev_b, ino_b, "b", 20),
         ];
-        save(dir.path(), &encode(saved.clone())).unwrap();
+        save(dir.path(), &encode(saved.clone()), true).unwrap();
         let loaded = load(dir.path()).unwrap();
         assert_eq!(loaded, saved);
         let mut pool = Unclaimed::new(loaded, Instant::now());
@@ -270,6 +307,41 @@ mod tests {
         let got = pool.claim(&a, dev_a, ino_a, &dir.path().join("a")).unwrap();
         assert_eq!(got.map(|c| c.position), Some(10));
         assert_eq!(pool.checkpoints().count(), 0);
+    }
+
+    #[test]
+    fn the_latest_checkpoints_win_and_when_cut_short_the_synced_ones_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |position| {
+            encode(vec![Checkpoint {
+                fingerprint: Fingerprint {
+                    dev: 1,
+                    ino: 2,
+                    head_len: 1,
+                    head: "h".to_owned(),
+                },
+                path: dir.path().join("a"),
+                position,
+            }])
+        };
+        let positions = || -> Vec<u64> {
+            load(dir.path())
+                .unwrap()
+                .iter()
+                .map(|c| c.position)
+                .collect()
+        };
+        save(dir.path(), &at(10), true).unwrap();
+        save(dir.path(), &at(20), false).unwrap();
+        assert_eq!(positions(), [20]);
+        // A power cut left the unsynced file cut short: the synced one is read.
+        let latest = at(30);
+        std::fs::write(
+            dir.path().join(LATEST_FILE_NAME),
+            &latest[..latest.len() / 2],
+        )
+        .unwrap();
+        assert_eq!(positions(), [10]);
     }
 
     #[test]

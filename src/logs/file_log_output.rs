@@ -21,7 +21,7 @@
 
 use std::cmp::Reverse;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IoSlice, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -128,7 +128,7 @@ impl FileLogOutput {
             self.tidy(&path);
             state.tidied = true;
         }
-        let bytes = batch.lines();
+        let size = lines_size(&batch.events);
         let mut current = match state.current.take() {
             Some(current) => current,
             None => self.open(&path)?,
@@ -136,13 +136,13 @@ impl FileLogOutput {
         let max_bytes = self.rotation.as_ref().and_then(|r| r.max_bytes);
         if let Some(max) = max_bytes
             && current.size > 0
-            && current.size + bytes.len() as u64 > max
+            && current.size + size > max
         {
             drop(current);
             self.rotate(&path);
             current = self.open(&path)?;
         }
-        append(&mut current, &bytes).map_err(|e| {
+        append(&mut current, &batch.events).map_err(|e| {
             // The handle is dropped: the next attempt opens the file again and looks at how
             // it ends.
             ResourceError::transient(format!(
@@ -322,25 +322,58 @@ impl FileLogOutput {
     }
 }
 
-/// Appends `bytes` (whole lines) after a line break if the file does not end with one, then
-/// syncs the data: only then is the batch acknowledged.
-fn append(current: &mut Current, bytes: &[u8]) -> std::io::Result<()> {
-    if bytes.is_empty() {
+/// Slices handed to one `writev(2)` (the kernel's `IOV_MAX`).
+const SLICES_PER_WRITE: usize = 1024;
+
+/// The bytes `events` take as lines: each ends with a line break (one is added where missing).
+fn lines_size(events: &[Vec<u8>]) -> u64 {
+    (events.iter())
+        .map(|e| e.len() as u64 + u64::from(!e.ends_with(b"\n")))
+        .sum()
+}
+
+/// Appends `events` as lines, after a line break if the file does not end with one, then
+/// syncs the data: only then is the batch acknowledged. The events are written where they are
+/// (`writev`), not copied into one buffer first: that copy would double the memory a batch
+/// takes while it is written.
+fn append(current: &mut Current, events: &[Vec<u8>]) -> std::io::Result<()> {
+    const LINE_BREAK: &[u8] = b"\n";
+    let size = lines_size(events);
+    if size == 0 {
         return Ok(());
     }
-    let mut buffer;
-    let bytes = if current.at_line_start {
-        bytes
-    } else {
-        buffer = Vec::with_capacity(bytes.len() + 1);
-        buffer.push(b'\n');
-        buffer.extend_from_slice(bytes);
-        &buffer
-    };
-    current.file.write_all(bytes)?;
+    let mut slices = Vec::with_capacity(SLICES_PER_WRITE);
+    if !current.at_line_start {
+        slices.push(IoSlice::new(LINE_BREAK));
+    }
+    for event in events {
+        slices.push(IoSlice::new(event));
+        if !event.ends_with(LINE_BREAK) {
+            slices.push(IoSlice::new(LINE_BREAK));
+        }
+        if slices.len() >= SLICES_PER_WRITE - 1 {
+            write_all_vectored(&mut current.file, &mut slices)?;
+        }
+    }
+    write_all_vectored(&mut current.file, &mut slices)?;
     current.file.sync_data()?;
-    current.size += bytes.len() as u64;
-    current.at_line_start = bytes.ends_with(b"\n");
+    current.size += size + u64::from(!current.at_line_start);
+    current.at_line_start = true;
+    Ok(())
+}
+
+/// Writes every slice (a write may take part of them), and empties `slices`.
+fn write_all_vectored(file: &mut File, slices: &mut Vec<IoSlice<'_>>) -> std::io::Result<()> {
+    let mut rest = slices.as_mut_slice();
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut rest, written),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    slices.clear();
     Ok(())
 }
 
@@ -420,6 +453,30 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
             "whole\nhal\nnext\n"
+        );
+    }
+
+    #[test]
+    fn a_batch_larger_than_one_vectored_write_goes_in_whole_and_in_order() {
+        let temp = tempfile::tempdir().expect("temp");
+        let path = temp.path().join("app.log");
+        std::fs::write(&path, "cut").expect("write");
+        // Every third event brings its own line break: 3000 events take about 5000 slices.
+        let events: Vec<String> = (0..3000)
+            .map(|n| {
+                if n % 3 == 0 {
+                    format!("{n}\n")
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        let lines: Vec<&str> = events.iter().map(String::as_str).collect();
+        output(&path, None).send(&batch(&lines)).expect("send");
+        let expected: String = (0..3000).map(|n| format!("{n}\n")).collect();
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("cut\n{expected}")
         );
     }
 

@@ -4,7 +4,7 @@
 //! resumes at the last acknowledged line (duplicates possible, never gaps).
 //!
 //! Siblings: `path_globs` (which files), `checkpoints` (which file is which, and positions
-//! on disk), `line_decoder` (encodings), `multiline` (joined records), `file_watch`
+//! on disk), `line_decoder` (encodings), `multiline` (joined records), `crate::fs_watch`
 //! (waiting for changes).
 //!
 //! A file is tracked from the moment a scan of the globs first finds it until it is gone
@@ -278,6 +278,8 @@ pub struct FileLogSource {
     lines_truncated: u64,
     /// The checkpoints file as last written.
     written: Vec<u8>,
+    /// When the synced checkpoints file was last written (see [`checkpoints::save`]).
+    synced_at: Option<Instant>,
 }
 
 impl FileLogSource {
@@ -305,6 +307,7 @@ impl FileLogSource {
             bytes_read: 0,
             lines_truncated: 0,
             written: Vec::new(),
+            synced_at: None,
         };
         source.scan(now, true);
         Ok(source)
@@ -388,8 +391,13 @@ impl FileLogSource {
             .collect();
         let bytes = checkpoints::encode(entries);
         if bytes != self.written {
-            checkpoints::save(&self.checkpoint_dir, &bytes)?;
+            let now = Instant::now();
+            let synced = (self.synced_at).is_none_or(|t| now >= t + checkpoints::SYNC_INTERVAL);
+            checkpoints::save(&self.checkpoint_dir, &bytes, synced)?;
             self.written = bytes;
+            if synced {
+                self.synced_at = Some(now);
+            }
         }
         Ok(())
     }

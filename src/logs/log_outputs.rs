@@ -262,6 +262,7 @@ mod tests {
                 max_bytes: None,
                 timeout: None,
                 queue: None,
+                queue_bytes: None,
             }),
             retry: None,
             spool: None,

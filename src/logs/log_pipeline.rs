@@ -253,6 +253,11 @@ pub fn run<S: LineSource, T: EventStages>(
         mut outputs,
     } = parts;
     stats.running.store(true, Ordering::Relaxed);
+    let cx = RunContext {
+        control,
+        stats,
+        id: &id,
+    };
     let mut state = Acks::<S::Ack>::default();
     let mut failures = Vec::new();
     let mut lines = Vec::with_capacity(READ_LINES);
@@ -276,8 +281,7 @@ pub fn run<S: LineSource, T: EventStages>(
             flushed = true;
         }
         if lines.is_empty() {
-            state.release(&mut source, &outputs, control);
-            state.maybe_checkpoint(&mut source, stats, &id);
+            state.settle(&mut source, &outputs, &cx);
             stats.record_source(source.counters());
             if mode == Mode::Once {
                 break;
@@ -288,21 +292,24 @@ pub fn run<S: LineSource, T: EventStages>(
         for (event, ack) in lines.drain(..) {
             stages.apply(event, &mut events);
             for event in events.drain(..) {
-                for output in &mut outputs {
-                    if let Err(e) = output.stream.push((output.encode)(&event)) {
-                        failures.push(format!("{} output: {}", output.kind, e.message));
+                for at in 0..outputs.len() {
+                    let encoded = (outputs[at].encode)(&event);
+                    if let Err(e) = state.push(encoded, at, &mut source, &mut outputs, &cx) {
+                        failures.push(format!("{} output: {}", outputs[at].kind, e.message));
                         break 'reading;
                     }
                 }
                 pushed += 1;
             }
             state.pending.push(pushed, ack, S::supersedes);
+            if outputs.iter().any(|o| o.stream.wants_settle()) {
+                state.settle(&mut source, &outputs, &cx);
+            }
         }
         stats.events.store(pushed, Ordering::Relaxed);
         stats.record_stages(stages.counters());
         stats.record_source(source.counters());
-        state.release(&mut source, &outputs, control);
-        state.maybe_checkpoint(&mut source, stats, &id);
+        state.settle(&mut source, &outputs, &cx);
     }
     stats.events.store(pushed, Ordering::Relaxed);
     stats.record_stages(stages.counters());
@@ -311,7 +318,7 @@ pub fn run<S: LineSource, T: EventStages>(
         // (no batch timeout to wait for), and once every output has closed, everything
         // pushed was delivered (or refused for good).
         Mode::Once => {
-            state.release(&mut source, &outputs, control);
+            state.settle(&mut source, &outputs, &cx);
             let closed = close_outputs(outputs, drain.close, control, &mut failures);
             if closed {
                 state.release_all(&mut source, control);
@@ -325,7 +332,7 @@ pub fn run<S: LineSource, T: EventStages>(
         Mode::Follow => {
             let deadline = drain.grace.map(|g| Instant::now() + g);
             loop {
-                state.release(&mut source, &outputs, control);
+                state.settle(&mut source, &outputs, &cx);
                 let frozen = *control.frozen.lock().unwrap_or_else(|p| p.into_inner());
                 if state.pending.is_empty()
                     || frozen
@@ -352,11 +359,20 @@ pub fn run<S: LineSource, T: EventStages>(
     }
 }
 
+/// What settling needs besides the source and the outputs.
+struct RunContext<'a> {
+    control: &'a Control,
+    stats: &'a PipelineStats,
+    id: &'a str,
+}
+
 /// The acknowledgement side of the thread: lines waiting for delivery, and whether positions
 /// moved since they were last written.
 struct Acks<A> {
     pending: PendingAcks<A>,
     acknowledged_since_checkpoint: bool,
+    /// Each output's watermark as the last settle read it.
+    marks: Vec<u64>,
 }
 
 impl<A> Default for Acks<A> {
@@ -364,14 +380,57 @@ impl<A> Default for Acks<A> {
         Acks {
             pending: PendingAcks::default(),
             acknowledged_since_checkpoint: false,
+            marks: Vec::new(),
         }
     }
 }
 
 impl<A> Acks<A> {
-    /// Acknowledges every line all outputs have passed. The watermarks are read under the
-    /// freeze lock: once the controller froze acknowledgements (and may give up on outputs,
-    /// which moves their watermarks past undelivered events), none is read any more.
+    /// Pushes `event` into output `at`. While its queue is full, settles (the batch thread of
+    /// an output may be waiting for that before it sends, and so takes no events) and waits
+    /// for room or for an output to want a settle.
+    fn push<S: LineSource<Ack = A>>(
+        &mut self,
+        event: Vec<u8>,
+        at: usize,
+        source: &mut S,
+        outputs: &mut [Output],
+        cx: &RunContext<'_>,
+    ) -> Result<(), crate::error::ResourceError> {
+        let mut event = event;
+        loop {
+            match outputs[at].stream.try_push(event)? {
+                Ok(_) => return Ok(()),
+                Err(back) => event = back,
+            }
+            self.settle(source, outputs, cx);
+            outputs[at]
+                .stream
+                .wait_for_room(|| outputs.iter().any(|o| o.stream.wants_settle()));
+        }
+    }
+
+    /// Acknowledges every line all outputs have delivered, writes the checkpoint when that
+    /// moved it, then lets each output send its next batch ([`crate::sinks::pipeline::Pacing`]):
+    /// so a line delivered and not checkpointed is always in the last batch an output sent.
+    fn settle<S: LineSource<Ack = A>>(
+        &mut self,
+        source: &mut S,
+        outputs: &[Output],
+        cx: &RunContext<'_>,
+    ) {
+        self.release(source, outputs, cx.control);
+        self.maybe_checkpoint(source, cx.stats, cx.id);
+        for (output, &mark) in outputs.iter().zip(&self.marks) {
+            output.stream.settle(mark);
+        }
+    }
+
+    /// Reads each output's watermark into `marks` and acknowledges every line all outputs
+    /// have passed. The watermarks are read under the freeze lock: once the controller froze
+    /// acknowledgements (and may give up on outputs, which moves their watermarks past
+    /// undelivered events), nothing is acknowledged any more — and the outputs are let go on
+    /// (the stop reads again what was not checkpointed).
     fn release<S: LineSource<Ack = A>>(
         &mut self,
         source: &mut S,
@@ -379,14 +438,12 @@ impl<A> Acks<A> {
         control: &Control,
     ) {
         let frozen = control.frozen.lock().unwrap_or_else(|p| p.into_inner());
+        self.marks.clear();
+        self.marks.extend(outputs.iter().map(|o| o.stream.safe()));
         if *frozen {
             return;
         }
-        let safe = outputs
-            .iter()
-            .map(|o| o.stream.safe())
-            .min()
-            .unwrap_or(u64::MAX);
+        let safe = self.marks.iter().copied().min().unwrap_or(u64::MAX);
         let released = self.pending.release(safe, |ack| source.acknowledge(&ack));
         self.acknowledged_since_checkpoint |= released > 0;
     }
@@ -530,6 +587,41 @@ mod tests {
     }
 
     #[test]
+    fn an_output_sends_a_batch_only_once_the_lines_of_the_batches_before_are_checkpointed() {
+        let (source, acknowledged, checkpointed) = source(3000);
+        let recorder = Arc::new(Recorder::default());
+        let _ = recorder.checkpoints.set(checkpointed.clone());
+        let parts = PipelineParts {
+            id: "t".to_owned(),
+            source,
+            stages: DropAndSplit,
+            outputs: vec![output(recorder.clone())],
+        };
+        let stats = Arc::new(PipelineStats::new("t", &parts.outputs));
+        let control = Arc::new(Control::default());
+        let thread = {
+            let (stats, control) = (stats.clone(), control.clone());
+            std::thread::spawn(move || {
+                let drain = Drain {
+                    grace: Some(Duration::from_secs(5)),
+                    close: Some(Duration::from_secs(5)),
+                };
+                run(parts, Mode::Follow, drain, &control, &stats)
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while *acknowledged.lock().unwrap() != Some(2999) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        control.stop();
+        assert!(thread.join().unwrap().delivered_all);
+        assert_eq!(*recorder.lines.lock().unwrap(), expected(3000));
+        // Batches of 50 records: dozens of them, none sent ahead of the checkpoint.
+        assert!(recorder.sends.load(Ordering::Relaxed) > 40);
+        assert_eq!(recorder.unpaced.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
     fn an_output_that_is_down_holds_the_checkpoint_and_blocks_the_source_then_resumes() {
         let (source, acknowledged, _) = source(2000);
         let (up, down) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
@@ -559,8 +651,9 @@ mod tests {
         };
         std::thread::sleep(Duration::from_millis(300));
         // Bounded: the down output's queue (2 batches of 50) and one batch in the sender,
-        // and then the source waits; nothing is acknowledged.
-        assert_eq!(*acknowledged.lock().unwrap(), None);
+        // and then the source waits; nothing is acknowledged but line 0, which the filter
+        // dropped before any record.
+        assert!(matches!(*acknowledged.lock().unwrap(), None | Some(0)));
         let read = stats.lines_read.load(Ordering::Relaxed);
         assert!(read < 400, "the source is blocked, read {read}");
         let up_got = up.lines.lock().unwrap().len();
@@ -622,8 +715,9 @@ mod tests {
         );
         assert!(!end.delivered_all);
         assert!(!up.lines.lock().unwrap().is_empty());
-        // Nothing reached the output that is down: nothing was acknowledged or checkpointed.
-        assert_eq!(*acknowledged.lock().unwrap(), None);
-        assert!(checkpointed.lock().unwrap().is_empty());
+        // Nothing reached the output that is down: nothing was acknowledged or checkpointed
+        // but line 0, which the filter dropped before any record.
+        assert!(matches!(*acknowledged.lock().unwrap(), None | Some(0)));
+        assert!(checkpointed.lock().unwrap().iter().all(|&line| line == 0));
     }
 }

@@ -24,7 +24,7 @@ use super::output_gate::OutputGate;
 use super::running_logs::{Built, LogContext};
 use super::{LogError, LogEvent};
 use crate::model::logs::{LogPipeline, LogSource};
-use crate::sinks::pipeline::Pipeline;
+use crate::sinks::pipeline::{Pacing, Pipeline};
 
 impl LineSource for FileLogSource {
     type Ack = Ack;
@@ -121,8 +121,15 @@ pub(crate) fn build(pipeline: &LogPipeline, cx: &LogContext) -> Result<Built, Lo
     for config in &pipeline.outputs.value {
         let opened = open(config, &output_cx)?;
         let gate = Arc::new(OutputGate::new(opened.sink, opened.spool.is_some()));
-        let stream = Pipeline::start(gate.clone(), opened.batch, opened.retry, opened.spool)
-            .map_err(|e| LogError::new(format!("output {}: {}", config.type_name(), e.message)))?;
+        // Settled: the pipeline checkpoints each delivered batch before the next is sent.
+        let stream = Pipeline::start(
+            gate.clone(),
+            opened.batch,
+            opened.retry,
+            opened.spool,
+            Pacing::Settled,
+        )
+        .map_err(|e| LogError::new(format!("output {}: {}", config.type_name(), e.message)))?;
         let encoding = opened.encoding;
         outputs.push(Output {
             kind: config.type_name(),

@@ -245,21 +245,29 @@ pub struct OnceRun {
 
 /// Runs each pipeline once over what its files hold now: reads to the end, waits until every
 /// output has every record (or `deadline` passes, or `stop` says so), checkpoints, ends. The
-/// pipelines run at the same time, each on its own thread.
+/// pipelines run at the same time, each on its own thread; `started` is called once they all
+/// run.
 pub fn run_once(
     pipelines: &[LogPipeline],
     cx: &LogContext,
     deadline: Option<Duration>,
     stop: &dyn Fn() -> bool,
+    started: &dyn Fn(),
 ) -> Vec<OnceRun> {
-    run_once_with(pipelines, cx, deadline, stop, super::pipeline_parts::build)
+    run_once_with(
+        pipelines,
+        cx,
+        deadline,
+        (stop, started),
+        super::pipeline_parts::build,
+    )
 }
 
 pub(crate) fn run_once_with(
     pipelines: &[LogPipeline],
     cx: &LogContext,
     deadline: Option<Duration>,
-    stop: &dyn Fn() -> bool,
+    (stop, on_started): (&dyn Fn() -> bool, &dyn Fn()),
     build: Builder,
 ) -> Vec<OnceRun> {
     let started = Instant::now();
@@ -289,6 +297,7 @@ pub(crate) fn run_once_with(
             (id, started)
         })
         .collect();
+    on_started();
     // Watch for a stop or the deadline while the pipelines work.
     loop {
         let all_done = runs

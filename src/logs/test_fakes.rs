@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::log_pipeline::{EventStages, LineSource, Output, SourceCounters, StageCounters};
 use super::output_gate::OutputGate;
 use super::{LogError, LogEvent};
-use crate::sinks::pipeline::{BatchPolicy, Pipeline};
+use crate::sinks::pipeline::{BatchPolicy, Pacing, Pipeline};
 use crate::sinks::retry::RetryPolicy;
 use crate::sinks::{Batch, SendError, Sink};
 
@@ -82,6 +82,11 @@ pub struct Recorder {
     pub lines: Mutex<Vec<String>>,
     pub down: AtomicBool,
     pub sends: AtomicUsize,
+    /// When set, the fake source's checkpoints: each batch taken checks that every line of
+    /// the batches before is checkpointed (pacing).
+    pub checkpoints: std::sync::OnceLock<Arc<Mutex<Vec<u64>>>>,
+    /// Batches taken while a line of an earlier batch was not checkpointed.
+    pub unpaced: AtomicUsize,
 }
 
 impl Sink for Recorder {
@@ -91,6 +96,15 @@ impl Sink for Recorder {
             return Err(crate::error::ResourceError::transient("refused").into());
         }
         let mut lines = self.lines.lock().unwrap();
+        if let (Some(checkpoints), Some(last)) = (self.checkpoints.get(), lines.last()) {
+            // Lines before the last one delivered are delivered whole (a split line's
+            // records are in a row).
+            let last: u64 = last.parse().unwrap();
+            let checkpointed = checkpoints.lock().unwrap().last().copied();
+            if last > 0 && checkpointed.is_none_or(|c| c + 1 < last) {
+                self.unpaced.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         lines.extend(
             batch
                 .events
@@ -117,10 +131,11 @@ pub fn output(sink: Arc<Recorder>) -> Output {
         max_bytes: 1 << 20,
         timeout: Duration::from_millis(10),
         queue: 2,
+        queue_bytes: 1 << 20,
     };
     Output {
         kind: "recorder",
-        stream: Pipeline::start(gate.clone(), policy, FAST, None).unwrap(),
+        stream: Pipeline::start(gate.clone(), policy, FAST, None, Pacing::Settled).unwrap(),
         gate,
         encode: Box::new(|e: &LogEvent| e.message.clone().into_bytes()),
     }

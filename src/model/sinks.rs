@@ -202,6 +202,9 @@ pub struct BatchConfig {
     pub timeout: Option<Duration>,
     /// Batches waiting to be sent before a producer blocks; default 8.
     pub queue: Option<u64>,
+    /// Bytes of events waiting to be sent (their size in memory) before a producer blocks,
+    /// whichever of this and `queue` comes first; default 4 MiB.
+    pub queue_bytes: Option<u64>,
 }
 
 /// Exponential backoff with jitter between attempts; a `Retry-After` the receiver sends wins.

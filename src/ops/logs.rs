@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::compile::{Compiled, Inputs, compile};
 use super::defaults::resolve_state_dir;
 use super::plan::gather_facts;
+use crate::config::ConfigDir;
 use crate::facts::HostFacts;
 use crate::logs::{LogContext, OnceRun, RunningLogs};
 use crate::model::Config;
@@ -107,18 +108,63 @@ pub fn run_logs(request: &LogsRequest<'_>) -> Result<LogsRun, LogsError> {
     crate::signals::stop_on_signals()
         .map_err(|e| LogsError::Failed(format!("cannot take over SIGTERM and SIGINT: {e}")))?;
     if request.once {
-        let runs = crate::logs::run_once(&pipelines, &cx, None, &crate::signals::stop_requested);
+        // Start-up (compile, facts) is over once the pipelines run: its pages are released,
+        // as for a run that follows its files.
+        let runs = crate::logs::run_once(
+            &pipelines,
+            &cx,
+            None,
+            &crate::signals::stop_requested,
+            &crate::resident::release_startup_pages,
+        );
         return Ok(LogsRun::Once(runs));
     }
-    let running = RunningLogs::start(&pipelines, &cx).map_err(|e| LogsError::Failed(e.message))?;
-    let ids = running.ids().into_iter().map(str::to_owned).collect();
+    crate::signals::reload_on_sighup()
+        .map_err(|e| LogsError::Failed(format!("cannot take over SIGHUP: {e}")))?;
+    let mut running =
+        RunningLogs::start(&pipelines, &cx).map_err(|e| LogsError::Failed(e.message))?;
     // Start-up (compile, facts) is over; the pipelines run on their own threads from here.
     crate::resident::release_startup_pages();
     while !crate::signals::stop_requested() {
         std::thread::sleep(Duration::from_millis(100));
+        if crate::signals::take_hangup() {
+            reload(request, &mut running);
+        }
     }
+    let ids = running.ids().into_iter().map(str::to_owned).collect();
     running.stop();
     Ok(LogsRun::Stopped { pipelines: ids })
+}
+
+/// SIGHUP: the config dir is loaded and checked again, and the pipelines it has now run
+/// instead (those whose config did not change go on with their tails and positions:
+/// [`RunningLogs::reload`]). A config with errors changes nothing: its diagnostics go to
+/// stderr. The state directory and the secrets stay those of the start.
+fn reload(request: &LogsRequest<'_>, running: &mut RunningLogs) {
+    tracing::info!("SIGHUP: reloading the log pipelines");
+    let inputs = Inputs {
+        config_dir: ConfigDir::new(request.inputs.config_dir.path()),
+        ..request.inputs.clone()
+    };
+    let compiled = compile(&inputs, &gather_facts());
+    if compiled.diagnostics.has_errors() {
+        tracing::error!(
+            "the config has errors; the log pipelines keep running as they were:\n{}",
+            crate::diagnostics::render_human(&compiled.diagnostics, &compiled.sources, false)
+        );
+        return;
+    }
+    let pipelines = match selected(&compiled.config.logs, request.ids) {
+        Ok(pipelines) => pipelines,
+        Err(e) => {
+            tracing::error!("{e}; the log pipelines keep running as they were");
+            return;
+        }
+    };
+    match running.reload(&pipelines) {
+        Ok(()) => tracing::info!(pipelines = %running.ids().join(", "), "reloaded"),
+        Err(e) => tracing::error!(why = %e.message, "a log pipeline cannot start"),
+    }
 }
 
 /// The pipelines `ids` names (all when empty), in the config's order; an id that names none

@@ -16,6 +16,7 @@
 
 mod console;
 mod directory;
+mod event_queue;
 mod http;
 pub mod pipeline;
 pub mod retry;

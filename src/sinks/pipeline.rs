@@ -1,12 +1,14 @@
-//! Event streams (log lines, metrics) into a sink: a bounded queue with blocking
-//! backpressure, batches cut by count, bytes and time, an optional disk spool, and a
-//! watermark of what is safe.
+//! Event streams (log lines, metrics) into a sink: a queue bounded by events and by bytes
+//! with blocking backpressure, batches cut by count, bytes and time, an optional disk spool,
+//! and a watermark of what is safe.
 //!
 //! Delivery is at least once. [`Pipeline::push`] numbers each event; [`Pipeline::safe`] is
 //! the number of the last event that cannot be lost any more — delivered (the sink
 //! acknowledged its batch), or, with a spool, written to the spool and synced. A source keeps
 //! its own checkpoint at that watermark, so after a crash it sends again at most what was
-//! not yet safe (duplicates, never gaps). A batch the receiver refuses for good (a 400) is
+//! not yet safe (duplicates, never gaps). With [`Pacing::Settled`] the owner settles each
+//! watermark (writes its checkpoint) before the next batch is sent, so what is safe and not
+//! checkpointed is never more than one batch. A batch the receiver refuses for good (a 400) is
 //! reported and counted, then passed over: waiting would stop the stream forever.
 //!
 //! Without a spool one thread cuts and sends batches; a send failing transiently is tried
@@ -20,11 +22,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::event_queue::{Empty, EventQueue};
 use super::retry::{RetryPolicy, Retrying};
 use super::{Batch, Sink};
 use crate::error::ResourceError;
@@ -39,6 +41,10 @@ pub struct BatchPolicy {
     pub timeout: Duration,
     /// Batches' worth of events that may wait in memory before `push` blocks.
     pub queue: usize,
+    /// Bytes of events (their buffers on the heap) that may wait in memory before `push`
+    /// blocks, whichever of the two bounds comes first. The batch being cut and sent is not
+    /// in the queue: a stream holds at most this and `max_bytes`.
+    pub queue_bytes: usize,
 }
 
 impl BatchPolicy {
@@ -47,6 +53,7 @@ impl BatchPolicy {
         max_bytes: 1 << 20,
         timeout: Duration::from_secs(1),
         queue: 8,
+        queue_bytes: 4 << 20,
     };
 
     pub fn of(config: Option<&BatchConfig>) -> BatchPolicy {
@@ -62,6 +69,7 @@ impl BatchPolicy {
             max_bytes: size(c.max_bytes, default.max_bytes),
             timeout: c.timeout.map_or(default.timeout, |d| d.0),
             queue: size(c.queue, default.queue),
+            queue_bytes: size(c.queue_bytes, default.queue_bytes),
         }
     }
 }
@@ -84,10 +92,25 @@ impl SpoolPolicy {
     }
 }
 
+/// When a batch may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// As soon as it is cut.
+    Free,
+    /// Once the owner settled ([`Pipeline::settle`]) the watermark of the batch before: a
+    /// source that checkpoints when it settles then never has more than one batch delivered
+    /// and not checkpointed. The owner looks at [`Pipeline::wants_settle`] often; while it
+    /// waits for room ([`Pipeline::wait_for_room`]) it is woken to settle. Once the producer
+    /// is gone (the stream closes), batches go out freely.
+    Settled,
+}
+
 /// What the threads share with the producer.
 struct Shared {
     /// The number of the last event that is safe (see the module's doc).
     safe: AtomicU64,
+    /// The watermark the producer settled last ([`Pacing::Settled`]).
+    settled: AtomicU64,
     /// Events passed over because their batch was refused for good.
     dropped: AtomicU64,
     /// Why sends failed for good, newest last (bounded).
@@ -116,7 +139,9 @@ impl Shared {
 
 /// A running stream into one sink.
 pub struct Pipeline {
-    sender: Option<SyncSender<Vec<u8>>>,
+    queue: Arc<EventQueue>,
+    /// Whether the producer is still pushing (the queue is closed on its side once not).
+    open: bool,
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     next: u64,
@@ -131,16 +156,20 @@ impl Pipeline {
         batch: BatchPolicy,
         retry: RetryPolicy,
         spool: Option<SpoolPolicy>,
+        pacing: Pacing,
     ) -> Result<Pipeline, ResourceError> {
         let until_sent = RetryPolicy {
             attempts: u32::MAX,
             ..retry
         };
         let sink: Arc<dyn Sink> = Arc::new(Retrying::new(sink, until_sent));
-        let capacity = batch.max_events.saturating_mul(batch.queue).max(1);
-        let (sender, receiver) = sync_channel::<Vec<u8>>(capacity);
+        let queue = Arc::new(EventQueue::new(
+            batch.max_events.saturating_mul(batch.queue),
+            batch.queue_bytes,
+        ));
         let shared = Arc::new(Shared {
             safe: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failures: Mutex::new(Vec::new()),
             spooled: Mutex::new(BTreeMap::new()),
@@ -160,12 +189,20 @@ impl Pipeline {
             }
             None => (None, 0),
         };
-        let cutter_shared = shared.clone();
+        let cutter = Cutter {
+            queue: queue.clone(),
+            policy: batch,
+            pacing,
+            sink,
+            shared: shared.clone(),
+        };
         threads.push(spawn("driftless-batch", move || {
-            cut_batches(receiver, batch, (spool, last_left), &*sink, &cutter_shared);
+            cutter.run(spool, last_left);
+            cutter.queue.close_consumer();
         })?);
         Ok(Pipeline {
-            sender: Some(sender),
+            queue,
+            open: true,
             threads,
             shared,
             next: 0,
@@ -175,15 +212,47 @@ impl Pipeline {
     /// Queues one event (a log line, a JSON document); blocks while the queue is full.
     /// Returns the event's number.
     pub fn push(&mut self, event: Vec<u8>) -> Result<u64, ResourceError> {
-        let sender = self
-            .sender
-            .as_ref()
-            .ok_or_else(|| ResourceError::permanent("the stream is closed"))?;
-        sender
-            .send(event)
-            .map_err(|_| ResourceError::permanent("the stream's sender stopped"))?;
-        self.next += 1;
-        Ok(self.next)
+        let mut event = event;
+        loop {
+            match self.try_push(event)? {
+                Ok(number) => return Ok(number),
+                Err(back) => event = back,
+            }
+            self.wait_for_room(|| false);
+        }
+    }
+
+    /// Queues one event when there is room (its number), else gives it back.
+    pub fn try_push(&mut self, event: Vec<u8>) -> Result<Result<u64, Vec<u8>>, ResourceError> {
+        if !self.open {
+            return Err(ResourceError::permanent("the stream is closed"));
+        }
+        match self.queue.try_push(event) {
+            Err(()) => Err(ResourceError::permanent("the stream's sender stopped")),
+            Ok(Some(back)) => Ok(Err(back)),
+            Ok(None) => {
+                self.next += 1;
+                Ok(Ok(self.next))
+            }
+        }
+    }
+
+    /// Blocks until the queue has room, or `interrupt` holds (looked at when this stream's
+    /// batch thread wants a settle, and when it frees room).
+    pub fn wait_for_room(&self, interrupt: impl Fn() -> bool) {
+        self.queue.wait_for_room(interrupt);
+    }
+
+    /// Whether delivered events wait to be settled ([`Pacing::Settled`]).
+    pub fn wants_settle(&self) -> bool {
+        self.safe() > self.shared.settled.load(Ordering::Acquire)
+    }
+
+    /// Everything up to `watermark` (a value [`Pipeline::safe`] returned) is settled: the
+    /// next batch may go.
+    pub fn settle(&self, watermark: u64) {
+        self.shared.settled.fetch_max(watermark, Ordering::AcqRel);
+        self.queue.settle(watermark);
     }
 
     /// The number of the last event that cannot be lost any more (0: none yet).
@@ -208,7 +277,7 @@ impl Pipeline {
     /// Stops taking events, delivers every one queued (retrying as long as it takes), and
     /// waits for the threads.
     pub fn close(mut self) -> Vec<String> {
-        self.sender = None;
+        self.close_producer();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -216,9 +285,18 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    fn close_producer(&mut self) {
+        if self.open {
+            self.open = false;
+            self.queue.close_producer();
+        }
+    }
+}
+
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.sender = None;
+        self.close_producer();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -232,62 +310,73 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .map_err(|e| ResourceError::io("cannot start a sink thread", &e))
 }
 
-/// Takes events off the queue into batches; each batch is sent (no spool) or spooled, numbered
-/// after `number`, the last batch an earlier process left in the spool.
-fn cut_batches(
-    receiver: Receiver<Vec<u8>>,
+/// The batch thread: takes events off the queue into batches; each batch is sent (no spool)
+/// or spooled.
+struct Cutter {
+    queue: Arc<EventQueue>,
     policy: BatchPolicy,
-    (spool, mut number): (Option<Spool>, u64),
-    sink: &dyn Sink,
-    shared: &Shared,
-) {
-    let mut last_event = 0;
-    let mut open = true;
-    while open {
-        let mut events: Vec<Vec<u8>> = Vec::new();
-        let mut bytes = 0;
-        let mut deadline: Option<Instant> = None;
-        while events.len() < policy.max_events && bytes < policy.max_bytes {
-            let event = match deadline {
-                None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(at) => receiver.recv_timeout(at.saturating_duration_since(Instant::now())),
+    pacing: Pacing,
+    sink: Arc<dyn Sink>,
+    shared: Arc<Shared>,
+}
+
+impl Cutter {
+    /// Cuts batches until the producer is gone and the queue empty; they are numbered after
+    /// `number`, the last batch an earlier process left in the spool.
+    fn run(&self, spool: Option<Spool>, mut number: u64) {
+        let (policy, shared) = (&self.policy, &*self.shared);
+        let mut last_event = 0;
+        let mut open = true;
+        while open {
+            let mut events: Vec<Vec<u8>> = Vec::new();
+            let mut bytes = 0;
+            let mut deadline: Option<Instant> = None;
+            while events.len() < policy.max_events && bytes < policy.max_bytes {
+                match self.queue.take(deadline) {
+                    Ok(event) => {
+                        bytes += event.len();
+                        events.push(event);
+                        deadline.get_or_insert_with(|| Instant::now() + policy.timeout);
+                    }
+                    Err(Empty::Timeout) => break,
+                    Err(Empty::Closed) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            if events.is_empty() {
+                continue;
+            }
+            if self.pacing == Pacing::Settled {
+                // The batch before is delivered: the owner checkpoints it before this one
+                // goes, and is woken for that if it waits for room.
+                self.queue.wait_settled(shared.safe.load(Ordering::Acquire));
+            }
+            number += 1;
+            last_event += events.len() as u64;
+            let batch = Batch {
+                events,
+                time: SystemTime::now(),
+                id: number.to_string(),
+                document: false,
             };
-            match event {
-                Ok(event) => {
-                    bytes += event.len();
-                    events.push(event);
-                    deadline.get_or_insert_with(|| Instant::now() + policy.timeout);
-                }
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    open = false;
-                    break;
+            match &spool {
+                Some(spool) => spool.put(number, &batch, last_event, shared),
+                None => {
+                    deliver(&*self.sink, &batch, shared);
+                    shared.safe.store(last_event, Ordering::Release);
                 }
             }
-        }
-        if events.is_empty() {
-            continue;
-        }
-        number += 1;
-        last_event += events.len() as u64;
-        let batch = Batch {
-            events,
-            time: SystemTime::now(),
-            id: number.to_string(),
-            document: false,
-        };
-        match &spool {
-            Some(spool) => spool.put(number, &batch, last_event, shared),
-            None => {
-                deliver(sink, &batch, shared);
-                shared.safe.store(last_event, Ordering::Release);
+            if self.pacing == Pacing::Settled {
+                self.queue.wake_producer();
             }
         }
+        if let Ok(mut done) = shared.cutting_done.lock() {
+            *done = true;
+        }
+        shared.spool_changed.notify_all();
     }
-    if let Ok(mut done) = shared.cutting_done.lock() {
-        *done = true;
-    }
-    shared.spool_changed.notify_all();
 }
 
 /// Sends one batch through the pipeline's retry layer (which tries a transient failure again
@@ -519,6 +608,7 @@ mod tests {
             max_bytes: 1 << 20,
             timeout: Duration::from_millis(20),
             queue: 2,
+            queue_bytes: 1 << 20,
         }
     }
 
@@ -537,7 +627,8 @@ mod tests {
     fn events_are_cut_into_batches_by_count_and_all_delivered_in_order() {
         let recorder = Arc::new(Recorder::default());
         let mut pipeline =
-            Pipeline::start(recorder.clone(), policy(10), FAST_RETRY, None).expect("start");
+            Pipeline::start(recorder.clone(), policy(10), FAST_RETRY, None, Pacing::Free)
+                .expect("start");
         for i in 0..95 {
             pipeline.push(format!("e{i}").into_bytes()).expect("push");
         }
@@ -558,8 +649,14 @@ mod tests {
     #[test]
     fn a_batch_is_cut_by_time_and_the_watermark_follows_acknowledgements() {
         let recorder = Arc::new(Recorder::default());
-        let mut pipeline =
-            Pipeline::start(recorder.clone(), policy(1000), FAST_RETRY, None).expect("start");
+        let mut pipeline = Pipeline::start(
+            recorder.clone(),
+            policy(1000),
+            FAST_RETRY,
+            None,
+            Pacing::Free,
+        )
+        .expect("start");
         pipeline.push(b"one".to_vec()).expect("push");
         pipeline.push(b"two".to_vec()).expect("push");
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -575,7 +672,8 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         recorder.down.store(true, Ordering::Relaxed);
         let mut pipeline =
-            Pipeline::start(recorder.clone(), policy(5), FAST_RETRY, None).expect("start");
+            Pipeline::start(recorder.clone(), policy(5), FAST_RETRY, None, Pacing::Free)
+                .expect("start");
         let up = {
             let recorder = recorder.clone();
             std::thread::spawn(move || {
@@ -602,9 +700,14 @@ mod tests {
         };
         let dead = Arc::new(Recorder::default());
         dead.hung.store(true, Ordering::Relaxed);
-        let mut pipeline =
-            Pipeline::start(dead.clone(), policy(4), FAST_RETRY, Some(spool.clone()))
-                .expect("start");
+        let mut pipeline = Pipeline::start(
+            dead.clone(),
+            policy(4),
+            FAST_RETRY,
+            Some(spool.clone()),
+            Pacing::Free,
+        )
+        .expect("start");
         for i in 0..10 {
             let event = if i == 3 {
                 "3\nwith a line break".to_owned()
@@ -622,8 +725,14 @@ mod tests {
         std::mem::forget(pipeline);
 
         let up = Arc::new(Recorder::default());
-        let mut next = Pipeline::start(up.clone(), policy(4), FAST_RETRY, Some(spool.clone()))
-            .expect("restart");
+        let mut next = Pipeline::start(
+            up.clone(),
+            policy(4),
+            FAST_RETRY,
+            Some(spool.clone()),
+            Pacing::Free,
+        )
+        .expect("restart");
         assert_eq!(next.safe(), 0, "numbers are the process's own");
         assert_eq!(next.push(b"10".to_vec()).expect("push"), 1);
         next.close();

@@ -14,7 +14,7 @@ use driftless::logs::log_outputs::{OpenOutput, OutputContext, open};
 use driftless::model::logs::LogOutput;
 use driftless::secrets::Secrets;
 use driftless::sinks::Batch;
-use driftless::sinks::pipeline::Pipeline;
+use driftless::sinks::pipeline::{Pacing, Pipeline};
 use serde_json::{Value, json};
 
 use crate::sink_syslog::Rsyslog;
@@ -61,8 +61,14 @@ fn record(n: usize) -> LogEvent {
 /// Runs the records `range` through `output` as a pipeline does, and waits until every one is
 /// delivered.
 fn run(output: OpenOutput, range: std::ops::Range<usize>) {
-    let mut pipeline =
-        Pipeline::start(output.sink, output.batch, output.retry, output.spool).expect("pipeline");
+    let mut pipeline = Pipeline::start(
+        output.sink,
+        output.batch,
+        output.retry,
+        output.spool,
+        Pacing::Free,
+    )
+    .expect("pipeline");
     for n in range {
         pipeline
             .push(output.encoding.encode(&record(n)))
@@ -359,7 +365,7 @@ fn the_console_output_writes_and_acknowledges_without_a_spool() {
     assert_eq!(out.sink.describe(), "console (stderr)");
     assert!(out.spool.is_none());
     let mut pipeline =
-        Pipeline::start(out.sink, out.batch, out.retry, out.spool).expect("pipeline");
+        Pipeline::start(out.sink, out.batch, out.retry, out.spool, Pacing::Free).expect("pipeline");
     for n in 0..3 {
         pipeline
             .push(out.encoding.encode(&record(n)))

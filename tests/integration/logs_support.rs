@@ -95,12 +95,17 @@ impl LogsWorld {
     }
 }
 
-/// Sends `signal` to the child and waits for it to end; returns its exit status.
-pub fn signal_and_wait(child: &mut Child, signal: libc::c_int) -> std::process::ExitStatus {
+/// Sends `signal` to the child (running: not reaped yet).
+pub fn send_signal(child: &Child, signal: libc::c_int) {
     // SAFETY: kill(2) on a child this test started and has not reaped.
     unsafe {
         libc::kill(child.id() as libc::pid_t, signal);
     }
+}
+
+/// Sends `signal` to the child and waits for it to end; returns its exit status.
+pub fn signal_and_wait(child: &mut Child, signal: libc::c_int) -> std::process::ExitStatus {
+    send_signal(child, signal);
     child.wait().expect("wait for driftless")
 }
 

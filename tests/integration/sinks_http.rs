@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use driftless::sinks::Batch;
-use driftless::sinks::pipeline::{BatchPolicy, Pipeline};
+use driftless::sinks::pipeline::{BatchPolicy, Pacing, Pipeline};
 use driftless::sinks::retry::RetryPolicy;
 use serde_json::json;
 
@@ -41,6 +41,7 @@ fn a_stream_refused_with_503_three_times_loses_nothing() {
         BatchPolicy::of(delivery.batch),
         RetryPolicy::of(delivery.retry),
         None,
+        Pacing::Free,
     )
     .expect("pipeline");
     for i in 0..2500 {
