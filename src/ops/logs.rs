@@ -161,7 +161,7 @@ fn reload(request: &LogsRequest<'_>, running: &mut RunningLogs) {
             return;
         }
     };
-    match running.reload(&pipelines) {
+    match running.reload(&pipelines, compiled.plugins.clone()) {
         Ok(()) => tracing::info!(pipelines = %running.ids().join(", "), "reloaded"),
         Err(e) => tracing::error!(why = %e.message, "a log pipeline cannot start"),
     }
